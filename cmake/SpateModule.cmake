@@ -1,0 +1,10 @@
+# SPDX-License-Identifier: Apache-2.0
+# spate_module(NAME SOURCES ... DEPS ...): one static library `spate_<NAME>` per
+# module, with public headers in include/spate/<NAME>/ (design.md, Modules).
+function(spate_module name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
+  add_library(spate_${name} STATIC ${ARG_SOURCES})
+  target_include_directories(spate_${name} PUBLIC ${PROJECT_SOURCE_DIR}/include
+                                           PRIVATE ${PROJECT_SOURCE_DIR}/src)
+  target_link_libraries(spate_${name} PUBLIC ${ARG_DEPS} PRIVATE spate_warnings)
+endfunction()

@@ -1,0 +1,96 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// Errc and Error: the project-wide vocabulary of operating errors (style.md §3.5).
+// Kafka's numeric error codes live in the protocol module, never here.
+
+#pragma once
+
+#include <cstdint>
+#include <iosfwd>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include <fmt/format.h>
+
+namespace spate {
+
+// Stable names for every operating error. Append only; never renumber.
+enum class Errc : std::uint8_t {
+  ok = 0,
+  io_error,             // a system call failed (detail has errno text)
+  no_space,             // ENOSPC
+  not_found,            // file, directory, topic or offset not present
+  already_exists,       // create of something that exists
+  corrupt_log,          // damage found where data was known durable
+  corrupt_index,        // an index file is unreadable (rebuilt from the log)
+  log_fenced,           // an earlier write or sync failed; the log refuses all calls
+  offset_out_of_range,  // offset outside [start_offset, end_offset]
+  invalid_argument,     // caller passed something the contract forbids
+  malformed,            // bytes do not follow the format (wire or disk)
+  crc_mismatch,         // a checksum did not match
+  record_too_large,     // a batch over the configured maximum
+  limit_exceeded,       // a configured bound would be crossed
+  unsupported_version,  // a format or protocol version we do not speak
+  foreign_directory,    // a data directory that Spate did not create
+  not_leader,
+  timeout,
+  shutting_down,
+};
+
+[[nodiscard]] std::string_view errc_name(Errc code);
+
+// An operating error: a stable code plus a human-readable detail for logs.
+// The detail is never parsed.
+class Error {
+ public:
+  Error() = default;
+  Error(Errc code, std::string detail) : code_(code), detail_(std::move(detail)) {}
+
+  [[nodiscard]] Errc code() const { return code_; }
+  [[nodiscard]] const std::string& detail() const { return detail_; }
+  // "<errc name>: <detail>"
+  [[nodiscard]] std::string message() const;
+
+  static Error io(std::string detail) { return {Errc::io_error, std::move(detail)}; }
+  // From an errno value: ENOSPC maps to no_space, ENOENT to not_found, the
+  // rest to io_error. `what` names the call and the path.
+  static Error from_errno(int err, std::string_view what);
+  static Error corrupt(std::string detail) { return {Errc::corrupt_log, std::move(detail)}; }
+  static Error malformed(std::string detail) { return {Errc::malformed, std::move(detail)}; }
+  static Error invalid(std::string detail) {
+    return {Errc::invalid_argument, std::move(detail)};
+  }
+  static Error fenced(std::string detail) { return {Errc::log_fenced, std::move(detail)}; }
+  static Error out_of_range(std::string detail) {
+    return {Errc::offset_out_of_range, std::move(detail)};
+  }
+  static Error not_found(std::string detail) { return {Errc::not_found, std::move(detail)}; }
+  static Error limit(std::string detail) { return {Errc::limit_exceeded, std::move(detail)}; }
+
+ private:
+  Errc code_ = Errc::ok;
+  std::string detail_;
+};
+
+// For test frameworks and streams; logs use the fmt formatters below.
+std::ostream& operator<<(std::ostream& out, Errc code);
+std::ostream& operator<<(std::ostream& out, const Error& error);
+
+}  // namespace spate
+
+template <>
+struct fmt::formatter<spate::Errc> : fmt::formatter<std::string_view> {
+  template <typename Ctx>
+  auto format(spate::Errc code, Ctx& ctx) const {
+    return fmt::formatter<std::string_view>::format(spate::errc_name(code), ctx);
+  }
+};
+
+template <>
+struct fmt::formatter<spate::Error> : fmt::formatter<std::string_view> {
+  template <typename Ctx>
+  auto format(const spate::Error& e, Ctx& ctx) const {
+    return fmt::formatter<std::string_view>::format(e.message(), ctx);
+  }
+};

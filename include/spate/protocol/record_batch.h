@@ -1,0 +1,155 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// Kafka RecordBatch v2 (magic 2): header view, validation, in-place rewrites of
+// baseOffset and partitionLeaderEpoch, record iteration for uncompressed
+// batches, and a builder. Layout: kafka-protocol.md §3; docs/storage-format.md.
+
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "spate/common/bytes.h"
+#include "spate/common/result.h"
+#include "spate/common/types.h"
+
+namespace spate::protocol {
+
+// Byte positions of the header fields, from the start of the batch.
+namespace batch_field {
+inline constexpr std::size_t kBaseOffset = 0;
+inline constexpr std::size_t kBatchLength = 8;
+inline constexpr std::size_t kPartitionLeaderEpoch = 12;
+inline constexpr std::size_t kMagic = 16;
+inline constexpr std::size_t kCrc = 17;
+inline constexpr std::size_t kAttributes = 21;
+inline constexpr std::size_t kLastOffsetDelta = 23;
+inline constexpr std::size_t kBaseTimestamp = 27;
+inline constexpr std::size_t kMaxTimestamp = 35;
+inline constexpr std::size_t kProducerId = 43;
+inline constexpr std::size_t kProducerEpoch = 51;
+inline constexpr std::size_t kBaseSequence = 53;
+inline constexpr std::size_t kRecordCount = 57;
+inline constexpr std::size_t kRecords = 61;
+}  // namespace batch_field
+
+inline constexpr std::size_t kBatchHeaderBytes = 61;  // Kafka's RECORD_BATCH_OVERHEAD
+// baseOffset + batchLength: the bytes before what batchLength counts.
+inline constexpr std::size_t kBatchLogOverheadBytes = 12;
+inline constexpr std::int8_t kMagicV2 = 2;
+// The smallest possible record: length, attributes, timestampDelta,
+// offsetDelta, keyLength, valueLength, headerCount, one byte each.
+inline constexpr std::size_t kRecordBytesMin = 7;
+
+enum class Compression : std::uint8_t { none = 0, gzip = 1, snappy = 2, lz4 = 3, zstd = 4 };
+
+// The decoded 61-byte header of a v2 batch.
+struct BatchHeader {
+  std::int64_t base_offset = 0;
+  std::int32_t batch_length = 0;  // bytes after this field: total_bytes() - 12
+  std::int32_t partition_leader_epoch = 0;
+  std::int8_t magic = kMagicV2;
+  std::uint32_t crc = 0;
+  std::int16_t attributes = 0;
+  std::int32_t last_offset_delta = 0;
+  std::int64_t base_timestamp = 0;
+  std::int64_t max_timestamp = 0;
+  std::int64_t producer_id = -1;
+  std::int16_t producer_epoch = -1;
+  std::int32_t base_sequence = -1;
+  std::int32_t record_count = 0;
+
+  [[nodiscard]] std::size_t total_bytes() const {
+    return kBatchLogOverheadBytes + static_cast<std::size_t>(batch_length);
+  }
+  [[nodiscard]] Offset base() const { return Offset(base_offset); }
+  [[nodiscard]] Offset last_offset() const { return Offset(base_offset + last_offset_delta); }
+  // Exclusive: the offset after the batch's last record.
+  [[nodiscard]] Offset next_offset() const { return last_offset() + 1; }
+  [[nodiscard]] Compression compression() const {
+    return static_cast<Compression>(attributes & 0x7);
+  }
+  [[nodiscard]] bool log_append_time() const { return (attributes & 0x8) != 0; }
+  [[nodiscard]] bool is_transactional() const { return (attributes & 0x10) != 0; }
+  [[nodiscard]] bool is_control() const { return (attributes & 0x20) != 0; }
+};
+
+// Decodes the header from the first 61 bytes of `bytes` and checks what the
+// header alone can tell: magic 2, batchLength large enough for a header and at
+// most `batch_bytes_max` in total, lastOffsetDelta >= 0, a known codec, unused
+// attribute bits clear. Does not check the CRC or that the whole batch is present.
+// Errors: malformed (detail says which field), unsupported_version for magic != 2.
+[[nodiscard]] Result<BatchHeader> decode_batch_header(std::span<const std::byte> bytes,
+                                                      std::size_t batch_bytes_max);
+
+// The CRC-32C a batch should carry: over bytes [21, end).
+// REQUIRES: batch.size() >= kBatchHeaderBytes.
+[[nodiscard]] std::uint32_t compute_batch_crc(std::span<const std::byte> batch);
+
+// Full validation of exactly one batch occupying all of `batch`: the header
+// checks above, batchLength + 12 == batch.size(), CRC, recordCount >= 1 and
+// lastOffsetDelta == recordCount - 1 (as Kafka requires of client batches),
+// and, for uncompressed batches, recordCount no larger than the records bytes
+// allow.
+// Errors: malformed, crc_mismatch, unsupported_version, record_too_large.
+[[nodiscard]] Result<BatchHeader> validate_batch(std::span<const std::byte> batch,
+                                                 std::size_t batch_bytes_max);
+
+// In-place rewrites of the fields outside the CRC (kafka-protocol.md §3.3).
+// REQUIRES: batch.size() >= kBatchHeaderBytes.
+void set_base_offset(std::span<std::byte> batch, Offset base);
+void set_partition_leader_epoch(std::span<std::byte> batch, std::int32_t epoch);
+
+// One record of an uncompressed batch, viewing the batch's bytes.
+struct RecordHeaderView {
+  std::string_view key;
+  std::optional<std::span<const std::byte>> value;  // nullopt = null value
+};
+struct RecordView {
+  std::int64_t offset = 0;     // absolute: baseOffset + offsetDelta
+  std::int64_t timestamp = 0;  // absolute: baseTimestamp + timestampDelta
+  std::optional<std::span<const std::byte>> key;    // nullopt = null key
+  std::optional<std::span<const std::byte>> value;  // nullopt = null value (tombstone)
+  std::vector<RecordHeaderView> headers;
+};
+
+// Decodes every record of an uncompressed, validated batch. Bounded by the
+// batch's bytes and its recordCount.
+// Errors: malformed; invalid_argument for a compressed batch.
+[[nodiscard]] Result<std::vector<RecordView>> decode_records(std::span<const std::byte> batch);
+
+// What a producer would put in one record.
+struct RecordSpec {
+  std::optional<std::vector<std::byte>> key;
+  std::optional<std::vector<std::byte>> value;
+  std::vector<std::pair<std::string, std::optional<std::vector<std::byte>>>> headers;
+  std::int64_t timestamp = 0;
+};
+
+// Builds uncompressed v2 batches the way a client would (baseOffset 0,
+// partitionLeaderEpoch -1 unless set, producer fields -1). Used by the CLI,
+// benchmarks and tests.
+class BatchBuilder {
+ public:
+  explicit BatchBuilder(std::int64_t base_timestamp = 0) : base_timestamp_(base_timestamp) {}
+
+  BatchBuilder& add(const RecordSpec& record);
+  // A record with the given value and key, timestamp = base timestamp + index.
+  BatchBuilder& add_value(std::span<const std::byte> value,
+                          std::optional<std::span<const std::byte>> key = std::nullopt);
+
+  [[nodiscard]] std::size_t record_count() const { return records_.size(); }
+  // Finishes the batch: header, records, CRC. The builder is then empty.
+  [[nodiscard]] std::vector<std::byte> build();
+
+ private:
+  std::int64_t base_timestamp_;
+  std::int64_t max_timestamp_ = 0;
+  std::vector<std::vector<std::byte>> records_;  // encoded records without the length prefix
+};
+
+}  // namespace spate::protocol

@@ -1,0 +1,70 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// MemFs: an in-memory Filesystem that remembers what was made durable, so that
+// a test can simulate a crash or power loss (style.md §2.4, reliability.md S2).
+// Lives in storage (not tests/support) so that benchmarks and the simulator of
+// later modules can use it too; it has no production caller.
+
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "spate/storage/file.h"
+
+namespace spate::storage {
+
+// Durability model:
+//  - a file's bytes are durable up to its last sync(); truncation is durable
+//    at the next sync() as well;
+//  - a created or renamed name is durable once its parent directory is synced
+//    (sync_directory); a removal is durable at once (pessimistic for
+//    retention, harmless for recovery).
+// crash() throws away everything not durable, keeping, per file, as many of
+// the unsynced appended bytes as `keep_unsynced` says (0 = drop them all: the
+// plain crash; k = a torn write that reached the disk up to byte k).
+class MemFs final : public Filesystem {
+ public:
+  MemFs();
+  ~MemFs() override;
+
+  [[nodiscard]] Result<std::shared_ptr<File>> open(const std::filesystem::path& path,
+                                                   OpenMode mode) override;
+  [[nodiscard]] Status create_directories(const std::filesystem::path& path) override;
+  [[nodiscard]] Result<std::vector<std::string>> list_directory(
+      const std::filesystem::path& path) override;
+  [[nodiscard]] Result<EntryType> entry_type(const std::filesystem::path& path) override;
+  [[nodiscard]] Status remove(const std::filesystem::path& path) override;
+  [[nodiscard]] Status rename(const std::filesystem::path& source,
+                              const std::filesystem::path& target) override;
+  [[nodiscard]] Status sync_directory(const std::filesystem::path& path) override;
+
+  // Receives (path, unsynced byte count) and returns how many of those bytes
+  // survive the crash (clamped to the count).
+  using KeepUnsynced = std::function<std::uint64_t(const std::filesystem::path&, std::uint64_t)>;
+
+  // Simulates power loss. Open File objects from before the crash must not be
+  // used afterwards (they fail with io_error).
+  void crash(const KeepUnsynced& keep_unsynced = {});
+
+  // Test helpers: the current bytes of a file, and overwriting bytes in place
+  // (to corrupt data), both as if durable.
+  [[nodiscard]] Result<std::vector<std::byte>> contents(const std::filesystem::path& path);
+  [[nodiscard]] Status corrupt(const std::filesystem::path& path, std::uint64_t position,
+                               std::span<const std::byte> bytes);
+  [[nodiscard]] Status set_size_durable(const std::filesystem::path& path, std::uint64_t size);
+
+  struct Node;  // private: src/storage/mem_fs.cpp
+
+ private:
+  mutable std::mutex mutex_;
+  std::map<std::string, std::shared_ptr<Node>> nodes_;  // by normalized path
+  std::uint64_t generation_ = 0;                        // bumped by crash()
+};
+
+}  // namespace spate::storage

@@ -1,0 +1,37 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// Module loggers on one shared stderr sink.
+
+#include "spate/common/log.h"
+
+#include <atomic>
+#include <mutex>
+#include <string>
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+
+namespace spate::log {
+namespace {
+
+std::atomic<spdlog::level::level_enum> g_level{spdlog::level::info};
+std::mutex g_mutex;
+
+}  // namespace
+
+std::shared_ptr<spdlog::logger> get(std::string_view module) {
+  std::string name(module);
+  if (auto existing = spdlog::get(name)) return existing;
+  std::lock_guard<std::mutex> lock(g_mutex);
+  if (auto existing = spdlog::get(name)) return existing;
+  auto logger = spdlog::stderr_color_mt(name);
+  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %^%l%$ [%n] %v", spdlog::pattern_time_type::utc);
+  logger->set_level(g_level.load());
+  return logger;
+}
+
+void set_level(spdlog::level::level_enum level) {
+  g_level.store(level);
+  spdlog::apply_all([&](const std::shared_ptr<spdlog::logger>& l) { l->set_level(level); });
+}
+
+}  // namespace spate::log

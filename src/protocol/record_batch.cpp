@@ -1,0 +1,270 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// RecordBatch v2 header decoding, validation, rewrites, record decoding and the
+// batch builder. Every length read from the bytes is checked before use.
+
+#include "spate/protocol/record_batch.h"
+
+#include <limits>
+
+#include "spate/common/crc32c.h"
+
+namespace spate::protocol {
+namespace {
+
+using namespace batch_field;  // NOLINT(google-build-using-namespace): field offsets
+
+constexpr std::int16_t kAttributeBitsKnown = 0x7F;  // bits 0-6 (kafka-protocol.md §3.2)
+
+}  // namespace
+
+Result<BatchHeader> decode_batch_header(std::span<const std::byte> bytes,
+                                        std::size_t batch_bytes_max) {
+  if (bytes.size() < kBatchHeaderBytes) {
+    return Error::malformed(
+        fmt::format("batch header needs {} bytes, have {}", kBatchHeaderBytes, bytes.size()));
+  }
+  const std::byte* p = bytes.data();
+  BatchHeader h;
+  h.base_offset = load_be<std::int64_t>(p + kBaseOffset);
+  h.batch_length = load_be<std::int32_t>(p + kBatchLength);
+  h.partition_leader_epoch = load_be<std::int32_t>(p + kPartitionLeaderEpoch);
+  h.magic = load_be<std::int8_t>(p + kMagic);
+  if (h.magic != kMagicV2) {
+    return Error(Errc::unsupported_version,
+                 fmt::format("record batch magic {} (only v2 is supported)", h.magic));
+  }
+  if (h.batch_length < static_cast<std::int32_t>(kBatchHeaderBytes - kBatchLogOverheadBytes)) {
+    return Error::malformed(fmt::format("batchLength {} below the header size", h.batch_length));
+  }
+  if (h.total_bytes() > batch_bytes_max) {
+    return Error(Errc::record_too_large, fmt::format("batch of {} bytes exceeds the limit {}",
+                                                     h.total_bytes(), batch_bytes_max));
+  }
+  h.crc = load_be<std::uint32_t>(p + kCrc);
+  h.attributes = load_be<std::int16_t>(p + kAttributes);
+  h.last_offset_delta = load_be<std::int32_t>(p + kLastOffsetDelta);
+  h.base_timestamp = load_be<std::int64_t>(p + kBaseTimestamp);
+  h.max_timestamp = load_be<std::int64_t>(p + kMaxTimestamp);
+  h.producer_id = load_be<std::int64_t>(p + kProducerId);
+  h.producer_epoch = load_be<std::int16_t>(p + kProducerEpoch);
+  h.base_sequence = load_be<std::int32_t>(p + kBaseSequence);
+  h.record_count = load_be<std::int32_t>(p + kRecordCount);
+  if ((h.attributes & ~kAttributeBitsKnown) != 0) {
+    return Error::malformed(fmt::format("unknown attribute bits {:#x}", h.attributes));
+  }
+  if ((h.attributes & 0x7) > 4) {
+    return Error::malformed(fmt::format("unknown compression codec {}", h.attributes & 0x7));
+  }
+  if (h.last_offset_delta < 0) {
+    return Error::malformed(fmt::format("lastOffsetDelta {} is negative", h.last_offset_delta));
+  }
+  if (h.base_offset < 0 || h.base_offset > std::numeric_limits<std::int64_t>::max() -
+                                               std::int64_t{h.last_offset_delta} - 1) {
+    return Error::malformed(fmt::format("baseOffset {} out of range", h.base_offset));
+  }
+  return h;
+}
+
+std::uint32_t compute_batch_crc(std::span<const std::byte> batch) {
+  SPATE_ASSERT(batch.size() >= kBatchHeaderBytes, "batch too short for a CRC");
+  return crc32c::value(batch.subspan(kAttributes));
+}
+
+Result<BatchHeader> validate_batch(std::span<const std::byte> batch,
+                                   std::size_t batch_bytes_max) {
+  auto header = decode_batch_header(batch, batch_bytes_max);
+  if (!header) return header;
+  const BatchHeader& h = *header;
+  if (h.total_bytes() != batch.size()) {
+    return Error::malformed(fmt::format("batchLength {} says {} bytes, {} present",
+                                        h.batch_length, h.total_bytes(), batch.size()));
+  }
+  const std::uint32_t crc = compute_batch_crc(batch);
+  if (crc != h.crc) {
+    return Error(Errc::crc_mismatch,
+                 fmt::format("batch CRC {:#010x}, computed {:#010x}", h.crc, crc));
+  }
+  if (h.record_count < 1) {
+    return Error::malformed(fmt::format("recordCount {} (at least 1 needed)", h.record_count));
+  }
+  if (std::int64_t{h.last_offset_delta} != std::int64_t{h.record_count} - 1) {
+    return Error::malformed(fmt::format("lastOffsetDelta {} does not match recordCount {}",
+                                        h.last_offset_delta, h.record_count));
+  }
+  if (h.compression() == Compression::none) {
+    const std::size_t records_bytes = batch.size() - kBatchHeaderBytes;
+    if (static_cast<std::size_t>(h.record_count) > records_bytes / kRecordBytesMin) {
+      return Error::malformed(fmt::format("recordCount {} cannot fit in {} bytes",
+                                          h.record_count, records_bytes));
+    }
+  }
+  return header;
+}
+
+void set_base_offset(std::span<std::byte> batch, Offset base) {
+  SPATE_ASSERT(batch.size() >= kBatchHeaderBytes, "batch too short");
+  store_be<std::int64_t>(batch.data() + kBaseOffset, base.value());
+}
+
+void set_partition_leader_epoch(std::span<std::byte> batch, std::int32_t epoch) {
+  SPATE_ASSERT(batch.size() >= kBatchHeaderBytes, "batch too short");
+  store_be<std::int32_t>(batch.data() + kPartitionLeaderEpoch, epoch);
+}
+
+namespace {
+
+// Reads a VARINT length; -1 means null. Anything else negative is malformed.
+Result<std::optional<std::span<const std::byte>>> read_nullable(ByteReader& in,
+                                                                std::string_view what) {
+  auto length = in.read_varint32();
+  if (!length) return length.error();
+  if (*length == -1) return std::optional<std::span<const std::byte>>{};
+  if (*length < 0) return Error::malformed(fmt::format("{} length {}", what, *length));
+  auto bytes = in.read_bytes(static_cast<std::size_t>(*length));
+  if (!bytes) return bytes.error();
+  return std::optional<std::span<const std::byte>>(*bytes);
+}
+
+Result<RecordView> decode_record(std::span<const std::byte> body, const BatchHeader& h) {
+  ByteReader in(body);
+  RecordView r;
+  auto attributes = in.read<std::int8_t>();
+  if (!attributes) return attributes.error();
+  auto ts_delta = in.read_varint64();
+  if (!ts_delta) return ts_delta.error();
+  auto offset_delta = in.read_varint32();
+  if (!offset_delta) return offset_delta.error();
+  if (*offset_delta < 0 || *offset_delta > h.last_offset_delta) {
+    return Error::malformed(fmt::format("offsetDelta {} outside the batch", *offset_delta));
+  }
+  r.offset = h.base_offset + *offset_delta;
+  r.timestamp = h.base_timestamp + *ts_delta;
+  auto key = read_nullable(in, "key");
+  if (!key) return key.error();
+  r.key = *key;
+  auto value = read_nullable(in, "value");
+  if (!value) return value.error();
+  r.value = *value;
+  auto header_count = in.read_varint32();
+  if (!header_count) return header_count.error();
+  // Each header takes at least two bytes, so the count is bounded by the bytes left.
+  if (*header_count < 0 || static_cast<std::size_t>(*header_count) > in.remaining() / 2) {
+    return Error::malformed(fmt::format("header count {} with {} bytes left", *header_count,
+                                        in.remaining()));
+  }
+  r.headers.reserve(static_cast<std::size_t>(*header_count));
+  for (std::int32_t i = 0; i < *header_count; ++i) {
+    auto hkey = read_nullable(in, "header key");
+    if (!hkey) return hkey.error();
+    if (!hkey->has_value()) return Error::malformed("null header key");
+    auto hvalue = read_nullable(in, "header value");
+    if (!hvalue) return hvalue.error();
+    const auto& kb = **hkey;
+    r.headers.push_back(
+        {std::string_view(reinterpret_cast<const char*>(kb.data()), kb.size()), *hvalue});
+  }
+  if (!in.empty()) {
+    return Error::malformed(fmt::format("{} bytes left over in a record", in.remaining()));
+  }
+  return r;
+}
+
+}  // namespace
+
+Result<std::vector<RecordView>> decode_records(std::span<const std::byte> batch) {
+  auto header = decode_batch_header(batch, batch.size());
+  if (!header) return header.error();
+  if (header->compression() != Compression::none) {
+    return Error::invalid("decode_records needs an uncompressed batch");
+  }
+  if (header->total_bytes() != batch.size()) return Error::malformed("batch size mismatch");
+  ByteReader in(batch.subspan(kBatchHeaderBytes));
+  if (header->record_count < 0 ||
+      static_cast<std::size_t>(header->record_count) > in.remaining() / kRecordBytesMin) {
+    return Error::malformed(fmt::format("recordCount {} too large", header->record_count));
+  }
+  std::vector<RecordView> records;
+  records.reserve(static_cast<std::size_t>(header->record_count));
+  for (std::int32_t i = 0; i < header->record_count; ++i) {
+    auto length = in.read_varint32();
+    if (!length) return length.error();
+    if (*length < 0) return Error::malformed(fmt::format("record length {}", *length));
+    auto body = in.read_bytes(static_cast<std::size_t>(*length));
+    if (!body) return body.error();
+    auto record = decode_record(*body, *header);
+    if (!record) return record.error();
+    records.push_back(std::move(*record));
+  }
+  if (!in.empty()) return Error::malformed("bytes after the last record");
+  return records;
+}
+
+BatchBuilder& BatchBuilder::add(const RecordSpec& record) {
+  if (records_.empty()) {
+    base_timestamp_ = record.timestamp;
+    max_timestamp_ = record.timestamp;
+  }
+  max_timestamp_ = std::max(max_timestamp_, record.timestamp);
+  ByteWriter w;
+  w.write<std::int8_t>(0);
+  w.write_varint(record.timestamp - base_timestamp_);
+  w.write_varint(static_cast<std::int64_t>(records_.size()));
+  auto put_nullable = [&w](const std::optional<std::vector<std::byte>>& bytes) {
+    if (!bytes) {
+      w.write_varint(-1);
+      return;
+    }
+    w.write_varint(static_cast<std::int64_t>(bytes->size()));
+    w.write_bytes(*bytes);
+  };
+  put_nullable(record.key);
+  put_nullable(record.value);
+  w.write_varint(static_cast<std::int64_t>(record.headers.size()));
+  for (const auto& [name, value] : record.headers) {
+    w.write_varint(static_cast<std::int64_t>(name.size()));
+    w.write_string(name);
+    put_nullable(value);
+  }
+  records_.push_back(w.release());
+  return *this;
+}
+
+BatchBuilder& BatchBuilder::add_value(std::span<const std::byte> value,
+                                      std::optional<std::span<const std::byte>> key) {
+  RecordSpec spec;
+  spec.timestamp = records_.empty() ? base_timestamp_ : max_timestamp_;
+  spec.value = std::vector<std::byte>(value.begin(), value.end());
+  if (key) spec.key = std::vector<std::byte>(key->begin(), key->end());
+  return add(spec);
+}
+
+std::vector<std::byte> BatchBuilder::build() {
+  SPATE_ASSERT(!records_.empty(), "BatchBuilder::build with no records");
+  std::size_t body_bytes = 0;
+  for (const auto& r : records_) body_bytes += r.size() + 5;
+  ByteWriter w(kBatchHeaderBytes + body_bytes);
+  w.write<std::int64_t>(0);                                        // baseOffset
+  w.write<std::int32_t>(0);                                        // batchLength, patched
+  w.write<std::int32_t>(-1);                                       // partitionLeaderEpoch
+  w.write<std::int8_t>(kMagicV2);                                  // magic
+  w.write<std::uint32_t>(0);                                       // crc, patched
+  w.write<std::int16_t>(0);                                        // attributes
+  w.write<std::int32_t>(static_cast<std::int32_t>(records_.size() - 1));  // lastOffsetDelta
+  w.write<std::int64_t>(base_timestamp_);
+  w.write<std::int64_t>(max_timestamp_);
+  w.write<std::int64_t>(-1);  // producerId
+  w.write<std::int16_t>(-1);  // producerEpoch
+  w.write<std::int32_t>(-1);  // baseSequence
+  w.write<std::int32_t>(static_cast<std::int32_t>(records_.size()));
+  for (const auto& r : records_) {
+    w.write_varint(static_cast<std::int64_t>(r.size()));
+    w.write_bytes(r);
+  }
+  w.patch<std::int32_t>(kBatchLength, static_cast<std::int32_t>(w.size() - kBatchLogOverheadBytes));
+  w.patch<std::uint32_t>(kCrc, crc32c::value(w.view().subspan(kAttributes)));
+  records_.clear();
+  return w.release();
+}
+
+}  // namespace spate::protocol
