@@ -9,8 +9,8 @@
 namespace spate {
 
 Error ByteReader::short_read(std::size_t wanted) const {
-  return Error::malformed(fmt::format("need {} bytes at position {}, have {}", wanted,
-                                      position_, remaining()));
+  return Error::malformed(
+      fmt::format("need {} bytes at position {}, have {}", wanted, position_, remaining()));
 }
 
 Result<std::uint64_t> ByteReader::read_uvarint64() {

@@ -119,8 +119,7 @@ __attribute__((target("sse4.2"))) std::uint64_t load_le64(const std::byte* p) {
 }
 
 template <std::size_t Len>
-__attribute__((target("sse4.2"))) std::uint32_t three_chains(std::uint32_t crc0,
-                                                             const std::byte* p,
+__attribute__((target("sse4.2"))) std::uint32_t three_chains(std::uint32_t crc0, const std::byte* p,
                                                              const ShiftTable& table) {
   std::uint64_t c0 = crc0;
   std::uint64_t c1 = 0;
@@ -135,8 +134,7 @@ __attribute__((target("sse4.2"))) std::uint32_t three_chains(std::uint32_t crc0,
 }
 
 __attribute__((target("sse4.2"))) std::uint32_t update_hardware(std::uint32_t crc,
-                                                                const std::byte* p,
-                                                                std::size_t n) {
+                                                                const std::byte* p, std::size_t n) {
   while (n >= 3 * kLong) {
     crc = three_chains<kLong>(crc, p, long_shift());
     p += 3 * kLong;

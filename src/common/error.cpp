@@ -12,25 +12,44 @@ namespace spate {
 
 std::string_view errc_name(Errc code) {
   switch (code) {
-    case Errc::ok: return "ok";
-    case Errc::io_error: return "io_error";
-    case Errc::no_space: return "no_space";
-    case Errc::not_found: return "not_found";
-    case Errc::already_exists: return "already_exists";
-    case Errc::corrupt_log: return "corrupt_log";
-    case Errc::corrupt_index: return "corrupt_index";
-    case Errc::log_fenced: return "log_fenced";
-    case Errc::offset_out_of_range: return "offset_out_of_range";
-    case Errc::invalid_argument: return "invalid_argument";
-    case Errc::malformed: return "malformed";
-    case Errc::crc_mismatch: return "crc_mismatch";
-    case Errc::record_too_large: return "record_too_large";
-    case Errc::limit_exceeded: return "limit_exceeded";
-    case Errc::unsupported_version: return "unsupported_version";
-    case Errc::foreign_directory: return "foreign_directory";
-    case Errc::not_leader: return "not_leader";
-    case Errc::timeout: return "timeout";
-    case Errc::shutting_down: return "shutting_down";
+    case Errc::ok:
+      return "ok";
+    case Errc::io_error:
+      return "io_error";
+    case Errc::no_space:
+      return "no_space";
+    case Errc::not_found:
+      return "not_found";
+    case Errc::already_exists:
+      return "already_exists";
+    case Errc::corrupt_log:
+      return "corrupt_log";
+    case Errc::corrupt_index:
+      return "corrupt_index";
+    case Errc::log_fenced:
+      return "log_fenced";
+    case Errc::offset_out_of_range:
+      return "offset_out_of_range";
+    case Errc::invalid_argument:
+      return "invalid_argument";
+    case Errc::malformed:
+      return "malformed";
+    case Errc::crc_mismatch:
+      return "crc_mismatch";
+    case Errc::record_too_large:
+      return "record_too_large";
+    case Errc::limit_exceeded:
+      return "limit_exceeded";
+    case Errc::unsupported_version:
+      return "unsupported_version";
+    case Errc::foreign_directory:
+      return "foreign_directory";
+    case Errc::not_leader:
+      return "not_leader";
+    case Errc::timeout:
+      return "timeout";
+    case Errc::shutting_down:
+      return "shutting_down";
   }
   return "unknown";
 }

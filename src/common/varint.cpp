@@ -30,8 +30,7 @@ std::size_t encode_uvarint(std::uint64_t value, std::span<std::byte> out) {
 }
 
 Decoded decode_uvarint(std::span<const std::byte> in, std::size_t bytes_max) {
-  SPATE_ASSERT(bytes_max == kBytesMax32 || bytes_max == kBytesMax64, "bad bytes_max {}",
-               bytes_max);
+  SPATE_ASSERT(bytes_max == kBytesMax32 || bytes_max == kBytesMax64, "bad bytes_max {}", bytes_max);
   std::uint64_t value = 0;
   for (std::size_t i = 0; i < bytes_max; ++i) {
     if (i >= in.size()) return {0, 0, DecodeStatus::truncated};

@@ -71,14 +71,13 @@ std::uint32_t compute_batch_crc(std::span<const std::byte> batch) {
   return crc32c::value(batch.subspan(kAttributes));
 }
 
-Result<BatchHeader> validate_batch(std::span<const std::byte> batch,
-                                   std::size_t batch_bytes_max) {
+Result<BatchHeader> validate_batch(std::span<const std::byte> batch, std::size_t batch_bytes_max) {
   auto header = decode_batch_header(batch, batch_bytes_max);
   if (!header) return header;
   const BatchHeader& h = *header;
   if (h.total_bytes() != batch.size()) {
-    return Error::malformed(fmt::format("batchLength {} says {} bytes, {} present",
-                                        h.batch_length, h.total_bytes(), batch.size()));
+    return Error::malformed(fmt::format("batchLength {} says {} bytes, {} present", h.batch_length,
+                                        h.total_bytes(), batch.size()));
   }
   const std::uint32_t crc = compute_batch_crc(batch);
   if (crc != h.crc) {
@@ -95,8 +94,8 @@ Result<BatchHeader> validate_batch(std::span<const std::byte> batch,
   if (h.compression() == Compression::none) {
     const std::size_t records_bytes = batch.size() - kBatchHeaderBytes;
     if (static_cast<std::size_t>(h.record_count) > records_bytes / kRecordBytesMin) {
-      return Error::malformed(fmt::format("recordCount {} cannot fit in {} bytes",
-                                          h.record_count, records_bytes));
+      return Error::malformed(
+          fmt::format("recordCount {} cannot fit in {} bytes", h.record_count, records_bytes));
     }
   }
   return header;
@@ -150,8 +149,8 @@ Result<RecordView> decode_record(std::span<const std::byte> body, const BatchHea
   if (!header_count) return header_count.error();
   // Each header takes at least two bytes, so the count is bounded by the bytes left.
   if (*header_count < 0 || static_cast<std::size_t>(*header_count) > in.remaining() / 2) {
-    return Error::malformed(fmt::format("header count {} with {} bytes left", *header_count,
-                                        in.remaining()));
+    return Error::malformed(
+        fmt::format("header count {} with {} bytes left", *header_count, in.remaining()));
   }
   r.headers.reserve(static_cast<std::size_t>(*header_count));
   for (std::int32_t i = 0; i < *header_count; ++i) {
@@ -244,12 +243,12 @@ std::vector<std::byte> BatchBuilder::build() {
   std::size_t body_bytes = 0;
   for (const auto& r : records_) body_bytes += r.size() + 5;
   ByteWriter w(kBatchHeaderBytes + body_bytes);
-  w.write<std::int64_t>(0);                                        // baseOffset
-  w.write<std::int32_t>(0);                                        // batchLength, patched
-  w.write<std::int32_t>(-1);                                       // partitionLeaderEpoch
-  w.write<std::int8_t>(kMagicV2);                                  // magic
-  w.write<std::uint32_t>(0);                                       // crc, patched
-  w.write<std::int16_t>(0);                                        // attributes
+  w.write<std::int64_t>(0);                                               // baseOffset
+  w.write<std::int32_t>(0);                                               // batchLength, patched
+  w.write<std::int32_t>(-1);                                              // partitionLeaderEpoch
+  w.write<std::int8_t>(kMagicV2);                                         // magic
+  w.write<std::uint32_t>(0);                                              // crc, patched
+  w.write<std::int16_t>(0);                                               // attributes
   w.write<std::int32_t>(static_cast<std::int32_t>(records_.size() - 1));  // lastOffsetDelta
   w.write<std::int64_t>(base_timestamp_);
   w.write<std::int64_t>(max_timestamp_);

@@ -18,12 +18,12 @@ namespace spate::detail {
 
 }  // namespace spate::detail
 
-#define SPATE_ASSERT(cond, ...)                                                   \
-  do {                                                                            \
-    if (!(cond)) [[unlikely]] {                                                   \
-      ::spate::detail::assert_failed(#cond, __FILE__, __LINE__,                   \
+#define SPATE_ASSERT(cond, ...)                                                     \
+  do {                                                                              \
+    if (!(cond)) [[unlikely]] {                                                     \
+      ::spate::detail::assert_failed(#cond, __FILE__, __LINE__,                     \
                                      ::spate::detail::assert_message(__VA_ARGS__)); \
-    }                                                                             \
+    }                                                                               \
   } while (false)
 
 // Expensive (O(n)) checks: compiled into debug and sanitizer builds only.

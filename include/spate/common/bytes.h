@@ -20,7 +20,7 @@ namespace spate {
 // Loads and stores of big-endian integers at a byte pointer.
 // REQUIRES: the caller checked that sizeof(T) bytes are there.
 template <typename T>
-  requires std::is_integral_v<T>
+requires std::is_integral_v<T>
 [[nodiscard]] inline T load_be(const std::byte* p) {
   using U = std::make_unsigned_t<T>;
   U v = 0;
@@ -31,7 +31,7 @@ template <typename T>
 }
 
 template <typename T>
-  requires std::is_integral_v<T>
+requires std::is_integral_v<T>
 inline void store_be(std::byte* p, T value) {
   using U = std::make_unsigned_t<T>;
   auto v = static_cast<U>(value);
@@ -52,7 +52,7 @@ class ByteReader {
   [[nodiscard]] bool empty() const { return remaining() == 0; }
 
   template <typename T>
-    requires std::is_integral_v<T>
+  requires std::is_integral_v<T>
   [[nodiscard]] Result<T> read() {
     if (remaining() < sizeof(T)) return short_read(sizeof(T));
     T v = load_be<T>(bytes_.data() + position_);
@@ -94,7 +94,7 @@ class ByteWriter {
   explicit ByteWriter(std::size_t reserve_bytes) { buffer_.reserve(reserve_bytes); }
 
   template <typename T>
-    requires std::is_integral_v<T>
+  requires std::is_integral_v<T>
   void write(T value) {
     std::size_t at = buffer_.size();
     buffer_.resize(at + sizeof(T));
@@ -112,7 +112,7 @@ class ByteWriter {
   // Overwrite an integer written earlier (length and CRC back-patching).
   // REQUIRES: at + sizeof(T) <= size().
   template <typename T>
-    requires std::is_integral_v<T>
+  requires std::is_integral_v<T>
   void patch(std::size_t at, T value) {
     SPATE_ASSERT(at + sizeof(T) <= buffer_.size(), "patch past end");
     store_be<T>(buffer_.data() + at, value);

@@ -32,8 +32,7 @@ class SystemClock final : public Clock {
 // A clock that moves only when told. Thread-safe.
 class ManualClock final : public Clock {
  public:
-  explicit ManualClock(std::int64_t wall_ms_start = 1'700'000'000'000)
-      : wall_ms_(wall_ms_start) {}
+  explicit ManualClock(std::int64_t wall_ms_start = 1'700'000'000'000) : wall_ms_(wall_ms_start) {}
 
   [[nodiscard]] SteadyTime steady_now() const override {
     return SteadyTime(Duration(steady_ns_.load()));

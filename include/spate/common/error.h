@@ -58,9 +58,7 @@ class Error {
   static Error from_errno(int err, std::string_view what);
   static Error corrupt(std::string detail) { return {Errc::corrupt_log, std::move(detail)}; }
   static Error malformed(std::string detail) { return {Errc::malformed, std::move(detail)}; }
-  static Error invalid(std::string detail) {
-    return {Errc::invalid_argument, std::move(detail)};
-  }
+  static Error invalid(std::string detail) { return {Errc::invalid_argument, std::move(detail)}; }
   static Error fenced(std::string detail) { return {Errc::log_fenced, std::move(detail)}; }
   static Error out_of_range(std::string detail) {
     return {Errc::offset_out_of_range, std::move(detail)};

@@ -22,14 +22,14 @@ class [[nodiscard]] Result {
 
   // Implicit from a value or an Error so that `return value;` and
   // `return Error{...};` both read naturally.
-  Result(const T& value) : storage_(std::in_place_index<0>, value) {}  // NOLINT
-  Result(T&& value) : storage_(std::in_place_index<0>, std::move(value)) {}  // NOLINT
+  Result(const T& value) : storage_(std::in_place_index<0>, value) {}          // NOLINT
+  Result(T&& value) : storage_(std::in_place_index<0>, std::move(value)) {}    // NOLINT
   Result(Error error) : storage_(std::in_place_index<1>, std::move(error)) {}  // NOLINT
   template <typename U>
-    requires(std::is_constructible_v<T, U&&> && !std::is_same_v<std::decay_t<U>, T> &&
-             !std::is_same_v<std::decay_t<U>, Error> &&
-             !std::is_same_v<std::decay_t<U>, Result<T>>)
-  Result(U&& value) : storage_(std::in_place_index<0>, T(std::forward<U>(value))) {}  // NOLINT
+  requires(std::is_constructible_v<T, U&&> && !std::is_same_v<std::decay_t<U>, T> &&
+           !std::is_same_v<std::decay_t<U>, Error> && !std::is_same_v<std::decay_t<U>, Result<T>>)
+      Result(U&& value)
+      : storage_(std::in_place_index<0>, T(std::forward<U>(value))) {}  // NOLINT
 
   [[nodiscard]] bool has_value() const { return storage_.index() == 0; }
   explicit operator bool() const { return has_value(); }

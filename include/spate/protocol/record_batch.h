@@ -110,8 +110,8 @@ struct RecordHeaderView {
   std::optional<std::span<const std::byte>> value;  // nullopt = null value
 };
 struct RecordView {
-  std::int64_t offset = 0;     // absolute: baseOffset + offsetDelta
-  std::int64_t timestamp = 0;  // absolute: baseTimestamp + timestampDelta
+  std::int64_t offset = 0;                          // absolute: baseOffset + offsetDelta
+  std::int64_t timestamp = 0;                       // absolute: baseTimestamp + timestampDelta
   std::optional<std::span<const std::byte>> key;    // nullopt = null key
   std::optional<std::span<const std::byte>> value;  // nullopt = null value (tombstone)
   std::vector<RecordHeaderView> headers;

@@ -1,0 +1,305 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// PartitionLog: the append-only log of one partition, kept as a directory of
+// segment files with sparse offset and time indexes. Byte layout and recovery
+// rules: docs/storage-format.md.
+
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "spate/common/clock.h"
+#include "spate/common/result.h"
+#include "spate/common/types.h"
+#include "spate/storage/file.h"
+
+namespace spate::storage {
+
+// Offsets follow Kafka's convention throughout this module:
+//   - an offset names one record;
+//   - an *end* offset is exclusive: the offset the next record will get.
+// An empty log therefore has start_offset() == end_offset().
+
+// When appended data is made durable (Kafka's flush.messages/flush.ms, but
+// safe by default).
+enum class FlushPolicy : std::uint8_t {
+  always,    // an append is acknowledged only after a flush covers it (group commit)
+  interval,  // flush every flush_interval; a crash may lose the last interval
+  none,      // never flush for appends (only on roll and close); the OS decides
+};
+
+[[nodiscard]] std::string_view flush_policy_name(FlushPolicy policy);
+[[nodiscard]] Result<FlushPolicy> parse_flush_policy(std::string_view name);
+
+// Per-log settings. Built from broker defaults plus topic overrides in one
+// place (the caller's); validate() before use.
+struct LogConfig {
+  std::uint64_t segment_bytes_max = std::uint64_t{1} << 30;                // segment.bytes
+  std::chrono::milliseconds segment_age_max = std::chrono::hours{24 * 7};  // segment.ms
+  std::uint32_t index_interval_bytes = 4096;  // one index entry per this many log bytes
+  // retention.ms: segments whose newest record is older are deleted; -1 = forever.
+  std::int64_t retention_ms = 7LL * 24 * 3600 * 1000;
+  // retention.bytes: oldest segments deleted while the log is larger; -1 = no limit.
+  std::int64_t retention_bytes = -1;
+  // max.message.bytes: the largest batch accepted (Kafka default: 1 MiB + 12).
+  std::uint32_t batch_bytes_max = 1048588;
+  FlushPolicy flush_policy = FlushPolicy::always;
+  std::chrono::milliseconds flush_interval = std::chrono::milliseconds{1000};
+};
+
+// Errors: invalid_argument naming the setting.
+[[nodiscard]] Status validate(const LogConfig& config);
+
+// Where an appended batch landed. Both offsets are inclusive.
+struct AppendResult {
+  Offset base_offset;
+  Offset last_offset;
+};
+
+// Whole record batches, verbatim, ready to be handed to sendfile(2). All the
+// batches come from one segment; call read() again from next_offset for more.
+struct ReadResult {
+  FileSlice bytes;     // empty when the read starts at the end
+  Offset next_offset;  // where the following read should start
+};
+
+// The first record at or after a timestamp.
+struct TimestampHit {
+  Offset offset;
+  std::int64_t timestamp = 0;
+};
+
+// What open() found and did; also logged in one line.
+struct RecoveryReport {
+  bool clean = false;                  // a clean-shutdown marker let open skip the scan
+  std::uint32_t segments_scanned = 0;  // CRC-checked batch by batch
+  std::uint64_t bytes_scanned = 0;
+  std::uint32_t indexes_rebuilt = 0;
+  // Set when a torn or corrupt tail was cut.
+  std::optional<std::string> cut_reason;
+  std::uint64_t bytes_cut = 0;
+  std::uint32_t segments_removed = 0;  // whole segments after the cut
+};
+
+struct RetentionResult {
+  std::uint32_t segments_deleted = 0;
+  std::uint64_t bytes_deleted = 0;
+};
+
+class Segment;       // private: src/storage/segment.h
+struct CleanMarker;  // private: src/storage/log_files.h
+
+// What one flush must make durable. Captured on the owning thread by
+// PartitionLog::begin_flush(), synced anywhere (the disk thread), then handed
+// back to PartitionLog::finish_flush() on the owning thread.
+class FlushTicket {
+ public:
+  // fdatasync()s every file written since the last flush, fsync()s the
+  // partition directory if a file was created or removed, and persists a new
+  // recovery point if a segment was sealed. Blocking. Safe on any thread: it
+  // touches only the files it holds, never PartitionLog state.
+  // Errors: io_error, no_space. The owner must pass the result to finish_flush.
+  [[nodiscard]] Status sync() const;
+
+  // The log's end offset when the ticket was taken: what a successful sync covers.
+  [[nodiscard]] Offset end_offset() const { return end_offset_; }
+  [[nodiscard]] bool empty() const {
+    return dirty_files_.empty() && !sync_directory_ && !recovery_point_;
+  }
+
+ private:
+  friend class PartitionLog;
+  Filesystem* fs_ = nullptr;
+  std::filesystem::path dir_;
+  std::vector<std::shared_ptr<File>> dirty_files_;
+  bool sync_directory_ = false;
+  std::optional<Offset> recovery_point_;  // written after everything else is durable
+  Offset end_offset_;
+};
+
+// The log of one partition.
+//
+// Owner: the partition (later cluster::Partition), which lives on one shard.
+// Threading: not thread-safe. Every member runs on the owner's thread; only
+//   FlushTicket::sync() runs elsewhere.
+// Durability: append() writes to the page cache only. A batch is durable once
+//   a FlushTicket covering it has been synced and passed to finish_flush().
+// Fencing: after a failed write, truncate or sync the log is fenced: every
+//   later call fails with Errc::log_fenced. A failed sync is never retried
+//   (the page cache state is unknown afterwards); reopening recovers.
+// Invariant: start_offset() <= flushed_end_offset() <= end_offset() after
+//   recovery; start_offset() <= end_offset() always.
+class PartitionLog {
+ public:
+  // Opens the log in `dir`, creating the directory if missing. After a clean
+  // close() it trusts the index files and skips scanning. Otherwise it scans,
+  // batch by batch with CRCs, every segment from the last recovery point
+  // (docs/storage-format.md §Recovery), cuts the log before the first batch
+  // that is torn or corrupt there, and rebuilds the indexes it scanned.
+  // Errors: io_error; corrupt_log if damage is found where data was known
+  //   durable (before the recovery point, e.g. in the middle of a sealed
+  //   segment); malformed for a file in `dir` that is not part of a log.
+  [[nodiscard]] static Result<std::unique_ptr<PartitionLog>> open(Filesystem& fs,
+                                                                  const std::filesystem::path& dir,
+                                                                  const LogConfig& config,
+                                                                  const Clock& clock,
+                                                                  std::string name = {});
+
+  PartitionLog(const PartitionLog&) = delete;
+  PartitionLog& operator=(const PartitionLog&) = delete;
+  // Out of line: Segment is incomplete here. Does not flush: destroying a log
+  // without close() is what a crash looks like to the next open().
+  ~PartitionLog();
+
+  // Validates `batch` (header, length, CRC, batch_bytes_max) and appends it,
+  // assigning its offsets: baseOffset becomes end_offset() and
+  // partitionLeaderEpoch becomes `term`. The CRC does not cover those two
+  // fields, so every other byte is stored as sent. Rolls the active segment
+  // first if it is full or too old.
+  // Errors: malformed, crc_mismatch, unsupported_version, record_too_large
+  //   (the batch is rejected, the log unchanged); invalid_argument if `term`
+  //   is below last_term() or above INT32_MAX; io_error/no_space (the log is
+  //   fenced); log_fenced.
+  [[nodiscard]] Result<AppendResult> append(std::span<std::byte> batch, Term term);
+
+  // Returns whole batches from one segment, starting with the batch that
+  // contains `from` and stopping before `end` (default: end_offset()) and
+  // before exceeding `bytes_max`, except that the first batch is always
+  // returned whole, so that one large batch cannot stall a consumer.
+  // Errors: offset_out_of_range unless start_offset() <= from <= end_offset();
+  //   io_error; log_fenced.
+  [[nodiscard]] Result<ReadResult> read(Offset from, std::uint64_t bytes_max,
+                                        std::optional<Offset> end = std::nullopt);
+
+  // The first record whose timestamp is >= `timestamp` (Kafka ListOffsets by
+  // time), or nullopt if every record is older. For a compressed batch the
+  // answer is the batch's base offset (records are not decompressed here).
+  // Errors: io_error, corrupt_log, log_fenced.
+  [[nodiscard]] Result<std::optional<TimestampHit>> find_offset_by_timestamp(
+      std::int64_t timestamp);
+
+  // Drops every batch at or after `end`. Raft calls this when a new leader's
+  // log disagrees with ours. The truncation is durable after the next flush.
+  // Errors: invalid_argument unless start_offset() <= end <= end_offset() and
+  //   `end` is the base offset of a batch or end_offset(); io_error (fenced).
+  [[nodiscard]] Status truncate_suffix(Offset end);
+
+  // Raises start_offset() to `new_start` (DeleteRecords) and deletes the
+  // segments that lie entirely below it. Never deletes the active segment.
+  // The new start offset is persisted before this returns.
+  // Errors: offset_out_of_range if new_start > end_offset(); io_error (fenced).
+  [[nodiscard]] Status advance_start(Offset new_start);
+
+  // Deletes whole sealed segments by retention_ms (the segment's newest
+  // timestamp is older than now - retention_ms) and retention_bytes (the
+  // oldest, while the log would stay at or above the limit without it). An
+  // active segment that has expired is first rolled.
+  [[nodiscard]] Result<RetentionResult> apply_retention();
+
+  // Starts a new active segment if the current one is non-empty and older than
+  // segment_age_max (size rolls happen inside append()).
+  [[nodiscard]] Status maybe_roll();
+  // Starts a new active segment now if the current one is non-empty.
+  [[nodiscard]] Status roll();
+
+  // Captures what is not yet durable. REQUIRES: no other ticket from this log
+  // is in flight (the owner flushes one ticket at a time per partition).
+  [[nodiscard]] FlushTicket begin_flush();
+  // Records the outcome of synced.sync(). On success flushed_end_offset()
+  // advances to synced.end_offset() (less any truncation since begin_flush).
+  // On failure the log is fenced and the error returned.
+  [[nodiscard]] Status finish_flush(const FlushTicket& synced, const Status& sync_result);
+  // begin_flush + sync + finish_flush on the calling thread.
+  [[nodiscard]] Status flush();
+
+  // Whether the owner should flush now under the flush policy: always → any
+  // unflushed data; interval → unflushed data and the interval has passed;
+  // none → only a sealed segment waiting to become durable.
+  [[nodiscard]] bool flush_due() const;
+
+  // Flushes everything, writes the index files of the active segment and the
+  // clean-shutdown marker. The log is unusable afterwards (log_fenced).
+  [[nodiscard]] Status close();
+
+  // Replaces the configuration (AlterConfigs). Takes effect from the next
+  // append, roll or retention pass. Errors: invalid_argument.
+  [[nodiscard]] Status set_config(const LogConfig& config);
+
+  [[nodiscard]] Offset start_offset() const { return start_offset_; }
+  [[nodiscard]] Offset end_offset() const { return end_offset_; }
+  [[nodiscard]] Offset flushed_end_offset() const { return flushed_end_offset_; }
+  // The term of the last batch (0 for an empty log).
+  [[nodiscard]] Term last_term() const;
+  // The term of the batch holding `offset`.
+  // Errors: offset_out_of_range unless start_offset() <= offset < end_offset().
+  [[nodiscard]] Result<Term> term_at(Offset offset) const;
+  // Total bytes of all segment files.
+  [[nodiscard]] std::uint64_t size_bytes() const;
+  [[nodiscard]] std::size_t segment_count() const { return segments_.size(); }
+  [[nodiscard]] bool fenced() const { return fenced_; }
+  [[nodiscard]] const RecoveryReport& recovery() const { return recovery_; }
+  [[nodiscard]] const LogConfig& config() const { return config_; }
+  [[nodiscard]] const std::filesystem::path& dir() const { return dir_; }
+
+ private:
+  PartitionLog(Filesystem& fs, std::filesystem::path dir, LogConfig config, const Clock& clock,
+               std::string name);
+
+  struct TermStart {
+    Term term;
+    Offset start;
+  };
+
+  // Recovery and opening (partition_log_open.cpp).
+  [[nodiscard]] Status load();
+  [[nodiscard]] Status load_clean(const std::vector<Offset>& bases, const CleanMarker& marker);
+  [[nodiscard]] Status load_unclean(const std::vector<Offset>& bases, Offset recovery_point);
+  [[nodiscard]] Status refresh_indexes(const Segment& segment);
+  [[nodiscard]] Result<std::vector<Offset>> list_segments();
+  [[nodiscard]] Status remove_segment_files(Offset base);
+
+  // Writing.
+  [[nodiscard]] Status open_new_segment(Offset base);
+  [[nodiscard]] Status seal_active();
+  [[nodiscard]] Status fence(const Error& error);
+  [[nodiscard]] Status check_usable() const;
+  [[nodiscard]] Status persist_start_offset();
+  void note_term(Term term, Offset start);
+  void mark_dirty(const std::shared_ptr<File>& file);
+  [[nodiscard]] Segment& active() { return *segments_.back(); }
+  [[nodiscard]] Segment* segment_for(Offset offset);
+  [[nodiscard]] Status delete_front_segment();
+
+  Filesystem& fs_;
+  std::filesystem::path dir_;
+  LogConfig config_;
+  const Clock& clock_;
+  std::string name_;                                // for logs: "topic/partition"
+  std::vector<std::unique_ptr<Segment>> segments_;  // by base offset; back() is active
+  std::vector<TermStart> terms_;                    // ascending; first batch of each term
+  Offset start_offset_;
+  Offset end_offset_;
+  Offset flushed_end_offset_;
+  Offset recovery_point_;
+  Clock::SteadyTime last_flush_;
+  // Since the last begin_flush(): files written, directory changes, the
+  // lowest truncation point (so finish_flush never claims truncated data).
+  std::vector<std::shared_ptr<File>> dirty_files_;
+  bool directory_dirty_ = false;
+  std::optional<Offset> pending_recovery_point_;
+  std::optional<Offset> truncated_since_ticket_;
+  bool ticket_in_flight_ = false;
+  bool fenced_ = false;
+  bool closed_ = false;
+  RecoveryReport recovery_;
+};
+
+}  // namespace spate::storage

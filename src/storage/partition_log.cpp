@@ -1,0 +1,488 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// PartitionLog: appends, reads, time lookups, truncation, retention, rolls and
+// flushes. Opening and recovery live in partition_log_open.cpp.
+
+#include "spate/storage/partition_log.h"
+
+#include <algorithm>
+#include <limits>
+
+#include "spate/common/limits.h"
+#include "spate/common/log.h"
+#include "spate/protocol/record_batch.h"
+
+#include "log_files.h"
+#include "segment.h"
+
+namespace spate::storage {
+
+std::string_view flush_policy_name(FlushPolicy policy) {
+  switch (policy) {
+    case FlushPolicy::always:
+      return "always";
+    case FlushPolicy::interval:
+      return "interval";
+    case FlushPolicy::none:
+      return "none";
+  }
+  return "unknown";
+}
+
+Result<FlushPolicy> parse_flush_policy(std::string_view name) {
+  if (name == "always") return FlushPolicy::always;
+  if (name == "interval") return FlushPolicy::interval;
+  if (name == "none") return FlushPolicy::none;
+  return Error::invalid(fmt::format("flush policy '{}' (expected always, interval or none)", name));
+}
+
+Status validate(const LogConfig& config) {
+  if (config.segment_bytes_max < protocol::kBatchHeaderBytes ||
+      config.segment_bytes_max > limits::kSegmentBytesMax) {
+    return Error::invalid(fmt::format("segment.bytes {} outside [{}, {}]", config.segment_bytes_max,
+                                      protocol::kBatchHeaderBytes, limits::kSegmentBytesMax));
+  }
+  if (config.segment_age_max.count() <= 0) {
+    return Error::invalid(
+        fmt::format("segment.ms {} must be positive", config.segment_age_max.count()));
+  }
+  if (config.retention_ms < -1) {
+    return Error::invalid(fmt::format("retention.ms {} (-1 or more)", config.retention_ms));
+  }
+  if (config.retention_bytes < -1) {
+    return Error::invalid(fmt::format("retention.bytes {} (-1 or more)", config.retention_bytes));
+  }
+  if (config.batch_bytes_max < protocol::kBatchHeaderBytes ||
+      config.batch_bytes_max > limits::kBatchBytesMax) {
+    return Error::invalid(fmt::format("max.message.bytes {} outside [{}, {}]",
+                                      config.batch_bytes_max, protocol::kBatchHeaderBytes,
+                                      limits::kBatchBytesMax));
+  }
+  if (config.flush_interval.count() <= 0) {
+    return Error::invalid(
+        fmt::format("flush interval {} ms must be positive", config.flush_interval.count()));
+  }
+  return {};
+}
+
+Status FlushTicket::sync() const {
+  for (const auto& file : dirty_files_) {
+    if (auto s = file->sync(); !s) return s;
+  }
+  if (sync_directory_) {
+    if (auto s = fs_->sync_directory(dir_); !s) return s;
+  }
+  if (recovery_point_) {
+    // Written only after the data below it is durable (the syncs above).
+    if (auto s = write_offset_file(*fs_, dir_ / kRecoveryPointFile, kRecoveryPointMagic,
+                                   *recovery_point_);
+        !s) {
+      return s;
+    }
+  }
+  return {};
+}
+
+PartitionLog::PartitionLog(Filesystem& fs, std::filesystem::path dir, LogConfig config,
+                           const Clock& clock, std::string name)
+    : fs_(fs),
+      dir_(std::move(dir)),
+      config_(config),
+      clock_(clock),
+      name_(std::move(name)),
+      last_flush_(clock.steady_now()) {
+  if (name_.empty()) name_ = dir_.filename().string();
+}
+
+PartitionLog::~PartitionLog() = default;
+
+Status PartitionLog::check_usable() const {
+  if (closed_) return Error::fenced(fmt::format("log {} is closed", name_));
+  if (fenced_) return Error::fenced(fmt::format("log {} is fenced after an I/O error", name_));
+  return {};
+}
+
+Status PartitionLog::fence(const Error& error) {
+  if (!fenced_) {
+    log::get("storage")->error("[{}] log fenced after {}", name_, error.message());
+  }
+  fenced_ = true;
+  return error;
+}
+
+void PartitionLog::mark_dirty(const std::shared_ptr<File>& file) {
+  if (std::find(dirty_files_.begin(), dirty_files_.end(), file) == dirty_files_.end()) {
+    dirty_files_.push_back(file);
+  }
+}
+
+Term PartitionLog::last_term() const { return terms_.empty() ? Term(0) : terms_.back().term; }
+
+Result<Term> PartitionLog::term_at(Offset offset) const {
+  if (offset < start_offset_ || offset >= end_offset_) {
+    return Error::out_of_range(
+        fmt::format("offset {} outside [{}, {})", offset, start_offset_, end_offset_));
+  }
+  auto it = std::upper_bound(terms_.begin(), terms_.end(), offset,
+                             [](Offset o, const TermStart& t) { return o < t.start; });
+  SPATE_ASSERT(it != terms_.begin(), "no term recorded for offset {}", offset);
+  return std::prev(it)->term;
+}
+
+void PartitionLog::note_term(Term term, Offset start) {
+  if (terms_.empty() || terms_.back().term != term) terms_.push_back({term, start});
+}
+
+std::uint64_t PartitionLog::size_bytes() const {
+  std::uint64_t total = 0;
+  for (const auto& s : segments_) total += s->size_bytes();
+  return total;
+}
+
+Segment* PartitionLog::segment_for(Offset offset) {
+  auto it =
+      std::upper_bound(segments_.begin(), segments_.end(), offset,
+                       [](Offset o, const std::unique_ptr<Segment>& s) { return o < s->base(); });
+  if (it == segments_.begin()) return nullptr;
+  return std::prev(it)->get();
+}
+
+Result<AppendResult> PartitionLog::append(std::span<std::byte> batch, Term term) {
+  if (auto s = check_usable(); !s) return s.error();
+  auto header = protocol::validate_batch(batch, config_.batch_bytes_max);
+  if (!header) return header.error();
+  if (term < last_term()) {
+    return Error::invalid(fmt::format("term {} below the log's last term {}", term, last_term()));
+  }
+  if (term.value() < 0 || term.value() > std::numeric_limits<std::int32_t>::max()) {
+    return Error::invalid(fmt::format("term {} does not fit partitionLeaderEpoch", term));
+  }
+  const Segment& current = *segments_.back();
+  const bool full = current.size_bytes() + batch.size() > config_.segment_bytes_max;
+  const bool old = clock_.steady_now() - current.created() >= config_.segment_age_max;
+  // Relative offsets in the index are 32-bit.
+  const bool offsets_wide = (end_offset_ - current.base()) + header->last_offset_delta + 1 >
+                            std::int64_t{std::numeric_limits<std::int32_t>::max()};
+  if (!current.empty() && (full || old || offsets_wide)) {
+    if (auto s = roll(); !s) return s.error();
+  }
+  Segment& segment = active();
+  const std::uint64_t position = segment.size_bytes();
+  protocol::set_base_offset(batch, end_offset_);
+  protocol::set_partition_leader_epoch(batch, static_cast<std::int32_t>(term.value()));
+  if (auto s = segment.log()->append(batch); !s) return fence(s.error()).error();
+  header->base_offset = end_offset_.value();
+  header->partition_leader_epoch = static_cast<std::int32_t>(term.value());
+  segment.note_appended(*header, position, config_.index_interval_bytes);
+  mark_dirty(segment.log());
+  note_term(term, end_offset_);
+  AppendResult result{end_offset_, header->last_offset()};
+  end_offset_ = header->next_offset();
+  return result;
+}
+
+Result<ReadResult> PartitionLog::read(Offset from, std::uint64_t bytes_max,
+                                      std::optional<Offset> end) {
+  if (auto s = check_usable(); !s) return s.error();
+  if (from < start_offset_ || from > end_offset_) {
+    return Error::out_of_range(
+        fmt::format("{}: offset {} outside [{}, {}]", name_, from, start_offset_, end_offset_));
+  }
+  const Offset limit = end ? std::min(*end, end_offset_) : end_offset_;
+  ReadResult result{{}, from};
+  if (from >= limit) return result;
+  Segment* segment = segment_for(from);
+  // Skip empty segments (a rolled, never-written active one cannot hold `from`).
+  while (segment != nullptr && from >= segment->end()) {
+    auto it = std::find_if(segments_.begin(), segments_.end(),
+                           [&](const auto& s) { return s.get() == segment; });
+    segment = std::next(it) == segments_.end() ? nullptr : std::next(it)->get();
+  }
+  SPATE_ASSERT(segment != nullptr, "{}: no segment holds offset {} below end {}", name_, from,
+               end_offset_);
+  auto first = segment->find_batch(from);
+  if (!first) return first.error();
+  if (first->header.next_offset() > limit) return result;
+  std::uint64_t bytes = first->header.total_bytes();
+  Offset next = first->header.next_offset();
+  // Bounded by the segment: each step consumes one batch.
+  while (next < limit && next < segment->end()) {
+    auto header = segment->read_header(first->position + bytes);
+    if (!header) return Error::corrupt(header.error().message());
+    if (bytes + header->total_bytes() > bytes_max || header->next_offset() > limit) break;
+    bytes += header->total_bytes();
+    next = header->next_offset();
+  }
+  result.bytes = FileSlice{segment->log(), first->position, bytes};
+  result.next_offset = next;
+  return result;
+}
+
+Result<std::optional<TimestampHit>> PartitionLog::find_offset_by_timestamp(std::int64_t timestamp) {
+  if (auto s = check_usable(); !s) return s.error();
+  for (const auto& segment : segments_) {
+    if (segment->empty() || segment->max_timestamp() < timestamp) continue;
+    if (segment->end() <= start_offset_) continue;
+    // Start at the last time index entry below the target: no batch before it
+    // can reach the target.
+    Offset from = std::max(segment->base(), start_offset_);
+    const auto& time_index = segment->time_index();
+    auto it =
+        std::lower_bound(time_index.begin(), time_index.end(), timestamp,
+                         [](const TimeIndexEntry& e, std::int64_t t) { return e.timestamp < t; });
+    if (it != time_index.begin())
+      from = std::max(from, segment->base() + std::prev(it)->relative_offset);
+    auto location = segment->find_batch(from);
+    if (!location) return location.error();
+    std::uint64_t position = location->position;
+    protocol::BatchHeader header = location->header;
+    // Bounded by the segment size: each step moves one batch forward.
+    while (true) {
+      if (header.max_timestamp >= timestamp) {
+        Offset hit = header.base();
+        std::int64_t hit_time = header.max_timestamp;
+        if (header.compression() == protocol::Compression::none && !header.log_append_time()) {
+          auto bytes = FileSlice{segment->log(), position, header.total_bytes()}.read_all();
+          if (!bytes) return bytes.error();
+          auto records = protocol::decode_records(*bytes);
+          if (!records) return Error::corrupt(records.error().message());
+          for (const auto& r : *records) {
+            if (r.timestamp >= timestamp && Offset(r.offset) >= start_offset_) {
+              hit = Offset(r.offset);
+              hit_time = r.timestamp;
+              break;
+            }
+          }
+        }
+        hit = std::max(hit, start_offset_);
+        return std::optional<TimestampHit>(TimestampHit{hit, hit_time});
+      }
+      position += header.total_bytes();
+      if (position >= segment->size_bytes()) break;
+      auto next = segment->read_header(position);
+      if (!next) return Error::corrupt(next.error().message());
+      header = *next;
+    }
+  }
+  return std::optional<TimestampHit>{};
+}
+
+Status PartitionLog::open_new_segment(Offset base) {
+  auto file = fs_.open(dir_ / segment_file_name(base, kLogSuffix), OpenMode::create_exclusive);
+  if (!file) return file.error();
+  segments_.push_back(std::make_unique<Segment>(base, *file, dir_, clock_.steady_now()));
+  directory_dirty_ = true;
+  return {};
+}
+
+Status PartitionLog::seal_active() {
+  Segment& segment = active();
+  segment.finish_time_index();
+  auto files = segment.write_indexes(fs_);
+  if (!files) return files.error();
+  for (const auto& f : *files) mark_dirty(f);
+  mark_dirty(segment.log());
+  return {};
+}
+
+Status PartitionLog::roll() {
+  if (auto s = check_usable(); !s) return s;
+  if (active().empty()) return {};
+  if (auto s = seal_active(); !s) return fence(s.error());
+  if (auto s = open_new_segment(end_offset_); !s) return fence(s.error());
+  // Everything below the new segment becomes the recovery point once the
+  // next flush has made the sealed segment durable.
+  pending_recovery_point_ = end_offset_;
+  log::get("storage")->info("[{}] rolled segment base_offset={} previous_size_bytes={}", name_,
+                            end_offset_, segments_[segments_.size() - 2]->size_bytes());
+  return {};
+}
+
+Status PartitionLog::maybe_roll() {
+  if (auto s = check_usable(); !s) return s;
+  const Segment& current = *segments_.back();
+  if (current.empty()) return {};
+  if (clock_.steady_now() - current.created() < config_.segment_age_max) return {};
+  return roll();
+}
+
+Status PartitionLog::remove_segment_files(Offset base) {
+  for (const char* suffix : {kLogSuffix, kIndexSuffix, kTimeIndexSuffix}) {
+    auto s = fs_.remove(dir_ / segment_file_name(base, suffix));
+    if (!s && s.error().code() != Errc::not_found) return s;
+  }
+  directory_dirty_ = true;
+  return {};
+}
+
+Status PartitionLog::truncate_suffix(Offset end) {
+  if (auto s = check_usable(); !s) return s;
+  if (end < start_offset_ || end > end_offset_) {
+    return Error::invalid(
+        fmt::format("{}: truncate to {} outside [{}, {}]", name_, end, start_offset_, end_offset_));
+  }
+  if (end == end_offset_) return {};
+  Segment* segment = segment_for(end);
+  SPATE_ASSERT(segment != nullptr, "no segment for offset {}", end);
+  std::uint64_t position = 0;
+  if (end > segment->base()) {
+    auto location = segment->find_batch(end);
+    if (!location) return location.error();
+    if (location->header.base() != end) {
+      return Error::invalid(fmt::format("{}: truncate to {} inside the batch [{}, {}]", name_, end,
+                                        location->header.base_offset,
+                                        location->header.last_offset()));
+    }
+    position = location->position;
+  }
+  // Drop later segments, newest first, so that a crash leaves a prefix.
+  while (segments_.back().get() != segment) {
+    if (auto s = remove_segment_files(segments_.back()->base()); !s) return fence(s.error());
+    segments_.pop_back();
+  }
+  if (auto s = segment->log()->truncate(position); !s) return fence(s.error());
+  segment->note_truncated(position, end);
+  auto rebuilt = segment->rebuild_from_headers(config_.index_interval_bytes,
+                                               [](const protocol::BatchHeader&) {});
+  if (!rebuilt) return fence(rebuilt.error());
+  mark_dirty(segment->log());
+  while (!terms_.empty() && terms_.back().start >= end) terms_.pop_back();
+  end_offset_ = end;
+  flushed_end_offset_ = std::min(flushed_end_offset_, end);
+  truncated_since_ticket_ = std::min(truncated_since_ticket_.value_or(end), end);
+  if (pending_recovery_point_ && *pending_recovery_point_ > end) pending_recovery_point_ = end;
+  if (recovery_point_ > end) {
+    // The recovery point promised that data up to it is valid; make the
+    // truncation durable, then lower the promise, before anything else.
+    if (auto s = segment->log()->sync(); !s) return fence(s.error());
+    if (auto s = fs_.sync_directory(dir_); !s) return fence(s.error());
+    if (auto s = write_offset_file(fs_, dir_ / kRecoveryPointFile, kRecoveryPointMagic, end); !s) {
+      return fence(s.error());
+    }
+    recovery_point_ = end;
+  }
+  log::get("storage")->info("[{}] truncated suffix end_offset={}", name_, end);
+  return {};
+}
+
+Status PartitionLog::persist_start_offset() {
+  return write_offset_file(fs_, dir_ / kStartOffsetFile, kStartOffsetMagic, start_offset_);
+}
+
+Status PartitionLog::delete_front_segment() {
+  SPATE_ASSERT(segments_.size() > 1, "never delete the active segment");
+  if (auto s = remove_segment_files(segments_.front()->base()); !s) return fence(s.error());
+  segments_.erase(segments_.begin());
+  // Keep the term of the first remaining offset; drop older ones.
+  while (terms_.size() > 1 && terms_[1].start <= segments_.front()->base()) {
+    terms_.erase(terms_.begin());
+  }
+  return {};
+}
+
+Status PartitionLog::advance_start(Offset new_start) {
+  if (auto s = check_usable(); !s) return s;
+  if (new_start > end_offset_) {
+    return Error::out_of_range(
+        fmt::format("{}: start offset {} beyond the end {}", name_, new_start, end_offset_));
+  }
+  if (new_start <= start_offset_) return {};
+  start_offset_ = new_start;
+  if (auto s = persist_start_offset(); !s) return fence(s.error());
+  while (segments_.size() > 1 && segments_[1]->base() <= new_start) {
+    if (auto s = delete_front_segment(); !s) return s;
+  }
+  log::get("storage")->info("[{}] advanced start_offset={}", name_, new_start);
+  return {};
+}
+
+Result<RetentionResult> PartitionLog::apply_retention() {
+  if (auto s = check_usable(); !s) return s.error();
+  RetentionResult result;
+  const std::int64_t now_ms = clock_.wall_ms();
+  auto expired = [&](const Segment& s) {
+    return config_.retention_ms >= 0 && s.max_timestamp() < now_ms - config_.retention_ms;
+  };
+  if (!active().empty() && expired(active())) {
+    if (auto s = roll(); !s) return s.error();
+  }
+  // Bounded by the number of segments; the active one is never deleted.
+  while (segments_.size() > 1) {
+    const Segment& front = *segments_.front();
+    const bool too_big =
+        config_.retention_bytes >= 0 &&
+        size_bytes() - front.size_bytes() >= static_cast<std::uint64_t>(config_.retention_bytes);
+    if (!expired(front) && !too_big) break;
+    result.segments_deleted++;
+    result.bytes_deleted += front.size_bytes();
+    if (auto s = delete_front_segment(); !s) return s.error();
+  }
+  if (result.segments_deleted > 0) {
+    start_offset_ = std::max(start_offset_, segments_.front()->base());
+    log::get("storage")->info("[{}] retention deleted segments={} bytes={} start_offset={}", name_,
+                              result.segments_deleted, result.bytes_deleted, start_offset_);
+  }
+  return result;
+}
+
+FlushTicket PartitionLog::begin_flush() {
+  SPATE_ASSERT(!ticket_in_flight_, "{}: a flush ticket is already in flight", name_);
+  FlushTicket ticket;
+  ticket.fs_ = &fs_;
+  ticket.dir_ = dir_;
+  ticket.dirty_files_ = std::move(dirty_files_);
+  dirty_files_.clear();
+  ticket.sync_directory_ = directory_dirty_;
+  directory_dirty_ = false;
+  ticket.recovery_point_ = pending_recovery_point_;
+  pending_recovery_point_.reset();
+  ticket.end_offset_ = end_offset_;
+  truncated_since_ticket_.reset();
+  ticket_in_flight_ = true;
+  return ticket;
+}
+
+Status PartitionLog::finish_flush(const FlushTicket& synced, const Status& sync_result) {
+  SPATE_ASSERT(ticket_in_flight_, "{}: finish_flush without begin_flush", name_);
+  ticket_in_flight_ = false;
+  if (!sync_result) return fence(sync_result.error());
+  if (fenced_ || closed_) return check_usable();
+  Offset covered = synced.end_offset();
+  if (truncated_since_ticket_) covered = std::min(covered, *truncated_since_ticket_);
+  flushed_end_offset_ = std::max(flushed_end_offset_, std::min(covered, end_offset_));
+  if (synced.recovery_point_) {
+    recovery_point_ = std::max(recovery_point_, std::min(*synced.recovery_point_, end_offset_));
+  }
+  last_flush_ = clock_.steady_now();
+  return {};
+}
+
+Status PartitionLog::flush() {
+  if (auto s = check_usable(); !s) return s;
+  FlushTicket ticket = begin_flush();
+  Status result = ticket.sync();
+  return finish_flush(ticket, result);
+}
+
+bool PartitionLog::flush_due() const {
+  if (fenced_ || closed_) return false;
+  if (pending_recovery_point_) return true;
+  const bool dirty = !dirty_files_.empty() || directory_dirty_;
+  switch (config_.flush_policy) {
+    case FlushPolicy::always:
+      return dirty;
+    case FlushPolicy::interval:
+      return dirty && clock_.steady_now() - last_flush_ >= config_.flush_interval;
+    case FlushPolicy::none:
+      return false;
+  }
+  return dirty;
+}
+
+Status PartitionLog::set_config(const LogConfig& config) {
+  if (auto s = validate(config); !s) return s;
+  config_ = config;
+  return {};
+}
+
+}  // namespace spate::storage

@@ -1,0 +1,323 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// PartitionLog opening, recovery and clean close (docs/storage-format.md
+// §Recovery).
+
+#include <algorithm>
+#include <set>
+
+#include "spate/common/limits.h"
+#include "spate/common/log.h"
+#include "spate/storage/partition_log.h"
+
+#include "log_files.h"
+#include "segment.h"
+
+namespace spate::storage {
+namespace {
+
+// An index file is at most 12 bytes per batch of at least 61 bytes, plus its header.
+std::size_t index_bytes_bound(std::uint64_t log_bytes) {
+  return static_cast<std::size_t>(64 + (log_bytes / protocol::kBatchHeaderBytes + 1) * 12);
+}
+
+struct DirectoryListing {
+  std::vector<Offset> segment_bases;  // sorted
+  bool has_clean_marker = false;
+  bool has_start_offset = false;
+  bool has_recovery_point = false;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<PartitionLog>> PartitionLog::open(Filesystem& fs,
+                                                         const std::filesystem::path& dir,
+                                                         const LogConfig& config,
+                                                         const Clock& clock, std::string name) {
+  if (auto s = validate(config); !s) return s.error();
+  if (auto s = fs.create_directories(dir); !s) return s.error();
+  std::unique_ptr<PartitionLog> log(new PartitionLog(fs, dir, config, clock, std::move(name)));
+  if (auto s = log->load(); !s) return s.error();
+  return log;
+}
+
+Result<std::vector<Offset>> PartitionLog::list_segments() {
+  auto names = fs_.list_directory(dir_);
+  if (!names) return names.error();
+  std::set<std::int64_t> logs;
+  std::vector<std::string> orphans;
+  for (const auto& name : *names) {
+    if (auto base = parse_segment_file_name(name, kLogSuffix)) {
+      logs.insert(base->value());
+    } else if (parse_segment_file_name(name, kIndexSuffix) ||
+               parse_segment_file_name(name, kTimeIndexSuffix)) {
+      orphans.push_back(name);  // checked against the .log files below
+    } else if (name.ends_with(kTmpSuffix)) {
+      // A write_file_atomic that did not finish: the old file is still valid.
+      if (auto s = fs_.remove(dir_ / name); !s) return s.error();
+    } else if (name != kRecoveryPointFile && name != kStartOffsetFile &&
+               name != kCleanShutdownFile && name != kRaftStateFile) {
+      return Error::malformed(fmt::format(
+          "{}: unexpected file '{}' in a partition directory (not a segment, index or log state "
+          "file); move it away to open this log",
+          dir_.string(), name));
+    }
+  }
+  for (const auto& name : orphans) {
+    auto base = parse_segment_file_name(name, kIndexSuffix);
+    if (!base) base = parse_segment_file_name(name, kTimeIndexSuffix);
+    if (!logs.contains(base->value())) {
+      // Left by a crash while deleting a segment (.log goes first).
+      if (auto s = fs_.remove(dir_ / name); !s) return s.error();
+    }
+  }
+  std::vector<Offset> bases;
+  for (auto b : logs) bases.emplace_back(b);
+  return bases;
+}
+
+Status PartitionLog::load() {
+  auto bases = list_segments();
+  if (!bases) return bases.error();
+
+  std::optional<Offset> stored_start;
+  auto start = read_offset_file(fs_, dir_ / kStartOffsetFile, kStartOffsetMagic);
+  if (start) {
+    stored_start = *start;
+  } else if (start.error().code() != Errc::not_found) {
+    // Data below the stored start was deleted on request; guessing is not safe.
+    return start.error();
+  }
+  Offset recovery_point(0);
+  auto rp = read_offset_file(fs_, dir_ / kRecoveryPointFile, kRecoveryPointMagic);
+  if (rp) {
+    recovery_point = *rp;
+  } else if (rp.error().code() != Errc::not_found) {
+    log::get("storage")->warn("[{}] ignoring damaged recovery point, scanning everything: {}",
+                              name_, rp.error().message());
+  }
+
+  bool loaded = false;
+  auto marker_bytes = read_file(fs_, dir_ / kCleanShutdownFile, 1U << 24U);
+  if (marker_bytes) {
+    // Remove the marker durably before anything can be appended, so that a
+    // crash from now on is never mistaken for a clean shutdown.
+    if (auto s = fs_.remove(dir_ / kCleanShutdownFile); !s) return s;
+    if (auto s = fs_.sync_directory(dir_); !s) return s;
+    auto marker = decode_clean_marker(*marker_bytes);
+    Status clean = marker ? load_clean(*bases, *marker) : Status(marker.error());
+    if (clean) {
+      loaded = true;
+    } else {
+      log::get("storage")->warn("[{}] clean shutdown marker not usable, scanning: {}", name_,
+                                clean.error().message());
+      segments_.clear();
+      terms_.clear();
+    }
+  } else if (marker_bytes.error().code() != Errc::not_found) {
+    return marker_bytes.error();
+  }
+  if (!loaded) {
+    if (auto s = load_unclean(*bases, recovery_point); !s) return s;
+  }
+
+  if (segments_.empty()) {
+    const Offset base = stored_start.value_or(Offset(0));
+    if (auto s = open_new_segment(base); !s) return s;
+  }
+  end_offset_ = segments_.back()->end();
+  start_offset_ = std::max(stored_start.value_or(Offset(0)), segments_.front()->base());
+  if (start_offset_ > end_offset_) {
+    log::get("storage")->warn("[{}] stored start offset {} is past the recovered end {}", name_,
+                              start_offset_, end_offset_);
+    start_offset_ = end_offset_;
+  }
+  recovery_point_ = std::min(recovery_point, end_offset_);
+  // Make whatever recovery kept durable (a process crash leaves unsynced
+  // data in the page cache), then it all counts as flushed.
+  if (!recovery_.clean) {
+    for (const auto& s : segments_) {
+      if (s->base() >= recovery_point_ || s.get() == segments_.back().get()) mark_dirty(s->log());
+    }
+    pending_recovery_point_ = segments_.back()->base();
+  }
+  flushed_end_offset_ = Offset(0);
+  if (auto s = flush(); !s) return s;
+  flushed_end_offset_ = end_offset_;
+
+  auto logger = log::get("storage");
+  if (recovery_.cut_reason) {
+    logger->warn(
+        "[{}] recovery cut the log at end_offset={} bytes_cut={} segments_removed={} reason=\"{}\" "
+        "(segments_scanned={} bytes_scanned={})",
+        name_, end_offset_, recovery_.bytes_cut, recovery_.segments_removed, *recovery_.cut_reason,
+        recovery_.segments_scanned, recovery_.bytes_scanned);
+  } else {
+    logger->info(
+        "[{}] opened {} start_offset={} end_offset={} segments={} segments_scanned={} "
+        "bytes_scanned={} indexes_rebuilt={}",
+        name_, recovery_.clean ? "clean" : "after recovery", start_offset_, end_offset_,
+        segments_.size(), recovery_.segments_scanned, recovery_.bytes_scanned,
+        recovery_.indexes_rebuilt);
+  }
+  return {};
+}
+
+Status PartitionLog::load_clean(const std::vector<Offset>& bases, const CleanMarker& marker) {
+  if (marker.segment_count != bases.size()) {
+    return Error::corrupt(
+        fmt::format("marker says {} segments, found {}", marker.segment_count, bases.size()));
+  }
+  for (std::size_t i = 0; i < bases.size(); ++i) {
+    const Offset base = bases[i];
+    const bool last = i + 1 == bases.size();
+    const Offset end = last ? marker.end_offset : bases[i + 1];
+    if (end < base) return Error::corrupt(fmt::format("segment {} ends at {}", base, end));
+    auto file = fs_.open(dir_ / segment_file_name(base, kLogSuffix), OpenMode::read_write);
+    if (!file) return file.error();
+    const std::uint64_t size = (*file)->size();
+    if (last && size != marker.active_size_bytes) {
+      return Error::corrupt(fmt::format("active segment is {} bytes, marker says {}", size,
+                                        marker.active_size_bytes));
+    }
+    auto segment = std::make_unique<Segment>(base, *file, dir_, clock_.steady_now());
+    auto index_bytes = read_file(fs_, segment->path(kIndexSuffix), index_bytes_bound(size));
+    if (!index_bytes) return index_bytes.error();
+    auto index = decode_offset_index(*index_bytes, size, end - base);
+    if (!index) return index.error();
+    auto time_bytes = read_file(fs_, segment->path(kTimeIndexSuffix), index_bytes_bound(size));
+    if (!time_bytes) return time_bytes.error();
+    auto time_index = decode_time_index(*time_bytes, end - base);
+    if (!time_index) return time_index.error();
+    const std::int64_t max_ts = time_index->empty() ? -1 : time_index->back().timestamp;
+    if ((size == 0) != (end == base)) {
+      return Error::corrupt(
+          fmt::format("segment {} has {} bytes for offsets up to {}", base, size, end));
+    }
+    segment->reset(end, size, max_ts, std::move(*index), std::move(*time_index));
+    segments_.push_back(std::move(segment));
+  }
+  for (const auto& t : marker.terms) note_term(Term(t.term), Offset(t.start));
+  recovery_.clean = true;
+  return {};
+}
+
+Status PartitionLog::load_unclean(const std::vector<Offset>& bases, Offset recovery_point) {
+  recovery_.clean = false;
+  for (std::size_t i = 0; i < bases.size(); ++i) {
+    const Offset base = bases[i];
+    const std::optional<Offset> next_base =
+        i + 1 < bases.size() ? std::optional<Offset>(bases[i + 1]) : std::nullopt;
+    auto file = fs_.open(dir_ / segment_file_name(base, kLogSuffix), OpenMode::read_write);
+    if (!file) return file.error();
+    auto segment = std::make_unique<Segment>(base, *file, dir_, clock_.steady_now());
+    if (next_base && *next_base <= recovery_point) {
+      // Sealed and known durable: walk the headers (cheap) to rebuild the
+      // indexes and find structural damage, which here is corruption, not a
+      // torn write.
+      segment->reset(base, (*file)->size(), -1, {}, {});
+      auto walked = segment->rebuild_from_headers(
+          config_.index_interval_bytes, [this](const protocol::BatchHeader& h) {
+            note_term(Term(h.partition_leader_epoch), h.base());
+          });
+      if (!walked) {
+        return Error::corrupt(fmt::format("{} (below the recovery point {}, so not a torn write)",
+                                          walked.error().detail(), recovery_point));
+      }
+      if (segment->end() != *next_base) {
+        return Error::corrupt(fmt::format("{} ends at offset {} but the next segment starts at {}",
+                                          segment->path(kLogSuffix).string(), segment->end(),
+                                          *next_base));
+      }
+      if (auto s = refresh_indexes(*segment); !s) return s;
+      segments_.push_back(std::move(segment));
+      continue;
+    }
+    Segment& seg = *segment;
+    auto scan = scan_segment(**file, 0, base, static_cast<std::int32_t>(last_term().value()),
+                             limits::kBatchBytesMax,
+                             [&](const protocol::BatchHeader& h, std::uint64_t position) {
+                               seg.note_appended(h, position, config_.index_interval_bytes);
+                               note_term(Term(h.partition_leader_epoch), h.base());
+                             });
+    if (!scan) return scan.error();
+    recovery_.segments_scanned++;
+    recovery_.bytes_scanned += scan->valid_end;
+    std::optional<std::string> stop = scan->stop_reason;
+    if (!stop && next_base && scan->next_offset != *next_base) {
+      stop = fmt::format("segment ends at offset {} but the next starts at {}", scan->next_offset,
+                         *next_base);
+    }
+    if (!stop) {
+      if (next_base) {
+        seg.finish_time_index();
+        if (auto s = refresh_indexes(seg); !s) return s;
+      }
+      segments_.push_back(std::move(segment));
+      continue;
+    }
+    if (scan->next_offset < recovery_point) {
+      return Error::corrupt(fmt::format("{}: {} at offset {}, below the recovery point {}",
+                                        seg.path(kLogSuffix).string(), *stop, scan->next_offset,
+                                        recovery_point));
+    }
+    // A torn or corrupt tail past the recovery point: cut it and everything after.
+    recovery_.cut_reason = fmt::format("{}: {}", segment_file_name(base, kLogSuffix), *stop);
+    recovery_.bytes_cut += (*file)->size() - scan->valid_end;
+    if (auto s = (*file)->truncate(scan->valid_end); !s) return s;
+    for (std::size_t j = i + 1; j < bases.size(); ++j) {
+      auto later = fs_.open(dir_ / segment_file_name(bases[j], kLogSuffix), OpenMode::read_only);
+      if (later) recovery_.bytes_cut += (*later)->size();
+      if (auto s = remove_segment_files(bases[j]); !s) return s;
+      recovery_.segments_removed++;
+    }
+    segments_.push_back(std::move(segment));
+    break;
+  }
+  return {};
+}
+
+Status PartitionLog::refresh_indexes(const Segment& segment) {
+  // Rewrite the index files only when they differ from what the walk built.
+  auto current =
+      read_file(fs_, segment.path(kIndexSuffix), index_bytes_bound(segment.size_bytes()));
+  auto current_time =
+      read_file(fs_, segment.path(kTimeIndexSuffix), index_bytes_bound(segment.size_bytes()));
+  if (current && current_time && *current == encode_offset_index(segment.index()) &&
+      *current_time == encode_time_index(segment.time_index())) {
+    return {};
+  }
+  auto files = segment.write_indexes(fs_);
+  if (!files) return files.error();
+  for (const auto& f : *files) mark_dirty(f);
+  recovery_.indexes_rebuilt++;
+  return {};
+}
+
+Status PartitionLog::close() {
+  if (auto s = check_usable(); !s) return s;
+  Segment& segment = active();
+  segment.finish_time_index();
+  auto files = segment.write_indexes(fs_);
+  if (!files) return fence(files.error());
+  for (const auto& f : *files) mark_dirty(f);
+  if (auto s = flush(); !s) return s;
+  if (auto s = write_offset_file(fs_, dir_ / kRecoveryPointFile, kRecoveryPointMagic, end_offset_);
+      !s) {
+    return fence(s.error());
+  }
+  CleanMarker marker;
+  marker.end_offset = end_offset_;
+  marker.active_size_bytes = segment.size_bytes();
+  marker.segment_count = static_cast<std::uint32_t>(segments_.size());
+  for (const auto& t : terms_) marker.terms.push_back({t.term.value(), t.start.value()});
+  if (auto s = write_file_atomic(fs_, dir_ / kCleanShutdownFile, encode_clean_marker(marker)); !s) {
+    return fence(s.error());
+  }
+  closed_ = true;
+  log::get("storage")->info("[{}] closed cleanly end_offset={} segments={}", name_, end_offset_,
+                            segments_.size());
+  return {};
+}
+
+}  // namespace spate::storage
