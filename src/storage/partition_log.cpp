@@ -205,6 +205,22 @@ Result<ReadResult> PartitionLog::read(Offset from, std::uint64_t bytes_max,
   if (first->header.next_offset() > limit) return result;
   std::uint64_t bytes = first->header.total_bytes();
   Offset next = first->header.next_offset();
+  // Jump with the offset index: an entry marks a batch boundary, so every
+  // batch before it is whole. Only the last stretch is walked header by header.
+  const auto& index = segment->index();
+  auto beyond =
+      std::upper_bound(index.begin(), index.end(), first->position + bytes_max,
+                       [](std::uint64_t p, const IndexEntry& e) { return p < e.position; });
+  while (beyond != index.begin()) {
+    const IndexEntry& e = *std::prev(beyond);
+    if (e.position <= first->position + bytes) break;
+    if (segment->base() + e.relative_offset <= limit) {
+      bytes = e.position - first->position;
+      next = segment->base() + e.relative_offset;
+      break;
+    }
+    --beyond;
+  }
   // Bounded by the segment: each step consumes one batch.
   while (next < limit && next < segment->end()) {
     auto header = segment->read_header(first->position + bytes);
@@ -341,21 +357,23 @@ Status PartitionLog::truncate_suffix(Offset end) {
     segments_.pop_back();
   }
   if (auto s = segment->log()->truncate(position); !s) return fence(s.error());
-  segment->note_truncated(position, end);
-  auto rebuilt = segment->rebuild_from_headers(config_.index_interval_bytes,
+  auto rebuilt = segment->rebuild_from_headers(position, config_.index_interval_bytes,
                                                [](const protocol::BatchHeader&) {});
   if (!rebuilt) return fence(rebuilt.error());
-  mark_dirty(segment->log());
+  // Truncation is rare (a raft leader change) and is made durable at once:
+  // otherwise a crash could bring the dropped batches back behind batches
+  // appended after them.
+  if (auto s = segment->log()->sync(); !s) return fence(s.error());
+  if (directory_dirty_) {
+    if (auto s = fs_.sync_directory(dir_); !s) return fence(s.error());
+  }
   while (!terms_.empty() && terms_.back().start >= end) terms_.pop_back();
   end_offset_ = end;
   flushed_end_offset_ = std::min(flushed_end_offset_, end);
   truncated_since_ticket_ = std::min(truncated_since_ticket_.value_or(end), end);
   if (pending_recovery_point_ && *pending_recovery_point_ > end) pending_recovery_point_ = end;
   if (recovery_point_ > end) {
-    // The recovery point promised that data up to it is valid; make the
-    // truncation durable, then lower the promise, before anything else.
-    if (auto s = segment->log()->sync(); !s) return fence(s.error());
-    if (auto s = fs_.sync_directory(dir_); !s) return fence(s.error());
+    // The recovery point promised that data up to it is valid: lower it.
     if (auto s = write_offset_file(fs_, dir_ / kRecoveryPointFile, kRecoveryPointMagic, end); !s) {
       return fence(s.error());
     }

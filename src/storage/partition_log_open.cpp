@@ -134,12 +134,13 @@ Status PartitionLog::load() {
   }
   recovery_point_ = std::min(recovery_point, end_offset_);
   // Make whatever recovery kept durable (a process crash leaves unsynced
-  // data in the page cache), then it all counts as flushed.
+  // data in the page cache); then all of it counts as flushed, and the
+  // recovery point moves to the end.
   if (!recovery_.clean) {
     for (const auto& s : segments_) {
       if (s->base() >= recovery_point_ || s.get() == segments_.back().get()) mark_dirty(s->log());
     }
-    pending_recovery_point_ = segments_.back()->base();
+    pending_recovery_point_ = end_offset_;
   }
   flushed_end_offset_ = Offset(0);
   if (auto s = flush(); !s) return s;
@@ -215,9 +216,8 @@ Status PartitionLog::load_unclean(const std::vector<Offset>& bases, Offset recov
       // Sealed and known durable: walk the headers (cheap) to rebuild the
       // indexes and find structural damage, which here is corruption, not a
       // torn write.
-      segment->reset(base, (*file)->size(), -1, {}, {});
       auto walked = segment->rebuild_from_headers(
-          config_.index_interval_bytes, [this](const protocol::BatchHeader& h) {
+          (*file)->size(), config_.index_interval_bytes, [this](const protocol::BatchHeader& h) {
             note_term(Term(h.partition_leader_epoch), h.base());
           });
       if (!walked) {

@@ -185,30 +185,6 @@ void Segment::note_appended(const protocol::BatchHeader& header, std::uint64_t p
   end_ = header.next_offset();
 }
 
-void Segment::note_truncated(std::uint64_t position, Offset new_end) {
-  size_bytes_ = position;
-  end_ = new_end;
-  const auto relative = new_end - base_;
-  while (!index_.empty() && (index_.back().position >= position ||
-                             std::int64_t{index_.back().relative_offset} >= relative)) {
-    index_.pop_back();
-  }
-  while (!time_index_.empty() && std::int64_t{time_index_.back().relative_offset} >= relative) {
-    time_index_.pop_back();
-  }
-  bytes_since_index_entry_ = index_.empty() ? position : position - index_.back().position;
-  // The max timestamp of what is left is not known without a scan; the time
-  // index's last entry is a lower bound, and reads by time scan forward from
-  // it, so a conservative value only costs a longer scan.
-  if (time_index_.empty()) {
-    max_timestamp_ = -1;
-    max_timestamp_batch_ = base_;
-  } else {
-    max_timestamp_ = time_index_.back().timestamp;
-    max_timestamp_batch_ = base_ + time_index_.back().relative_offset;
-  }
-}
-
 void Segment::reset(Offset end, std::uint64_t size_bytes, std::int64_t max_timestamp,
                     std::vector<IndexEntry> index, std::vector<TimeIndexEntry> time_index) {
   end_ = end;
@@ -265,9 +241,8 @@ Result<BatchLocation> Segment::find_batch(Offset offset) const {
 }
 
 Status Segment::rebuild_from_headers(
-    std::uint32_t index_interval_bytes,
+    std::uint64_t size, std::uint32_t index_interval_bytes,
     const std::function<void(const protocol::BatchHeader&)>& on_batch) {
-  const std::uint64_t size = size_bytes_;
   reset(base_, 0, -1, {}, {});
   std::uint64_t position = 0;
   // Bounded: each step moves forward by at least one header.

@@ -94,9 +94,6 @@ class Segment {
   // advances end and size, adds index entries every `index_interval_bytes`.
   void note_appended(const protocol::BatchHeader& header, std::uint64_t position,
                      std::uint32_t index_interval_bytes);
-  // Forgets everything from `position` on (after the file was truncated there).
-  // REQUIRES: position is a batch boundary whose batch starts at `new_end`.
-  void note_truncated(std::uint64_t position, Offset new_end);
   // Replaces the in-memory state with what a load found.
   void reset(Offset end, std::uint64_t size_bytes, std::int64_t max_timestamp,
              std::vector<IndexEntry> index, std::vector<TimeIndexEntry> time_index);
@@ -114,13 +111,14 @@ class Segment {
   // Largest indexed position whose batch starts at or below `offset`.
   [[nodiscard]] IndexEntry index_floor(Offset offset) const;
 
-  // Walks the batch headers from position 0 to size_bytes() without reading
+  // Walks the batch headers from position 0 to `size_bytes` without reading
   // payloads, rebuilding the indexes and the max timestamp, and checking that
   // offsets are contiguous from base() and the chain ends exactly at
-  // size_bytes(). Calls `on_batch` for each header.
+  // `size_bytes` (the file's size, or where it was just truncated). Calls
+  // `on_batch` for each header.
   // Errors: io_error; corrupt_log naming the file and position of the damage.
   [[nodiscard]] Status rebuild_from_headers(
-      std::uint32_t index_interval_bytes,
+      std::uint64_t size_bytes, std::uint32_t index_interval_bytes,
       const std::function<void(const protocol::BatchHeader&)>& on_batch);
 
   // Writes the .index and .timeindex files (not synced) and returns them so

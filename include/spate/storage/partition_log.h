@@ -187,7 +187,9 @@ class PartitionLog {
       std::int64_t timestamp);
 
   // Drops every batch at or after `end`. Raft calls this when a new leader's
-  // log disagrees with ours. The truncation is durable after the next flush.
+  // log disagrees with ours. The truncation is durable when this returns (it
+  // syncs the segment: rare, and otherwise a crash could resurrect the
+  // dropped batches behind newer ones).
   // Errors: invalid_argument unless start_offset() <= end <= end_offset() and
   //   `end` is the base offset of a batch or end_offset(); io_error (fenced).
   [[nodiscard]] Status truncate_suffix(Offset end);
