@@ -35,7 +35,17 @@ Result<std::unique_ptr<PartitionLog>> PartitionLog::open(Filesystem& fs,
                                                          const LogConfig& config,
                                                          const Clock& clock, std::string name) {
   if (auto s = validate(config); !s) return s.error();
-  if (auto s = fs.create_directories(dir); !s) return s.error();
+  auto type = fs.entry_type(dir);
+  if (!type) return type.error();
+  if (*type == EntryType::none) {
+    // A new partition folder must survive a crash like the files in it.
+    if (auto s = fs.create_directories(dir); !s) return s.error();
+    if (dir.has_parent_path()) {
+      if (auto s = fs.sync_directory(dir.parent_path()); !s) return s.error();
+    }
+  } else if (*type != EntryType::directory) {
+    return Error::malformed(fmt::format("{} exists and is not a directory", dir.string()));
+  }
   std::unique_ptr<PartitionLog> log(new PartitionLog(fs, dir, config, clock, std::move(name)));
   if (auto s = log->load(); !s) return s.error();
   return log;

@@ -1,0 +1,34 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// TempDir: mkdtemp under $TMPDIR (or /tmp), removed recursively at the end.
+
+#include "support/temp_dir.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <system_error>
+
+#include "spate/common/assert.h"
+
+namespace spate::testing {
+
+TempDir::TempDir() {
+  const char* base = std::getenv("TMPDIR");
+  std::string pattern = std::string(base != nullptr && *base != '\0' ? base : "/tmp") +
+                        "/spate-test-XXXXXX";
+  char* made = ::mkdtemp(pattern.data());
+  SPATE_ASSERT(made != nullptr, "mkdtemp {} failed", pattern);
+  path_ = made;
+}
+
+TempDir::~TempDir() {
+  if (keep_) {
+    std::fprintf(stderr, "kept test directory %s\n", path_.c_str());
+    return;
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+}  // namespace spate::testing
