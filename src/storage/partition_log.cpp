@@ -288,6 +288,9 @@ Status PartitionLog::open_new_segment(Offset base) {
   if (!file) return file.error();
   segments_.push_back(std::make_unique<Segment>(base, *file, dir_, clock_.steady_now()));
   directory_dirty_ = true;
+  // Not durable until the next flush syncs the folder (a truncation may have
+  // removed a newer, durable segment of the same or a higher base).
+  segments_durable_through_ = std::min(segments_durable_through_, base - 1);
   return {};
 }
 
@@ -430,7 +433,11 @@ Result<RetentionResult> PartitionLog::apply_retention() {
     const bool too_big =
         config_.retention_bytes >= 0 &&
         size_bytes() - front.size_bytes() >= static_cast<std::uint64_t>(config_.retention_bytes);
-    if (!expired(front) && !too_big) break;
+    const bool below_start = segments_[1]->base() <= start_offset_;
+    if (!expired(front) && !too_big && !below_start) break;
+    // Deleting is durable at once, so only delete a segment once its
+    // successor's file is durable: otherwise a crash could leave neither.
+    if (segments_[1]->base() > segments_durable_through_) break;
     result.segments_deleted++;
     result.bytes_deleted += front.size_bytes();
     if (auto s = delete_front_segment(); !s) return s.error();
@@ -455,6 +462,7 @@ FlushTicket PartitionLog::begin_flush() {
   ticket.recovery_point_ = pending_recovery_point_;
   pending_recovery_point_.reset();
   ticket.end_offset_ = end_offset_;
+  ticket.active_base_ = active().base();
   truncated_since_ticket_.reset();
   ticket_in_flight_ = true;
   return ticket;
@@ -470,6 +478,9 @@ Status PartitionLog::finish_flush(const FlushTicket& synced, const Status& sync_
   flushed_end_offset_ = std::max(flushed_end_offset_, std::min(covered, end_offset_));
   if (synced.recovery_point_) {
     recovery_point_ = std::max(recovery_point_, std::min(*synced.recovery_point_, end_offset_));
+  }
+  if (!truncated_since_ticket_) {
+    segments_durable_through_ = std::max(segments_durable_through_, synced.active_base_);
   }
   last_flush_ = clock_.steady_now();
   return {};

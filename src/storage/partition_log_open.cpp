@@ -138,9 +138,20 @@ Status PartitionLog::load() {
   end_offset_ = segments_.back()->end();
   start_offset_ = std::max(stored_start.value_or(Offset(0)), segments_.front()->base());
   if (start_offset_ > end_offset_) {
-    log::get("storage")->warn("[{}] stored start offset {} is past the recovered end {}", name_,
-                              start_offset_, end_offset_);
-    start_offset_ = end_offset_;
+    // Records were deleted (DeleteRecords) past what survived the crash: the
+    // log restarts empty at the stored start offset, as Kafka does, so that
+    // no offset a client saw deleted is ever handed out again.
+    log::get("storage")->warn(
+        "[{}] stored start offset {} is past the recovered end {}: restarting the log there",
+        name_, start_offset_, end_offset_);
+    while (!segments_.empty()) {
+      if (auto s = remove_segment_files(segments_.back()->base()); !s) return s;
+      segments_.pop_back();
+    }
+    terms_.clear();
+    if (auto s = open_new_segment(start_offset_); !s) return s;
+    end_offset_ = start_offset_;
+    recovery_point = std::min(recovery_point, end_offset_);
   }
   recovery_point_ = std::min(recovery_point, end_offset_);
   // Make whatever recovery kept durable (a process crash leaves unsynced
@@ -148,11 +159,12 @@ Status PartitionLog::load() {
   // recovery point moves to the end.
   if (!recovery_.clean) {
     for (const auto& s : segments_) {
-      if (s->base() >= recovery_point_ || s.get() == segments_.back().get()) mark_dirty(s->log());
+      if (s->end() > recovery_point_ || s.get() == segments_.back().get()) mark_dirty(s->log());
     }
     pending_recovery_point_ = end_offset_;
   }
   flushed_end_offset_ = Offset(0);
+  directory_dirty_ = true;  // so that every segment found counts as durably named
   if (auto s = flush(); !s) return s;
   flushed_end_offset_ = end_offset_;
 
@@ -239,6 +251,7 @@ Status PartitionLog::load_unclean(const std::vector<Offset>& bases, Offset recov
                                           segment->path(kLogSuffix).string(), segment->end(),
                                           *next_base));
       }
+      segment->finish_time_index();
       if (auto s = refresh_indexes(*segment); !s) return s;
       segments_.push_back(std::move(segment));
       continue;

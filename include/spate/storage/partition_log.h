@@ -123,6 +123,7 @@ class FlushTicket {
   bool sync_directory_ = false;
   std::optional<Offset> recovery_point_;  // written after everything else is durable
   Offset end_offset_;
+  Offset active_base_;  // every segment up to this one exists durably after sync()
 };
 
 // The log of one partition.
@@ -291,6 +292,8 @@ class PartitionLog {
   Offset end_offset_;
   Offset flushed_end_offset_;
   Offset recovery_point_;
+  // The newest segment whose file name is durable (its folder was synced).
+  Offset segments_durable_through_;
   Clock::SteadyTime last_flush_;
   // Since the last begin_flush(): files written, directory changes, the
   // lowest truncation point (so finish_flush never claims truncated data).
