@@ -28,7 +28,8 @@ class FaultyFile final : public File {
   Status append(std::span<const std::byte> data) override {
     auto d = fs_.check(FaultOp::append, base_->path());
     if (d.fail) {
-      const auto torn = static_cast<std::size_t>(std::min<std::uint64_t>(d.torn_bytes, data.size()));
+      const auto torn =
+          static_cast<std::size_t>(std::min<std::uint64_t>(d.torn_bytes, data.size()));
       if (torn > 0) (void)base_->append(data.first(torn));
       return Error::from_errno(d.err, fmt::format("pwrite {}", base_->path().string()));
     }

@@ -115,8 +115,8 @@ Result<std::shared_ptr<File>> MemFs::open(const std::filesystem::path& path, Ope
     if (mode == OpenMode::create_exclusive) {
       return Error(Errc::already_exists, fmt::format("open {}: exists", key));
     }
-    return std::shared_ptr<File>(std::make_shared<MemFile>(*this, mutex_, generation_,
-                                                           it->second, path));
+    return std::shared_ptr<File>(
+        std::make_shared<MemFile>(*this, mutex_, generation_, it->second, path));
   }
   if (mode == OpenMode::read_only || mode == OpenMode::read_write) {
     return Error::not_found(fmt::format("open {}: no such file", key));

@@ -142,8 +142,8 @@ Status PartitionLog::load() {
     // log restarts empty at the stored start offset, as Kafka does, so that
     // no offset a client saw deleted is ever handed out again.
     log::get("storage")->warn(
-        "[{}] stored start offset {} is past the recovered end {}: restarting the log there",
-        name_, start_offset_, end_offset_);
+        "[{}] stored start offset {} is past the recovered end {}: restarting the log there", name_,
+        start_offset_, end_offset_);
     while (!segments_.empty()) {
       if (auto s = remove_segment_files(segments_.back()->base()); !s) return s;
       segments_.pop_back();

@@ -2,14 +2,13 @@
 //
 // PosixFs: the real file system through pread/pwrite/fdatasync/ftruncate.
 
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <algorithm>
-#include <atomic>
-#include <cerrno>
 
 #include "spate/storage/file.h"
 
@@ -27,8 +26,8 @@ class PosixFile final : public File {
   Result<std::size_t> read_at(std::uint64_t position, std::span<std::byte> out) const override {
     std::size_t done = 0;
     while (done < out.size()) {
-      const ssize_t n = ::pread(fd_, out.data() + done, out.size() - done,
-                                static_cast<off_t>(position + done));
+      const ssize_t n =
+          ::pread(fd_, out.data() + done, out.size() - done, static_cast<off_t>(position + done));
       if (n < 0) {
         if (errno == EINTR) continue;
         return Error::from_errno(errno, fmt::format("pread {}", path_.string()));
@@ -94,10 +93,18 @@ class PosixFs final : public Filesystem {
   Result<std::shared_ptr<File>> open(const std::filesystem::path& path, OpenMode mode) override {
     int flags = O_CLOEXEC;
     switch (mode) {
-      case OpenMode::read_only: flags |= O_RDONLY; break;
-      case OpenMode::read_write: flags |= O_RDWR; break;
-      case OpenMode::create: flags |= O_RDWR | O_CREAT; break;
-      case OpenMode::create_exclusive: flags |= O_RDWR | O_CREAT | O_EXCL; break;
+      case OpenMode::read_only:
+        flags |= O_RDONLY;
+        break;
+      case OpenMode::read_write:
+        flags |= O_RDWR;
+        break;
+      case OpenMode::create:
+        flags |= O_RDWR | O_CREAT;
+        break;
+      case OpenMode::create_exclusive:
+        flags |= O_RDWR | O_CREAT | O_EXCL;
+        break;
     }
     int fd = -1;
     do {
@@ -175,8 +182,7 @@ class PosixFs final : public Filesystem {
     return {};
   }
 
-  Status rename(const std::filesystem::path& source,
-                const std::filesystem::path& target) override {
+  Status rename(const std::filesystem::path& source, const std::filesystem::path& target) override {
     if (::rename(source.c_str(), target.c_str()) != 0) {
       return Error::from_errno(errno,
                                fmt::format("rename {} to {}", source.string(), target.string()));

@@ -26,7 +26,8 @@ bool split_batches(std::span<const std::byte> bytes, std::vector<std::span<const
   std::size_t at = 0;
   while (at < bytes.size()) {
     if (bytes.size() - at < protocol::kBatchLogOverheadBytes) return false;
-    const auto length = load_be<std::int32_t>(bytes.data() + at + protocol::batch_field::kBatchLength);
+    const auto length =
+        load_be<std::int32_t>(bytes.data() + at + protocol::batch_field::kBatchLength);
     if (length < 0) return false;
     const std::size_t total = protocol::kBatchLogOverheadBytes + static_cast<std::size_t>(length);
     if (bytes.size() - at < total) return false;

@@ -15,8 +15,8 @@ namespace spate::testing {
 
 TempDir::TempDir() {
   const char* base = std::getenv("TMPDIR");
-  std::string pattern = std::string(base != nullptr && *base != '\0' ? base : "/tmp") +
-                        "/spate-test-XXXXXX";
+  std::string pattern =
+      std::string(base != nullptr && *base != '\0' ? base : "/tmp") + "/spate-test-XXXXXX";
   char* made = ::mkdtemp(pattern.data());
   SPATE_ASSERT(made != nullptr, "mkdtemp {} failed", pattern);
   path_ = made;
