@@ -47,13 +47,16 @@ Result<Offset> read_offset_file(Filesystem& fs, const std::filesystem::path& pat
 }
 
 std::vector<std::byte> encode_clean_marker(const CleanMarker& marker) {
-  ByteWriter w(40 + marker.terms.size() * 16);
+  ByteWriter w(32 + (marker.terms.size() + marker.segments.size()) * 16);
   w.write<std::uint32_t>(kCleanShutdownMagic);
   w.write<std::uint16_t>(kVersion);
   w.write<std::uint16_t>(0);
   w.write<std::int64_t>(marker.end_offset.value());
-  w.write<std::uint64_t>(marker.active_size_bytes);
-  w.write<std::uint32_t>(marker.segment_count);
+  w.write<std::uint32_t>(static_cast<std::uint32_t>(marker.segments.size()));
+  for (const auto& s : marker.segments) {
+    w.write<std::int64_t>(s.base);
+    w.write<std::uint64_t>(s.size_bytes);
+  }
   w.write<std::uint32_t>(static_cast<std::uint32_t>(marker.terms.size()));
   for (const auto& t : marker.terms) {
     w.write<std::int64_t>(t.term);
@@ -67,7 +70,7 @@ Result<CleanMarker> decode_clean_marker(std::span<const std::byte> bytes) {
   auto bad = [](std::string_view why) {
     return Error::corrupt(fmt::format("clean shutdown marker: {}", why));
   };
-  if (bytes.size() < 36) return bad("too short");
+  if (bytes.size() < 28) return bad("too short");
   const auto crc = load_be<std::uint32_t>(bytes.data() + bytes.size() - 4);
   if (crc != crc32c::value(bytes.first(bytes.size() - 4))) return bad("CRC mismatch");
   ByteReader in(bytes.first(bytes.size() - 4));
@@ -76,8 +79,16 @@ Result<CleanMarker> decode_clean_marker(std::span<const std::byte> bytes) {
   (void)in.read<std::uint16_t>();
   CleanMarker m;
   m.end_offset = Offset(*in.read<std::int64_t>());
-  m.active_size_bytes = *in.read<std::uint64_t>();
-  m.segment_count = *in.read<std::uint32_t>();
+  const auto segment_count = *in.read<std::uint32_t>();
+  if (segment_count > kMarkerTermsMax || in.remaining() < std::size_t{segment_count} * 16 + 4) {
+    return bad(fmt::format("{} segments in {} bytes", segment_count, in.remaining()));
+  }
+  for (std::uint32_t i = 0; i < segment_count; ++i) {
+    CleanMarker::SegmentSize s;
+    s.base = *in.read<std::int64_t>();
+    s.size_bytes = *in.read<std::uint64_t>();
+    m.segments.push_back(s);
+  }
   const auto count = *in.read<std::uint32_t>();
   if (count > kMarkerTermsMax || in.remaining() != std::size_t{count} * 16) {
     return bad(fmt::format("{} terms in {} bytes", count, in.remaining()));

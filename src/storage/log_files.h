@@ -37,8 +37,12 @@ inline constexpr std::uint32_t kCleanShutdownMagic = 0x53504353;  // "SPCS"
 // The clean-shutdown marker: what a clean open trusts instead of scanning.
 struct CleanMarker {
   Offset end_offset;
-  std::uint64_t active_size_bytes = 0;  // size of the last segment's .log file
-  std::uint32_t segment_count = 0;
+  // (base offset, .log size) of every segment, ascending.
+  struct SegmentSize {
+    std::int64_t base = 0;
+    std::uint64_t size_bytes = 0;
+  };
+  std::vector<SegmentSize> segments;
   struct TermStart {
     std::int64_t term = 0;
     std::int64_t start = 0;

@@ -187,9 +187,9 @@ Status PartitionLog::load() {
 }
 
 Status PartitionLog::load_clean(const std::vector<Offset>& bases, const CleanMarker& marker) {
-  if (marker.segment_count != bases.size()) {
+  if (marker.segments.size() != bases.size()) {
     return Error::corrupt(
-        fmt::format("marker says {} segments, found {}", marker.segment_count, bases.size()));
+        fmt::format("marker says {} segments, found {}", marker.segments.size(), bases.size()));
   }
   for (std::size_t i = 0; i < bases.size(); ++i) {
     const Offset base = bases[i];
@@ -199,9 +199,9 @@ Status PartitionLog::load_clean(const std::vector<Offset>& bases, const CleanMar
     auto file = fs_.open(dir_ / segment_file_name(base, kLogSuffix), OpenMode::read_write);
     if (!file) return file.error();
     const std::uint64_t size = (*file)->size();
-    if (last && size != marker.active_size_bytes) {
-      return Error::corrupt(fmt::format("active segment is {} bytes, marker says {}", size,
-                                        marker.active_size_bytes));
+    if (marker.segments[i].base != base.value() || size != marker.segments[i].size_bytes) {
+      return Error::corrupt(fmt::format("segment {} is {} bytes, the marker says {}", base, size,
+                                        marker.segments[i].size_bytes));
     }
     auto segment = std::make_unique<Segment>(base, *file, dir_, clock_.steady_now());
     auto index_bytes = read_file(fs_, segment->path(kIndexSuffix), index_bytes_bound(size));
@@ -331,8 +331,7 @@ Status PartitionLog::close() {
   }
   CleanMarker marker;
   marker.end_offset = end_offset_;
-  marker.active_size_bytes = segment.size_bytes();
-  marker.segment_count = static_cast<std::uint32_t>(segments_.size());
+  for (const auto& s : segments_) marker.segments.push_back({s->base().value(), s->size_bytes()});
   for (const auto& t : terms_) marker.terms.push_back({t.term.value(), t.start.value()});
   if (auto s = write_file_atomic(fs_, dir_ / kCleanShutdownFile, encode_clean_marker(marker)); !s) {
     return fence(s.error());

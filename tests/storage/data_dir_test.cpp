@@ -11,6 +11,7 @@
 
 #include "spate/protocol/record_batch.h"
 #include "spate/storage/mem_fs.h"
+
 #include "support/temp_dir.h"
 
 namespace spate::storage {

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "spate/common/bytes.h"
+
 #include "storage/log_files.h"
 #include "storage/segment.h"
 
@@ -30,9 +31,17 @@ TEST(SegmentFormat, OffsetIndexGoldenBytes) {
   auto bytes = encode_offset_index(entries);
   // magic "SPIX", version 1, entry size 8, count 2, crc, reserved, entries.
   const std::string hex = to_hex(bytes);
-  EXPECT_EQ(hex.substr(0, 24), "53504958" "0001" "0008" "00000002");
+  EXPECT_EQ(hex.substr(0, 24),
+            "53504958"
+            "0001"
+            "0008"
+            "00000002");
   EXPECT_EQ(hex.substr(32, 8), "00000000");
-  EXPECT_EQ(hex.substr(40), "00000001" "00000100" "00000007" "00002000");
+  EXPECT_EQ(hex.substr(40),
+            "00000001"
+            "00000100"
+            "00000007"
+            "00002000");
   auto decoded = decode_offset_index(bytes, 0x3000, 10);
   ASSERT_TRUE(decoded) << decoded.error();
   EXPECT_EQ(*decoded, entries);
@@ -47,8 +56,8 @@ TEST(SegmentFormat, OffsetIndexDamageIsDetected) {
     damaged[i] ^= std::byte{0x01};
     EXPECT_FALSE(decode_offset_index(damaged, 0x3000, 10)) << "flip at " << i;
   }
-  EXPECT_FALSE(decode_offset_index(std::span<const std::byte>(bytes).first(bytes.size() - 1),
-                                   0x3000, 10));
+  EXPECT_FALSE(
+      decode_offset_index(std::span<const std::byte>(bytes).first(bytes.size() - 1), 0x3000, 10));
   // Entries that point past the segment (an index ahead of its log).
   EXPECT_FALSE(decode_offset_index(bytes, 0x1000, 10));
   EXPECT_FALSE(decode_offset_index(bytes, 0x3000, 5));
@@ -70,16 +79,16 @@ TEST(SegmentFormat, TimeIndexRoundTripAndOrder) {
 TEST(SegmentFormat, CleanMarkerRoundTripAndDamage) {
   CleanMarker m;
   m.end_offset = Offset(42);
-  m.active_size_bytes = 9999;
-  m.segment_count = 3;
+  m.segments = {{0, 500}, {10, 9999}};
   m.terms = {{1, 0}, {4, 17}};
   auto bytes = encode_clean_marker(m);
   EXPECT_EQ(to_hex(bytes).substr(0, 8), "53504353");
   auto decoded = decode_clean_marker(bytes);
   ASSERT_TRUE(decoded) << decoded.error();
   EXPECT_EQ(decoded->end_offset, Offset(42));
-  EXPECT_EQ(decoded->active_size_bytes, 9999U);
-  EXPECT_EQ(decoded->segment_count, 3U);
+  ASSERT_EQ(decoded->segments.size(), 2U);
+  EXPECT_EQ(decoded->segments[1].base, 10);
+  EXPECT_EQ(decoded->segments[1].size_bytes, 9999U);
   ASSERT_EQ(decoded->terms.size(), 2U);
   EXPECT_EQ(decoded->terms[1].term, 4);
   EXPECT_EQ(decoded->terms[1].start, 17);
