@@ -12,6 +12,7 @@
 #include "spate/storage/faulty_fs.h"
 #include "spate/storage/mem_fs.h"
 #include "spate/storage/partition_log.h"
+
 #include "support/batches.h"
 
 namespace spate::storage {
@@ -215,8 +216,8 @@ TEST_F(LogErrors, FailureDuringOpenIsReturnedAndALaterOpenWorks) {
 
 TEST_F(LogErrors, DeadDiskFailsEveryCallUntilReplaced) {
   auto log = open();
-  faulty_.inject({.countdown = 1, .ops = ops({FaultOp::append, FaultOp::sync}),
-                  .err = kEio, .sticky = true});
+  faulty_.inject(
+      {.countdown = 1, .ops = ops({FaultOp::append, FaultOp::sync}), .err = kEio, .sticky = true});
   auto b = batch();
   EXPECT_FALSE(log->append(b, Term(1)));
   log.reset();
