@@ -33,8 +33,8 @@ TEST(Crc32c, HardwareMatchesPortableAtEveryLengthAndSplit) {
   Rng rng(42);
   std::vector<std::byte> data(3 * 8192 * 2 + 777);
   for (auto& b : data) b = static_cast<std::byte>(rng.next());
-  for (std::size_t len : {0UL, 1UL, 7UL, 8UL, 9UL, 767UL, 768UL, 769UL, 24575UL, 24576UL,
-                          24577UL, data.size()}) {
+  for (std::size_t len :
+       {0UL, 1UL, 7UL, 8UL, 9UL, 767UL, 768UL, 769UL, 24575UL, 24576UL, 24577UL, data.size()}) {
     auto span = std::span<const std::byte>(data).first(len);
     EXPECT_EQ(crc32c::extend_hardware(0, span), crc32c::extend_portable(0, span)) << len;
     // Extending in two pieces equals one pass.
