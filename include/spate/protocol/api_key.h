@@ -1,0 +1,61 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// Kafka API keys, the version ranges Spate advertises (kafka-protocol.md §0),
+// the first flexible version of each API (§1.4) and the header versions.
+
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string_view>
+
+namespace spate::protocol {
+
+enum class ApiKey : std::int16_t {
+  produce = 0,
+  fetch = 1,
+  list_offsets = 2,
+  metadata = 3,
+  offset_commit = 8,
+  offset_fetch = 9,
+  find_coordinator = 10,
+  join_group = 11,
+  heartbeat = 12,
+  leave_group = 13,
+  sync_group = 14,
+  describe_groups = 15,
+  list_groups = 16,
+  sasl_handshake = 17,
+  api_versions = 18,
+  create_topics = 19,
+  delete_topics = 20,
+  delete_records = 21,
+  init_producer_id = 22,
+  describe_configs = 32,
+  sasl_authenticate = 36,
+  create_partitions = 37,
+};
+
+struct ApiInfo {
+  ApiKey key;
+  std::string_view name;
+  std::int16_t min_version;  // advertised range (kafka-protocol.md §0)
+  std::int16_t max_version;
+  std::int16_t flexible_from;  // first flexible version (may be above the range)
+};
+
+// Every API of the table in kafka-protocol.md §0, by key.
+[[nodiscard]] std::span<const ApiInfo> api_table();
+[[nodiscard]] std::optional<ApiInfo> api_info(std::int16_t key);
+
+[[nodiscard]] inline bool is_flexible(const ApiInfo& api, std::int16_t version) {
+  return version >= api.flexible_from;
+}
+
+// Request header v2 for flexible versions, else v1 (§1.4).
+[[nodiscard]] std::int16_t request_header_version(const ApiInfo& api, std::int16_t version);
+// Response header v1 for flexible versions, else v0; ApiVersions always v0 (KIP-511).
+[[nodiscard]] std::int16_t response_header_version(const ApiInfo& api, std::int16_t version);
+
+}  // namespace spate::protocol
