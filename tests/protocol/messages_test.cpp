@@ -1,0 +1,180 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// Round trips of Metadata, Produce, Fetch, ListOffsets and CreateTopics at
+// every advertised version, with values that exist in that version, plus
+// truncation at every byte.
+
+#include <gtest/gtest.h>
+
+#include "spate/protocol/api_key.h"
+#include "spate/protocol/messages/create_topics.h"
+#include "spate/protocol/messages/fetch.h"
+#include "spate/protocol/messages/list_offsets.h"
+#include "spate/protocol/messages/metadata.h"
+#include "spate/protocol/messages/produce.h"
+
+namespace spate::protocol {
+namespace {
+
+template <typename Msg>
+void round_trip(const Msg& m, std::int16_t version) {
+  ByteWriter w;
+  encode_message(w, m, version);
+  auto back = decode_message<Msg>(w.view(), version);
+  ASSERT_TRUE(back) << "v" << version << ": " << back.error();
+  EXPECT_EQ(*back, m) << "v" << version;
+  for (std::size_t cut = 0; cut < w.size(); ++cut) {
+    EXPECT_FALSE(decode_message<Msg>(w.view().first(cut), version))
+        << "v" << version << " cut at " << cut;
+  }
+}
+
+std::pair<std::int16_t, std::int16_t> range(ApiKey key) {
+  auto api = api_info(static_cast<std::int16_t>(key));
+  return {api->min_version, api->max_version};
+}
+
+TEST(Messages, MetadataAtEveryVersion) {
+  auto [low, high] = range(ApiKey::metadata);
+  for (std::int16_t v = low; v <= high; ++v) {
+    MetadataRequest req;
+    req.topics = std::vector<MetadataRequestTopic>{{"a"}, {"orders"}};
+    if (v >= 4) req.allow_auto_topic_creation = false;
+    round_trip(req, v);
+    if (v >= 1) {
+      MetadataRequest all;  // null topics: all of them
+      round_trip(all, v);
+    }
+    MetadataResponse resp;
+    resp.brokers = {
+        {0, "127.0.0.1", 9092, v >= 1 ? std::optional<std::string>("r1") : std::nullopt}};
+    if (v >= 3) resp.throttle_time_ms = 12;
+    if (v >= 2) resp.cluster_id = "c-1";
+    if (v >= 1) resp.controller_id = 0;
+    MetadataResponsePartition p{0, 3, 0, {0}, {0}, {}};
+    if (v >= 5) p.offline_replicas = {7};
+    resp.topics = {{0, "orders", v >= 1, {p, p}}, {3, "missing", false, {}}};
+    round_trip(resp, v);
+  }
+}
+
+TEST(Messages, ProduceAtEveryVersion) {
+  auto [low, high] = range(ApiKey::produce);
+  for (std::int16_t v = low; v <= high; ++v) {
+    ProduceRequest req;
+    if (v >= 3) req.transactional_id = "tx";
+    req.acks = -1;
+    req.timeout_ms = 1500;
+    req.topic_data = {{"t", {{0, std::vector<std::byte>(70, std::byte{1})}, {1, std::nullopt}}}};
+    round_trip(req, v);
+    ProduceResponse resp;
+    ProducePartitionResponse p{0, 0, 42, -1, -1};
+    if (v >= 2) p.log_append_time_ms = 1700000000000;
+    if (v >= 5) p.log_start_offset = 3;
+    resp.responses = {{"t", {p}}};
+    if (v >= 1) resp.throttle_time_ms = 1;
+    round_trip(resp, v);
+  }
+}
+
+TEST(Messages, FetchAtEveryVersion) {
+  auto [low, high] = range(ApiKey::fetch);
+  for (std::int16_t v = low; v <= high; ++v) {
+    FetchRequest req;
+    req.max_wait_ms = 500;
+    req.min_bytes = 1;
+    req.max_bytes = 52428800;
+    req.isolation_level = 1;
+    FetchPartition p{0, -1, 100, -1, 1048576};
+    if (v >= 9) p.current_leader_epoch = 4;
+    if (v >= 5) p.log_start_offset = 0;
+    req.topics = {{"t", {p}}};
+    if (v >= 7) {
+      req.session_id = 0;
+      req.session_epoch = -1;
+      req.forgotten_topics_data = {{"old", {1, 2}}};
+    }
+    if (v >= 11) req.rack_id = "rack";
+    round_trip(req, v);
+    FetchResponse resp;
+    resp.throttle_time_ms = 0;
+    if (v >= 7) {
+      resp.error_code = 0;
+      resp.session_id = 9;
+    }
+    FetchPartitionData d;
+    d.high_watermark = 120;
+    d.last_stable_offset = 120;
+    if (v >= 5) d.log_start_offset = 0;
+    d.aborted_transactions = std::vector<FetchAbortedTransaction>{{5, 10}};
+    if (v >= 11) d.preferred_read_replica = -1;
+    d.records = std::vector<std::byte>(90, std::byte{7});
+    FetchPartitionData empty;
+    resp.responses = {{"t", {d, empty}}};
+    round_trip(resp, v);
+  }
+}
+
+TEST(Messages, ListOffsetsAtEveryVersion) {
+  auto [low, high] = range(ApiKey::list_offsets);
+  for (std::int16_t v = low; v <= high; ++v) {
+    ListOffsetsRequest req;
+    if (v >= 2) req.isolation_level = 1;
+    req.topics = {{"t", {{0, kListOffsetsEarliest}, {1, 1700000000000}}}};
+    round_trip(req, v);
+    ListOffsetsResponse resp;
+    if (v >= 2) resp.throttle_time_ms = 3;
+    resp.topics = {{"t", {{0, 0, -1, 0}, {1, 3, -1, -1}}}};
+    round_trip(resp, v);
+  }
+}
+
+TEST(Messages, CreateTopicsAtEveryVersion) {
+  auto [low, high] = range(ApiKey::create_topics);
+  for (std::int16_t v = low; v <= high; ++v) {
+    CreateTopicsRequest req;
+    req.topics = {
+        {"orders", 3, -1, {}, {{"retention.ms", "1000"}, {"cleanup.policy", std::nullopt}}},
+        {"manual", -1, -1, {{0, {0}}, {1, {0}}}, {}}};
+    req.timeout_ms = 30000;
+    if (v >= 1) req.validate_only = true;
+    round_trip(req, v);
+    CreateTopicsResponse resp;
+    if (v >= 2) resp.throttle_time_ms = 1;
+    resp.topics = {{"orders", 0, std::nullopt},
+                   {"manual", 36, v >= 1 ? std::optional<std::string>("exists") : std::nullopt}};
+    round_trip(resp, v);
+  }
+}
+
+TEST(Messages, MetadataV0EmptyArrayMeansAllTopics) {
+  MetadataRequest all;  // null
+  ByteWriter w;
+  encode_message(w, all, 0);
+  EXPECT_EQ(to_hex(w.view()), "00000000");
+  auto back = decode_message<MetadataRequest>(w.view(), 0);
+  ASSERT_TRUE(back);
+  ASSERT_TRUE(back->topics.has_value());
+  EXPECT_TRUE(back->topics->empty());
+  ByteWriter v1;
+  encode_message(v1, all, 1);
+  EXPECT_EQ(to_hex(v1.view()), "ffffffff");
+}
+
+TEST(Messages, ProduceWithALyingPartitionCountIsRejectedCheaply) {
+  // acks, timeout, 1 topic "t", then a partition count of 2^31-1 in a tiny frame.
+  ByteWriter w;
+  w.write<std::int16_t>(-1);  // transactional_id null (v3+)
+  w.write<std::int16_t>(1);
+  w.write<std::int32_t>(1000);
+  w.write<std::int32_t>(1);
+  w.write<std::int16_t>(1);
+  w.write_string("t");
+  w.write<std::int32_t>(0x7fffffff);
+  auto r = decode_message<ProduceRequest>(w.view(), 7);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().detail().find("partition_data"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace spate::protocol
