@@ -1,0 +1,256 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// Bounded decompression and compression for the four Kafka codecs.
+
+#include "spate/protocol/compression.h"
+
+#include <algorithm>
+#include <array>
+#include <lz4frame.h>
+#include <memory>
+#include <snappy.h>
+#include <zlib.h>
+#include <zstd.h>
+
+#include "spate/common/bytes.h"
+#include "spate/common/crc32c.h"
+
+namespace spate::protocol {
+namespace {
+
+constexpr std::size_t kChunkBytes = 64 * 1024;
+
+Error too_big(std::size_t bytes_max) {
+  return Error::limit(fmt::format("decompressed data exceeds the limit of {} bytes", bytes_max));
+}
+
+// Grows `out` by one chunk, or fails when that would pass bytes_max + 1 (one
+// byte past the limit is how an overflow is detected).
+bool grow(std::vector<std::byte>& out, std::size_t bytes_max) {
+  if (out.size() > bytes_max) return false;
+  out.resize(std::min(out.size() + kChunkBytes, bytes_max + 1));
+  return true;
+}
+
+Result<std::vector<std::byte>> gunzip(std::span<const std::byte> in, std::size_t bytes_max) {
+  z_stream z{};
+  if (inflateInit2(&z, 15 + 32) != Z_OK) return Error::io("inflateInit2 failed");
+  std::unique_ptr<z_stream, decltype(&inflateEnd)> guard(&z, &inflateEnd);
+  z.next_in = const_cast<Bytef*>(reinterpret_cast<const Bytef*>(in.data()));
+  z.avail_in = static_cast<uInt>(in.size());
+  std::vector<std::byte> out;
+  std::size_t used = 0;
+  // Bounded: each pass either produces output (bounded by bytes_max) or ends.
+  while (true) {
+    if (used == out.size() && !grow(out, bytes_max)) return too_big(bytes_max);
+    z.next_out = reinterpret_cast<Bytef*>(out.data() + used);
+    z.avail_out = static_cast<uInt>(out.size() - used);
+    const int rc = inflate(&z, Z_NO_FLUSH);
+    used = out.size() - z.avail_out;
+    if (used > bytes_max) return too_big(bytes_max);
+    if (rc == Z_STREAM_END) break;
+    if (rc != Z_OK) {
+      return Error::malformed(fmt::format("gzip: {}", z.msg != nullptr ? z.msg : "bad data"));
+    }
+    if (z.avail_in == 0 && z.avail_out != 0) return Error::malformed("gzip: truncated stream");
+  }
+  out.resize(used);
+  return out;
+}
+
+Result<std::vector<std::byte>> unlz4(std::span<const std::byte> in, std::size_t bytes_max) {
+  LZ4F_dctx* raw = nullptr;
+  if (LZ4F_isError(LZ4F_createDecompressionContext(&raw, LZ4F_VERSION))) {
+    return Error::io("LZ4F_createDecompressionContext failed");
+  }
+  std::unique_ptr<LZ4F_dctx, decltype(&LZ4F_freeDecompressionContext)> ctx(
+      raw, &LZ4F_freeDecompressionContext);
+  std::vector<std::byte> out;
+  std::size_t used = 0;
+  std::size_t consumed = 0;
+  while (true) {
+    if (used == out.size() && !grow(out, bytes_max)) return too_big(bytes_max);
+    std::size_t dst = out.size() - used;
+    std::size_t src = in.size() - consumed;
+    const std::size_t hint =
+        LZ4F_decompress(ctx.get(), out.data() + used, &dst, in.data() + consumed, &src, nullptr);
+    if (LZ4F_isError(hint)) {
+      return Error::malformed(fmt::format("lz4: {}", LZ4F_getErrorName(hint)));
+    }
+    used += dst;
+    consumed += src;
+    if (used > bytes_max) return too_big(bytes_max);
+    if (hint == 0) break;  // frame complete
+    if (consumed == in.size() && dst == 0) return Error::malformed("lz4: truncated frame");
+  }
+  out.resize(used);
+  return out;
+}
+
+Result<std::vector<std::byte>> unzstd(std::span<const std::byte> in, std::size_t bytes_max) {
+  std::unique_ptr<ZSTD_DCtx, decltype(&ZSTD_freeDCtx)> ctx(ZSTD_createDCtx(), &ZSTD_freeDCtx);
+  if (!ctx) return Error::io("ZSTD_createDCtx failed");
+  std::vector<std::byte> out;
+  ZSTD_inBuffer input{in.data(), in.size(), 0};
+  std::size_t used = 0;
+  while (true) {
+    if (used == out.size() && !grow(out, bytes_max)) return too_big(bytes_max);
+    ZSTD_outBuffer output{out.data() + used, out.size() - used, 0};
+    const std::size_t rc = ZSTD_decompressStream(ctx.get(), &output, &input);
+    if (ZSTD_isError(rc)) return Error::malformed(fmt::format("zstd: {}", ZSTD_getErrorName(rc)));
+    used += output.pos;
+    if (used > bytes_max) return too_big(bytes_max);
+    if (rc == 0) break;  // frame complete
+    if (input.pos == input.size && output.pos < output.size) {
+      return Error::malformed("zstd: truncated frame");
+    }
+  }
+  out.resize(used);
+  return out;
+}
+
+// One raw snappy block, appended to `out`.
+Status unsnappy_block(std::span<const std::byte> in, std::size_t bytes_max,
+                      std::vector<std::byte>& out) {
+  const char* src = reinterpret_cast<const char*>(in.data());
+  std::size_t length = 0;
+  if (!snappy::GetUncompressedLength(src, in.size(), &length)) {
+    return Error::malformed("snappy: bad block header");
+  }
+  if (length > bytes_max || out.size() + length > bytes_max) return too_big(bytes_max);
+  const std::size_t at = out.size();
+  out.resize(at + length);
+  if (!snappy::RawUncompress(src, in.size(), reinterpret_cast<char*>(out.data() + at))) {
+    return Error::malformed("snappy: corrupt block");
+  }
+  return {};
+}
+
+// xerial framing (Java clients): magic 82 'SNAPPY' 00, two INT32 versions,
+// then blocks of [INT32 length][snappy block].
+constexpr std::array<unsigned char, 8> kXerialMagic = {0x82, 'S', 'N', 'A', 'P', 'P', 'Y', 0};
+
+Result<std::vector<std::byte>> unsnappy(std::span<const std::byte> in, std::size_t bytes_max) {
+  std::vector<std::byte> out;
+  const bool xerial = in.size() >= 16 && std::equal(kXerialMagic.begin(), kXerialMagic.end(),
+                                                    in.begin(), [](unsigned char a, std::byte b) {
+                                                      return a == static_cast<unsigned char>(b);
+                                                    });
+  if (!xerial) {
+    if (auto s = unsnappy_block(in, bytes_max, out); !s) return s.error();
+    return out;
+  }
+  ByteReader r(in.subspan(16));
+  // Bounded: every block consumes at least its 4-byte length.
+  while (!r.empty()) {
+    auto length = r.read<std::int32_t>();
+    if (!length || *length < 0) return Error::malformed("snappy: bad xerial block length");
+    auto block = r.read_bytes(static_cast<std::size_t>(*length));
+    if (!block) return Error::malformed("snappy: xerial block past the end");
+    if (auto s = unsnappy_block(*block, bytes_max, out); !s) return s.error();
+  }
+  return out;
+}
+
+Result<std::vector<std::byte>> gzip(std::span<const std::byte> in) {
+  z_stream z{};
+  if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+    return Error::io("deflateInit2 failed");
+  }
+  std::vector<std::byte> out(deflateBound(&z, static_cast<uLong>(in.size())) + 32);
+  z.next_in = const_cast<Bytef*>(reinterpret_cast<const Bytef*>(in.data()));
+  z.avail_in = static_cast<uInt>(in.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  const int rc = deflate(&z, Z_FINISH);
+  const std::size_t used = out.size() - z.avail_out;
+  deflateEnd(&z);
+  if (rc != Z_STREAM_END) return Error::io("gzip: deflate did not finish");
+  out.resize(used);
+  return out;
+}
+
+}  // namespace
+
+Result<std::vector<std::byte>> decompress(Compression codec, std::span<const std::byte> input,
+                                          std::size_t bytes_max) {
+  switch (codec) {
+    case Compression::gzip:
+      return gunzip(input, bytes_max);
+    case Compression::snappy:
+      return unsnappy(input, bytes_max);
+    case Compression::lz4:
+      return unlz4(input, bytes_max);
+    case Compression::zstd:
+      return unzstd(input, bytes_max);
+    case Compression::none:
+      break;
+  }
+  return Error::invalid(fmt::format("no decompression for codec {}", static_cast<int>(codec)));
+}
+
+Result<std::vector<std::byte>> compress(Compression codec, std::span<const std::byte> input) {
+  switch (codec) {
+    case Compression::gzip:
+      return gzip(input);
+    case Compression::snappy: {
+      std::string out;
+      snappy::Compress(reinterpret_cast<const char*>(input.data()), input.size(), &out);
+      auto bytes = std::as_bytes(std::span<const char>(out.data(), out.size()));
+      return std::vector<std::byte>(bytes.begin(), bytes.end());
+    }
+    case Compression::lz4: {
+      std::vector<std::byte> out(LZ4F_compressFrameBound(input.size(), nullptr));
+      const std::size_t n =
+          LZ4F_compressFrame(out.data(), out.size(), input.data(), input.size(), nullptr);
+      if (LZ4F_isError(n)) return Error::io(fmt::format("lz4: {}", LZ4F_getErrorName(n)));
+      out.resize(n);
+      return out;
+    }
+    case Compression::zstd: {
+      std::vector<std::byte> out(ZSTD_compressBound(input.size()));
+      const std::size_t n = ZSTD_compress(out.data(), out.size(), input.data(), input.size(), 3);
+      if (ZSTD_isError(n)) return Error::io(fmt::format("zstd: {}", ZSTD_getErrorName(n)));
+      out.resize(n);
+      return out;
+    }
+    case Compression::none:
+      break;
+  }
+  return Error::invalid("compress with codec none");
+}
+
+Result<std::vector<std::byte>> batch_records(std::span<const std::byte> batch,
+                                             std::size_t bytes_max) {
+  auto header = decode_batch_header(batch, batch.size());
+  if (!header) return header.error();
+  auto records = batch.subspan(kBatchHeaderBytes);
+  if (header->compression() == Compression::none) {
+    if (records.size() > bytes_max) return too_big(bytes_max);
+    return std::vector<std::byte>(records.begin(), records.end());
+  }
+  return decompress(header->compression(), records, bytes_max);
+}
+
+Result<std::vector<std::byte>> compress_batch(std::span<const std::byte> batch, Compression codec) {
+  auto header = decode_batch_header(batch, batch.size());
+  if (!header) return header.error();
+  if (header->compression() != Compression::none) {
+    return Error::invalid("compress_batch needs an uncompressed batch");
+  }
+  auto packed = compress(codec, batch.subspan(kBatchHeaderBytes));
+  if (!packed) return packed.error();
+  ByteWriter w(kBatchHeaderBytes + packed->size());
+  w.write_bytes(batch.first(kBatchHeaderBytes));
+  w.write_bytes(*packed);
+  w.patch<std::int32_t>(batch_field::kBatchLength,
+                        static_cast<std::int32_t>(w.size() - kBatchLogOverheadBytes));
+  const auto attributes =
+      static_cast<std::int16_t>((header->attributes & ~0x7) | static_cast<std::int16_t>(codec));
+  w.patch<std::int16_t>(batch_field::kAttributes, attributes);
+  w.patch<std::uint32_t>(batch_field::kCrc,
+                         crc32c::value(w.view().subspan(batch_field::kAttributes)));
+  return w.release();
+}
+
+}  // namespace spate::protocol
