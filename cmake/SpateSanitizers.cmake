@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
-# ASan+UBSan for the whole build when SPATE_SANITIZE is on (the `asan` preset).
-if(SPATE_SANITIZE)
-  add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer
+# ASan+UBSan for the whole build with SPATE_SANITIZE (the `asan` preset) or
+# SPATE_FUZZ (the `fuzz` preset, which adds libFuzzer to the fuzz targets).
+if(SPATE_SANITIZE OR SPATE_FUZZ)
+  add_compile_options(-fsanitize=address,undefined -fsanitize-address-use-after-scope -fno-omit-frame-pointer
                       -fno-sanitize-recover=undefined)
   add_link_options(-fsanitize=address,undefined)
   add_compile_definitions(SPATE_SANITIZED=1)

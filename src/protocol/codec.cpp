@@ -165,8 +165,9 @@ void Encoder::write_length(std::int64_t length, bool flexible, bool wide) {
 }
 
 void Encoder::string(const std::string& v, bool flexible, std::string_view) {
-  SPATE_ASSERT(v.size() <= static_cast<std::size_t>(std::numeric_limits<std::int16_t>::max()),
-               "string of {} bytes", v.size());
+  SPATE_ASSERT(
+      flexible || v.size() <= static_cast<std::size_t>(std::numeric_limits<std::int16_t>::max()),
+      "string of {} bytes", v.size());
   write_length(static_cast<std::int64_t>(v.size()), flexible, false);
   out_.write_string(v);
 }

@@ -138,7 +138,10 @@ Result<RecordView> decode_record(std::span<const std::byte> body, const BatchHea
     return Error::malformed(fmt::format("offsetDelta {} outside the batch", *offset_delta));
   }
   r.offset = h.base_offset + *offset_delta;
-  r.timestamp = h.base_timestamp + *ts_delta;
+  if (__builtin_add_overflow(h.base_timestamp, *ts_delta, &r.timestamp)) {
+    return Error::malformed(fmt::format("timestampDelta {} overflows the base timestamp {}",
+                                        *ts_delta, h.base_timestamp));
+  }
   auto key = read_nullable(in, "key");
   if (!key) return key.error();
   r.key = *key;
@@ -178,20 +181,25 @@ Result<std::vector<RecordView>> decode_records(std::span<const std::byte> batch)
     return Error::invalid("decode_records needs an uncompressed batch");
   }
   if (header->total_bytes() != batch.size()) return Error::malformed("batch size mismatch");
-  ByteReader in(batch.subspan(kBatchHeaderBytes));
-  if (header->record_count < 0 ||
-      static_cast<std::size_t>(header->record_count) > in.remaining() / kRecordBytesMin) {
-    return Error::malformed(fmt::format("recordCount {} too large", header->record_count));
+  return decode_record_section(*header, batch.subspan(kBatchHeaderBytes));
+}
+
+Result<std::vector<RecordView>> decode_record_section(const BatchHeader& header,
+                                                      std::span<const std::byte> records_bytes) {
+  ByteReader in(records_bytes);
+  if (header.record_count < 0 ||
+      static_cast<std::size_t>(header.record_count) > in.remaining() / kRecordBytesMin) {
+    return Error::malformed(fmt::format("recordCount {} too large", header.record_count));
   }
   std::vector<RecordView> records;
-  records.reserve(static_cast<std::size_t>(header->record_count));
-  for (std::int32_t i = 0; i < header->record_count; ++i) {
+  records.reserve(static_cast<std::size_t>(header.record_count));
+  for (std::int32_t i = 0; i < header.record_count; ++i) {
     auto length = in.read_varint32();
     if (!length) return length.error();
     if (*length < 0) return Error::malformed(fmt::format("record length {}", *length));
     auto body = in.read_bytes(static_cast<std::size_t>(*length));
     if (!body) return body.error();
-    auto record = decode_record(*body, *header);
+    auto record = decode_record(*body, header);
     if (!record) return record.error();
     records.push_back(std::move(*record));
   }

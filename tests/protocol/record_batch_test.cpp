@@ -4,6 +4,7 @@
 
 #include "spate/protocol/record_batch.h"
 
+#include <limits>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -74,6 +75,26 @@ TEST(RecordBatch, BuilderOutputValidatesAndDecodes) {
   ASSERT_EQ(records->size(), 2U);
   EXPECT_FALSE((*records)[1].key.has_value());
   EXPECT_EQ((*records)[0].timestamp, 1000);
+}
+
+TEST(RecordBatch, TimestampDeltaThatOverflowsIsMalformed) {
+  // Found by batch_fuzz: baseTimestamp near INT64_MAX plus a positive delta.
+  BatchBuilder builder(0);
+  RecordSpec spec;
+  spec.timestamp = std::numeric_limits<std::int64_t>::max();
+  spec.value = to_bytes("v");
+  builder.add(spec);
+  RecordSpec later = spec;
+  later.timestamp = 0;  // delta = -INT64_MAX: fine
+  builder.add(later);
+  auto batch = builder.build();
+  ASSERT_TRUE(decode_records(batch));
+  // Now make the base timestamp negative-large so base + delta overflows.
+  store_be<std::int64_t>(batch.data() + batch_field::kBaseTimestamp,
+                         std::numeric_limits<std::int64_t>::min());
+  auto records = decode_records(batch);
+  ASSERT_FALSE(records);
+  EXPECT_EQ(records.error().code(), Errc::malformed);
 }
 
 }  // namespace

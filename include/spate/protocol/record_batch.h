@@ -122,6 +122,12 @@ struct RecordView {
 // Errors: malformed; invalid_argument for a compressed batch.
 [[nodiscard]] Result<std::vector<RecordView>> decode_records(std::span<const std::byte> batch);
 
+// Decodes the records section of a batch (`records_bytes`: the bytes after
+// the header, decompressed if the batch was compressed). The views point into
+// `records_bytes`. Errors: malformed.
+[[nodiscard]] Result<std::vector<RecordView>> decode_record_section(
+    const BatchHeader& header, std::span<const std::byte> records_bytes);
+
 // What a producer would put in one record.
 struct RecordSpec {
   std::optional<std::vector<std::byte>> key;

@@ -1,0 +1,82 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+#
+# Writes the seed corpora of the fuzz targets (tests/fuzz/corpus/*) from the
+# byte layouts of kafka-protocol.md: request frames as the real clients send
+# them, and the record batches captured from librdkafka and KafkaJS (§3.3).
+import os
+import struct
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def s16(s):
+    b = s.encode()
+    return struct.pack(">h", len(b)) + b
+
+
+def compact(s):
+    b = s.encode()
+    return bytes([len(b) + 1]) + b
+
+
+def frame(key, version, corr, client, body, flexible_header=False):
+    header = struct.pack(">hhi", key, version, corr) + s16(client)
+    if flexible_header:
+        header += b"\x00"
+    payload = header + body
+    return struct.pack(">i", len(payload)) + payload
+
+
+def hexbytes(h):
+    return bytes.fromhex(h.replace(" ", ""))
+
+
+LIBRDKAFKA_BATCH = hexbytes(
+    "0000000000000000 00000047 00000000 02 cffafa2c 0000 00000001 000001a202c1de02 "
+    "000001a202c1de02 ffffffffffffffff ffff ffffffff 00000002 "
+    "14 00 00 00 04 6b31 04 7631 00 14 00 00 02 04 6b32 04 7632 00")
+KAFKAJS_BATCH = hexbytes(
+    "0000000000000000 0000004b 00000000 02 56f040d7 0000 00000001 000001a202c2b239 "
+    "000001a202c2b239 ffffffffffffffff 0000 00000000 00000002 "
+    "1e 00 00 00 04 6b6a 06 6a7331 02 02 68 02 76 12 00 00 02 01 06 6a7332 00")
+
+REQUESTS = {
+    "api_versions_v0": frame(18, 0, 1, "kafka-python-2.0.2", b""),
+    "api_versions_v3": frame(18, 3, 1, "rdkafka",
+                             compact("librdkafka") + compact("2.0.2") + b"\x00", True),
+    "metadata_v1_one_topic": frame(3, 1, 2, "rdkafka", struct.pack(">i", 1) + s16("t")),
+    "metadata_v4_all": frame(3, 4, 3, "rdkafka", struct.pack(">i", -1) + b"\x01"),
+    "produce_v7": frame(0, 7, 4, "rdkafka",
+                        struct.pack(">hhi", -1, -1, 1500) + struct.pack(">i", 1) + s16("t") +
+                        struct.pack(">ii", 1, 0) + struct.pack(">i", len(LIBRDKAFKA_BATCH)) +
+                        LIBRDKAFKA_BATCH),
+    "offset_fetch_v7": frame(9, 7, 5, "rdkafka",
+                             hexbytes("0267 02 0274 0200000000 00 00 00"), True),
+    "fetch_v11": frame(1, 11, 6, "rdkafka",
+                       struct.pack(">iiiibii", -1, 500, 1, 52428800, 0, 0, -1) +
+                       struct.pack(">i", 1) + s16("t") + struct.pack(">i", 1) +
+                       struct.pack(">iiqqi", 0, -1, 0, -1, 1048576) + struct.pack(">i", 0) +
+                       s16("")),
+    "create_topics_v3": frame(19, 3, 7, "kafkajs",
+                              struct.pack(">i", 1) + s16("orders") + struct.pack(">ih", 3, -1) +
+                              struct.pack(">i", 0) + struct.pack(">i", 1) + s16("retention.ms") +
+                              s16("1000") + struct.pack(">ib", 30000, 0)),
+}
+
+BATCHES = {"librdkafka": LIBRDKAFKA_BATCH, "kafkajs": KAFKAJS_BATCH}
+
+
+def main():
+    out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "corpus")
+    for sub, items in (("request", REQUESTS), ("batch", BATCHES)):
+        os.makedirs(os.path.join(out, sub), exist_ok=True)
+        for name, data in items.items():
+            with open(os.path.join(out, sub, name), "wb") as f:
+                f.write(data)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
