@@ -71,6 +71,8 @@ class Decoder {
              std::string_view field, F&& element) {
     v.clear();
     const std::size_t count = array_count(flexible, element_bytes_min, field, nullptr);
+    // Safe: count is bounded by the bytes left (and the array limit).
+    v.reserve(count);
     for (std::size_t i = 0; i < count && ok(); ++i) element(v.emplace_back());
   }
   template <typename T, typename F>
@@ -83,6 +85,7 @@ class Decoder {
       return;
     }
     v.emplace();
+    v->reserve(count);
     for (std::size_t i = 0; i < count && ok(); ++i) element(v->emplace_back());
   }
 
