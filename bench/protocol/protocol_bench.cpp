@@ -1,0 +1,85 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// Protocol micro-benchmarks: CRC32C, validating a 1 MiB batch, decoding a
+// Produce request, encoding a Fetch response.
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include <benchmark/benchmark.h>
+
+#include "spate/common/crc32c.h"
+#include "spate/protocol/messages/fetch.h"
+#include "spate/protocol/messages/produce.h"
+#include "spate/protocol/record_batch.h"
+
+namespace spate::protocol {
+namespace {
+
+std::vector<std::byte> one_mib_batch() {
+  BatchBuilder builder(1700000000000);
+  std::vector<std::byte> value(1024, std::byte{0x42});
+  while (builder.record_count() < 1000) builder.add_value(value);
+  return builder.build();
+}
+
+void BM_Crc32c(benchmark::State& state) {
+  std::vector<std::byte> data(static_cast<std::size_t>(state.range(0)), std::byte{7});
+  for (auto _ : state) benchmark::DoNotOptimize(crc32c::value(data));
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) * state.range(0));
+}
+BENCHMARK(BM_Crc32c)->Arg(16 * 1024)->Arg(1 << 20);
+
+void BM_Batch_Validate1MiB(benchmark::State& state) {
+  auto batch = one_mib_batch();
+  for (auto _ : state) benchmark::DoNotOptimize(validate_batch(batch, 2U << 20U));
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(batch.size()));
+}
+BENCHMARK(BM_Batch_Validate1MiB);
+
+void BM_Produce_DecodeRequest(benchmark::State& state) {
+  auto batch = one_mib_batch();
+  ProduceRequest req;
+  req.acks = -1;
+  req.timeout_ms = 1000;
+  req.topic_data = {{"orders", {{0, batch}}}};
+  ByteWriter w;
+  encode_message(w, req, 7);
+  const auto bytes = w.release();
+  for (auto _ : state) {
+    auto decoded = decode_message<ProduceRequest>(bytes, 7);
+    benchmark::DoNotOptimize(decoded);
+  }
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(bytes.size()));
+}
+BENCHMARK(BM_Produce_DecodeRequest);
+
+void BM_Fetch_EncodeResponse(benchmark::State& state) {
+  FetchResponse resp;
+  for (int t = 0; t < 10; ++t) {
+    FetchTopicResponse topic{"topic-" + std::to_string(t), {}};
+    for (int p = 0; p < 10; ++p) {
+      FetchPartitionData d;
+      d.partition_index = p;
+      d.high_watermark = 1000;
+      d.records = std::vector<std::byte>(16 * 1024, std::byte{1});
+      topic.partitions.push_back(std::move(d));
+    }
+    resp.responses.push_back(std::move(topic));
+  }
+  std::size_t bytes = 0;
+  for (auto _ : state) {
+    ByteWriter w(2U << 20U);
+    encode_message(w, resp, 11);
+    bytes = w.size();
+    benchmark::DoNotOptimize(w.view().data());
+  }
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(bytes));
+}
+BENCHMARK(BM_Fetch_EncodeResponse);
+
+}  // namespace
+}  // namespace spate::protocol
+
+BENCHMARK_MAIN();
