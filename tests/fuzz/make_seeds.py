@@ -4,6 +4,8 @@
 # Writes the seed corpora of the fuzz targets (tests/fuzz/corpus/*) from the
 # byte layouts of kafka-protocol.md: request frames as the real clients send
 # them, and the record batches captured from librdkafka and KafkaJS (§3.3).
+# The golden_* request seeds are the fixtures of tests/protocol/golden with
+# their size prefix.
 import os
 import struct
 import sys
