@@ -11,7 +11,7 @@ namespace {
 
 constexpr std::int16_t kNeverFlexible = 0x7FFF;
 
-constexpr std::array<ApiInfo, 22> kApis = {{
+constexpr std::array<ApiInfo, 25> kApis = {{
     {ApiKey::produce, "Produce", 0, 7, 9},
     {ApiKey::fetch, "Fetch", 4, 11, 12},
     {ApiKey::list_offsets, "ListOffsets", 1, 3, 6},
@@ -32,8 +32,11 @@ constexpr std::array<ApiInfo, 22> kApis = {{
     {ApiKey::delete_records, "DeleteRecords", 0, 1, 2},
     {ApiKey::init_producer_id, "InitProducerId", 0, 4, 2},
     {ApiKey::describe_configs, "DescribeConfigs", 0, 2, 4},
+    {ApiKey::alter_configs, "AlterConfigs", 0, 1, 2},
     {ApiKey::sasl_authenticate, "SaslAuthenticate", 0, 1, 2},
     {ApiKey::create_partitions, "CreatePartitions", 0, 1, 2},
+    {ApiKey::delete_groups, "DeleteGroups", 0, 1, 2},
+    {ApiKey::incremental_alter_configs, "IncrementalAlterConfigs", 0, 1, 1},
 }};
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include "spate/protocol/requests.h"
 
 #include "spate/protocol/api_key.h"
+#include "spate/protocol/messages/alter_configs.h"
 #include "spate/protocol/messages/api_versions.h"
 #include "spate/protocol/messages/create_topics.h"
 #include "spate/protocol/messages/delete_topics.h"
@@ -92,6 +93,12 @@ Status decode_request_body(std::int16_t api_key, std::int16_t version,
       return decode_and_check<SaslAuthenticateRequest>(body, version, limits);
     case ApiKey::create_partitions:
       return decode_and_check<CreatePartitionsRequest>(body, version, limits);
+    case ApiKey::alter_configs:
+      return decode_and_check<AlterConfigsRequest>(body, version, limits);
+    case ApiKey::delete_groups:
+      return decode_and_check<DeleteGroupsRequest>(body, version, limits);
+    case ApiKey::incremental_alter_configs:
+      return decode_and_check<IncrementalAlterConfigsRequest>(body, version, limits);
   }
   return Error(Errc::unsupported_version, "unknown API");
 }

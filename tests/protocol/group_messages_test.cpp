@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "spate/protocol/api_key.h"
+#include "spate/protocol/messages/alter_configs.h"
 #include "spate/protocol/messages/describe_configs.h"
 #include "spate/protocol/messages/group_admin.h"
 #include "spate/protocol/messages/groups.h"
@@ -222,6 +223,30 @@ TEST(GroupMessages, SaslAuthenticate) {
   each_version(ApiKey::sasl_authenticate, [](std::int16_t v) {
     round_trip(SaslAuthenticateRequest{blob(12)}, v);
     round_trip(SaslAuthenticateResponse{0, std::nullopt, blob(3), v >= 1 ? 3600000 : 0}, v);
+  });
+}
+
+TEST(GroupMessages, AlterConfigsIncrementalAndDeleteGroups) {
+  each_version(ApiKey::alter_configs, [](std::int16_t v) {
+    round_trip(
+        AlterConfigsRequest{{{kResourceTopic, "t", {{"retention.ms", "1"}, {"x", std::nullopt}}}},
+                            v == 1},
+        v);
+    round_trip(
+        AlterConfigsResponse{0, {{0, std::nullopt, kResourceTopic, "t"}, {40, "bad", 2, "u"}}}, v);
+  });
+  each_version(ApiKey::incremental_alter_configs, [](std::int16_t v) {
+    IncrementalAlterConfigsRequest req{
+        {{kResourceTopic, "t", {{"retention.ms", kConfigOpSet, "1"}, {"x", kConfigOpDelete, {}}}}},
+        true};
+    round_trip(req, v);
+    IncrementalAlterConfigsResponse resp;
+    resp.responses = {{0, std::nullopt, kResourceTopic, "t"}};
+    round_trip(resp, v);
+  });
+  each_version(ApiKey::delete_groups, [](std::int16_t v) {
+    round_trip(DeleteGroupsRequest{{"g", "h"}}, v);
+    round_trip(DeleteGroupsResponse{0, {{"g", 0}, {"h", 69}}}, v);
   });
 }
 

@@ -33,8 +33,11 @@ enum class ApiKey : std::int16_t {
   delete_records = 21,
   init_producer_id = 22,
   describe_configs = 32,
+  alter_configs = 33,
   sasl_authenticate = 36,
   create_partitions = 37,
+  delete_groups = 42,
+  incremental_alter_configs = 44,
 };
 
 struct ApiInfo {
@@ -45,7 +48,8 @@ struct ApiInfo {
   std::int16_t flexible_from;  // first flexible version (may be above the range)
 };
 
-// Every API of the table in kafka-protocol.md §0, by key.
+// Every API of the table in kafka-protocol.md §0, plus AlterConfigs,
+// DeleteGroups and IncrementalAlterConfigs, by key.
 [[nodiscard]] std::span<const ApiInfo> api_table();
 [[nodiscard]] std::optional<ApiInfo> api_info(std::int16_t key);
 

@@ -9,7 +9,7 @@
 import os
 import sys
 
-from kafka.protocol.admin import (CreatePartitionsRequest, CreateTopicsRequest,
+from kafka.protocol.admin import (AlterConfigsRequest, DeleteGroupsRequest, CreatePartitionsRequest, CreateTopicsRequest,
                                   DeleteTopicsRequest, DescribeConfigsRequest,
                                   DescribeGroupsRequest, ListGroupsRequest,
                                   SaslAuthenticateRequest, SaslHandShakeRequest,
@@ -80,6 +80,12 @@ CASES = [
     ("offset_fetch", 3, OffsetFetchRequest[3](consumer_group="group-1", topics=None)),
     ("list_groups", 1, ListGroupsRequest[1]()),
     ("describe_groups", 1, DescribeGroupsRequest[1](groups=["group-1"])),
+    ("alter_configs", 0, AlterConfigsRequest[0](
+        resources=[(2, "orders", [("retention.ms", "1000"), ("cleanup.policy", "delete")])],
+        validate_only=False)),
+    ("alter_configs", 1, AlterConfigsRequest[1](resources=[(2, "orders", [("retention.ms", None)])],
+                                               validate_only=True)),
+    ("delete_groups", 1, DeleteGroupsRequest[1](groups_names=["group-1", "group-2"])),
     ("sasl_handshake", 1, SaslHandShakeRequest[1](mechanism="PLAIN")),
     ("sasl_authenticate", 1, SaslAuthenticateRequest[1](sasl_auth_bytes=b"\x00user\x00pass")),
 ]
