@@ -83,8 +83,10 @@ TEST(Golden, EveryFixtureDecodesAndReencodesExactly) {
     const auto name = file.substr(0, file.size() - std::string("_request.hex").size());
     SCOPED_TRACE(name);
     const Golden g = load(name);
-    const bool librdkafka = name.starts_with("librdkafka_");
-    EXPECT_EQ(g.header.header.client_id, librdkafka ? "rdkafka" : "kafka-python-2.0.2");
+    const char* client = name.starts_with("librdkafka_") ? "rdkafka"
+                         : name.starts_with("kafkajs_")  ? "kafkajs"
+                                                         : "kafka-python-2.0.2";
+    EXPECT_EQ(g.header.header.client_id, client);
     const auto api = api_info(g.header.header.request_api_key);
     ASSERT_TRUE(api.has_value());
     EXPECT_EQ(g.header.header_version,
@@ -161,7 +163,7 @@ TEST(Golden, EveryFixtureDecodesAndReencodesExactly) {
     }
     ++checked;
   }
-  EXPECT_GE(checked, 35U);
+  EXPECT_GE(checked, 38U);
 }
 
 TEST(Golden, ProduceV7CarriesTheLibrdkafkaBatch) {
@@ -200,6 +202,32 @@ TEST(Golden, CapturedFromLibrdkafka) {
   ASSERT_EQ(decoded->size(), 2U);
   EXPECT_EQ(to_hex(*(*decoded)[1].key), to_hex(to_bytes("k2")));
   EXPECT_EQ(to_hex(*(*decoded)[1].value), to_hex(to_bytes("v2")));
+}
+
+TEST(Golden, CapturedFromKafkaJs) {
+  // KafkaJS 2.2.4 producer against tests/protocol/golden/record_clients.py.
+  auto av = decode_exact<ApiVersionsRequest>(load("kafkajs_api_versions_v2"));
+  (void)av;
+  auto md = decode_exact<MetadataRequest>(load("kafkajs_metadata_v6"));
+  ASSERT_TRUE(md.topics.has_value());
+  EXPECT_EQ((*md.topics)[0].name, "t");
+  auto produce = decode_exact<ProduceRequest>(load("kafkajs_produce_v7"));
+  EXPECT_EQ(produce.acks, -1);
+  const auto& records = produce.topic_data.at(0).partition_data.at(0).records;
+  ASSERT_TRUE(records.has_value());
+  auto batch = validate_batch(*records, 1U << 20U);
+  ASSERT_TRUE(batch) << batch.error();
+  // kafka-protocol.md §3.6: non-idempotent KafkaJS sends producerId -1 but
+  // producerEpoch 0 and baseSequence 0.
+  EXPECT_EQ(batch->producer_id, -1);
+  EXPECT_EQ(batch->producer_epoch, 0);
+  EXPECT_EQ(batch->base_sequence, 0);
+  auto decoded = decode_records(*records);
+  ASSERT_TRUE(decoded) << decoded.error();
+  ASSERT_EQ(decoded->size(), 2U);
+  ASSERT_EQ((*decoded)[0].headers.size(), 1U);
+  EXPECT_EQ((*decoded)[0].headers[0].key, "h");
+  EXPECT_FALSE((*decoded)[1].key.has_value());
 }
 
 TEST(Golden, MetadataAndFetchFields) {

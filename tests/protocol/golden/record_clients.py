@@ -2,10 +2,12 @@
 # SPDX-License-Identifier: Apache-2.0
 #
 # A small recording broker: listens on 127.0.0.1 (ephemeral port), answers
-# just enough (ApiVersions, Metadata) for kcat (librdkafka) to send its real
+# just enough (ApiVersions, Metadata) for a real client to send its real
 # requests, and writes each request frame it receives as
-# librdkafka_<api>_v<version>_request.hex. Bounded: it stops after capturing
-# a Produce request, or after 10 s, and kills kcat by its pid.
+# <client>_<api>_v<version>_request.hex. Clients: librdkafka (kcat -P) and
+# kafkajs (KafkaJS 2.2.4 from tools/node). Usage: record_clients.py CLIENT [DIR].
+# Bounded: it stops after capturing a Produce request, or after 10 s, and
+# kills the client by its pid.
 import os
 import socket
 import struct
@@ -15,7 +17,21 @@ import threading
 import time
 
 NAMES = {0: "produce", 3: "metadata", 18: "api_versions"}
-OUT = sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.abspath(__file__))
+CLIENT = sys.argv[1] if len(sys.argv) > 1 else "librdkafka"
+OUT = sys.argv[2] if len(sys.argv) > 2 else os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+KAFKAJS_PRODUCER = """
+const { Kafka, logLevel } = require('kafkajs');
+const kafka = new Kafka({ clientId: 'kafkajs', brokers: [process.argv[1]], logLevel: logLevel.NOTHING,
+                          retry: { retries: 0 } });
+const producer = kafka.producer();
+(async () => {
+  await producer.connect();
+  await producer.send({ topic: 't', acks: -1, messages: [
+    { partition: 0, key: 'kj', value: 'js1', headers: { h: 'v' } },
+    { partition: 0, key: null, value: 'js2' } ] });
+})().catch(() => process.exit(1));
+"""
 captured = {}
 done = threading.Event()
 
@@ -84,7 +100,7 @@ def serve(conn, port):
             frame = recv_exact(conn, size)
             key, version, corr = struct.unpack(">hhi", frame[:8])
             name = NAMES.get(key, f"api{key}")
-            captured.setdefault(f"librdkafka_{name}_v{version}", frame)
+            captured.setdefault(f"{CLIENT}_{name}_v{version}", frame)
             if key == 18:
                 body = api_versions_response(version)
             elif key == 3:
@@ -106,12 +122,20 @@ def main():
     listener.listen(8)
     listener.settimeout(0.2)
     port = listener.getsockname()[1]
-    kcat = subprocess.Popen(
-        ["kcat", "-P", "-b", f"127.0.0.1:{port}", "-t", "t", "-K:", "-p", "0",
-         "-X", "linger.ms=0"],
-        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    kcat.stdin.write(b"k1:v1\nk2:v2\n")
-    kcat.stdin.close()
+    if CLIENT == "librdkafka":
+        client = subprocess.Popen(
+            ["kcat", "-P", "-b", f"127.0.0.1:{port}", "-t", "t", "-K:", "-p", "0",
+             "-X", "linger.ms=0"],
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        client.stdin.write(b"k1:v1\nk2:v2\n")
+        client.stdin.close()
+    elif CLIENT == "kafkajs":
+        client = subprocess.Popen(["node", "-e", KAFKAJS_PRODUCER, f"127.0.0.1:{port}"],
+                                  cwd=os.path.join(REPO, "tools", "node"),
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    else:
+        print("unknown client", CLIENT)
+        return 2
     deadline = time.time() + 10
     while not done.is_set() and time.time() < deadline:
         try:
@@ -119,8 +143,8 @@ def main():
         except socket.timeout:
             continue
         threading.Thread(target=serve, args=(conn, port), daemon=True).start()
-    kcat.kill()
-    kcat.wait()
+    client.kill()
+    client.wait()
     listener.close()
     for name, frame in sorted(captured.items()):
         with open(os.path.join(OUT, f"{name}_request.hex"), "w") as f:
