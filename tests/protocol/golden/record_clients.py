@@ -5,7 +5,7 @@
 # just enough (ApiVersions, Metadata) for a real client to send its real
 # requests, and writes each request frame it receives as
 # <client>_<api>_v<version>_request.hex. Clients: librdkafka (kcat -P) and
-# kafkajs (KafkaJS 2.2.4 from tools/node). Usage: record_clients.py CLIENT [DIR].
+# kafkajs (KafkaJS 2.2.4 from scripts/node). Usage: record_clients.py CLIENT [DIR].
 # Bounded: it stops after capturing a Produce request, or after 10 s, and
 # kills the client by its pid.
 import os
@@ -131,7 +131,7 @@ def main():
         client.stdin.close()
     elif CLIENT == "kafkajs":
         client = subprocess.Popen(["node", "-e", KAFKAJS_PRODUCER, f"127.0.0.1:{port}"],
-                                  cwd=os.path.join(REPO, "tools", "node"),
+                                  cwd=os.path.join(REPO, "scripts", "node"),
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     else:
         print("unknown client", CLIENT)
