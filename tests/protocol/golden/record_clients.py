@@ -117,6 +117,7 @@ def serve(conn, port):
 
 
 def main():
+    os.makedirs(OUT, exist_ok=True)
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(8)
