@@ -15,6 +15,19 @@ void Decoder::fail(std::string_view field, std::string_view why) {
       Error::malformed(fmt::format("field {}: {} ({} bytes left)", field, why, in_.remaining()));
 }
 
+bool Decoder::charge(std::size_t bytes, std::string_view field) {
+  if (!ok()) return false;
+  if (bytes > memory_left_) {
+    error_ =
+        Error::limit(fmt::format("field {}: decoding would take more than the memory limit "
+                                 "for this message",
+                                 field));
+    return false;
+  }
+  memory_left_ -= bytes;
+  return true;
+}
+
 void Decoder::boolean(bool& v, std::string_view field) {
   std::int8_t raw = 0;
   fixed(raw, field);
@@ -62,6 +75,7 @@ void Decoder::string(std::string& v, bool flexible, std::string_view field) {
   if (n < 0) return fail(field, fmt::format("length {} where null is not allowed", n));
   auto bytes = in_.read_bytes(static_cast<std::size_t>(n));
   if (!bytes) return fail(field, fmt::format("length {} past the end", n));
+  if (!charge(bytes->size(), field)) return;
   v.assign(reinterpret_cast<const char*>(bytes->data()), bytes->size());
 }
 
@@ -74,6 +88,7 @@ void Decoder::nullable_string(std::optional<std::string>& v, bool flexible,
   if (n < 0) return fail(field, fmt::format("length {}", n));
   auto bytes = in_.read_bytes(static_cast<std::size_t>(n));
   if (!bytes) return fail(field, fmt::format("length {} past the end", n));
+  if (!charge(bytes->size(), field)) return;
   v.emplace(reinterpret_cast<const char*>(bytes->data()), bytes->size());
 }
 
@@ -84,6 +99,7 @@ void Decoder::bytes(std::vector<std::byte>& v, bool flexible, std::string_view f
   if (n < 0) return fail(field, fmt::format("length {} where null is not allowed", n));
   auto bytes = in_.read_bytes(static_cast<std::size_t>(n));
   if (!bytes) return fail(field, fmt::format("length {} past the end", n));
+  if (!charge(bytes->size(), field)) return;
   v.assign(bytes->begin(), bytes->end());
 }
 
@@ -96,6 +112,7 @@ void Decoder::nullable_bytes(std::optional<std::vector<std::byte>>& v, bool flex
   if (n < 0) return fail(field, fmt::format("length {}", n));
   auto bytes = in_.read_bytes(static_cast<std::size_t>(n));
   if (!bytes) return fail(field, fmt::format("length {} past the end", n));
+  if (!charge(bytes->size(), field)) return;
   v.emplace(bytes->begin(), bytes->end());
 }
 

@@ -26,7 +26,13 @@ struct DecodeLimits {
   std::size_t array_items_max = 100'000;     // elements in any one array
   std::size_t tagged_fields_max = 64;        // tags in one tag section
   std::size_t tagged_bytes_max = 64 * 1024;  // bytes of unknown tags in one section
+  // Memory the decoded message may take (arrays, strings, bytes). 0 means
+  // twice the input plus kMemorySlackBytes, which real clients' requests stay
+  // far below (about 1x) while a frame built to inflate is refused.
+  std::size_t memory_bytes_max = 0;
 };
+
+inline constexpr std::size_t kMemorySlackBytes = 1U << 20U;
 
 // The smallest wire size of an element, used to reject counts that cannot fit.
 inline constexpr std::size_t kStringBytesMin = 2;          // classic INT16 length
@@ -44,7 +50,10 @@ class Decoder {
   static constexpr bool kDecoding = true;
 
   explicit Decoder(std::span<const std::byte> bytes, const DecodeLimits& limits = {})
-      : in_(bytes), limits_(limits) {}
+      : in_(bytes),
+        limits_(limits),
+        memory_left_(limits.memory_bytes_max != 0 ? limits.memory_bytes_max
+                                                  : 2 * bytes.size() + kMemorySlackBytes) {}
 
   [[nodiscard]] bool ok() const { return !error_.has_value(); }
   [[nodiscard]] std::size_t remaining() const { return in_.remaining(); }
@@ -71,7 +80,8 @@ class Decoder {
              std::string_view field, F&& element) {
     v.clear();
     const std::size_t count = array_count(flexible, element_bytes_min, field, nullptr);
-    // Safe: count is bounded by the bytes left (and the array limit).
+    if (!charge(count * sizeof(T), field)) return;
+    // Safe: count is bounded by the bytes left, the array limit and the memory budget.
     v.reserve(count);
     for (std::size_t i = 0; i < count && ok(); ++i) element(v.emplace_back());
   }
@@ -84,6 +94,7 @@ class Decoder {
       v.reset();
       return;
     }
+    if (!charge(count * sizeof(T), field)) return;
     v.emplace();
     v->reserve(count);
     for (std::size_t i = 0; i < count && ok(); ++i) element(v->emplace_back());
@@ -118,9 +129,12 @@ class Decoder {
   std::size_t array_count(bool flexible, std::size_t element_bytes_min, std::string_view field,
                           bool* is_null);
   void fail(std::string_view field, std::string_view why);
+  // Takes `bytes` from the memory budget; false (and an error) if it is spent.
+  bool charge(std::size_t bytes, std::string_view field);
 
   ByteReader in_;
   DecodeLimits limits_;
+  std::size_t memory_left_;
   std::optional<Error> error_;
 };
 

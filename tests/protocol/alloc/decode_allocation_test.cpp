@@ -14,6 +14,7 @@
 
 #include "spate/protocol/messages/delete_topics.h"
 #include "spate/protocol/messages/fetch.h"
+#include "spate/protocol/messages/metadata.h"
 #include "spate/protocol/messages/produce.h"
 #include "spate/protocol/requests.h"
 
@@ -74,13 +75,32 @@ TEST(DecodeAllocation, FetchRequestWithManyPartitionsStaysBounded) {
   EXPECT_LE(ratio, 2.0) << ratio;
 }
 
-TEST(DecodeAllocation, AdversarialFrameOfMinimalElementsIsBoundedLinearly) {
-  // 50,000 one-byte topic names: 3 wire bytes each, one std::string each.
+TEST(DecodeAllocation, FrameBuiltToInflateIsRefusedWithinTwiceItsSize) {
+  // 90,000 one-byte topic names: 3 wire bytes each but a 32-byte std::string
+  // each in memory. The memory budget (2 x frame + 1 MiB) refuses it before
+  // allocating the array.
   DeleteTopicsRequest req;
-  req.topic_names.assign(50'000, "x");
-  const double ratio = allocation_ratio(req, 3);
-  // sizeof(std::string) / 3 wire bytes, with no regrowth: bounded, if not 2x.
-  EXPECT_LE(ratio, static_cast<double>(sizeof(std::string)) / 3.0 + 0.5) << ratio;
+  req.topic_names.assign(90'000, "x");
+  ByteWriter w;
+  encode_message(w, req, 3);
+  const auto bytes = w.release();
+  const std::size_t before = g_allocated.load();
+  auto decoded = decode_message<DeleteTopicsRequest>(bytes, 3);
+  const std::size_t used = g_allocated.load() - before;
+  ASSERT_FALSE(decoded);
+  EXPECT_EQ(decoded.error().code(), Errc::limit_exceeded);
+  EXPECT_LE(used, 2 * bytes.size() + kMemorySlackBytes) << used;
+  std::fprintf(stderr, "frame %zu bytes built to inflate: refused after %zu bytes\n", bytes.size(),
+               used);
+}
+
+TEST(DecodeAllocation, ManyShortTopicNamesFromARealAdminStillDecode) {
+  // 10,000 topics named t0..t9999 in one Metadata request: fine.
+  MetadataRequest req;
+  req.topics.emplace();
+  for (int i = 0; i < 10'000; ++i) req.topics->push_back({"t" + std::to_string(i)});
+  const double ratio = allocation_ratio(req, 4);
+  EXPECT_LE(ratio, 10.0) << ratio;  // small frame: the 1 MiB slack covers it
 }
 
 }  // namespace
