@@ -25,10 +25,14 @@ class [[nodiscard]] Result {
   Result(const T& value) : storage_(std::in_place_index<0>, value) {}          // NOLINT
   Result(T&& value) : storage_(std::in_place_index<0>, std::move(value)) {}    // NOLINT
   Result(Error error) : storage_(std::in_place_index<1>, std::move(error)) {}  // NOLINT
+  // From anything else a T can be made of ("abc" for a std::string, a vector
+  // for a span). Not between arithmetic types: those take the constructors
+  // above, so that the conversion happens at the caller, where -Wconversion
+  // and -Wsign-conversion see a narrowing `return int64;` into a Result<int32_t>.
   template <typename U>
   requires(std::is_constructible_v<T, U&&> && !std::is_same_v<std::decay_t<U>, T> &&
-           !std::is_same_v<std::decay_t<U>, Error> && !std::is_same_v<std::decay_t<U>, Result<T>>)
-      Result(U&& value)
+           !std::is_same_v<std::decay_t<U>, Error> && !std::is_same_v<std::decay_t<U>, Result<T>> &&
+           !(std::is_arithmetic_v<T> && std::is_arithmetic_v<std::decay_t<U>>)) Result(U&& value)
       : storage_(std::in_place_index<0>, T(std::forward<U>(value))) {}  // NOLINT
 
   [[nodiscard]] bool has_value() const { return storage_.index() == 0; }

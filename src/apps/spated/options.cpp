@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// CLI11 wiring for spated's settings, and their validation.
+
+#include "options.h"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+
+#include <CLI/CLI.hpp>
+
+namespace spate::apps {
+namespace {
+
+template <typename T>
+CLI::Option* add(CLI::App& app, T& value, const std::string& name, const std::string& help) {
+  std::string env = "SPATE_";
+  for (char c : name) env.push_back(c == '-' ? '_' : static_cast<char>(std::toupper(c)));
+  return app.add_option("--" + name, value, help)->envname(env)->capture_default_str();
+}
+
+}  // namespace
+
+Result<HostPort> parse_host_port(const std::string& text, const std::string& setting) {
+  const auto bad = [&](const std::string& why) {
+    return Error::invalid(fmt::format("--{} '{}': {} (expected HOST:PORT)", setting, text, why));
+  };
+  const auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0) return bad("no host or port");
+  std::string host = text.substr(0, colon);
+  if (host.front() == '[') {
+    if (host.back() != ']') return bad("unbalanced brackets");
+    host = host.substr(1, host.size() - 2);
+  }
+  const std::string port_text = text.substr(colon + 1);
+  unsigned port = 0;
+  auto [ptr, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (ec != std::errc() || ptr != port_text.data() + port_text.size() || port > 65535) {
+    return bad("port is not a number from 0 to 65535");
+  }
+  return HostPort{host, static_cast<std::uint16_t>(port)};
+}
+
+Parsed parse_options(int argc, char** argv) {
+  Parsed parsed;
+  DaemonConfig& c = parsed.config;
+  CLI::App app{
+      "spated: the Spate broker (Kafka wire protocol). With no arguments, a "
+      "single-node broker on 0.0.0.0:9092 with its data in ./spate-data."};
+  app.set_config("--config", "",
+                 "TOML file with any of these settings (key = flag name "
+                 "with _ for -)");
+  app.allow_config_extras(CLI::config_extras_mode::error);
+  add(app, c.node_id, "node-id", "this broker's id, unique in the cluster");
+  add(app, c.data_dir, "data-dir", "where partitions and state live");
+  add(app, c.listen, "listen", "Kafka-protocol listener for clients, HOST:PORT");
+  add(app, c.advertise, "advertise",
+      "address given to clients in Metadata (default: the listen address, 127.0.0.1 for "
+      "0.0.0.0)");
+  add(app, c.cluster_listen, "cluster-listen", "inter-broker listener, HOST:PORT");
+  add(app, c.admin_listen, "admin-listen", "HTTP listener for /metrics and /health, HOST:PORT");
+  add(app, c.seeds, "seeds", "controller voters, ID@HOST:PORT,... (default: this node alone)");
+  add(app, c.log_level, "log-level", "trace, debug, info, warn, error or critical");
+  add(app, c.ready_file, "ready-file", "file written once the broker serves (for tests)");
+  add(app, c.segment_bytes_max, "segment-bytes-max", "roll a segment at this size (segment.bytes)");
+  add(app, c.segment_ms, "segment-ms", "roll a segment at this age (segment.ms)");
+  add(app, c.retention_ms, "retention-ms", "delete segments older than this; -1 = forever");
+  add(app, c.retention_bytes, "retention-bytes",
+      "delete old segments while a partition is larger; -1 = no limit");
+  add(app, c.max_message_bytes, "max-message-bytes", "largest record batch accepted");
+  add(app, c.index_interval_bytes, "index-interval-bytes", "one index entry per this many bytes");
+  add(app, c.flush_policy, "flush-policy",
+      "always (fsync before acknowledging; group commit), interval or none");
+  add(app, c.flush_interval_ms, "flush-interval-ms", "fsync period for flush-policy=interval");
+  bool print_config = false;
+  app.add_flag("--print-config", print_config,
+               "print the effective configuration as TOML and exit");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    parsed.outcome = ParseOutcome::exit_ok;
+    parsed.message = app.help();
+    return parsed;
+  } catch (const CLI::ConfigError& e) {
+    parsed.outcome = ParseOutcome::exit_error;
+    parsed.message = fmt::format(
+        "spated: --config file: {} (an unknown setting or a bad value; "
+        "keys are the flag names, e.g. segment-bytes-max = 1073741824)",
+        e.what());
+    return parsed;
+  } catch (const CLI::ParseError& e) {
+    parsed.outcome = ParseOutcome::exit_error;
+    parsed.message = fmt::format("spated: {}", e.what());
+    return parsed;
+  }
+  if (print_config) {
+    parsed.outcome = ParseOutcome::exit_ok;
+    parsed.message = app.config_to_str(true, true);
+  }
+  return parsed;
+}
+
+Status validate(const DaemonConfig& c) {
+  if (c.node_id < 0) return Error::invalid(fmt::format("--node-id {} must be >= 0", c.node_id));
+  if (c.data_dir.empty()) return Error::invalid("--data-dir must not be empty");
+  for (const auto& [value, name] :
+       {std::pair{c.listen, "listen"}, std::pair{c.cluster_listen, "cluster-listen"},
+        std::pair{c.admin_listen, "admin-listen"}}) {
+    if (auto hp = parse_host_port(value, name); !hp) return hp.error();
+  }
+  if (!c.advertise.empty()) {
+    auto hp = parse_host_port(c.advertise, "advertise");
+    if (!hp) return hp.error();
+    if (hp->host == "0.0.0.0" || hp->port == 0) {
+      return Error::invalid(
+          fmt::format("--advertise '{}' must be an address clients can reach", c.advertise));
+    }
+  }
+  static const std::vector<std::string> levels = {"trace", "debug", "info",
+                                                  "warn",  "error", "critical"};
+  if (std::find(levels.begin(), levels.end(), c.log_level) == levels.end()) {
+    return Error::invalid(fmt::format(
+        "--log-level '{}' (expected trace, debug, info, warn, error or critical)", c.log_level));
+  }
+  auto policy = storage::parse_flush_policy(c.flush_policy);
+  if (!policy) return Error::invalid(fmt::format("--flush-policy: {}", policy.error().detail()));
+  if (c.segment_ms <= 0)
+    return Error::invalid(fmt::format("--segment-ms {} must be > 0", c.segment_ms));
+  if (c.flush_interval_ms <= 0) {
+    return Error::invalid(fmt::format("--flush-interval-ms {} must be > 0", c.flush_interval_ms));
+  }
+  if (c.segment_bytes_max < c.max_message_bytes) {
+    return Error::invalid(
+        fmt::format("--segment-bytes-max {} is smaller than --max-message-bytes {}",
+                    c.segment_bytes_max, c.max_message_bytes));
+  }
+  if (auto s = storage::validate(log_config(c)); !s) {
+    return Error::invalid(fmt::format("storage settings: {}", s.error().detail()));
+  }
+  return {};
+}
+
+storage::LogConfig log_config(const DaemonConfig& c) {
+  storage::LogConfig l;
+  l.segment_bytes_max = c.segment_bytes_max;
+  l.segment_age_max = std::chrono::milliseconds(c.segment_ms);
+  l.retention_ms = c.retention_ms;
+  l.retention_bytes = c.retention_bytes;
+  l.batch_bytes_max = c.max_message_bytes;
+  l.index_interval_bytes = c.index_interval_bytes;
+  auto policy = storage::parse_flush_policy(c.flush_policy);
+  l.flush_policy = policy ? *policy : storage::FlushPolicy::always;
+  l.flush_interval = std::chrono::milliseconds(c.flush_interval_ms);
+  return l;
+}
+
+}  // namespace spate::apps

@@ -1,0 +1,65 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// spated's settings: one name in three spellings (--flag, SPATE_FLAG, TOML
+// key), defaults in the struct, parsed with CLI11 and validated before the
+// data directory is touched (style.md §3.9, design.md "Processes, ports").
+
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "spate/common/result.h"
+#include "spate/storage/partition_log.h"
+
+namespace spate::apps {
+
+struct HostPort {
+  std::string host;
+  std::uint16_t port = 0;
+};
+
+// Parses "HOST:PORT" (IPv6 hosts in brackets). Errors name `setting`.
+[[nodiscard]] Result<HostPort> parse_host_port(const std::string& text, const std::string& setting);
+
+struct DaemonConfig {
+  std::int32_t node_id = 0;
+  std::string data_dir = "./spate-data";
+  std::string listen = "0.0.0.0:9092";
+  std::string advertise;  // default: the listen address, 127.0.0.1 for 0.0.0.0
+  std::string cluster_listen = "0.0.0.0:9093";
+  std::string admin_listen = "0.0.0.0:9094";
+  std::string seeds;  // ID@HOST:PORT,...; default: this node alone
+  std::string log_level = "info";
+  std::string ready_file;  // written once serving (tests)
+  // Storage defaults for every topic (topic configs override them).
+  std::uint64_t segment_bytes_max = std::uint64_t{1} << 30U;
+  std::int64_t segment_ms = 7LL * 24 * 3600 * 1000;
+  std::int64_t retention_ms = 7LL * 24 * 3600 * 1000;
+  std::int64_t retention_bytes = -1;
+  std::uint32_t max_message_bytes = 1048588;
+  std::uint32_t index_interval_bytes = 4096;
+  std::string flush_policy = "always";
+  std::int64_t flush_interval_ms = 1000;
+};
+
+enum class ParseOutcome : std::uint8_t { run, exit_ok, exit_error };
+
+struct Parsed {
+  ParseOutcome outcome = ParseOutcome::run;
+  DaemonConfig config;
+  std::string message;  // for exit_ok (help, printed config) or exit_error
+};
+
+// Parses argv, the SPATE_* environment and --config FILE.
+[[nodiscard]] Parsed parse_options(int argc, char** argv);
+
+// Range and cross-field checks. Errors name the setting by its flag spelling.
+[[nodiscard]] Status validate(const DaemonConfig& config);
+
+// The storage::LogConfig that every partition starts from.
+[[nodiscard]] storage::LogConfig log_config(const DaemonConfig& config);
+
+}  // namespace spate::apps
