@@ -114,7 +114,9 @@ class ByteWriter {
   template <typename T>
   requires std::is_integral_v<T>
   void patch(std::size_t at, T value) {
-    SPATE_ASSERT(at + sizeof(T) <= buffer_.size(), "patch past end");
+    // Written so that a huge `at` cannot wrap the sum around and pass.
+    SPATE_ASSERT(at <= buffer_.size() && sizeof(T) <= buffer_.size() - at,
+                 "patch past end: {} bytes at {}, size {}", sizeof(T), at, buffer_.size());
     store_be<T>(buffer_.data() + at, value);
   }
 
