@@ -122,7 +122,8 @@ void fields(Io& io, FetchResponse& m, std::int16_t version) {
   }
   io.array(m.responses, false, 6, "responses", [&](FetchTopicResponse& t) {
     io.string(t.topic, false, "responses[].topic");
-    io.array(t.partitions, false, 34, "partitions", [&](FetchPartitionData& p) {
+    // Smallest partition at v4: 4 + 2 + 8 + 8 + 4 (null aborted) + 4 (null records) = 30.
+    io.array(t.partitions, false, 30, "partitions", [&](FetchPartitionData& p) {
       io.i32(p.partition_index, "partitions[].partition_index");
       io.i16(p.error_code, "partitions[].error_code");
       io.i64(p.high_watermark, "partitions[].high_watermark");

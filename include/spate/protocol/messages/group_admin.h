@@ -100,13 +100,15 @@ struct DescribeGroupsResponse {
 template <class Io>
 void fields(Io& io, DescribeGroupsResponse& m, std::int16_t version) {
   if (version >= 1) io.i32(m.throttle_time_ms, "throttle_time_ms");
-  io.array(m.groups, false, 16, "groups", [&](DescribeGroupsGroup& g) {
+  // Smallest group: 2 + 4 x 2 (strings) + 4 (members) = 14 bytes (v0-v2).
+  io.array(m.groups, false, 14, "groups", [&](DescribeGroupsGroup& g) {
     io.i16(g.error_code, "groups[].error_code");
     io.string(g.group_id, false, "groups[].group_id");
     io.string(g.group_state, false, "groups[].group_state");
     io.string(g.protocol_type, false, "groups[].protocol_type");
     io.string(g.protocol_data, false, "groups[].protocol_data");
-    io.array(g.members, false, 16, "groups[].members", [&](DescribeGroupsMember& mem) {
+    // Smallest member: 3 x 2 (strings) + 2 x 4 (bytes) = 14 bytes (v0-v3).
+    io.array(g.members, false, 14, "groups[].members", [&](DescribeGroupsMember& mem) {
       io.string(mem.member_id, false, "members[].member_id");
       if (version >= 4) io.nullable_string(mem.group_instance_id, false, "group_instance_id");
       io.string(mem.client_id, false, "members[].client_id");
