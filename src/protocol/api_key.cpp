@@ -59,4 +59,15 @@ std::int16_t response_header_version(const ApiInfo& api, std::int16_t version) {
   return is_flexible(api, version) ? 1 : 0;
 }
 
+std::int16_t request_header_version(std::int16_t api_key, std::int16_t api_version) {
+  if (api_key == kControlledShutdownKey && api_version == 0) return 0;
+  const auto api = api_info(api_key);
+  return api ? request_header_version(*api, api_version) : 1;
+}
+
+std::int16_t response_header_version(std::int16_t api_key, std::int16_t api_version) {
+  const auto api = api_info(api_key);
+  return api ? response_header_version(*api, api_version) : 0;
+}
+
 }  // namespace spate::protocol

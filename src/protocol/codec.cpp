@@ -42,6 +42,30 @@ void Decoder::uuid(Uuid& v, std::string_view field) {
   std::copy(bytes->begin(), bytes->end(), v.begin());
 }
 
+void Decoder::varint(std::int32_t& v, std::string_view field) {
+  v = 0;
+  if (!ok()) return;
+  auto r = in_.read_varint32();
+  if (!r) return fail(field, "bad varint");
+  v = *r;
+}
+
+void Decoder::varlong(std::int64_t& v, std::string_view field) {
+  v = 0;
+  if (!ok()) return;
+  auto r = in_.read_varint64();
+  if (!r) return fail(field, "bad varlong");
+  v = *r;
+}
+
+void Decoder::uvarint(std::uint32_t& v, std::string_view field) {
+  v = 0;
+  if (!ok()) return;
+  auto r = in_.read_uvarint32();
+  if (!r) return fail(field, "bad unsigned varint");
+  v = *r;
+}
+
 std::int64_t Decoder::length(bool flexible, bool wide, std::string_view field) {
   if (!ok()) return 0;
   if (flexible) {
@@ -68,14 +92,29 @@ std::int64_t Decoder::length(bool flexible, bool wide, std::string_view field) {
   return *n;
 }
 
+std::optional<std::span<const std::byte>> Decoder::string_bytes(std::int64_t n,
+                                                                std::string_view field) {
+  if (static_cast<std::uint64_t>(n) > limits_.string_bytes_max) {
+    fail(field,
+         fmt::format("string of {} bytes exceeds the limit {}", n, limits_.string_bytes_max));
+    return std::nullopt;
+  }
+  auto bytes = in_.read_bytes(static_cast<std::size_t>(n));
+  if (!bytes) {
+    fail(field, fmt::format("length {} past the end", n));
+    return std::nullopt;
+  }
+  if (!charge(bytes->size(), field)) return std::nullopt;
+  return *bytes;
+}
+
 void Decoder::string(std::string& v, bool flexible, std::string_view field) {
   v.clear();
   const std::int64_t n = length(flexible, false, field);
   if (!ok()) return;
   if (n < 0) return fail(field, fmt::format("length {} where null is not allowed", n));
-  auto bytes = in_.read_bytes(static_cast<std::size_t>(n));
-  if (!bytes) return fail(field, fmt::format("length {} past the end", n));
-  if (!charge(bytes->size(), field)) return;
+  auto bytes = string_bytes(n, field);
+  if (!bytes) return;
   v.assign(reinterpret_cast<const char*>(bytes->data()), bytes->size());
 }
 
@@ -86,9 +125,8 @@ void Decoder::nullable_string(std::optional<std::string>& v, bool flexible,
   if (!ok()) return;
   if (n == -1) return;
   if (n < 0) return fail(field, fmt::format("length {}", n));
-  auto bytes = in_.read_bytes(static_cast<std::size_t>(n));
-  if (!bytes) return fail(field, fmt::format("length {} past the end", n));
-  if (!charge(bytes->size(), field)) return;
+  auto bytes = string_bytes(n, field);
+  if (!bytes) return;
   v.emplace(reinterpret_cast<const char*>(bytes->data()), bytes->size());
 }
 

@@ -28,10 +28,10 @@ Result<DecodedHeader> decode_request_header(std::span<const std::byte> frame,
   in.i16(out.header.request_api_key, "request_api_key");
   in.i16(out.header.request_api_version, "request_api_version");
   in.i32(out.header.correlation_id, "correlation_id");
-  const auto api = api_info(out.header.request_api_key);
-  out.header_version = api ? request_header_version(*api, out.header.request_api_version) : 1;
+  out.header_version =
+      request_header_version(out.header.request_api_key, out.header.request_api_version);
   // client_id keeps its classic INT16 form even in header v2 (§1.2).
-  in.nullable_string(out.header.client_id, false, "client_id");
+  if (out.header_version >= 1) in.nullable_string(out.header.client_id, false, "client_id");
   if (out.header_version >= 2) in.tagged_fields("header tagged_fields");
   if (!in.ok()) return in.error();
   out.body_offset = frame.size() - in.remaining();

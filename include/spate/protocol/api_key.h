@@ -62,4 +62,12 @@ struct ApiInfo {
 // Response header v1 for flexible versions, else v0; ApiVersions always v0 (KIP-511).
 [[nodiscard]] std::int16_t response_header_version(const ApiInfo& api, std::int16_t version);
 
+// The same for any (api_key, api_version), including keys outside the table:
+// ControlledShutdown (7) v0 is the one request with header v0 (§1.2); any
+// other unknown key is read as header v1 / answered with header v0, so that
+// its correlation id is known.
+inline constexpr std::int16_t kControlledShutdownKey = 7;
+[[nodiscard]] std::int16_t request_header_version(std::int16_t api_key, std::int16_t api_version);
+[[nodiscard]] std::int16_t response_header_version(std::int16_t api_key, std::int16_t api_version);
+
 }  // namespace spate::protocol

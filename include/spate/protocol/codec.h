@@ -26,6 +26,9 @@ struct DecodeLimits {
   std::size_t array_items_max = 100'000;     // elements in any one array
   std::size_t tagged_fields_max = 64;        // tags in one tag section
   std::size_t tagged_bytes_max = 64 * 1024;  // bytes of unknown tags in one section
+  // Bytes in any one STRING (classic or compact). Kafka's own limit: a compact
+  // string longer than INT16 max is refused as well.
+  std::size_t string_bytes_max = 0x7fff;
   // Memory the decoded message may take (arrays, strings, bytes). 0 means
   // twice the input plus kMemorySlackBytes, which real clients' requests stay
   // far below (about 1x) while a frame built to inflate is refused.
@@ -65,6 +68,9 @@ class Decoder {
   void u32(std::uint32_t& v, std::string_view field) { fixed(v, field); }
   void boolean(bool& v, std::string_view field);
   void uuid(Uuid& v, std::string_view field);
+  void varint(std::int32_t& v, std::string_view field);    // zigzag, at most 5 bytes
+  void varlong(std::int64_t& v, std::string_view field);   // zigzag, at most 10 bytes
+  void uvarint(std::uint32_t& v, std::string_view field);  // at most 5 bytes
 
   void string(std::string& v, bool flexible, std::string_view field);
   void nullable_string(std::optional<std::string>& v, bool flexible, std::string_view field);
@@ -126,6 +132,8 @@ class Decoder {
   // Reads a length: classic INT16/INT32 or compact varint (length + 1).
   // Returns -1 for null.
   std::int64_t length(bool flexible, bool wide, std::string_view field);
+  // Reads a STRING's bytes after its length `n` (>= 0), within the limits.
+  std::optional<std::span<const std::byte>> string_bytes(std::int64_t n, std::string_view field);
   std::size_t array_count(bool flexible, std::size_t element_bytes_min, std::string_view field,
                           bool* is_null);
   void fail(std::string_view field, std::string_view why);
@@ -154,6 +162,9 @@ class Encoder {
   void u32(const std::uint32_t& v, std::string_view) { out_.write(v); }
   void boolean(const bool& v, std::string_view) { out_.write<std::int8_t>(v ? 1 : 0); }
   void uuid(const Uuid& v, std::string_view) { out_.write_bytes(v); }
+  void varint(const std::int32_t& v, std::string_view) { out_.write_varint(v); }
+  void varlong(const std::int64_t& v, std::string_view) { out_.write_varint(v); }
+  void uvarint(const std::uint32_t& v, std::string_view) { out_.write_uvarint(v); }
 
   void string(const std::string& v, bool flexible, std::string_view field);
   void nullable_string(const std::optional<std::string>& v, bool flexible, std::string_view field);

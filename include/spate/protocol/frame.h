@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 //
 // Framing (kafka-protocol.md §1): the 4-byte size prefix, request headers
-// v1/v2 and response headers v0/v1.
+// v0-v2 and response headers v0/v1.
 
 #pragma once
 
@@ -41,8 +41,9 @@ struct DecodedHeader {
 };
 
 // Decodes the header of a request frame (without the size prefix). The header
-// version comes from the API table; an unknown API key is read as header v1
-// so that its correlation id is known.
+// version comes from request_header_version(key, version) (api_key.h): v0 only
+// for ControlledShutdown v0, v1 for an unknown API key so that its correlation
+// id is known.
 // Errors: malformed (too short, bad client id, bad tag section).
 [[nodiscard]] Result<DecodedHeader> decode_request_header(std::span<const std::byte> frame,
                                                           const DecodeLimits& limits = {});

@@ -30,6 +30,9 @@ void* operator new(std::size_t size) {
 void operator delete(void* p) noexcept { std::free(p); }
 void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 
+// Bytes allocated so far in this binary, for the other tests in it.
+std::size_t spate_allocated_bytes() { return g_allocated.load(); }
+
 namespace spate::protocol {
 namespace {
 
