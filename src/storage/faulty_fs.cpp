@@ -7,47 +7,56 @@
 
 #include <algorithm>
 #include <bit>
+#include <cstddef>
+#include <string_view>
+#include <utility>
 
 namespace spate::storage {
 namespace {
 
+constexpr std::size_t kOpKinds = 6;  // the single bits of FaultOp
+
 std::size_t op_slot(FaultOp op) {
-  return static_cast<std::size_t>(std::countr_zero(static_cast<std::uint32_t>(op)));
+  const auto bits = static_cast<std::uint32_t>(op);
+  SPATE_ASSERT(std::has_single_bit(bits), "check() takes one FaultOp, not the mask {:#x}", bits);
+  const auto slot = static_cast<std::size_t>(std::countr_zero(bits));
+  SPATE_ASSERT(slot < kOpKinds, "unknown FaultOp {:#x}", bits);
+  return slot;
 }
 
+Error injected(int err, std::string_view call, const std::filesystem::path& path) {
+  return Error::from_errno(err, fmt::format("{} {} (injected)", call, path.string()));
+}
+
+// Routes every read/append/truncate/sync through FaultyFs::check().
 class FaultyFile final : public File {
  public:
   FaultyFile(FaultyFs& fs, std::shared_ptr<File> base) : fs_(fs), base_(std::move(base)) {}
 
   Result<std::size_t> read_at(std::uint64_t position, std::span<std::byte> out) const override {
-    auto d = fs_.check(FaultOp::read, base_->path());
-    if (d.fail) return Error::from_errno(d.err, fmt::format("pread {}", base_->path().string()));
+    if (auto d = fs_.check(FaultOp::read, path()); d.fail) return injected(d.err, "pread", path());
     return base_->read_at(position, out);
   }
 
   Status append(std::span<const std::byte> data) override {
-    auto d = fs_.check(FaultOp::append, base_->path());
-    if (d.fail) {
-      const auto torn =
-          static_cast<std::size_t>(std::min<std::uint64_t>(d.torn_bytes, data.size()));
-      if (torn > 0) (void)base_->append(data.first(torn));
-      return Error::from_errno(d.err, fmt::format("pwrite {}", base_->path().string()));
-    }
-    return base_->append(data);
+    auto d = fs_.check(FaultOp::append, path());
+    if (!d.fail) return base_->append(data);
+    // A torn write: a prefix reaches the file, then the call fails.
+    const auto torn = static_cast<std::size_t>(std::min<std::uint64_t>(d.torn_bytes, data.size()));
+    if (torn > 0) (void)base_->append(data.first(torn));
+    return injected(d.err, "pwrite", path());
   }
 
   Status truncate(std::uint64_t size_bytes) override {
-    auto d = fs_.check(FaultOp::truncate, base_->path());
-    if (d.fail) {
-      return Error::from_errno(d.err, fmt::format("ftruncate {}", base_->path().string()));
+    if (auto d = fs_.check(FaultOp::truncate, path()); d.fail) {
+      return injected(d.err, "ftruncate", path());
     }
     return base_->truncate(size_bytes);
   }
 
   Status sync() override {
-    auto d = fs_.check(FaultOp::sync, base_->path());
-    if (d.fail) {
-      return Error::from_errno(d.err, fmt::format("fdatasync {}", base_->path().string()));
+    if (auto d = fs_.check(FaultOp::sync, path()); d.fail) {
+      return injected(d.err, "fdatasync", path());
     }
     return base_->sync();
   }
@@ -58,7 +67,7 @@ class FaultyFile final : public File {
 
  private:
   FaultyFs& fs_;
-  std::shared_ptr<File> base_;
+  const std::shared_ptr<File> base_;
 };
 
 }  // namespace
@@ -67,6 +76,7 @@ FaultyFs::FaultyFs(Filesystem& base) : base_(base) {}
 FaultyFs::~FaultyFs() = default;
 
 void FaultyFs::inject(const FaultPlan& plan) {
+  SPATE_ASSERT(plan.err > 0, "a fault needs an errno, not {}", plan.err);
   std::lock_guard<std::mutex> lock(mutex_);
   plan_ = plan;
   dead_ = false;
@@ -86,27 +96,32 @@ std::uint64_t FaultyFs::faults_fired() const {
 std::uint64_t FaultyFs::calls(std::uint32_t ops) const {
   std::lock_guard<std::mutex> lock(mutex_);
   std::uint64_t total = 0;
-  for (std::size_t i = 0; i < 6; ++i) {
+  for (std::size_t i = 0; i < kOpKinds; ++i) {
     if ((ops & (1U << i)) != 0) total += counts_[i];
   }
   return total;
 }
 
+// Every call counts, plan or not. With a plan, the matching calls count down
+// (a countdown of 0 behaves as 1); the one that reaches it fails, and with
+// `sticky` so does every matching call after it, until inject() or clear().
+// A one-shot plan is spent once it fires.
 FaultyFs::Decision FaultyFs::check(FaultOp op, const std::filesystem::path& path) {
-  (void)path;
+  (void)path;  // the plan does not select by path (yet)
+  const std::size_t slot = op_slot(op);
   std::lock_guard<std::mutex> lock(mutex_);
-  counts_[op_slot(op)]++;
+  counts_[slot]++;
   if (!plan_ || (plan_->ops & static_cast<std::uint32_t>(op)) == 0) return {};
   if (dead_) {
     ++fired_;
-    return {true, plan_->err, 0};
+    return {.fail = true, .err = plan_->err, .torn_bytes = 0};  // a dead disk writes nothing
   }
   if (plan_->countdown > 1) {
     --plan_->countdown;
     return {};
   }
   ++fired_;
-  Decision d{true, plan_->err, plan_->torn_append_bytes};
+  const Decision d{.fail = true, .err = plan_->err, .torn_bytes = plan_->torn_append_bytes};
   if (plan_->sticky) {
     dead_ = true;
   } else {
@@ -116,45 +131,43 @@ FaultyFs::Decision FaultyFs::check(FaultOp op, const std::filesystem::path& path
 }
 
 Result<std::shared_ptr<File>> FaultyFs::open(const std::filesystem::path& path, OpenMode mode) {
-  auto d = check(FaultOp::open, path);
-  if (d.fail) return Error::from_errno(d.err, fmt::format("open {}", path.string()));
+  if (auto d = check(FaultOp::open, path); d.fail) return injected(d.err, "open", path);
   auto file = base_.open(path, mode);
   if (!file) return file.error();
   return std::shared_ptr<File>(std::make_shared<FaultyFile>(*this, std::move(*file)));
 }
 
 Status FaultyFs::create_directories(const std::filesystem::path& path) {
-  auto d = check(FaultOp::directory, path);
-  if (d.fail) return Error::from_errno(d.err, fmt::format("mkdir {}", path.string()));
+  if (auto d = check(FaultOp::directory, path); d.fail) return injected(d.err, "mkdir", path);
   return base_.create_directories(path);
 }
 
 Result<std::vector<std::string>> FaultyFs::list_directory(const std::filesystem::path& path) {
-  auto d = check(FaultOp::directory, path);
-  if (d.fail) return Error::from_errno(d.err, fmt::format("opendir {}", path.string()));
+  if (auto d = check(FaultOp::directory, path); d.fail) return injected(d.err, "opendir", path);
   return base_.list_directory(path);
 }
 
-// entry_type is a stat: never failed, not counted.
+// entry_type is a stat: it is neither counted nor ever failed, so that a
+// sweep's call numbering does not depend on how often code looks before acting.
 Result<EntryType> FaultyFs::entry_type(const std::filesystem::path& path) {
   return base_.entry_type(path);
 }
 
 Status FaultyFs::remove(const std::filesystem::path& path) {
-  auto d = check(FaultOp::directory, path);
-  if (d.fail) return Error::from_errno(d.err, fmt::format("remove {}", path.string()));
+  if (auto d = check(FaultOp::directory, path); d.fail) return injected(d.err, "unlink", path);
   return base_.remove(path);
 }
 
 Status FaultyFs::rename(const std::filesystem::path& source, const std::filesystem::path& target) {
-  auto d = check(FaultOp::directory, source);
-  if (d.fail) return Error::from_errno(d.err, fmt::format("rename {}", source.string()));
+  if (auto d = check(FaultOp::directory, source); d.fail) {
+    return Error::from_errno(
+        d.err, fmt::format("rename {} {} (injected)", source.string(), target.string()));
+  }
   return base_.rename(source, target);
 }
 
 Status FaultyFs::sync_directory(const std::filesystem::path& path) {
-  auto d = check(FaultOp::directory, path);
-  if (d.fail) return Error::from_errno(d.err, fmt::format("fsync {}", path.string()));
+  if (auto d = check(FaultOp::directory, path); d.fail) return injected(d.err, "fsync", path);
   return base_.sync_directory(path);
 }
 

@@ -1,19 +1,36 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// PosixFs: the real file system through pread/pwrite/fdatasync/ftruncate.
+// PosixFs: the real file system through open/pread/pwrite/fdatasync/ftruncate.
+// Every failure is Error::from_errno(errno, "<call> <path>"); nothing throws.
 
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstddef>
+#include <cstdint>
 #include <dirent.h>
 #include <fcntl.h>
+#include <memory>
+#include <string>
+#include <string_view>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <utility>
+#include <vector>
 
 #include "spate/storage/file.h"
 
 namespace spate::storage {
 namespace {
+
+constexpr mode_t kFileMode = 0644;
+constexpr mode_t kDirectoryMode = 0755;
+
+// errno is read by the caller before the message is formatted (formatting
+// allocates, and an allocation may change errno).
+Error posix_error(int err, std::string_view call, const std::filesystem::path& path) {
+  return Error::from_errno(err, fmt::format("{} {}", call, path.string()));
+}
 
 class PosixFile final : public File {
  public:
@@ -29,26 +46,30 @@ class PosixFile final : public File {
       const ssize_t n =
           ::pread(fd_, out.data() + done, out.size() - done, static_cast<off_t>(position + done));
       if (n < 0) {
-        if (errno == EINTR) continue;
-        return Error::from_errno(errno, fmt::format("pread {}", path_.string()));
+        const int err = errno;
+        if (err == EINTR) continue;
+        return posix_error(err, "pread", path_);
       }
-      if (n == 0) break;
+      if (n == 0) break;  // end of file
       done += static_cast<std::size_t>(n);
     }
     return done;
   }
 
+  // One writer per file (file.h), so the size read at the start is where the
+  // bytes go; sync() and size() may run concurrently on other threads.
   Status append(std::span<const std::byte> data) override {
-    std::uint64_t at = size_.load();
+    const std::uint64_t at = size_.load();
     std::size_t done = 0;
     while (done < data.size()) {
       const ssize_t n =
           ::pwrite(fd_, data.data() + done, data.size() - done, static_cast<off_t>(at + done));
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        const int err = errno;
-        refresh_size();
-        return Error::from_errno(err, fmt::format("pwrite {}", path_.string()));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        // n == 0 cannot happen for a regular file; treat it as EIO rather than spin.
+        const int err = n < 0 ? errno : EIO;
+        refresh_size();  // a prefix may have reached the file
+        return posix_error(err, "pwrite", path_);
       }
       done += static_cast<std::size_t>(n);
     }
@@ -60,15 +81,17 @@ class PosixFile final : public File {
     if (::ftruncate(fd_, static_cast<off_t>(size_bytes)) != 0) {
       const int err = errno;
       refresh_size();
-      return Error::from_errno(err, fmt::format("ftruncate {}", path_.string()));
+      return posix_error(err, "ftruncate", path_);
     }
     size_.store(size_bytes);
     return {};
   }
 
+  // Never retried on failure (style.md §3.5): the caller fences.
   Status sync() override {
     if (::fdatasync(fd_) != 0) {
-      return Error::from_errno(errno, fmt::format("fdatasync {}", path_.string()));
+      const int err = errno;
+      return posix_error(err, "fdatasync", path_);
     }
     return {};
   }
@@ -78,48 +101,54 @@ class PosixFile final : public File {
   const std::filesystem::path& path() const override { return path_; }
 
  private:
+  // After a failed write the tracked size is unknown: ask the kernel. If even
+  // fstat fails, keep the old value (the caller treats the tail as damaged).
   void refresh_size() {
     struct stat st {};
     if (::fstat(fd_, &st) == 0) size_.store(static_cast<std::uint64_t>(st.st_size));
   }
 
-  int fd_;
-  std::filesystem::path path_;
+  const int fd_;
+  const std::filesystem::path path_;
   std::atomic<std::uint64_t> size_;
 };
+
+int open_flags(OpenMode mode) {
+  switch (mode) {
+    case OpenMode::read_only:
+      return O_RDONLY;
+    case OpenMode::read_write:
+      return O_RDWR;
+    case OpenMode::create:
+      return O_RDWR | O_CREAT;
+    case OpenMode::create_exclusive:
+      return O_RDWR | O_CREAT | O_EXCL;
+  }
+  SPATE_ASSERT(false, "unknown OpenMode {}", static_cast<int>(mode));
+  return O_RDONLY;
+}
 
 class PosixFs final : public Filesystem {
  public:
   Result<std::shared_ptr<File>> open(const std::filesystem::path& path, OpenMode mode) override {
-    int flags = O_CLOEXEC;
-    switch (mode) {
-      case OpenMode::read_only:
-        flags |= O_RDONLY;
-        break;
-      case OpenMode::read_write:
-        flags |= O_RDWR;
-        break;
-      case OpenMode::create:
-        flags |= O_RDWR | O_CREAT;
-        break;
-      case OpenMode::create_exclusive:
-        flags |= O_RDWR | O_CREAT | O_EXCL;
-        break;
-    }
+    const int flags = open_flags(mode) | O_CLOEXEC;
     int fd = -1;
     do {
-      fd = ::open(path.c_str(), flags, 0644);
+      fd = ::open(path.c_str(), flags, kFileMode);
     } while (fd < 0 && errno == EINTR);
-    if (fd < 0) return Error::from_errno(errno, fmt::format("open {}", path.string()));
+    if (fd < 0) {
+      const int err = errno;
+      return posix_error(err, "open", path);
+    }
     struct stat st {};
     if (::fstat(fd, &st) != 0) {
       const int err = errno;
       ::close(fd);
-      return Error::from_errno(err, fmt::format("fstat {}", path.string()));
+      return posix_error(err, "fstat", path);
     }
-    if (S_ISDIR(st.st_mode)) {
+    if (!S_ISREG(st.st_mode)) {  // O_RDONLY opens a directory without complaint
       ::close(fd);
-      return Error::io(fmt::format("open {}: is a directory", path.string()));
+      return posix_error(S_ISDIR(st.st_mode) ? EISDIR : EINVAL, "open", path);
     }
     return std::shared_ptr<File>(
         std::make_shared<PosixFile>(fd, path, static_cast<std::uint64_t>(st.st_size)));
@@ -129,34 +158,41 @@ class PosixFs final : public Filesystem {
     std::filesystem::path partial;
     for (const auto& part : path) {
       partial /= part;
-      if (partial == partial.root_path()) continue;
-      if (::mkdir(partial.c_str(), 0755) != 0 && errno != EEXIST) {
-        return Error::from_errno(errno, fmt::format("mkdir {}", partial.string()));
+      if (part.empty() || partial == partial.root_path()) continue;
+      if (::mkdir(partial.c_str(), kDirectoryMode) != 0) {
+        const int err = errno;
+        if (err != EEXIST) return posix_error(err, "mkdir", partial);
       }
     }
     struct stat st {};
     if (::stat(path.c_str(), &st) != 0) {
-      return Error::from_errno(errno, fmt::format("stat {}", path.string()));
+      const int err = errno;
+      return posix_error(err, "stat", path);
     }
-    if (!S_ISDIR(st.st_mode)) {
-      return Error(Errc::already_exists,
-                   fmt::format("{} exists and is not a directory", path.string()));
-    }
+    if (!S_ISDIR(st.st_mode)) return posix_error(EEXIST, "mkdir", path);  // a file is in the way
     return {};
   }
 
   Result<std::vector<std::string>> list_directory(const std::filesystem::path& path) override {
-    DIR* dir = ::opendir(path.c_str());
-    if (dir == nullptr) return Error::from_errno(errno, fmt::format("opendir {}", path.string()));
-    std::vector<std::string> names;
-    errno = 0;
-    while (const dirent* entry = ::readdir(dir)) {
-      std::string name(entry->d_name);
-      if (name != "." && name != "..") names.push_back(std::move(name));
+    DIR* dir = ::opendir(path.c_str());  // glibc opens it O_CLOEXEC
+    if (dir == nullptr) {
+      const int err = errno;
+      return posix_error(err, "opendir", path);
     }
-    const int err = errno;
+    std::vector<std::string> names;
+    int err = 0;
+    for (;;) {
+      errno = 0;
+      const dirent* entry = ::readdir(dir);
+      if (entry == nullptr) {
+        err = errno;
+        break;
+      }
+      const std::string_view name(entry->d_name);
+      if (name != "." && name != "..") names.emplace_back(name);
+    }
     ::closedir(dir);
-    if (err != 0) return Error::from_errno(err, fmt::format("readdir {}", path.string()));
+    if (err != 0) return posix_error(err, "readdir", path);
     std::sort(names.begin(), names.end());
     return names;
   }
@@ -164,8 +200,9 @@ class PosixFs final : public Filesystem {
   Result<EntryType> entry_type(const std::filesystem::path& path) override {
     struct stat st {};
     if (::lstat(path.c_str(), &st) != 0) {
-      if (errno == ENOENT || errno == ENOTDIR) return EntryType::none;
-      return Error::from_errno(errno, fmt::format("lstat {}", path.string()));
+      const int err = errno;
+      if (err == ENOENT || err == ENOTDIR) return EntryType::none;
+      return posix_error(err, "lstat", path);
     }
     if (S_ISREG(st.st_mode)) return EntryType::file;
     if (S_ISDIR(st.st_mode)) return EntryType::directory;
@@ -175,29 +212,40 @@ class PosixFs final : public Filesystem {
   Status remove(const std::filesystem::path& path) override {
     struct stat st {};
     if (::lstat(path.c_str(), &st) != 0) {
-      return Error::from_errno(errno, fmt::format("remove {}", path.string()));
+      const int err = errno;
+      return posix_error(err, "lstat", path);
     }
-    const int rc = S_ISDIR(st.st_mode) ? ::rmdir(path.c_str()) : ::unlink(path.c_str());
-    if (rc != 0) return Error::from_errno(errno, fmt::format("remove {}", path.string()));
+    const bool is_directory = S_ISDIR(st.st_mode);
+    if ((is_directory ? ::rmdir(path.c_str()) : ::unlink(path.c_str())) != 0) {
+      const int err = errno;
+      return posix_error(err, is_directory ? "rmdir" : "unlink", path);
+    }
     return {};
   }
 
   Status rename(const std::filesystem::path& source, const std::filesystem::path& target) override {
     if (::rename(source.c_str(), target.c_str()) != 0) {
-      return Error::from_errno(errno,
-                               fmt::format("rename {} to {}", source.string(), target.string()));
+      const int err = errno;
+      return Error::from_errno(err, fmt::format("rename {} {}", source.string(), target.string()));
     }
     return {};
   }
 
   Status sync_directory(const std::filesystem::path& path) override {
-    const auto& dir = path.empty() ? std::filesystem::path(".") : path;
-    const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return Error::from_errno(errno, fmt::format("open {}", dir.string()));
+    // write_file_atomic("name") syncs parent_path(), which is empty: the cwd.
+    const std::filesystem::path dir = path.empty() ? std::filesystem::path(".") : path;
+    int fd = -1;
+    do {
+      fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    } while (fd < 0 && errno == EINTR);
+    if (fd < 0) {
+      const int err = errno;
+      return posix_error(err, "open", dir);
+    }
     const int rc = ::fsync(fd);
     const int err = errno;
     ::close(fd);
-    if (rc != 0) return Error::from_errno(err, fmt::format("fsync {}", dir.string()));
+    if (rc != 0) return posix_error(err, "fsync", dir);
     return {};
   }
 };

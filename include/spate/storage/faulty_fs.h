@@ -24,12 +24,15 @@ enum class FaultOp : std::uint32_t {
   append = 1U << 2U,
   truncate = 1U << 3U,
   sync = 1U << 4U,
-  directory = 1U << 5U,  // create_directories, list, remove, rename, sync_directory
+  // create_directories, list, remove, rename, sync_directory. entry_type (a
+  // stat) is never counted and never fails.
+  directory = 1U << 5U,
   all = 0xFFFFFFFFU,
 };
 
 struct FaultPlan {
-  // The fault fires on the `countdown`-th matching call from now (1 = the next).
+  // The fault fires on the `countdown`-th matching call from now (1 = the next;
+  // 0 acts as 1).
   std::uint64_t countdown = 1;
   std::uint32_t ops = static_cast<std::uint32_t>(FaultOp::all);
   int err = 5;  // errno: EIO (5) or ENOSPC (28)

@@ -24,10 +24,23 @@ namespace spate::storage {
 //    at the next sync() as well;
 //  - a created or renamed name is durable once its parent directory is synced
 //    (sync_directory); a removal is durable at once (pessimistic for
-//    retention, harmless for recovery).
+//    retention, harmless for recovery);
+//  - a rename is atomic: until it is durable (either directory synced), a
+//    crash puts the entry back under its old name, and a target it replaced
+//    comes back too;
+//  - entries in the root ("/", or "" for relative paths) need
+//    sync_directory("/") (or "") like any other.
 // crash() throws away everything not durable, keeping, per file, as many of
 // the unsynced appended bytes as `keep_unsynced` says (0 = drop them all: the
-// plain crash; k = a torn write that reached the disk up to byte k).
+// plain crash; k = a torn write that reached the disk up to byte k). Exactly:
+// when the file is now longer than its durable bytes, it keeps the first
+// durable size + min(k, difference) bytes of its *current* data (after an
+// unsynced truncate-and-append that prefix holds the new bytes); otherwise
+// its durable bytes come back.
+//
+// Paths are compared after lexically_normal(); there are no symlinks.
+// Files hold references into their MemFs: use them only while it lives.
+// A file is at most 16 GiB (EFBIG, io_error, beyond).
 class MemFs final : public Filesystem {
  public:
   MemFs();
@@ -45,15 +58,18 @@ class MemFs final : public Filesystem {
   [[nodiscard]] Status sync_directory(const std::filesystem::path& path) override;
 
   // Receives (path, unsynced byte count) and returns how many of those bytes
-  // survive the crash (clamped to the count).
+  // survive the crash (clamped to the count). Asked only about files with
+  // unsynced bytes, once each, with the MemFs locked: it must not call it.
   using KeepUnsynced = std::function<std::uint64_t(const std::filesystem::path&, std::uint64_t)>;
 
   // Simulates power loss. Open File objects from before the crash must not be
   // used afterwards (they fail with io_error).
   void crash(const KeepUnsynced& keep_unsynced = {});
 
-  // Test helpers: the current bytes of a file, and overwriting bytes in place
-  // (to corrupt data), both as if durable.
+  // Test helpers: the current bytes of a file; overwriting bytes in place (to
+  // corrupt data) in both the current and the durable bytes, extending either
+  // with zeros if needed; and setting the size of both (truncate or zero-extend).
+  // Errors: not_found, io_error for a directory.
   [[nodiscard]] Result<std::vector<std::byte>> contents(const std::filesystem::path& path);
   [[nodiscard]] Status corrupt(const std::filesystem::path& path, std::uint64_t position,
                                std::span<const std::byte> bytes);
@@ -64,7 +80,9 @@ class MemFs final : public Filesystem {
  private:
   mutable std::mutex mutex_;
   std::map<std::string, std::shared_ptr<Node>> nodes_;  // by normalized path
-  std::uint64_t generation_ = 0;                        // bumped by crash()
+  // Old names of renames not yet durable: where crash() puts them back.
+  std::map<std::string, std::shared_ptr<Node>> ghosts_;
+  std::uint64_t generation_ = 0;  // bumped by crash()
 };
 
 }  // namespace spate::storage
