@@ -16,6 +16,16 @@
 #include "segment.h"
 
 namespace spate::storage {
+namespace {
+
+// A header that does not parse is damage (corrupt_log); a read that failed
+// keeps its own code (io_error, ...), so callers never mistake EIO for rot.
+Error as_read_error(const Error& error) {
+  if (error.code() == Errc::malformed) return Error::corrupt(error.detail());
+  return error;
+}
+
+}  // namespace
 
 std::string_view flush_policy_name(FlushPolicy policy) {
   switch (policy) {
@@ -73,9 +83,11 @@ Status FlushTicket::sync() const {
     if (auto s = fs_->sync_directory(dir_); !s) return s;
   }
   if (recovery_point_) {
-    // Written only after the data below it is durable (the syncs above).
-    if (auto s = write_offset_file(*fs_, dir_ / kRecoveryPointFile, kRecoveryPointMagic,
-                                   *recovery_point_);
+    // Written only after the data below it is durable (the syncs above), and
+    // never above a truncation made while this ticket was in flight.
+    std::lock_guard lock(gate_->mutex);
+    const Offset value = gate_->cap ? std::min(*recovery_point_, *gate_->cap) : *recovery_point_;
+    if (auto s = write_offset_file(*fs_, dir_ / kRecoveryPointFile, kRecoveryPointMagic, value);
         !s) {
       return s;
     }
@@ -224,7 +236,7 @@ Result<ReadResult> PartitionLog::read(Offset from, std::uint64_t bytes_max,
   // Bounded by the segment: each step consumes one batch.
   while (next < limit && next < segment->end()) {
     auto header = segment->read_header(first->position + bytes);
-    if (!header) return Error::corrupt(header.error().message());
+    if (!header) return as_read_error(header.error());
     if (bytes + header->total_bytes() > bytes_max || header->next_offset() > limit) break;
     bytes += header->total_bytes();
     next = header->next_offset();
@@ -262,21 +274,28 @@ Result<std::optional<TimestampHit>> PartitionLog::find_offset_by_timestamp(std::
           if (!bytes) return bytes.error();
           auto records = protocol::decode_records(*bytes);
           if (!records) return Error::corrupt(records.error().message());
+          bool found = false;
           for (const auto& r : *records) {
             if (r.timestamp >= timestamp && Offset(r.offset) >= start_offset_) {
               hit = Offset(r.offset);
               hit_time = r.timestamp;
+              found = true;
               break;
             }
           }
+          // Only records below the start offset reach the target (timestamps
+          // need not increase inside a batch): the answer is in a later batch.
+          if (!found) hit = Offset(-1);
         }
-        hit = std::max(hit, start_offset_);
-        return std::optional<TimestampHit>(TimestampHit{hit, hit_time});
+        if (hit != Offset(-1)) {
+          hit = std::max(hit, start_offset_);
+          return std::optional<TimestampHit>(TimestampHit{hit, hit_time});
+        }
       }
       position += header.total_bytes();
       if (position >= segment->size_bytes()) break;
       auto next = segment->read_header(position);
-      if (!next) return Error::corrupt(next.error().message());
+      if (!next) return as_read_error(next.error());
       header = *next;
     }
   }
@@ -375,12 +394,18 @@ Status PartitionLog::truncate_suffix(Offset end) {
   flushed_end_offset_ = std::min(flushed_end_offset_, end);
   truncated_since_ticket_ = std::min(truncated_since_ticket_.value_or(end), end);
   if (pending_recovery_point_ && *pending_recovery_point_ > end) pending_recovery_point_ = end;
-  if (recovery_point_ > end) {
-    // The recovery point promised that data up to it is valid: lower it.
+  const bool ticket_may_write_higher =
+      ticket_in_flight_ && in_flight_recovery_point_ && *in_flight_recovery_point_ > end;
+  if (recovery_point_ > end || ticket_may_write_higher) {
+    // The recovery point promised that data up to it is valid: lower it, and
+    // stop an in-flight ticket from raising it again (it may have written
+    // already, or may write after us).
+    std::lock_guard lock(gate_->mutex);
+    gate_->cap = std::min(gate_->cap.value_or(end), end);
     if (auto s = write_offset_file(fs_, dir_ / kRecoveryPointFile, kRecoveryPointMagic, end); !s) {
       return fence(s.error());
     }
-    recovery_point_ = end;
+    recovery_point_ = std::min(recovery_point_, end);
   }
   log::get("storage")->info("[{}] truncated suffix end_offset={}", name_, end);
   return {};
@@ -460,7 +485,13 @@ FlushTicket PartitionLog::begin_flush() {
   ticket.sync_directory_ = directory_dirty_;
   directory_dirty_ = false;
   ticket.recovery_point_ = pending_recovery_point_;
+  in_flight_recovery_point_ = pending_recovery_point_;
   pending_recovery_point_.reset();
+  {
+    std::lock_guard lock(gate_->mutex);  // no ticket in flight: nobody else holds it
+    gate_->cap.reset();
+  }
+  ticket.gate_ = gate_;
   ticket.end_offset_ = end_offset_;
   ticket.active_base_ = active().base();
   truncated_since_ticket_.reset();
@@ -471,13 +502,16 @@ FlushTicket PartitionLog::begin_flush() {
 Status PartitionLog::finish_flush(const FlushTicket& synced, const Status& sync_result) {
   SPATE_ASSERT(ticket_in_flight_, "{}: finish_flush without begin_flush", name_);
   ticket_in_flight_ = false;
+  in_flight_recovery_point_.reset();
   if (!sync_result) return fence(sync_result.error());
   if (fenced_ || closed_) return check_usable();
   Offset covered = synced.end_offset();
   if (truncated_since_ticket_) covered = std::min(covered, *truncated_since_ticket_);
   flushed_end_offset_ = std::max(flushed_end_offset_, std::min(covered, end_offset_));
   if (synced.recovery_point_) {
-    recovery_point_ = std::max(recovery_point_, std::min(*synced.recovery_point_, end_offset_));
+    Offset written = *synced.recovery_point_;
+    if (truncated_since_ticket_) written = std::min(written, *truncated_since_ticket_);
+    recovery_point_ = std::max(recovery_point_, std::min(written, end_offset_));
   }
   if (!truncated_since_ticket_) {
     segments_durable_through_ = std::max(segments_durable_through_, synced.active_base_);

@@ -242,6 +242,7 @@ Status PartitionLog::load_unclean(const std::vector<Offset>& bases, Offset recov
           (*file)->size(), config_.index_interval_bytes, [this](const protocol::BatchHeader& h) {
             note_term(Term(h.partition_leader_epoch), h.base());
           });
+      if (!walked && walked.error().code() != Errc::corrupt_log) return walked.error();
       if (!walked) {
         return Error::corrupt(fmt::format("{} (below the recovery point {}, so not a torn write)",
                                           walked.error().detail(), recovery_point));
@@ -308,6 +309,14 @@ Status PartitionLog::refresh_indexes(const Segment& segment) {
       read_file(fs_, segment.path(kTimeIndexSuffix), index_bytes_bound(segment.size_bytes()));
   if (current && current_time && *current == encode_offset_index(segment.index()) &&
       *current_time == encode_time_index(segment.time_index())) {
+    // Equal, but possibly only in the page cache (written by a roll just
+    // before a process crash): sync them all the same, since a clean marker
+    // written later vouches for them.
+    for (const char* suffix : {kIndexSuffix, kTimeIndexSuffix}) {
+      auto file = fs_.open(segment.path(suffix), OpenMode::read_write);
+      if (!file) return file.error();
+      mark_dirty(*file);
+    }
     return {};
   }
   auto files = segment.write_indexes(fs_);

@@ -210,7 +210,23 @@ Result<protocol::BatchHeader> Segment::read_header(std::uint64_t position) const
     return Error::malformed(fmt::format("{}: only {} header bytes at position {}",
                                         log_->path().string(), *n, position));
   }
-  return protocol::decode_batch_header(buffer, limits::kBatchBytesMax);
+  auto header = protocol::decode_batch_header(buffer, limits::kBatchBytesMax);
+  if (!header && header.error().code() != Errc::malformed) {
+    // Any header that does not decode (bad magic, bad length, ...) is bad
+    // bytes to the caller, whatever the decoder called it.
+    return Error::malformed(header.error().message());
+  }
+  return header;
+}
+
+Error Segment::header_error(std::uint64_t position, const Error& error) const {
+  const std::string where = fmt::format("{} at position {}", log_->path().string(), position);
+  // Bytes that do not parse are damage; a failed read (EIO, ...) is not, and
+  // the caller must see it as the I/O error it is.
+  if (error.code() == Errc::malformed) {
+    return Error::corrupt(fmt::format("{}: {}", where, error.detail()));
+  }
+  return Error(error.code(), fmt::format("{}: {}", where, error.detail()));
 }
 
 IndexEntry Segment::index_floor(Offset offset) const {
@@ -229,10 +245,7 @@ Result<BatchLocation> Segment::find_batch(Offset offset) const {
   // Bounded: each step moves forward by at least one header.
   while (position < size_bytes_) {
     auto header = read_header(position);
-    if (!header) {
-      return Error::corrupt(fmt::format("{} at position {}: {}", log_->path().string(), position,
-                                        header.error().message()));
-    }
+    if (!header) return header_error(position, header.error());
     if (header->last_offset() >= offset) return BatchLocation{*header, position};
     position += header->total_bytes();
   }
@@ -248,10 +261,7 @@ Status Segment::rebuild_from_headers(
   // Bounded: each step moves forward by at least one header.
   while (position < size) {
     auto header = read_header(position);
-    if (!header) {
-      return Error::corrupt(fmt::format("{} at position {}: {}", log_->path().string(), position,
-                                        header.error().message()));
-    }
+    if (!header) return header_error(position, header.error());
     if (header->base() != end_) {
       return Error::corrupt(fmt::format("{} at position {}: batch base offset {}, expected {}",
                                         log_->path().string(), position, header->base_offset,

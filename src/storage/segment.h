@@ -126,6 +126,10 @@ class Segment {
   [[nodiscard]] Result<std::vector<std::shared_ptr<File>>> write_indexes(Filesystem& fs) const;
 
  private:
+  // corrupt_log for a header that does not parse; any other error (a failed
+  // read) keeps its code. Both name the file and position.
+  [[nodiscard]] Error header_error(std::uint64_t position, const Error& error) const;
+
   Offset base_;
   Offset end_;
   std::uint64_t size_bytes_ = 0;

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -94,7 +95,16 @@ struct RetentionResult {
   std::uint64_t bytes_deleted = 0;
 };
 
-class Segment;       // private: src/storage/segment.h
+class Segment;  // private: src/storage/segment.h
+
+// Serializes writes of the recovery point file between a flush ticket being
+// synced on another thread and a truncation on the owning thread, and caps
+// what the ticket may write: a truncation while the ticket is in flight must
+// never be undone by the ticket writing the older, higher value after it.
+struct RecoveryPointGate {
+  std::mutex mutex;
+  std::optional<Offset> cap;  // guarded by mutex
+};
 struct CleanMarker;  // private: src/storage/log_files.h
 
 // What one flush must make durable. Captured on the owning thread by
@@ -122,6 +132,7 @@ class FlushTicket {
   std::vector<std::shared_ptr<File>> dirty_files_;
   bool sync_directory_ = false;
   std::optional<Offset> recovery_point_;  // written after everything else is durable
+  std::shared_ptr<RecoveryPointGate> gate_;
   Offset end_offset_;
   Offset active_base_;  // every segment up to this one exists durably after sync()
 };
@@ -302,6 +313,8 @@ class PartitionLog {
   std::optional<Offset> pending_recovery_point_;
   std::optional<Offset> truncated_since_ticket_;
   bool ticket_in_flight_ = false;
+  std::optional<Offset> in_flight_recovery_point_;  // what the in-flight ticket may write
+  std::shared_ptr<RecoveryPointGate> gate_ = std::make_shared<RecoveryPointGate>();
   bool fenced_ = false;
   bool closed_ = false;
   RecoveryReport recovery_;

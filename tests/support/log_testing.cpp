@@ -1,0 +1,205 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// PartitionLog test helpers: batch generation, the log model and comparison.
+
+#include "support/log_testing.h"
+
+#include <algorithm>
+#include <cstring>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "spate/common/bytes.h"
+#include "spate/common/log.h"
+#include "spate/protocol/record_batch.h"
+
+#include "support/batches.h"
+
+namespace spate::testing {
+
+void quiet_storage_logs() { log::set_level(spdlog::level::critical); }
+
+std::vector<std::byte> make_varied_batch(Rng& rng, int records, std::size_t value_bytes_max,
+                                         std::int64_t first_timestamp) {
+  protocol::BatchBuilder builder(first_timestamp);
+  for (int i = 0; i < records; ++i) {
+    protocol::RecordSpec spec;
+    spec.timestamp = first_timestamp + i;
+    const auto size = static_cast<std::size_t>(rng.uniform(value_bytes_max + 1));
+    std::vector<std::byte> value(size);
+    // Eight random bytes per draw: the sim makes tens of megabytes of values.
+    for (std::size_t at = 0; at < size; at += 8) {
+      const std::uint64_t word = rng.next();
+      std::memcpy(value.data() + at, &word, std::min<std::size_t>(8, size - at));
+    }
+    spec.value = std::move(value);
+    if (rng.chance(50)) spec.key = to_bytes(fmt::format("k{}", rng.uniform(1000)));
+    builder.add(spec);
+  }
+  return builder.build();
+}
+
+std::vector<std::byte> as_stored(std::span<const std::byte> sent, Offset base, Term term) {
+  std::vector<std::byte> out(sent.begin(), sent.end());
+  protocol::set_base_offset(out, base);
+  protocol::set_partition_leader_epoch(out, static_cast<std::int32_t>(term.value()));
+  return out;
+}
+
+std::int64_t batch_record_count(std::span<const std::byte> batch) {
+  return std::int64_t{
+             load_be<std::int32_t>(batch.data() + protocol::batch_field::kLastOffsetDelta)} +
+         1;
+}
+
+void LogModel::append(std::span<const std::byte> sent, Offset base, Term term) {
+  const Offset next = base + batch_record_count(sent);
+  batches_.push_back({base, next, term, as_stored(sent, base, term)});
+}
+
+void LogModel::truncate(Offset end) {
+  while (!batches_.empty() && batches_.back().base >= end) batches_.pop_back();
+  if (batches_.empty()) floor_ = std::min(floor_, end);
+}
+
+void LogModel::restart_at(Offset at) {
+  batches_.clear();
+  floor_ = at;
+}
+
+const ModelBatch* LogModel::containing(Offset offset) const {
+  auto it = std::upper_bound(batches_.begin(), batches_.end(), offset,
+                             [](Offset o, const ModelBatch& b) { return o < b.next; });
+  if (it == batches_.end() || it->base > offset) return nullptr;
+  return &*it;
+}
+
+const ModelBatch* LogModel::starting_at(Offset base) const {
+  const ModelBatch* b = containing(base);
+  return b != nullptr && b->base == base ? b : nullptr;
+}
+
+bool LogModel::is_boundary(Offset offset) const {
+  return offset == end() || starting_at(offset) != nullptr;
+}
+
+std::optional<Offset> LogModel::first_at_or_after(std::int64_t timestamp, Offset start) const {
+  for (const auto& b : batches_) {
+    if (b.next <= start) continue;
+    auto records = protocol::decode_records(b.bytes);
+    if (!records) return std::nullopt;
+    for (const auto& r : *records) {
+      if (Offset(r.offset) >= start && r.timestamp >= timestamp) return Offset(r.offset);
+    }
+  }
+  return std::nullopt;
+}
+
+std::vector<Offset> LogModel::boundaries_from(Offset start) const {
+  std::vector<Offset> out;
+  for (const auto& b : batches_) {
+    if (b.base >= start) out.push_back(b.base);
+  }
+  out.push_back(end());
+  return out;
+}
+
+std::string compare_with_model(storage::PartitionLog& log, const LogModel& model) {
+  const Offset end = log.end_offset();
+  Offset from = log.start_offset();
+  // Bounded: every successful read moves `from` forward by at least one batch.
+  while (from < end) {
+    auto r = log.read(from, std::uint64_t{1} << 20U);
+    if (!r) return fmt::format("read({}) failed: {}", from, r.error().message());
+    auto bytes = r->bytes.read_all();
+    if (!bytes) return fmt::format("read({}) bytes: {}", from, bytes.error().message());
+    std::vector<std::span<const std::byte>> parts;
+    if (!split_batches(*bytes, parts))
+      return fmt::format("read({}) returned a partial batch", from);
+    if (parts.empty()) return fmt::format("read({}) below the end {} returned nothing", from, end);
+    Offset expected = from;
+    for (std::size_t i = 0; i < parts.size(); ++i) {
+      const auto base = Offset(load_be<std::int64_t>(parts[i].data()));
+      const ModelBatch* want = i == 0 ? model.containing(from) : model.starting_at(expected);
+      if (want == nullptr) {
+        return fmt::format("read({}) returned a batch at {} the model does not have", from, base);
+      }
+      if (want->base != base) {
+        return fmt::format("read({}) returned the batch at {}, expected the one at {}", from, base,
+                           want->base);
+      }
+      if (!std::equal(parts[i].begin(), parts[i].end(), want->bytes.begin(), want->bytes.end())) {
+        return fmt::format("batch at {} ({} bytes) differs from the model's ({} bytes)", base,
+                           parts[i].size(), want->bytes.size());
+      }
+      expected = want->next;
+    }
+    if (r->next_offset != expected) {
+      return fmt::format("read({}) next_offset {} but the batches end at {}", from, r->next_offset,
+                         expected);
+    }
+    from = expected;
+  }
+  if (from != end) return fmt::format("reads ended at {}, the log ends at {}", from, end);
+  return {};
+}
+
+Result<std::vector<std::vector<std::byte>>> read_batches(storage::PartitionLog& log,
+                                                         std::uint64_t bytes_max) {
+  std::vector<std::vector<std::byte>> out;
+  Offset from = log.start_offset();
+  while (from < log.end_offset()) {
+    auto r = log.read(from, bytes_max);
+    if (!r) return r.error();
+    auto bytes = r->bytes.read_all();
+    if (!bytes) return bytes.error();
+    std::vector<std::span<const std::byte>> parts;
+    if (!split_batches(*bytes, parts) || parts.empty()) {
+      return Error::malformed(fmt::format("read({}) did not return whole batches", from));
+    }
+    for (auto p : parts) out.emplace_back(p.begin(), p.end());
+    if (r->next_offset <= from)
+      return Error::malformed(fmt::format("read({}) made no progress", from));
+    from = r->next_offset;
+  }
+  return out;
+}
+
+std::string unexpected_files(storage::Filesystem& fs, const std::filesystem::path& dir,
+                             std::size_t segments) {
+  auto names = fs.list_directory(dir);
+  if (!names) return fmt::format("list {}: {}", dir.string(), names.error().message());
+  std::set<std::string> logs;
+  std::vector<std::string> indexes;
+  std::string problems;
+  auto stem_of = [](const std::string& name,
+                    std::string_view suffix) -> std::optional<std::string> {
+    if (name.size() != 20 + suffix.size() || !name.ends_with(suffix)) return std::nullopt;
+    const std::string stem = name.substr(0, 20);
+    if (!std::all_of(stem.begin(), stem.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+      return std::nullopt;
+    }
+    return stem;
+  };
+  for (const auto& name : *names) {
+    if (auto s = stem_of(name, ".log")) {
+      logs.insert(*s);
+    } else if (auto i = stem_of(name, ".index")) {
+      indexes.push_back(*i);
+    } else if (auto t = stem_of(name, ".timeindex")) {
+      indexes.push_back(*t);
+    } else if (name != "recovery.point" && name != "start.offset") {
+      problems += fmt::format(" unexpected file '{}';", name);
+    }
+  }
+  for (const auto& stem : indexes) {
+    if (!logs.contains(stem)) problems += fmt::format(" index of missing segment {};", stem);
+  }
+  if (logs.size() != segments) {
+    problems += fmt::format(" {} .log files for {} segments;", logs.size(), segments);
+  }
+  return problems;
+}
+
+}  // namespace spate::testing
