@@ -91,6 +91,7 @@ Status FlushTicket::sync() const {
         !s) {
       return s;
     }
+    gate_->written = value;
   }
   return {};
 }
@@ -394,18 +395,24 @@ Status PartitionLog::truncate_suffix(Offset end) {
   flushed_end_offset_ = std::min(flushed_end_offset_, end);
   truncated_since_ticket_ = std::min(truncated_since_ticket_.value_or(end), end);
   if (pending_recovery_point_ && *pending_recovery_point_ > end) pending_recovery_point_ = end;
-  const bool ticket_may_write_higher =
-      ticket_in_flight_ && in_flight_recovery_point_ && *in_flight_recovery_point_ > end;
-  if (recovery_point_ > end || ticket_may_write_higher) {
-    // The recovery point promised that data up to it is valid: lower it, and
-    // stop an in-flight ticket from raising it again (it may have written
-    // already, or may write after us).
+  {
+    // The recovery point promises that data up to it is valid: lower it to
+    // the truncation, and stop an in-flight ticket from raising it again. On
+    // disk is what the in-flight ticket wrote (after syncing everything below
+    // it), else the last known value; never write more than either.
     std::lock_guard lock(gate_->mutex);
-    gate_->cap = std::min(gate_->cap.value_or(end), end);
-    if (auto s = write_offset_file(fs_, dir_ / kRecoveryPointFile, kRecoveryPointMagic, end); !s) {
-      return fence(s.error());
+    if (ticket_in_flight_ && in_flight_recovery_point_) {
+      gate_->cap = std::min(gate_->cap.value_or(end), end);
     }
-    recovery_point_ = std::min(recovery_point_, end);
+    const Offset on_disk = std::max(recovery_point_, gate_->written.value_or(Offset(0)));
+    if (on_disk > end) {
+      if (auto s = write_offset_file(fs_, dir_ / kRecoveryPointFile, kRecoveryPointMagic, end);
+          !s) {
+        return fence(s.error());
+      }
+      gate_->written.reset();
+      recovery_point_ = end;
+    }
   }
   log::get("storage")->info("[{}] truncated suffix end_offset={}", name_, end);
   return {};
@@ -490,6 +497,7 @@ FlushTicket PartitionLog::begin_flush() {
   {
     std::lock_guard lock(gate_->mutex);  // no ticket in flight: nobody else holds it
     gate_->cap.reset();
+    gate_->written.reset();
   }
   ticket.gate_ = gate_;
   ticket.end_offset_ = end_offset_;

@@ -102,6 +102,9 @@ Status PartitionLog::load() {
   auto rp = read_offset_file(fs_, dir_ / kRecoveryPointFile, kRecoveryPointMagic);
   if (rp) {
     recovery_point = *rp;
+  } else if (rp.error().code() != Errc::corrupt_log && rp.error().code() != Errc::not_found &&
+             rp.error().code() != Errc::limit_exceeded) {
+    return rp.error();  // a failed read is not damage: the caller may retry
   } else if (rp.error().code() != Errc::not_found) {
     log::get("storage")->warn("[{}] ignoring damaged recovery point, scanning everything: {}",
                               name_, rp.error().message());
@@ -153,7 +156,9 @@ Status PartitionLog::load() {
     end_offset_ = start_offset_;
     recovery_point = std::min(recovery_point, end_offset_);
   }
-  recovery_point_ = std::min(recovery_point, end_offset_);
+  // After a clean shutdown everything up to the end is durable, and close()
+  // wrote exactly that recovery point before the marker.
+  recovery_point_ = recovery_.clean ? end_offset_ : std::min(recovery_point, end_offset_);
   // Make whatever recovery kept durable (a process crash leaves unsynced
   // data in the page cache); then all of it counts as flushed, and the
   // recovery point moves to the end.

@@ -103,7 +103,8 @@ class Segment;  // private: src/storage/segment.h
 // never be undone by the ticket writing the older, higher value after it.
 struct RecoveryPointGate {
   std::mutex mutex;
-  std::optional<Offset> cap;  // guarded by mutex
+  std::optional<Offset> cap;      // guarded by mutex
+  std::optional<Offset> written;  // guarded by mutex: what the in-flight ticket wrote
 };
 struct CleanMarker;  // private: src/storage/log_files.h
 
