@@ -6,5 +6,8 @@ function(spate_module name)
   add_library(spate_${name} STATIC ${ARG_SOURCES})
   target_include_directories(spate_${name} PUBLIC ${PROJECT_SOURCE_DIR}/include
                                            PRIVATE ${PROJECT_SOURCE_DIR}/src)
-  target_link_libraries(spate_${name} PUBLIC ${ARG_DEPS} PRIVATE spate_warnings)
+  # Warnings first, so that a dependency's interface options (spate_asio's
+  # -Wno-... for Asio's headers) come after them and win.
+  target_link_libraries(spate_${name} PRIVATE spate_warnings)
+  target_link_libraries(spate_${name} PUBLIC ${ARG_DEPS})
 endfunction()

@@ -17,6 +17,8 @@ namespace spate::storage {
 namespace {
 
 constexpr const char* kNodeMetaFile = "node.meta";
+// Topic metadata, owned by the cluster module (written with write_file_atomic).
+constexpr const char* kTopicsMetaFile = "topics.meta";
 constexpr const char* kDeletedSuffix = ".deleted";
 constexpr std::uint32_t kNodeMetaMagic = 0x53504E4D;  // "SPNM"
 constexpr std::uint16_t kNodeMetaVersion = 1;
@@ -183,8 +185,9 @@ Result<std::vector<TopicPartition>> DataDir::list_partitions() {
   if (!names) return names.error();
   std::vector<TopicPartition> out;
   for (const auto& name : *names) {
-    if (name == kNodeMetaFile) continue;
-    if (name == std::string(kNodeMetaFile) + ".tmp") {
+    if (name == kNodeMetaFile || name == kTopicsMetaFile) continue;
+    if (name == std::string(kNodeMetaFile) + ".tmp" ||
+        name == std::string(kTopicsMetaFile) + ".tmp") {
       if (auto s = fs_.remove(path_ / name); !s) return s.error();
       continue;
     }

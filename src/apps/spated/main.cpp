@@ -1,20 +1,29 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// spated: parses its settings, opens the data directory and every partition
-// (in parallel), reports readiness, and on SIGTERM/SIGINT closes every log
-// cleanly and exits 0. The Kafka listener, admin HTTP and replication are
-// wired in by the broker issues that follow.
+// spated: parses its settings, starts the admin HTTP listener (503 while
+// starting), opens the data directory and every partition (in parallel),
+// then serves Kafka clients. On SIGTERM/SIGINT it stops accepting, lets
+// in-flight requests finish, flushes and closes every log, and exits 0.
+// Wiring only (design.md, Modules).
 
+#include <atomic>
+#include <csignal>
 #include <cstdio>
 #include <fstream>
+#include <future>
 #include <pthread.h>
-#include <signal.h>
 #include <thread>
 #include <unistd.h>
 
+#include "spate/broker/broker.h"
+#include "spate/cluster/disk_thread.h"
+#include "spate/cluster/partition_manager.h"
+#include "spate/common/asio.h"
 #include "spate/common/clock.h"
 #include "spate/common/log.h"
 #include "spate/common/rng.h"
+#include "spate/server/admin_server.h"
+#include "spate/server/kafka_server.h"
 #include "spate/storage/data_dir.h"
 
 #include "options.h"
@@ -25,6 +34,8 @@ using namespace spate;  // NOLINT(google-build-using-namespace): wiring only
 
 constexpr int kExitConfig = 2;
 constexpr int kExitStorage = 3;
+constexpr int kExitListen = 4;
+constexpr auto kTickPeriod = std::chrono::milliseconds(100);
 
 std::string new_cluster_id() {
   Rng rng = Rng::from_os();
@@ -45,9 +56,20 @@ void run_parallel(std::vector<std::function<void()>>& tasks) {
   for (auto& t : threads) t.join();
 }
 
+void write_ready_file(const std::string& path, std::uint16_t port, std::uint16_t admin_port,
+                      std::size_t partitions) {
+  if (path.empty()) return;
+  std::ofstream ready(path + ".tmp");
+  ready << "pid=" << ::getpid() << "\nport=" << port << "\nadmin_port=" << admin_port
+        << "\npartitions=" << partitions << "\n";
+  ready.close();
+  std::rename((path + ".tmp").c_str(), path.c_str());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  const auto started = std::chrono::steady_clock::now();
   auto parsed = apps::parse_options(argc, argv);
   if (parsed.outcome == apps::ParseOutcome::exit_ok) {
     std::fputs(parsed.message.c_str(), stdout);
@@ -64,51 +86,168 @@ int main(int argc, char** argv) {
   }
   log::set_level(spdlog::level::from_str(config.log_level));
   auto logger = log::get("spated");
+  const auto listen = *apps::parse_host_port(config.listen, "listen");
+  const auto admin_listen = *apps::parse_host_port(config.admin_listen, "admin-listen");
 
-  // Signals are taken synchronously by this thread only (sigwait below).
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  asio::io_context io(1);
+  auto work = asio::make_work_guard(io);
+  // Registered before anything starts: a signal during start-up is queued
+  // and handled once serving.
+  asio::signal_set signals(io, SIGTERM, SIGINT);
+  // The admin listener first, so that /health says 503 while starting.
+  broker::Broker* broker_ptr = nullptr;
+  std::atomic<bool> broker_ready{false};
+  server::AdminServer admin(io, admin_listen.host, admin_listen.port, [&]() -> std::string {
+    return broker_ready ? broker_ptr->render_metrics() : std::string("# starting\n");
+  });
+  auto admin_port = admin.listen();
+  if (!admin_port) {
+    logger->critical("{}", admin_port.error().detail());
+    return kExitListen;
+  }
+  admin.start();
+  std::thread network([&io] {
+    pthread_setname_np(pthread_self(), "spate-shard0");
+    io.run();
+  });
+  auto stop_network = [&] {
+    work.reset();
+    io.stop();
+    network.join();
+  };
 
+  cluster::DiskThread disk;
   auto fs = storage::make_posix_fs();
   SystemClock clock;
   auto dir = storage::DataDir::open(*fs, config.data_dir, {config.node_id, new_cluster_id()});
   if (!dir) {
     logger->critical("cannot use data directory {}: {}", config.data_dir, dir.error().message());
+    stop_network();
     return kExitStorage;
   }
-  const auto log_defaults = apps::log_config(config);
   storage::TaskRunner runner = run_parallel;
-  auto partitions =
-      (*dir)->open_all([&](const storage::TopicPartition&) { return log_defaults; }, clock, runner);
-  if (!partitions) {
-    logger->critical("cannot open partitions: {}", partitions.error().message());
+  auto manager = cluster::PartitionManager::open(*fs, **dir, apps::log_config(config), clock,
+                                                 io.get_executor(), disk, runner);
+  if (!manager) {
+    logger->critical("cannot open partitions: {}", manager.error().message());
+    stop_network();
     return kExitStorage;
-  }
-  logger->info(
-      "started node_id={} cluster_id={} data_dir={} partitions={} listen={} flush_policy={} "
-      "(Kafka listener, admin HTTP and replication not wired yet)",
-      config.node_id, (*dir)->meta().cluster_id, config.data_dir, partitions->size(), config.listen,
-      config.flush_policy);
-  if (!config.ready_file.empty()) {
-    std::ofstream ready(config.ready_file + ".tmp");
-    ready << "pid=" << ::getpid() << "\npartitions=" << partitions->size() << "\n";
-    ready.close();
-    std::rename((config.ready_file + ".tmp").c_str(), config.ready_file.c_str());
   }
 
-  int signal_number = 0;
-  sigwait(&signals, &signal_number);  // Waits for the only events this process has yet.
-  logger->info("stopping on signal {}", signal_number);
-  std::size_t failures = 0;
-  for (auto& p : *partitions) {
-    if (auto s = p.log->close(); !s) {
-      logger->error("[{}] close failed: {}", p.id.dir_name(), s.error().message());
-      ++failures;
+  broker::Metrics metrics;
+  broker::BrokerConfig bc;
+  bc.node_id = config.node_id;
+  bc.cluster_id = (*dir)->meta().cluster_id;
+  bc.auto_create_topics = config.auto_create_topics;
+  bc.default_partitions = config.num_partitions;
+  bc.frame_bytes_max = config.max_frame_bytes;
+  bc.broker_configs = {
+      {"auto.create.topics.enable", config.auto_create_topics ? "true" : "false"},
+      {"num.partitions", std::to_string(config.num_partitions)},
+      {"log.dirs", config.data_dir},
+      {"log.segment.bytes", std::to_string(config.segment_bytes_max)},
+      {"log.roll.ms", std::to_string(config.segment_ms)},
+      {"log.retention.ms", std::to_string(config.retention_ms)},
+      {"log.retention.bytes", std::to_string(config.retention_bytes)},
+      {"message.max.bytes", std::to_string(config.max_message_bytes)},
+      {"spate.flush.policy", config.flush_policy},
+      {"log.flush.interval.ms", std::to_string(config.flush_interval_ms)},
+      {"socket.request.max.bytes", std::to_string(config.max_frame_bytes)},
+      {"connections.max.idle.ms", std::to_string(config.idle_timeout_ms)},
+      {"max.connections", std::to_string(config.max_connections)},
+      {"default.replication.factor", "1"},
+  };
+  server::ServerConfig sc;
+  sc.host = listen.host;
+  sc.port = listen.port;
+  sc.frame_bytes_max = config.max_frame_bytes;
+  sc.connections_max = config.max_connections;
+  sc.idle_timeout = std::chrono::milliseconds(config.idle_timeout_ms);
+  sc.inflight_requests_max = config.max_inflight_requests;
+
+  // From here on everything runs on the network thread (the shard).
+  broker::Broker broker(bc, **manager, metrics, clock);
+  server::KafkaServer kafka(io, sc, broker);
+  std::promise<Result<std::uint16_t>> bound;
+  asio::post(io, [&] {
+    auto port = kafka.listen();
+    if (port) {
+      if (!config.advertise.empty()) {
+        auto hp = *apps::parse_host_port(config.advertise, "advertise");
+        broker.set_advertised(hp.host, hp.port);
+      } else {
+        const bool any = listen.host == "0.0.0.0" || listen.host == "::";
+        broker.set_advertised(any ? "127.0.0.1" : listen.host, *port);
+      }
+      broker_ptr = &broker;
+      broker_ready = true;
+      kafka.start();
+      admin.set_serving(true);
     }
+    bound.set_value(port);
+  });
+  auto port = bound.get_future().get();
+  if (!port) {
+    logger->critical("{}", port.error().detail());
+    std::promise<std::size_t> closed;
+    asio::co_spawn(
+        io, [&]() -> awaitable<void> { closed.set_value(co_await (*manager)->close_all()); },
+        asio::detached);
+    closed.get_future().wait();
+    stop_network();
+    return kExitListen;
   }
-  logger->info("stopped partitions_closed={} failures={}", partitions->size() - failures, failures);
+  const auto startup_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::steady_clock::now() - started)
+                              .count();
+  logger->info(
+      "serving node_id={} cluster_id={} listen={}:{} advertised={}:{} admin=http://{}:{} "
+      "data_dir={} topics={} partitions={} flush_policy={} startup_ms={}",
+      config.node_id, bc.cluster_id, listen.host, *port, broker.config().advertised_host,
+      broker.config().advertised_port, admin_listen.host, *admin_port, config.data_dir,
+      (*manager)->topics().size(), (*manager)->partition_count(), config.flush_policy, startup_ms);
+  write_ready_file(config.ready_file, *port, *admin_port, (*manager)->partition_count());
+
+  // Periodic partition work (roll by age, retention, interval flushes), and
+  // the ordered shutdown on SIGTERM/SIGINT.
+  asio::steady_timer ticker(io);
+  bool stopping = false;
+  asio::co_spawn(
+      io,
+      [&]() -> awaitable<void> {
+        boost::system::error_code ec;
+        while (!stopping) {
+          ticker.expires_after(kTickPeriod);
+          co_await ticker.async_wait(asio::redirect_error(use_awaitable, ec));
+          if (!stopping) (*manager)->tick();
+        }
+      },
+      asio::detached);
+  std::promise<std::size_t> stopped;
+  signals.async_wait([&](const boost::system::error_code& ec, int signal_number) {
+    if (ec) return;
+    logger->info("stopping on signal {}: refusing new connections, finishing requests",
+                 signal_number);
+    stopping = true;
+    ticker.cancel();
+    admin.set_serving(false);
+    asio::co_spawn(
+        io,
+        [&]() -> awaitable<void> {
+          co_await kafka.stop(std::chrono::milliseconds(config.shutdown_grace_ms));
+          const std::size_t failures = co_await (*manager)->close_all();
+          admin.stop();
+          stopped.set_value(failures);
+        },
+        [&](std::exception_ptr e) {
+          if (e) {
+            logger->critical("shutdown failed with an exception");
+            stopped.set_value(1);
+          }
+        });
+  });
+  const std::size_t failures = stopped.get_future().get();
+  stop_network();
+  logger->info("stopped partitions={} close_failures={}", (*manager)->partition_count(), failures);
   return failures == 0 ? 0 : kExitStorage;
 }

@@ -63,6 +63,16 @@ Parsed parse_options(int argc, char** argv) {
   add(app, c.seeds, "seeds", "controller voters, ID@HOST:PORT,... (default: this node alone)");
   add(app, c.log_level, "log-level", "trace, debug, info, warn, error or critical");
   add(app, c.ready_file, "ready-file", "file written once the broker serves (for tests)");
+  add(app, c.auto_create_topics, "auto-create-topics",
+      "create a topic on first use in Metadata (auto.create.topics.enable)");
+  add(app, c.num_partitions, "num-partitions", "partitions of an auto-created topic");
+  add(app, c.max_connections, "max-connections", "client connections accepted at once");
+  add(app, c.idle_timeout_ms, "idle-timeout-ms", "close a client connection idle this long");
+  add(app, c.max_frame_bytes, "max-frame-bytes", "largest request frame accepted");
+  add(app, c.max_inflight_requests, "max-inflight-requests",
+      "requests read ahead per connection before reading pauses");
+  add(app, c.shutdown_grace_ms, "shutdown-grace-ms",
+      "on SIGTERM, time given to in-flight requests before connections close");
   add(app, c.segment_bytes_max, "segment-bytes-max", "roll a segment at this size (segment.bytes)");
   add(app, c.segment_ms, "segment-ms", "roll a segment at this age (segment.ms)");
   add(app, c.retention_ms, "retention-ms", "delete segments older than this; -1 = forever");
@@ -129,6 +139,21 @@ Status validate(const DaemonConfig& c) {
     return Error::invalid(fmt::format("--segment-ms {} must be > 0", c.segment_ms));
   if (c.flush_interval_ms <= 0) {
     return Error::invalid(fmt::format("--flush-interval-ms {} must be > 0", c.flush_interval_ms));
+  }
+  if (c.num_partitions < 1 || c.num_partitions > 10000) {
+    return Error::invalid(
+        fmt::format("--num-partitions {} must be in [1, 10000]", c.num_partitions));
+  }
+  if (c.max_connections < 1) return Error::invalid("--max-connections must be >= 1");
+  if (c.idle_timeout_ms <= 0) {
+    return Error::invalid(fmt::format("--idle-timeout-ms {} must be > 0", c.idle_timeout_ms));
+  }
+  if (c.max_frame_bytes < 1024) {
+    return Error::invalid(fmt::format("--max-frame-bytes {} must be >= 1024", c.max_frame_bytes));
+  }
+  if (c.max_inflight_requests < 1) return Error::invalid("--max-inflight-requests must be >= 1");
+  if (c.shutdown_grace_ms < 0) {
+    return Error::invalid(fmt::format("--shutdown-grace-ms {} must be >= 0", c.shutdown_grace_ms));
   }
   if (c.segment_bytes_max < c.max_message_bytes) {
     return Error::invalid(

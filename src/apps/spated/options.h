@@ -34,6 +34,15 @@ struct DaemonConfig {
   std::string seeds;  // ID@HOST:PORT,...; default: this node alone
   std::string log_level = "info";
   std::string ready_file;  // written once serving (tests)
+  // Broker behaviour.
+  bool auto_create_topics = true;   // auto.create.topics.enable
+  std::int32_t num_partitions = 1;  // partitions of an auto-created or default topic
+  // Connection limits.
+  std::uint32_t max_connections = 10000;
+  std::int64_t idle_timeout_ms = 600000;        // connections.max.idle.ms
+  std::uint32_t max_frame_bytes = 100U << 20U;  // socket.request.max.bytes
+  std::uint32_t max_inflight_requests = 64;     // per connection
+  std::int64_t shutdown_grace_ms = 10000;
   // Storage defaults for every topic (topic configs override them).
   std::uint64_t segment_bytes_max = std::uint64_t{1} << 30U;
   std::int64_t segment_ms = 7LL * 24 * 3600 * 1000;

@@ -1,0 +1,73 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// Broker: the Kafka API semantics (design.md, Modules). One handler per API:
+// a decoded request in, a response struct out. handle() takes one request
+// frame (without its size prefix) and returns the response frame to send, no
+// frame (acks=0), or an error telling the transport to close the connection
+// (a frame whose header or body cannot be decoded). It knows nothing of
+// sockets (style.md §2.3 rule 6).
+
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "spate/broker/metrics.h"
+#include "spate/cluster/partition_manager.h"
+#include "spate/common/asio.h"
+#include "spate/common/clock.h"
+#include "spate/common/result.h"
+#include "spate/protocol/api_key.h"
+
+namespace spate::broker {
+
+struct BrokerConfig {
+  std::int32_t node_id = 0;
+  std::string cluster_id;
+  std::string advertised_host = "127.0.0.1";
+  std::int32_t advertised_port = 9092;
+  bool auto_create_topics = true;       // auto.create.topics.enable
+  std::int32_t default_partitions = 1;  // num.partitions
+  std::size_t frame_bytes_max = 100U << 20U;
+  // Read-only broker configs shown by DescribeConfigs (name, value).
+  std::vector<std::pair<std::string, std::string>> broker_configs;
+};
+
+// The APIs this broker serves, with the version ranges it advertises.
+[[nodiscard]] std::vector<protocol::ApiInfo> served_apis();
+
+class Broker {
+ public:
+  Broker(BrokerConfig config, cluster::PartitionManager& partitions, Metrics& metrics,
+         const Clock& clock);
+
+  // Handles one request frame (the bytes after the 4-byte size). Errors mean
+  // "close the connection" and say why (for the log).
+  awaitable<Result<std::optional<std::vector<std::byte>>>> handle(std::vector<std::byte> frame);
+
+  // Every metric in the Prometheus text format (version 0.0.4): request
+  // counters and latency histograms by API, bytes, connections, and per
+  // partition the log start/end offsets, high watermark and size.
+  [[nodiscard]] std::string render_metrics() const;
+
+  // The address Metadata gives clients (known once the listener is bound).
+  void set_advertised(std::string host, std::int32_t port) {
+    config_.advertised_host = std::move(host);
+    config_.advertised_port = port;
+  }
+
+  [[nodiscard]] const BrokerConfig& config() const { return config_; }
+  [[nodiscard]] cluster::PartitionManager& partitions() { return partitions_; }
+  [[nodiscard]] Metrics& metrics() { return metrics_; }
+
+ private:
+  BrokerConfig config_;
+  cluster::PartitionManager& partitions_;
+  Metrics& metrics_;
+  const Clock& clock_;
+};
+
+}  // namespace spate::broker

@@ -1,0 +1,84 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// Partition: one partition's log as the broker uses it, on its shard
+// (design.md, Threading). Appends run on the shard thread; fsync runs on the
+// disk thread as group commit: while one flush is in flight, every append
+// made meanwhile waits for the next, which covers them all.
+//
+// The high watermark is what consumers may read. On a single node it is the
+// durable end under flush policy `always` (the Raft commit index of a group of
+// one) and the log end under `interval`/`none`. When Raft arrives, the commit
+// index replaces it here and the handlers stay as they are.
+
+#pragma once
+
+#include <chrono>
+#include <memory>
+
+#include "spate/cluster/disk_thread.h"
+#include "spate/cluster/notifier.h"
+#include "spate/common/asio.h"
+#include "spate/common/result.h"
+#include "spate/storage/data_dir.h"
+#include "spate/storage/partition_log.h"
+
+namespace spate::cluster {
+
+class Partition : public std::enable_shared_from_this<Partition> {
+ public:
+  Partition(storage::TopicPartition id, std::unique_ptr<storage::PartitionLog> log,
+            asio::any_io_executor shard, DiskThread& disk);
+
+  [[nodiscard]] const storage::TopicPartition& id() const { return id_; }
+
+  // Validates and appends one batch with this partition's term. Starts a
+  // flush if the policy is `always`. Errors: the log's (malformed,
+  // crc_mismatch, record_too_large, log_fenced, io_error, ...).
+  [[nodiscard]] Result<storage::AppendResult> append(std::span<std::byte> batch);
+
+  // Waits until every offset below `end` is committed (below the high
+  // watermark). Errors: timeout at the deadline; log_fenced if a flush failed.
+  awaitable<Status> wait_committed(Offset end, std::chrono::steady_clock::time_point deadline);
+
+  // Whole batches from `from`, never past the high watermark.
+  // Errors: offset_out_of_range outside [start, end]; the log's.
+  [[nodiscard]] Result<storage::ReadResult> read(Offset from, std::uint64_t bytes_max);
+
+  [[nodiscard]] Offset high_watermark() const;
+  [[nodiscard]] Offset start_offset() const { return log_->start_offset(); }
+  [[nodiscard]] Offset end_offset() const { return log_->end_offset(); }
+  [[nodiscard]] storage::PartitionLog& log() { return *log_; }
+  [[nodiscard]] const storage::PartitionLog& log() const { return *log_; }
+
+  // Notified whenever the high watermark moves (or the log fails).
+  [[nodiscard]] Notifier& committed() { return committed_; }
+
+  // Starts a flush now if there is anything to flush and none is in flight.
+  void flush_soon();
+  // Periodic work: roll by age, retention, interval flushes.
+  void tick();
+
+  // Waits for an in-flight flush, flushes, and closes the log. After this
+  // the partition refuses appends and reads.
+  awaitable<Status> close();
+
+  [[nodiscard]] std::uint64_t appended_bytes() const { return appended_bytes_; }
+
+ private:
+  void start_flush();
+  void flush_done(const storage::FlushTicket& ticket, const Status& result);
+
+  storage::TopicPartition id_;
+  std::unique_ptr<storage::PartitionLog> log_;
+  asio::any_io_executor shard_;
+  DiskThread& disk_;
+  Term term_{1};
+  bool flush_in_flight_ = false;
+  bool flush_again_ = false;
+  bool closed_ = false;
+  Notifier committed_;
+  Notifier flush_idle_;
+  std::uint64_t appended_bytes_ = 0;
+};
+
+}  // namespace spate::cluster

@@ -1,0 +1,46 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// AdminServer: HTTP on --admin-listen (Boost.Beast). GET /health answers 200
+// once the broker serves and 503 while it starts or stops; GET /metrics
+// answers the Prometheus text format. Anything else is 404 (405 for a method
+// other than GET/HEAD). One request per connection read at a time, with a
+// deadline and a header size limit.
+
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "spate/common/asio.h"
+#include "spate/common/result.h"
+
+namespace spate::server {
+
+class AdminServer {
+ public:
+  using MetricsSource = std::function<std::string()>;
+
+  AdminServer(asio::io_context& io, std::string host, std::uint16_t port, MetricsSource metrics);
+
+  [[nodiscard]] Result<std::uint16_t> listen();
+  void start();
+  void stop();
+
+  void set_serving(bool serving) { serving_ = serving; }
+
+ private:
+  awaitable<void> accept_loop();
+  awaitable<void> session(tcp::socket socket);
+
+  asio::io_context& io_;
+  std::string host_;
+  std::uint16_t port_;
+  MetricsSource metrics_;
+  tcp::acceptor acceptor_;
+  std::atomic<bool> serving_{false};  // set from the thread that starts the broker
+  bool stopping_ = false;
+};
+
+}  // namespace spate::server

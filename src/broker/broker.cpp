@@ -1,0 +1,97 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// Dispatch: decode the header, check the API and version, decode the body,
+// run the handler, encode the response. Handlers live in handlers_*.cpp.
+
+#include "spate/broker/broker.h"
+
+#include "spate/common/log.h"
+#include "spate/protocol/error_code.h"
+#include "spate/protocol/frame.h"
+#include "spate/protocol/messages/api_versions.h"
+
+#include "handlers.h"
+
+namespace spate::broker {
+namespace {
+
+using protocol::ApiKey;
+
+// The APIs implemented by this broker; groups, SASL and the
+// idempotent producer follow in the next one.
+constexpr ApiKey kServed[] = {
+    ApiKey::produce,           ApiKey::fetch,
+    ApiKey::list_offsets,      ApiKey::metadata,
+    ApiKey::api_versions,      ApiKey::create_topics,
+    ApiKey::delete_topics,     ApiKey::delete_records,
+    ApiKey::describe_configs,  ApiKey::alter_configs,
+    ApiKey::create_partitions, ApiKey::incremental_alter_configs,
+};
+
+}  // namespace
+
+std::vector<protocol::ApiInfo> served_apis() {
+  std::vector<protocol::ApiInfo> out;
+  for (const auto& api : protocol::api_table()) {
+    for (ApiKey k : kServed) {
+      if (api.key == k) out.push_back(api);
+    }
+  }
+  return out;
+}
+
+Broker::Broker(BrokerConfig config, cluster::PartitionManager& partitions, Metrics& metrics,
+               const Clock& clock)
+    : config_(std::move(config)), partitions_(partitions), metrics_(metrics), clock_(clock) {}
+
+awaitable<Result<std::optional<std::vector<std::byte>>>> Broker::handle(
+    std::vector<std::byte> frame) {
+  const auto started = std::chrono::steady_clock::now();
+  protocol::DecodeLimits limits;
+  auto header = protocol::decode_request_header(frame, limits);
+  if (!header) {
+    metrics_.malformed_requests.fetch_add(1, std::memory_order_relaxed);
+    co_return Error::malformed(
+        fmt::format("unreadable request header: {}", header.error().detail()));
+  }
+  const auto& h = header->header;
+  const auto api = protocol::api_info(h.request_api_key);
+  bool served = false;
+  if (api) {
+    for (const auto& s : served_apis()) served = served || s.key == api->key;
+  }
+  HandlerContext ctx{*this, config_, partitions_, clock_, h, header->header_version, false};
+  const auto body = std::span<const std::byte>(frame).subspan(header->body_offset);
+  Result<std::optional<std::vector<std::byte>>> result = std::optional<std::vector<std::byte>>{};
+  if (api && api->key == ApiKey::api_versions &&
+      (h.request_api_version < api->min_version || h.request_api_version > api->max_version)) {
+    // KIP-511: answer an unknown ApiVersions version with v0 and error 35 so
+    // the client can retry with a version it finds in the list.
+    result = std::optional(api_versions_unsupported(ctx));
+  } else if (!api || !served) {
+    metrics_.malformed_requests.fetch_add(1, std::memory_order_relaxed);
+    co_return Error(Errc::unsupported_version,
+                    fmt::format("API key {} is not supported (correlation id {})",
+                                h.request_api_key, h.correlation_id));
+  } else if (h.request_api_version < api->min_version || h.request_api_version > api->max_version) {
+    metrics_.malformed_requests.fetch_add(1, std::memory_order_relaxed);
+    co_return Error(Errc::unsupported_version,
+                    fmt::format("{} version {} is outside the supported range [{}, {}]", api->name,
+                                h.request_api_version, api->min_version, api->max_version));
+  } else {
+    result = co_await dispatch(ctx, *api, body);
+  }
+  if (!result) {
+    metrics_.malformed_requests.fetch_add(1, std::memory_order_relaxed);
+    co_return result;
+  }
+  metrics_.record(h.request_api_key,
+                  std::chrono::duration_cast<std::chrono::microseconds>(
+                      std::chrono::steady_clock::now() - started),
+                  ctx.error);
+  metrics_.bytes_in.fetch_add(frame.size() + 4, std::memory_order_relaxed);
+  if (*result) metrics_.bytes_out.fetch_add((*result)->size(), std::memory_order_relaxed);
+  co_return result;
+}
+
+}  // namespace spate::broker

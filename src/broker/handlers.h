@@ -1,0 +1,56 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// Private to broker: the per-API handlers and the dispatch between them.
+
+#pragma once
+
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "spate/broker/broker.h"
+#include "spate/protocol/error_code.h"
+#include "spate/protocol/frame.h"
+
+namespace spate::broker {
+
+struct HandlerContext {
+  Broker& broker;
+  const BrokerConfig& config;
+  cluster::PartitionManager& partitions;
+  const Clock& clock;
+  const protocol::RequestHeader& header;
+  std::int16_t header_version;
+  bool error;  // set when any part of the response carries an error code
+
+  [[nodiscard]] std::int16_t version() const { return header.request_api_version; }
+  std::int16_t code(protocol::ErrorCode c) {
+    if (c != protocol::ErrorCode::none) error = true;
+    return static_cast<std::int16_t>(c);
+  }
+};
+
+// Errc -> the Kafka error code a client acts on (kafka-protocol.md §5).
+[[nodiscard]] protocol::ErrorCode error_code_for(Errc errc);
+
+// Encodes a full response frame (size prefix, header, body).
+template <typename Resp>
+std::vector<std::byte> response_frame(const HandlerContext& ctx, const protocol::ApiInfo& api,
+                                      const Resp& response) {
+  ByteWriter out(256);
+  protocol::begin_frame(out);
+  protocol::encode_response_header(
+      out, ctx.header.correlation_id,
+      protocol::response_header_version(api, ctx.header.request_api_version));
+  protocol::encode_message(out, response, ctx.header.request_api_version);
+  protocol::finish_frame(out);
+  return out.release();
+}
+
+std::vector<std::byte> api_versions_unsupported(HandlerContext& ctx);
+
+awaitable<Result<std::optional<std::vector<std::byte>>>> dispatch(HandlerContext& ctx,
+                                                                  const protocol::ApiInfo& api,
+                                                                  std::span<const std::byte> body);
+
+}  // namespace spate::broker

@@ -1,0 +1,105 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// The Prometheus text exposition of the broker's metrics.
+
+#include <fmt/format.h>
+
+#include "spate/broker/broker.h"
+
+namespace spate::broker {
+
+std::string Broker::render_metrics() const {
+  std::string out;
+  auto line = [&out](std::string_view text) {
+    out.append(text);
+    out.push_back('\n');
+  };
+  auto load = [](const std::atomic<std::uint64_t>& v) { return v.load(std::memory_order_relaxed); };
+
+  line("# HELP spate_requests_total Requests handled, by API.");
+  line("# TYPE spate_requests_total counter");
+  for (const auto& api : served_apis()) {
+    const auto& m = metrics_.apis[static_cast<std::size_t>(api.key)];
+    line(fmt::format("spate_requests_total{{api=\"{}\"}} {}", api.name, load(m.requests)));
+  }
+  line("# HELP spate_request_errors_total Requests answered with an error code, by API.");
+  line("# TYPE spate_request_errors_total counter");
+  for (const auto& api : served_apis()) {
+    const auto& m = metrics_.apis[static_cast<std::size_t>(api.key)];
+    line(fmt::format("spate_request_errors_total{{api=\"{}\"}} {}", api.name, load(m.errors)));
+  }
+  line(
+      "# HELP spate_request_latency_seconds Time from a whole request read to its response, by "
+      "API.");
+  line("# TYPE spate_request_latency_seconds histogram");
+  for (const auto& api : served_apis()) {
+    const auto& m = metrics_.apis[static_cast<std::size_t>(api.key)];
+    std::uint64_t cumulative = 0;
+    for (std::size_t b = 0; b < kLatencyBucketsUs.size(); ++b) {
+      cumulative += load(m.latency_buckets[b]);
+      line(fmt::format("spate_request_latency_seconds_bucket{{api=\"{}\",le=\"{}\"}} {}", api.name,
+                       static_cast<double>(kLatencyBucketsUs[b]) / 1e6, cumulative));
+    }
+    cumulative += load(m.latency_buckets[kLatencyBucketsUs.size()]);
+    line(fmt::format("spate_request_latency_seconds_bucket{{api=\"{}\",le=\"+Inf\"}} {}", api.name,
+                     cumulative));
+    line(fmt::format("spate_request_latency_seconds_sum{{api=\"{}\"}} {}", api.name,
+                     static_cast<double>(load(m.latency_sum_us)) / 1e6));
+    line(fmt::format("spate_request_latency_seconds_count{{api=\"{}\"}} {}", api.name, cumulative));
+  }
+  auto counter = [&](const char* name, const char* help, std::uint64_t v, const char* type) {
+    line(fmt::format("# HELP {} {}", name, help));
+    line(fmt::format("# TYPE {} {}", name, type));
+    line(fmt::format("{} {}", name, v));
+  };
+  counter("spate_bytes_in_total", "Request bytes received.", load(metrics_.bytes_in), "counter");
+  counter("spate_bytes_out_total", "Response bytes sent.", load(metrics_.bytes_out), "counter");
+  counter("spate_connections", "Open client connections.", load(metrics_.connections_open),
+          "gauge");
+  counter("spate_connections_accepted_total", "Client connections accepted.",
+          load(metrics_.connections_total), "counter");
+  counter("spate_connections_rejected_total", "Connections refused at the connection limit.",
+          load(metrics_.connections_rejected), "counter");
+  counter("spate_malformed_requests_total",
+          "Requests that closed their connection (unreadable frame, header or body).",
+          load(metrics_.malformed_requests), "counter");
+  counter("spate_partitions", "Partitions on this broker.", partitions_.partition_count(), "gauge");
+
+  struct Gauge {
+    const char* name;
+    const char* help;
+  };
+  const Gauge gauges[] = {
+      {"spate_log_start_offset", "First offset of the partition log."},
+      {"spate_log_end_offset", "Offset after the last record of the partition log."},
+      {"spate_high_watermark", "Offset below which records are committed and readable."},
+      {"spate_log_size_bytes", "Bytes of the partition's segments."},
+  };
+  for (std::size_t g = 0; g < std::size(gauges); ++g) {
+    line(fmt::format("# HELP {} {}", gauges[g].name, gauges[g].help));
+    line(fmt::format("# TYPE {} gauge", gauges[g].name));
+    for (const auto& [name, topic] : partitions_.topics()) {
+      for (std::size_t i = 0; i < topic.partitions.size(); ++i) {
+        const auto& p = *topic.partitions[i];
+        std::int64_t v = 0;
+        switch (g) {
+          case 0:
+            v = p.start_offset().value();
+            break;
+          case 1:
+            v = p.end_offset().value();
+            break;
+          case 2:
+            v = p.high_watermark().value();
+            break;
+          default:
+            v = static_cast<std::int64_t>(p.log().size_bytes());
+        }
+        line(fmt::format("{}{{topic=\"{}\",partition=\"{}\"}} {}", gauges[g].name, name, i, v));
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace spate::broker

@@ -1,0 +1,47 @@
+// SPDX-License-Identifier: Apache-2.0
+
+#include "spate/cluster/disk_thread.h"
+
+#include <pthread.h>
+
+namespace spate::cluster {
+
+DiskThread::DiskThread() : thread_([this] { run(); }) {}
+
+DiskThread::~DiskThread() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_one();
+  thread_.join();
+}
+
+void DiskThread::submit(std::function<void()> work, asio::any_io_executor executor,
+                        std::function<void()> done) {
+  {
+    std::lock_guard lock(mutex_);
+    queue_.push_back([work = std::move(work), executor, done = std::move(done)]() mutable {
+      work();
+      asio::post(executor, std::move(done));
+    });
+  }
+  wake_.notify_one();
+}
+
+void DiskThread::run() {
+  pthread_setname_np(pthread_self(), "spate-disk");
+  while (true) {
+    std::function<void()> job;
+    {
+      std::unique_lock lock(mutex_);
+      wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping, and nothing left to do
+      job = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    job();
+  }
+}
+
+}  // namespace spate::cluster

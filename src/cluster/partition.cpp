@@ -1,0 +1,145 @@
+// SPDX-License-Identifier: Apache-2.0
+
+#include "spate/cluster/partition.h"
+
+#include "spate/common/log.h"
+
+namespace spate::cluster {
+
+Partition::Partition(storage::TopicPartition id, std::unique_ptr<storage::PartitionLog> log,
+                     asio::any_io_executor shard, DiskThread& disk)
+    : id_(std::move(id)), log_(std::move(log)), shard_(std::move(shard)), disk_(disk) {
+  // Keep the term of the log: a restarted single node continues in the same
+  // term (Raft will own this number later).
+  term_ = std::max(Term(1), log_->last_term());
+}
+
+Result<storage::AppendResult> Partition::append(std::span<std::byte> batch) {
+  if (closed_)
+    return Error(Errc::shutting_down, fmt::format("partition {} is closing", id_.dir_name()));
+  auto result = log_->append(batch, term_);
+  if (!result) {
+    if (log_->fenced()) committed_.notify_all();
+    return result.error();
+  }
+  appended_bytes_ += batch.size();
+  if (log_->config().flush_policy == storage::FlushPolicy::always) {
+    flush_soon();
+  } else {
+    committed_.notify_all();  // the high watermark is the log end
+  }
+  return result;
+}
+
+Offset Partition::high_watermark() const {
+  if (log_->config().flush_policy == storage::FlushPolicy::always) {
+    return std::max(log_->start_offset(), log_->flushed_end_offset());
+  }
+  return log_->end_offset();
+}
+
+awaitable<Status> Partition::wait_committed(Offset end,
+                                            std::chrono::steady_clock::time_point deadline) {
+  auto self = shared_from_this();  // alive across the suspension
+  // Bounded by the deadline: each pass either returns or waits until it.
+  while (true) {
+    if (log_->fenced()) {
+      co_return Error::fenced(fmt::format("partition {}: the log failed", id_.dir_name()));
+    }
+    if (high_watermark() >= end || log_->end_offset() < end) co_return Status{};
+    if (std::chrono::steady_clock::now() >= deadline) {
+      co_return Error(Errc::timeout,
+                      fmt::format("partition {}: not durable before the deadline", id_.dir_name()));
+    }
+    co_await committed_.wait_until(deadline);
+  }
+}
+
+Result<storage::ReadResult> Partition::read(Offset from, std::uint64_t bytes_max) {
+  if (closed_)
+    return Error(Errc::shutting_down, fmt::format("partition {} is closing", id_.dir_name()));
+  if (from < log_->start_offset() || from > log_->end_offset()) {
+    return Error::out_of_range(fmt::format("offset {} outside [{}, {}] of {}", from,
+                                           log_->start_offset(), log_->end_offset(),
+                                           id_.dir_name()));
+  }
+  const Offset hw = high_watermark();
+  if (from >= hw) return storage::ReadResult{{}, from};
+  return log_->read(from, bytes_max, hw);
+}
+
+void Partition::flush_soon() {
+  if (closed_ || log_->fenced()) return;
+  if (flush_in_flight_) {
+    flush_again_ = true;  // group commit: the next flush covers this too
+    return;
+  }
+  start_flush();
+}
+
+void Partition::start_flush() {
+  auto ticket = std::make_shared<storage::FlushTicket>(log_->begin_flush());
+  if (ticket->empty()) {
+    // Nothing to sync: finish at once so the log's bookkeeping advances.
+    (void)log_->finish_flush(*ticket, Status{});
+    committed_.notify_all();
+    return;
+  }
+  flush_in_flight_ = true;
+  flush_again_ = false;
+  auto result = std::make_shared<Status>();
+  auto self = shared_from_this();
+  disk_.submit([ticket, result] { *result = ticket->sync(); }, shard_,
+               [self, ticket, result] { self->flush_done(*ticket, *result); });
+}
+
+void Partition::flush_done(const storage::FlushTicket& ticket, const Status& result) {
+  flush_in_flight_ = false;
+  if (auto s = log_->finish_flush(ticket, result); !s && !closed_) {
+    log::get("cluster")->error("[{}] flush failed, partition fenced: {}", id_.dir_name(),
+                               s.error().message());
+  }
+  committed_.notify_all();
+  if (!closed_ && !log_->fenced() && (flush_again_ || log_->flush_due())) start_flush();
+  if (!flush_in_flight_) flush_idle_.notify_all();
+}
+
+void Partition::tick() {
+  if (closed_ || log_->fenced()) return;
+  auto logger = log::get("cluster");
+  const std::size_t segments_before = log_->segment_count();
+  if (auto s = log_->maybe_roll(); !s) {
+    logger->error("[{}] roll failed: {}", id_.dir_name(), s.error().message());
+    return;
+  }
+  if (log_->segment_count() > segments_before) {
+    logger->info("[{}] segment rolled at offset {} (segment.ms)", id_.dir_name(),
+                 log_->end_offset());
+  }
+  auto retention = log_->apply_retention();
+  if (!retention) {
+    logger->error("[{}] retention failed: {}", id_.dir_name(), retention.error().message());
+  } else if (retention->segments_deleted > 0) {
+    logger->info("[{}] retention deleted {} segments ({} bytes), start offset now {}",
+                 id_.dir_name(), retention->segments_deleted, retention->bytes_deleted,
+                 log_->start_offset());
+  }
+  if (log_->flush_due()) flush_soon();
+}
+
+awaitable<Status> Partition::close() {
+  auto self = shared_from_this();
+  closed_ = true;
+  // Bounded: a flush in flight completes (the disk thread never stops early).
+  while (flush_in_flight_) {
+    co_await flush_idle_.wait_until(std::chrono::steady_clock::now() + std::chrono::seconds(1));
+  }
+  committed_.notify_all();
+  if (log_->fenced()) {
+    co_return Error::fenced(
+        fmt::format("partition {}: log fenced, not closed cleanly", id_.dir_name()));
+  }
+  co_return log_->close();
+}
+
+}  // namespace spate::cluster
