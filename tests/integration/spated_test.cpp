@@ -76,7 +76,8 @@ TEST_F(Spated, StartsOnAFreshDirectoryAndStopsCleanlyOnSigterm) {
     std::freopen(out_.c_str(), "w", stdout);
     ::dup2(::fileno(stdout), 2);
     ::execl(SPATE_SPATED_PATH, SPATE_SPATED_PATH, "--data-dir", data_.c_str(), "--ready-file",
-            ready_.c_str(), static_cast<char*>(nullptr));
+            ready_.c_str(), "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0",
+            static_cast<char*>(nullptr));
     std::_Exit(127);
   }
   bool ready = false;
