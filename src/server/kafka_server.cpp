@@ -12,6 +12,7 @@ namespace {
 
 using SteadyTime = std::chrono::steady_clock::time_point;
 constexpr auto kNever = SteadyTime::max();
+constexpr std::size_t kReadChunk = 64 * 1024;
 
 // One request's place in the response order.
 struct Slot {
@@ -104,10 +105,21 @@ class Connection : public std::enable_shared_from_this<Connection> {
         enqueue_close();
         break;
       }
-      std::vector<std::byte> frame(*size);
-      co_await asio::async_read(socket_, asio::buffer(frame),
-                                asio::redirect_error(use_awaitable, ec));
+      // Grow the buffer as bytes arrive, never past twice what was received
+      // (plus 64 KiB): a peer that claims a large frame and sends little
+      // costs little memory.
+      std::vector<std::byte> frame;
+      std::size_t received = 0;
+      while (received < *size) {
+        const std::size_t want = std::min(*size, std::max(2 * received, received + kReadChunk));
+        frame.resize(want);
+        received += co_await socket_.async_read_some(
+            asio::buffer(frame.data() + received, want - received),
+            asio::redirect_error(use_awaitable, ec));
+        if (ec) break;
+      }
       if (ec) break;
+      frame.resize(received);
       last_activity_ = std::chrono::steady_clock::now();
       auto slot = std::make_shared<Slot>();
       slot->request_bytes = frame.size();
