@@ -57,7 +57,10 @@ Status validate_topic_config(std::string_view name, std::string_view value) {
   if (name == "segment.index.bytes") return as_status(parse_int(name, value, 4, kI32Max));
   if (name == "min.insync.replicas") return as_status(parse_int(name, value, 1, kI32Max));
   if (name == "flush.policy") {
-    return as_status(storage::parse_flush_policy(value));
+    if (auto p = storage::parse_flush_policy(value); !p) {
+      return Error::invalid(fmt::format("config flush.policy: {}", p.error().detail()));
+    }
+    return {};
   }
   if (name == "cleanup.policy") {
     if (value == "delete") return {};

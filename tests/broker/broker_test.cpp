@@ -1,0 +1,431 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// broker::Broker without sockets: request frames in, response frames out,
+// over a PartitionManager on MemFs with a real disk thread.
+
+#include "spate/broker/broker.h"
+
+#include <gtest/gtest.h>
+
+#include "spate/protocol/error_code.h"
+#include "spate/protocol/frame.h"
+#include "spate/protocol/messages/alter_configs.h"
+#include "spate/protocol/messages/api_versions.h"
+#include "spate/protocol/messages/create_topics.h"
+#include "spate/protocol/messages/delete_topics.h"
+#include "spate/protocol/messages/describe_configs.h"
+#include "spate/protocol/messages/fetch.h"
+#include "spate/protocol/messages/list_offsets.h"
+#include "spate/protocol/messages/metadata.h"
+#include "spate/protocol/messages/partition_admin.h"
+#include "spate/protocol/messages/produce.h"
+#include "spate/protocol/record_batch.h"
+#include "spate/storage/mem_fs.h"
+
+namespace spate::broker {
+namespace {
+
+using protocol::ApiKey;
+using protocol::ErrorCode;
+using Frame = std::optional<std::vector<std::byte>>;
+
+std::int16_t code(ErrorCode c) { return static_cast<std::int16_t>(c); }
+
+class BrokerTest : public ::testing::Test {
+ protected:
+  void SetUp() override { open(); }
+
+  void open() {
+    auto d = storage::DataDir::open(fs_, "/data", {0, "test-cluster"});
+    ASSERT_TRUE(d) << d.error();
+    dir_ = std::move(*d);
+    auto m = cluster::PartitionManager::open(fs_, *dir_, storage::LogConfig{}, clock_,
+                                             io_.get_executor(), disk_);
+    ASSERT_TRUE(m) << m.error();
+    manager_ = std::move(*m);
+    broker_ = std::make_unique<Broker>(config_, *manager_, metrics_, clock_);
+  }
+
+  void TearDown() override {
+    if (!manager_) return;
+    auto failures = run(manager_->close_all());
+    EXPECT_EQ(failures, 0U);
+  }
+
+  // Runs a coroutine on the test's io_context to completion (bounded: 10 s).
+  template <typename T>
+  T run(awaitable<T> task) {
+    std::optional<T> out;
+    asio::co_spawn(
+        io_, [&]() -> awaitable<void> { out.emplace(co_await std::move(task)); },
+        [](std::exception_ptr e) {
+          if (e) std::rethrow_exception(e);
+        });
+    io_.restart();
+    for (int i = 0; i < 1000 && !out; ++i) io_.run_one_for(std::chrono::milliseconds(10));
+    SPATE_ASSERT(out.has_value(), "coroutine did not finish within 10 s");
+    return std::move(*out);
+  }
+
+  template <typename Req>
+  std::vector<std::byte> frame(ApiKey key, std::int16_t version, const Req& request,
+                               std::int32_t correlation_id = 42) {
+    ByteWriter out(64);
+    protocol::encode_request_header(
+        out, {static_cast<std::int16_t>(key), version, correlation_id, "test"},
+        protocol::request_header_version(static_cast<std::int16_t>(key), version));
+    protocol::encode_message(out, request, version);
+    return out.release();
+  }
+
+  Result<Frame> handle(std::vector<std::byte> bytes) {
+    return run(broker_->handle(std::move(bytes)));
+  }
+
+  template <typename Resp, typename Req>
+  Resp call(ApiKey key, std::int16_t version, const Req& request) {
+    auto result = handle(frame(key, version, request));
+    SPATE_ASSERT(result && *result, "no response to {}", static_cast<int>(key));
+    const auto& bytes = **result;
+    ByteReader in(bytes);
+    EXPECT_EQ(*in.read<std::int32_t>(), static_cast<std::int32_t>(bytes.size() - 4));
+    EXPECT_EQ(*in.read<std::int32_t>(), 42);  // correlation id
+    std::size_t offset = 8;
+    if (protocol::response_header_version(static_cast<std::int16_t>(key), version) >= 1) {
+      offset += 1;  // empty tagged fields
+    }
+    auto decoded = protocol::decode_message<Resp>(std::span(bytes).subspan(offset), version);
+    SPATE_ASSERT(decoded, "undecodable response: {}", decoded.error());
+    return std::move(*decoded);
+  }
+
+  void create(const std::string& name, std::int32_t partitions,
+              std::vector<protocol::CreateTopicsConfig> configs = {}) {
+    protocol::CreateTopicsRequest r;
+    r.topics.push_back({name, partitions, 1, {}, std::move(configs)});
+    auto resp = call<protocol::CreateTopicsResponse>(ApiKey::create_topics, 4, r);
+    ASSERT_EQ(resp.topics.at(0).error_code, 0) << resp.topics[0].error_message.value_or("");
+  }
+
+  static std::vector<std::byte> batch(int records, std::int64_t timestamp = 1000) {
+    protocol::BatchBuilder b(timestamp);
+    for (int i = 0; i < records; ++i) b.add_value(to_bytes(fmt::format("value-{}", i)));
+    return b.build();
+  }
+
+  protocol::ProducePartitionResponse produce(const std::string& topic, std::int32_t partition,
+                                             std::vector<std::byte> records,
+                                             std::int16_t acks = -1) {
+    protocol::ProduceRequest r;
+    r.acks = acks;
+    r.timeout_ms = 5000;
+    r.topic_data.push_back({topic, {{partition, std::move(records)}}});
+    auto resp = call<protocol::ProduceResponse>(ApiKey::produce, 7, r);
+    return resp.responses.at(0).partition_responses.at(0);
+  }
+
+  protocol::FetchPartitionData fetch(const std::string& topic, std::int32_t partition,
+                                     std::int64_t offset, std::int32_t max_wait_ms = 0) {
+    protocol::FetchRequest r;
+    r.max_wait_ms = max_wait_ms;
+    r.min_bytes = 1;
+    r.max_bytes = 1 << 20;
+    r.topics.push_back({topic, {{partition, -1, offset, -1, 1 << 20}}});
+    auto resp = call<protocol::FetchResponse>(ApiKey::fetch, 11, r);
+    return resp.responses.at(0).partitions.at(0);
+  }
+
+  storage::MemFs fs_;
+  SystemClock clock_;
+  asio::io_context io_;
+  cluster::DiskThread disk_;
+  std::unique_ptr<storage::DataDir> dir_;
+  std::unique_ptr<cluster::PartitionManager> manager_;
+  Metrics metrics_;
+  BrokerConfig config_ = [] {
+    BrokerConfig c;
+    c.cluster_id = "test-cluster";
+    return c;
+  }();
+  std::unique_ptr<Broker> broker_;
+};
+
+TEST_F(BrokerTest, ApiVersionsAdvertisesExactlyTheServedApis) {
+  auto resp = call<protocol::ApiVersionsResponse>(ApiKey::api_versions, 3,
+                                                  protocol::ApiVersionsRequest{"test", "1"});
+  EXPECT_EQ(resp.error_code, 0);
+  const auto served = served_apis();
+  ASSERT_EQ(resp.api_keys.size(), served.size());
+  for (std::size_t i = 0; i < served.size(); ++i) {
+    EXPECT_EQ(resp.api_keys[i].api_key, static_cast<std::int16_t>(served[i].key));
+    EXPECT_EQ(resp.api_keys[i].min_version, served[i].min_version);
+    EXPECT_EQ(resp.api_keys[i].max_version, served[i].max_version);
+  }
+}
+
+TEST_F(BrokerTest, ApiVersionsOfAnUnknownVersionAnswersV0WithUnsupportedVersion) {
+  auto result = handle(frame(ApiKey::api_versions, 0, protocol::ApiVersionsRequest{}, 42));
+  ASSERT_TRUE(result && *result);
+  // A newer client's request: a flexible header (as for v3), version 99.
+  auto bytes = frame(ApiKey::api_versions, 3, protocol::ApiVersionsRequest{"x", "1"});
+  store_be<std::int16_t>(bytes.data() + 2, 99);
+  auto reply = handle(bytes);
+  ASSERT_TRUE(reply && *reply);
+  auto decoded =
+      protocol::decode_message<protocol::ApiVersionsResponse>(std::span(**reply).subspan(8), 0);
+  ASSERT_TRUE(decoded);
+  EXPECT_EQ(decoded->error_code, code(ErrorCode::unsupported_version));
+}
+
+TEST_F(BrokerTest, UnknownApiMalformedBodyAndUnsupportedVersionCloseTheConnection) {
+  auto unknown = frame(ApiKey::api_versions, 0, protocol::ApiVersionsRequest{});
+  store_be<std::int16_t>(unknown.data(), 999);
+  EXPECT_FALSE(handle(unknown));
+  auto metadata = frame(ApiKey::metadata, 1, protocol::MetadataRequest{});
+  store_be<std::int16_t>(metadata.data() + 2, 42);
+  EXPECT_FALSE(handle(metadata));
+  auto truncated =
+      frame(ApiKey::create_topics, 4, protocol::CreateTopicsRequest{{{"t", 1, 1, {}, {}}}});
+  truncated.resize(truncated.size() - 3);
+  auto r = handle(truncated);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), Errc::malformed);
+  EXPECT_EQ(metrics_.malformed_requests.load(), 3U);
+}
+
+TEST_F(BrokerTest, ProduceAcksAllThenFetchReturnsTheBatchWithAssignedOffsets) {
+  create("t", 2);
+  auto first = produce("t", 1, batch(3));
+  EXPECT_EQ(first.error_code, 0);
+  EXPECT_EQ(first.base_offset, 0);
+  auto second = produce("t", 1, batch(2));
+  EXPECT_EQ(second.base_offset, 3);
+  auto p = manager_->partition("t", 1);
+  EXPECT_EQ(p->high_watermark(), Offset(5));  // acks=all answered after the flush
+  auto data = fetch("t", 1, 3);
+  EXPECT_EQ(data.error_code, 0);
+  EXPECT_EQ(data.high_watermark, 5);
+  ASSERT_TRUE(data.records);
+  auto records = protocol::decode_records(*data.records);
+  ASSERT_TRUE(records) << records.error();
+  ASSERT_EQ(records->size(), 2U);
+  EXPECT_EQ((*records)[0].offset, 3);
+  EXPECT_EQ((*records)[1].offset, 4);
+  EXPECT_EQ(fetch("t", 0, 0).records->size(), 0U);  // the other partition is empty
+}
+
+TEST_F(BrokerTest, ProduceErrorsArePerPartition) {
+  create("small", 1, {{"max.message.bytes", "100"}});
+  EXPECT_EQ(produce("nope", 0, batch(1)).error_code, code(ErrorCode::unknown_topic_or_partition));
+  EXPECT_EQ(produce("small", 7, batch(1)).error_code, code(ErrorCode::unknown_topic_or_partition));
+  EXPECT_EQ(produce("small", 0, batch(20)).error_code, code(ErrorCode::message_too_large));
+  auto bad = batch(1);
+  bad.back() ^= std::byte{1};  // breaks the CRC
+  EXPECT_EQ(produce("small", 0, bad).error_code, code(ErrorCode::corrupt_message));
+  EXPECT_EQ(produce("small", 0, batch(1), 2).error_code, code(ErrorCode::invalid_required_acks));
+  EXPECT_EQ(produce("small", 0, batch(1)).base_offset, 0);  // nothing bad was appended
+  EXPECT_GT(metrics_.apis[0].errors.load(), 0U);
+}
+
+TEST_F(BrokerTest, AcksZeroGetsNoResponse) {
+  create("t", 1);
+  protocol::ProduceRequest r;
+  r.acks = 0;
+  r.topic_data.push_back({"t", {{0, batch(1)}}});
+  auto result = handle(frame(ApiKey::produce, 7, r));
+  ASSERT_TRUE(result);
+  EXPECT_FALSE(*result);
+  EXPECT_EQ(manager_->partition("t", 0)->end_offset(), Offset(1));
+}
+
+TEST_F(BrokerTest, FetchLongPollIsWokenByAnAppend) {
+  create("t", 1);
+  asio::steady_timer later(io_, std::chrono::milliseconds(50));
+  later.async_wait([&](boost::system::error_code) {
+    auto p = manager_->partition("t", 0);
+    auto b = batch(1);
+    ASSERT_TRUE(p->append(b));
+  });
+  const auto started = std::chrono::steady_clock::now();
+  auto data = fetch("t", 0, 0, 5000);
+  const auto waited = std::chrono::steady_clock::now() - started;
+  ASSERT_TRUE(data.records);
+  EXPECT_GT(data.records->size(), 0U);
+  EXPECT_LT(waited, std::chrono::milliseconds(4000));
+  // With nothing coming, the poll ends at max wait with no records.
+  auto empty = fetch("t", 0, 1, 100);
+  EXPECT_EQ(empty.error_code, 0);
+  EXPECT_EQ(empty.records->size(), 0U);
+}
+
+TEST_F(BrokerTest, FetchOutOfRangeAndUnknownPartition) {
+  create("t", 1);
+  produce("t", 0, batch(2));
+  EXPECT_EQ(fetch("t", 0, 3).error_code, code(ErrorCode::offset_out_of_range));
+  EXPECT_EQ(fetch("t", 0, -1).error_code, code(ErrorCode::offset_out_of_range));
+  EXPECT_EQ(fetch("t", 4, 0).error_code, code(ErrorCode::unknown_topic_or_partition));
+}
+
+TEST_F(BrokerTest, ListOffsetsEarliestLatestAndByTime) {
+  create("t", 1);
+  produce("t", 0, batch(2, 1000));  // offsets 0-1 at 1000, 1001
+  produce("t", 0, batch(2, 5000));  // offsets 2-3 at 5000, 5001
+  auto list = [&](std::int64_t ts) {
+    protocol::ListOffsetsRequest r;
+    r.topics.push_back({"t", {{0, ts}}});
+    return call<protocol::ListOffsetsResponse>(ApiKey::list_offsets, 3, r)
+        .topics.at(0)
+        .partitions.at(0);
+  };
+  EXPECT_EQ(list(protocol::kListOffsetsEarliest).offset, 0);
+  EXPECT_EQ(list(protocol::kListOffsetsLatest).offset, 4);
+  auto hit = list(3000);
+  EXPECT_EQ(hit.offset, 2);
+  EXPECT_EQ(hit.timestamp, 5000);
+  EXPECT_EQ(list(9000).offset, -1);
+}
+
+TEST_F(BrokerTest, CreateTopicsValidatesEverything) {
+  protocol::CreateTopicsRequest r;
+  r.topics.push_back({"ok", 3, -1, {}, {}});
+  r.topics.push_back({"bad/name", 1, 1, {}, {}});
+  r.topics.push_back({"rf3", 1, 3, {}, {}});
+  r.topics.push_back({"zero", 0, 1, {}, {}});
+  r.topics.push_back({"cfg", 1, 1, {}, {{"retention.ms", "soon"}}});
+  r.topics.push_back({"unknown-cfg", 1, 1, {}, {{"no.such.config", "1"}}});
+  r.validate_only = true;
+  auto resp = call<protocol::CreateTopicsResponse>(ApiKey::create_topics, 4, r);
+  ASSERT_EQ(resp.topics.size(), 6U);
+  EXPECT_EQ(resp.topics[0].error_code, 0);
+  EXPECT_EQ(resp.topics[1].error_code, code(ErrorCode::invalid_topic_exception));
+  EXPECT_EQ(resp.topics[2].error_code, code(ErrorCode::invalid_replication_factor));
+  EXPECT_EQ(resp.topics[3].error_code, code(ErrorCode::invalid_partitions));
+  EXPECT_EQ(resp.topics[4].error_code, code(ErrorCode::invalid_config));
+  EXPECT_NE(resp.topics[4].error_message->find("retention.ms"), std::string::npos);
+  EXPECT_EQ(resp.topics[5].error_code, code(ErrorCode::invalid_config));
+  EXPECT_EQ(manager_->topic("ok"), nullptr);  // validate_only changed nothing
+  create("ok", 3);
+  r.validate_only = false;
+  r.topics.resize(1);
+  EXPECT_EQ(call<protocol::CreateTopicsResponse>(ApiKey::create_topics, 4, r).topics[0].error_code,
+            code(ErrorCode::topic_already_exists));
+}
+
+TEST_F(BrokerTest, MetadataAutoCreatesOnlyWhenAllowed) {
+  protocol::MetadataRequest r;
+  r.topics = std::vector<protocol::MetadataRequestTopic>{{"auto"}};
+  r.allow_auto_topic_creation = false;
+  auto no = call<protocol::MetadataResponse>(ApiKey::metadata, 6, r);
+  EXPECT_EQ(no.topics.at(0).error_code, code(ErrorCode::unknown_topic_or_partition));
+  r.allow_auto_topic_creation = true;
+  auto yes = call<protocol::MetadataResponse>(ApiKey::metadata, 6, r);
+  EXPECT_EQ(yes.topics.at(0).error_code, 0);
+  ASSERT_EQ(yes.topics[0].partitions.size(), 1U);
+  EXPECT_EQ(yes.topics[0].partitions[0].leader_id, 0);
+  EXPECT_EQ(yes.brokers.at(0).port, config_.advertised_port);
+  EXPECT_EQ(yes.cluster_id, "test-cluster");
+  r.topics = std::nullopt;  // all topics
+  EXPECT_EQ(call<protocol::MetadataResponse>(ApiKey::metadata, 6, r).topics.size(), 1U);
+}
+
+TEST_F(BrokerTest, ConfigsDescribeAlterIncrementalAndBrokerIsReadOnly) {
+  create("t", 1, {{"retention.ms", "1000"}});
+  auto describe = [&](std::int8_t type, const std::string& name) {
+    protocol::DescribeConfigsRequest r;
+    r.resources.push_back({type, name, std::nullopt});
+    return call<protocol::DescribeConfigsResponse>(ApiKey::describe_configs, 2, r).results.at(0);
+  };
+  auto value = [](const protocol::DescribeConfigsResult& r, const std::string& name) {
+    for (const auto& e : r.configs) {
+      if (e.name == name) return e.value.value_or("null");
+    }
+    return std::string("missing");
+  };
+  EXPECT_EQ(value(describe(protocol::kResourceTopic, "t"), "retention.ms"), "1000");
+  protocol::IncrementalAlterConfigsRequest inc;
+  inc.resources.push_back({protocol::kResourceTopic,
+                           "t",
+                           {{"retention.ms", protocol::kConfigOpDelete, std::nullopt},
+                            {"segment.bytes", protocol::kConfigOpSet, "100000"}}});
+  auto incr =
+      call<protocol::IncrementalAlterConfigsResponse>(ApiKey::incremental_alter_configs, 1, inc);
+  EXPECT_EQ(incr.responses.at(0).error_code, 0);
+  auto after = describe(protocol::kResourceTopic, "t");
+  EXPECT_EQ(value(after, "segment.bytes"), "100000");
+  EXPECT_EQ(value(after, "retention.ms"), "604800000");
+  EXPECT_EQ(manager_->partition("t", 0)->log().config().segment_bytes_max, 100000U);
+  protocol::AlterConfigsRequest alter;
+  alter.resources.push_back({protocol::kResourceBroker, "0", {{"num.partitions", "3"}}});
+  alter.resources.push_back({protocol::kResourceTopic, "t", {{"cleanup.policy", "compact"}}});
+  auto altered = call<protocol::AlterConfigsResponse>(ApiKey::alter_configs, 1, alter);
+  EXPECT_EQ(altered.responses.at(0).error_code, code(ErrorCode::invalid_request));
+  EXPECT_EQ(altered.responses.at(1).error_code, code(ErrorCode::invalid_config));
+  EXPECT_EQ(describe(protocol::kResourceTopic, "gone").error_code,
+            code(ErrorCode::unknown_topic_or_partition));
+}
+
+TEST_F(BrokerTest, DeleteRecordsCreatePartitionsAndDeleteTopics) {
+  create("t", 1);
+  produce("t", 0, batch(5));
+  protocol::DeleteRecordsRequest del;
+  del.topics.push_back({"t", {{0, 3}}});
+  auto deleted = call<protocol::DeleteRecordsResponse>(ApiKey::delete_records, 1, del);
+  EXPECT_EQ(deleted.topics.at(0).partitions.at(0).low_watermark, 3);
+  EXPECT_EQ(fetch("t", 0, 2).error_code, code(ErrorCode::offset_out_of_range));
+  del.topics[0].partitions[0].offset = 99;
+  EXPECT_EQ(call<protocol::DeleteRecordsResponse>(ApiKey::delete_records, 1, del)
+                .topics[0]
+                .partitions[0]
+                .error_code,
+            code(ErrorCode::offset_out_of_range));
+
+  protocol::CreatePartitionsRequest grow;
+  grow.topics.push_back({"t", 4, std::nullopt});
+  EXPECT_EQ(call<protocol::CreatePartitionsResponse>(ApiKey::create_partitions, 1, grow)
+                .results.at(0)
+                .error_code,
+            0);
+  EXPECT_EQ(manager_->topic("t")->partitions.size(), 4U);
+  grow.topics[0].count = 2;
+  EXPECT_EQ(call<protocol::CreatePartitionsResponse>(ApiKey::create_partitions, 1, grow)
+                .results.at(0)
+                .error_code,
+            code(ErrorCode::invalid_partitions));
+
+  protocol::DeleteTopicsRequest drop;
+  drop.topic_names = {"t", "never"};
+  auto dropped = call<protocol::DeleteTopicsResponse>(ApiKey::delete_topics, 3, drop);
+  EXPECT_EQ(dropped.responses.at(0).error_code, 0);
+  EXPECT_EQ(dropped.responses.at(1).error_code, code(ErrorCode::unknown_topic_or_partition));
+  EXPECT_EQ(manager_->topic("t"), nullptr);
+  auto entries = fs_.list_directory("/data");
+  ASSERT_TRUE(entries);
+  for (const auto& e : *entries) EXPECT_FALSE(e.starts_with("t-")) << e;
+}
+
+TEST_F(BrokerTest, TopicsConfigsAndDataSurviveAReopen) {
+  create("kept", 2, {{"retention.bytes", "123456789"}});
+  produce("kept", 1, batch(4));
+  ASSERT_EQ(run(manager_->close_all()), 0U);
+  broker_.reset();
+  manager_.reset();
+  open();
+  const cluster::Topic* t = manager_->topic("kept");
+  ASSERT_NE(t, nullptr);
+  EXPECT_EQ(t->partitions.size(), 2U);
+  EXPECT_EQ(t->overrides.at("retention.bytes"), "123456789");
+  EXPECT_EQ(manager_->partition("kept", 1)->end_offset(), Offset(4));
+  EXPECT_EQ(manager_->partition("kept", 1)->log().config().retention_bytes, 123456789);
+}
+
+TEST_F(BrokerTest, MetricsRenderPrometheusText) {
+  create("t", 1);
+  produce("t", 0, batch(1));
+  const auto text = broker_->render_metrics();
+  EXPECT_NE(text.find("spate_requests_total{api=\"Produce\"} 1"), std::string::npos) << text;
+  EXPECT_NE(text.find("spate_log_end_offset{topic=\"t\",partition=\"0\"} 1"), std::string::npos);
+  EXPECT_NE(text.find("# TYPE spate_request_latency_seconds histogram"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace spate::broker
