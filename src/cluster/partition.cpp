@@ -107,14 +107,9 @@ void Partition::flush_done(const storage::FlushTicket& ticket, const Status& res
 void Partition::tick() {
   if (closed_ || log_->fenced()) return;
   auto logger = log::get("cluster");
-  const std::size_t segments_before = log_->segment_count();
-  if (auto s = log_->maybe_roll(); !s) {
+  if (auto s = log_->maybe_roll(); !s) {  // the log says when it rolls
     logger->error("[{}] roll failed: {}", id_.dir_name(), s.error().message());
     return;
-  }
-  if (log_->segment_count() > segments_before) {
-    logger->info("[{}] segment rolled at offset {} (segment.ms)", id_.dir_name(),
-                 log_->end_offset());
   }
   auto retention = log_->apply_retention();
   if (!retention) {
