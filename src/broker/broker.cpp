@@ -44,8 +44,21 @@ Broker::Broker(BrokerConfig config, cluster::PartitionManager& partitions, Metri
                const Clock& clock)
     : config_(std::move(config)), partitions_(partitions), metrics_(metrics), clock_(clock) {}
 
-awaitable<Result<std::optional<std::vector<std::byte>>>> Broker::handle(
-    std::vector<std::byte> frame) {
+Result<std::vector<std::byte>> ResponseFrame::flatten() const {
+  std::vector<std::byte> out;
+  out.reserve(size());
+  for (const auto& p : parts) {
+    out.insert(out.end(), p.bytes.begin(), p.bytes.end());
+    if (p.file) {
+      auto bytes = p.file->read_all();
+      if (!bytes) return bytes.error();
+      out.insert(out.end(), bytes->begin(), bytes->end());
+    }
+  }
+  return out;
+}
+
+awaitable<Result<std::optional<ResponseFrame>>> Broker::handle(std::vector<std::byte> frame) {
   const auto started = std::chrono::steady_clock::now();
   protocol::DecodeLimits limits;
   auto header = protocol::decode_request_header(frame, limits);
@@ -62,7 +75,7 @@ awaitable<Result<std::optional<std::vector<std::byte>>>> Broker::handle(
   }
   HandlerContext ctx{*this, config_, partitions_, clock_, h, header->header_version, false};
   const auto body = std::span<const std::byte>(frame).subspan(header->body_offset);
-  Result<std::optional<std::vector<std::byte>>> result = std::optional<std::vector<std::byte>>{};
+  Result<std::optional<ResponseFrame>> result = std::optional<ResponseFrame>{};
   if (api && api->key == ApiKey::api_versions &&
       (h.request_api_version < api->min_version || h.request_api_version > api->max_version)) {
     // KIP-511: answer an unknown ApiVersions version with v0 and error 35 so

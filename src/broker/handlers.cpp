@@ -24,7 +24,7 @@ namespace {
 
 using protocol::ErrorCode;
 using Clock_ = std::chrono::steady_clock;
-using Frame = std::optional<std::vector<std::byte>>;
+using Frame = std::optional<ResponseFrame>;
 
 constexpr std::int32_t kRequestTimeoutMaxMs = 5 * 60 * 1000;
 
@@ -167,72 +167,81 @@ awaitable<std::optional<protocol::ProduceResponse>> produce(HandlerContext& ctx,
 
 // ---------------------------------------------------------------- Fetch
 
-awaitable<std::optional<protocol::FetchResponse>> fetch(HandlerContext& ctx,
-                                                        protocol::FetchRequest& request) {
+// One Fetch answer in the making: the response struct (records left empty)
+// and, per partition in order, the file region holding its records.
+struct FetchResult {
+  protocol::FetchResponse response;
+  std::vector<std::optional<storage::FileSlice>> slices;
+};
+
+// Reads every partition once. Returns the bytes found in all.
+std::int64_t fetch_once(HandlerContext& ctx, const protocol::FetchRequest& request,
+                        const std::vector<std::shared_ptr<cluster::Partition>>& partitions,
+                        FetchResult& out, bool& any_error) {
+  (void)ctx;
+  out = FetchResult{};
+  any_error = false;
+  std::int64_t total = 0;
+  std::int64_t budget = std::max(request.max_bytes, 0);
+  std::size_t index = 0;
+  for (const auto& t : request.topics) {
+    auto& tr = out.response.responses.emplace_back();
+    tr.topic = t.topic;
+    for (const auto& p : t.partitions) {
+      auto& pr = tr.partitions.emplace_back();
+      auto& slice = out.slices.emplace_back();
+      pr.partition_index = p.partition;
+      const auto& partition = partitions[index++];
+      if (!partition) {
+        pr.error_code = static_cast<std::int16_t>(ErrorCode::unknown_topic_or_partition);
+        pr.high_watermark = -1;
+        any_error = true;
+        continue;
+      }
+      pr.high_watermark = partition->high_watermark().value();
+      pr.last_stable_offset = pr.high_watermark;
+      pr.log_start_offset = partition->start_offset().value();
+      pr.records = std::vector<std::byte>{};
+      // The first partition with data always gets a whole batch, even past
+      // max_bytes, so a consumer never stalls on a big one.
+      const std::int64_t limit =
+          std::min<std::int64_t>(std::max(p.partition_max_bytes, 0),
+                                 total == 0 ? std::max<std::int64_t>(budget, 1) : budget);
+      if (limit <= 0) continue;
+      auto read = partition->read(Offset(p.fetch_offset), static_cast<std::uint64_t>(limit));
+      if (!read) {
+        pr.error_code = static_cast<std::int16_t>(error_code_for(read.error().code()));
+        any_error = true;
+        continue;
+      }
+      if (read->bytes.size == 0) continue;
+      total += static_cast<std::int64_t>(read->bytes.size);
+      budget -= static_cast<std::int64_t>(read->bytes.size);
+      slice = read->bytes;
+    }
+  }
+  return total;
+}
+
+awaitable<FetchResult> fetch(HandlerContext& ctx, const protocol::FetchRequest& request) {
   const auto max_wait = std::clamp(request.max_wait_ms, 0, kRequestTimeoutMaxMs);
   const auto deadline = Clock_::now() + std::chrono::milliseconds(max_wait);
   std::vector<std::shared_ptr<cluster::Partition>> partitions;
   for (const auto& t : request.topics) {
-    for (const auto& p : t.partitions)
+    for (const auto& p : t.partitions) {
       partitions.push_back(ctx.partitions.partition(t.topic, p.partition));
+    }
   }
+  FetchResult result;
   // Bounded by the deadline: each pass either answers or waits until woken
   // (new data) or the deadline.
   while (true) {
-    protocol::FetchResponse r;
     bool any_error = false;
-    std::int64_t total = 0;
-    std::int64_t budget = std::max(request.max_bytes, 0);
-    std::size_t index = 0;
-    for (const auto& t : request.topics) {
-      auto& tr = r.responses.emplace_back();
-      tr.topic = t.topic;
-      for (const auto& p : t.partitions) {
-        auto& pr = tr.partitions.emplace_back();
-        pr.partition_index = p.partition;
-        const auto& partition = partitions[index++];
-        if (!partition) {
-          pr.error_code = static_cast<std::int16_t>(ErrorCode::unknown_topic_or_partition);
-          pr.high_watermark = -1;
-          any_error = true;
-          continue;
-        }
-        pr.high_watermark = partition->high_watermark().value();
-        pr.last_stable_offset = pr.high_watermark;
-        pr.log_start_offset = partition->start_offset().value();
-        pr.records = std::vector<std::byte>{};
-        // The first partition with data always gets a whole batch, even past
-        // max_bytes, so a consumer never stalls on a big one.
-        const std::int64_t limit =
-            std::min<std::int64_t>(std::max(p.partition_max_bytes, 0),
-                                   total == 0 ? std::max<std::int64_t>(budget, 1) : budget);
-        if (limit <= 0) continue;
-        auto read = partition->read(Offset(p.fetch_offset), static_cast<std::uint64_t>(limit));
-        if (!read) {
-          pr.error_code = static_cast<std::int16_t>(error_code_for(read.error().code()));
-          any_error = true;
-          continue;
-        }
-        if (read->bytes.size == 0) continue;
-        auto bytes = read->bytes.read_all();
-        if (!bytes) {
-          pr.error_code = static_cast<std::int16_t>(ErrorCode::kafka_storage_error);
-          any_error = true;
-          continue;
-        }
-        total += static_cast<std::int64_t>(bytes->size());
-        budget -= static_cast<std::int64_t>(bytes->size());
-        pr.records = std::move(*bytes);
-      }
-    }
+    const std::int64_t total = fetch_once(ctx, request, partitions, result, any_error);
     if (any_error || total >= request.min_bytes || Clock_::now() >= deadline ||
         partitions.empty()) {
-      for (auto& tr : r.responses) {
-        for (auto& pr : tr.partitions) {
-          if (pr.error_code != 0) ctx.error = true;
-        }
-      }
-      co_return r;
+      if (any_error) ctx.error = true;
+      co_return result;
     }
     auto executor = co_await asio::this_coro::executor;
     auto timer = std::make_shared<asio::steady_timer>(executor, deadline);
@@ -631,7 +640,68 @@ ErrorCode error_code_for(Errc errc) {
   return ErrorCode::unknown_server_error;
 }
 
-std::vector<std::byte> api_versions_unsupported(HandlerContext& ctx) {
+ResponseFrame encode_fetch_response(const HandlerContext& ctx, const protocol::ApiInfo& api,
+                                    const protocol::FetchResponse& r,
+                                    const std::vector<std::optional<storage::FileSlice>>& slices) {
+  // The Fetch v4-v11 layout (kafka-protocol.md; protocol/messages/fetch.h),
+  // written by hand so that each partition's records can be a file region.
+  const std::int16_t version = ctx.header.request_api_version;
+  SPATE_ASSERT(version >= 4 && !protocol::is_flexible(api, version), "Fetch v{} is not spliceable",
+               version);
+  ResponseFrame frame;
+  ByteWriter out(1024);
+  protocol::begin_frame(out);
+  protocol::encode_response_header(out, ctx.header.correlation_id,
+                                   protocol::response_header_version(api, version));
+  out.write<std::int32_t>(r.throttle_time_ms);
+  if (version >= 7) {
+    out.write<std::int16_t>(r.error_code);
+    out.write<std::int32_t>(r.session_id);
+  }
+  out.write<std::int32_t>(static_cast<std::int32_t>(r.responses.size()));
+  std::size_t k = 0;
+  for (const auto& t : r.responses) {
+    out.write<std::int16_t>(static_cast<std::int16_t>(t.topic.size()));
+    out.write_string(t.topic);
+    out.write<std::int32_t>(static_cast<std::int32_t>(t.partitions.size()));
+    for (const auto& p : t.partitions) {
+      out.write<std::int32_t>(p.partition_index);
+      out.write<std::int16_t>(p.error_code);
+      out.write<std::int64_t>(p.high_watermark);
+      out.write<std::int64_t>(p.last_stable_offset);
+      if (version >= 5) out.write<std::int64_t>(p.log_start_offset);
+      if (p.aborted_transactions) {
+        out.write<std::int32_t>(static_cast<std::int32_t>(p.aborted_transactions->size()));
+        for (const auto& a : *p.aborted_transactions) {
+          out.write<std::int64_t>(a.producer_id);
+          out.write<std::int64_t>(a.first_offset);
+        }
+      } else {
+        out.write<std::int32_t>(-1);
+      }
+      if (version >= 11) out.write<std::int32_t>(p.preferred_read_replica);
+      const auto& slice = slices.at(k++);
+      if (slice && slice->size > 0) {
+        out.write<std::int32_t>(static_cast<std::int32_t>(slice->size));
+        frame.parts.push_back({out.release(), slice});
+        out = ByteWriter(256);
+      } else if (p.records) {
+        out.write<std::int32_t>(static_cast<std::int32_t>(p.records->size()));
+        out.write_bytes(*p.records);
+      } else {
+        out.write<std::int32_t>(-1);
+      }
+    }
+  }
+  if (out.size() > 0) frame.parts.push_back({out.release(), std::nullopt});
+  const std::size_t total = frame.size() - protocol::kFrameSizeBytes;
+  SPATE_ASSERT(total <= static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max()),
+               "Fetch response of {} bytes", total);
+  store_be<std::int32_t>(frame.parts.front().bytes.data(), static_cast<std::int32_t>(total));
+  return frame;
+}
+
+ResponseFrame api_versions_unsupported(HandlerContext& ctx) {
   protocol::ApiVersionsResponse r;
   r.error_code = ctx.code(ErrorCode::unsupported_version);
   for (const auto& api : served_apis()) {
@@ -644,7 +714,9 @@ std::vector<std::byte> api_versions_unsupported(HandlerContext& ctx) {
   protocol::encode_response_header(out, ctx.header.correlation_id, 0);
   protocol::encode_message(out, r, 0);
   protocol::finish_frame(out);
-  return out.release();
+  ResponseFrame frame;
+  frame.parts.push_back({out.release(), std::nullopt});
+  return frame;
 }
 
 awaitable<Result<Frame>> dispatch(HandlerContext& ctx, const protocol::ApiInfo& api,
@@ -657,8 +729,16 @@ awaitable<Result<Frame>> dispatch(HandlerContext& ctx, const protocol::ApiInfo& 
       co_return co_await run(ctx, api, body, &metadata);
     case ApiKey::produce:
       co_return co_await run(ctx, api, body, &produce);
-    case ApiKey::fetch:
-      co_return co_await run(ctx, api, body, &fetch);
+    case ApiKey::fetch: {
+      auto request = protocol::decode_message<protocol::FetchRequest>(body, ctx.version());
+      if (!request) {
+        co_return Error::malformed(fmt::format("Fetch v{} request (correlation id {}): {}",
+                                               ctx.version(), ctx.header.correlation_id,
+                                               request.error().detail()));
+      }
+      auto result = co_await fetch(ctx, *request);
+      co_return Frame(encode_fetch_response(ctx, api, result.response, result.slices));
+    }
     case ApiKey::list_offsets:
       co_return co_await run(ctx, api, body, &list_offsets);
     case ApiKey::create_topics:

@@ -11,6 +11,7 @@
 #include "spate/broker/broker.h"
 #include "spate/protocol/error_code.h"
 #include "spate/protocol/frame.h"
+#include "spate/protocol/messages/fetch.h"
 
 namespace spate::broker {
 
@@ -35,8 +36,8 @@ struct HandlerContext {
 
 // Encodes a full response frame (size prefix, header, body).
 template <typename Resp>
-std::vector<std::byte> response_frame(const HandlerContext& ctx, const protocol::ApiInfo& api,
-                                      const Resp& response) {
+ResponseFrame response_frame(const HandlerContext& ctx, const protocol::ApiInfo& api,
+                             const Resp& response) {
   ByteWriter out(256);
   protocol::begin_frame(out);
   protocol::encode_response_header(
@@ -44,13 +45,21 @@ std::vector<std::byte> response_frame(const HandlerContext& ctx, const protocol:
       protocol::response_header_version(api, ctx.header.request_api_version));
   protocol::encode_message(out, response, ctx.header.request_api_version);
   protocol::finish_frame(out);
-  return out.release();
+  ResponseFrame frame;
+  frame.parts.push_back({out.release(), std::nullopt});
+  return frame;
 }
 
-std::vector<std::byte> api_versions_unsupported(HandlerContext& ctx);
+ResponseFrame api_versions_unsupported(HandlerContext& ctx);
 
-awaitable<Result<std::optional<std::vector<std::byte>>>> dispatch(HandlerContext& ctx,
-                                                                  const protocol::ApiInfo& api,
-                                                                  std::span<const std::byte> body);
+// A Fetch response (v4-v11) whose records are `slices` where set (else the
+// struct's own records): the regions are spliced in, never copied here.
+ResponseFrame encode_fetch_response(const HandlerContext& ctx, const protocol::ApiInfo& api,
+                                    const protocol::FetchResponse& response,
+                                    const std::vector<std::optional<storage::FileSlice>>& slices);
+
+awaitable<Result<std::optional<ResponseFrame>>> dispatch(HandlerContext& ctx,
+                                                         const protocol::ApiInfo& api,
+                                                         std::span<const std::byte> body);
 
 }  // namespace spate::broker

@@ -27,7 +27,7 @@ namespace {
 
 using protocol::ApiKey;
 using protocol::ErrorCode;
-using Frame = std::optional<std::vector<std::byte>>;
+using Frame = std::optional<ResponseFrame>;
 
 std::int16_t code(ErrorCode c) { return static_cast<std::int16_t>(c); }
 
@@ -86,7 +86,9 @@ class BrokerTest : public ::testing::Test {
   Resp call(ApiKey key, std::int16_t version, const Req& request) {
     auto result = handle(frame(key, version, request));
     SPATE_ASSERT(result && *result, "no response to {}", static_cast<int>(key));
-    const auto& bytes = **result;
+    auto flat = (*result)->flatten();
+    SPATE_ASSERT(flat, "unreadable response: {}", flat.error());
+    const auto& bytes = *flat;
     ByteReader in(bytes);
     EXPECT_EQ(*in.read<std::int32_t>(), static_cast<std::int32_t>(bytes.size() - 4));
     EXPECT_EQ(*in.read<std::int32_t>(), 42);  // correlation id
@@ -171,8 +173,10 @@ TEST_F(BrokerTest, ApiVersionsOfAnUnknownVersionAnswersV0WithUnsupportedVersion)
   store_be<std::int16_t>(bytes.data() + 2, 99);
   auto reply = handle(bytes);
   ASSERT_TRUE(reply && *reply);
+  auto flat = (*reply)->flatten();
+  ASSERT_TRUE(flat);
   auto decoded =
-      protocol::decode_message<protocol::ApiVersionsResponse>(std::span(**reply).subspan(8), 0);
+      protocol::decode_message<protocol::ApiVersionsResponse>(std::span(*flat).subspan(8), 0);
   ASSERT_TRUE(decoded);
   EXPECT_EQ(decoded->error_code, code(ErrorCode::unsupported_version));
 }
@@ -212,6 +216,47 @@ TEST_F(BrokerTest, ProduceAcksAllThenFetchReturnsTheBatchWithAssignedOffsets) {
   EXPECT_EQ((*records)[0].offset, 3);
   EXPECT_EQ((*records)[1].offset, 4);
   EXPECT_EQ(fetch("t", 0, 0).records->size(), 0U);  // the other partition is empty
+}
+
+TEST_F(BrokerTest, FetchSplicesFileRegionsThatReadBackAsTheCodecWouldEncode) {
+  create("t", 3);
+  produce("t", 0, batch(3));
+  produce("t", 2, batch(2));
+  produce("t", 2, batch(4));
+  for (std::int16_t version :
+       {std::int16_t{4}, std::int16_t{5}, std::int16_t{7}, std::int16_t{11}}) {
+    protocol::FetchRequest r;
+    r.max_bytes = 1 << 20;
+    r.topics.push_back({"t",
+                        {{0, -1, 0, -1, 1 << 20},
+                         {1, -1, 0, -1, 1 << 20},
+                         {2, -1, 0, -1, 1 << 20},
+                         {9, -1, 0, -1, 1 << 20}}});
+    auto result = handle(frame(ApiKey::fetch, version, r));
+    ASSERT_TRUE(result && *result) << version;
+    std::size_t regions = 0;
+    for (const auto& part : (*result)->parts) regions += part.file ? 1U : 0U;
+    EXPECT_EQ(regions, 2U) << "partitions 0 and 2 come from the segment files";
+    auto flat = (*result)->flatten();
+    ASSERT_TRUE(flat);
+    EXPECT_EQ(load_be<std::int32_t>(flat->data()), static_cast<std::int32_t>(flat->size() - 4));
+    auto body = std::span<const std::byte>(*flat).subspan(8);
+    auto decoded = protocol::decode_message<protocol::FetchResponse>(body, version);
+    ASSERT_TRUE(decoded) << "v" << version << ": " << decoded.error();
+    ByteWriter again(flat->size() + 0U);
+    protocol::encode_message(again, *decoded, version);
+    EXPECT_TRUE(std::ranges::equal(again.view(), body)) << "v" << version;
+    const auto& parts = decoded->responses.at(0).partitions;
+    ASSERT_EQ(parts.size(), 4U);
+    // Partition 2 holds two batches (2 and 4 records), partition 0 one of 3.
+    EXPECT_EQ(protocol::decode_records(*parts[0].records)->size(), 3U);
+    auto first = protocol::decode_batch_header(*parts[2].records, 1 << 20);
+    ASSERT_TRUE(first);
+    EXPECT_EQ(first->last_offset(), Offset(1));
+    EXPECT_GT(parts[2].records->size(), first->total_bytes());
+    EXPECT_EQ(parts[1].records->size(), 0U);
+    EXPECT_EQ(parts[3].error_code, code(ErrorCode::unknown_topic_or_partition));
+  }
 }
 
 TEST_F(BrokerTest, ProduceErrorsArePerPartition) {

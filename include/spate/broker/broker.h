@@ -21,6 +21,7 @@
 #include "spate/common/clock.h"
 #include "spate/common/result.h"
 #include "spate/protocol/api_key.h"
+#include "spate/storage/file.h"
 
 namespace spate::broker {
 
@@ -36,6 +37,27 @@ struct BrokerConfig {
   std::vector<std::pair<std::string, std::string>> broker_configs;
 };
 
+// A response frame (size prefix included) as parts sent in order: bytes, then
+// optionally a file region spliced in after them (Fetch records, which the
+// transport hands to sendfile when the file has a descriptor). The size
+// prefix already counts the regions.
+struct ResponseFrame {
+  struct Part {
+    std::vector<std::byte> bytes;
+    std::optional<storage::FileSlice> file;
+  };
+  std::vector<Part> parts;
+
+  [[nodiscard]] std::size_t size() const {
+    std::size_t n = 0;
+    for (const auto& p : parts) n += p.bytes.size() + (p.file ? p.file->size : 0);
+    return n;
+  }
+  // Every byte in one buffer (reads the file regions). For tests and for
+  // transports without sendfile. Errors: the file's.
+  [[nodiscard]] Result<std::vector<std::byte>> flatten() const;
+};
+
 // The APIs this broker serves, with the version ranges it advertises.
 [[nodiscard]] std::vector<protocol::ApiInfo> served_apis();
 
@@ -46,7 +68,7 @@ class Broker {
 
   // Handles one request frame (the bytes after the 4-byte size). Errors mean
   // "close the connection" and say why (for the log).
-  awaitable<Result<std::optional<std::vector<std::byte>>>> handle(std::vector<std::byte> frame);
+  awaitable<Result<std::optional<ResponseFrame>>> handle(std::vector<std::byte> frame);
 
   // Every metric in the Prometheus text format (version 0.0.4): request
   // counters and latency histograms by API, bytes, connections, and per
