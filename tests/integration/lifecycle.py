@@ -22,12 +22,18 @@ def quiet(conf):
 
 
 def read_all(bootstrap, topic, partitions, expect_total, timeout=20):
+    """Every record up to each partition's high watermark (the log may hold
+    more than was acknowledged: records appended but not answered before a
+    crash)."""
     c = Consumer(quiet({"bootstrap.servers": bootstrap, "group.id": "lifecycle",
                         "enable.auto.commit": False}))
+    ends = {p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+            for p in range(partitions)}
+    assert sum(ends.values()) >= expect_total, (ends, expect_total)
     c.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
     got = {}
     deadline = time.monotonic() + timeout
-    while len(got) < expect_total and time.monotonic() < deadline:
+    while len(got) < sum(ends.values()) and time.monotonic() < deadline:
         m = c.poll(0.3)
         if m is None:
             continue
@@ -36,6 +42,7 @@ def read_all(bootstrap, topic, partitions, expect_total, timeout=20):
         assert key not in got, f"offset {key} read twice"
         got[key] = (m.key(), m.value())
     c.close()
+    assert len(got) == sum(ends.values()), f"read {len(got)} of {ends}"
     return got
 
 
@@ -87,7 +94,8 @@ def restart_keeps_topics_and_data(binary):
                        'spate_request_latency_seconds_bucket{api="Produce",le="+Inf"}',
                        "spate_bytes_in_total", "spate_partitions 3"]:
             assert series in metrics, f"/metrics lacks {series}"
-        assert broker.stop() == 0, broker.log()
+        code = broker.stop()
+        assert code == 0, f"exit {code} on SIGTERM:\n{broker.log()[-3000:]}"
         assert "closed cleanly" in broker.log()
 
         broker.start()  # the same data directory
@@ -104,7 +112,8 @@ def restart_keeps_topics_and_data(binary):
         p.produce("kept", value=b"after", partition=0,
                   on_delivery=lambda e, m: offsets.append(m.offset()))
         assert p.flush(10) == 0 and offsets == [100], offsets
-        assert broker.stop() == 0
+        code = broker.stop()
+        assert code == 0, f"exit {code} on SIGTERM:\n{broker.log()[-3000:]}"
     finally:
         broker.close()
     print("  restart keeps topics, configs and data")
@@ -137,7 +146,8 @@ def crash_under_load(binary, how):
         got = read_all(broker.bootstrap, "load", 2, len(snapshot), timeout=30)
         missing = [k for k in snapshot if got.get(k) != snapshot[k]]
         assert not missing, f"{len(missing)} acknowledged records lost or changed, e.g. {missing[:3]}"
-        assert broker.stop() == 0
+        code = broker.stop()
+        assert code == 0, f"exit {code} on SIGTERM:\n{broker.log()[-3000:]}"
         print(f"  {how}: {len(snapshot)} acknowledged records, all present after restart")
     finally:
         broker.close()

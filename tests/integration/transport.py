@@ -155,6 +155,35 @@ def back_pressure(broker):
     assert growth < 16 * 1024, f"RSS grew {growth} KiB"
 
 
+def fetch_v4(cid, topic, offset, max_bytes):
+    body = struct.pack(">iiiib", -1, 0, 1, max_bytes, 0) + struct.pack(">i", 1)
+    body += struct.pack(">h", len(topic)) + topic + struct.pack(">i", 1)
+    body += struct.pack(">iqi", 0, offset, max_bytes)
+    return request(1, 4, body, cid)
+
+
+def peer_gone_during_sendfile(broker):
+    s = connect(broker)
+    big = b"z" * 60000
+    burst = b"".join(produce(1000 + i, b"pipe", 1, big) for i in range(40))
+    s.sendall(burst)
+    for _ in range(40):
+        assert read_frame(s) is not None
+    s.close()
+    for i in range(20):
+        c = connect(broker)
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        c.sendall(fetch_v4(i, b"pipe", 0, 4 << 20))
+        time.sleep(0.002)
+        c.close()  # a reset while the broker sends records with sendfile
+    alive = connect(broker)
+    alive.sendall(api_versions(77))
+    assert struct.unpack(">i", read_frame(alive)[:4])[0] == 77
+    alive.close()
+    assert broker.proc.poll() is None, "spated died"
+    print("  20 consumers that vanished mid-response: the broker carried on")
+
+
 def idle_timeout(binary):
     with Spated(binary, ["--idle-timeout-ms", "300"]) as broker:
         s = connect(broker)
@@ -197,6 +226,7 @@ def main(binary):
     with Spated(binary) as broker:
         pipelining_in_order(broker)
         back_pressure(broker)
+        peer_gone_during_sendfile(broker)
     idle_timeout(binary)
     max_connections(binary)
     print("transport: ok")

@@ -89,6 +89,9 @@ int main(int argc, char** argv) {
   const auto listen = *apps::parse_host_port(config.listen, "listen");
   const auto admin_listen = *apps::parse_host_port(config.admin_listen, "admin-listen");
 
+  // A peer that closes while sendfile(2) writes to it must be an EPIPE for
+  // that connection, not a SIGPIPE that ends the process.
+  std::signal(SIGPIPE, SIG_IGN);
   asio::io_context io(1);
   auto work = asio::make_work_guard(io);
   // Registered before anything starts: a signal during start-up is queued
