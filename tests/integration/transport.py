@@ -171,11 +171,15 @@ def peer_gone_during_sendfile(broker):
         assert read_frame(s) is not None
     s.close()
     for i in range(20):
-        c = connect(broker)
-        c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        c = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        c.connect(("127.0.0.1", broker.port))
+        if i % 2 == 0:  # half of them reset, the other half close gracefully
+            c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         c.sendall(fetch_v4(i, b"pipe", 0, 4 << 20))
-        time.sleep(0.002)
-        c.close()  # a reset while the broker sends records with sendfile
+        assert len(c.recv(100)) > 0  # the response has started
+        c.close()  # gone while the broker sends records with sendfile
+        time.sleep(0.05)
     alive = connect(broker)
     alive.sendall(api_versions(77))
     assert struct.unpack(">i", read_frame(alive)[:4])[0] == 77
