@@ -1,0 +1,83 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// What each `spate` subcommand does (src/apps/spate only parses flags and
+// calls these). Each returns the process exit code: 0 on success, 1 when the
+// broker cannot be reached or refuses (the message says why, on `err`).
+// Tables for people on `out`; `--format json` prints one JSON document (or
+// JSON lines for consume).
+
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <iosfwd>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace spate::client {
+
+enum class Format : std::uint8_t { table, json };
+
+struct CommonOptions {
+  std::string brokers = "localhost:9092";
+  Format format = Format::table;
+  std::chrono::milliseconds timeout{10'000};
+};
+
+struct Io {
+  std::istream& in;
+  std::ostream& out;
+  std::ostream& err;
+};
+
+int topic_create(const CommonOptions& c, const std::string& name, std::int32_t partitions,
+                 std::int16_t replication, const std::vector<std::string>& configs,
+                 bool validate_only, Io io);
+int topic_list(const CommonOptions& c, Io io);
+int topic_describe(const CommonOptions& c, const std::string& name, Io io);
+int topic_alter(const CommonOptions& c, const std::string& name,
+                const std::vector<std::string>& set, const std::vector<std::string>& remove, Io io);
+int topic_delete(const CommonOptions& c, const std::string& name, Io io);
+int topic_add_partitions(const CommonOptions& c, const std::string& name, std::int32_t total,
+                         Io io);
+int cluster_info(const CommonOptions& c, Io io);
+
+struct ProduceOptions {
+  std::string topic;
+  std::optional<std::int32_t> partition;  // else murmur2 of the key, else round robin
+  std::string file;                       // empty: stdin
+  std::string key_separator;              // empty: lines are values only
+  std::vector<std::string> headers;       // NAME=VALUE, on every record
+  std::string acks = "all";               // 0, 1, all (-1)
+  std::string compression = "none";       // none, gzip, snappy, lz4, zstd
+  std::size_t batch_bytes = 256 * 1024;
+};
+int produce(const CommonOptions& c, const ProduceOptions& p, Io io);
+
+struct ConsumeOptions {
+  std::string topic;
+  std::optional<std::int32_t> partition;  // else every partition
+  std::string from = "beginning";         // beginning, end, N, -N, @MS
+  std::optional<std::int64_t> count;      // stop after this many records
+  bool follow = false;                    // keep waiting for new records
+  std::string output = "text";            // text (values), kv (key<TAB>value), json
+};
+int consume(const CommonOptions& c, const ConsumeOptions& o, Io io);
+
+struct BenchOptions {
+  std::string topic = "spate-bench";
+  std::size_t record_size = 1024;
+  std::int64_t records = 0;  // 0: run for `seconds`
+  double seconds = 10;
+  std::size_t batch_bytes = 256 * 1024;
+  std::string acks = "all";
+  int connections = 1;
+  int partitions = 0;  // create the topic with this many (0: one per connection)
+  double rate = 0;     // records/s in all, one record per request (latency mode)
+  int inflight = 4;    // requests in flight per connection
+};
+int bench_produce(const CommonOptions& c, const BenchOptions& b, Io io);
+int bench_consume(const CommonOptions& c, const BenchOptions& b, Io io);
+
+}  // namespace spate::client

@@ -1,0 +1,306 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// spate bench produce|consume: throughput and latency against a running
+// broker, with a progress line each second (stderr) and a summary.
+
+#include <atomic>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "spate/client/commands.h"
+#include "spate/client/tools.h"
+#include "spate/common/bytes.h"
+#include "spate/protocol/error_code.h"
+#include "spate/protocol/messages/create_topics.h"
+#include "spate/protocol/messages/fetch.h"
+#include "spate/protocol/messages/list_offsets.h"
+#include "spate/protocol/messages/produce.h"
+#include "spate/protocol/record_batch.h"
+
+#include "common.h"
+
+namespace spate::client {
+namespace {
+
+using protocol::ApiKey;
+using SteadyClock = std::chrono::steady_clock;
+
+Status ensure_topic(Client& client, const BenchOptions& b, std::int32_t partitions) {
+  protocol::CreateTopicsRequest request;
+  request.topics.push_back({b.topic, partitions, -1, {}, {}});
+  auto r = client.call<protocol::CreateTopicsResponse>(ApiKey::create_topics, request);
+  if (!r) return r.error();
+  const auto code = r->topics.at(0).error_code;
+  if (code != 0 && code != static_cast<std::int16_t>(protocol::ErrorCode::topic_already_exists)) {
+    return Error::invalid(fmt::format("cannot create topic '{}': {}", b.topic, error_name(code)));
+  }
+  return {};
+}
+
+struct Totals {
+  std::atomic<std::int64_t> records{0};
+  std::atomic<std::int64_t> bytes{0};
+  std::atomic<bool> stop{false};
+  std::mutex mutex;
+  std::vector<std::int64_t> latencies_us;  // guarded by mutex
+  std::string error;                       // guarded by mutex
+};
+
+// Prints a progress line every second until `totals.stop`.
+void progress(Totals& totals, std::ostream& err, SteadyClock::time_point start, const char* what) {
+  std::int64_t last_bytes = 0;
+  auto next = start + std::chrono::seconds(1);
+  while (!totals.stop) {
+    std::this_thread::sleep_until(
+        std::min(next, SteadyClock::now() + std::chrono::milliseconds(50)));
+    if (SteadyClock::now() < next) continue;
+    const auto bytes = totals.bytes.load();
+    const auto elapsed = std::chrono::duration<double>(SteadyClock::now() - start).count();
+    err << fmt::format("[{:5.1f} s] {} {} records, {:.1f} MB/s now\n", elapsed, what,
+                       totals.records.load(), static_cast<double>(bytes - last_bytes) / 1e6);
+    last_bytes = bytes;
+    next += std::chrono::seconds(1);
+  }
+}
+
+int summary(const CommonOptions& c, Io io, const char* what, Totals& totals, double seconds,
+            bool latency) {
+  const auto records = totals.records.load();
+  const auto bytes = totals.bytes.load();
+  std::int64_t p50 = 0, p99 = 0, p999 = 0, max = 0;
+  if (latency && !totals.latencies_us.empty()) {
+    p50 = percentile(totals.latencies_us, 50);
+    p99 = percentile(totals.latencies_us, 99);
+    p999 = percentile(totals.latencies_us, 99.9);
+    max = percentile(totals.latencies_us, 100);
+  }
+  const double rps = static_cast<double>(records) / seconds;
+  const double mbps = static_cast<double>(bytes) / seconds / 1e6;
+  if (c.format == Format::json) {
+    io.out << fmt::format(
+        "{{\"bench\":\"{}\",\"records\":{},\"bytes\":{},\"seconds\":{:.3f},\"records_per_s\":{:.0f}"
+        ","
+        "\"mb_per_s\":{:.1f}",
+        what, records, bytes, seconds, rps, mbps);
+    if (latency) {
+      io.out << fmt::format(
+          ",\"latency_ms\":{{\"p50\":{:.3f},\"p99\":{:.3f},\"p999\":{:.3f},\"max\":{:.3f}}}",
+          static_cast<double>(p50) / 1e3, static_cast<double>(p99) / 1e3,
+          static_cast<double>(p999) / 1e3, static_cast<double>(max) / 1e3);
+    }
+    io.out << "}\n";
+  } else {
+    io.out << fmt::format("{}: {} records, {:.1f} MB in {:.2f} s: {:.0f} records/s, {:.1f} MB/s\n",
+                          what, records, static_cast<double>(bytes) / 1e6, seconds, rps, mbps);
+    if (latency) {
+      io.out << fmt::format(
+          "latency (request sent to acknowledged): p50 {:.3f} ms, p99 {:.3f} ms, "
+          "p999 {:.3f} ms, max {:.3f} ms\n",
+          static_cast<double>(p50) / 1e3, static_cast<double>(p99) / 1e3,
+          static_cast<double>(p999) / 1e3, static_cast<double>(max) / 1e3);
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+int bench_produce(const CommonOptions& c, const BenchOptions& b, Io io) {
+  auto acks = parse_acks(b.acks);
+  if (!acks) return fail(io, acks.error().detail());
+  if (b.connections < 1 || b.record_size == 0 || b.inflight < 1) {
+    return fail(io, "--connections, --record-size and --inflight must be positive");
+  }
+  auto client = connect_or_report(c, io);
+  if (!client) return 1;
+  const std::int32_t partitions = b.partitions > 0 ? b.partitions : b.connections;
+  if (auto s = ensure_topic(**client, b, partitions); !s) return fail(io, s.error().detail());
+  auto topic = topic_metadata(**client, b.topic, false);
+  if (!topic) return fail(io, topic.error().detail());
+  const auto n = static_cast<std::int32_t>(topic->partitions.size());
+  const bool paced = b.rate > 0;
+  const std::size_t per_batch =
+      paced ? 1 : std::max<std::size_t>(1, b.batch_bytes / (b.record_size + 16));
+  const std::int64_t goal = b.records;
+  const auto start = SteadyClock::now();
+  const auto end = start + std::chrono::duration_cast<SteadyClock::duration>(
+                               std::chrono::duration<double>(b.seconds));
+  Totals totals;
+  std::vector<std::byte> value(b.record_size, std::byte{'x'});
+  auto worker = [&](int index) {
+    Options options;
+    options.timeout = c.timeout;
+    auto conn = (*client)->open_another();
+    auto fail_with = [&](const std::string& why) {
+      std::lock_guard lock(totals.mutex);
+      if (totals.error.empty()) totals.error = why;
+      totals.stop = true;
+    };
+    if (!conn) return fail_with(conn.error().detail());
+    auto version = (*client)->version(ApiKey::produce);
+    if (!version) return fail_with(version.error().detail());
+    const std::int32_t partition = index % n;
+    std::deque<std::pair<std::int32_t, SteadyClock::time_point>> in_flight;
+    std::vector<std::int64_t> latencies;
+    const double my_rate = paced ? b.rate / b.connections : 0;
+    std::int64_t sent = 0;
+    auto receive_one = [&]() -> bool {
+      auto [id, at] = in_flight.front();
+      in_flight.pop_front();
+      auto r = (*conn)->receive<protocol::ProduceResponse>(id, ApiKey::produce, *version);
+      if (!r) {
+        fail_with(r.error().detail());
+        return false;
+      }
+      const auto code = r->responses.at(0).partition_responses.at(0).error_code;
+      if (code != 0) {
+        fail_with(fmt::format("produce failed: {}", error_name(code)));
+        return false;
+      }
+      latencies.push_back(
+          std::chrono::duration_cast<std::chrono::microseconds>(SteadyClock::now() - at).count());
+      totals.records += static_cast<std::int64_t>(per_batch);
+      totals.bytes += static_cast<std::int64_t>(per_batch * b.record_size);
+      return true;
+    };
+    // Bounded by --records or --seconds.
+    while (!totals.stop) {
+      const auto now = SteadyClock::now();
+      if (goal > 0
+              ? totals.records.load() + static_cast<std::int64_t>(in_flight.size() * per_batch) >=
+                    goal
+              : now >= end) {
+        break;
+      }
+      if (paced) {
+        const auto due =
+            start + std::chrono::duration_cast<SteadyClock::duration>(
+                        std::chrono::duration<double>(static_cast<double>(sent) / my_rate));
+        if (due > now) {
+          if (!in_flight.empty()) {
+            if (!receive_one()) return;
+            continue;
+          }
+          std::this_thread::sleep_until(due);
+        }
+      }
+      protocol::BatchBuilder builder(wall_ms());
+      for (std::size_t i = 0; i < per_batch; ++i) builder.add_value(value);
+      protocol::ProduceRequest request;
+      request.acks = *acks;
+      request.timeout_ms = static_cast<std::int32_t>(c.timeout.count());
+      request.topic_data.push_back({b.topic, {{partition, builder.build()}}});
+      const auto sent_at = SteadyClock::now();
+      auto id = (*conn)->send(ApiKey::produce, *version, request);
+      if (!id) return fail_with(id.error().detail());
+      ++sent;
+      if (*acks == 0) {
+        totals.records += static_cast<std::int64_t>(per_batch);
+        totals.bytes += static_cast<std::int64_t>(per_batch * b.record_size);
+        continue;
+      }
+      in_flight.emplace_back(*id, sent_at);
+      while (in_flight.size() >= static_cast<std::size_t>(paced ? 1 : b.inflight)) {
+        if (!receive_one()) return;
+      }
+    }
+    while (!in_flight.empty() && !totals.stop) {
+      if (!receive_one()) return;
+    }
+    std::lock_guard lock(totals.mutex);
+    totals.latencies_us.insert(totals.latencies_us.end(), latencies.begin(), latencies.end());
+  };
+  std::thread reporter([&] { progress(totals, io.err, start, "produced"); });
+  std::vector<std::thread> workers;
+  for (int i = 0; i < b.connections; ++i) workers.emplace_back(worker, i);
+  for (auto& w : workers) w.join();
+  const double seconds = std::chrono::duration<double>(SteadyClock::now() - start).count();
+  totals.stop = true;
+  reporter.join();
+  if (!totals.error.empty()) return fail(io, totals.error);
+  io.err << fmt::format(
+      "bench produce: topic {} ({} partitions), {} B records, {} per request, "
+      "acks {}, {} connection{}{}\n",
+      b.topic, n, b.record_size, per_batch, b.acks, b.connections, b.connections == 1 ? "" : "s",
+      paced ? fmt::format(", {:.0f} records/s", b.rate) : "");
+  return summary(c, io, "produce", totals, seconds, *acks != 0);
+}
+
+int bench_consume(const CommonOptions& c, const BenchOptions& b, Io io) {
+  auto client = connect_or_report(c, io);
+  if (!client) return 1;
+  auto topic = topic_metadata(**client, b.topic, false);
+  if (!topic) return fail(io, topic.error().detail());
+  const auto n = static_cast<std::int32_t>(topic->partitions.size());
+  auto starts = list_offsets(**client, b.topic, n, protocol::kListOffsetsEarliest);
+  auto ends = list_offsets(**client, b.topic, n, protocol::kListOffsetsLatest);
+  if (!starts || !ends) return fail(io, (!starts ? starts : ends).error().detail());
+  Totals totals;
+  const auto start = SteadyClock::now();
+  const int connections = std::max(1, std::min<int>(b.connections, n));
+  auto worker = [&](int index) {
+    auto conn = (*client)->open_another();
+    auto fail_with = [&](const std::string& why) {
+      std::lock_guard lock(totals.mutex);
+      if (totals.error.empty()) totals.error = why;
+      totals.stop = true;
+    };
+    if (!conn) return fail_with(conn.error().detail());
+    auto version = (*client)->version(ApiKey::fetch);
+    if (!version) return fail_with(version.error().detail());
+    std::map<std::int32_t, std::int64_t> position;
+    for (std::int32_t p = index; p < n; p += connections) {
+      position[p] = (*starts)[static_cast<std::size_t>(p)];
+    }
+    const std::int64_t goal = b.records;
+    // Bounded: each fetch advances at least one partition toward its end.
+    while (!totals.stop) {
+      protocol::FetchRequest f;
+      f.max_wait_ms = 100;
+      f.min_bytes = 1;
+      f.max_bytes = 64 << 20;
+      protocol::FetchTopic ft{b.topic, {}};
+      for (auto& [p, at] : position) {
+        if (at < (*ends)[static_cast<std::size_t>(p)])
+          ft.partitions.push_back({p, -1, at, -1, 8 << 20});
+      }
+      if (ft.partitions.empty() || (goal > 0 && totals.records.load() >= goal)) break;
+      f.topics.push_back(std::move(ft));
+      auto r = (*conn)->call<protocol::FetchResponse>(ApiKey::fetch, *version, f);
+      if (!r) return fail_with(r.error().detail());
+      for (const auto& pr : r->responses.at(0).partitions) {
+        if (pr.error_code != 0)
+          return fail_with(fmt::format("fetch: {}", error_name(pr.error_code)));
+        if (!pr.records) continue;
+        // Count whole batches from their headers (no record decoding: this
+        // measures the broker, not the client).
+        std::span<const std::byte> rest = *pr.records;
+        while (rest.size() >= protocol::kBatchHeaderBytes) {
+          auto h = protocol::decode_batch_header(rest, rest.size());
+          if (!h || h->total_bytes() > rest.size()) break;
+          totals.records += h->record_count;
+          totals.bytes += static_cast<std::int64_t>(h->total_bytes());
+          position[pr.partition_index] = h->last_offset().value() + 1;
+          rest = rest.subspan(h->total_bytes());
+        }
+      }
+    }
+  };
+  std::thread reporter([&] { progress(totals, io.err, start, "consumed"); });
+  std::vector<std::thread> workers;
+  for (int i = 0; i < connections; ++i) workers.emplace_back(worker, i);
+  for (auto& w : workers) w.join();
+  const double seconds = std::chrono::duration<double>(SteadyClock::now() - start).count();
+  totals.stop = true;
+  reporter.join();
+  if (!totals.error.empty()) return fail(io, totals.error);
+  io.err << fmt::format(
+      "bench consume: topic {} ({} partitions) from the start to the end, {} "
+      "connection{}\n",
+      b.topic, n, connections, connections == 1 ? "" : "s");
+  return summary(c, io, "consume", totals, seconds, false);
+}
+
+}  // namespace spate::client

@@ -1,0 +1,432 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// The spate subcommands: topic admin, produce, consume, cluster info.
+
+#include "spate/client/commands.h"
+
+#include <fstream>
+#include <iostream>
+#include <map>
+
+#include "spate/client/client.h"
+#include "spate/client/tools.h"
+#include "spate/common/bytes.h"
+#include "spate/protocol/compression.h"
+#include "spate/protocol/messages/alter_configs.h"
+#include "spate/protocol/messages/create_topics.h"
+#include "spate/protocol/messages/delete_topics.h"
+#include "spate/protocol/messages/describe_configs.h"
+#include "spate/protocol/messages/fetch.h"
+#include "spate/protocol/messages/list_offsets.h"
+#include "spate/protocol/messages/metadata.h"
+#include "spate/protocol/messages/partition_admin.h"
+#include "spate/protocol/messages/produce.h"
+#include "spate/protocol/record_batch.h"
+
+#include "common.h"
+
+namespace spate::client {
+
+using protocol::ApiKey;
+
+// ---------------------------------------------------------------- topics
+
+int topic_create(const CommonOptions& c, const std::string& name, std::int32_t partitions,
+                 std::int16_t replication, const std::vector<std::string>& configs,
+                 bool validate_only, Io io) {
+  auto client = connect_or_report(c, io);
+  if (!client) return 1;
+  protocol::CreateTopicsTopic topic{name, partitions, replication, {}, {}};
+  for (const auto& kv : configs) {
+    auto parsed = parse_key_value(kv);
+    if (!parsed) return fail(io, fmt::format("--config {}", parsed.error().detail()));
+    topic.configs.push_back({parsed->first, parsed->second});
+  }
+  protocol::CreateTopicsRequest request{
+      {topic}, static_cast<std::int32_t>(c.timeout.count()), validate_only};
+  auto r = (*client)->call<protocol::CreateTopicsResponse>(ApiKey::create_topics, request);
+  if (!r) return fail(io, r.error().detail());
+  const auto& result = r->topics.at(0);
+  if (result.error_code != 0) {
+    return fail(io,
+                fmt::format("cannot create topic '{}': {}{}", name, error_name(result.error_code),
+                            result.error_message ? ": " + *result.error_message : ""));
+  }
+  if (c.format == Format::json) {
+    io.out << fmt::format("{{\"topic\":{},\"partitions\":{},\"created\":{}}}\n", json_string(name),
+                          partitions, validate_only ? "false" : "true");
+  } else {
+    io.out << fmt::format("{} topic {} with {} partition{}\n",
+                          validate_only ? "valid: would create" : "created", name, partitions,
+                          partitions == 1 ? "" : "s");
+  }
+  return 0;
+}
+
+int topic_list(const CommonOptions& c, Io io) {
+  auto client = connect_or_report(c, io);
+  if (!client) return 1;
+  auto md = metadata(**client, std::nullopt);
+  if (!md) return fail(io, md.error().detail());
+  if (c.format == Format::json) {
+    std::string text = "[";
+    for (std::size_t i = 0; i < md->topics.size(); ++i) {
+      const auto& t = md->topics[i];
+      text += fmt::format("{}{{\"topic\":{},\"partitions\":{}}}", i ? "," : "", json_string(t.name),
+                          t.partitions.size());
+    }
+    io.out << text << "]\n";
+    return 0;
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& t : md->topics) rows.push_back({t.name, std::to_string(t.partitions.size())});
+  io.out << format_table({"TOPIC", "PARTITIONS"}, rows);
+  return 0;
+}
+
+int topic_describe(const CommonOptions& c, const std::string& name, Io io) {
+  auto client = connect_or_report(c, io);
+  if (!client) return 1;
+  auto topic = topic_metadata(**client, name, false);
+  if (!topic) return fail(io, topic.error().detail());
+  const auto n = static_cast<std::int32_t>(topic->partitions.size());
+  auto starts = list_offsets(**client, name, n, protocol::kListOffsetsEarliest);
+  auto ends = list_offsets(**client, name, n, protocol::kListOffsetsLatest);
+  if (!starts) return fail(io, starts.error().detail());
+  if (!ends) return fail(io, ends.error().detail());
+  protocol::DescribeConfigsRequest dc;
+  dc.resources.push_back({protocol::kResourceTopic, name, std::nullopt});
+  auto configs = (*client)->call<protocol::DescribeConfigsResponse>(ApiKey::describe_configs, dc);
+  if (!configs) return fail(io, configs.error().detail());
+  const auto& result = configs->results.at(0);
+  if (result.error_code != 0) {
+    return fail(io, fmt::format("cannot describe configs of '{}': {}", name,
+                                error_name(result.error_code)));
+  }
+  if (c.format == Format::json) {
+    std::string text = fmt::format("{{\"topic\":{},\"partitions\":[", json_string(name));
+    for (std::int32_t i = 0; i < n; ++i) {
+      const auto& p = topic->partitions[static_cast<std::size_t>(i)];
+      text +=
+          fmt::format("{}{{\"partition\":{},\"leader\":{},\"start_offset\":{},\"end_offset\":{}}}",
+                      i ? "," : "", p.partition_index, p.leader_id,
+                      (*starts)[static_cast<std::size_t>(i)], (*ends)[static_cast<std::size_t>(i)]);
+    }
+    text += "],\"configs\":{";
+    for (std::size_t i = 0; i < result.configs.size(); ++i) {
+      const auto& e = result.configs[i];
+      text += fmt::format("{}{}:{}", i ? "," : "", json_string(e.name),
+                          e.value ? json_string(*e.value) : "null");
+    }
+    io.out << text << "}}\n";
+    return 0;
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (std::int32_t i = 0; i < n; ++i) {
+    const auto& p = topic->partitions[static_cast<std::size_t>(i)];
+    std::string replicas;
+    for (auto r : p.replica_nodes) replicas += (replicas.empty() ? "" : ",") + std::to_string(r);
+    rows.push_back({std::to_string(p.partition_index), std::to_string(p.leader_id), replicas,
+                    std::to_string((*starts)[static_cast<std::size_t>(i)]),
+                    std::to_string((*ends)[static_cast<std::size_t>(i)]),
+                    p.error_code ? std::string(error_name(p.error_code)) : ""});
+  }
+  io.out << "Topic " << name << "\n"
+         << format_table({"PARTITION", "LEADER", "REPLICAS", "START", "END", "ERROR"}, rows);
+  std::vector<std::vector<std::string>> config_rows;
+  for (const auto& e : result.configs) {
+    // config_source (v1+): 1 topic, 4 static broker, 5 default; v0 has is_default.
+    const bool is_default = e.config_source == 5 || (e.config_source == -1 && e.is_default);
+    config_rows.push_back({e.name, e.value.value_or("(null)"),
+                           is_default             ? "default"
+                           : e.config_source == 4 ? "broker"
+                                                  : "topic"});
+  }
+  io.out << "\n" << format_table({"CONFIG", "VALUE", "SOURCE"}, config_rows);
+  return 0;
+}
+
+int topic_alter(const CommonOptions& c, const std::string& name,
+                const std::vector<std::string>& set, const std::vector<std::string>& remove,
+                Io io) {
+  if (set.empty() && remove.empty())
+    return fail(io, "nothing to change: give --config or --delete-config");
+  auto client = connect_or_report(c, io);
+  if (!client) return 1;
+  protocol::IncrementalAlterConfigsResource res{protocol::kResourceTopic, name, {}};
+  for (const auto& kv : set) {
+    auto parsed = parse_key_value(kv);
+    if (!parsed) return fail(io, fmt::format("--config {}", parsed.error().detail()));
+    res.configs.push_back({parsed->first, protocol::kConfigOpSet, parsed->second});
+  }
+  for (const auto& key : remove)
+    res.configs.push_back({key, protocol::kConfigOpDelete, std::nullopt});
+  protocol::IncrementalAlterConfigsRequest request{{res}, false};
+  auto r = (*client)->call<protocol::IncrementalAlterConfigsResponse>(
+      ApiKey::incremental_alter_configs, request);
+  if (!r) return fail(io, r.error().detail());
+  const auto& result = r->responses.at(0);
+  if (result.error_code != 0) {
+    return fail(io,
+                fmt::format("cannot alter topic '{}': {}{}", name, error_name(result.error_code),
+                            result.error_message ? ": " + *result.error_message : ""));
+  }
+  io.out << (c.format == Format::json
+                 ? fmt::format("{{\"topic\":{},\"altered\":true}}\n", json_string(name))
+                 : fmt::format("altered topic {}\n", name));
+  return 0;
+}
+
+int topic_delete(const CommonOptions& c, const std::string& name, Io io) {
+  auto client = connect_or_report(c, io);
+  if (!client) return 1;
+  protocol::DeleteTopicsRequest request{{name}, static_cast<std::int32_t>(c.timeout.count())};
+  auto r = (*client)->call<protocol::DeleteTopicsResponse>(ApiKey::delete_topics, request);
+  if (!r) return fail(io, r.error().detail());
+  if (r->responses.at(0).error_code != 0) {
+    return fail(io, fmt::format("cannot delete topic '{}': {}", name,
+                                error_name(r->responses[0].error_code)));
+  }
+  io.out << (c.format == Format::json
+                 ? fmt::format("{{\"topic\":{},\"deleted\":true}}\n", json_string(name))
+                 : fmt::format("deleted topic {}\n", name));
+  return 0;
+}
+
+int topic_add_partitions(const CommonOptions& c, const std::string& name, std::int32_t total,
+                         Io io) {
+  auto client = connect_or_report(c, io);
+  if (!client) return 1;
+  protocol::CreatePartitionsRequest request{
+      {{name, total, std::nullopt}}, static_cast<std::int32_t>(c.timeout.count()), false};
+  auto r = (*client)->call<protocol::CreatePartitionsResponse>(ApiKey::create_partitions, request);
+  if (!r) return fail(io, r.error().detail());
+  const auto& result = r->results.at(0);
+  if (result.error_code != 0) {
+    return fail(
+        io, fmt::format("cannot add partitions to '{}': {}{}", name, error_name(result.error_code),
+                        result.error_message ? ": " + *result.error_message : ""));
+  }
+  io.out << (c.format == Format::json
+                 ? fmt::format("{{\"topic\":{},\"partitions\":{}}}\n", json_string(name), total)
+                 : fmt::format("topic {} now has {} partitions\n", name, total));
+  return 0;
+}
+
+int cluster_info(const CommonOptions& c, Io io) {
+  auto client = connect_or_report(c, io);
+  if (!client) return 1;
+  auto md = metadata(**client, std::nullopt);
+  if (!md) return fail(io, md.error().detail());
+  std::size_t partitions = 0;
+  for (const auto& t : md->topics) partitions += t.partitions.size();
+  if (c.format == Format::json) {
+    std::string brokers;
+    for (const auto& b : md->brokers) {
+      brokers += fmt::format("{}{{\"id\":{},\"host\":{},\"port\":{}}}", brokers.empty() ? "" : ",",
+                             b.node_id, json_string(b.host), b.port);
+    }
+    io.out << fmt::format(
+        "{{\"cluster_id\":{},\"controller\":{},\"brokers\":[{}],\"topics\":{},\"partitions\":{}}}"
+        "\n",
+        json_string(md->cluster_id.value_or("")), md->controller_id, brokers, md->topics.size(),
+        partitions);
+    return 0;
+  }
+  io.out << fmt::format("cluster {}  controller {}  topics {}  partitions {}\n",
+                        md->cluster_id.value_or("(unknown)"), md->controller_id, md->topics.size(),
+                        partitions);
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& b : md->brokers) {
+    rows.push_back({std::to_string(b.node_id), fmt::format("{}:{}", b.host, b.port),
+                    b.node_id == md->controller_id ? "controller" : ""});
+  }
+  io.out << format_table({"BROKER", "ADDRESS", "ROLE"}, rows);
+  return 0;
+}
+
+// ---------------------------------------------------------------- produce
+
+int produce(const CommonOptions& c, const ProduceOptions& p, Io io) {
+  auto acks = parse_acks(p.acks);
+  if (!acks) return fail(io, acks.error().detail());
+  auto codec = parse_compression(p.compression);
+  if (!codec) return fail(io, codec.error().detail());
+  std::vector<std::pair<std::string, std::vector<std::byte>>> headers;
+  for (const auto& h : p.headers) {
+    auto kv = parse_key_value(h);
+    if (!kv) return fail(io, fmt::format("--header {}", kv.error().detail()));
+    headers.push_back({kv->first, to_bytes(kv->second)});
+  }
+  std::ifstream file;
+  std::istream* in = &io.in;
+  if (!p.file.empty()) {
+    file.open(p.file);
+    if (!file) return fail(io, fmt::format("cannot read {}", p.file));
+    in = &file;
+  }
+  auto client = connect_or_report(c, io);
+  if (!client) return 1;
+  auto topic = topic_metadata(**client, p.topic, true);
+  if (!topic) return fail(io, topic.error().detail());
+  const auto partitions = static_cast<std::int32_t>(topic->partitions.size());
+  if (p.partition && (*p.partition < 0 || *p.partition >= partitions)) {
+    return fail(io, fmt::format("topic '{}' has no partition {} (it has {})", p.topic, *p.partition,
+                                partitions));
+  }
+  Producer producer(**client, p.topic, *acks, *codec, c.timeout);
+  std::map<std::int32_t, protocol::BatchBuilder> open;
+  std::map<std::int32_t, std::size_t> open_bytes;
+  std::int32_t round_robin = 0;
+  std::int64_t records = 0;
+  std::string line;
+  // Bounded by the input: one record per line.
+  while (std::getline(*in, line)) {
+    protocol::RecordSpec record;
+    record.timestamp = wall_ms();
+    std::string_view text = line;
+    if (!p.key_separator.empty()) {
+      const auto at = text.find(p.key_separator);
+      if (at != std::string_view::npos) {
+        record.key = to_bytes(text.substr(0, at));
+        text = text.substr(at + p.key_separator.size());
+      }
+    }
+    record.value = to_bytes(text);
+    for (const auto& [k, v] : headers) record.headers.push_back({k, v});
+    std::int32_t partition = 0;
+    if (p.partition) {
+      partition = *p.partition;
+    } else if (record.key) {
+      partition = partition_for_key(*record.key, partitions);
+    } else {
+      partition = round_robin;
+    }
+    auto [it, inserted] = open.try_emplace(partition, record.timestamp);
+    it->second.add(record);
+    open_bytes[partition] += line.size() + 32;
+    ++records;
+    if (open_bytes[partition] >= p.batch_bytes) {
+      if (auto s = producer.send(partition, it->second.build()); !s)
+        return fail(io, s.error().detail());
+      open.erase(it);
+      open_bytes.erase(partition);
+      round_robin = (round_robin + 1) % partitions;  // a new batch, a new partition
+    }
+  }
+  for (auto& [partition, builder] : open) {
+    if (builder.record_count() == 0) continue;
+    if (auto s = producer.send(partition, builder.build()); !s) return fail(io, s.error().detail());
+  }
+  if (auto s = producer.finish(); !s) return fail(io, s.error().detail());
+  if (c.format == Format::json) {
+    io.out << fmt::format("{{\"topic\":{},\"records\":{}}}\n", json_string(p.topic), records);
+  } else {
+    io.err << fmt::format("produced {} record{} to {}\n", records, records == 1 ? "" : "s",
+                          p.topic);
+  }
+  return 0;
+}
+
+// ---------------------------------------------------------------- consume
+
+int consume(const CommonOptions& c, const ConsumeOptions& o, Io io) {
+  auto from = parse_start_position(o.from);
+  if (!from) return fail(io, from.error().detail());
+  if (o.output != "text" && o.output != "kv" && o.output != "json") {
+    return fail(io, fmt::format("--output '{}': expected text, kv or json", o.output));
+  }
+  auto client = connect_or_report(c, io);
+  if (!client) return 1;
+  auto topic = topic_metadata(**client, o.topic, false);
+  if (!topic) return fail(io, topic.error().detail());
+  const auto n = static_cast<std::int32_t>(topic->partitions.size());
+  std::vector<std::int32_t> wanted;
+  if (o.partition) {
+    if (*o.partition < 0 || *o.partition >= n) {
+      return fail(
+          io, fmt::format("topic '{}' has no partition {} (it has {})", o.topic, *o.partition, n));
+    }
+    wanted.push_back(*o.partition);
+  } else {
+    for (std::int32_t i = 0; i < n; ++i) wanted.push_back(i);
+  }
+  auto starts = list_offsets(**client, o.topic, n, protocol::kListOffsetsEarliest);
+  auto ends = list_offsets(**client, o.topic, n, protocol::kListOffsetsLatest);
+  if (!starts) return fail(io, starts.error().detail());
+  if (!ends) return fail(io, ends.error().detail());
+  std::optional<std::vector<std::int64_t>> at_time;
+  if (from->kind == StartPosition::Kind::timestamp) {
+    auto t = list_offsets(**client, o.topic, n, from->value);
+    if (!t) return fail(io, t.error().detail());
+    at_time = std::move(*t);
+  }
+  std::map<std::int32_t, std::int64_t> position;
+  for (auto p : wanted) {
+    const auto i = static_cast<std::size_t>(p);
+    std::int64_t start = (*starts)[i];
+    switch (from->kind) {
+      case StartPosition::Kind::beginning:
+        break;
+      case StartPosition::Kind::end:
+        start = (*ends)[i];
+        break;
+      case StartPosition::Kind::offset:
+        start = std::clamp(from->value, (*starts)[i], (*ends)[i]);
+        break;
+      case StartPosition::Kind::from_end:
+        start = std::max((*starts)[i], (*ends)[i] - from->value);
+        break;
+      case StartPosition::Kind::timestamp:
+        start = (*at_time)[i] < 0 ? (*ends)[i] : (*at_time)[i];
+        break;
+    }
+    position[p] = start;
+  }
+  std::int64_t printed = 0;
+  const auto limit = o.count.value_or(std::numeric_limits<std::int64_t>::max());
+  // Bounded: each pass advances a position, or (following) waits up to 500 ms.
+  while (printed < limit) {
+    bool caught_up = true;
+    for (auto p : wanted)
+      caught_up = caught_up && position[p] >= (*ends)[static_cast<std::size_t>(p)];
+    if (caught_up && !o.follow) break;
+    protocol::FetchRequest f;
+    f.max_wait_ms = 500;
+    f.min_bytes = 1;
+    f.max_bytes = 16 << 20;
+    f.isolation_level = 0;
+    protocol::FetchTopic ft{o.topic, {}};
+    for (auto p : wanted) ft.partitions.push_back({p, -1, position[p], -1, 1 << 20});
+    f.topics.push_back(std::move(ft));
+    auto r = (*client)->call<protocol::FetchResponse>(ApiKey::fetch, f);
+    if (!r) return fail(io, r.error().detail());
+    for (const auto& tr : r->responses) {
+      for (const auto& pr : tr.partitions) {
+        if (pr.error_code != 0) {
+          return fail(io, fmt::format("fetch {}/{} at offset {}: {}", o.topic, pr.partition_index,
+                                      position[pr.partition_index], error_name(pr.error_code)));
+        }
+        if (!pr.records) continue;
+        auto s = for_each_record(
+            *pr.records,
+            [&](const protocol::RecordView& rec) {
+              if (rec.offset < position[pr.partition_index] || printed >= limit) return;
+              print_record(io.out, o.output, o.topic, pr.partition_index, rec);
+              position[pr.partition_index] = rec.offset + 1;
+              ++printed;
+            },
+            [&](std::int64_t next) {
+              position[pr.partition_index] = std::max(position[pr.partition_index], next);
+            });
+        if (!s)
+          return fail(io,
+                      fmt::format("{}/{}: {}", o.topic, pr.partition_index, s.error().detail()));
+      }
+    }
+    io.out.flush();
+  }
+  return 0;
+}
+
+}  // namespace spate::client
