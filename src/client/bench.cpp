@@ -109,9 +109,9 @@ int summary(const CommonOptions& c, Io io, const char* what, Totals& totals, dou
 
 int bench_produce(const CommonOptions& c, const BenchOptions& b, Io io) {
   auto acks = parse_acks(b.acks);
-  if (!acks) return fail(io, acks.error().detail());
+  if (!acks) return usage_error(io, acks.error().detail());
   if (b.connections < 1 || b.record_size == 0 || b.inflight < 1) {
-    return fail(io, "--connections, --record-size and --inflight must be positive");
+    return usage_error(io, "--connections, --record-size and --inflight must be positive");
   }
   auto client = connect_or_report(c, io);
   if (!client) return 1;

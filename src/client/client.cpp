@@ -78,6 +78,9 @@ Status Connection::run(const char* what, Op&& op) {
       return Error::io(
           fmt::format("{}: the broker closed the connection while we waited to {}", peer_, what));
     }
+    if (std::string_view(what) == "connect") {
+      return Error::io(fmt::format("cannot connect to {}: {}", peer_, result->message()));
+    }
     return Error::io(fmt::format("{}: cannot {}: {}", peer_, what, result->message()));
   }
   return {};
@@ -97,10 +100,7 @@ Result<std::unique_ptr<Connection>> Connection::open(const Endpoint& endpoint,
         c->socket_, results,
         [handler](boost::system::error_code e, const tcp::endpoint&) mutable { handler(e); });
   });
-  if (!s) {
-    return Error(s.error().code(), fmt::format("cannot connect to {}: {}", c->peer_,
-                                               s.error().detail().substr(c->peer_.size() + 2)));
-  }
+  if (!s) return s.error();
   c->socket_.set_option(tcp::no_delay(true), ec);
   return c;
 }

@@ -39,7 +39,7 @@ int topic_create(const CommonOptions& c, const std::string& name, std::int32_t p
   protocol::CreateTopicsTopic topic{name, partitions, replication, {}, {}};
   for (const auto& kv : configs) {
     auto parsed = parse_key_value(kv);
-    if (!parsed) return fail(io, fmt::format("--config {}", parsed.error().detail()));
+    if (!parsed) return usage_error(io, fmt::format("--config {}", parsed.error().detail()));
     topic.configs.push_back({parsed->first, parsed->second});
   }
   protocol::CreateTopicsRequest request{
@@ -156,7 +156,7 @@ int topic_alter(const CommonOptions& c, const std::string& name,
   protocol::IncrementalAlterConfigsResource res{protocol::kResourceTopic, name, {}};
   for (const auto& kv : set) {
     auto parsed = parse_key_value(kv);
-    if (!parsed) return fail(io, fmt::format("--config {}", parsed.error().detail()));
+    if (!parsed) return usage_error(io, fmt::format("--config {}", parsed.error().detail()));
     res.configs.push_back({parsed->first, protocol::kConfigOpSet, parsed->second});
   }
   for (const auto& key : remove)
@@ -213,6 +213,28 @@ int topic_add_partitions(const CommonOptions& c, const std::string& name, std::i
   return 0;
 }
 
+int topic_delete_records(const CommonOptions& c, const std::string& name, std::int32_t partition,
+                         std::int64_t before, Io io) {
+  auto client = connect_or_report(c, io);
+  if (!client) return 1;
+  protocol::DeleteRecordsRequest request;
+  request.topics.push_back({name, {{partition, before}}});
+  request.timeout_ms = static_cast<std::int32_t>(c.timeout.count());
+  auto r = (*client)->call<protocol::DeleteRecordsResponse>(ApiKey::delete_records, request);
+  if (!r) return fail(io, r.error().detail());
+  const auto& result = r->topics.at(0).partitions.at(0);
+  if (result.error_code != 0) {
+    return fail(io, fmt::format("cannot delete records of {}/{}: {}", name, partition,
+                                error_name(result.error_code)));
+  }
+  io.out << (c.format == Format::json
+                 ? fmt::format("{{\"topic\":{},\"partition\":{},\"start_offset\":{}}}\n",
+                               json_string(name), partition, result.low_watermark)
+                 : fmt::format("{}/{} now starts at offset {}\n", name, partition,
+                               result.low_watermark));
+  return 0;
+}
+
 int cluster_info(const CommonOptions& c, Io io) {
   auto client = connect_or_report(c, io);
   if (!client) return 1;
@@ -249,13 +271,13 @@ int cluster_info(const CommonOptions& c, Io io) {
 
 int produce(const CommonOptions& c, const ProduceOptions& p, Io io) {
   auto acks = parse_acks(p.acks);
-  if (!acks) return fail(io, acks.error().detail());
+  if (!acks) return usage_error(io, acks.error().detail());
   auto codec = parse_compression(p.compression);
-  if (!codec) return fail(io, codec.error().detail());
+  if (!codec) return usage_error(io, codec.error().detail());
   std::vector<std::pair<std::string, std::vector<std::byte>>> headers;
   for (const auto& h : p.headers) {
     auto kv = parse_key_value(h);
-    if (!kv) return fail(io, fmt::format("--header {}", kv.error().detail()));
+    if (!kv) return usage_error(io, fmt::format("--header {}", kv.error().detail()));
     headers.push_back({kv->first, to_bytes(kv->second)});
   }
   std::ifstream file;
@@ -332,9 +354,9 @@ int produce(const CommonOptions& c, const ProduceOptions& p, Io io) {
 
 int consume(const CommonOptions& c, const ConsumeOptions& o, Io io) {
   auto from = parse_start_position(o.from);
-  if (!from) return fail(io, from.error().detail());
+  if (!from) return usage_error(io, from.error().detail());
   if (o.output != "text" && o.output != "kv" && o.output != "json") {
-    return fail(io, fmt::format("--output '{}': expected text, kv or json", o.output));
+    return usage_error(io, fmt::format("--output '{}': expected text, kv or json", o.output));
   }
   auto client = connect_or_report(c, io);
   if (!client) return 1;

@@ -18,6 +18,11 @@ int fail(Io io, const std::string& message) {
   return 1;
 }
 
+int usage_error(Io io, const std::string& message) {
+  fail(io, message);
+  return 2;
+}
+
 std::optional<std::unique_ptr<Client>> connect_or_report(const CommonOptions& c, Io io) {
   Options options;
   options.timeout = c.timeout;

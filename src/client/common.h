@@ -23,6 +23,8 @@ namespace spate::client {
 
 // Writes "spate: <message>" to err; returns 1.
 int fail(Io io, const std::string& message);
+// The same for a bad flag value (a usage error); returns 2.
+int usage_error(Io io, const std::string& message);
 
 // Connects, or reports why not and returns nullopt.
 std::optional<std::unique_ptr<Client>> connect_or_report(const CommonOptions& c, Io io);

@@ -41,6 +41,9 @@ int topic_alter(const CommonOptions& c, const std::string& name,
 int topic_delete(const CommonOptions& c, const std::string& name, Io io);
 int topic_add_partitions(const CommonOptions& c, const std::string& name, std::int32_t total,
                          Io io);
+// Deletes the records of a partition below `before` (DeleteRecords); -1: all.
+int topic_delete_records(const CommonOptions& c, const std::string& name, std::int32_t partition,
+                         std::int64_t before, Io io);
 int cluster_info(const CommonOptions& c, Io io);
 
 struct ProduceOptions {

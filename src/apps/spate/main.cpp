@@ -92,6 +92,19 @@ int main(int argc, char** argv) {
     code = topic_add_partitions(common, name, total, io);
   });
 
+  std::int32_t records_partition = 0;
+  std::int64_t before = -1;
+  auto* delete_records = topic->add_subcommand(
+      "delete-records", "delete a partition's records below an offset (DeleteRecords)");
+  delete_records->add_option("name", name, "topic name")->required();
+  delete_records->add_option("-p,--partition", records_partition, "partition")->required();
+  delete_records->add_option("--before", before, "first offset to keep (-1: everything so far)")
+      ->required();
+  delete_records->callback([&] {
+    finish_common();
+    code = topic_delete_records(common, name, records_partition, before, io);
+  });
+
   // produce
   ProduceOptions produce_options;
   std::int32_t produce_partition = -1;
@@ -193,7 +206,8 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help exits 0; a usage error prints CLI11's message and exits 2.
+    return app.exit(e) == 0 ? 0 : 2;
   }
   return code;
 }
