@@ -1,0 +1,628 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// The Raft state machine. Section numbers refer to the Raft paper (Ongaro &
+// Ousterhout, 2014) and Ongaro's thesis (pre-vote §9.6, check-quorum §6.2,
+// leadership transfer §3.10).
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "spate/common/assert.h"
+#include "spate/raft/raft.h"
+
+namespace spate::raft {
+
+const char* message_type_name(MessageType type) {
+  switch (type) {
+    case MessageType::pre_vote:
+      return "PreVote";
+    case MessageType::pre_vote_reply:
+      return "PreVoteReply";
+    case MessageType::vote:
+      return "Vote";
+    case MessageType::vote_reply:
+      return "VoteReply";
+    case MessageType::append:
+      return "Append";
+    case MessageType::append_reply:
+      return "AppendReply";
+    case MessageType::heartbeat:
+      return "Heartbeat";
+    case MessageType::heartbeat_reply:
+      return "HeartbeatReply";
+    case MessageType::timeout_now:
+      return "TimeoutNow";
+  }
+  return "?";
+}
+
+const char* role_name(Role role) {
+  switch (role) {
+    case Role::follower:
+      return "follower";
+    case Role::pre_candidate:
+      return "pre-candidate";
+    case Role::candidate:
+      return "candidate";
+    case Role::leader:
+      return "leader";
+  }
+  return "?";
+}
+
+std::string Message::describe() const {
+  std::string text =
+      fmt::format("{} {}->{} term={} idx={} logterm={} commit={}", message_type_name(type), from,
+                  to, term, log_index, log_term, commit);
+  if (!entries.empty()) {
+    text += fmt::format(" entries=[{}..{}]", entries.front().index, entries.back().index);
+  }
+  if (reject) text += fmt::format(" REJECT hint={}", hint);
+  if (force) text += " force";
+  return text;
+}
+
+Replica::Replica(Config config, const LogView& log, Rng& rng, HardState state)
+    : config_(std::move(config)), log_(log), rng_(rng), persisted_(state) {
+  SPATE_ASSERT(is_voter(config_.id), "node {} is not among the voters", config_.id);
+  SPATE_ASSERT(config_.election_ticks > config_.heartbeat_ticks && config_.heartbeat_ticks > 0,
+               "election_ticks {} must exceed heartbeat_ticks {}", config_.election_ticks,
+               config_.heartbeat_ticks);
+  term_ = state.term;
+  vote_ = state.vote;
+  // The durable commit can be ahead of the durable log only if the log lost
+  // its tail, which the log's own recovery rules out for synced data.
+  commit_ = std::min(state.commit, log_.last_index());
+  unstable_first_ = log_.last_index() + 1;
+  reset_timers();
+}
+
+// ---------------------------------------------------------------- the log
+
+Index Replica::last_index() const {
+  return unstable_first_ - 1 + static_cast<Index>(unstable_.size());
+}
+
+Term Replica::term_at(Index index) const {
+  if (index == 0) return Term(0);
+  if (index >= unstable_first_) {
+    const auto at = static_cast<std::size_t>(index - unstable_first_);
+    return at < unstable_.size() ? unstable_[at].term : Term(-1);
+  }
+  if (index < log_.first_index() - 1 || index > log_.last_index()) return Term(-1);
+  return log_.term(index);
+}
+
+Index Replica::durable_last() const {
+  return pending_truncate_ ? std::min(*pending_truncate_ - 1, log_.last_index())
+                           : log_.last_index();
+}
+
+std::vector<Entry> Replica::entries_from(Index from, std::size_t max_bytes) const {
+  std::vector<Entry> out;
+  std::size_t bytes = 0;
+  const Index durable_end = std::min(unstable_first_ - 1, log_.last_index());
+  if (from <= durable_end) {
+    out = log_.entries(from, durable_end, max_bytes);
+    for (const auto& e : out) bytes += e.data.size();
+    if (out.empty() || out.back().index < durable_end) return out;
+  }
+  for (const auto& e : unstable_) {
+    if (e.index < from) continue;
+    if (!out.empty() && bytes + e.data.size() > max_bytes) break;
+    bytes += e.data.size();
+    out.push_back(e);
+  }
+  return out;
+}
+
+void Replica::append_local(std::vector<Entry> entries) {
+  if (entries.empty()) return;
+  const Index first = entries.front().index;
+  SPATE_ASSERT(first >= 1 && first <= last_index() + 1, "append at {} past the end {}", first,
+               last_index());
+  SPATE_ASSERT(first > commit_, "node {} would overwrite committed entry {} (commit {})",
+               config_.id, first, commit_);
+  if (first <= last_index()) {
+    if (first >= unstable_first_) {
+      unstable_.resize(static_cast<std::size_t>(first - unstable_first_));
+    } else {
+      // Replaces durable entries: the driver truncates before appending.
+      pending_truncate_ = std::min(pending_truncate_.value_or(first), first);
+      unstable_.clear();
+      unstable_first_ = first;
+    }
+  }
+  for (auto& e : entries) unstable_.push_back(std::move(e));
+}
+
+bool Replica::log_up_to_date(Index last, Term last_term) const {
+  const Term mine = term_at(last_index());
+  return last_term > mine || (last_term == mine && last >= last_index());
+}
+
+bool Replica::is_voter(NodeId id) const {
+  return std::find(config_.voters.begin(), config_.voters.end(), id) != config_.voters.end();
+}
+
+// ---------------------------------------------------------------- roles
+
+void Replica::reset_timers() {
+  election_elapsed_ = 0;
+  heartbeat_elapsed_ = 0;
+  randomized_timeout_ =
+      config_.election_ticks +
+      static_cast<int>(rng_.uniform(static_cast<std::uint64_t>(config_.election_ticks)));
+}
+
+void Replica::become_follower(Term term, NodeId leader) {
+  if (term > term_) {
+    term_ = term;
+    vote_ = kNoNode;
+  }
+  role_ = Role::follower;
+  leader_ = leader;
+  transfer_target_ = kNoNode;
+  progress_.clear();
+  votes_.clear();
+  reset_timers();
+}
+
+void Replica::become_pre_candidate() {
+  // §9.6: no term change, so a node that cannot win disturbs nobody.
+  role_ = Role::pre_candidate;
+  leader_ = kNoNode;
+  votes_ = {{config_.id, true}};
+  reset_timers();
+}
+
+void Replica::become_candidate(bool /*force*/) {
+  role_ = Role::candidate;
+  term_ = term_ + 1;
+  vote_ = config_.id;
+  leader_ = kNoNode;
+  votes_ = {{config_.id, true}};
+  reset_timers();
+}
+
+void Replica::become_leader() {
+  role_ = Role::leader;
+  leader_ = config_.id;
+  transfer_target_ = kNoNode;
+  progress_.clear();
+  for (const auto& id : config_.voters) {
+    Progress p;
+    p.next = last_index() + 1;
+    p.active = id == config_.id;
+    progress_[id] = p;
+  }
+  reset_timers();
+  // §5.4.2: entries of earlier terms commit only once an entry of this term
+  // does; the no-op makes that happen without waiting for a client.
+  append_local({Entry{last_index() + 1, term_, {}}});
+  progress_[config_.id].match = durable_last();
+  broadcast_append();
+}
+
+void Replica::campaign(bool pre, bool force) {
+  if (pre) {
+    become_pre_candidate();
+  } else {
+    become_candidate(force);
+  }
+  if (votes_.size() >= quorum()) {  // a cluster of one
+    if (pre) {
+      campaign(false, force);
+    } else {
+      become_leader();
+    }
+    return;
+  }
+  for (const auto& id : config_.voters) {
+    if (id == config_.id) continue;
+    Message m;
+    m.type = pre ? MessageType::pre_vote : MessageType::vote;
+    m.to = id;
+    m.term = pre ? term_ + 1 : term_;
+    m.log_index = last_index();
+    m.log_term = term_at(last_index());
+    m.force = force;
+    send(std::move(m));
+  }
+}
+
+// ---------------------------------------------------------------- inputs
+
+void Replica::tick() {
+  if (role_ == Role::leader) {
+    ++heartbeat_elapsed_;
+    ++election_elapsed_;
+    if (transfer_target_ != kNoNode && ++transfer_elapsed_ >= config_.election_ticks) {
+      transfer_target_ = kNoNode;  // the transfer did not happen in time: carry on
+    }
+    if (election_elapsed_ >= config_.election_ticks) {
+      election_elapsed_ = 0;
+      if (config_.check_quorum) {
+        std::size_t active = 0;
+        for (auto& [id, p] : progress_) {
+          if (p.active || id == config_.id) ++active;
+          if (id != config_.id) p.active = false;
+        }
+        if (active < quorum()) {
+          become_follower(term_, kNoNode);  // §6.2: cut off from a majority
+          return;
+        }
+      }
+    }
+    if (heartbeat_elapsed_ >= config_.heartbeat_ticks) {
+      heartbeat_elapsed_ = 0;
+      broadcast_heartbeat();
+    }
+    return;
+  }
+  if (++election_elapsed_ >= randomized_timeout_) campaign(config_.pre_vote, false);
+}
+
+Result<Index> Replica::propose(std::vector<std::byte> data) {
+  if (role_ != Role::leader) {
+    return Error(Errc::not_leader,
+                 fmt::format("node {} is not the leader (leader: {})", config_.id, leader_));
+  }
+  if (transfer_target_ != kNoNode) {
+    return Error(Errc::shutting_down,
+                 fmt::format("node {} is handing leadership to {}", config_.id, transfer_target_));
+  }
+  const Index index = last_index() + 1;
+  append_local({Entry{index, term_, std::move(data)}});
+  broadcast_append();
+  return index;
+}
+
+Status Replica::transfer_leadership(NodeId target) {
+  if (role_ != Role::leader) return Error(Errc::not_leader, "only the leader can transfer");
+  if (target == config_.id || !is_voter(target)) {
+    return Error::invalid(fmt::format("cannot transfer leadership to {}", target));
+  }
+  transfer_target_ = target;
+  transfer_elapsed_ = 0;
+  if (progress_[target].match == last_index()) {
+    Message m;
+    m.type = MessageType::timeout_now;
+    m.to = target;
+    m.term = term_;
+    send(std::move(m));
+  } else {
+    send_append(target, true);
+  }
+  return {};
+}
+
+Status Replica::step(const Message& m) {
+  if (m.to != config_.id) {
+    return Error::invalid(fmt::format("message for {} stepped into {}", m.to, config_.id));
+  }
+  if (!is_voter(m.from)) return Error::invalid(fmt::format("message from unknown node {}", m.from));
+  const bool vote_request = m.type == MessageType::vote || m.type == MessageType::pre_vote;
+  if (m.term > term_) {
+    const bool in_lease =
+        config_.check_quorum && leader_ != kNoNode && election_elapsed_ < config_.election_ticks;
+    if (vote_request && in_lease && !m.force) {
+      // §6 "disruptive servers": we heard from a leader within the minimum
+      // election timeout, so this candidate cannot be needed. Ignore it.
+      return {};
+    }
+    if (m.type == MessageType::pre_vote) {
+      // Answered below without changing our term.
+    } else if (m.type == MessageType::pre_vote_reply && !m.reject) {
+      // A granted pre-vote carries the term we asked for.
+    } else {
+      const bool from_leader = m.type == MessageType::append || m.type == MessageType::heartbeat ||
+                               m.type == MessageType::timeout_now;
+      become_follower(m.term, from_leader ? m.from : kNoNode);
+    }
+  } else if (m.term < term_) {
+    if (m.type == MessageType::append || m.type == MessageType::heartbeat) {
+      // A stale leader: tell it our term so that it steps down.
+      Message r;
+      r.type = MessageType::append_reply;
+      r.to = m.from;
+      r.term = term_;
+      r.reject = true;
+      r.log_index = -1;
+      send(std::move(r));
+    } else if (m.type == MessageType::pre_vote) {
+      Message r;
+      r.type = MessageType::pre_vote_reply;
+      r.to = m.from;
+      r.term = term_;
+      r.reject = true;
+      send(std::move(r));
+    }
+    return {};
+  }
+  switch (m.type) {
+    case MessageType::pre_vote:
+    case MessageType::vote:
+      handle_vote_request(m);
+      break;
+    case MessageType::pre_vote_reply:
+    case MessageType::vote_reply:
+      handle_vote_reply(m);
+      break;
+    case MessageType::append:
+      handle_append(m);
+      break;
+    case MessageType::append_reply:
+      if (role_ == Role::leader) handle_append_reply(m);
+      break;
+    case MessageType::heartbeat:
+      handle_heartbeat(m);
+      break;
+    case MessageType::heartbeat_reply:
+      if (role_ == Role::leader) handle_heartbeat_reply(m);
+      break;
+    case MessageType::timeout_now:
+      if (role_ != Role::leader) campaign(false, true);
+      break;
+  }
+  return {};
+}
+
+void Replica::handle_vote_request(const Message& m) {
+  const bool pre = m.type == MessageType::pre_vote;
+  const bool can_vote =
+      vote_ == m.from || (vote_ == kNoNode && leader_ == kNoNode) || (pre && m.term > term_);
+  const bool in_lease = pre && config_.check_quorum && leader_ != kNoNode &&
+                        election_elapsed_ < config_.election_ticks && !m.force;
+  const bool grant = can_vote && !in_lease && log_up_to_date(m.log_index, m.log_term);
+  Message r;
+  r.type = pre ? MessageType::pre_vote_reply : MessageType::vote_reply;
+  r.to = m.from;
+  r.term = grant && pre ? m.term : term_;
+  r.reject = !grant;
+  send(std::move(r));
+  if (grant && !pre) {
+    vote_ = m.from;
+    election_elapsed_ = 0;
+  }
+}
+
+void Replica::handle_vote_reply(const Message& m) {
+  const bool pre = m.type == MessageType::pre_vote_reply;
+  if ((pre && role_ != Role::pre_candidate) || (!pre && role_ != Role::candidate)) return;
+  if (pre && !m.reject && m.term != term_ + 1) return;  // an answer to an older campaign
+  votes_[m.from] = !m.reject;
+  std::size_t granted = 0;
+  std::size_t rejected = 0;
+  for (const auto& [id, yes] : votes_) (yes ? granted : rejected)++;
+  if (granted >= quorum()) {
+    if (pre) {
+      campaign(false, false);
+    } else {
+      become_leader();
+    }
+  } else if (rejected >= quorum()) {
+    become_follower(term_, kNoNode);
+  }
+}
+
+void Replica::handle_append(const Message& m) {
+  if (role_ != Role::follower) become_follower(m.term, m.from);
+  leader_ = m.from;
+  election_elapsed_ = 0;
+  Message r;
+  r.type = MessageType::append_reply;
+  r.to = m.from;
+  r.term = term_;
+  Index prev = m.log_index;
+  std::vector<Entry> entries = m.entries;
+  if (prev < commit_) {
+    // Everything up to our commit index is committed, hence identical to the
+    // leader's (§5.4): skip it.
+    std::erase_if(entries, [&](const Entry& e) { return e.index <= commit_; });
+    prev = commit_;
+  } else if (prev > last_index()) {
+    r.reject = true;
+    r.log_index = m.log_index;
+    r.hint = last_index() + 1;
+    send(std::move(r));
+    return;
+  } else if (term_at(prev) != m.log_term) {
+    // §5.3 optimization: skip back over the whole conflicting term.
+    const Term conflict = term_at(prev);
+    Index first = prev;
+    while (first - 1 > commit_ && term_at(first - 1) == conflict) --first;
+    r.reject = true;
+    r.log_index = m.log_index;
+    r.log_term = conflict;
+    r.hint = first;
+    send(std::move(r));
+    return;
+  }
+  // Bounded by the message: each entry is either present (skip), conflicting
+  // (truncate there and append the rest), or new (append the rest).
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    const Index at = entries[i].index;
+    if (at <= last_index() && term_at(at) == entries[i].term) continue;
+    append_local(
+        std::vector<Entry>(entries.begin() + static_cast<std::ptrdiff_t>(i), entries.end()));
+    break;
+  }
+  const Index matched = entries.empty() ? prev : std::max(prev, entries.back().index);
+  commit_ = std::max(commit_, std::min(m.commit, matched));
+  r.log_index = matched;
+  send(std::move(r));
+}
+
+void Replica::handle_append_reply(const Message& m) {
+  auto it = progress_.find(m.from);
+  if (it == progress_.end()) return;
+  Progress& p = it->second;
+  p.active = true;
+  if (m.reject) {
+    if (m.log_index < p.match) return;  // stale: about a position already matched
+    Index next = m.hint;
+    if (m.log_term > Term(0)) {
+      // Jump past the follower's conflicting term: to just after our last
+      // entry of that term if we have one, else to the follower's first.
+      Index k = std::min(m.log_index, last_index());
+      while (k > p.match && term_at(k) > m.log_term) --k;
+      if (k > p.match && term_at(k) == m.log_term) next = k + 1;
+    }
+    p.next = std::max(p.match + 1, std::min(next, p.next - 1 >= p.match + 1 ? p.next - 1 : p.next));
+    p.probing = true;
+    p.inflight = 0;
+    send_append(m.from, true);
+    return;
+  }
+  if (m.log_index > p.match) {
+    p.match = m.log_index;
+    p.next = std::max(p.next, p.match + 1);
+    if (p.probing) {
+      p.probing = false;
+      p.inflight = 0;
+    } else if (p.inflight > 0) {
+      --p.inflight;
+    }
+    if (maybe_commit()) {
+      broadcast_append();
+    } else {
+      send_append(m.from, false);
+    }
+  } else if (p.inflight > 0 && !p.probing) {
+    --p.inflight;
+  }
+  if (transfer_target_ == m.from && p.match == last_index()) {
+    Message t;
+    t.type = MessageType::timeout_now;
+    t.to = m.from;
+    t.term = term_;
+    send(std::move(t));
+  }
+}
+
+void Replica::handle_heartbeat(const Message& m) {
+  if (role_ != Role::follower) become_follower(m.term, m.from);
+  leader_ = m.from;
+  election_elapsed_ = 0;
+  // The leader sends min(our match, its commit): we hold those entries.
+  commit_ = std::max(commit_, std::min(m.commit, last_index()));
+  Message r;
+  r.type = MessageType::heartbeat_reply;
+  r.to = m.from;
+  r.term = term_;
+  send(std::move(r));
+}
+
+void Replica::handle_heartbeat_reply(const Message& m) {
+  auto it = progress_.find(m.from);
+  if (it == progress_.end()) return;
+  Progress& p = it->second;
+  p.active = true;
+  if (p.match < last_index()) {
+    // Behind: appends may have been lost. Resend from what is known to match.
+    if (p.probing || p.inflight >= config_.max_inflight) {
+      p.probing = true;
+      p.inflight = 0;
+      p.next = p.match + 1;
+    }
+    send_append(m.from, false);
+  }
+}
+
+// ---------------------------------------------------------------- output
+
+void Replica::send(Message m) {
+  m.from = config_.id;
+  outbox_.push_back(std::move(m));
+}
+
+void Replica::send_append(NodeId to, bool allow_empty) {
+  Progress& p = progress_.at(to);
+  if (p.probing && p.inflight > 0) return;
+  if (!p.probing && p.inflight >= config_.max_inflight) return;
+  Message m;
+  m.type = MessageType::append;
+  m.to = to;
+  m.term = term_;
+  m.log_index = p.next - 1;
+  m.log_term = term_at(m.log_index);
+  if (m.log_term < Term(0)) return;  // below our log start: needs a restart from it (later)
+  m.entries = entries_from(p.next, config_.max_append_bytes);
+  if (m.entries.empty() && !allow_empty) return;
+  m.commit = commit_;
+  if (p.probing) {
+    p.inflight = 1;
+  } else {
+    p.next = m.entries.empty() ? p.next : m.entries.back().index + 1;
+    ++p.inflight;
+  }
+  send(std::move(m));
+}
+
+void Replica::broadcast_append() {
+  for (const auto& id : config_.voters) {
+    if (id != config_.id) send_append(id, false);
+  }
+}
+
+void Replica::broadcast_heartbeat() {
+  for (const auto& [id, p] : progress_) {
+    if (id == config_.id) continue;
+    Message m;
+    m.type = MessageType::heartbeat;
+    m.to = id;
+    m.term = term_;
+    m.commit = std::min(p.match, commit_);
+    send(std::move(m));
+  }
+}
+
+bool Replica::maybe_commit() {
+  std::vector<Index> matches;
+  for (const auto& id : config_.voters) {
+    matches.push_back(id == config_.id ? durable_last() : progress_[id].match);
+  }
+  std::sort(matches.begin(), matches.end(), std::greater<>());
+  const Index q = matches[quorum() - 1];
+  // §5.4.2: count replicas only for an entry of the current term.
+  if (q > commit_ && term_at(q) == term_) {
+    commit_ = q;
+    return true;
+  }
+  return false;
+}
+
+bool Replica::has_ready() const {
+  return !outbox_.empty() || !unstable_.empty() || pending_truncate_.has_value() ||
+         HardState{term_, vote_, commit_} != persisted_;
+}
+
+Ready Replica::ready() {
+  Ready r;
+  const HardState now{term_, vote_, commit_};
+  if (now != persisted_) r.hard_state = now;
+  r.truncate_from = pending_truncate_;
+  r.entries = unstable_;
+  r.messages = std::move(outbox_);
+  outbox_.clear();
+  r.commit = commit_;
+  return r;
+}
+
+void Replica::advance(const Ready& r) {
+  if (r.hard_state) persisted_ = *r.hard_state;
+  unstable_.clear();
+  pending_truncate_.reset();
+  unstable_first_ = log_.last_index() + 1;
+  SPATE_ASSERT(r.entries.empty() || log_.last_index() == r.entries.back().index,
+               "node {}: the driver did not append the ready entries (log ends at {}, want {})",
+               config_.id, log_.last_index(), r.entries.back().index);
+  if (role_ == Role::leader) {
+    progress_[config_.id].match = durable_last();
+    if (maybe_commit()) broadcast_append();
+  }
+}
+
+}  // namespace spate::raft

@@ -1,0 +1,429 @@
+// SPDX-License-Identifier: Apache-2.0
+
+#include "raft_sim.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+namespace spate::raft::sim {
+namespace {
+
+std::uint64_t mix(std::uint64_t h, std::uint64_t v) {
+  h ^= v + 0x9e3779b97f4a7c15ULL + (h << 6U) + (h >> 2U);
+  return h * 0xff51afd7ed558ccdULL;
+}
+
+std::uint64_t entry_hash(std::uint64_t prefix, const Entry& e) {
+  std::uint64_t h = mix(prefix, static_cast<std::uint64_t>(e.term.value()));
+  for (auto b : e.data) h = mix(h, static_cast<std::uint64_t>(b));
+  return mix(h, e.data.size());
+}
+
+std::vector<std::byte> bytes_of(const std::string& s) {
+  std::vector<std::byte> out(s.size());
+  std::transform(s.begin(), s.end(), out.begin(), [](char c) { return static_cast<std::byte>(c); });
+  return out;
+}
+
+}  // namespace
+
+Term MemLog::term(Index index) const {
+  if (index == 0) return Term(0);
+  return entries_.at(static_cast<std::size_t>(index - 1)).term;
+}
+
+std::vector<Entry> MemLog::entries(Index from, Index to, std::size_t max_bytes) const {
+  std::vector<Entry> out;
+  std::size_t bytes = 0;
+  for (Index i = std::max<Index>(from, 1); i <= std::min(to, last_index()); ++i) {
+    const auto& e = at(i);
+    if (!out.empty() && bytes + e.data.size() > max_bytes) break;
+    bytes += e.data.size();
+    out.push_back(e);
+  }
+  return out;
+}
+
+void MemLog::truncate_from(Index index) {
+  if (index - 1 < last_index()) {
+    entries_.resize(static_cast<std::size_t>(index - 1));
+    hashes_.resize(static_cast<std::size_t>(index - 1));
+  }
+}
+
+void MemLog::append(const std::vector<Entry>& entries) {
+  for (const auto& e : entries) {
+    if (e.index != last_index() + 1) {
+      throw std::logic_error(fmt::format("append of {} after {}", e.index, last_index()));
+    }
+    hashes_.push_back(entry_hash(prefix_hash(last_index()), e));
+    entries_.push_back(e);
+  }
+}
+
+Cluster::Cluster(std::uint64_t seed, int nodes, Faults faults, SimStats& stats)
+    : seed_(seed), rng_(seed), faults_(faults), stats_(stats) {
+  for (int i = 0; i < nodes; ++i) {
+    Node n;
+    n.id = NodeId(i);
+    n.rng = std::make_unique<Rng>(seed * 1000 + static_cast<std::uint64_t>(i) + 1);
+    nodes_.push_back(std::move(n));
+  }
+  for (int i = 0; i < nodes; ++i) restart(i);
+}
+
+Config Cluster::config_for(NodeId id) const {
+  Config c;
+  c.id = id;
+  for (const auto& n : nodes_) c.voters.push_back(n.id);
+  c.election_ticks = 10;
+  c.heartbeat_ticks = 2;
+  c.max_inflight = 8;
+  c.max_append_bytes = 256;
+  return c;
+}
+
+void Cluster::note(std::string event) {
+  trail_.push_back(fmt::format("t={} {}", now_, event));
+  if (trail_.size() > 400) trail_.pop_front();
+}
+
+std::string Cluster::trace() const {
+  std::string out;
+  for (const auto& line : trail_) out += "    " + line + "\n";
+  return out;
+}
+
+void Cluster::fail(const std::string& why) {
+  if (!failure_.empty()) return;
+  failure_ = fmt::format(
+      "seed {} ({} nodes) at tick {}: {}\n  replay: SPATE_RAFT_SEED={} "
+      "build/bin/spate_raft_sim_tests --gtest_filter='*Random*'\n  last events:\n{}",
+      seed_, nodes_.size(), now_, why, seed_, trace());
+}
+
+void Cluster::crash(int i) {
+  Node& n = nodes_[static_cast<std::size_t>(i)];
+  if (!n.replica) return;
+  n.replica.reset();  // loses everything not yet durable
+  ++stats_.crashes;
+  note(fmt::format("crash node {} (durable log {} entries, term {}, vote {}, commit {})", i,
+                   n.log.last_index(), n.state.term, n.state.vote, n.state.commit));
+}
+
+void Cluster::restart(int i) {
+  Node& n = nodes_[static_cast<std::size_t>(i)];
+  if (n.replica) return;
+  n.replica = std::make_unique<Replica>(config_for(n.id), n.log, *n.rng, n.state);
+  n.commit_seen = n.replica->commit();
+  n.role_seen = Role::follower;
+  n.term_seen = n.replica->term();
+  note(fmt::format("start node {}", i));
+}
+
+void Cluster::isolate(const std::set<int>& group) {
+  for (const auto& a : nodes_) {
+    for (const auto& b : nodes_) {
+      const bool in_a = group.contains(a.id.value());
+      const bool in_b = group.contains(b.id.value());
+      if (in_a != in_b) cut_.insert({a.id.value(), b.id.value()});
+    }
+  }
+  ++stats_.partitions;
+  std::string members;
+  for (int g : group) members += std::to_string(g) + " ";
+  note(fmt::format("partition: [{}] cut off", members));
+}
+
+void Cluster::block(int from, int to) {
+  cut_.insert({from, to});
+  ++stats_.partitions;
+  note(fmt::format("one-way cut {} -> {}", from, to));
+}
+
+void Cluster::heal() {
+  if (!cut_.empty()) note("heal the network");
+  cut_.clear();
+}
+
+bool Cluster::blocked(NodeId from, NodeId to) const {
+  return cut_.contains({from.value(), to.value()});
+}
+
+int Cluster::leader() const {
+  int found = -1;
+  Term best{-1};
+  for (const auto& n : nodes_) {
+    if (n.replica && n.replica->role() == Role::leader && n.replica->term() > best) {
+      best = n.replica->term();
+      found = n.id.value();
+    }
+  }
+  return found;
+}
+
+bool Cluster::propose_to_leader(const std::string& data) {
+  const int l = leader();
+  if (l < 0) return false;
+  auto r = nodes_[static_cast<std::size_t>(l)].replica->propose(bytes_of(data));
+  ++stats_.proposals;
+  if (r) note(fmt::format("propose '{}' to {} at index {}", data, l, *r));
+  process(nodes_[static_cast<std::size_t>(l)]);
+  return r.has_value();
+}
+
+void Cluster::process(Node& n) {
+  // Bounded: each Ready is made durable and drained; a node produces more
+  // only in answer to advance() (a commit to broadcast), which stops.
+  for (int rounds = 0; n.replica && n.replica->has_ready() && rounds < 100; ++rounds) {
+    Ready ready = n.replica->ready();
+    if (ready.hard_state) {
+      if (ready.hard_state->term < n.state.term) fail(fmt::format("node {} term went back", n.id));
+      n.state = *ready.hard_state;
+    }
+    if (ready.truncate_from) {
+      if (*ready.truncate_from <= static_cast<Index>(committed_.size()) &&
+          *ready.truncate_from <= n.log.last_index()) {
+        // Truncating below the global commit is allowed only for entries
+        // this node never had committed... which Raft forbids outright.
+        for (Index i = *ready.truncate_from;
+             i <= std::min(n.log.last_index(), static_cast<Index>(committed_.size())); ++i) {
+          if (n.log.at(i) == committed_[static_cast<std::size_t>(i - 1)]) {
+            fail(fmt::format("node {} truncates committed entry {}", n.id, i));
+            break;
+          }
+        }
+      }
+      note(fmt::format("node {} truncates its log from {}", n.id, *ready.truncate_from));
+      n.log.truncate_from(*ready.truncate_from);
+    }
+    if (!ready.entries.empty()) {
+      n.log.append(ready.entries);
+      // Log matching: any node holding an entry with the same index and term
+      // must hold the same prefix.
+      for (const auto& e : ready.entries) {
+        for (const auto& other : nodes_) {
+          if (other.id == n.id || other.log.last_index() < e.index) continue;
+          if (other.log.at(e.index).term == e.term &&
+              other.log.prefix_hash(e.index) != n.log.prefix_hash(e.index)) {
+            fail(fmt::format("log matching broken at index {} term {} between {} and {}", e.index,
+                             e.term, n.id, other.id));
+          }
+        }
+      }
+    }
+    // Commit: never back, never past the durable log, never lost.
+    if (ready.commit < n.commit_seen) {
+      fail(fmt::format("node {} commit went back {} -> {}", n.id, n.commit_seen, ready.commit));
+    }
+    if (ready.commit > n.log.last_index()) {
+      fail(fmt::format("node {} commits {} past its durable log {}", n.id, ready.commit,
+                       n.log.last_index()));
+    }
+    for (Index i = n.commit_seen + 1; i <= std::min(ready.commit, n.log.last_index()); ++i) {
+      const Entry& e = n.log.at(i);
+      if (i <= static_cast<Index>(committed_.size())) {
+        if (!(committed_[static_cast<std::size_t>(i - 1)] == e)) {
+          fail(fmt::format("node {} committed a different entry at {} (term {} vs {})", n.id, i,
+                           e.term, committed_[static_cast<std::size_t>(i - 1)].term));
+        }
+        continue;
+      }
+      // Newly committed anywhere: a majority must hold it durably.
+      std::size_t holders = 0;
+      for (const auto& other : nodes_) {
+        if (other.log.last_index() >= i && other.log.prefix_hash(i) == n.log.prefix_hash(i))
+          ++holders;
+      }
+      if (holders < nodes_.size() / 2 + 1) {
+        fail(fmt::format("entry {} committed by node {} is durable on only {} of {} nodes", i, n.id,
+                         holders, nodes_.size()));
+      }
+      committed_.push_back(e);
+      ++stats_.committed;
+    }
+    if (ready.commit > n.commit_seen) n.commit_seen = ready.commit;
+    for (auto& m : ready.messages) {
+      ++stats_.messages;
+      if (blocked(m.from, m.to) ||
+          rng_.uniform(100) < static_cast<std::uint64_t>(faults_.drop_percent)) {
+        ++stats_.dropped;
+        continue;
+      }
+      const int copies =
+          rng_.uniform(100) < static_cast<std::uint64_t>(faults_.duplicate_percent) ? 2 : 1;
+      for (int c = 0; c < copies; ++c) {
+        const auto delay = rng_.uniform(static_cast<std::uint64_t>(faults_.max_delay_ticks) + 1);
+        network_.push_back({now_ + delay, rng_.next(), m});
+      }
+    }
+    n.replica->advance(ready);
+  }
+  check_roles();
+}
+
+void Cluster::check_roles() {
+  for (auto& n : nodes_) {
+    if (!n.replica) continue;
+    const Role role = n.replica->role();
+    const Term term = n.replica->term();
+    if (role == Role::leader && (n.role_seen != Role::leader || n.term_seen != term)) {
+      ++stats_.elections;
+      note(fmt::format("node {} is leader of term {}", n.id, term));
+      auto [it, inserted] = leaders_.try_emplace(term.value(), n.id.value());
+      if (!inserted && it->second != n.id.value()) {
+        fail(fmt::format("two leaders in term {}: {} and {}", term, it->second, n.id));
+      }
+      // Leader completeness: every committed entry is in the new leader's log.
+      for (Index i = 1; i <= static_cast<Index>(committed_.size()); ++i) {
+        if (n.replica->term_at(i) != committed_[static_cast<std::size_t>(i - 1)].term) {
+          fail(fmt::format("leader {} of term {} lacks committed entry {}", n.id, term, i));
+          break;
+        }
+      }
+    }
+    n.role_seen = role;
+    n.term_seen = term;
+  }
+}
+
+void Cluster::deliver_due() {
+  // Everything due now, in an order fixed by the seed (delays reorder).
+  std::vector<InFlight> due;
+  std::vector<InFlight> later;
+  for (auto& f : network_) (f.deliver_at <= now_ ? due : later).push_back(std::move(f));
+  network_ = std::move(later);
+  std::sort(due.begin(), due.end(), [](const InFlight& a, const InFlight& b) {
+    return a.deliver_at != b.deliver_at ? a.deliver_at < b.deliver_at : a.order < b.order;
+  });
+  for (auto& f : due) {
+    Node& to = nodes_[static_cast<std::size_t>(f.message.to.value())];
+    if (!to.replica || blocked(f.message.from, f.message.to)) continue;
+    if (auto s = to.replica->step(f.message); !s) {
+      fail(fmt::format("step {} failed: {}", f.message.describe(), s.error().message()));
+    }
+    process(to);
+  }
+}
+
+void Cluster::tick() {
+  ++now_;
+  ++stats_.ticks;
+  for (auto& n : nodes_) {
+    if (!n.replica) continue;
+    n.replica->tick();
+    process(n);
+  }
+  deliver_due();
+}
+
+void Cluster::random_faults() {
+  const auto n = static_cast<int>(nodes_.size());
+  auto chance = [&](int per_mille) {
+    return rng_.uniform(1000) < static_cast<std::uint64_t>(per_mille);
+  };
+  for (int i = 0; i < n; ++i) {
+    if (nodes_[static_cast<std::size_t>(i)].replica) {
+      if (chance(faults_.crash_per_mille)) crash(i);
+    } else if (chance(faults_.restart_percent * 10)) {
+      restart(i);
+    }
+  }
+  if (chance(faults_.partition_per_mille)) {
+    switch (rng_.uniform(3)) {
+      case 0: {  // symmetric split
+        std::set<int> group;
+        for (int i = 0; i < n; ++i) {
+          if (rng_.uniform(2) == 0) group.insert(i);
+        }
+        isolate(group);
+        break;
+      }
+      case 1:
+        block(static_cast<int>(rng_.uniform(static_cast<std::uint64_t>(n))),
+              static_cast<int>(rng_.uniform(static_cast<std::uint64_t>(n))));
+        break;
+      default: {  // bridge: one node talks to both halves
+        const int bridge = static_cast<int>(rng_.uniform(static_cast<std::uint64_t>(n)));
+        for (int a = 0; a < n; ++a) {
+          for (int b = 0; b < n; ++b) {
+            if (a != bridge && b != bridge && (a < n / 2) != (b < n / 2)) cut_.insert({a, b});
+          }
+        }
+        ++stats_.partitions;
+        note(fmt::format("bridge partition through node {}", bridge));
+      }
+    }
+  }
+  if (!cut_.empty() && chance(faults_.heal_percent * 10)) heal();
+  if (chance(faults_.propose_percent * 10)) {
+    propose_to_leader(fmt::format("s{}-{}", seed_, ++proposals_));
+  }
+  if (chance(faults_.transfer_per_mille)) {
+    const int l = leader();
+    if (l >= 0) {
+      const int target = static_cast<int>(rng_.uniform(static_cast<std::uint64_t>(n)));
+      if (target != l) {
+        note(fmt::format("transfer leadership {} -> {}", l, target));
+        (void)nodes_[static_cast<std::size_t>(l)].replica->transfer_leadership(NodeId(target));
+        process(nodes_[static_cast<std::size_t>(l)]);
+      }
+    }
+  }
+}
+
+std::string Cluster::run(int ticks) {
+  ++stats_.seeds;
+  for (int t = 0; t < ticks && failure_.empty(); ++t) {
+    random_faults();
+    tick();
+  }
+  if (!failure_.empty()) return failure_;
+  // Liveness: heal, restart everyone, stop dropping; a leader must be elected
+  // and a new proposal must commit on every node within a bounded time.
+  heal();
+  for (int i = 0; i < static_cast<int>(nodes_.size()); ++i) restart(i);
+  faults_ = Faults{0, 0, 1, 0, 0, 0, 0, 0, 0};
+  note("liveness phase: no more faults");
+  // A proposal to a leader that then loses its leadership may be dropped
+  // (it was never committed): propose again to the new leader.
+  int attempt = 0;
+  int proposer = -1;
+  Term proposer_term{0};
+  Index target = 0;
+  std::string data;
+  for (int t = 0; t < 400 && failure_.empty(); ++t) {
+    tick();
+    const int l = leader();
+    if (l >= 0 && (proposer < 0 || l != proposer ||
+                   nodes_[static_cast<std::size_t>(l)].replica->term() != proposer_term)) {
+      data = fmt::format("final-{}", ++attempt);
+      auto r = nodes_[static_cast<std::size_t>(l)].replica->propose(bytes_of(data));
+      if (r) {
+        proposer = l;
+        proposer_term = nodes_[static_cast<std::size_t>(l)].replica->term();
+        target = *r;
+        note(fmt::format("liveness proposal '{}' to {} at index {}", data, l, target));
+        process(nodes_[static_cast<std::size_t>(l)]);
+      }
+    }
+    if (target > 0) {
+      bool all = true;
+      for (auto& n : nodes_) {
+        all = all && n.commit_seen >= target && n.log.last_index() >= target &&
+              n.log.at(target).data == bytes_of(data);
+      }
+      if (all) return failure_;
+    }
+  }
+  if (failure_.empty()) {
+    fail(target > 0 ? fmt::format("proposal '{}' at index {} not committed everywhere within "
+                                  "400 ticks of healing",
+                                  data, target)
+                    : "no leader within 400 ticks of healing");
+  }
+  return failure_;
+}
+
+}  // namespace spate::raft::sim
