@@ -33,6 +33,8 @@ const char* message_type_name(MessageType type) {
       return "HeartbeatReply";
     case MessageType::timeout_now:
       return "TimeoutNow";
+    case MessageType::restart:
+      return "Restart";
   }
   return "?";
 }
@@ -85,7 +87,10 @@ Index Replica::last_index() const {
 }
 
 Term Replica::term_at(Index index) const {
-  if (index == 0) return Term(0);
+  if (index == 0 && log_.first_index() <= 1 && !pending_restart_) return Term(0);
+  if (pending_restart_ && index < unstable_first_) {
+    return index == pending_restart_->first ? pending_restart_->second : Term(-1);
+  }
   if (index >= unstable_first_) {
     const auto at = static_cast<std::size_t>(index - unstable_first_);
     return at < unstable_.size() ? unstable_[at].term : Term(-1);
@@ -95,6 +100,7 @@ Term Replica::term_at(Index index) const {
 }
 
 Index Replica::durable_last() const {
+  if (pending_restart_) return pending_restart_->first;
   return pending_truncate_ ? std::min(*pending_truncate_ - 1, log_.last_index())
                            : log_.last_index();
 }
@@ -103,7 +109,7 @@ std::vector<Entry> Replica::entries_from(Index from, std::size_t max_bytes) cons
   std::vector<Entry> out;
   std::size_t bytes = 0;
   const Index durable_end = std::min(unstable_first_ - 1, log_.last_index());
-  if (from <= durable_end) {
+  if (!pending_restart_ && from <= durable_end) {
     out = log_.entries(from, durable_end, max_bytes);
     for (const auto& e : out) bytes += e.data.size();
     if (out.empty() || out.back().index < durable_end) return out;
@@ -318,11 +324,12 @@ Status Replica::step(const Message& m) {
       // A granted pre-vote carries the term we asked for.
     } else {
       const bool from_leader = m.type == MessageType::append || m.type == MessageType::heartbeat ||
-                               m.type == MessageType::timeout_now;
+                               m.type == MessageType::timeout_now || m.type == MessageType::restart;
       become_follower(m.term, from_leader ? m.from : kNoNode);
     }
   } else if (m.term < term_) {
-    if (m.type == MessageType::append || m.type == MessageType::heartbeat) {
+    if (m.type == MessageType::append || m.type == MessageType::heartbeat ||
+        m.type == MessageType::restart) {
       // A stale leader: tell it our term so that it steps down.
       Message r;
       r.type = MessageType::append_reply;
@@ -364,6 +371,9 @@ Status Replica::step(const Message& m) {
       break;
     case MessageType::timeout_now:
       if (role_ != Role::leader) campaign(false, true);
+      break;
+    case MessageType::restart:
+      handle_restart(m);
       break;
   }
   return {};
@@ -531,6 +541,33 @@ void Replica::handle_heartbeat_reply(const Message& m) {
   }
 }
 
+void Replica::handle_restart(const Message& m) {
+  if (role_ != Role::follower) become_follower(m.term, m.from);
+  leader_ = m.from;
+  election_elapsed_ = 0;
+  Message r;
+  r.type = MessageType::append_reply;
+  r.to = m.from;
+  r.term = term_;
+  if (m.log_index <= commit_ || term_at(m.log_index) == m.log_term) {
+    // Not behind after all (a late or duplicated message): we match up to
+    // our commit, or up to the leader's start if we hold it.
+    r.log_index = term_at(m.log_index) == m.log_term ? std::max(commit_, m.log_index) : commit_;
+    r.log_index = std::min(r.log_index, last_index());
+    send(std::move(r));
+    return;
+  }
+  // Everything up to the leader's start is committed (a leader only deletes
+  // committed entries), so the log restarts after it.
+  pending_restart_ = {m.log_index, m.log_term};
+  pending_truncate_.reset();
+  unstable_.clear();
+  unstable_first_ = m.log_index + 1;
+  commit_ = m.log_index;
+  r.log_index = m.log_index;
+  send(std::move(r));
+}
+
 // ---------------------------------------------------------------- output
 
 void Replica::send(Message m) {
@@ -548,7 +585,18 @@ void Replica::send_append(NodeId to, bool allow_empty) {
   m.term = term_;
   m.log_index = p.next - 1;
   m.log_term = term_at(m.log_index);
-  if (m.log_term < Term(0)) return;  // below our log start: needs a restart from it (later)
+  if (m.log_term < Term(0) || p.next < log_.first_index()) {
+    // The follower needs entries we no longer have (retention deleted
+    // them): it restarts its log at our start.
+    m.type = MessageType::restart;
+    m.log_index = log_.first_index() - 1;
+    m.log_term = term_at(m.log_index);
+    m.commit = commit_;
+    p.probing = true;
+    p.inflight = 1;
+    send(std::move(m));
+    return;
+  }
   m.entries = entries_from(p.next, config_.max_append_bytes);
   if (m.entries.empty() && !allow_empty) return;
   m.commit = commit_;
@@ -596,13 +644,14 @@ bool Replica::maybe_commit() {
 
 bool Replica::has_ready() const {
   return !outbox_.empty() || !unstable_.empty() || pending_truncate_.has_value() ||
-         HardState{term_, vote_, commit_} != persisted_;
+         pending_restart_.has_value() || HardState{term_, vote_, commit_} != persisted_;
 }
 
 Ready Replica::ready() {
   Ready r;
   const HardState now{term_, vote_, commit_};
   if (now != persisted_) r.hard_state = now;
+  r.restart = pending_restart_;
   r.truncate_from = pending_truncate_;
   r.entries = unstable_;
   r.messages = std::move(outbox_);
@@ -615,6 +664,7 @@ void Replica::advance(const Ready& r) {
   if (r.hard_state) persisted_ = *r.hard_state;
   unstable_.clear();
   pending_truncate_.reset();
+  pending_restart_.reset();
   unstable_first_ = log_.last_index() + 1;
   SPATE_ASSERT(r.entries.empty() || log_.last_index() == r.entries.back().index,
                "node {}: the driver did not append the ready entries (log ends at {}, want {})",

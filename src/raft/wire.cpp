@@ -54,8 +54,7 @@ Result<Message> decode_message(std::span<const std::byte> bytes, const WireLimit
   }
   Message m;
   const auto type = *in.read<std::uint8_t>();
-  if (type > static_cast<std::uint8_t>(MessageType::timeout_now))
-    return bad(fmt::format("type {}", type));
+  if (type > static_cast<std::uint8_t>(kLastMessageType)) return bad(fmt::format("type {}", type));
   m.type = static_cast<MessageType>(type);
   m.from = NodeId(*in.read<std::int32_t>());
   m.to = NodeId(*in.read<std::int32_t>());

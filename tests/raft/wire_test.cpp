@@ -31,7 +31,7 @@ bool same(const Message& a, const Message& b) {
 }
 
 TEST(RaftWire, EveryTypeRoundTrips) {
-  for (int t = 0; t <= static_cast<int>(MessageType::timeout_now); ++t) {
+  for (int t = 0; t <= static_cast<int>(kLastMessageType); ++t) {
     Message m = sample();
     m.type = static_cast<MessageType>(t);
     auto back = decode_message(encode_message(m));

@@ -65,7 +65,9 @@ enum class MessageType : std::uint8_t {
   heartbeat,
   heartbeat_reply,
   timeout_now,  // leadership transfer: campaign now
+  restart,      // the follower is behind the leader's log start: restart the log there
 };
+inline constexpr MessageType kLastMessageType = MessageType::restart;
 [[nodiscard]] const char* message_type_name(MessageType type);
 
 struct Message {
@@ -103,12 +105,15 @@ enum class Role : std::uint8_t { follower, pre_candidate, candidate, leader };
 // applied.
 struct Ready {
   std::optional<HardState> hard_state;
+  // Discard the whole log; it restarts empty after `restart->first` (whose
+  // term is `restart->second`): the leader no longer has what came before.
+  std::optional<std::pair<Index, Term>> restart;
   std::optional<Index> truncate_from;
   std::vector<Entry> entries;
   std::vector<Message> messages;
   Index commit = 0;
   [[nodiscard]] bool empty() const {
-    return !hard_state && !truncate_from && entries.empty() && messages.empty();
+    return !hard_state && !restart && !truncate_from && entries.empty() && messages.empty();
   }
 };
 
@@ -162,6 +167,7 @@ class Replica {
   void handle_append_reply(const Message& m);
   void handle_heartbeat(const Message& m);
   void handle_heartbeat_reply(const Message& m);
+  void handle_restart(const Message& m);
   void send_append(NodeId to, bool allow_empty);
   void broadcast_append();
   void broadcast_heartbeat();
@@ -196,6 +202,7 @@ class Replica {
   Index unstable_first_ = 1;
   std::vector<Entry> unstable_;
   std::optional<Index> pending_truncate_;
+  std::optional<std::pair<Index, Term>> pending_restart_;
   std::vector<Message> outbox_;
 };
 

@@ -3,6 +3,8 @@
 #include "raft_sim.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 
 #include <fmt/format.h>
 
@@ -29,14 +31,14 @@ std::vector<std::byte> bytes_of(const std::string& s) {
 }  // namespace
 
 Term MemLog::term(Index index) const {
-  if (index == 0) return Term(0);
-  return entries_.at(static_cast<std::size_t>(index - 1)).term;
+  if (index == first_ - 1) return start_term_;
+  return at(index).term;
 }
 
 std::vector<Entry> MemLog::entries(Index from, Index to, std::size_t max_bytes) const {
   std::vector<Entry> out;
   std::size_t bytes = 0;
-  for (Index i = std::max<Index>(from, 1); i <= std::min(to, last_index()); ++i) {
+  for (Index i = std::max(from, first_); i <= std::min(to, last_index()); ++i) {
     const auto& e = at(i);
     if (!out.empty() && bytes + e.data.size() > max_bytes) break;
     bytes += e.data.size();
@@ -46,9 +48,11 @@ std::vector<Entry> MemLog::entries(Index from, Index to, std::size_t max_bytes) 
 }
 
 void MemLog::truncate_from(Index index) {
-  if (index - 1 < last_index()) {
-    entries_.resize(static_cast<std::size_t>(index - 1));
-    hashes_.resize(static_cast<std::size_t>(index - 1));
+  if (index < first_)
+    throw std::logic_error(fmt::format("truncate at {} below the start {}", index, first_));
+  if (index <= last_index()) {
+    entries_.resize(static_cast<std::size_t>(index - first_));
+    hashes_.resize(static_cast<std::size_t>(index - first_));
   }
 }
 
@@ -60,6 +64,24 @@ void MemLog::append(const std::vector<Entry>& entries) {
     hashes_.push_back(entry_hash(prefix_hash(last_index()), e));
     entries_.push_back(e);
   }
+}
+
+void MemLog::compact(Index index) {
+  if (index < first_ || index > last_index()) return;
+  start_term_ = at(index).term;
+  start_hash_ = prefix_hash(index);
+  const auto n = static_cast<std::ptrdiff_t>(index - first_ + 1);
+  entries_.erase(entries_.begin(), entries_.begin() + n);
+  hashes_.erase(hashes_.begin(), hashes_.begin() + n);
+  first_ = index + 1;
+}
+
+void MemLog::restart(Index index, Term term, std::uint64_t prefix_hash) {
+  entries_.clear();
+  hashes_.clear();
+  first_ = index + 1;
+  start_term_ = term;
+  start_hash_ = prefix_hash;
 }
 
 Cluster::Cluster(std::uint64_t seed, int nodes, Faults faults, SimStats& stats)
@@ -85,6 +107,11 @@ Config Cluster::config_for(NodeId id) const {
 }
 
 void Cluster::note(std::string event) {
+  // SPATE_RAFT_VERBOSE=1 prints every event as it happens (for a seed that
+  // stops on an assertion inside raft, before the trail can be printed).
+  static const bool verbose = std::getenv("SPATE_RAFT_VERBOSE") != nullptr;
+  if (verbose)
+    std::fprintf(stderr, "t=%llu %s\n", static_cast<unsigned long long>(now_), event.c_str());
   trail_.push_back(fmt::format("t={} {}", now_, event));
   if (trail_.size() > 400) trail_.pop_front();
 }
@@ -182,12 +209,23 @@ void Cluster::process(Node& n) {
       if (ready.hard_state->term < n.state.term) fail(fmt::format("node {} term went back", n.id));
       n.state = *ready.hard_state;
     }
+    if (ready.restart) {
+      const auto [index, term] = *ready.restart;
+      if (index > static_cast<Index>(committed_.size())) {
+        fail(fmt::format("node {} restarts its log after {}, which is not committed", n.id, index));
+        return;
+      }
+      note(fmt::format("node {} restarts its log after {} (term {})", n.id, index, term));
+      ++stats_.restarts_from_leader;
+      n.log.restart(index, term, committed_hashes_[static_cast<std::size_t>(index - 1)]);
+      n.commit_seen = std::max(n.commit_seen, index);
+    }
     if (ready.truncate_from) {
       if (*ready.truncate_from <= static_cast<Index>(committed_.size()) &&
           *ready.truncate_from <= n.log.last_index()) {
         // Truncating below the global commit is allowed only for entries
         // this node never had committed... which Raft forbids outright.
-        for (Index i = *ready.truncate_from;
+        for (Index i = std::max(*ready.truncate_from, n.log.first_index());
              i <= std::min(n.log.last_index(), static_cast<Index>(committed_.size())); ++i) {
           if (n.log.at(i) == committed_[static_cast<std::size_t>(i - 1)]) {
             fail(fmt::format("node {} truncates committed entry {}", n.id, i));
@@ -204,7 +242,7 @@ void Cluster::process(Node& n) {
       // must hold the same prefix.
       for (const auto& e : ready.entries) {
         for (const auto& other : nodes_) {
-          if (other.id == n.id || other.log.last_index() < e.index) continue;
+          if (other.id == n.id || !other.log.has(e.index)) continue;
           if (other.log.at(e.index).term == e.term &&
               other.log.prefix_hash(e.index) != n.log.prefix_hash(e.index)) {
             fail(fmt::format("log matching broken at index {} term {} between {} and {}", e.index,
@@ -221,7 +259,8 @@ void Cluster::process(Node& n) {
       fail(fmt::format("node {} commits {} past its durable log {}", n.id, ready.commit,
                        n.log.last_index()));
     }
-    for (Index i = n.commit_seen + 1; i <= std::min(ready.commit, n.log.last_index()); ++i) {
+    for (Index i = std::max(n.commit_seen + 1, n.log.first_index());
+         i <= std::min(ready.commit, n.log.last_index()); ++i) {
       const Entry& e = n.log.at(i);
       if (i <= static_cast<Index>(committed_.size())) {
         if (!(committed_[static_cast<std::size_t>(i - 1)] == e)) {
@@ -233,14 +272,17 @@ void Cluster::process(Node& n) {
       // Newly committed anywhere: a majority must hold it durably.
       std::size_t holders = 0;
       for (const auto& other : nodes_) {
-        if (other.log.last_index() >= i && other.log.prefix_hash(i) == n.log.prefix_hash(i))
-          ++holders;
+        if ((other.log.has(i) && other.log.prefix_hash(i) == n.log.prefix_hash(i)) ||
+            other.log.first_index() > i) {
+          ++holders;  // a node that deleted i deleted only what it had committed
+        }
       }
       if (holders < nodes_.size() / 2 + 1) {
         fail(fmt::format("entry {} committed by node {} is durable on only {} of {} nodes", i, n.id,
                          holders, nodes_.size()));
       }
       committed_.push_back(e);
+      committed_hashes_.push_back(n.log.prefix_hash(i));
       ++stats_.committed;
     }
     if (ready.commit > n.commit_seen) n.commit_seen = ready.commit;
@@ -276,7 +318,7 @@ void Cluster::check_roles() {
         fail(fmt::format("two leaders in term {}: {} and {}", term, it->second, n.id));
       }
       // Leader completeness: every committed entry is in the new leader's log.
-      for (Index i = 1; i <= static_cast<Index>(committed_.size()); ++i) {
+      for (Index i = n.log.first_index(); i <= static_cast<Index>(committed_.size()); ++i) {
         if (n.replica->term_at(i) != committed_[static_cast<std::size_t>(i - 1)].term) {
           fail(fmt::format("leader {} of term {} lacks committed entry {}", n.id, term, i));
           break;
@@ -300,6 +342,8 @@ void Cluster::deliver_due() {
   for (auto& f : due) {
     Node& to = nodes_[static_cast<std::size_t>(f.message.to.value())];
     if (!to.replica || blocked(f.message.from, f.message.to)) continue;
+    static const bool verbose = std::getenv("SPATE_RAFT_VERBOSE") != nullptr;
+    if (verbose) note("deliver " + f.message.describe());
     if (auto s = to.replica->step(f.message); !s) {
       fail(fmt::format("step {} failed: {}", f.message.describe(), s.error().message()));
     }
@@ -357,6 +401,18 @@ void Cluster::random_faults() {
     }
   }
   if (!cut_.empty() && chance(faults_.heal_percent * 10)) heal();
+  for (auto& node : nodes_) {
+    if (node.replica && chance(faults_.compact_per_mille)) {
+      // Retention: delete a committed prefix, keeping a few entries.
+      const Index upto =
+          std::min(node.commit_seen, node.log.last_index()) - static_cast<Index>(rng_.uniform(5));
+      if (upto >= node.log.first_index()) {
+        node.log.compact(upto);
+        ++stats_.compactions;
+        note(fmt::format("node {} deletes its log up to {}", node.id, upto));
+      }
+    }
+  }
   if (chance(faults_.propose_percent * 10)) {
     propose_to_leader(fmt::format("s{}-{}", seed_, ++proposals_));
   }
@@ -384,7 +440,7 @@ std::string Cluster::run(int ticks) {
   // and a new proposal must commit on every node within a bounded time.
   heal();
   for (int i = 0; i < static_cast<int>(nodes_.size()); ++i) restart(i);
-  faults_ = Faults{0, 0, 1, 0, 0, 0, 0, 0, 0};
+  faults_ = Faults{0, 0, 1, 0, 0, 0, 0, 0, 0, 0};
   note("liveness phase: no more faults");
   // A proposal to a leader that then loses its leadership may be dropped
   // (it was never committed): propose again to the new leader.
@@ -411,7 +467,7 @@ std::string Cluster::run(int ticks) {
     if (target > 0) {
       bool all = true;
       for (auto& n : nodes_) {
-        all = all && n.commit_seen >= target && n.log.last_index() >= target &&
+        all = all && n.commit_seen >= target && n.log.has(target) &&
               n.log.at(target).data == bytes_of(data);
       }
       if (all) return failure_;

@@ -26,21 +26,32 @@ namespace spate::raft::sim {
 // that "identical up to i" is one comparison.
 class MemLog final : public LogView {
  public:
-  [[nodiscard]] Index first_index() const override { return 1; }
-  [[nodiscard]] Index last_index() const override { return static_cast<Index>(entries_.size()); }
+  [[nodiscard]] Index first_index() const override { return first_; }
+  [[nodiscard]] Index last_index() const override {
+    return first_ - 1 + static_cast<Index>(entries_.size());
+  }
   [[nodiscard]] Term term(Index index) const override;
   [[nodiscard]] std::vector<Entry> entries(Index from, Index to,
                                            std::size_t max_bytes) const override;
   void truncate_from(Index index);
   void append(const std::vector<Entry>& entries);
+  // Retention: drops entries up to `index` (keeping its term and hash).
+  void compact(Index index);
+  // The log restarts empty after `index` (a follower behind its leader's start).
+  void restart(Index index, Term term, std::uint64_t prefix_hash);
+  [[nodiscard]] bool has(Index index) const { return index >= first_ && index <= last_index(); }
   [[nodiscard]] const Entry& at(Index index) const {
-    return entries_[static_cast<std::size_t>(index - 1)];
+    return entries_[static_cast<std::size_t>(index - first_)];
   }
+  // Hash of entries 1..index. REQUIRES: first_index() - 1 <= index <= last_index().
   [[nodiscard]] std::uint64_t prefix_hash(Index index) const {
-    return index == 0 ? 0 : hashes_[static_cast<std::size_t>(index - 1)];
+    return index == first_ - 1 ? start_hash_ : hashes_[static_cast<std::size_t>(index - first_)];
   }
 
  private:
+  Index first_ = 1;
+  Term start_term_{0};
+  std::uint64_t start_hash_ = 0;
   std::vector<Entry> entries_;
   std::vector<std::uint64_t> hashes_;
 };
@@ -55,6 +66,7 @@ struct Faults {
   int heal_percent = 4;
   int propose_percent = 30;
   int transfer_per_mille = 5;
+  int compact_per_mille = 5;  // a node deletes a committed prefix (retention)
 };
 
 struct SimStats {
@@ -67,6 +79,8 @@ struct SimStats {
   std::uint64_t elections = 0;
   std::uint64_t committed = 0;
   std::uint64_t proposals = 0;
+  std::uint64_t compactions = 0;
+  std::uint64_t restarts_from_leader = 0;
 };
 
 class Cluster {
@@ -135,6 +149,7 @@ class Cluster {
   std::uint64_t order_ = 0;
   std::uint64_t proposals_ = 0;
   std::vector<Entry> committed_;                  // index i at [i-1], as first committed
+  std::vector<std::uint64_t> committed_hashes_;   // prefix hash of the committed log up to i
   std::map<std::int64_t, std::int32_t> leaders_;  // term -> leader
   std::deque<std::string> trail_;
   std::string failure_;

@@ -35,7 +35,8 @@ TEST(RaftSim, RandomFaultsKeepEverySafetyInvariantAndHealedClustersMakeProgress)
   }
   std::printf(
       "[ raft sim ] %llu seeds, %llu ticks, %llu messages (%llu dropped), %llu crashes, %llu "
-      "partitions, %llu elections, %llu proposals, %llu entries committed, %d failing seeds\n",
+      "partitions, %llu elections, %llu proposals, %llu entries committed, %llu compactions, "
+      "%llu followers restarted from a leader's start, %d failing seeds\n",
       static_cast<unsigned long long>(stats.seeds), static_cast<unsigned long long>(stats.ticks),
       static_cast<unsigned long long>(stats.messages),
       static_cast<unsigned long long>(stats.dropped),
@@ -43,7 +44,9 @@ TEST(RaftSim, RandomFaultsKeepEverySafetyInvariantAndHealedClustersMakeProgress)
       static_cast<unsigned long long>(stats.partitions),
       static_cast<unsigned long long>(stats.elections),
       static_cast<unsigned long long>(stats.proposals),
-      static_cast<unsigned long long>(stats.committed), failures);
+      static_cast<unsigned long long>(stats.committed),
+      static_cast<unsigned long long>(stats.compactions),
+      static_cast<unsigned long long>(stats.restarts_from_leader), failures);
   EXPECT_EQ(failures, 0);
 }
 
