@@ -622,6 +622,7 @@ ErrorCode error_code_for(Errc errc) {
     case Errc::already_exists:
       return ErrorCode::topic_already_exists;
     case Errc::timeout:
+    case Errc::busy:  // retriable
       return ErrorCode::request_timed_out;
     case Errc::not_leader:
     case Errc::shutting_down:

@@ -50,6 +50,8 @@ std::string_view errc_name(Errc code) {
       return "timeout";
     case Errc::shutting_down:
       return "shutting_down";
+    case Errc::busy:
+      return "busy";
   }
   return "unknown";
 }

@@ -10,6 +10,7 @@
 
 #include "spate/common/assert.h"
 #include "spate/raft/raft.h"
+#include "spate/raft/wire.h"
 
 namespace spate::raft {
 
@@ -53,6 +54,18 @@ const char* role_name(Role role) {
   return "?";
 }
 
+bool Membership::is_voter(NodeId id) const {
+  return std::find(voters.begin(), voters.end(), id) != voters.end();
+}
+
+bool Membership::is_learner(NodeId id) const {
+  return std::find(learners.begin(), learners.end(), id) != learners.end();
+}
+
+std::string Membership::describe() const {
+  return fmt::format("voters [{}] learners [{}]", fmt::join(voters, " "), fmt::join(learners, " "));
+}
+
 std::string Message::describe() const {
   std::string text =
       fmt::format("{} {}->{} term={} idx={} logterm={} commit={}", message_type_name(type), from,
@@ -62,12 +75,14 @@ std::string Message::describe() const {
   }
   if (reject) text += fmt::format(" REJECT hint={}", hint);
   if (force) text += " force";
+  if (type == MessageType::restart) {
+    text += fmt::format(" {} snapshot={}B", membership.describe(), snapshot.size());
+  }
   return text;
 }
 
 Replica::Replica(Config config, const LogView& log, Rng& rng, HardState state)
     : config_(std::move(config)), log_(log), rng_(rng), persisted_(state) {
-  SPATE_ASSERT(is_voter(config_.id), "node {} is not among the voters", config_.id);
   SPATE_ASSERT(config_.election_ticks > config_.heartbeat_ticks && config_.heartbeat_ticks > 0,
                "election_ticks {} must exceed heartbeat_ticks {}", config_.election_ticks,
                config_.heartbeat_ticks);
@@ -77,7 +92,82 @@ Replica::Replica(Config config, const LogView& log, Rng& rng, HardState state)
   // its tail, which the log's own recovery rules out for synced data.
   commit_ = std::min(state.commit, log_.last_index());
   unstable_first_ = log_.last_index() + 1;
+  base_index_ = log_.first_index() - 1;
+  if (auto start = log_.start_membership()) {
+    base_ = std::move(*start);
+  } else {
+    base_.voters = config_.voters;
+    base_.learners = config_.learners;
+    std::sort(base_.voters.begin(), base_.voters.end());
+    std::sort(base_.learners.begin(), base_.learners.end());
+  }
+  for (Index i : log_.membership_indexes()) {
+    auto entries = log_.entries(i, i, 0);
+    SPATE_ASSERT(entries.size() == 1 && entries[0].kind == EntryKind::membership,
+                 "node {}: the log has no membership entry at {}", config_.id, i);
+    auto members = decode_membership(entries[0].data);
+    SPATE_ASSERT(members.has_value(), "node {}: membership entry {} does not decode: {}",
+                 config_.id, i, members.error().message());
+    changes_[i] = std::move(*members);
+  }
+  refresh_membership();
   reset_timers();
+}
+
+// ---------------------------------------------------------------- membership
+
+Membership Replica::membership_at(Index index) const {
+  auto it = changes_.upper_bound(index);
+  if (it == changes_.begin()) return base_;
+  return std::prev(it)->second;
+}
+
+Index Replica::membership_index() const {
+  return changes_.empty() ? base_index_ : changes_.rbegin()->first;
+}
+
+void Replica::refresh_membership() {
+  members_ = changes_.empty() ? base_ : changes_.rbegin()->second;
+  if (role_ == Role::leader) {
+    // Learners and voters both replicate; a new member starts as a probe.
+    std::erase_if(progress_, [&](const auto& kv) {
+      return kv.first != config_.id && !members_.contains(kv.first);
+    });
+    for (const auto& ids : {members_.voters, members_.learners}) {
+      for (auto id : ids) {
+        if (progress_.contains(id)) continue;
+        Progress p;
+        p.next = std::max<Index>(last_index(), 1);  // the probe carries the last entry
+        p.active = true;  // give it an election timeout before check-quorum counts it
+        progress_[id] = p;
+      }
+    }
+  } else if (role_ != Role::follower && !is_voter(config_.id)) {
+    become_follower(term_, kNoNode);
+  }
+}
+
+void Replica::maybe_hand_over() {
+  if (role_ != Role::leader || is_voter(config_.id) || commit_ < membership_index()) return;
+  // Our own removal is committed: hand over to the most caught-up voter (it
+  // campaigns at once, ignoring leases) and stop leading.
+  NodeId best = kNoNode;
+  Index best_match = -1;
+  for (auto id : members_.voters) {
+    const auto it = progress_.find(id);
+    if (it != progress_.end() && it->second.match > best_match) {
+      best = id;
+      best_match = it->second.match;
+    }
+  }
+  if (best != kNoNode) {
+    Message m;
+    m.type = MessageType::timeout_now;
+    m.to = best;
+    m.term = term_;
+    send(std::move(m));
+  }
+  become_follower(term_, kNoNode);
 }
 
 // ---------------------------------------------------------------- the log
@@ -89,7 +179,7 @@ Index Replica::last_index() const {
 Term Replica::term_at(Index index) const {
   if (index == 0 && log_.first_index() <= 1 && !pending_restart_) return Term(0);
   if (pending_restart_ && index < unstable_first_) {
-    return index == pending_restart_->first ? pending_restart_->second : Term(-1);
+    return index == pending_restart_->index ? pending_restart_->term : Term(-1);
   }
   if (index >= unstable_first_) {
     const auto at = static_cast<std::size_t>(index - unstable_first_);
@@ -100,7 +190,7 @@ Term Replica::term_at(Index index) const {
 }
 
 Index Replica::durable_last() const {
-  if (pending_restart_) return pending_restart_->first;
+  if (pending_restart_) return pending_restart_->index;
   return pending_truncate_ ? std::min(*pending_truncate_ - 1, log_.last_index())
                            : log_.last_index();
 }
@@ -130,6 +220,7 @@ void Replica::append_local(std::vector<Entry> entries) {
                last_index());
   SPATE_ASSERT(first > commit_, "node {} would overwrite committed entry {} (commit {})",
                config_.id, first, commit_);
+  bool members_changed = false;
   if (first <= last_index()) {
     if (first >= unstable_first_) {
       unstable_.resize(static_cast<std::size_t>(first - unstable_first_));
@@ -139,17 +230,26 @@ void Replica::append_local(std::vector<Entry> entries) {
       unstable_.clear();
       unstable_first_ = first;
     }
+    // A truncated membership entry no longer applies: fall back.
+    members_changed =
+        std::erase_if(changes_, [&](const auto& kv) { return kv.first >= first; }) > 0;
   }
-  for (auto& e : entries) unstable_.push_back(std::move(e));
+  for (auto& e : entries) {
+    if (e.kind == EntryKind::membership) {
+      auto members = decode_membership(e.data);
+      SPATE_ASSERT(members.has_value(), "node {}: membership entry {} does not decode: {}",
+                   config_.id, e.index, members.error().message());
+      changes_[e.index] = std::move(*members);
+      members_changed = true;
+    }
+    unstable_.push_back(std::move(e));
+  }
+  if (members_changed) refresh_membership();
 }
 
 bool Replica::log_up_to_date(Index last, Term last_term) const {
   const Term mine = term_at(last_index());
   return last_term > mine || (last_term == mine && last >= last_index());
-}
-
-bool Replica::is_voter(NodeId id) const {
-  return std::find(config_.voters.begin(), config_.voters.end(), id) != config_.voters.end();
 }
 
 // ---------------------------------------------------------------- roles
@@ -197,12 +297,15 @@ void Replica::become_leader() {
   leader_ = config_.id;
   transfer_target_ = kNoNode;
   progress_.clear();
-  for (const auto& id : config_.voters) {
-    Progress p;
-    p.next = last_index() + 1;
-    p.active = id == config_.id;
-    progress_[id] = p;
+  for (const auto& ids : {members_.voters, members_.learners}) {
+    for (auto id : ids) {
+      Progress p;
+      p.next = last_index() + 1;
+      p.active = id == config_.id;
+      progress_[id] = p;
+    }
   }
+  progress_[config_.id].active = true;
   reset_timers();
   // §5.4.2: entries of earlier terms commit only once an entry of this term
   // does; the no-op makes that happen without waiting for a client.
@@ -225,7 +328,7 @@ void Replica::campaign(bool pre, bool force) {
     }
     return;
   }
-  for (const auto& id : config_.voters) {
+  for (const auto& id : members_.voters) {
     if (id == config_.id) continue;
     Message m;
     m.type = pre ? MessageType::pre_vote : MessageType::vote;
@@ -252,7 +355,7 @@ void Replica::tick() {
       if (config_.check_quorum) {
         std::size_t active = 0;
         for (auto& [id, p] : progress_) {
-          if (p.active || id == config_.id) ++active;
+          if (is_voter(id) && (p.active || id == config_.id)) ++active;
           if (id != config_.id) p.active = false;
         }
         if (active < quorum()) {
@@ -267,7 +370,10 @@ void Replica::tick() {
     }
     return;
   }
-  if (++election_elapsed_ >= randomized_timeout_) campaign(config_.pre_vote, false);
+  // A node outside the voters (a learner, or removed) never campaigns.
+  if (++election_elapsed_ >= randomized_timeout_ && is_voter(config_.id)) {
+    campaign(config_.pre_vote, false);
+  }
 }
 
 Result<Index> Replica::propose(std::vector<std::byte> data) {
@@ -282,6 +388,76 @@ Result<Index> Replica::propose(std::vector<std::byte> data) {
   const Index index = last_index() + 1;
   append_local({Entry{index, term_, std::move(data)}});
   broadcast_append();
+  return index;
+}
+
+Result<Index> Replica::propose_change(MembershipChange change) {
+  using Type = MembershipChange::Type;
+  if (role_ != Role::leader) {
+    return Error(Errc::not_leader,
+                 fmt::format("node {} is not the leader (leader: {})", config_.id, leader_));
+  }
+  if (transfer_target_ != kNoNode) {
+    return Error(Errc::shutting_down,
+                 fmt::format("node {} is handing leadership to {}", config_.id, transfer_target_));
+  }
+  if (membership_index() > commit_) {
+    return Error(Errc::busy, fmt::format("the membership change at {} is not committed yet",
+                                         membership_index()));
+  }
+  if (term_at(commit_) != term_) {
+    // Thesis §4.1 (the 2015 erratum): a new leader may still hold an
+    // uncommitted change of an earlier term in a follower's log.
+    return Error(Errc::busy, fmt::format("leader {} has not committed an entry of term {} yet",
+                                         config_.id, term_));
+  }
+  const NodeId node = change.node;
+  Membership next = members_;
+  switch (change.type) {
+    case Type::add_learner:
+      if (node.value() < 0 || members_.contains(node)) {
+        return Error::invalid(
+            fmt::format("node {} cannot be added: {}", node, members_.describe()));
+      }
+      next.learners.push_back(node);
+      break;
+    case Type::promote: {
+      if (!members_.is_learner(node)) {
+        return Error::invalid(
+            fmt::format("node {} is not a learner: {}", node, members_.describe()));
+      }
+      const Index lag = last_index() - progress_.at(node).match;
+      if (lag > config_.max_promote_lag) {
+        return Error::invalid(fmt::format("learner {} is {} behind the leader (at most {})", node,
+                                          lag, config_.max_promote_lag));
+      }
+      std::erase(next.learners, node);
+      next.voters.push_back(node);
+      break;
+    }
+    case Type::remove:
+      if (!members_.contains(node)) {
+        return Error::invalid(
+            fmt::format("node {} is not a member: {}", node, members_.describe()));
+      }
+      if (members_.is_voter(node) && members_.voters.size() == 1) {
+        return Error::invalid(fmt::format("node {} is the last voter", node));
+      }
+      std::erase(next.voters, node);
+      std::erase(next.learners, node);
+      break;
+  }
+  std::sort(next.voters.begin(), next.voters.end());
+  std::sort(next.learners.begin(), next.learners.end());
+  const Index index = last_index() + 1;
+  append_local({Entry{index, term_, encode_membership(next), EntryKind::membership}});
+  // Removing a voter can complete a majority at once.
+  if (maybe_commit()) {
+    broadcast_append();
+    maybe_hand_over();
+  } else {
+    broadcast_append();
+  }
   return index;
 }
 
@@ -308,7 +484,14 @@ Status Replica::step(const Message& m) {
   if (m.to != config_.id) {
     return Error::invalid(fmt::format("message for {} stepped into {}", m.to, config_.id));
   }
-  if (!is_voter(m.from)) return Error::invalid(fmt::format("message from unknown node {}", m.from));
+  if (m.from.value() < 0 || m.from == config_.id) {
+    return Error::invalid(fmt::format("message from node {} stepped into {}", m.from, config_.id));
+  }
+  for (const auto& e : m.entries) {
+    if (e.kind == EntryKind::membership && !decode_membership(e.data)) {
+      return Error::invalid(fmt::format("membership entry {} does not decode", e.index));
+    }
+  }
   const bool vote_request = m.type == MessageType::vote || m.type == MessageType::pre_vote;
   if (m.term > term_) {
     const bool in_lease =
@@ -370,7 +553,7 @@ Status Replica::step(const Message& m) {
       if (role_ == Role::leader) handle_heartbeat_reply(m);
       break;
     case MessageType::timeout_now:
-      if (role_ != Role::leader) campaign(false, true);
+      if (role_ != Role::leader && is_voter(config_.id)) campaign(false, true);
       break;
     case MessageType::restart:
       handle_restart(m);
@@ -402,6 +585,7 @@ void Replica::handle_vote_reply(const Message& m) {
   const bool pre = m.type == MessageType::pre_vote_reply;
   if ((pre && role_ != Role::pre_candidate) || (!pre && role_ != Role::candidate)) return;
   if (pre && !m.reject && m.term != term_ + 1) return;  // an answer to an older campaign
+  if (!is_voter(m.from)) return;  // counted against our own (latest) membership
   votes_[m.from] = !m.reject;
   std::size_t granted = 0;
   std::size_t rejected = 0;
@@ -497,6 +681,8 @@ void Replica::handle_append_reply(const Message& m) {
     }
     if (maybe_commit()) {
       broadcast_append();
+      maybe_hand_over();
+      if (role_ != Role::leader) return;  // `p` is gone with the progress map
     } else {
       send_append(m.from, false);
     }
@@ -530,9 +716,13 @@ void Replica::handle_heartbeat_reply(const Message& m) {
   if (it == progress_.end()) return;
   Progress& p = it->second;
   p.active = true;
+  // Behind, and not one entry further since the last heartbeat reply: the
+  // appends in flight were lost, or rejected by a reply we had to take for
+  // stale. Resend from what is known to match.
+  const bool stalled = p.match == p.match_at_beat;
+  p.match_at_beat = p.match;
   if (p.match < last_index()) {
-    // Behind: appends may have been lost. Resend from what is known to match.
-    if (p.probing || p.inflight >= config_.max_inflight) {
+    if (p.probing || p.inflight >= config_.max_inflight || stalled) {
       p.probing = true;
       p.inflight = 0;
       p.next = p.match + 1;
@@ -559,11 +749,15 @@ void Replica::handle_restart(const Message& m) {
   }
   // Everything up to the leader's start is committed (a leader only deletes
   // committed entries), so the log restarts after it.
-  pending_restart_ = {m.log_index, m.log_term};
+  pending_restart_ = LogRestart{m.log_index, m.log_term, m.membership, m.snapshot};
   pending_truncate_.reset();
   unstable_.clear();
   unstable_first_ = m.log_index + 1;
   commit_ = m.log_index;
+  base_index_ = m.log_index;
+  base_ = m.membership;
+  changes_.clear();
+  refresh_membership();
   r.log_index = m.log_index;
   send(std::move(r));
 }
@@ -592,6 +786,8 @@ void Replica::send_append(NodeId to, bool allow_empty) {
     m.log_index = log_.first_index() - 1;
     m.log_term = term_at(m.log_index);
     m.commit = commit_;
+    m.membership = membership_at(m.log_index);
+    m.snapshot = log_.start_snapshot();
     p.probing = true;
     p.inflight = 1;
     send(std::move(m));
@@ -610,7 +806,7 @@ void Replica::send_append(NodeId to, bool allow_empty) {
 }
 
 void Replica::broadcast_append() {
-  for (const auto& id : config_.voters) {
+  for (const auto& [id, p] : progress_) {
     if (id != config_.id) send_append(id, false);
   }
 }
@@ -628,9 +824,14 @@ void Replica::broadcast_heartbeat() {
 }
 
 bool Replica::maybe_commit() {
+  // Voters of the latest membership only: a leader that removed itself does
+  // not count itself, learners never count.
   std::vector<Index> matches;
-  for (const auto& id : config_.voters) {
-    matches.push_back(id == config_.id ? durable_last() : progress_[id].match);
+  for (const auto& id : members_.voters) {
+    const auto it = progress_.find(id);
+    matches.push_back(id == config_.id        ? durable_last()
+                      : it == progress_.end() ? 0
+                                              : it->second.match);
   }
   std::sort(matches.begin(), matches.end(), std::greater<>());
   const Index q = matches[quorum() - 1];
@@ -671,7 +872,10 @@ void Replica::advance(const Ready& r) {
                config_.id, log_.last_index(), r.entries.back().index);
   if (role_ == Role::leader) {
     progress_[config_.id].match = durable_last();
-    if (maybe_commit()) broadcast_append();
+    if (maybe_commit()) {
+      broadcast_append();
+      maybe_hand_over();
+    }
   }
 }
 

@@ -12,13 +12,78 @@ namespace {
 constexpr std::uint8_t kReject = 1;
 constexpr std::uint8_t kForce = 2;
 constexpr std::size_t kFixedBytes = 1 + 1 + 4 + 4 + 8 * 5 + 1 + 4;
-constexpr std::size_t kEntryHeaderBytes = 8 + 8 + 4;
+constexpr std::size_t kEntryHeaderBytes = 8 + 8 + 1 + 4;
+
+Error bad(std::string_view what, std::string_view why) {
+  return Error::malformed(fmt::format("{}: {}", what, why));
+}
+
+std::size_t membership_size(const Membership& m) {
+  return 4 + 4 * m.voters.size() + 4 + 4 * m.learners.size();
+}
+
+void write_membership(ByteWriter& out, const Membership& m) {
+  out.write<std::uint32_t>(static_cast<std::uint32_t>(m.voters.size()));
+  for (auto id : m.voters) out.write<std::int32_t>(id.value());
+  out.write<std::uint32_t>(static_cast<std::uint32_t>(m.learners.size()));
+  for (auto id : m.learners) out.write<std::int32_t>(id.value());
+}
+
+Result<std::vector<NodeId>> read_ids(ByteReader& in, const WireLimits& limits,
+                                     std::string_view what) {
+  auto count = in.read<std::uint32_t>();
+  if (!count) return bad("membership", fmt::format("{} count truncated", what));
+  if (*count > limits.members_max || *count > in.remaining() / 4) {
+    return bad("membership", fmt::format("{} {} in {} bytes", *count, what, in.remaining()));
+  }
+  std::vector<NodeId> ids;
+  ids.reserve(*count);
+  for (std::uint32_t i = 0; i < *count; ++i) {
+    const auto id = *in.read<std::int32_t>();
+    if (id < 0) return bad("membership", fmt::format("negative id {} among the {}", id, what));
+    if (!ids.empty() && id <= ids.back().value()) {
+      return bad("membership", fmt::format("{} not sorted or repeated at {}", what, id));
+    }
+    ids.emplace_back(id);
+  }
+  return ids;
+}
+
+Result<Membership> read_membership(ByteReader& in, const WireLimits& limits) {
+  Membership m;
+  auto voters = read_ids(in, limits, "voters");
+  if (!voters) return voters.error();
+  auto learners = read_ids(in, limits, "learners");
+  if (!learners) return learners.error();
+  m.voters = std::move(*voters);
+  m.learners = std::move(*learners);
+  for (auto id : m.learners) {
+    if (m.is_voter(id)) return bad("membership", fmt::format("{} is voter and learner", id));
+  }
+  return m;
+}
 
 }  // namespace
+
+std::vector<std::byte> encode_membership(const Membership& membership) {
+  ByteWriter out(membership_size(membership));
+  write_membership(out, membership);
+  return out.release();
+}
+
+Result<Membership> decode_membership(std::span<const std::byte> bytes, const WireLimits& limits) {
+  ByteReader in(bytes);
+  auto m = read_membership(in, limits);
+  if (!m) return m;
+  if (!in.empty()) return bad("membership", fmt::format("{} trailing bytes", in.remaining()));
+  return m;
+}
 
 std::vector<std::byte> encode_message(const Message& m) {
   std::size_t size = kFixedBytes;
   for (const auto& e : m.entries) size += kEntryHeaderBytes + e.data.size();
+  const bool restart = m.type == MessageType::restart;
+  if (restart) size += membership_size(m.membership) + 4 + m.snapshot.size();
   ByteWriter out(size);
   out.write<std::uint8_t>(kWireVersion);
   out.write<std::uint8_t>(static_cast<std::uint8_t>(m.type));
@@ -35,18 +100,22 @@ std::vector<std::byte> encode_message(const Message& m) {
   for (const auto& e : m.entries) {
     out.write<std::int64_t>(e.index);
     out.write<std::int64_t>(e.term.value());
+    out.write<std::uint8_t>(static_cast<std::uint8_t>(e.kind));
     out.write<std::uint32_t>(static_cast<std::uint32_t>(e.data.size()));
     out.write_bytes(e.data);
+  }
+  if (restart) {
+    write_membership(out, m.membership);
+    out.write<std::uint32_t>(static_cast<std::uint32_t>(m.snapshot.size()));
+    out.write_bytes(m.snapshot);
   }
   return out.release();
 }
 
 Result<Message> decode_message(std::span<const std::byte> bytes, const WireLimits& limits) {
-  auto bad = [](std::string_view why) {
-    return Error::malformed(fmt::format("raft message: {}", why));
-  };
+  constexpr std::string_view kWhat = "raft message";
   if (bytes.size() < kFixedBytes)
-    return bad(fmt::format("{} bytes, shorter than the header", bytes.size()));
+    return bad(kWhat, fmt::format("{} bytes, shorter than the header", bytes.size()));
   ByteReader in(bytes);
   const auto version = *in.read<std::uint8_t>();
   if (version != kWireVersion) {
@@ -54,7 +123,9 @@ Result<Message> decode_message(std::span<const std::byte> bytes, const WireLimit
   }
   Message m;
   const auto type = *in.read<std::uint8_t>();
-  if (type > static_cast<std::uint8_t>(kLastMessageType)) return bad(fmt::format("type {}", type));
+  if (type > static_cast<std::uint8_t>(kLastMessageType)) {
+    return bad(kWhat, fmt::format("type {}", type));
+  }
   m.type = static_cast<MessageType>(type);
   m.from = NodeId(*in.read<std::int32_t>());
   m.to = NodeId(*in.read<std::int32_t>());
@@ -64,33 +135,60 @@ Result<Message> decode_message(std::span<const std::byte> bytes, const WireLimit
   m.commit = *in.read<std::int64_t>();
   m.hint = *in.read<std::int64_t>();
   const auto flags = *in.read<std::uint8_t>();
-  if ((flags & ~(kReject | kForce)) != 0) return bad(fmt::format("flags {:#x}", flags));
+  if ((flags & ~(kReject | kForce)) != 0) return bad(kWhat, fmt::format("flags {:#x}", flags));
   m.reject = (flags & kReject) != 0;
   m.force = (flags & kForce) != 0;
   const auto count = *in.read<std::uint32_t>();
   if (count > limits.entries_max || count > in.remaining() / kEntryHeaderBytes) {
-    return bad(fmt::format("{} entries in {} bytes", count, in.remaining()));
+    return bad(kWhat, fmt::format("{} entries in {} bytes", count, in.remaining()));
   }
   if (m.term < Term(0) || m.log_index < -1 || m.commit < 0) {
-    return bad("negative term, index or commit");
+    return bad(kWhat, "negative term, index or commit");
   }
   m.entries.reserve(count);
   for (std::uint32_t i = 0; i < count; ++i) {
     auto index = in.read<std::int64_t>();
     auto term = in.read<std::int64_t>();
+    auto kind = in.read<std::uint8_t>();
     auto size = in.read<std::uint32_t>();
-    if (!index || !term || !size) return bad(fmt::format("entry {} truncated", i));
-    if (*size > limits.entry_bytes_max) return bad(fmt::format("entry of {} bytes", *size));
-    auto data = in.read_bytes(*size);
-    if (!data)
-      return bad(fmt::format("entry {} claims {} bytes, {} left", i, *size, in.remaining()));
-    if (*index < 1 || (i > 0 && *index != m.entries.back().index + 1)) {
-      return bad(fmt::format("entry index {} out of sequence", *index));
+    if (!index || !term || !kind || !size) return bad(kWhat, fmt::format("entry {} truncated", i));
+    if (*kind > static_cast<std::uint8_t>(kLastEntryKind)) {
+      return bad(kWhat, fmt::format("entry {} of kind {}", *index, *kind));
     }
-    m.entries.push_back(
-        Entry{*index, Term(*term), std::vector<std::byte>(data->begin(), data->end())});
+    if (*size > limits.entry_bytes_max) return bad(kWhat, fmt::format("entry of {} bytes", *size));
+    auto data = in.read_bytes(*size);
+    if (!data) {
+      return bad(kWhat, fmt::format("entry {} claims {} bytes, {} left", i, *size, in.remaining()));
+    }
+    if (*index < 1 || (i > 0 && *index != m.entries.back().index + 1)) {
+      return bad(kWhat, fmt::format("entry index {} out of sequence", *index));
+    }
+    Entry e{*index, Term(*term), std::vector<std::byte>(data->begin(), data->end()),
+            static_cast<EntryKind>(*kind)};
+    if (e.kind == EntryKind::membership) {
+      // Checked here so that a replica never holds a membership it cannot read.
+      if (auto members = decode_membership(e.data, limits); !members) {
+        return bad(kWhat, fmt::format("entry {}: {}", e.index, members.error().message()));
+      }
+    }
+    m.entries.push_back(std::move(e));
   }
-  if (!in.empty()) return bad(fmt::format("{} trailing bytes", in.remaining()));
+  if (m.type == MessageType::restart) {
+    auto members = read_membership(in, limits);
+    if (!members) return bad(kWhat, members.error().message());
+    m.membership = std::move(*members);
+    auto size = in.read<std::uint32_t>();
+    if (!size) return bad(kWhat, "snapshot size truncated");
+    if (*size > limits.snapshot_bytes_max) {
+      return bad(kWhat, fmt::format("snapshot of {} bytes", *size));
+    }
+    auto snapshot = in.read_bytes(*size);
+    if (!snapshot) {
+      return bad(kWhat, fmt::format("snapshot claims {} bytes, {} left", *size, in.remaining()));
+    }
+    m.snapshot.assign(snapshot->begin(), snapshot->end());
+  }
+  if (!in.empty()) return bad(kWhat, fmt::format("{} trailing bytes", in.remaining()));
   return m;
 }
 

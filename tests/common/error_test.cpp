@@ -43,6 +43,7 @@ const std::vector<std::pair<Errc, std::string_view>>& all_codes() {
       {Errc::not_leader, "not_leader"},
       {Errc::timeout, "timeout"},
       {Errc::shutting_down, "shutting_down"},
+      {Errc::busy, "busy"},
   };
   return codes;
 }

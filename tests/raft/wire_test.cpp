@@ -7,6 +7,13 @@
 namespace spate::raft {
 namespace {
 
+Membership members() {
+  Membership m;
+  m.voters = {NodeId(0), NodeId(2), NodeId(5)};
+  m.learners = {NodeId(7)};
+  return m;
+}
+
 Message sample() {
   Message m;
   m.type = MessageType::append;
@@ -21,23 +28,88 @@ Message sample() {
   m.force = true;
   m.entries.push_back(Entry{42, Term(7), {std::byte{1}, std::byte{2}}});
   m.entries.push_back(Entry{43, Term(7), {}});
+  m.entries.push_back(Entry{44, Term(7), encode_membership(members()), EntryKind::membership});
   return m;
-}
-
-bool same(const Message& a, const Message& b) {
-  return a.type == b.type && a.from == b.from && a.to == b.to && a.term == b.term &&
-         a.log_index == b.log_index && a.log_term == b.log_term && a.commit == b.commit &&
-         a.hint == b.hint && a.reject == b.reject && a.force == b.force && a.entries == b.entries;
 }
 
 TEST(RaftWire, EveryTypeRoundTrips) {
   for (int t = 0; t <= static_cast<int>(kLastMessageType); ++t) {
     Message m = sample();
     m.type = static_cast<MessageType>(t);
+    if (m.type == MessageType::restart) {
+      // Only a restart carries the leader's start membership and snapshot.
+      m.membership = members();
+      m.snapshot = {std::byte{9}, std::byte{8}, std::byte{7}};
+    }
     auto back = decode_message(encode_message(m));
     ASSERT_TRUE(back) << t << ": " << back.error();
-    EXPECT_TRUE(same(*back, m)) << back->describe();
+    EXPECT_TRUE(*back == m) << back->describe();
   }
+  Message restart = sample();
+  restart.type = MessageType::restart;
+  restart.entries.clear();
+  auto back = decode_message(encode_message(restart));
+  ASSERT_TRUE(back);
+  EXPECT_TRUE(*back == restart) << "an empty membership and snapshot";
+}
+
+TEST(RaftWire, MembershipsRoundTripAndBadOnesAreRefused) {
+  auto back = decode_membership(encode_membership(members()));
+  ASSERT_TRUE(back) << back.error();
+  EXPECT_EQ(*back, members());
+  EXPECT_TRUE(decode_membership(encode_membership(Membership{})));
+  auto bad = [](Membership m) { return decode_membership(encode_membership(m)); };
+  Membership m = members();
+  m.voters = {NodeId(2), NodeId(0)};
+  EXPECT_FALSE(bad(m)) << "unsorted";
+  m.voters = {NodeId(2), NodeId(2)};
+  EXPECT_FALSE(bad(m)) << "repeated";
+  m.voters = {NodeId(-1)};
+  EXPECT_FALSE(bad(m)) << "negative";
+  m.voters = {NodeId(7)};
+  EXPECT_FALSE(bad(m)) << "voter and learner";
+  auto bytes = encode_membership(members());
+  for (std::size_t n = 0; n < bytes.size(); ++n) {
+    EXPECT_FALSE(decode_membership(std::span(bytes).first(n))) << "truncated to " << n;
+  }
+  bytes.push_back(std::byte{0});
+  EXPECT_FALSE(decode_membership(bytes)) << "trailing";
+  bytes = encode_membership(members());
+  for (std::size_t i = 0; i < 4; ++i) bytes[i] = std::byte{0xff};  // 2^32-1 voters
+  EXPECT_FALSE(decode_membership(bytes));
+  WireLimits small;
+  small.members_max = 2;
+  EXPECT_FALSE(decode_membership(encode_membership(members()), small)) << "3 voters, at most 2";
+
+  // In a message: a membership entry that does not decode, an unknown kind,
+  // a restart whose snapshot claims more than the limit.
+  Message with_bad_entry = sample();
+  with_bad_entry.entries.back().data.pop_back();
+  EXPECT_FALSE(decode_message(encode_message(with_bad_entry)));
+  Message restart = sample();
+  restart.type = MessageType::restart;
+  restart.entries.clear();
+  restart.snapshot.assign(100, std::byte{1});
+  auto encoded = encode_message(restart);
+  WireLimits tiny;
+  tiny.snapshot_bytes_max = 99;
+  EXPECT_FALSE(decode_message(encoded, tiny));
+  EXPECT_TRUE(decode_message(encoded));
+  encoded.resize(encoded.size() - 1);
+  EXPECT_FALSE(decode_message(encoded)) << "snapshot cut short";
+}
+
+TEST(RaftWire, AnEntryOfAnUnknownKindIsRefused) {
+  Message m = sample();
+  m.entries.resize(1);
+  auto bytes = encode_message(m);
+  // The single entry's kind byte follows its index and term.
+  const std::size_t kind_at = 1 + 1 + 4 + 4 + 40 + 1 + 4 + 16;
+  ASSERT_EQ(bytes[kind_at], std::byte{0});
+  bytes[kind_at] = std::byte{2};
+  EXPECT_FALSE(decode_message(bytes));
+  bytes[kind_at] = std::byte{1};  // a membership entry whose data is 2 bytes
+  EXPECT_FALSE(decode_message(bytes));
 }
 
 TEST(RaftWire, EveryTruncationAndEveryFlippedHeaderByteIsRefusedOrHarmless) {

@@ -36,6 +36,7 @@ enum class Errc : std::uint8_t {
   not_leader,
   timeout,
   shutting_down,
+  busy,  // a conflicting operation is still in progress: retry later
 };
 
 [[nodiscard]] std::string_view errc_name(Errc code);

@@ -27,16 +27,42 @@ namespace spate::raft {
 using Index = std::int64_t;
 inline constexpr NodeId kNoNode{-1};
 
+// The members of a group: voters elect and count towards commits; learners
+// only replicate. Both sorted, disjoint.
+struct Membership {
+  std::vector<NodeId> voters;
+  std::vector<NodeId> learners;
+  bool operator==(const Membership&) const = default;
+  [[nodiscard]] bool is_voter(NodeId id) const;
+  [[nodiscard]] bool is_learner(NodeId id) const;
+  [[nodiscard]] bool contains(NodeId id) const { return is_voter(id) || is_learner(id); }
+  [[nodiscard]] std::size_t quorum() const { return voters.size() / 2 + 1; }
+  [[nodiscard]] std::string describe() const;  // "voters [0 1 2] learners [3]"
+};
+
+enum class EntryKind : std::uint8_t {
+  normal,      // client data (a record batch); empty: the no-op a new leader appends
+  membership,  // an encoded Membership (wire.h): the group's members from here on
+};
+inline constexpr EntryKind kLastEntryKind = EntryKind::membership;
+
 struct Entry {
   Index index = 0;
   Term term{0};
-  std::vector<std::byte> data;  // empty: the no-op a new leader appends
+  std::vector<std::byte> data;
+  EntryKind kind = EntryKind::normal;
   bool operator==(const Entry&) const = default;
 };
 
 // The durable log, read-only to raft. Valid indexes are
 // [first_index() - 1, last_index()] for term(), where first_index() - 1 is the
 // entry before the first one kept (its term is remembered by the log).
+//
+// A log that deletes a prefix (retention, or a restart after its leader's
+// start) keeps three things about the last entry deleted: its term, the
+// membership in effect there (Replica::membership_at), and, for a state
+// machine that needs one (the controller), a snapshot of its state there.
+// Partitions keep no snapshot: their entries are the state.
 class LogView {
  public:
   virtual ~LogView() = default;
@@ -46,6 +72,15 @@ class LogView {
   // Entries [from, to], stopping early after max_bytes of data (at least one).
   [[nodiscard]] virtual std::vector<Entry> entries(Index from, Index to,
                                                    std::size_t max_bytes) const = 0;
+  // The indexes of the membership entries in [first_index(), last_index()],
+  // ascending (a partition keeps them as control batches and indexes them).
+  [[nodiscard]] virtual std::vector<Index> membership_indexes() const = 0;
+  // The membership in effect at first_index() - 1, or nullopt if the log never
+  // deleted a prefix (then Config's initial membership applies).
+  [[nodiscard]] virtual std::optional<Membership> start_membership() const = 0;
+  // The state machine's snapshot at first_index() - 1 (empty if none). It is
+  // sent to a follower that restarts its log there (Ready::restart).
+  [[nodiscard]] virtual std::vector<std::byte> start_snapshot() const = 0;
 };
 
 struct HardState {
@@ -82,32 +117,61 @@ struct Message {
   std::vector<Entry> entries;
   bool reject = false;
   bool force = false;  // a vote from a leadership transfer: ignores leader leases
+  // Restart only: what the leader keeps about its deleted prefix.
+  Membership membership;
+  std::vector<std::byte> snapshot;
+  bool operator==(const Message&) const = default;
   [[nodiscard]] std::string describe() const;
 };
 
 struct Config {
   NodeId id = kNoNode;
+  // The group's initial membership (in effect at index 0), the same on every
+  // node that is ever a member: a node that joins later is given it too, and
+  // learns the changes since from the log. A node outside the voters never
+  // campaigns.
   std::vector<NodeId> voters;
+  std::vector<NodeId> learners;
   int election_ticks = 10;  // a follower campaigns after [n, 2n) ticks without a leader
   int heartbeat_ticks = 1;  // a leader heartbeats this often
   bool pre_vote = true;
   bool check_quorum = true;       // a leader steps down without a quorum of replies per election
   std::size_t max_inflight = 64;  // append messages in flight per follower
   std::size_t max_append_bytes = 1U << 20U;  // data per append message
+  // A learner is promoted only when its log is at most this many indexes
+  // behind the leader's (thesis §4.2.1: a slow new voter would stall commits).
+  Index max_promote_lag = 10'000;
+};
+
+// One change of membership (thesis §4.1: one server at a time, so that any
+// majority of the old voters and any majority of the new ones overlap).
+struct MembershipChange {
+  enum class Type : std::uint8_t { add_learner, promote, remove };
+  Type type = Type::add_learner;
+  NodeId node = kNoNode;
 };
 
 enum class Role : std::uint8_t { follower, pre_candidate, candidate, leader };
 [[nodiscard]] const char* role_name(Role role);
 
-// What the driver must do, in order: persist `hard_state` (if set), truncate
-// the log from `truncate_from` (if set), append `entries`, and only then send
-// `messages`; then call advance(). Committed entries up to `commit` may be
-// applied.
+// The log restarts empty after `index`: the leader no longer has the entries
+// this node lacks. Everything up to `index` is committed; the driver keeps
+// `term`, `membership` and `snapshot` as its log's start (LogView), and a
+// state machine installs `snapshot` as its state at `index`.
+struct LogRestart {
+  Index index = 0;
+  Term term{0};
+  Membership membership;
+  std::vector<std::byte> snapshot;
+};
+
+// What the driver must do, in order: persist `hard_state` (if set), restart
+// the log (if set), truncate the log from `truncate_from` (if set), append
+// `entries`, and only then send `messages`; then call advance(). Committed
+// entries up to `commit` may be applied.
 struct Ready {
   std::optional<HardState> hard_state;
-  // Discard the whole log; it restarts empty after `restart->first` (whose
-  // term is `restart->second`): the leader no longer has what came before.
-  std::optional<std::pair<Index, Term>> restart;
+  std::optional<LogRestart> restart;
   std::optional<Index> truncate_from;
   std::vector<Entry> entries;
   std::vector<Message> messages;
@@ -120,7 +184,7 @@ struct Ready {
 class Replica {
  public:
   // `log` is the durable log as of the last advance(); `state` the durable
-  // hard state. REQUIRES: config.id is one of config.voters.
+  // hard state. The membership is the latest in the log (see LogView).
   Replica(Config config, const LogView& log, Rng& rng, HardState state);
 
   void tick();
@@ -132,6 +196,16 @@ class Replica {
   Result<Index> propose(std::vector<std::byte> data);
   // Hands leadership to `target` once its log is caught up.
   Status transfer_leadership(NodeId target);
+  // Appends a membership entry if this node is the leader; the new membership
+  // is in effect as soon as it is appended, on every node. A leader that
+  // removes itself leads (without counting itself) until the change commits,
+  // then hands over. Returns the entry's index.
+  // Errors: not_leader; shutting_down during a transfer; busy while an earlier
+  // change is not committed or no entry of this term is (thesis §4.1, and
+  // the known flaw of single-server changes otherwise); invalid_argument
+  // (adding a member, promoting a non-learner or a learner too far behind,
+  // removing a non-member or the last voter).
+  Result<Index> propose_change(MembershipChange change);
 
   [[nodiscard]] bool has_ready() const;
   // REQUIRES: nothing steps, ticks or proposes between ready() and advance().
@@ -145,6 +219,14 @@ class Replica {
   [[nodiscard]] Index commit() const { return commit_; }
   [[nodiscard]] Index last_index() const;
   [[nodiscard]] Term term_at(Index index) const;
+  // The latest membership in the log (appended, not necessarily committed).
+  [[nodiscard]] const Membership& membership() const { return members_; }
+  // The membership in effect at `index` (the driver stores it as the log's
+  // start membership when it deletes the prefix up to `index`).
+  // REQUIRES: index >= first_index() - 1 of the log this replica started with.
+  [[nodiscard]] Membership membership_at(Index index) const;
+  // The index of the latest membership entry (0 if the log has none).
+  [[nodiscard]] Index membership_index() const;
 
  private:
   struct Progress {
@@ -152,7 +234,8 @@ class Replica {
     Index next = 1;
     bool probing = true;  // one append in flight until the follower's position is known
     std::size_t inflight = 0;
-    bool active = false;  // replied since the last quorum check
+    bool active = false;       // replied since the last quorum check
+    Index match_at_beat = -1;  // match at the previous heartbeat reply
   };
 
   void become_follower(Term term, NodeId leader);
@@ -174,8 +257,10 @@ class Replica {
   bool maybe_commit();
   void send(Message m);
   [[nodiscard]] bool log_up_to_date(Index last_index, Term last_term) const;
-  [[nodiscard]] std::size_t quorum() const { return config_.voters.size() / 2 + 1; }
-  [[nodiscard]] bool is_voter(NodeId id) const;
+  [[nodiscard]] std::size_t quorum() const { return members_.quorum(); }
+  [[nodiscard]] bool is_voter(NodeId id) const { return members_.is_voter(id); }
+  void refresh_membership();
+  void maybe_hand_over();  // a leader that removed itself, once that commits
   [[nodiscard]] std::vector<Entry> entries_from(Index from, std::size_t max_bytes) const;
   void append_local(std::vector<Entry> entries);
   [[nodiscard]] Index durable_last() const;
@@ -202,7 +287,14 @@ class Replica {
   Index unstable_first_ = 1;
   std::vector<Entry> unstable_;
   std::optional<Index> pending_truncate_;
-  std::optional<std::pair<Index, Term>> pending_restart_;
+  std::optional<LogRestart> pending_restart_;
+  // Membership: `base_` is in effect at `base_index_` (the log's start when
+  // this replica started or last restarted its log); `changes_` holds every
+  // membership entry after it, durable or not; `members_` is the latest.
+  Index base_index_ = 0;
+  Membership base_;
+  std::map<Index, Membership> changes_;
+  Membership members_;
   std::vector<Message> outbox_;
 };
 

@@ -8,6 +8,9 @@
 
 #include <fmt/format.h>
 
+#include "spate/common/bytes.h"
+#include "spate/raft/wire.h"
+
 namespace spate::raft::sim {
 namespace {
 
@@ -29,6 +32,27 @@ std::vector<std::byte> bytes_of(const std::string& s) {
 }
 
 }  // namespace
+
+std::vector<std::byte> snapshot_of(std::uint64_t prefix_hash) {
+  ByteWriter out(8);
+  out.write<std::uint64_t>(prefix_hash);
+  return out.release();
+}
+
+std::vector<Index> MemLog::membership_indexes() const {
+  std::vector<Index> out;
+  for (const auto& e : entries_) {
+    if (e.kind == EntryKind::membership) out.push_back(e.index);
+  }
+  return out;
+}
+
+Membership MemLog::membership_before(Index index, const Membership& initial) const {
+  for (Index i = std::min(index - 1, last_index()); i >= first_; --i) {
+    if (at(i).kind == EntryKind::membership) return *decode_membership(at(i).data);
+  }
+  return start_membership_.value_or(initial);
+}
 
 Term MemLog::term(Index index) const {
   if (index == first_ - 1) return start_term_;
@@ -66,26 +90,32 @@ void MemLog::append(const std::vector<Entry>& entries) {
   }
 }
 
-void MemLog::compact(Index index) {
+void MemLog::compact(Index index, Membership membership, std::vector<std::byte> snapshot) {
   if (index < first_ || index > last_index()) return;
   start_term_ = at(index).term;
   start_hash_ = prefix_hash(index);
+  start_membership_ = std::move(membership);
+  start_snapshot_ = std::move(snapshot);
   const auto n = static_cast<std::ptrdiff_t>(index - first_ + 1);
   entries_.erase(entries_.begin(), entries_.begin() + n);
   hashes_.erase(hashes_.begin(), hashes_.begin() + n);
   first_ = index + 1;
 }
 
-void MemLog::restart(Index index, Term term, std::uint64_t prefix_hash) {
+void MemLog::restart(const LogRestart& restart, std::uint64_t prefix_hash) {
   entries_.clear();
   hashes_.clear();
-  first_ = index + 1;
-  start_term_ = term;
+  first_ = restart.index + 1;
+  start_term_ = restart.term;
   start_hash_ = prefix_hash;
+  start_membership_ = restart.membership;
+  start_snapshot_ = restart.snapshot;
 }
 
-Cluster::Cluster(std::uint64_t seed, int nodes, Faults faults, SimStats& stats)
+Cluster::Cluster(std::uint64_t seed, int voters, Faults faults, SimStats& stats, int spares)
     : seed_(seed), rng_(seed), faults_(faults), stats_(stats) {
+  for (int i = 0; i < voters; ++i) initial_.voters.emplace_back(i);
+  const int nodes = voters + spares;
   for (int i = 0; i < nodes; ++i) {
     Node n;
     n.id = NodeId(i);
@@ -98,11 +128,12 @@ Cluster::Cluster(std::uint64_t seed, int nodes, Faults faults, SimStats& stats)
 Config Cluster::config_for(NodeId id) const {
   Config c;
   c.id = id;
-  for (const auto& n : nodes_) c.voters.push_back(n.id);
+  c.voters = initial_.voters;  // every node, spares too, starts from the group's initial members
   c.election_ticks = 10;
   c.heartbeat_ticks = 2;
   c.max_inflight = 8;
   c.max_append_bytes = 256;
+  c.max_promote_lag = 20;
   return c;
 }
 
@@ -210,14 +241,21 @@ void Cluster::process(Node& n) {
       n.state = *ready.hard_state;
     }
     if (ready.restart) {
-      const auto [index, term] = *ready.restart;
+      const Index index = ready.restart->index;
       if (index > static_cast<Index>(committed_.size())) {
         fail(fmt::format("node {} restarts its log after {}, which is not committed", n.id, index));
         return;
       }
-      note(fmt::format("node {} restarts its log after {} (term {})", n.id, index, term));
+      note(fmt::format("node {} restarts its log after {} (term {}, {})", n.id, index,
+                       ready.restart->term, ready.restart->membership.describe()));
       ++stats_.restarts_from_leader;
-      n.log.restart(index, term, committed_hashes_[static_cast<std::size_t>(index - 1)]);
+      // The snapshot hook: the leader's snapshot must be the state at `index`.
+      const auto want = committed_hashes_[static_cast<std::size_t>(index - 1)];
+      if (ready.restart->snapshot != snapshot_of(want)) {
+        fail(fmt::format("node {} got a snapshot that is not the state at {}", n.id, index));
+        return;
+      }
+      n.log.restart(*ready.restart, want);
       n.commit_seen = std::max(n.commit_seen, index);
     }
     if (ready.truncate_from) {
@@ -237,6 +275,7 @@ void Cluster::process(Node& n) {
       n.log.truncate_from(*ready.truncate_from);
     }
     if (!ready.entries.empty()) {
+      check_membership_entries(n, ready.entries);
       n.log.append(ready.entries);
       // Log matching: any node holding an entry with the same index and term
       // must hold the same prefix.
@@ -269,25 +308,41 @@ void Cluster::process(Node& n) {
         }
         continue;
       }
-      // Newly committed anywhere: a majority must hold it durably.
+      // Newly committed anywhere (always first by a leader, which counts
+      // against its latest membership): a majority of those voters must hold
+      // it durably.
+      const Membership& members = n.replica->membership();
       std::size_t holders = 0;
-      for (const auto& other : nodes_) {
+      for (auto id : members.voters) {
+        const Node& other = nodes_[static_cast<std::size_t>(id.value())];
         if ((other.log.has(i) && other.log.prefix_hash(i) == n.log.prefix_hash(i)) ||
             other.log.first_index() > i) {
           ++holders;  // a node that deleted i deleted only what it had committed
         }
       }
-      if (holders < nodes_.size() / 2 + 1) {
-        fail(fmt::format("entry {} committed by node {} is durable on only {} of {} nodes", i, n.id,
-                         holders, nodes_.size()));
+      if (holders < members.quorum()) {
+        fail(fmt::format("entry {} committed by node {} is durable on only {} of {}", i, n.id,
+                         holders, members.describe()));
+      }
+      if (e.kind == EntryKind::membership) {
+        ++stats_.membership_changes;
+        note(
+            fmt::format("membership {} committed at {}", decode_membership(e.data)->describe(), i));
       }
       committed_.push_back(e);
       committed_hashes_.push_back(n.log.prefix_hash(i));
       ++stats_.committed;
     }
     if (ready.commit > n.commit_seen) n.commit_seen = ready.commit;
-    for (auto& m : ready.messages) {
+    for (auto& original : ready.messages) {
       ++stats_.messages;
+      // Through the wire codec, as between brokers.
+      auto decoded = decode_message(encode_message(original));
+      if (!decoded || !(*decoded == original)) {
+        fail(fmt::format("{} does not survive the wire codec", original.describe()));
+        continue;
+      }
+      Message& m = *decoded;
       if (blocked(m.from, m.to) ||
           rng_.uniform(100) < static_cast<std::uint64_t>(faults_.drop_percent)) {
         ++stats_.dropped;
@@ -407,15 +462,18 @@ void Cluster::random_faults() {
       const Index upto =
           std::min(node.commit_seen, node.log.last_index()) - static_cast<Index>(rng_.uniform(5));
       if (upto >= node.log.first_index()) {
-        node.log.compact(upto);
+        node.log.compact(upto, node.replica->membership_at(upto),
+                         snapshot_of(node.log.prefix_hash(upto)));
         ++stats_.compactions;
-        note(fmt::format("node {} deletes its log up to {}", node.id, upto));
+        note(fmt::format("node {} deletes its log up to {} ({})", node.id, upto,
+                         node.log.start_membership()->describe()));
       }
     }
   }
   if (chance(faults_.propose_percent * 10)) {
     propose_to_leader(fmt::format("s{}-{}", seed_, ++proposals_));
   }
+  if (chance(faults_.membership_per_mille)) random_membership_change();
   if (chance(faults_.transfer_per_mille)) {
     const int l = leader();
     if (l >= 0) {
@@ -426,6 +484,88 @@ void Cluster::random_faults() {
         process(nodes_[static_cast<std::size_t>(l)]);
       }
     }
+  }
+}
+
+bool Cluster::change_membership(MembershipChange change) {
+  const int l = leader();
+  if (l < 0) return false;
+  Node& leader = nodes_[static_cast<std::size_t>(l)];
+  const char* name = change.type == MembershipChange::Type::add_learner ? "add learner"
+                     : change.type == MembershipChange::Type::promote   ? "promote"
+                                                                        : "remove";
+  auto r = leader.replica->propose_change(change);
+  if (!r) {
+    ++stats_.membership_refused;
+    note(fmt::format("leader {} refuses to {} {}: {}", l, name, change.node, r.error().message()));
+    return false;
+  }
+  note(fmt::format("leader {} will {} {} at index {}: {}", l, name, change.node, *r,
+                   leader.replica->membership().describe()));
+  process(leader);
+  return true;
+}
+
+void Cluster::random_membership_change() {
+  const int l = leader();
+  if (l < 0) return;
+  const Membership members = nodes_[static_cast<std::size_t>(l)].replica->membership();
+  std::vector<NodeId> outside;
+  for (const auto& n : nodes_) {
+    if (!members.contains(n.id)) outside.push_back(n.id);
+  }
+  auto pick = [&](const std::vector<NodeId>& from) {
+    return from[static_cast<std::size_t>(rng_.uniform(from.size()))];
+  };
+  switch (rng_.uniform(3)) {
+    case 0:
+      if (!outside.empty()) change_membership({MembershipChange::Type::add_learner, pick(outside)});
+      break;
+    case 1:
+      if (!members.learners.empty()) {
+        change_membership({MembershipChange::Type::promote, pick(members.learners)});
+      }
+      break;
+    default:
+      // Keep at least two voters most of the time, so that elections still
+      // happen; the leader itself may be removed.
+      if (!members.learners.empty() && rng_.uniform(2) == 0) {
+        change_membership({MembershipChange::Type::remove, pick(members.learners)});
+      } else if (members.voters.size() > 2) {
+        change_membership({MembershipChange::Type::remove, pick(members.voters)});
+      }
+  }
+}
+
+void Cluster::check_membership_entries(const Node& node, const std::vector<Entry>& entries) {
+  // One voter at a time: consecutive memberships in any log differ by at most
+  // one voter, so their majorities overlap.
+  Membership before;
+  bool known = false;
+  for (const auto& e : entries) {
+    if (e.kind != EntryKind::membership) continue;
+    if (!known) {
+      // The entries before it in this batch are not membership entries.
+      before = node.log.membership_before(e.index, initial_);
+      known = true;
+    }
+    auto after = decode_membership(e.data);
+    if (!after) {
+      fail(fmt::format("node {} appends a membership entry {} that does not decode", node.id,
+                       e.index));
+      return;
+    }
+    std::size_t differ = 0;
+    for (auto id : before.voters) differ += after->is_voter(id) ? 0U : 1U;
+    for (auto id : after->voters) differ += before.is_voter(id) ? 0U : 1U;
+    if (differ > 1) {
+      fail(
+          fmt::format("node {}: membership entry {} changes {} voters at once ({} -> {}; log "
+                      "[{}, {}])",
+                      node.id, e.index, differ, before.describe(), after->describe(),
+                      node.log.first_index(), node.log.last_index()));
+    }
+    before = std::move(*after);
   }
 }
 
@@ -440,7 +580,7 @@ std::string Cluster::run(int ticks) {
   // and a new proposal must commit on every node within a bounded time.
   heal();
   for (int i = 0; i < static_cast<int>(nodes_.size()); ++i) restart(i);
-  faults_ = Faults{0, 0, 1, 0, 0, 0, 0, 0, 0, 0};
+  faults_ = Faults{0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0};
   note("liveness phase: no more faults");
   // A proposal to a leader that then loses its leadership may be dropped
   // (it was never committed): propose again to the new leader.
@@ -464,9 +604,13 @@ std::string Cluster::run(int ticks) {
         process(nodes_[static_cast<std::size_t>(l)]);
       }
     }
-    if (target > 0) {
+    if (target > 0 && l >= 0) {
+      // Every member of the leader's (final) membership; removed nodes and
+      // spares never added need not follow.
+      const Membership& members = nodes_[static_cast<std::size_t>(l)].replica->membership();
       bool all = true;
       for (auto& n : nodes_) {
+        if (!members.contains(n.id)) continue;
         all = all && n.commit_seen >= target && n.log.has(target) &&
               n.log.at(target).data == bytes_of(data);
       }

@@ -3,9 +3,11 @@
 // A deterministic simulator for raft::Replica: N nodes with in-memory
 // durable logs, a seeded network that delays, drops, duplicates and
 // reorders messages, partitions (symmetric, one-way, bridge), crashes that
-// lose everything not yet durable, restarts, proposals and leadership
-// transfers. Safety invariants are checked after every event; a failure
-// names the seed and prints the last events.
+// lose everything not yet durable, restarts, proposals, leadership transfers,
+// retention, and membership changes (spare nodes join as learners, learners
+// are promoted, members are removed). Every message crosses the wire codec.
+// Safety invariants are checked after every event; a failure names the seed
+// and prints the last events.
 
 #pragma once
 
@@ -13,6 +15,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -33,12 +36,20 @@ class MemLog final : public LogView {
   [[nodiscard]] Term term(Index index) const override;
   [[nodiscard]] std::vector<Entry> entries(Index from, Index to,
                                            std::size_t max_bytes) const override;
+  [[nodiscard]] std::vector<Index> membership_indexes() const override;
+  [[nodiscard]] std::optional<Membership> start_membership() const override {
+    return start_membership_;
+  }
+  [[nodiscard]] std::vector<std::byte> start_snapshot() const override { return start_snapshot_; }
   void truncate_from(Index index);
   void append(const std::vector<Entry>& entries);
-  // Retention: drops entries up to `index` (keeping its term and hash).
-  void compact(Index index);
+  // Retention: drops entries up to `index`, keeping its term and hash, the
+  // membership there and the snapshot.
+  void compact(Index index, Membership membership, std::vector<std::byte> snapshot);
   // The log restarts empty after `index` (a follower behind its leader's start).
-  void restart(Index index, Term term, std::uint64_t prefix_hash);
+  void restart(const LogRestart& restart, std::uint64_t prefix_hash);
+  // The membership in effect before `index` per this log (`initial` if none).
+  [[nodiscard]] Membership membership_before(Index index, const Membership& initial) const;
   [[nodiscard]] bool has(Index index) const { return index >= first_ && index <= last_index(); }
   [[nodiscard]] const Entry& at(Index index) const {
     return entries_[static_cast<std::size_t>(index - first_)];
@@ -52,6 +63,8 @@ class MemLog final : public LogView {
   Index first_ = 1;
   Term start_term_{0};
   std::uint64_t start_hash_ = 0;
+  std::optional<Membership> start_membership_;
+  std::vector<std::byte> start_snapshot_;
   std::vector<Entry> entries_;
   std::vector<std::uint64_t> hashes_;
 };
@@ -66,8 +79,12 @@ struct Faults {
   int heal_percent = 4;
   int propose_percent = 30;
   int transfer_per_mille = 5;
-  int compact_per_mille = 5;  // a node deletes a committed prefix (retention)
+  int compact_per_mille = 5;      // a node deletes a committed prefix (retention)
+  int membership_per_mille = 15;  // the leader is asked to add, promote or remove a node
 };
+
+// The sim's state machine is the log's prefix hash; its snapshot is that hash.
+[[nodiscard]] std::vector<std::byte> snapshot_of(std::uint64_t prefix_hash);
 
 struct SimStats {
   std::uint64_t seeds = 0;
@@ -81,11 +98,15 @@ struct SimStats {
   std::uint64_t proposals = 0;
   std::uint64_t compactions = 0;
   std::uint64_t restarts_from_leader = 0;
+  std::uint64_t membership_changes = 0;  // committed
+  std::uint64_t membership_refused = 0;  // refused by the leader (busy, lagging, ...)
 };
 
 class Cluster {
  public:
-  Cluster(std::uint64_t seed, int nodes, Faults faults, SimStats& stats);
+  // `voters` nodes start as the group; `spares` more run outside it until the
+  // leader adds them.
+  Cluster(std::uint64_t seed, int voters, Faults faults, SimStats& stats, int spares = 0);
 
   // Runs `ticks` ticks of faults and traffic, then heals everything and
   // checks that a leader is elected and a proposal commits on every node
@@ -100,6 +121,8 @@ class Cluster {
   void block(int from, int to);              // one way
   void heal();
   bool propose_to_leader(const std::string& data);
+  // Asks the leader for a change; true if it appended the entry.
+  bool change_membership(MembershipChange change);
   [[nodiscard]] int leader() const;  // -1 if none up
   [[nodiscard]] Replica* replica(int node) {
     return nodes_[static_cast<std::size_t>(node)].replica.get();
@@ -132,6 +155,8 @@ class Cluster {
   void process(Node& node);  // drains Ready: persist, check, send, advance
   void deliver_due();
   void random_faults();
+  void random_membership_change();
+  void check_membership_entries(const Node& node, const std::vector<Entry>& entries);
   void check_roles();
   void note(std::string event);
   void fail(const std::string& why);
@@ -143,6 +168,7 @@ class Cluster {
   Faults faults_;
   SimStats& stats_;
   std::vector<Node> nodes_;
+  Membership initial_;
   std::vector<InFlight> network_;
   std::set<std::pair<std::int32_t, std::int32_t>> cut_;  // (from, to) blocked
   std::uint64_t now_ = 0;

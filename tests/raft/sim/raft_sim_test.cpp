@@ -28,7 +28,8 @@ TEST(RaftSim, RandomFaultsKeepEverySafetyInvariantAndHealedClustersMakeProgress)
   SimStats stats;
   int failures = 0;
   for (auto seed : seeds) {
-    Cluster cluster(seed, seed % 2 == 0 ? 5 : 3, Faults{}, stats);
+    // 3 or 5 voters, and 2 spare nodes that the leader may add.
+    Cluster cluster(seed, seed % 2 == 0 ? 5 : 3, Faults{}, stats, 2);
     auto failure = cluster.run(static_cast<int>(env("SPATE_RAFT_TICKS", 600)));
     if (failure.empty()) continue;
     if (++failures <= 2) ADD_FAILURE() << failure;
@@ -36,7 +37,8 @@ TEST(RaftSim, RandomFaultsKeepEverySafetyInvariantAndHealedClustersMakeProgress)
   std::printf(
       "[ raft sim ] %llu seeds, %llu ticks, %llu messages (%llu dropped), %llu crashes, %llu "
       "partitions, %llu elections, %llu proposals, %llu entries committed, %llu compactions, "
-      "%llu followers restarted from a leader's start, %d failing seeds\n",
+      "%llu followers restarted from a leader's start, %llu membership changes committed (%llu "
+      "refused), %d failing seeds\n",
       static_cast<unsigned long long>(stats.seeds), static_cast<unsigned long long>(stats.ticks),
       static_cast<unsigned long long>(stats.messages),
       static_cast<unsigned long long>(stats.dropped),
@@ -46,7 +48,9 @@ TEST(RaftSim, RandomFaultsKeepEverySafetyInvariantAndHealedClustersMakeProgress)
       static_cast<unsigned long long>(stats.proposals),
       static_cast<unsigned long long>(stats.committed),
       static_cast<unsigned long long>(stats.compactions),
-      static_cast<unsigned long long>(stats.restarts_from_leader), failures);
+      static_cast<unsigned long long>(stats.restarts_from_leader),
+      static_cast<unsigned long long>(stats.membership_changes),
+      static_cast<unsigned long long>(stats.membership_refused), failures);
   EXPECT_EQ(failures, 0);
 }
 
