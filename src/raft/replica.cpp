@@ -75,8 +75,8 @@ std::string Message::describe() const {
   }
   if (reject) text += fmt::format(" REJECT hint={}", hint);
   if (force) text += " force";
-  if (type == MessageType::restart) {
-    text += fmt::format(" {} snapshot={}B", membership.describe(), snapshot.size());
+  for (const auto& s : start) {
+    text += fmt::format(" {} snapshot={}B", s.membership.describe(), s.snapshot.size());
   }
   return text;
 }
@@ -749,13 +749,14 @@ void Replica::handle_restart(const Message& m) {
   }
   // Everything up to the leader's start is committed (a leader only deletes
   // committed entries), so the log restarts after it.
-  pending_restart_ = LogRestart{m.log_index, m.log_term, m.membership, m.snapshot};
+  const LogStart start = m.start.empty() ? LogStart{} : m.start.front();
+  pending_restart_ = LogRestart{m.log_index, m.log_term, start.membership, start.snapshot};
   pending_truncate_.reset();
   unstable_.clear();
   unstable_first_ = m.log_index + 1;
   commit_ = m.log_index;
   base_index_ = m.log_index;
-  base_ = m.membership;
+  base_ = start.membership;
   changes_.clear();
   refresh_membership();
   r.log_index = m.log_index;
@@ -786,8 +787,7 @@ void Replica::send_append(NodeId to, bool allow_empty) {
     m.log_index = log_.first_index() - 1;
     m.log_term = term_at(m.log_index);
     m.commit = commit_;
-    m.membership = membership_at(m.log_index);
-    m.snapshot = log_.start_snapshot();
+    m.start.push_back(LogStart{membership_at(m.log_index), log_.start_snapshot()});
     p.probing = true;
     p.inflight = 1;
     send(std::move(m));

@@ -83,7 +83,9 @@ std::vector<std::byte> encode_message(const Message& m) {
   std::size_t size = kFixedBytes;
   for (const auto& e : m.entries) size += kEntryHeaderBytes + e.data.size();
   const bool restart = m.type == MessageType::restart;
-  if (restart) size += membership_size(m.membership) + 4 + m.snapshot.size();
+  const LogStart empty;
+  const LogStart& start = m.start.empty() ? empty : m.start.front();
+  if (restart) size += membership_size(start.membership) + 4 + start.snapshot.size();
   ByteWriter out(size);
   out.write<std::uint8_t>(kWireVersion);
   out.write<std::uint8_t>(static_cast<std::uint8_t>(m.type));
@@ -105,9 +107,9 @@ std::vector<std::byte> encode_message(const Message& m) {
     out.write_bytes(e.data);
   }
   if (restart) {
-    write_membership(out, m.membership);
-    out.write<std::uint32_t>(static_cast<std::uint32_t>(m.snapshot.size()));
-    out.write_bytes(m.snapshot);
+    write_membership(out, start.membership);
+    out.write<std::uint32_t>(static_cast<std::uint32_t>(start.snapshot.size()));
+    out.write_bytes(start.snapshot);
   }
   return out.release();
 }
@@ -176,7 +178,8 @@ Result<Message> decode_message(std::span<const std::byte> bytes, const WireLimit
   if (m.type == MessageType::restart) {
     auto members = read_membership(in, limits);
     if (!members) return bad(kWhat, members.error().message());
-    m.membership = std::move(*members);
+    LogStart start;
+    start.membership = std::move(*members);
     auto size = in.read<std::uint32_t>();
     if (!size) return bad(kWhat, "snapshot size truncated");
     if (*size > limits.snapshot_bytes_max) {
@@ -186,7 +189,8 @@ Result<Message> decode_message(std::span<const std::byte> bytes, const WireLimit
     if (!snapshot) {
       return bad(kWhat, fmt::format("snapshot claims {} bytes, {} left", *size, in.remaining()));
     }
-    m.snapshot.assign(snapshot->begin(), snapshot->end());
+    start.snapshot.assign(snapshot->begin(), snapshot->end());
+    m.start.push_back(std::move(start));
   }
   if (!in.empty()) return bad(kWhat, fmt::format("{} trailing bytes", in.remaining()));
   return m;

@@ -38,8 +38,7 @@ TEST(RaftWire, EveryTypeRoundTrips) {
     m.type = static_cast<MessageType>(t);
     if (m.type == MessageType::restart) {
       // Only a restart carries the leader's start membership and snapshot.
-      m.membership = members();
-      m.snapshot = {std::byte{9}, std::byte{8}, std::byte{7}};
+      m.start.push_back(LogStart{members(), {std::byte{9}, std::byte{8}, std::byte{7}}});
     }
     auto back = decode_message(encode_message(m));
     ASSERT_TRUE(back) << t << ": " << back.error();
@@ -48,6 +47,7 @@ TEST(RaftWire, EveryTypeRoundTrips) {
   Message restart = sample();
   restart.type = MessageType::restart;
   restart.entries.clear();
+  restart.start.emplace_back();
   auto back = decode_message(encode_message(restart));
   ASSERT_TRUE(back);
   EXPECT_TRUE(*back == restart) << "an empty membership and snapshot";
@@ -89,7 +89,7 @@ TEST(RaftWire, MembershipsRoundTripAndBadOnesAreRefused) {
   Message restart = sample();
   restart.type = MessageType::restart;
   restart.entries.clear();
-  restart.snapshot.assign(100, std::byte{1});
+  restart.start.push_back(LogStart{members(), std::vector<std::byte>(100, std::byte{1})});
   auto encoded = encode_message(restart);
   WireLimits tiny;
   tiny.snapshot_bytes_max = 99;

@@ -90,6 +90,14 @@ struct HardState {
   bool operator==(const HardState&) const = default;
 };
 
+// What a log keeps about the prefix it deleted, besides the last index and
+// term: the membership in effect there and the state machine's snapshot.
+struct LogStart {
+  Membership membership;
+  std::vector<std::byte> snapshot;
+  bool operator==(const LogStart&) const = default;
+};
+
 enum class MessageType : std::uint8_t {
   pre_vote,
   pre_vote_reply,
@@ -117,9 +125,9 @@ struct Message {
   std::vector<Entry> entries;
   bool reject = false;
   bool force = false;  // a vote from a leadership transfer: ignores leader leases
-  // Restart only: what the leader keeps about its deleted prefix.
-  Membership membership;
-  std::vector<std::byte> snapshot;
+  // Restart only, one element: what the leader keeps about its deleted prefix
+  // (a vector, not a member struct, so that the other messages stay small).
+  std::vector<LogStart> start;
   bool operator==(const Message&) const = default;
   [[nodiscard]] std::string describe() const;
 };
