@@ -610,11 +610,12 @@ void Replica::handle_append(const Message& m) {
   r.to = m.from;
   r.term = term_;
   Index prev = m.log_index;
-  std::vector<Entry> entries = m.entries;
+  // The entries to consider: [begin, m.entries.end()) (indexes are consecutive).
+  auto begin = m.entries.begin();
   if (prev < commit_) {
     // Everything up to our commit index is committed, hence identical to the
     // leader's (§5.4): skip it.
-    std::erase_if(entries, [&](const Entry& e) { return e.index <= commit_; });
+    while (begin != m.entries.end() && begin->index <= commit_) ++begin;
     prev = commit_;
   } else if (prev > last_index()) {
     r.reject = true;
@@ -636,14 +637,12 @@ void Replica::handle_append(const Message& m) {
   }
   // Bounded by the message: each entry is either present (skip), conflicting
   // (truncate there and append the rest), or new (append the rest).
-  for (std::size_t i = 0; i < entries.size(); ++i) {
-    const Index at = entries[i].index;
-    if (at <= last_index() && term_at(at) == entries[i].term) continue;
-    append_local(
-        std::vector<Entry>(entries.begin() + static_cast<std::ptrdiff_t>(i), entries.end()));
+  for (auto it = begin; it != m.entries.end(); ++it) {
+    if (it->index <= last_index() && term_at(it->index) == it->term) continue;
+    append_local(std::vector<Entry>(it, m.entries.end()));
     break;
   }
-  const Index matched = entries.empty() ? prev : std::max(prev, entries.back().index);
+  const Index matched = begin == m.entries.end() ? prev : std::max(prev, m.entries.back().index);
   commit_ = std::max(commit_, std::min(m.commit, matched));
   r.log_index = matched;
   send(std::move(r));
