@@ -204,8 +204,10 @@ std::vector<Entry> Replica::entries_from(Index from, std::size_t max_bytes) cons
     for (const auto& e : out) bytes += e.data.size();
     if (out.empty() || out.back().index < durable_end) return out;
   }
-  for (const auto& e : unstable_) {
-    if (e.index < from) continue;
+  const auto skip = static_cast<std::size_t>(std::max<Index>(from - unstable_first_, 0));
+  for (auto it = unstable_.begin() + static_cast<std::ptrdiff_t>(std::min(skip, unstable_.size()));
+       it != unstable_.end(); ++it) {
+    const Entry& e = *it;
     if (!out.empty() && bytes + e.data.size() > max_bytes) break;
     bytes += e.data.size();
     out.push_back(e);
