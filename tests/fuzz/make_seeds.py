@@ -70,9 +70,42 @@ REQUESTS = {
 BATCHES = {"librdkafka": LIBRDKAFKA_BATCH, "kafkajs": KAFKAJS_BATCH}
 
 
+# Raft messages (include/spate/raft/wire.h, version 2).
+def raft_membership(voters, learners):
+    return (struct.pack(">I", len(voters)) + b"".join(struct.pack(">i", v) for v in voters) +
+            struct.pack(">I", len(learners)) + b"".join(struct.pack(">i", l) for l in learners))
+
+
+def raft_message(kind, frm, to, term, log_index, log_term, commit, hint=0, flags=0, entries=(),
+                 restart=None):
+    out = struct.pack(">BBiiqqqqqB", 2, kind, frm, to, term, log_index, log_term, commit, hint,
+                      flags)
+    out += struct.pack(">I", len(entries))
+    for index, eterm, ekind, data in entries:
+        out += struct.pack(">qqBI", index, eterm, ekind, len(data)) + data
+    if restart is not None:
+        members, snapshot = restart
+        out += members + struct.pack(">I", len(snapshot)) + snapshot
+    return out
+
+
+RAFT = {
+    "pre_vote": raft_message(0, 1, 2, 4, 17, 3, 0),
+    "vote_reply_reject": raft_message(3, 2, 1, 4, 0, 0, 0, flags=1),
+    "append": raft_message(4, 0, 1, 3, 9, 3, 8, entries=[
+        (10, 3, 0, b"record batch bytes"), (11, 3, 0, b""),
+        (12, 3, 1, raft_membership([0, 1, 2], [3]))]),
+    "append_reply_reject": raft_message(5, 1, 0, 3, 9, 2, 0, hint=7, flags=1),
+    "heartbeat": raft_message(6, 0, 2, 3, 0, 0, 8),
+    "timeout_now": raft_message(8, 0, 2, 3, 0, 0, 0, flags=2),
+    "restart": raft_message(9, 0, 3, 5, 120, 4, 130,
+                            restart=(raft_membership([0, 1, 2, 3], []), b"controller state")),
+}
+
+
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "corpus")
-    for sub, items in (("request", REQUESTS), ("batch", BATCHES)):
+    for sub, items in (("request", REQUESTS), ("batch", BATCHES), ("raft", RAFT)):
         os.makedirs(os.path.join(out, sub), exist_ok=True)
         for name, data in items.items():
             with open(os.path.join(out, sub, name), "wb") as f:
