@@ -502,6 +502,18 @@ bool Cluster::change_membership(MembershipChange change) {
   }
   note(fmt::format("leader {} will {} {} at index {}: {}", l, name, change.node, *r,
                    leader.replica->membership().describe()));
+  switch (change.type) {
+    case MembershipChange::Type::add_learner:
+      ++stats_.learners_added;
+      break;
+    case MembershipChange::Type::promote:
+      ++stats_.promotions;
+      break;
+    case MembershipChange::Type::remove:
+      ++stats_.removals;
+      if (change.node.value() == l) ++stats_.leaders_removing_themselves;
+      break;
+  }
   process(leader);
   return true;
 }

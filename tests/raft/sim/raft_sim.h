@@ -100,6 +100,10 @@ struct SimStats {
   std::uint64_t restarts_from_leader = 0;
   std::uint64_t membership_changes = 0;  // committed
   std::uint64_t membership_refused = 0;  // refused by the leader (busy, lagging, ...)
+  std::uint64_t learners_added = 0;      // proposed and accepted, by kind
+  std::uint64_t promotions = 0;
+  std::uint64_t removals = 0;
+  std::uint64_t leaders_removing_themselves = 0;
 };
 
 class Cluster {

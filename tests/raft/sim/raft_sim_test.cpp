@@ -37,8 +37,9 @@ TEST(RaftSim, RandomFaultsKeepEverySafetyInvariantAndHealedClustersMakeProgress)
   std::printf(
       "[ raft sim ] %llu seeds, %llu ticks, %llu messages (%llu dropped), %llu crashes, %llu "
       "partitions, %llu elections, %llu proposals, %llu entries committed, %llu compactions, "
-      "%llu followers restarted from a leader's start, %llu membership changes committed (%llu "
-      "refused), %d failing seeds\n",
+      "%llu followers restarted from a leader's start, membership changes: %llu learners added, "
+      "%llu promoted, %llu removed (%llu leaders removing themselves), %llu committed, %llu "
+      "refused; %d failing seeds\n",
       static_cast<unsigned long long>(stats.seeds), static_cast<unsigned long long>(stats.ticks),
       static_cast<unsigned long long>(stats.messages),
       static_cast<unsigned long long>(stats.dropped),
@@ -49,6 +50,10 @@ TEST(RaftSim, RandomFaultsKeepEverySafetyInvariantAndHealedClustersMakeProgress)
       static_cast<unsigned long long>(stats.committed),
       static_cast<unsigned long long>(stats.compactions),
       static_cast<unsigned long long>(stats.restarts_from_leader),
+      static_cast<unsigned long long>(stats.learners_added),
+      static_cast<unsigned long long>(stats.promotions),
+      static_cast<unsigned long long>(stats.removals),
+      static_cast<unsigned long long>(stats.leaders_removing_themselves),
       static_cast<unsigned long long>(stats.membership_changes),
       static_cast<unsigned long long>(stats.membership_refused), failures);
   EXPECT_EQ(failures, 0);
