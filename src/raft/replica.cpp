@@ -378,7 +378,7 @@ void Replica::tick() {
   }
 }
 
-Result<Index> Replica::propose(std::vector<std::byte> data) {
+Status Replica::check_accepting() const {
   if (role_ != Role::leader) {
     return Error(Errc::not_leader,
                  fmt::format("node {} is not the leader (leader: {})", config_.id, leader_));
@@ -387,6 +387,11 @@ Result<Index> Replica::propose(std::vector<std::byte> data) {
     return Error(Errc::shutting_down,
                  fmt::format("node {} is handing leadership to {}", config_.id, transfer_target_));
   }
+  return {};
+}
+
+Result<Index> Replica::propose(std::vector<std::byte> data) {
+  if (auto s = check_accepting(); !s) return s.error();
   const Index index = last_index() + 1;
   append_local({Entry{index, term_, std::move(data)}});
   broadcast_append();
@@ -395,14 +400,7 @@ Result<Index> Replica::propose(std::vector<std::byte> data) {
 
 Result<Index> Replica::propose_change(MembershipChange change) {
   using Type = MembershipChange::Type;
-  if (role_ != Role::leader) {
-    return Error(Errc::not_leader,
-                 fmt::format("node {} is not the leader (leader: {})", config_.id, leader_));
-  }
-  if (transfer_target_ != kNoNode) {
-    return Error(Errc::shutting_down,
-                 fmt::format("node {} is handing leadership to {}", config_.id, transfer_target_));
-  }
+  if (auto s = check_accepting(); !s) return s.error();
   if (membership_index() > commit_) {
     return Error(Errc::busy, fmt::format("the membership change at {} is not committed yet",
                                          membership_index()));

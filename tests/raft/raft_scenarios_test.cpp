@@ -105,6 +105,17 @@ class Harness {
     }
   }
 
+  // A TimeoutNow from `from`: `i` campaigns at once, once, among `alive`.
+  void campaign_now(int i, int from, const std::set<int>& alive) {
+    Message m;
+    m.type = MessageType::timeout_now;
+    m.from = NodeId(from);
+    m.to = NodeId(i);
+    m.term = r(i).term();
+    ASSERT_TRUE(r(i).step(m));
+    deliver(alive);
+  }
+
   // Makes `i` campaign at once (a TimeoutNow) among `alive`, retrying in a
   // higher term if it loses one (its term may be stale). With `replicate`
   // false the new leader's first appends are dropped (it won, then nothing).
@@ -226,13 +237,7 @@ TEST(RaftScenario, ALongerButUncommittedLogDoesNotWinOverAnUpToDateOne) {
   h.deliver({1, 2});
   h.start(0);
   // Node 0's log is longer but its last term is older: it cannot win.
-  Message m;
-  m.type = MessageType::timeout_now;
-  m.from = NodeId(1);
-  m.to = NodeId(0);
-  m.term = h.r(0).term();
-  ASSERT_TRUE(h.r(0).step(m));
-  h.deliver({0, 1, 2});
+  h.campaign_now(0, 1, {0, 1, 2});
   EXPECT_NE(h.r(0).role(), Role::leader);
   for (int t = 0; t < 40; ++t) h.tick({0, 1, 2});
   EXPECT_EQ(h.violation, "");
@@ -424,13 +429,7 @@ TEST(RaftMembership, ANewLeaderChangesNothingBeforeItCommitsAnEntryOfItsTerm) {
   for (int t = 0; t < 3; ++t) h.tick({1, 2, 3});
   change(h, 1, {Type::remove, NodeId(0)}, {1, 2});
   h.start(0);
-  Message m;
-  m.type = MessageType::timeout_now;
-  m.from = NodeId(4);
-  m.to = NodeId(0);
-  m.term = h.r(0).term();
-  ASSERT_TRUE(h.r(0).step(m));
-  h.deliver({0, 3, 4});
+  h.campaign_now(0, 4, {0, 3, 4});
   EXPECT_NE(h.r(0).role(), Role::leader);
   for (int t = 0; t < 40; ++t) h.tick({1, 2, 3, 4});
   EXPECT_EQ(h.violation, "");

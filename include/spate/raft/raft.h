@@ -267,6 +267,8 @@ class Replica {
   [[nodiscard]] bool log_up_to_date(Index last_index, Term last_term) const;
   [[nodiscard]] std::size_t quorum() const { return members_.quorum(); }
   [[nodiscard]] bool is_voter(NodeId id) const { return members_.is_voter(id); }
+  // not_leader, or shutting_down during a leadership transfer.
+  [[nodiscard]] Status check_accepting() const;
   void refresh_membership();
   void maybe_hand_over();  // a leader that removed itself, once that commits
   [[nodiscard]] std::vector<Entry> entries_from(Index from, std::size_t max_bytes) const;
