@@ -16,6 +16,8 @@
 #include "spate/protocol/messages/heartbeat.h"
 #include "spate/protocol/messages/sasl_handshake.h"
 
+#include "round_trip.h"
+
 namespace spate::protocol {
 namespace {
 
@@ -38,21 +40,7 @@ std::vector<std::byte> encode(const Msg& m, std::int16_t version) {
   return w.release();
 }
 
-template <typename Msg>
-void expect_round_trip(const Msg& m, std::int16_t version) {
-  auto bytes = encode(m, version);
-  auto back = decode_message<Msg>(bytes, version);
-  ASSERT_TRUE(back) << "v" << version << ": " << back.error();
-  EXPECT_EQ(*back, m) << "v" << version;
-  // Truncated at every byte: always an error, never a crash.
-  for (std::size_t cut = 0; cut < bytes.size(); ++cut) {
-    auto truncated = decode_message<Msg>(std::span<const std::byte>(bytes).first(cut), version);
-    EXPECT_FALSE(truncated) << "v" << version << " cut at " << cut;
-  }
-  // Trailing bytes are an error too.
-  bytes.push_back(std::byte{0});
-  EXPECT_FALSE(decode_message<Msg>(bytes, version));
-}
+using testing::expect_round_trip;
 
 TEST(Codec, CompactStringsMatchTheReference) {
   // kafka-protocol.md §2: null -> 00, "" -> 01, "abc" -> 04 61 62 63.
