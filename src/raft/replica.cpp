@@ -126,6 +126,16 @@ Index Replica::membership_index() const {
   return changes_.empty() ? base_index_ : changes_.rbegin()->first;
 }
 
+std::vector<FollowerStatus> Replica::followers() const {
+  std::vector<FollowerStatus> out;
+  if (role_ != Role::leader) return out;
+  for (const auto& [id, p] : progress_) {
+    if (id == config_.id) continue;
+    out.push_back({id, is_voter(id), p.match, p.next, p.probing, p.inflight, p.active});
+  }
+  return out;
+}
+
 void Replica::refresh_membership() {
   members_ = changes_.empty() ? base_ : changes_.rbegin()->second;
   if (role_ == Role::leader) {

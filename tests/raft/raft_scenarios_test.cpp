@@ -329,6 +329,13 @@ TEST(RaftMembership, ALearnerReplicatesButNeitherVotesNorCountsUntilPromoted) {
   ASSERT_TRUE(h.r(0).propose(bytes("x")));
   h.deliver(all);
   EXPECT_EQ(h.log(3).last_index(), h.log(0).last_index()) << "the learner replicates";
+  const auto status = h.r(0).followers();
+  ASSERT_EQ(status.size(), 3U);
+  EXPECT_EQ(status[2].id, NodeId(3));
+  EXPECT_FALSE(status[2].voter);
+  EXPECT_TRUE(status[0].voter);
+  for (const auto& f : status) EXPECT_EQ(f.match, h.log(0).last_index()) << f.id;
+  EXPECT_TRUE(h.r(1).followers().empty()) << "only a leader tracks followers";
   // The learner and the leader alone are no majority: nothing commits.
   const Index before = h.r(0).commit();
   ASSERT_TRUE(h.r(0).propose(bytes("needs a voter")));

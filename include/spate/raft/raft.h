@@ -189,6 +189,19 @@ struct Ready {
   }
 };
 
+// What a leader knows of one member's log: for lag metrics, under-replicated
+// partitions, and deciding when a learner is ready to promote.
+struct FollowerStatus {
+  NodeId id = kNoNode;
+  bool voter = false;
+  Index match = 0;       // known to hold the leader's log up to here (durably)
+  Index next = 0;        // the next index to send
+  bool probing = false;  // position not known yet (or lost): one append in flight
+  std::size_t inflight = 0;
+  bool active = false;  // heard from since the last quorum check
+  bool operator==(const FollowerStatus&) const = default;
+};
+
 class Replica {
  public:
   // `log` is the durable log as of the last advance(); `state` the durable
@@ -235,6 +248,9 @@ class Replica {
   [[nodiscard]] Membership membership_at(Index index) const;
   // The index of the latest membership entry (0 if the log has none).
   [[nodiscard]] Index membership_index() const;
+  // On a leader, every other member of the latest membership, by id; empty
+  // on other nodes.
+  [[nodiscard]] std::vector<FollowerStatus> followers() const;
 
  private:
   struct Progress {
