@@ -182,8 +182,18 @@ void Replica::maybe_hand_over() {
 
 // ---------------------------------------------------------------- the log
 
+namespace {
+
+// The first unstable entry whose index is at least `index`.
+std::vector<Entry>::const_iterator lower(const std::vector<Entry>& entries, Index index) {
+  return std::lower_bound(entries.begin(), entries.end(), index,
+                          [](const Entry& e, Index i) { return e.index < i; });
+}
+
+}  // namespace
+
 Index Replica::last_index() const {
-  return unstable_first_ - 1 + static_cast<Index>(unstable_.size());
+  return unstable_.empty() ? unstable_first_ - 1 : unstable_.back().index;
 }
 
 Term Replica::term_at(Index index) const {
@@ -192,11 +202,32 @@ Term Replica::term_at(Index index) const {
     return index == pending_restart_->index ? pending_restart_->term : Term(-1);
   }
   if (index >= unstable_first_) {
-    const auto at = static_cast<std::size_t>(index - unstable_first_);
-    return at < unstable_.size() ? unstable_[at].term : Term(-1);
+    const auto it = lower(unstable_, index);
+    return it != unstable_.end() && it->index == index ? it->term : Term(-1);
   }
   if (index < log_.first_index() - 1 || index > log_.last_index()) return Term(-1);
   return log_.term(index);
+}
+
+Index Replica::previous_index(Index index) const {
+  if (index >= unstable_first_) {
+    const auto it = lower(unstable_, index);
+    SPATE_ASSERT(it != unstable_.end() && it->index == index, "node {}: no entry at {}", config_.id,
+                 index);
+    return it->first() - 1;
+  }
+  return log_.previous_index(index);
+}
+
+Index Replica::floor_index(Index index) const {
+  index = std::min(index, last_index());
+  if (term_at(index) >= Term(0)) return index;
+  if (index >= unstable_first_) {
+    // Inside an unstable entry: the one before it ends where this one starts.
+    return lower(unstable_, index)->first() - 1;
+  }
+  if (pending_restart_ || index < log_.first_index()) return -1;
+  return log_.previous_index(index);
 }
 
 Index Replica::durable_last() const {
@@ -214,9 +245,7 @@ std::vector<Entry> Replica::entries_from(Index from, std::size_t max_bytes) cons
     for (const auto& e : out) bytes += e.data.size();
     if (out.empty() || out.back().index < durable_end) return out;
   }
-  const auto skip = static_cast<std::size_t>(std::max<Index>(from - unstable_first_, 0));
-  for (auto it = unstable_.begin() + static_cast<std::ptrdiff_t>(std::min(skip, unstable_.size()));
-       it != unstable_.end(); ++it) {
+  for (auto it = lower(unstable_, from); it != unstable_.end(); ++it) {
     const Entry& e = *it;
     if (!out.empty() && bytes + e.data.size() > max_bytes) break;
     bytes += e.data.size();
@@ -227,15 +256,18 @@ std::vector<Entry> Replica::entries_from(Index from, std::size_t max_bytes) cons
 
 void Replica::append_local(std::vector<Entry> entries) {
   if (entries.empty()) return;
-  const Index first = entries.front().index;
-  SPATE_ASSERT(first >= 1 && first <= last_index() + 1, "append at {} past the end {}", first,
+  // The entries replace everything after `first - 1`, which must be where an
+  // entry of ours ends (or the end of our log).
+  const Index first = entries.front().first();
+  SPATE_ASSERT(first >= 1 && first <= last_index() + 1 && term_at(first - 1) >= Term(0),
+               "node {}: append at {} is not after an entry (log ends at {})", config_.id, first,
                last_index());
   SPATE_ASSERT(first > commit_, "node {} would overwrite committed entry {} (commit {})",
                config_.id, first, commit_);
   bool members_changed = false;
   if (first <= last_index()) {
     if (first >= unstable_first_) {
-      unstable_.resize(static_cast<std::size_t>(first - unstable_first_));
+      unstable_.erase(lower(unstable_, first), unstable_.end());
     } else {
       // Replaces durable entries: the driver truncates before appending.
       pending_truncate_ = std::min(pending_truncate_.value_or(first), first);
@@ -400,10 +432,11 @@ Status Replica::check_accepting() const {
   return {};
 }
 
-Result<Index> Replica::propose(std::vector<std::byte> data) {
+Result<Index> Replica::propose(std::vector<std::byte> data, Index span) {
   if (auto s = check_accepting(); !s) return s.error();
-  const Index index = last_index() + 1;
-  append_local({Entry{index, term_, std::move(data)}});
+  if (span < 1) return Error::invalid(fmt::format("an entry spanning {} indexes", span));
+  const Index index = last_index() + span;
+  append_local({Entry{index, term_, std::move(data), EntryKind::normal, span}});
   broadcast_append();
   return index;
 }
@@ -497,10 +530,16 @@ Status Replica::step(const Message& m) {
   if (m.from.value() < 0 || m.from == config_.id) {
     return Error::invalid(fmt::format("message from node {} stepped into {}", m.from, config_.id));
   }
+  Index before = m.log_index;
   for (const auto& e : m.entries) {
     if (e.kind == EntryKind::membership && !decode_membership(e.data)) {
       return Error::invalid(fmt::format("membership entry {} does not decode", e.index));
     }
+    if (e.span < 1 || e.first() != before + 1) {
+      return Error::invalid(
+          fmt::format("entry {} (span {}) does not follow {}", e.index, e.span, before));
+    }
+    before = e.index;
   }
   const bool vote_request = m.type == MessageType::vote || m.type == MessageType::pre_vote;
   if (m.term > term_) {
@@ -634,14 +673,23 @@ void Replica::handle_append(const Message& m) {
     send(std::move(r));
     return;
   } else if (term_at(prev) != m.log_term) {
-    // §5.3 optimization: skip back over the whole conflicting term.
-    const Term conflict = term_at(prev);
-    Index first = prev;
-    while (first - 1 > commit_ && term_at(first - 1) == conflict) --first;
     r.reject = true;
     r.log_index = m.log_index;
-    r.log_term = conflict;
-    r.hint = first;
+    const Term conflict = term_at(prev);
+    if (conflict < Term(0)) {
+      // `prev` falls inside one of our entries (logs that diverged cut their
+      // entries differently): try from where ours starts.
+      r.hint = floor_index(prev) + 1;
+    } else {
+      // §5.3 optimization: skip back over the whole conflicting term.
+      Index first = prev;
+      for (Index before = previous_index(first); before > commit_ && term_at(before) == conflict;
+           before = previous_index(first)) {
+        first = before;
+      }
+      r.log_term = conflict;
+      r.hint = previous_index(first) + 1;
+    }
     send(std::move(r));
     return;
   }
@@ -669,8 +717,10 @@ void Replica::handle_append_reply(const Message& m) {
     if (m.log_term > Term(0)) {
       // Jump past the follower's conflicting term: to just after our last
       // entry of that term if we have one, else to the follower's first.
-      Index k = std::min(m.log_index, last_index());
-      while (k > p.match && term_at(k) > m.log_term) --k;
+      Index k = floor_index(std::min(m.log_index, last_index()));
+      while (k > p.match && k >= log_.first_index() && term_at(k) > m.log_term) {
+        k = previous_index(k);
+      }
       if (k > p.match && term_at(k) == m.log_term) next = k + 1;
     }
     p.next = std::max(p.match + 1, std::min(next, p.next - 1 >= p.match + 1 ? p.next - 1 : p.next));
@@ -787,9 +837,11 @@ void Replica::send_append(NodeId to, bool allow_empty) {
   m.type = MessageType::append;
   m.to = to;
   m.term = term_;
-  m.log_index = p.next - 1;
-  m.log_term = term_at(m.log_index);
-  if (m.log_term < Term(0) || p.next < log_.first_index()) {
+  // After the entry that ends at or before next - 1 (next may fall inside
+  // an entry after a follower's hint).
+  m.log_index = floor_index(p.next - 1);
+  m.log_term = m.log_index < 0 ? Term(-1) : term_at(m.log_index);
+  if (m.log_term < Term(0)) {
     // The follower needs entries we no longer have (retention deleted
     // them): it restarts its log at our start.
     m.type = MessageType::restart;
@@ -802,7 +854,7 @@ void Replica::send_append(NodeId to, bool allow_empty) {
     send(std::move(m));
     return;
   }
-  m.entries = entries_from(p.next, config_.max_append_bytes);
+  m.entries = entries_from(m.log_index + 1, config_.max_append_bytes);
   if (m.entries.empty() && !allow_empty) return;
   m.commit = commit_;
   if (p.probing) {

@@ -2,6 +2,8 @@
 
 #include "spate/raft/wire.h"
 
+#include <limits>
+
 #include <fmt/format.h>
 
 #include "spate/common/bytes.h"
@@ -12,7 +14,7 @@ namespace {
 constexpr std::uint8_t kReject = 1;
 constexpr std::uint8_t kForce = 2;
 constexpr std::size_t kFixedBytes = 1 + 1 + 4 + 4 + 8 * 5 + 1 + 4;
-constexpr std::size_t kEntryHeaderBytes = 8 + 8 + 1 + 4;
+constexpr std::size_t kEntryHeaderBytes = 8 + 8 + 1 + 4 + 4;
 
 Error bad(std::string_view what, std::string_view why) {
   return Error::malformed(fmt::format("{}: {}", what, why));
@@ -103,6 +105,7 @@ std::vector<std::byte> encode_message(const Message& m) {
     out.write<std::int64_t>(e.index);
     out.write<std::int64_t>(e.term.value());
     out.write<std::uint8_t>(static_cast<std::uint8_t>(e.kind));
+    out.write<std::uint32_t>(static_cast<std::uint32_t>(e.span));
     out.write<std::uint32_t>(static_cast<std::uint32_t>(e.data.size()));
     out.write_bytes(e.data);
   }
@@ -152,8 +155,14 @@ Result<Message> decode_message(std::span<const std::byte> bytes, const WireLimit
     auto index = in.read<std::int64_t>();
     auto term = in.read<std::int64_t>();
     auto kind = in.read<std::uint8_t>();
+    auto span = in.read<std::uint32_t>();
     auto size = in.read<std::uint32_t>();
-    if (!index || !term || !kind || !size) return bad(kWhat, fmt::format("entry {} truncated", i));
+    if (!index || !term || !kind || !span || !size) {
+      return bad(kWhat, fmt::format("entry {} truncated", i));
+    }
+    if (*span < 1 || *span > std::numeric_limits<std::int32_t>::max()) {
+      return bad(kWhat, fmt::format("entry {} spans {} indexes", *index, *span));
+    }
     if (*kind > static_cast<std::uint8_t>(kLastEntryKind)) {
       return bad(kWhat, fmt::format("entry {} of kind {}", *index, *kind));
     }
@@ -162,11 +171,12 @@ Result<Message> decode_message(std::span<const std::byte> bytes, const WireLimit
     if (!data) {
       return bad(kWhat, fmt::format("entry {} claims {} bytes, {} left", i, *size, in.remaining()));
     }
-    if (*index < 1 || (i > 0 && *index != m.entries.back().index + 1)) {
-      return bad(kWhat, fmt::format("entry index {} out of sequence", *index));
+    if (*index < static_cast<Index>(*span) ||
+        (i > 0 && *index - static_cast<Index>(*span) != m.entries.back().index)) {
+      return bad(kWhat, fmt::format("entry index {} (span {}) out of sequence", *index, *span));
     }
     Entry e{*index, Term(*term), std::vector<std::byte>(data->begin(), data->end()),
-            static_cast<EntryKind>(*kind)};
+            static_cast<EntryKind>(*kind), static_cast<Index>(*span)};
     if (e.kind == EntryKind::membership) {
       // Checked here so that a replica never holds a membership it cannot read.
       if (auto members = decode_membership(e.data, limits); !members) {

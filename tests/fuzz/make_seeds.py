@@ -81,8 +81,8 @@ def raft_message(kind, frm, to, term, log_index, log_term, commit, hint=0, flags
     out = struct.pack(">BBiiqqqqqB", 2, kind, frm, to, term, log_index, log_term, commit, hint,
                       flags)
     out += struct.pack(">I", len(entries))
-    for index, eterm, ekind, data in entries:
-        out += struct.pack(">qqBI", index, eterm, ekind, len(data)) + data
+    for index, eterm, ekind, span, data in entries:
+        out += struct.pack(">qqBII", index, eterm, ekind, span, len(data)) + data
     if restart is not None:
         members, snapshot = restart
         out += members + struct.pack(">I", len(snapshot)) + snapshot
@@ -93,8 +93,8 @@ RAFT = {
     "pre_vote": raft_message(0, 1, 2, 4, 17, 3, 0),
     "vote_reply_reject": raft_message(3, 2, 1, 4, 0, 0, 0, flags=1),
     "append": raft_message(4, 0, 1, 3, 9, 3, 8, entries=[
-        (10, 3, 0, b"record batch bytes"), (11, 3, 0, b""),
-        (12, 3, 1, raft_membership([0, 1, 2], [3]))]),
+        (14, 3, 0, 5, b"record batch of 5"), (15, 3, 0, 1, b""),
+        (16, 3, 1, 1, raft_membership([0, 1, 2], [3]))]),
     "append_reply_reject": raft_message(5, 1, 0, 3, 9, 2, 0, hint=7, flags=1),
     "heartbeat": raft_message(6, 0, 2, 3, 0, 0, 8),
     "timeout_now": raft_message(8, 0, 2, 3, 0, 0, 0, flags=2),

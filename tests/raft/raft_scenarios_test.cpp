@@ -148,10 +148,11 @@ class Harness {
  private:
   static std::size_t u(int i) { return static_cast<std::size_t>(i); }
   void check_commit(int i, Index commit) {
-    for (Index k = logs_[u(i)].first_index(); k <= std::min(commit, logs_[u(i)].last_index());
-         ++k) {
-      auto [it, inserted] = committed.try_emplace(k, logs_[u(i)].at(k));
-      if (!inserted && !(it->second == logs_[u(i)].at(k)) && violation.empty()) {
+    for (const Entry& e : logs_[u(i)].all()) {
+      if (e.index > commit) break;
+      const Index k = e.index;
+      auto [it, inserted] = committed.try_emplace(k, e);
+      if (!inserted && !(it->second == e) && violation.empty()) {
         violation =
             "committed entry " + std::to_string(k) + " changed on node " + std::to_string(i);
       }
@@ -278,6 +279,33 @@ TEST(RaftScenario, RepeatedLeaderChurnLosesNothingCommitted) {
   }
   EXPECT_EQ(h.violation, "");
   EXPECT_EQ(h.committed.size(), static_cast<std::size_t>(last_commit));
+}
+
+// Entries are batches: an entry covers `span` indexes and is known by its
+// last. Logs that diverged can cut the same indexes into different entries.
+TEST(RaftScenario, LogsThatCutTheirEntriesDifferentlyConvergeOnTheLeaders) {
+  Harness h(3, true, true);
+  h.elect(0, {0, 1, 2});  // the no-op at 1
+  auto big = h.r(0).propose(bytes("covers 2-4"), 3);
+  ASSERT_TRUE(big);
+  EXPECT_EQ(*big, 4);
+  EXPECT_FALSE(h.r(0).propose(bytes("no span"), 0));
+  h.deliver({0});  // node 0 only
+  h.crash(0);
+  h.elect(1, {1, 2});  // its no-op takes index 2
+  ASSERT_EQ(h.r(1).propose(bytes("covers 3-4"), 2).value(), 4);
+  ASSERT_EQ(h.r(1).propose(bytes("5"), 1).value(), 5);
+  h.deliver({1, 2});
+  h.start(0);
+  // Node 0's entry 4 covers index 2, where the leader's entry 2 ends: the
+  // leader's appends after 2 miss, and node 0 answers from where its entry starts.
+  EXPECT_EQ(h.r(0).term_at(2), Term(-1));
+  for (int t = 0; t < 40; ++t) h.tick({0, 1, 2});
+  EXPECT_EQ(h.violation, "");
+  EXPECT_EQ(h.log(0).all(), h.log(1).all());
+  EXPECT_EQ(h.log(0).at(4).data, bytes("covers 3-4"));
+  EXPECT_EQ(h.log(0).at(4).span, 2);
+  EXPECT_EQ(h.r(0).commit(), 5);
 }
 
 TEST(RaftScenario, LeadershipTransferHandsOverToACaughtUpVoter) {

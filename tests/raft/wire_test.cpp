@@ -29,6 +29,7 @@ Message sample() {
   m.entries.push_back(Entry{42, Term(7), {std::byte{1}, std::byte{2}}});
   m.entries.push_back(Entry{43, Term(7), {}});
   m.entries.push_back(Entry{44, Term(7), encode_membership(members()), EntryKind::membership});
+  m.entries.push_back(Entry{47, Term(7), {std::byte{3}}, EntryKind::normal, 3});  // a batch of 3
   return m;
 }
 
@@ -84,7 +85,7 @@ TEST(RaftWire, MembershipsRoundTripAndBadOnesAreRefused) {
   // In a message: a membership entry that does not decode, an unknown kind,
   // a restart whose snapshot claims more than the limit.
   Message with_bad_entry = sample();
-  with_bad_entry.entries.back().data.pop_back();
+  with_bad_entry.entries[2].data.pop_back();  // the membership entry
   EXPECT_FALSE(decode_message(encode_message(with_bad_entry)));
   Message restart = sample();
   restart.type = MessageType::restart;
@@ -97,6 +98,18 @@ TEST(RaftWire, MembershipsRoundTripAndBadOnesAreRefused) {
   EXPECT_TRUE(decode_message(encoded));
   encoded.resize(encoded.size() - 1);
   EXPECT_FALSE(decode_message(encoded)) << "snapshot cut short";
+}
+
+TEST(RaftWire, EntriesMustFollowEachOtherByTheirSpans) {
+  Message m = sample();
+  m.entries.back().span = 2;  // 47 - 2 = 45: a gap after 44
+  EXPECT_FALSE(decode_message(encode_message(m)));
+  m.entries.back().span = 4;  // overlaps 44
+  EXPECT_FALSE(decode_message(encode_message(m)));
+  m.entries.back().span = 0;
+  EXPECT_FALSE(decode_message(encode_message(m)));
+  m.entries.back().span = 3;
+  EXPECT_TRUE(decode_message(encode_message(m)));
 }
 
 TEST(RaftWire, AnEntryOfAnUnknownKindIsRefused) {

@@ -8,7 +8,10 @@
 // tests/raft/sim relies on.
 //
 // An entry is opaque bytes (a record batch in a partition) with an index and
-// a term. Index 0 is "before the first entry".
+// a term. An entry covers `span` consecutive indexes and is known by the last
+// (a batch covers its records' offsets and is known by its last offset), so
+// the indexes of consecutive entries grow by the later one's span. Index 0 is
+// "before the first entry".
 
 #pragma once
 
@@ -51,12 +54,14 @@ struct Entry {
   Term term{0};
   std::vector<std::byte> data;
   EntryKind kind = EntryKind::normal;
+  Index span = 1;  // the entry covers [index - span + 1, index]
+  [[nodiscard]] Index first() const { return index - span + 1; }
   bool operator==(const Entry&) const = default;
 };
 
-// The durable log, read-only to raft. Valid indexes are
-// [first_index() - 1, last_index()] for term(), where first_index() - 1 is the
-// entry before the first one kept (its term is remembered by the log).
+// The durable log, read-only to raft. first_index() is the first index the
+// first kept entry covers; first_index() - 1 is the last index of the entry
+// before it (its term is remembered by the log), or 0.
 //
 // A log that deletes a prefix (retention, or a restart after its leader's
 // start) keeps three things about the last entry deleted: its term, the
@@ -68,8 +73,14 @@ class LogView {
   virtual ~LogView() = default;
   [[nodiscard]] virtual Index first_index() const = 0;
   [[nodiscard]] virtual Index last_index() const = 0;
+  // The term of the entry whose (last) index is `index`, or of first_index() - 1;
+  // Term(-1) for an index inside an entry or outside the log.
   [[nodiscard]] virtual Term term(Index index) const = 0;
-  // Entries [from, to], stopping early after max_bytes of data (at least one).
+  // The index of the entry before the one that covers `index` (first_index()
+  // - 1 for the first). REQUIRES: first_index() <= index <= last_index().
+  [[nodiscard]] virtual Index previous_index(Index index) const = 0;
+  // The entries covering [from, to] (the first may start before `from`),
+  // stopping early after max_bytes of data (at least one).
   [[nodiscard]] virtual std::vector<Entry> entries(Index from, Index to,
                                                    std::size_t max_bytes) const = 0;
   // The indexes of the membership entries in [first_index(), last_index()],
@@ -211,10 +222,11 @@ class Replica {
   void tick();
   // Errors: invalid_argument (a message not for this node, malformed).
   Status step(const Message& message);
-  // Appends an entry if this node is the leader. Returns its index.
+  // Appends an entry covering `span` indexes (a batch's record count) if this
+  // node is the leader. Returns its index: last_index() + span.
   // Errors: not_leader (with the known leader in the message), shutting_down
-  // during a leadership transfer.
-  Result<Index> propose(std::vector<std::byte> data);
+  // during a leadership transfer, invalid_argument (span < 1).
+  Result<Index> propose(std::vector<std::byte> data, Index span = 1);
   // Hands leadership to `target` once its log is caught up.
   Status transfer_leadership(NodeId target);
   // Appends a membership entry if this node is the leader; the new membership
@@ -288,6 +300,11 @@ class Replica {
   void refresh_membership();
   void maybe_hand_over();  // a leader that removed itself, once that commits
   [[nodiscard]] std::vector<Entry> entries_from(Index from, std::size_t max_bytes) const;
+  // The largest entry index (or log start) at or below `index`; -1 if that is
+  // below the log's start (deleted).
+  [[nodiscard]] Index floor_index(Index index) const;
+  // The index of the entry before entry `index`. REQUIRES: `index` is an entry's.
+  [[nodiscard]] Index previous_index(Index index) const;
   void append_local(std::vector<Entry> entries);
   [[nodiscard]] Index durable_last() const;
 

@@ -9,7 +9,7 @@
 //   i64 term               i64 log_index     i64 log_term    i64 commit
 //   i64 hint               u8 flags (1 reject, 2 force)
 //   u32 entry count        then per entry: i64 index, i64 term, u8 kind,
-//                          u32 size, bytes
+//                          u32 span, u32 size, bytes
 //   restart only:          membership, then u32 snapshot size, bytes
 //
 // A membership (the data of a membership entry, and in a restart):

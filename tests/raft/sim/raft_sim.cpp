@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <span>
 
 #include <fmt/format.h>
 
@@ -21,6 +22,8 @@ std::uint64_t mix(std::uint64_t h, std::uint64_t v) {
 
 std::uint64_t entry_hash(std::uint64_t prefix, const Entry& e) {
   std::uint64_t h = mix(prefix, static_cast<std::uint64_t>(e.term.value()));
+  h = mix(h, static_cast<std::uint64_t>(e.span));
+  h = mix(h, static_cast<std::uint64_t>(e.kind));
   for (auto b : e.data) h = mix(h, static_cast<std::uint64_t>(b));
   return mix(h, e.data.size());
 }
@@ -29,6 +32,15 @@ std::vector<std::byte> bytes_of(const std::string& s) {
   std::vector<std::byte> out(s.size());
   std::transform(s.begin(), s.end(), out.begin(), [](char c) { return static_cast<std::byte>(c); });
   return out;
+}
+
+// The entries of `log` whose index is in [from, to].
+std::span<const Entry> range(const MemLog& log, Index from, Index to) {
+  const auto& all = log.all();
+  auto cmp = [](const Entry& e, Index i) { return e.index < i; };
+  auto begin = std::lower_bound(all.begin(), all.end(), from, cmp);
+  auto end = std::lower_bound(begin, all.end(), to + 1, cmp);
+  return {begin, end};
 }
 
 }  // namespace
@@ -48,22 +60,64 @@ std::vector<Index> MemLog::membership_indexes() const {
 }
 
 Membership MemLog::membership_before(Index index, const Membership& initial) const {
-  for (Index i = std::min(index - 1, last_index()); i >= first_; --i) {
-    if (at(i).kind == EntryKind::membership) return *decode_membership(at(i).data);
+  for (std::size_t i = lower(index); i-- > 0;) {
+    if (entries_[i].kind == EntryKind::membership) return *decode_membership(entries_[i].data);
   }
   return start_membership_.value_or(initial);
 }
 
+std::size_t MemLog::lower(Index index) const {
+  return static_cast<std::size_t>(
+      std::lower_bound(entries_.begin(), entries_.end(), index,
+                       [](const Entry& e, Index i) { return e.index < i; }) -
+      entries_.begin());
+}
+
+const Entry* MemLog::find(Index index) const {
+  const std::size_t i = lower(index);
+  return i < entries_.size() && entries_[i].index == index ? &entries_[i] : nullptr;
+}
+
+const Entry& MemLog::at(Index index) const {
+  const Entry* e = find(index);
+  if (e == nullptr) throw std::logic_error(fmt::format("no entry ends at {}", index));
+  return *e;
+}
+
+Index MemLog::floor(Index index) const {
+  const std::size_t i = lower(index + 1);  // entries ending at or before index: [0, i)
+  return i == 0 ? first_ - 1 : entries_[i - 1].index;
+}
+
+std::uint64_t MemLog::prefix_hash(Index index) const {
+  if (index == first_ - 1) return start_hash_;
+  const std::size_t i = lower(index);
+  if (i >= entries_.size() || entries_[i].index != index) {
+    throw std::logic_error(fmt::format("no prefix hash at {}", index));
+  }
+  return hashes_[i];
+}
+
 Term MemLog::term(Index index) const {
   if (index == first_ - 1) return start_term_;
-  return at(index).term;
+  const Entry* e = find(index);
+  return e == nullptr ? Term(-1) : e->term;
+}
+
+Index MemLog::previous_index(Index index) const {
+  const std::size_t i = lower(index);
+  if (index < first_ || i >= entries_.size()) {
+    throw std::logic_error(
+        fmt::format("previous_index({}) outside [{}, {}]", index, first_, last_index()));
+  }
+  return entries_[i].first() - 1;
 }
 
 std::vector<Entry> MemLog::entries(Index from, Index to, std::size_t max_bytes) const {
   std::vector<Entry> out;
   std::size_t bytes = 0;
-  for (Index i = std::max(from, first_); i <= std::min(to, last_index()); ++i) {
-    const auto& e = at(i);
+  for (std::size_t i = lower(from); i < entries_.size() && entries_[i].first() <= to; ++i) {
+    const auto& e = entries_[i];
     if (!out.empty() && bytes + e.data.size() > max_bytes) break;
     bytes += e.data.size();
     out.push_back(e);
@@ -74,16 +128,19 @@ std::vector<Entry> MemLog::entries(Index from, Index to, std::size_t max_bytes) 
 void MemLog::truncate_from(Index index) {
   if (index < first_)
     throw std::logic_error(fmt::format("truncate at {} below the start {}", index, first_));
-  if (index <= last_index()) {
-    entries_.resize(static_cast<std::size_t>(index - first_));
-    hashes_.resize(static_cast<std::size_t>(index - first_));
+  if (index - 1 != floor(index - 1)) {
+    throw std::logic_error(fmt::format("truncate at {} inside an entry", index));
   }
+  const std::size_t keep = lower(index);
+  entries_.resize(keep);
+  hashes_.resize(keep);
 }
 
 void MemLog::append(const std::vector<Entry>& entries) {
   for (const auto& e : entries) {
-    if (e.index != last_index() + 1) {
-      throw std::logic_error(fmt::format("append of {} after {}", e.index, last_index()));
+    if (e.span < 1 || e.first() != last_index() + 1) {
+      throw std::logic_error(
+          fmt::format("append of {} (span {}) after {}", e.index, e.span, last_index()));
     }
     hashes_.push_back(entry_hash(prefix_hash(last_index()), e));
     entries_.push_back(e);
@@ -91,12 +148,13 @@ void MemLog::append(const std::vector<Entry>& entries) {
 }
 
 void MemLog::compact(Index index, Membership membership, std::vector<std::byte> snapshot) {
-  if (index < first_ || index > last_index()) return;
-  start_term_ = at(index).term;
+  const Entry* e = find(index);
+  if (e == nullptr) return;
+  start_term_ = e->term;
   start_hash_ = prefix_hash(index);
   start_membership_ = std::move(membership);
   start_snapshot_ = std::move(snapshot);
-  const auto n = static_cast<std::ptrdiff_t>(index - first_ + 1);
+  const auto n = static_cast<std::ptrdiff_t>(lower(index) + 1);
   entries_.erase(entries_.begin(), entries_.begin() + n);
   hashes_.erase(hashes_.begin(), hashes_.begin() + n);
   first_ = index + 1;
@@ -224,9 +282,11 @@ int Cluster::leader() const {
 bool Cluster::propose_to_leader(const std::string& data) {
   const int l = leader();
   if (l < 0) return false;
-  auto r = nodes_[static_cast<std::size_t>(l)].replica->propose(bytes_of(data));
+  // Entries span 1 to 4 indexes, as batches of records do.
+  const auto span = static_cast<Index>(1 + rng_.uniform(4));
+  auto r = nodes_[static_cast<std::size_t>(l)].replica->propose(bytes_of(data), span);
   ++stats_.proposals;
-  if (r) note(fmt::format("propose '{}' to {} at index {}", data, l, *r));
+  if (r) note(fmt::format("propose '{}' to {} at index {} (span {})", data, l, *r, span));
   process(nodes_[static_cast<std::size_t>(l)]);
   return r.has_value();
 }
@@ -242,15 +302,17 @@ void Cluster::process(Node& n) {
     }
     if (ready.restart) {
       const Index index = ready.restart->index;
-      if (index > static_cast<Index>(committed_.size())) {
-        fail(fmt::format("node {} restarts its log after {}, which is not committed", n.id, index));
+      const auto hash = committed_hashes_.find(index);
+      if (index > committed_last_ || hash == committed_hashes_.end()) {
+        fail(fmt::format("node {} restarts its log after {}, which is not a committed entry", n.id,
+                         index));
         return;
       }
       note(fmt::format("node {} restarts its log after {} (term {}, {})", n.id, index,
                        ready.restart->term, ready.restart->membership.describe()));
       ++stats_.restarts_from_leader;
       // The snapshot hook: the leader's snapshot must be the state at `index`.
-      const auto want = committed_hashes_[static_cast<std::size_t>(index - 1)];
+      const auto want = hash->second;
       if (ready.restart->snapshot != snapshot_of(want)) {
         fail(fmt::format("node {} got a snapshot that is not the state at {}", n.id, index));
         return;
@@ -259,16 +321,12 @@ void Cluster::process(Node& n) {
       n.commit_seen = std::max(n.commit_seen, index);
     }
     if (ready.truncate_from) {
-      if (*ready.truncate_from <= static_cast<Index>(committed_.size()) &&
-          *ready.truncate_from <= n.log.last_index()) {
-        // Truncating below the global commit is allowed only for entries
-        // this node never had committed... which Raft forbids outright.
-        for (Index i = std::max(*ready.truncate_from, n.log.first_index());
-             i <= std::min(n.log.last_index(), static_cast<Index>(committed_.size())); ++i) {
-          if (n.log.at(i) == committed_[static_cast<std::size_t>(i - 1)]) {
-            fail(fmt::format("node {} truncates committed entry {}", n.id, i));
-            break;
-          }
+      // Truncating a committed entry is what Raft forbids outright.
+      for (const Entry& e : range(n.log, *ready.truncate_from, committed_last_)) {
+        const auto c = committed_.find(e.index);
+        if (c != committed_.end() && c->second == e) {
+          fail(fmt::format("node {} truncates committed entry {}", n.id, e.index));
+          break;
         }
       }
       note(fmt::format("node {} truncates its log from {}", n.id, *ready.truncate_from));
@@ -298,13 +356,17 @@ void Cluster::process(Node& n) {
       fail(fmt::format("node {} commits {} past its durable log {}", n.id, ready.commit,
                        n.log.last_index()));
     }
-    for (Index i = std::max(n.commit_seen + 1, n.log.first_index());
-         i <= std::min(ready.commit, n.log.last_index()); ++i) {
-      const Entry& e = n.log.at(i);
-      if (i <= static_cast<Index>(committed_.size())) {
-        if (!(committed_[static_cast<std::size_t>(i - 1)] == e)) {
-          fail(fmt::format("node {} committed a different entry at {} (term {} vs {})", n.id, i,
-                           e.term, committed_[static_cast<std::size_t>(i - 1)].term));
+    if (ready.commit > n.commit_seen && ready.commit <= n.log.last_index() &&
+        !n.log.has(ready.commit) && ready.commit != n.log.first_index() - 1) {
+      fail(fmt::format("node {} commits {}, inside an entry", n.id, ready.commit));
+    }
+    for (const Entry& e : range(n.log, n.commit_seen + 1, ready.commit)) {
+      const Index i = e.index;
+      if (i <= committed_last_) {
+        const auto c = committed_.find(i);
+        if (c == committed_.end() || !(c->second == e)) {
+          fail(fmt::format("node {} committed a different entry at {} (term {}, span {})", n.id, i,
+                           e.term, e.span));
         }
         continue;
       }
@@ -329,8 +391,9 @@ void Cluster::process(Node& n) {
         note(
             fmt::format("membership {} committed at {}", decode_membership(e.data)->describe(), i));
       }
-      committed_.push_back(e);
-      committed_hashes_.push_back(n.log.prefix_hash(i));
+      committed_[i] = e;
+      committed_hashes_[i] = n.log.prefix_hash(i);
+      committed_last_ = i;
       ++stats_.committed;
     }
     if (ready.commit > n.commit_seen) n.commit_seen = ready.commit;
@@ -373,9 +436,9 @@ void Cluster::check_roles() {
         fail(fmt::format("two leaders in term {}: {} and {}", term, it->second, n.id));
       }
       // Leader completeness: every committed entry is in the new leader's log.
-      for (Index i = n.log.first_index(); i <= static_cast<Index>(committed_.size()); ++i) {
-        if (n.replica->term_at(i) != committed_[static_cast<std::size_t>(i - 1)].term) {
-          fail(fmt::format("leader {} of term {} lacks committed entry {}", n.id, term, i));
+      for (auto c = committed_.lower_bound(n.log.first_index()); c != committed_.end(); ++c) {
+        if (n.replica->term_at(c->first) != c->second.term) {
+          fail(fmt::format("leader {} of term {} lacks committed entry {}", n.id, term, c->first));
           break;
         }
       }
@@ -459,8 +522,8 @@ void Cluster::random_faults() {
   for (auto& node : nodes_) {
     if (node.replica && chance(faults_.compact_per_mille)) {
       // Retention: delete a committed prefix, keeping a few entries.
-      const Index upto =
-          std::min(node.commit_seen, node.log.last_index()) - static_cast<Index>(rng_.uniform(5));
+      const Index upto = node.log.floor(std::min(node.commit_seen, node.log.last_index()) -
+                                        static_cast<Index>(rng_.uniform(5)));
       if (upto >= node.log.first_index()) {
         node.log.compact(upto, node.replica->membership_at(upto),
                          snapshot_of(node.log.prefix_hash(upto)));

@@ -25,15 +25,17 @@
 
 namespace spate::raft::sim {
 
-// The durable log of one node: entries 1..n, and a prefix hash per index so
-// that "identical up to i" is one comparison.
+// The durable log of one node: its entries (each covering `span` indexes, so
+// indexes may skip), and a prefix hash per entry so that "identical up to i"
+// is one comparison.
 class MemLog final : public LogView {
  public:
   [[nodiscard]] Index first_index() const override { return first_; }
   [[nodiscard]] Index last_index() const override {
-    return first_ - 1 + static_cast<Index>(entries_.size());
+    return entries_.empty() ? first_ - 1 : entries_.back().index;
   }
   [[nodiscard]] Term term(Index index) const override;
+  [[nodiscard]] Index previous_index(Index index) const override;
   [[nodiscard]] std::vector<Entry> entries(Index from, Index to,
                                            std::size_t max_bytes) const override;
   [[nodiscard]] std::vector<Index> membership_indexes() const override;
@@ -43,23 +45,27 @@ class MemLog final : public LogView {
   [[nodiscard]] std::vector<std::byte> start_snapshot() const override { return start_snapshot_; }
   void truncate_from(Index index);
   void append(const std::vector<Entry>& entries);
-  // Retention: drops entries up to `index`, keeping its term and hash, the
-  // membership there and the snapshot.
+  // Retention: drops the entries up to `index` (an entry's), keeping its term
+  // and hash, the membership there and the snapshot.
   void compact(Index index, Membership membership, std::vector<std::byte> snapshot);
   // The log restarts empty after `index` (a follower behind its leader's start).
   void restart(const LogRestart& restart, std::uint64_t prefix_hash);
   // The membership in effect before `index` per this log (`initial` if none).
   [[nodiscard]] Membership membership_before(Index index, const Membership& initial) const;
-  [[nodiscard]] bool has(Index index) const { return index >= first_ && index <= last_index(); }
-  [[nodiscard]] const Entry& at(Index index) const {
-    return entries_[static_cast<std::size_t>(index - first_)];
-  }
-  // Hash of entries 1..index. REQUIRES: first_index() - 1 <= index <= last_index().
-  [[nodiscard]] std::uint64_t prefix_hash(Index index) const {
-    return index == first_ - 1 ? start_hash_ : hashes_[static_cast<std::size_t>(index - first_)];
-  }
+  // Whether an entry ends at `index` (not the log start).
+  [[nodiscard]] bool has(Index index) const { return find(index) != nullptr; }
+  // REQUIRES: has(index).
+  [[nodiscard]] const Entry& at(Index index) const;
+  // The largest entry index at or below `index`, or first_index() - 1.
+  [[nodiscard]] Index floor(Index index) const;
+  [[nodiscard]] const std::vector<Entry>& all() const { return entries_; }
+  // Hash of the log up to `index`. REQUIRES: has(index) or index == first_index() - 1.
+  [[nodiscard]] std::uint64_t prefix_hash(Index index) const;
 
  private:
+  [[nodiscard]] std::size_t lower(Index index) const;  // first entry with index >= index
+  [[nodiscard]] const Entry* find(Index index) const;
+
   Index first_ = 1;
   Term start_term_{0};
   std::uint64_t start_hash_ = 0;
@@ -137,7 +143,7 @@ class Cluster {
   [[nodiscard]] const std::string& failure() const { return failure_; }
   [[nodiscard]] std::string trace() const;
   void set_faults(Faults f) { faults_ = f; }
-  [[nodiscard]] Index committed_index() const { return static_cast<Index>(committed_.size()); }
+  [[nodiscard]] Index committed_index() const { return committed_last_; }
 
  private:
   struct Node {
@@ -178,8 +184,9 @@ class Cluster {
   std::uint64_t now_ = 0;
   std::uint64_t order_ = 0;
   std::uint64_t proposals_ = 0;
-  std::vector<Entry> committed_;                  // index i at [i-1], as first committed
-  std::vector<std::uint64_t> committed_hashes_;   // prefix hash of the committed log up to i
+  std::map<Index, Entry> committed_;                 // by index, as first committed
+  std::map<Index, std::uint64_t> committed_hashes_;  // prefix hash of the committed log up to i
+  Index committed_last_ = 0;
   std::map<std::int64_t, std::int32_t> leaders_;  // term -> leader
   std::deque<std::string> trail_;
   std::string failure_;
