@@ -55,7 +55,7 @@ class Bench {
         any = true;
         Message m = std::move(queue_.front());
         queue_.pop_front();
-        (void)replicas_[static_cast<std::size_t>(m.to.value())]->step(m);
+        (void)replicas_[static_cast<std::size_t>(m.to.value())]->step(std::move(m));
       }
       if (!any) return;
     }

@@ -184,9 +184,20 @@ void Replica::maybe_hand_over() {
 
 namespace {
 
-// The first unstable entry whose index is at least `index`.
-std::vector<Entry>::const_iterator lower(const std::vector<Entry>& entries, Index index) {
-  return std::lower_bound(entries.begin(), entries.end(), index,
+// The first entry of `entries` (which cover the indexes from `first` on)
+// whose index is at least `index`. Every entry covers at least one index, so
+// it is at or before position index - first: with entries of one index each
+// (the common case) that guess is the answer.
+std::vector<Entry>::const_iterator lower(const std::vector<Entry>& entries, Index first,
+                                         Index index) {
+  const auto guess = static_cast<std::size_t>(std::max<Index>(index - first, 0));
+  if (guess < entries.size() && entries[guess].index >= index &&
+      (guess == 0 || entries[guess - 1].index < index)) {
+    return entries.begin() + static_cast<std::ptrdiff_t>(guess);
+  }
+  const auto end =
+      entries.begin() + static_cast<std::ptrdiff_t>(std::min(guess + 1, entries.size()));
+  return std::lower_bound(entries.begin(), end, index,
                           [](const Entry& e, Index i) { return e.index < i; });
 }
 
@@ -202,7 +213,7 @@ Term Replica::term_at(Index index) const {
     return index == pending_restart_->index ? pending_restart_->term : Term(-1);
   }
   if (index >= unstable_first_) {
-    const auto it = lower(unstable_, index);
+    const auto it = lower(unstable_, unstable_first_, index);
     return it != unstable_.end() && it->index == index ? it->term : Term(-1);
   }
   if (index < log_.first_index() - 1 || index > log_.last_index()) return Term(-1);
@@ -211,7 +222,7 @@ Term Replica::term_at(Index index) const {
 
 Index Replica::previous_index(Index index) const {
   if (index >= unstable_first_) {
-    const auto it = lower(unstable_, index);
+    const auto it = lower(unstable_, unstable_first_, index);
     SPATE_ASSERT(it != unstable_.end() && it->index == index, "node {}: no entry at {}", config_.id,
                  index);
     return it->first() - 1;
@@ -224,7 +235,7 @@ Index Replica::floor_index(Index index) const {
   if (term_at(index) >= Term(0)) return index;
   if (index >= unstable_first_) {
     // Inside an unstable entry: the one before it ends where this one starts.
-    return lower(unstable_, index)->first() - 1;
+    return lower(unstable_, unstable_first_, index)->first() - 1;
   }
   if (pending_restart_ || index < log_.first_index()) return -1;
   return log_.previous_index(index);
@@ -245,7 +256,7 @@ std::vector<Entry> Replica::entries_from(Index from, std::size_t max_bytes) cons
     for (const auto& e : out) bytes += e.data.size();
     if (out.empty() || out.back().index < durable_end) return out;
   }
-  for (auto it = lower(unstable_, from); it != unstable_.end(); ++it) {
+  for (auto it = lower(unstable_, unstable_first_, from); it != unstable_.end(); ++it) {
     const Entry& e = *it;
     if (!out.empty() && bytes + e.data.size() > max_bytes) break;
     bytes += e.data.size();
@@ -259,7 +270,8 @@ void Replica::append_local(std::vector<Entry> entries) {
   // The entries replace everything after `first - 1`, which must be where an
   // entry of ours ends (or the end of our log).
   const Index first = entries.front().first();
-  SPATE_ASSERT(first >= 1 && first <= last_index() + 1 && term_at(first - 1) >= Term(0),
+  SPATE_ASSERT(first >= 1 && first <= last_index() + 1 &&
+                   (first - 1 == last_index() || term_at(first - 1) >= Term(0)),
                "node {}: append at {} is not after an entry (log ends at {})", config_.id, first,
                last_index());
   SPATE_ASSERT(first > commit_, "node {} would overwrite committed entry {} (commit {})",
@@ -267,7 +279,7 @@ void Replica::append_local(std::vector<Entry> entries) {
   bool members_changed = false;
   if (first <= last_index()) {
     if (first >= unstable_first_) {
-      unstable_.erase(lower(unstable_, first), unstable_.end());
+      unstable_.erase(lower(unstable_, unstable_first_, first), unstable_.end());
     } else {
       // Replaces durable entries: the driver truncates before appending.
       pending_truncate_ = std::min(pending_truncate_.value_or(first), first);
@@ -432,7 +444,7 @@ Status Replica::check_accepting() const {
   return {};
 }
 
-Result<Index> Replica::propose(std::vector<std::byte> data, Index span) {
+Result<Index> Replica::propose(std::vector<std::byte> data, std::int32_t span) {
   if (auto s = check_accepting(); !s) return s.error();
   if (span < 1) return Error::invalid(fmt::format("an entry spanning {} indexes", span));
   const Index index = last_index() + span;
@@ -523,7 +535,7 @@ Status Replica::transfer_leadership(NodeId target) {
   return {};
 }
 
-Status Replica::step(const Message& m) {
+Status Replica::step(Message m) {
   if (m.to != config_.id) {
     return Error::invalid(fmt::format("message for {} stepped into {}", m.to, config_.id));
   }
@@ -650,7 +662,7 @@ void Replica::handle_vote_reply(const Message& m) {
   }
 }
 
-void Replica::handle_append(const Message& m) {
+void Replica::handle_append(Message& m) {
   if (role_ != Role::follower) become_follower(m.term, m.from);
   leader_ = m.from;
   election_elapsed_ = 0;
@@ -697,7 +709,8 @@ void Replica::handle_append(const Message& m) {
   // (truncate there and append the rest), or new (append the rest).
   for (auto it = begin; it != m.entries.end(); ++it) {
     if (it->index <= last_index() && term_at(it->index) == it->term) continue;
-    append_local(std::vector<Entry>(it, m.entries.end()));
+    append_local(
+        std::vector<Entry>(std::make_move_iterator(it), std::make_move_iterator(m.entries.end())));
     break;
   }
   const Index matched = begin == m.entries.end() ? prev : std::max(prev, m.entries.back().index);
@@ -839,8 +852,12 @@ void Replica::send_append(NodeId to, bool allow_empty) {
   m.term = term_;
   // After the entry that ends at or before next - 1 (next may fall inside
   // an entry after a follower's hint).
-  m.log_index = floor_index(p.next - 1);
-  m.log_term = m.log_index < 0 ? Term(-1) : term_at(m.log_index);
+  m.log_index = p.next - 1;
+  m.log_term = term_at(m.log_index);
+  if (m.log_term < Term(0)) {
+    m.log_index = floor_index(m.log_index);
+    m.log_term = m.log_index < 0 ? Term(-1) : term_at(m.log_index);
+  }
   if (m.log_term < Term(0)) {
     // The follower needs entries we no longer have (retention deleted
     // them): it restarts its log at our start.

@@ -176,7 +176,7 @@ Result<Message> decode_message(std::span<const std::byte> bytes, const WireLimit
       return bad(kWhat, fmt::format("entry index {} (span {}) out of sequence", *index, *span));
     }
     Entry e{*index, Term(*term), std::vector<std::byte>(data->begin(), data->end()),
-            static_cast<EntryKind>(*kind), static_cast<Index>(*span)};
+            static_cast<EntryKind>(*kind), static_cast<std::int32_t>(*span)};
     if (e.kind == EntryKind::membership) {
       // Checked here so that a replica never holds a membership it cannot read.
       if (auto members = decode_membership(e.data, limits); !members) {

@@ -54,7 +54,7 @@ struct Entry {
   Term term{0};
   std::vector<std::byte> data;
   EntryKind kind = EntryKind::normal;
-  Index span = 1;  // the entry covers [index - span + 1, index]
+  std::int32_t span = 1;  // the entry covers [index - span + 1, index] (next to kind: 48 bytes)
   [[nodiscard]] Index first() const { return index - span + 1; }
   bool operator==(const Entry&) const = default;
 };
@@ -221,12 +221,13 @@ class Replica {
 
   void tick();
   // Errors: invalid_argument (a message not for this node, malformed).
-  Status step(const Message& message);
+  // By value: a driver that moves the message in saves copying its entries.
+  Status step(Message message);
   // Appends an entry covering `span` indexes (a batch's record count) if this
   // node is the leader. Returns its index: last_index() + span.
   // Errors: not_leader (with the known leader in the message), shutting_down
   // during a leadership transfer, invalid_argument (span < 1).
-  Result<Index> propose(std::vector<std::byte> data, Index span = 1);
+  Result<Index> propose(std::vector<std::byte> data, std::int32_t span = 1);
   // Hands leadership to `target` once its log is caught up.
   Status transfer_leadership(NodeId target);
   // Appends a membership entry if this node is the leader; the new membership
@@ -282,7 +283,7 @@ class Replica {
   void campaign(bool pre, bool force);
   void handle_vote_request(const Message& m);
   void handle_vote_reply(const Message& m);
-  void handle_append(const Message& m);
+  void handle_append(Message& m);  // takes the entries
   void handle_append_reply(const Message& m);
   void handle_heartbeat(const Message& m);
   void handle_heartbeat_reply(const Message& m);

@@ -67,8 +67,17 @@ Membership MemLog::membership_before(Index index, const Membership& initial) con
 }
 
 std::size_t MemLog::lower(Index index) const {
+  // Each entry covers at least one index, so the answer is at or before
+  // index - first_; with entries of one index each it is exactly there.
+  const auto guess = static_cast<std::size_t>(std::max<Index>(index - first_, 0));
+  if (guess < entries_.size() && entries_[guess].index >= index &&
+      (guess == 0 || entries_[guess - 1].index < index)) {
+    return guess;
+  }
+  const auto end =
+      entries_.begin() + static_cast<std::ptrdiff_t>(std::min(guess + 1, entries_.size()));
   return static_cast<std::size_t>(
-      std::lower_bound(entries_.begin(), entries_.end(), index,
+      std::lower_bound(entries_.begin(), end, index,
                        [](const Entry& e, Index i) { return e.index < i; }) -
       entries_.begin());
 }
@@ -142,7 +151,7 @@ void MemLog::append(const std::vector<Entry>& entries) {
       throw std::logic_error(
           fmt::format("append of {} (span {}) after {}", e.index, e.span, last_index()));
     }
-    hashes_.push_back(entry_hash(prefix_hash(last_index()), e));
+    hashes_.push_back(entry_hash(hashes_.empty() ? start_hash_ : hashes_.back(), e));
     entries_.push_back(e);
   }
 }
@@ -283,7 +292,7 @@ bool Cluster::propose_to_leader(const std::string& data) {
   const int l = leader();
   if (l < 0) return false;
   // Entries span 1 to 4 indexes, as batches of records do.
-  const auto span = static_cast<Index>(1 + rng_.uniform(4));
+  const auto span = static_cast<std::int32_t>(1 + rng_.uniform(4));
   auto r = nodes_[static_cast<std::size_t>(l)].replica->propose(bytes_of(data), span);
   ++stats_.proposals;
   if (r) note(fmt::format("propose '{}' to {} at index {} (span {})", data, l, *r, span));
