@@ -89,8 +89,10 @@ Replica::Replica(Config config, const LogView& log, Rng& rng, HardState state)
   term_ = state.term;
   vote_ = state.vote;
   // The durable commit can be ahead of the durable log only if the log lost
-  // its tail, which the log's own recovery rules out for synced data.
-  commit_ = std::min(state.commit, log_.last_index());
+  // its tail, which the log's own recovery rules out for synced data. A log
+  // that restarted after the commit was persisted starts committed.
+  commit_ = std::max(std::min(state.commit, log_.last_index()), log_.first_index() - 1);
+  ready_commit_ = commit_;
   unstable_first_ = log_.last_index() + 1;
   base_index_ = log_.first_index() - 1;
   if (auto start = log_.start_membership()) {
@@ -542,8 +544,13 @@ Status Replica::step(Message m) {
   if (m.from.value() < 0 || m.from == config_.id) {
     return Error::invalid(fmt::format("message from node {} stepped into {}", m.from, config_.id));
   }
+  if (m.term < Term(0) || m.log_term < Term(0)) {
+    return Error::invalid(fmt::format("message with term {}, log term {}", m.term, m.log_term));
+  }
   Index before = m.log_index;
   for (const auto& e : m.entries) {
+    if (e.term < Term(0))
+      return Error::invalid(fmt::format("entry {} of term {}", e.index, e.term));
     if (e.kind == EntryKind::membership && !decode_membership(e.data)) {
       return Error::invalid(fmt::format("membership entry {} does not decode", e.index));
     }
@@ -923,12 +930,22 @@ bool Replica::maybe_commit() {
 
 bool Replica::has_ready() const {
   return !outbox_.empty() || !unstable_.empty() || pending_truncate_.has_value() ||
-         pending_restart_.has_value() || HardState{term_, vote_, commit_} != persisted_;
+         pending_restart_.has_value() || commit_ != ready_commit_ || term_ != persisted_.term ||
+         vote_ != persisted_.vote;
+}
+
+Index Replica::persistable_commit() const {
+  // Before a restart the old log is still there, and all of it after the
+  // persisted commit may be replaced; otherwise the log is durable and kept up
+  // to unstable_first_ - 1 (truncation and unstable entries start there).
+  const Index kept =
+      pending_restart_ ? persisted_.commit : std::min(log_.last_index(), unstable_first_ - 1);
+  return std::max(persisted_.commit, std::min(commit_, kept));
 }
 
 Ready Replica::ready() {
   Ready r;
-  const HardState now{term_, vote_, commit_};
+  const HardState now{term_, vote_, persistable_commit()};
   if (now != persisted_) r.hard_state = now;
   r.restart = pending_restart_;
   r.truncate_from = pending_truncate_;
@@ -941,6 +958,7 @@ Ready Replica::ready() {
 
 void Replica::advance(const Ready& r) {
   if (r.hard_state) persisted_ = *r.hard_state;
+  ready_commit_ = r.commit;
   unstable_.clear();
   pending_truncate_.reset();
   pending_restart_.reset();

@@ -147,7 +147,7 @@ Result<Message> decode_message(std::span<const std::byte> bytes, const WireLimit
   if (count > limits.entries_max || count > in.remaining() / kEntryHeaderBytes) {
     return bad(kWhat, fmt::format("{} entries in {} bytes", count, in.remaining()));
   }
-  if (m.term < Term(0) || m.log_index < -1 || m.commit < 0) {
+  if (m.term < Term(0) || m.log_term < Term(0) || m.log_index < -1 || m.commit < 0) {
     return bad(kWhat, "negative term, index or commit");
   }
   m.entries.reserve(count);
@@ -160,6 +160,7 @@ Result<Message> decode_message(std::span<const std::byte> bytes, const WireLimit
     if (!index || !term || !kind || !span || !size) {
       return bad(kWhat, fmt::format("entry {} truncated", i));
     }
+    if (*term < 0) return bad(kWhat, fmt::format("entry {} of term {}", *index, *term));
     if (*span < 1 || *span > std::numeric_limits<std::int32_t>::max()) {
       return bad(kWhat, fmt::format("entry {} spans {} indexes", *index, *span));
     }

@@ -62,6 +62,15 @@ class Harness {
                   [&](const Message& m) { return m.to.value() == i || m.from.value() == i; });
   }
   Replica& r(int i) { return *replicas_[u(i)]; }
+  const HardState& state(int i) const { return states_[u(i)]; }
+  // A crash part way through node i's next Ready: the hard state reaches the
+  // disk, then the node dies before touching its log. Returns that Ready.
+  Ready tear(int i) {
+    Ready ready = r(i).ready();
+    if (ready.hard_state) states_[u(i)] = *ready.hard_state;
+    crash(i);
+    return ready;
+  }
   const MemLog& log(int i) const { return logs_[u(i)]; }
   // Retention on node i: deletes up to `upto`, keeping what raft needs.
   void compact(int i, Index upto, const std::string& snapshot) {
@@ -244,6 +253,51 @@ TEST(RaftScenario, ALongerButUncommittedLogDoesNotWinOverAnUpToDateOne) {
   EXPECT_EQ(h.violation, "");
   EXPECT_EQ(h.log(0).last_index(), h.log(1).last_index());
   EXPECT_EQ(h.log(0).at(h.log(0).last_index()), h.log(1).at(h.log(1).last_index()));
+}
+
+TEST(RaftScenario, ACrashBetweenPersistingStateAndTruncatingCommitsNoDivergentEntry) {
+  Harness h(3, false, false);
+  h.elect(0, {0, 1, 2});
+  ASSERT_TRUE(h.r(0).propose(bytes("x")));
+  h.deliver({0, 1, 2});
+  const Index agreed = h.r(0).commit();  // 2: the no-op and x, everywhere
+  ASSERT_EQ(agreed, 2);
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(h.r(0).propose(bytes("tail")));
+  h.deliver({0});  // node 0 alone holds 3..5 of term 1
+  h.crash(0);
+  h.elect(1, {1, 2});
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(h.r(1).propose(bytes("y")));
+  h.deliver({1, 2});
+  ASSERT_GE(h.r(1).commit(), 5);
+  h.start(0);
+  // Node 1's append replaces 3..5 and says they are committed (its own).
+  Message m;
+  m.type = MessageType::append;
+  m.from = NodeId(1);
+  m.to = NodeId(0);
+  m.term = h.r(1).term();
+  m.log_index = agreed;
+  m.log_term = h.log(1).at(agreed).term;
+  m.commit = h.r(1).commit();
+  for (const Entry& e : h.log(1).all()) {
+    if (e.index > agreed) m.entries.push_back(e);
+  }
+  ASSERT_TRUE(h.r(0).step(m));
+  ASSERT_EQ(h.r(0).commit(), m.commit);
+  const Ready ready = h.tear(0);
+  ASSERT_EQ(ready.truncate_from, agreed + 1);
+  ASSERT_TRUE(ready.hard_state.has_value());
+  EXPECT_EQ(ready.hard_state->term, m.term) << "the term must still be made durable first";
+  EXPECT_EQ(ready.hard_state->commit, agreed) << "the durable commit covers entries it replaces";
+  // Restarted over its old log (3..5 of term 1): none of that is committed.
+  h.start(0);
+  EXPECT_EQ(h.log(0).at(3).term, Term(1));
+  EXPECT_EQ(h.r(0).commit(), agreed);
+  for (int t = 0; t < 20; ++t) h.tick({0, 1, 2});
+  EXPECT_EQ(h.violation, "");
+  EXPECT_EQ(h.log(0).last_index(), h.log(1).last_index());
+  EXPECT_EQ(h.log(0).at(3), h.log(1).at(3));
+  EXPECT_GE(h.state(0).commit, 5) << "the commit is persisted once the log holds it";
 }
 
 TEST(RaftScenario, ARejoiningNodeDoesNotDisruptAHealthyLeaderWithPreVote) {
@@ -433,6 +487,14 @@ TEST(RaftMembership, ChangesAreRefusedWhenUnsafeOrNonsensical) {
   bad.log_term = h.r(1).term_at(bad.log_index);
   bad.entries.push_back(Entry{bad.log_index + 1, bad.term, {std::byte{1}}, EntryKind::membership});
   EXPECT_EQ(h.r(1).step(bad).error().code(), Errc::invalid_argument);
+  // So are negative terms, which no replica sends.
+  bad.entries.front().kind = EntryKind::normal;
+  bad.entries.front().term = Term(-1);
+  EXPECT_EQ(h.r(1).step(bad).error().code(), Errc::invalid_argument);
+  bad.entries.clear();
+  bad.log_term = Term(-1);
+  EXPECT_EQ(h.r(1).step(bad).error().code(), Errc::invalid_argument);
+  EXPECT_EQ(h.log(1).last_index(), bad.log_index) << "nothing appended";
   // A group of one commits alone.
   ASSERT_TRUE(h.r(0).propose(bytes("alone")));
   h.deliver({0});

@@ -112,6 +112,16 @@ TEST(RaftWire, EntriesMustFollowEachOtherByTheirSpans) {
   EXPECT_TRUE(decode_message(encode_message(m)));
 }
 
+TEST(RaftWire, NegativeTermsAreRefused) {
+  for (int field = 0; field < 3; ++field) {
+    Message m = sample();
+    if (field == 0) m.term = Term(-1);
+    if (field == 1) m.log_term = Term(-1);
+    if (field == 2) m.entries[1].term = Term(-5);
+    EXPECT_FALSE(decode_message(encode_message(m))) << "field " << field;
+  }
+}
+
 TEST(RaftWire, AnEntryOfAnUnknownKindIsRefused) {
   Message m = sample();
   m.entries.resize(1);

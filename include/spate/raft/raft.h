@@ -187,7 +187,11 @@ struct LogRestart {
 // What the driver must do, in order: persist `hard_state` (if set), restart
 // the log (if set), truncate the log from `truncate_from` (if set), append
 // `entries`, and only then send `messages`; then call advance(). Committed
-// entries up to `commit` may be applied.
+// entries up to `commit` may be applied once this Ready's entries are in the
+// log. A crash may stop the driver between any two of these steps:
+// `hard_state.commit` never covers an entry this Ready replaces or has not
+// yet made durable (it may lag `commit` by one Ready), so the durable commit
+// always names entries of the durable log that are committed.
 struct Ready {
   std::optional<HardState> hard_state;
   std::optional<LogRestart> restart;
@@ -308,6 +312,9 @@ class Replica {
   [[nodiscard]] Index previous_index(Index index) const;
   void append_local(std::vector<Entry> entries);
   [[nodiscard]] Index durable_last() const;
+  // The commit a Ready may persist: never past an entry that is not yet
+  // durable or that this Ready replaces.
+  [[nodiscard]] Index persistable_commit() const;
 
   Config config_;
   const LogView& log_;
@@ -317,7 +324,8 @@ class Replica {
   NodeId leader_ = kNoNode;
   Role role_ = Role::follower;
   Index commit_ = 0;
-  HardState persisted_;  // what the driver last made durable
+  HardState persisted_;     // what the driver last made durable
+  Index ready_commit_ = 0;  // the commit the last Ready handed out
   int election_elapsed_ = 0;
   int heartbeat_elapsed_ = 0;
   int randomized_timeout_ = 0;

@@ -241,7 +241,12 @@ void Cluster::restart(int i) {
   Node& n = nodes_[static_cast<std::size_t>(i)];
   if (n.replica) return;
   n.replica = std::make_unique<Replica>(config_for(n.id), n.log, *n.rng, n.state);
-  n.commit_seen = n.replica->commit();
+  // What survived a crash, torn Readies included: the durable commit names
+  // only committed entries of the durable log (a leader may have persisted a
+  // commit it crashed before announcing).
+  const Index commit = n.replica->commit();
+  check_committed(n, n.log.first_index(), commit);
+  n.commit_seen = commit;
   n.role_seen = Role::follower;
   n.term_seen = n.replica->term();
   note(fmt::format("start node {}", i));
@@ -305,10 +310,27 @@ void Cluster::process(Node& n) {
   // only in answer to advance() (a commit to broadcast), which stops.
   for (int rounds = 0; n.replica && n.replica->has_ready() && rounds < 100; ++rounds) {
     Ready ready = n.replica->ready();
+    // A torn Ready: the node crashes after step `tear` of making it durable
+    // (0 hard state, 1 restart, 2 truncation, 3 + k after k entries).
+    const std::uint64_t tear =
+        rng_.uniform(1000) < static_cast<std::uint64_t>(faults_.torn_per_mille)
+            ? rng_.uniform(3 + ready.entries.size())
+            : ~std::uint64_t{0};
+    auto torn = [&](std::uint64_t step) {
+      if (tear != step) return false;
+      ++stats_.torn_readies;
+      note(fmt::format("node {} crashes part way through a Ready (step {})", n.id, step));
+      crash(n.id.value());
+      return true;
+    };
     if (ready.hard_state) {
       if (ready.hard_state->term < n.state.term) fail(fmt::format("node {} term went back", n.id));
+      if (ready.hard_state->commit < n.state.commit) {
+        fail(fmt::format("node {} durable commit went back", n.id));
+      }
       n.state = *ready.hard_state;
     }
+    if (torn(0)) return;
     if (ready.restart) {
       const Index index = ready.restart->index;
       const auto hash = committed_hashes_.find(index);
@@ -329,6 +351,7 @@ void Cluster::process(Node& n) {
       n.log.restart(*ready.restart, want);
       n.commit_seen = std::max(n.commit_seen, index);
     }
+    if (torn(1)) return;
     if (ready.truncate_from) {
       // Truncating a committed entry is what Raft forbids outright.
       for (const Entry& e : range(n.log, *ready.truncate_from, committed_last_)) {
@@ -340,6 +363,14 @@ void Cluster::process(Node& n) {
       }
       note(fmt::format("node {} truncates its log from {}", n.id, *ready.truncate_from));
       n.log.truncate_from(*ready.truncate_from);
+    }
+    if (torn(2)) return;
+    if (tear >= 3 && tear < 3 + ready.entries.size()) {
+      // Only the first entries reached the disk.
+      ready.entries.resize(tear - 3);
+      n.log.append(ready.entries);
+      torn(tear);
+      return;
     }
     if (!ready.entries.empty()) {
       check_membership_entries(n, ready.entries);
@@ -369,42 +400,7 @@ void Cluster::process(Node& n) {
         !n.log.has(ready.commit) && ready.commit != n.log.first_index() - 1) {
       fail(fmt::format("node {} commits {}, inside an entry", n.id, ready.commit));
     }
-    for (const Entry& e : range(n.log, n.commit_seen + 1, ready.commit)) {
-      const Index i = e.index;
-      if (i <= committed_last_) {
-        const auto c = committed_.find(i);
-        if (c == committed_.end() || !(c->second == e)) {
-          fail(fmt::format("node {} committed a different entry at {} (term {}, span {})", n.id, i,
-                           e.term, e.span));
-        }
-        continue;
-      }
-      // Newly committed anywhere (always first by a leader, which counts
-      // against its latest membership): a majority of those voters must hold
-      // it durably.
-      const Membership& members = n.replica->membership();
-      std::size_t holders = 0;
-      for (auto id : members.voters) {
-        const Node& other = nodes_[static_cast<std::size_t>(id.value())];
-        if ((other.log.has(i) && other.log.prefix_hash(i) == n.log.prefix_hash(i)) ||
-            other.log.first_index() > i) {
-          ++holders;  // a node that deleted i deleted only what it had committed
-        }
-      }
-      if (holders < members.quorum()) {
-        fail(fmt::format("entry {} committed by node {} is durable on only {} of {}", i, n.id,
-                         holders, members.describe()));
-      }
-      if (e.kind == EntryKind::membership) {
-        ++stats_.membership_changes;
-        note(
-            fmt::format("membership {} committed at {}", decode_membership(e.data)->describe(), i));
-      }
-      committed_[i] = e;
-      committed_hashes_[i] = n.log.prefix_hash(i);
-      committed_last_ = i;
-      ++stats_.committed;
-    }
+    check_committed(n, n.commit_seen + 1, ready.commit);
     if (ready.commit > n.commit_seen) n.commit_seen = ready.commit;
     for (auto& original : ready.messages) {
       ++stats_.messages;
@@ -430,6 +426,44 @@ void Cluster::process(Node& n) {
     n.replica->advance(ready);
   }
   check_roles();
+}
+
+void Cluster::check_committed(const Node& n, Index from, Index to) {
+  for (const Entry& e : range(n.log, from, to)) {
+    const Index i = e.index;
+    if (i <= committed_last_) {
+      const auto c = committed_.find(i);
+      if (c == committed_.end() || !(c->second == e)) {
+        fail(fmt::format("node {} committed a different entry at {} (term {}, span {})", n.id, i,
+                         e.term, e.span));
+      }
+      continue;
+    }
+    // Newly committed anywhere (always first by a leader, which counts
+    // against its latest membership): a majority of those voters must hold
+    // it durably.
+    const Membership& members = n.replica->membership();
+    std::size_t holders = 0;
+    for (auto id : members.voters) {
+      const Node& other = nodes_[static_cast<std::size_t>(id.value())];
+      if ((other.log.has(i) && other.log.prefix_hash(i) == n.log.prefix_hash(i)) ||
+          other.log.first_index() > i) {
+        ++holders;  // a node that deleted i deleted only what it had committed
+      }
+    }
+    if (holders < members.quorum()) {
+      fail(fmt::format("entry {} committed by node {} is durable on only {} of {}", i, n.id,
+                       holders, members.describe()));
+    }
+    if (e.kind == EntryKind::membership) {
+      ++stats_.membership_changes;
+      note(fmt::format("membership {} committed at {}", decode_membership(e.data)->describe(), i));
+    }
+    committed_[i] = e;
+    committed_hashes_[i] = n.log.prefix_hash(i);
+    committed_last_ = i;
+    ++stats_.committed;
+  }
 }
 
 void Cluster::check_roles() {
@@ -664,7 +698,7 @@ std::string Cluster::run(int ticks) {
   // and a new proposal must commit on every node within a bounded time.
   heal();
   for (int i = 0; i < static_cast<int>(nodes_.size()); ++i) restart(i);
-  faults_ = Faults{0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0};
+  faults_ = Faults{0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0};
   note("liveness phase: no more faults");
   // A proposal to a leader that then loses its leadership may be dropped
   // (it was never committed): propose again to the new leader.

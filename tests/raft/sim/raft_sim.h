@@ -87,6 +87,7 @@ struct Faults {
   int transfer_per_mille = 5;
   int compact_per_mille = 5;      // a node deletes a committed prefix (retention)
   int membership_per_mille = 15;  // the leader is asked to add, promote or remove a node
+  int torn_per_mille = 2;         // a node crashes part way through making a Ready durable
 };
 
 // The sim's state machine is the log's prefix hash; its snapshot is that hash.
@@ -98,6 +99,7 @@ struct SimStats {
   std::uint64_t messages = 0;
   std::uint64_t dropped = 0;
   std::uint64_t crashes = 0;
+  std::uint64_t torn_readies = 0;  // crashes between the steps of a Ready
   std::uint64_t partitions = 0;
   std::uint64_t elections = 0;
   std::uint64_t committed = 0;
@@ -167,6 +169,9 @@ class Cluster {
   void random_faults();
   void random_membership_change();
   void check_membership_entries(const Node& node, const std::vector<Entry>& entries);
+  // Entries from..to of `node`'s log are committed: equal to what was
+  // committed before, or newly committed and durable on a majority.
+  void check_committed(const Node& node, Index from, Index to);
   void check_roles();
   void note(std::string event);
   void fail(const std::string& why);

@@ -35,8 +35,9 @@ TEST(RaftSim, RandomFaultsKeepEverySafetyInvariantAndHealedClustersMakeProgress)
     if (++failures <= 2) ADD_FAILURE() << failure;
   }
   std::printf(
-      "[ raft sim ] %llu seeds, %llu ticks, %llu messages (%llu dropped), %llu crashes, %llu "
-      "partitions, %llu elections, %llu proposals, %llu entries committed, %llu compactions, "
+      "[ raft sim ] %llu seeds, %llu ticks, %llu messages (%llu dropped), %llu crashes (%llu "
+      "torn Readies), %llu partitions, %llu elections, %llu proposals, %llu entries committed, "
+      "%llu compactions, "
       "%llu followers restarted from a leader's start, membership changes: %llu learners added, "
       "%llu promoted, %llu removed (%llu leaders removing themselves), %llu committed, %llu "
       "refused; %d failing seeds\n",
@@ -44,6 +45,7 @@ TEST(RaftSim, RandomFaultsKeepEverySafetyInvariantAndHealedClustersMakeProgress)
       static_cast<unsigned long long>(stats.messages),
       static_cast<unsigned long long>(stats.dropped),
       static_cast<unsigned long long>(stats.crashes),
+      static_cast<unsigned long long>(stats.torn_readies),
       static_cast<unsigned long long>(stats.partitions),
       static_cast<unsigned long long>(stats.elections),
       static_cast<unsigned long long>(stats.proposals),
