@@ -231,6 +231,7 @@ void Cluster::fail(const std::string& why) {
 void Cluster::crash(int i) {
   Node& n = nodes_[static_cast<std::size_t>(i)];
   if (!n.replica) return;
+  n.members_at_crash = n.replica->membership();
   n.replica.reset();  // loses everything not yet durable
   ++stats_.crashes;
   note(fmt::format("crash node {} (durable log {} entries, term {}, vote {}, commit {})", i,
@@ -243,9 +244,11 @@ void Cluster::restart(int i) {
   n.replica = std::make_unique<Replica>(config_for(n.id), n.log, *n.rng, n.state);
   // What survived a crash, torn Readies included: the durable commit names
   // only committed entries of the durable log (a leader may have persisted a
-  // commit it crashed before announcing).
+  // commit it crashed before announcing, counted against a membership entry
+  // it crashed before making durable: single-server changes make a majority
+  // of either membership safe).
   const Index commit = n.replica->commit();
-  check_committed(n, n.log.first_index(), commit);
+  check_committed(n, n.log.first_index(), commit, n.members_at_crash);
   n.commit_seen = commit;
   n.role_seen = Role::follower;
   n.term_seen = n.replica->term();
@@ -400,7 +403,7 @@ void Cluster::process(Node& n) {
         !n.log.has(ready.commit) && ready.commit != n.log.first_index() - 1) {
       fail(fmt::format("node {} commits {}, inside an entry", n.id, ready.commit));
     }
-    check_committed(n, n.commit_seen + 1, ready.commit);
+    check_committed(n, n.commit_seen + 1, ready.commit, n.replica->membership());
     if (ready.commit > n.commit_seen) n.commit_seen = ready.commit;
     for (auto& original : ready.messages) {
       ++stats_.messages;
@@ -428,7 +431,7 @@ void Cluster::process(Node& n) {
   check_roles();
 }
 
-void Cluster::check_committed(const Node& n, Index from, Index to) {
+void Cluster::check_committed(const Node& n, Index from, Index to, const Membership& members) {
   for (const Entry& e : range(n.log, from, to)) {
     const Index i = e.index;
     if (i <= committed_last_) {
@@ -442,7 +445,6 @@ void Cluster::check_committed(const Node& n, Index from, Index to) {
     // Newly committed anywhere (always first by a leader, which counts
     // against its latest membership): a majority of those voters must hold
     // it durably.
-    const Membership& members = n.replica->membership();
     std::size_t holders = 0;
     for (auto id : members.voters) {
       const Node& other = nodes_[static_cast<std::size_t>(id.value())];
@@ -452,8 +454,13 @@ void Cluster::check_committed(const Node& n, Index from, Index to) {
       }
     }
     if (holders < members.quorum()) {
-      fail(fmt::format("entry {} committed by node {} is durable on only {} of {}", i, n.id,
-                       holders, members.describe()));
+      std::string logs;
+      for (auto id : members.voters) {
+        const Node& other = nodes_[static_cast<std::size_t>(id.value())];
+        logs += fmt::format(" {}:[{}, {}]", id, other.log.first_index(), other.log.last_index());
+      }
+      fail(fmt::format("entry {} committed by node {} is durable on only {} of {} (logs{})", i,
+                       n.id, holders, members.describe(), logs));
     }
     if (e.kind == EntryKind::membership) {
       ++stats_.membership_changes;

@@ -157,6 +157,10 @@ class Cluster {
     Index commit_seen = 0;  // for "commit never moves back" within one life
     Role role_seen = Role::follower;
     Term term_seen{0};
+    // The membership it used when it crashed (its latest, durable or not): a
+    // leader may have persisted a commit counted against a membership entry
+    // that the crash then lost.
+    Membership members_at_crash;
   };
   struct InFlight {
     std::uint64_t deliver_at;
@@ -170,8 +174,9 @@ class Cluster {
   void random_membership_change();
   void check_membership_entries(const Node& node, const std::vector<Entry>& entries);
   // Entries from..to of `node`'s log are committed: equal to what was
-  // committed before, or newly committed and durable on a majority.
-  void check_committed(const Node& node, Index from, Index to);
+  // committed before, or newly committed and durable on a majority of the
+  // voters of `members`.
+  void check_committed(const Node& node, Index from, Index to, const Membership& members);
   void check_roles();
   void note(std::string event);
   void fail(const std::string& why);
