@@ -931,7 +931,7 @@ bool Replica::maybe_commit() {
 bool Replica::has_ready() const {
   return !outbox_.empty() || !unstable_.empty() || pending_truncate_.has_value() ||
          pending_restart_.has_value() || commit_ != ready_commit_ || term_ != persisted_.term ||
-         vote_ != persisted_.vote;
+         vote_ != persisted_.vote || persistable_commit() != persisted_.commit;
 }
 
 Index Replica::persistable_commit() const {

@@ -300,6 +300,30 @@ TEST(RaftScenario, ACrashBetweenPersistingStateAndTruncatingCommitsNoDivergentEn
   EXPECT_GE(h.state(0).commit, 5) << "the commit is persisted once the log holds it";
 }
 
+TEST(RaftScenario, AFollowerThatCaughtUpPersistsItsCommitWithoutFurtherTraffic) {
+  Harness h(3, false, false);
+  h.elect(0, {0, 1, 2});
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(h.r(0).propose(bytes("x")));
+  h.deliver({0, 2});  // node 1 misses all of it
+  const Index commit = h.r(0).commit();
+  ASSERT_EQ(commit, 5);
+  ASSERT_LT(h.state(1).commit, commit);
+  // Heartbeats until node 1 catches up: it learns the commit in the same
+  // append that brings the entries, so that Ready cannot persist it (the
+  // entries are not durable yet).
+  for (int t = 0; t < 20 && h.r(1).commit() < commit; ++t) h.tick({0, 1, 2});
+  ASSERT_EQ(h.r(1).commit(), commit);
+  // Then the leader dies: nothing more reaches node 1, yet the commit it
+  // handed out must already be durable.
+  h.crash(0);
+  EXPECT_FALSE(h.r(1).has_ready());
+  EXPECT_EQ(h.state(1).commit, commit) << "the commit must reach the disk without more traffic";
+  h.crash(1);
+  h.start(1);
+  EXPECT_EQ(h.r(1).commit(), commit) << "a restart keeps the commit it had";
+  EXPECT_EQ(h.violation, "");
+}
+
 TEST(RaftScenario, ARejoiningNodeDoesNotDisruptAHealthyLeaderWithPreVote) {
   for (bool pre_vote : {true, false}) {
     Harness h(3, pre_vote, pre_vote);

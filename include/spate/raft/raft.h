@@ -190,8 +190,10 @@ struct LogRestart {
 // entries up to `commit` may be applied once this Ready's entries are in the
 // log. A crash may stop the driver between any two of these steps:
 // `hard_state.commit` never covers an entry this Ready replaces or has not
-// yet made durable (it may lag `commit` by one Ready), so the durable commit
-// always names entries of the durable log that are committed.
+// yet made durable: it lags `commit` until the log holds the entry, and then
+// has_ready() asks for one more Ready to persist it (even on an idle node),
+// so the durable commit always names entries of the durable log that are
+// committed and catches up with `commit` once the log does.
 struct Ready {
   std::optional<HardState> hard_state;
   std::optional<LogRestart> restart;

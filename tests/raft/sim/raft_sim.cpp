@@ -248,6 +248,17 @@ void Cluster::restart(int i) {
   // it crashed before making durable: single-server changes make a majority
   // of either membership safe).
   const Index commit = n.replica->commit();
+  // The durable commit is inside the durable log, and the restarted node
+  // starts from it: a restart never loses a commit that was made durable.
+  const Index log_end = std::max(n.log.last_index(), n.log.first_index() - 1);
+  if (n.state.commit > log_end) {
+    fail(fmt::format("node {} has durable commit {} past its durable log {}", i, n.state.commit,
+                     log_end));
+  }
+  if (commit < std::min(n.state.commit, log_end)) {
+    fail(fmt::format("node {} restarts at commit {}, behind its durable commit {}", i, commit,
+                     n.state.commit));
+  }
   check_committed(n, n.log.first_index(), commit, n.members_at_crash);
   n.commit_seen = commit;
   n.role_seen = Role::follower;
@@ -315,10 +326,14 @@ void Cluster::process(Node& n) {
     Ready ready = n.replica->ready();
     // A torn Ready: the node crashes after step `tear` of making it durable
     // (0 hard state, 1 restart, 2 truncation, 3 + k after k entries).
-    const std::uint64_t tear =
-        rng_.uniform(1000) < static_cast<std::uint64_t>(faults_.torn_per_mille)
-            ? rng_.uniform(3 + ready.entries.size())
-            : ~std::uint64_t{0};
+    const bool replacing = ready.restart.has_value() || ready.truncate_from.has_value();
+    std::uint64_t tear = ~std::uint64_t{0};
+    if (replacing &&
+        rng_.uniform(100) < static_cast<std::uint64_t>(faults_.torn_replacing_percent)) {
+      tear = rng_.uniform(3);  // before, between or after replacing the log
+    } else if (rng_.uniform(1000) < static_cast<std::uint64_t>(faults_.torn_per_mille)) {
+      tear = rng_.uniform(3 + ready.entries.size());
+    }
     auto torn = [&](std::uint64_t step) {
       if (tear != step) return false;
       ++stats_.torn_readies;
@@ -371,26 +386,11 @@ void Cluster::process(Node& n) {
     if (tear >= 3 && tear < 3 + ready.entries.size()) {
       // Only the first entries reached the disk.
       ready.entries.resize(tear - 3);
-      n.log.append(ready.entries);
+      append_checked(n, ready.entries);
       torn(tear);
       return;
     }
-    if (!ready.entries.empty()) {
-      check_membership_entries(n, ready.entries);
-      n.log.append(ready.entries);
-      // Log matching: any node holding an entry with the same index and term
-      // must hold the same prefix.
-      for (const auto& e : ready.entries) {
-        for (const auto& other : nodes_) {
-          if (other.id == n.id || !other.log.has(e.index)) continue;
-          if (other.log.at(e.index).term == e.term &&
-              other.log.prefix_hash(e.index) != n.log.prefix_hash(e.index)) {
-            fail(fmt::format("log matching broken at index {} term {} between {} and {}", e.index,
-                             e.term, n.id, other.id));
-          }
-        }
-      }
-    }
+    append_checked(n, ready.entries);
     // Commit: never back, never past the durable log, never lost.
     if (ready.commit < n.commit_seen) {
       fail(fmt::format("node {} commit went back {} -> {}", n.id, n.commit_seen, ready.commit));
@@ -428,7 +428,30 @@ void Cluster::process(Node& n) {
     }
     n.replica->advance(ready);
   }
+  // Drained: the commit it handed out is durable, whatever comes next.
+  if (n.replica && !n.replica->has_ready() && n.state.commit != n.replica->commit()) {
+    fail(fmt::format("node {} is idle with commit {} but durable commit {}", n.id,
+                     n.replica->commit(), n.state.commit));
+  }
   check_roles();
+}
+
+void Cluster::append_checked(Node& n, const std::vector<Entry>& entries) {
+  if (entries.empty()) return;
+  check_membership_entries(n, entries);
+  n.log.append(entries);
+  // Log matching: any node holding an entry with the same index and term
+  // must hold the same prefix.
+  for (const auto& e : entries) {
+    for (const auto& other : nodes_) {
+      if (other.id == n.id || !other.log.has(e.index)) continue;
+      if (other.log.at(e.index).term == e.term &&
+          other.log.prefix_hash(e.index) != n.log.prefix_hash(e.index)) {
+        fail(fmt::format("log matching broken at index {} term {} between {} and {}", e.index,
+                         e.term, n.id, other.id));
+      }
+    }
+  }
 }
 
 void Cluster::check_committed(const Node& n, Index from, Index to, const Membership& members) {
@@ -705,7 +728,7 @@ std::string Cluster::run(int ticks) {
   // and a new proposal must commit on every node within a bounded time.
   heal();
   for (int i = 0; i < static_cast<int>(nodes_.size()); ++i) restart(i);
-  faults_ = Faults{0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+  faults_ = Faults{0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
   note("liveness phase: no more faults");
   // A proposal to a leader that then loses its leadership may be dropped
   // (it was never committed): propose again to the new leader.

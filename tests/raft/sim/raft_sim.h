@@ -88,6 +88,9 @@ struct Faults {
   int compact_per_mille = 5;      // a node deletes a committed prefix (retention)
   int membership_per_mille = 15;  // the leader is asked to add, promote or remove a node
   int torn_per_mille = 2;         // a node crashes part way through making a Ready durable
+  // ... and far more often when the Ready restarts or truncates the log, the
+  // steps whose order the durable commit depends on (torn before they ran).
+  int torn_replacing_percent = 25;
 };
 
 // The sim's state machine is the log's prefix hash; its snapshot is that hash.
@@ -173,6 +176,9 @@ class Cluster {
   void random_faults();
   void random_membership_change();
   void check_membership_entries(const Node& node, const std::vector<Entry>& entries);
+  // Appends entries to the node's durable log, checking membership entries
+  // and log matching against every other node.
+  void append_checked(Node& node, const std::vector<Entry>& entries);
   // Entries from..to of `node`'s log are committed: equal to what was
   // committed before, or newly committed and durable on a majority of the
   // voters of `members`.
