@@ -428,6 +428,9 @@ void Cluster::process(Node& n) {
     }
     n.replica->advance(ready);
   }
+  if (n.replica && n.replica->has_ready()) {
+    fail(fmt::format("node {} still has a Ready after 100 in a row (it never drains)", n.id));
+  }
   // Drained: the commit it handed out is durable, whatever comes next.
   if (n.replica && !n.replica->has_ready() && n.state.commit != n.replica->commit()) {
     fail(fmt::format("node {} is idle with commit {} but durable commit {}", n.id,
