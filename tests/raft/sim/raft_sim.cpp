@@ -254,8 +254,7 @@ void Cluster::restart(int i) {
   if (n.state.commit > log_end) {
     fail(fmt::format("node {} has durable commit {} past its durable log {}", i, n.state.commit,
                      log_end));
-  }
-  if (commit < std::min(n.state.commit, log_end)) {
+  } else if (commit < n.state.commit) {
     fail(fmt::format("node {} restarts at commit {}, behind its durable commit {}", i, commit,
                      n.state.commit));
   }
@@ -430,9 +429,8 @@ void Cluster::process(Node& n) {
   }
   if (n.replica && n.replica->has_ready()) {
     fail(fmt::format("node {} still has a Ready after 100 in a row (it never drains)", n.id));
-  }
-  // Drained: the commit it handed out is durable, whatever comes next.
-  if (n.replica && !n.replica->has_ready() && n.state.commit != n.replica->commit()) {
+  } else if (n.replica && n.state.commit != n.replica->commit()) {
+    // Drained: the commit it handed out is durable, whatever comes next.
     fail(fmt::format("node {} is idle with commit {} but durable commit {}", n.id,
                      n.replica->commit(), n.state.commit));
   }
