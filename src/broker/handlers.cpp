@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <charconv>
+#include <map>
+#include <set>
 
 #include "spate/common/log.h"
 #include "spate/protocol/messages/alter_configs.h"
@@ -27,6 +29,47 @@ using Clock_ = std::chrono::steady_clock;
 using Frame = std::optional<ResponseFrame>;
 
 constexpr std::int32_t kRequestTimeoutMaxMs = 5 * 60 * 1000;
+// Admin requests without a timeout of their own (Metadata auto-creation)
+// wait this long for their turn.
+constexpr auto kAdminWaitDefault = std::chrono::seconds(30);
+// Error messages carry at most this many bytes, and names quoted in them at
+// most kQuotedBytesMax: a client's 32 KiB name must not come back 32 KiB long.
+constexpr std::size_t kErrorMessageBytesMax = 1024;
+constexpr std::size_t kQuotedBytesMax = 64;
+// A handler doing many entries of slow work (a timestamp lookup, ...) lets
+// the shard serve others at least this often.
+constexpr auto kSliceMax = std::chrono::microseconds(500);
+
+// `text` cut to `max` bytes at a UTF-8 boundary, "..." marking the cut.
+std::string shorten(std::string_view text, std::size_t max) {
+  if (text.size() <= max) return std::string(text);
+  std::size_t n = max - 3;
+  while (n > 0 && (static_cast<unsigned char>(text[n]) & 0xC0U) == 0x80U) --n;
+  return fmt::format("{}...", text.substr(0, n));
+}
+
+std::string bounded(std::string_view message) { return shorten(message, kErrorMessageBytesMax); }
+std::string quote_name(std::string_view name) { return shorten(name, kQuotedBytesMax); }
+
+Clock_::time_point deadline_after(const HandlerContext& ctx, std::int32_t timeout_ms) {
+  const std::int32_t max = std::min(kRequestTimeoutMaxMs, ctx.config.request_wait_max_ms);
+  return Clock_::now() + std::chrono::milliseconds(std::clamp(timeout_ms, 0, std::max(max, 0)));
+}
+
+// Suspends to let other requests on the shard run once this one has had the
+// thread for kSliceMax. Call between entries of slow work.
+class Slicer {
+ public:
+  awaitable<void> maybe_yield() {
+    if (Clock_::now() - started_ < kSliceMax) co_return;
+    auto executor = co_await asio::this_coro::executor;
+    co_await asio::post(executor, use_awaitable);
+    started_ = Clock_::now();
+  }
+
+ private:
+  Clock_::time_point started_ = Clock_::now();
+};
 
 // ---------------------------------------------------------------- ApiVersions
 
@@ -76,27 +119,39 @@ awaitable<std::optional<protocol::MetadataResponse>> metadata(HandlerContext& ct
   }
   const bool may_create =
       ctx.config.auto_create_topics && (ctx.version() < 4 || request.allow_auto_topic_creation);
-  for (const auto& wanted : *request.topics) {
-    const cluster::Topic* t = ctx.partitions.topic(wanted.name);
-    if (t == nullptr && may_create) {
-      auto s = ctx.partitions.create_topic(wanted.name, ctx.config.default_partitions, {});
-      if (!s && s.error().code() != Errc::already_exists) {
-        protocol::MetadataResponseTopic bad;
-        bad.name = wanted.name;
-        bad.error_code =
-            ctx.code(s.error().code() == Errc::invalid_argument ? ErrorCode::invalid_topic_exception
-                                                                : ErrorCode::kafka_storage_error);
-        r.topics.push_back(std::move(bad));
+  if (may_create) {
+    // Every missing topic in one operation (one topics.meta write), off the
+    // shard; the answer waits for it.
+    std::vector<cluster::TopicSpec> missing;
+    std::set<std::string_view> named;
+    for (const auto& wanted : *request.topics) {
+      if (ctx.partitions.topic(wanted.name) != nullptr ||
+          !storage::validate_topic_name(wanted.name) || !named.insert(wanted.name).second) {
         continue;
       }
-      t = ctx.partitions.topic(wanted.name);
+      missing.push_back({wanted.name, ctx.config.default_partitions, {}});
     }
+    if (!missing.empty()) {
+      auto created =
+          co_await ctx.partitions.create_topics(missing, false, Clock_::now() + kAdminWaitDefault);
+      for (std::size_t i = 0; i < created.size(); ++i) {
+        const auto& s = created[i];
+        if (s || s.error().code() == Errc::already_exists) continue;
+        log::get("broker")->warn("auto-creating topic {} failed: {}", quote_name(missing[i].name),
+                                 s.error().message());
+      }
+    }
+  }
+  for (const auto& wanted : *request.topics) {
+    const cluster::Topic* t = ctx.partitions.topic(wanted.name);
     if (t == nullptr) {
       protocol::MetadataResponseTopic missing;
       missing.name = wanted.name;
-      missing.error_code =
-          ctx.code(storage::validate_topic_name(wanted.name) ? ErrorCode::unknown_topic_or_partition
-                                                             : ErrorCode::invalid_topic_exception);
+      // Retriable while auto-creation is on (a limit or a failed create);
+      // invalid names never will be.
+      missing.error_code = ctx.code(!storage::validate_topic_name(wanted.name)
+                                        ? ErrorCode::invalid_topic_exception
+                                        : ErrorCode::unknown_topic_or_partition);
       r.topics.push_back(std::move(missing));
       continue;
     }
@@ -155,8 +210,7 @@ awaitable<std::optional<protocol::ProduceResponse>> produce(HandlerContext& ctx,
   }
   if (request.acks == 0) co_return std::nullopt;
   if (request.acks == -1) {
-    const auto timeout = std::clamp(request.timeout_ms, 0, kRequestTimeoutMaxMs);
-    const auto deadline = Clock_::now() + std::chrono::milliseconds(timeout);
+    const auto deadline = deadline_after(ctx, request.timeout_ms);
     for (auto& p : pending) {
       auto s = co_await p.partition->wait_committed(p.end, deadline);
       if (!s) p.response->error_code = ctx.code(error_code_for(s.error().code()));
@@ -175,14 +229,20 @@ struct FetchResult {
 };
 
 // Reads every partition once. Returns the bytes found in all.
+//
+// Both byte limits are soft only for the first batch of the first partition
+// with data (so that a consumer never stalls on a batch larger than its
+// limits, as in Kafka): every later read must fit what is left. The response
+// never holds more than fetch_bytes_max (the broker's fetch.max.bytes) plus
+// that one batch, however many entries or duplicates the request names.
 std::int64_t fetch_once(HandlerContext& ctx, const protocol::FetchRequest& request,
                         const std::vector<std::shared_ptr<cluster::Partition>>& partitions,
                         FetchResult& out, bool& any_error) {
-  (void)ctx;
   out = FetchResult{};
   any_error = false;
   std::int64_t total = 0;
-  std::int64_t budget = std::max(request.max_bytes, 0);
+  std::int64_t budget =
+      std::min<std::int64_t>(std::max(request.max_bytes, 0), ctx.config.fetch_bytes_max);
   std::size_t index = 0;
   for (const auto& t : request.topics) {
     auto& tr = out.response.responses.emplace_back();
@@ -202,21 +262,23 @@ std::int64_t fetch_once(HandlerContext& ctx, const protocol::FetchRequest& reque
       pr.last_stable_offset = pr.high_watermark;
       pr.log_start_offset = partition->start_offset().value();
       pr.records = std::vector<std::byte>{};
-      // The first partition with data always gets a whole batch, even past
-      // max_bytes, so a consumer never stalls on a big one.
-      const std::int64_t limit =
-          std::min<std::int64_t>(std::max(p.partition_max_bytes, 0),
-                                 total == 0 ? std::max<std::int64_t>(budget, 1) : budget);
-      if (limit <= 0) continue;
-      auto read = partition->read(Offset(p.fetch_offset), static_cast<std::uint64_t>(limit));
+      const std::int64_t limit = std::min<std::int64_t>(std::max(p.partition_max_bytes, 0), budget);
+      const bool first = total == 0;
+      if (limit <= 0 && !first) continue;
+      auto read = partition->read(Offset(p.fetch_offset),
+                                  static_cast<std::uint64_t>(std::max<std::int64_t>(limit, 1)));
       if (!read) {
         pr.error_code = static_cast<std::int16_t>(error_code_for(read.error().code()));
         any_error = true;
         continue;
       }
-      if (read->bytes.size == 0) continue;
-      total += static_cast<std::int64_t>(read->bytes.size);
-      budget -= static_cast<std::int64_t>(read->bytes.size);
+      const auto size = static_cast<std::int64_t>(read->bytes.size);
+      if (size == 0) continue;
+      // A read returns at least one whole batch: past the limits, only the
+      // first partition with data may keep it.
+      if (!first && size > limit) continue;
+      total += size;
+      budget = std::max<std::int64_t>(budget - size, 0);
       slice = read->bytes;
     }
   }
@@ -224,8 +286,7 @@ std::int64_t fetch_once(HandlerContext& ctx, const protocol::FetchRequest& reque
 }
 
 awaitable<FetchResult> fetch(HandlerContext& ctx, const protocol::FetchRequest& request) {
-  const auto max_wait = std::clamp(request.max_wait_ms, 0, kRequestTimeoutMaxMs);
-  const auto deadline = Clock_::now() + std::chrono::milliseconds(max_wait);
+  const auto deadline = deadline_after(ctx, request.max_wait_ms);
   std::vector<std::shared_ptr<cluster::Partition>> partitions;
   for (const auto& t : request.topics) {
     for (const auto& p : t.partitions) {
@@ -261,6 +322,7 @@ awaitable<FetchResult> fetch(HandlerContext& ctx, const protocol::FetchRequest& 
 awaitable<std::optional<protocol::ListOffsetsResponse>> list_offsets(
     HandlerContext& ctx, protocol::ListOffsetsRequest& request) {
   protocol::ListOffsetsResponse r;
+  Slicer slicer;
   for (const auto& t : request.topics) {
     auto& tr = r.topics.emplace_back();
     tr.name = t.name;
@@ -279,6 +341,12 @@ awaitable<std::optional<protocol::ListOffsetsResponse>> list_offsets(
       } else if (p.timestamp < 0) {
         pr.error_code = ctx.code(ErrorCode::invalid_request);
       } else {
+        // Each lookup may read and decode a batch: let others in between.
+        co_await slicer.maybe_yield();
+        if (!ctx.partitions.partition(t.name, p.partition_index)) {
+          pr.error_code = ctx.code(ErrorCode::unknown_topic_or_partition);
+          continue;
+        }
         auto hit = partition->log().find_offset_by_timestamp(p.timestamp);
         if (!hit) {
           pr.error_code = ctx.code(error_code_for(hit.error().code()));
@@ -294,33 +362,29 @@ awaitable<std::optional<protocol::ListOffsetsResponse>> list_offsets(
 
 // ---------------------------------------------------------------- topics
 
-cluster::ConfigMap config_map(const std::vector<protocol::CreateTopicsConfig>& configs,
-                              std::string& error) {
-  cluster::ConfigMap out;
-  for (const auto& c : configs) {
-    if (!c.value) {
-      error = fmt::format("config {} has a null value", c.name);
-      continue;
-    }
-    out[c.name] = *c.value;
-  }
-  return out;
-}
-
 awaitable<std::optional<protocol::CreateTopicsResponse>> create_topics(
     HandlerContext& ctx, protocol::CreateTopicsRequest& request) {
   protocol::CreateTopicsResponse r;
+  // What each topic asks for, checked here so that every cause has its own
+  // error code; the manager checks again (and the limits) in its turn.
+  std::vector<cluster::TopicSpec> specs;
+  std::vector<std::size_t> spec_of;  // response index of each spec
+  std::map<std::string_view, std::size_t> count;
+  for (const auto& t : request.topics) ++count[t.name];
+  r.topics.reserve(request.topics.size());
   for (const auto& t : request.topics) {
     auto& tr = r.topics.emplace_back();
     tr.name = t.name;
-    auto fail = [&](ErrorCode code, std::string message) {
+    auto fail = [&](ErrorCode code, std::string_view message) {
       tr.error_code = ctx.code(code);
-      if (ctx.version() >= 1) tr.error_message = std::move(message);
+      if (ctx.version() >= 1) tr.error_message = bounded(message);
     };
-    const bool duplicate = std::count_if(request.topics.begin(), request.topics.end(),
-                                         [&](const auto& o) { return o.name == t.name; }) > 1;
-    if (duplicate) {
+    if (count[t.name] > 1) {
       fail(ErrorCode::invalid_request, "topic named more than once in the request");
+      continue;
+    }
+    if (auto s = storage::validate_topic_name(t.name); !s) {
+      fail(ErrorCode::invalid_topic_exception, s.error().detail());
       continue;
     }
     std::int32_t partitions = t.num_partitions;
@@ -330,8 +394,8 @@ awaitable<std::optional<protocol::CreateTopicsResponse>> create_topics(
              "give either assignments or partitions and replication factor, not both");
         continue;
       }
-      bool ok = true;
-      for (std::size_t i = 0; i < t.assignments.size(); ++i) {
+      bool ok = t.assignments.size() <= static_cast<std::size_t>(cluster::kPartitionsMax);
+      for (std::size_t i = 0; ok && i < t.assignments.size(); ++i) {
         const auto& a = t.assignments[i];
         if (a.partition_index != static_cast<std::int32_t>(i) || a.broker_ids.size() != 1 ||
             a.broker_ids[0] != ctx.config.node_id) {
@@ -340,42 +404,72 @@ awaitable<std::optional<protocol::CreateTopicsResponse>> create_topics(
       }
       if (!ok) {
         fail(ErrorCode::invalid_replica_assignment,
-             fmt::format("assignments must name partitions 0..n-1, each on broker {} alone",
-                         ctx.config.node_id));
+             fmt::format("assignments must name partitions 0..n-1 (at most {}), each on broker {} "
+                         "alone",
+                         cluster::kPartitionsMax, ctx.config.node_id));
         continue;
       }
       partitions = static_cast<std::int32_t>(t.assignments.size());
     }
     if (partitions == -1) partitions = ctx.config.default_partitions;
+    if (partitions < 1 || partitions > cluster::kPartitionsMax) {
+      fail(ErrorCode::invalid_partitions,
+           fmt::format("number of partitions must be in [1, {}], got {}", cluster::kPartitionsMax,
+                       partitions));
+      continue;
+    }
     if (t.replication_factor != -1 && t.replication_factor != 1) {
       fail(ErrorCode::invalid_replication_factor,
            fmt::format("replication factor {} is larger than the 1 available broker",
                        t.replication_factor));
       continue;
     }
+    cluster::ConfigMap configs;
     std::string config_error;
-    auto configs = config_map(t.configs, config_error);
+    for (const auto& c : t.configs) {
+      if (!c.value) {
+        config_error = fmt::format("config {} has a null value", quote_name(c.name));
+        break;
+      }
+      if (auto s = cluster::validate_topic_config(c.name, *c.value); !s) {
+        config_error = s.error().detail();
+        break;
+      }
+      configs[c.name] = *c.value;
+    }
     if (!config_error.empty()) {
       fail(ErrorCode::invalid_config, config_error);
       continue;
     }
-    auto s = ctx.partitions.create_topic(t.name, partitions, configs, request.validate_only);
-    if (!s) {
-      const auto& e = s.error();
-      ErrorCode code = ErrorCode::kafka_storage_error;
-      if (e.code() == Errc::already_exists) {
+    specs.push_back({t.name, partitions, std::move(configs)});
+    spec_of.push_back(r.topics.size() - 1);
+  }
+  if (specs.empty()) co_return r;
+  auto results = co_await ctx.partitions.create_topics(std::move(specs), request.validate_only,
+                                                       deadline_after(ctx, request.timeout_ms));
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    if (results[i]) continue;
+    auto& tr = r.topics[spec_of[i]];
+    const auto& e = results[i].error();
+    ErrorCode code = ErrorCode::kafka_storage_error;
+    switch (e.code()) {
+      case Errc::already_exists:
         code = ErrorCode::topic_already_exists;
-      } else if (e.code() == Errc::invalid_argument) {
-        if (e.detail().starts_with("topic name")) {
-          code = ErrorCode::invalid_topic_exception;
-        } else if (e.detail().starts_with("number of partitions")) {
-          code = ErrorCode::invalid_partitions;
-        } else {
-          code = ErrorCode::invalid_config;
-        }
-      }
-      fail(code, e.detail());
+        break;
+      case Errc::limit_exceeded:
+        code = ErrorCode::policy_violation;
+        break;
+      case Errc::timeout:
+        code = ErrorCode::request_timed_out;
+        break;
+      case Errc::invalid_argument:
+        code = ErrorCode::invalid_config;
+        break;
+      default:
+        break;
     }
+    tr.error_code = ctx.code(code);
+    if (ctx.version() >= 1) tr.error_message = bounded(e.detail());
   }
   co_return r;
 }
@@ -383,14 +477,16 @@ awaitable<std::optional<protocol::CreateTopicsResponse>> create_topics(
 awaitable<std::optional<protocol::DeleteTopicsResponse>> delete_topics(
     HandlerContext& ctx, protocol::DeleteTopicsRequest& request) {
   protocol::DeleteTopicsResponse r;
+  const auto deadline = deadline_after(ctx, request.timeout_ms);
   for (const auto& name : request.topic_names) {
     auto& tr = r.responses.emplace_back();
     tr.name = name;
-    auto s = co_await ctx.partitions.delete_topic(name);
+    auto s = co_await ctx.partitions.delete_topic(name, deadline);
     if (!s) {
-      tr.error_code =
-          ctx.code(s.error().code() == Errc::not_found ? ErrorCode::unknown_topic_or_partition
-                                                       : ErrorCode::kafka_storage_error);
+      const auto c = s.error().code();
+      tr.error_code = ctx.code(c == Errc::not_found ? ErrorCode::unknown_topic_or_partition
+                               : c == Errc::timeout ? ErrorCode::request_timed_out
+                                                    : ErrorCode::kafka_storage_error);
     }
   }
   co_return r;
@@ -399,16 +495,27 @@ awaitable<std::optional<protocol::DeleteTopicsResponse>> delete_topics(
 awaitable<std::optional<protocol::CreatePartitionsResponse>> create_partitions(
     HandlerContext& ctx, protocol::CreatePartitionsRequest& request) {
   protocol::CreatePartitionsResponse r;
+  const auto deadline = deadline_after(ctx, request.timeout_ms);
+  std::map<std::string_view, std::size_t> count;
+  for (const auto& t : request.topics) ++count[t.name];
   for (const auto& t : request.topics) {
     auto& tr = r.results.emplace_back();
     tr.name = t.name;
-    auto s = ctx.partitions.add_partitions(t.name, t.count, request.validate_only);
+    if (count[t.name] > 1) {
+      tr.error_code = ctx.code(ErrorCode::invalid_request);
+      tr.error_message = "topic named more than once in the request";
+      continue;
+    }
+    auto s =
+        co_await ctx.partitions.add_partitions(t.name, t.count, request.validate_only, deadline);
     if (!s) {
-      tr.error_code =
-          ctx.code(s.error().code() == Errc::not_found ? ErrorCode::unknown_topic_or_partition
-                   : s.error().code() == Errc::invalid_argument ? ErrorCode::invalid_partitions
-                                                                : ErrorCode::kafka_storage_error);
-      tr.error_message = s.error().detail();
+      const auto c = s.error().code();
+      tr.error_code = ctx.code(c == Errc::not_found          ? ErrorCode::unknown_topic_or_partition
+                               : c == Errc::invalid_argument ? ErrorCode::invalid_partitions
+                               : c == Errc::limit_exceeded   ? ErrorCode::policy_violation
+                               : c == Errc::timeout          ? ErrorCode::request_timed_out
+                                                             : ErrorCode::kafka_storage_error);
+      tr.error_message = bounded(s.error().detail());
     }
   }
   co_return r;
@@ -480,7 +587,7 @@ awaitable<std::optional<protocol::DescribeConfigsResponse>> describe_configs(
       const cluster::Topic* t = ctx.partitions.topic(res.resource_name);
       if (t == nullptr) {
         rr.error_code = ctx.code(ErrorCode::unknown_topic_or_partition);
-        rr.error_message = fmt::format("topic '{}' does not exist", res.resource_name);
+        rr.error_message = fmt::format("topic '{}' does not exist", quote_name(res.resource_name));
         continue;
       }
       for (const auto& e :
@@ -507,37 +614,39 @@ awaitable<std::optional<protocol::DescribeConfigsResponse>> describe_configs(
 }
 
 // Applies new overrides to a topic, or says why not. Shared by both alters.
-protocol::AlterConfigsResourceResponse alter_topic(HandlerContext& ctx, std::int8_t type,
-                                                   const std::string& name,
-                                                   const Result<cluster::ConfigMap>& overrides,
-                                                   bool validate_only) {
+awaitable<protocol::AlterConfigsResourceResponse> alter_topic(
+    HandlerContext& ctx, std::int8_t type, const std::string& name,
+    const Result<cluster::ConfigMap>& overrides, bool validate_only) {
   protocol::AlterConfigsResourceResponse out;
   out.resource_type = type;
   out.resource_name = name;
-  auto fail = [&](ErrorCode code, std::string message) {
+  auto fail = [&](ErrorCode code, std::string_view message) {
     out.error_code = ctx.code(code);
-    out.error_message = std::move(message);
+    out.error_message = bounded(message);
   };
   if (type == protocol::kResourceBroker) {
     fail(ErrorCode::invalid_request, "broker configs are read-only (set them as spated flags)");
-    return out;
+    co_return out;
   }
   if (type != protocol::kResourceTopic) {
     fail(ErrorCode::invalid_request, fmt::format("resource type {} is not supported", type));
-    return out;
+    co_return out;
   }
   if (!overrides) {
     fail(ErrorCode::invalid_config, overrides.error().detail());
-    return out;
+    co_return out;
   }
-  auto s = ctx.partitions.set_topic_configs(name, *overrides, validate_only);
+  auto s = co_await ctx.partitions.set_topic_configs(name, *overrides, validate_only,
+                                                     Clock_::now() + kAdminWaitDefault);
   if (!s) {
-    fail(s.error().code() == Errc::not_found          ? ErrorCode::unknown_topic_or_partition
-         : s.error().code() == Errc::invalid_argument ? ErrorCode::invalid_config
-                                                      : ErrorCode::kafka_storage_error,
+    const auto c = s.error().code();
+    fail(c == Errc::not_found          ? ErrorCode::unknown_topic_or_partition
+         : c == Errc::invalid_argument ? ErrorCode::invalid_config
+         : c == Errc::timeout          ? ErrorCode::request_timed_out
+                                       : ErrorCode::kafka_storage_error,
          s.error().detail());
   }
-  return out;
+  co_return out;
 }
 
 awaitable<std::optional<protocol::AlterConfigsResponse>> alter_configs(
@@ -547,13 +656,14 @@ awaitable<std::optional<protocol::AlterConfigsResponse>> alter_configs(
     Result<cluster::ConfigMap> overrides = cluster::ConfigMap{};
     for (const auto& e : res.configs) {
       if (!e.value) {
-        overrides = Error::invalid(fmt::format("config {} has a null value", e.name));
+        overrides = Error::invalid(fmt::format("config {} has a null value", quote_name(e.name)));
         break;
       }
       (*overrides)[e.name] = *e.value;
     }
-    r.responses.push_back(
-        alter_topic(ctx, res.resource_type, res.resource_name, overrides, request.validate_only));
+    auto altered = co_await alter_topic(ctx, res.resource_type, res.resource_name, overrides,
+                                        request.validate_only);
+    r.responses.push_back(std::move(altered));
   }
   co_return r;
 }
@@ -567,7 +677,7 @@ awaitable<std::optional<protocol::IncrementalAlterConfigsResponse>> incremental_
     for (const auto& e : res.configs) {
       if (e.config_operation == protocol::kConfigOpSet) {
         if (!e.value) {
-          overrides = Error::invalid(fmt::format("config {} has a null value", e.name));
+          overrides = Error::invalid(fmt::format("config {} has a null value", quote_name(e.name)));
           break;
         }
         (*overrides)[e.name] = *e.value;
@@ -576,12 +686,13 @@ awaitable<std::optional<protocol::IncrementalAlterConfigsResponse>> incremental_
       } else {
         overrides = Error::invalid(
             fmt::format("config {}: operation {} applies to list configs only; none is a list here",
-                        e.name, e.config_operation));
+                        quote_name(e.name), e.config_operation));
         break;
       }
     }
-    r.responses.push_back(
-        alter_topic(ctx, res.resource_type, res.resource_name, overrides, request.validate_only));
+    auto altered = co_await alter_topic(ctx, res.resource_type, res.resource_name, overrides,
+                                        request.validate_only);
+    r.responses.push_back(std::move(altered));
   }
   co_return r;
 }
@@ -592,7 +703,7 @@ template <typename Req, typename Resp>
 awaitable<Result<Frame>> run(HandlerContext& ctx, const protocol::ApiInfo& api,
                              std::span<const std::byte> body,
                              awaitable<std::optional<Resp>> (*handler)(HandlerContext&, Req&)) {
-  auto request = protocol::decode_message<Req>(body, ctx.version());
+  auto request = protocol::decode_message<Req>(body, ctx.version(), ctx.config.decode_limits);
   if (!request) {
     co_return Error::malformed(fmt::format("{} v{} request (correlation id {}): {}", api.name,
                                            ctx.version(), ctx.header.correlation_id,
@@ -600,7 +711,9 @@ awaitable<Result<Frame>> run(HandlerContext& ctx, const protocol::ApiInfo& api,
   }
   auto response = co_await handler(ctx, *request);
   if (!response) co_return Frame{};
-  co_return Frame(response_frame(ctx, api, *response));
+  auto frame = response_frame(ctx, api, *response);
+  if (!frame) co_return frame.error();
+  co_return Frame(std::move(*frame));
 }
 
 }  // namespace
@@ -641,9 +754,9 @@ ErrorCode error_code_for(Errc errc) {
   return ErrorCode::unknown_server_error;
 }
 
-ResponseFrame encode_fetch_response(const HandlerContext& ctx, const protocol::ApiInfo& api,
-                                    const protocol::FetchResponse& r,
-                                    const std::vector<std::optional<storage::FileSlice>>& slices) {
+Result<ResponseFrame> encode_fetch_response(
+    const HandlerContext& ctx, const protocol::ApiInfo& api, const protocol::FetchResponse& r,
+    const std::vector<std::optional<storage::FileSlice>>& slices) {
   // The Fetch v4-v11 layout (kafka-protocol.md; protocol/messages/fetch.h),
   // written by hand so that each partition's records can be a file region.
   const std::int16_t version = ctx.header.request_api_version;
@@ -696,8 +809,10 @@ ResponseFrame encode_fetch_response(const HandlerContext& ctx, const protocol::A
   }
   if (out.size() > 0) frame.parts.push_back({out.release(), std::nullopt});
   const std::size_t total = frame.size() - protocol::kFrameSizeBytes;
-  SPATE_ASSERT(total <= static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max()),
-               "Fetch response of {} bytes", total);
+  if (total > static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max())) {
+    return Error::limit(
+        fmt::format("a Fetch response of {} bytes exceeds the 2 GiB frame limit", total));
+  }
   store_be<std::int32_t>(frame.parts.front().bytes.data(), static_cast<std::int32_t>(total));
   return frame;
 }
@@ -714,7 +829,8 @@ ResponseFrame api_versions_unsupported(HandlerContext& ctx) {
   protocol::begin_frame(out);
   protocol::encode_response_header(out, ctx.header.correlation_id, 0);
   protocol::encode_message(out, r, 0);
-  protocol::finish_frame(out);
+  // A few dozen bytes: never near the frame limit.
+  SPATE_ASSERT(protocol::finish_frame(out), "ApiVersions error response too large");
   ResponseFrame frame;
   frame.parts.push_back({out.release(), std::nullopt});
   return frame;
@@ -731,14 +847,17 @@ awaitable<Result<Frame>> dispatch(HandlerContext& ctx, const protocol::ApiInfo& 
     case ApiKey::produce:
       co_return co_await run(ctx, api, body, &produce);
     case ApiKey::fetch: {
-      auto request = protocol::decode_message<protocol::FetchRequest>(body, ctx.version());
+      auto request = protocol::decode_message<protocol::FetchRequest>(body, ctx.version(),
+                                                                      ctx.config.decode_limits);
       if (!request) {
         co_return Error::malformed(fmt::format("Fetch v{} request (correlation id {}): {}",
                                                ctx.version(), ctx.header.correlation_id,
                                                request.error().detail()));
       }
       auto result = co_await fetch(ctx, *request);
-      co_return Frame(encode_fetch_response(ctx, api, result.response, result.slices));
+      auto frame = encode_fetch_response(ctx, api, result.response, result.slices);
+      if (!frame) co_return frame.error();
+      co_return Frame(std::move(*frame));
     }
     case ApiKey::list_offsets:
       co_return co_await run(ctx, api, body, &list_offsets);

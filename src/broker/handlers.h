@@ -35,16 +35,17 @@ struct HandlerContext {
 [[nodiscard]] protocol::ErrorCode error_code_for(Errc errc);
 
 // Encodes a full response frame (size prefix, header, body).
+// Errors: limit_exceeded for a response over the protocol's 2 GiB.
 template <typename Resp>
-ResponseFrame response_frame(const HandlerContext& ctx, const protocol::ApiInfo& api,
-                             const Resp& response) {
+Result<ResponseFrame> response_frame(const HandlerContext& ctx, const protocol::ApiInfo& api,
+                                     const Resp& response) {
   ByteWriter out(256);
   protocol::begin_frame(out);
   protocol::encode_response_header(
       out, ctx.header.correlation_id,
       protocol::response_header_version(api, ctx.header.request_api_version));
   protocol::encode_message(out, response, ctx.header.request_api_version);
-  protocol::finish_frame(out);
+  if (auto s = protocol::finish_frame(out); !s) return s.error();
   ResponseFrame frame;
   frame.parts.push_back({out.release(), std::nullopt});
   return frame;
@@ -54,9 +55,11 @@ ResponseFrame api_versions_unsupported(HandlerContext& ctx);
 
 // A Fetch response (v4-v11) whose records are `slices` where set (else the
 // struct's own records): the regions are spliced in, never copied here.
-ResponseFrame encode_fetch_response(const HandlerContext& ctx, const protocol::ApiInfo& api,
-                                    const protocol::FetchResponse& response,
-                                    const std::vector<std::optional<storage::FileSlice>>& slices);
+// Errors: limit_exceeded for a response over the protocol's 2 GiB.
+[[nodiscard]] Result<ResponseFrame> encode_fetch_response(
+    const HandlerContext& ctx, const protocol::ApiInfo& api,
+    const protocol::FetchResponse& response,
+    const std::vector<std::optional<storage::FileSlice>>& slices);
 
 awaitable<Result<std::optional<ResponseFrame>>> dispatch(HandlerContext& ctx,
                                                          const protocol::ApiInfo& api,

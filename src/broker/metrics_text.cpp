@@ -64,6 +64,14 @@ std::string Broker::render_metrics() const {
           "Requests that closed their connection (unreadable frame, header or body).",
           load(metrics_.malformed_requests), "counter");
   counter("spate_partitions", "Partitions on this broker.", partitions_.partition_count(), "gauge");
+  counter("spate_partitions_limit", "Partitions this broker holds at most (--max-partitions).",
+          partitions_.limits().partitions_max, "gauge");
+  counter("spate_topics", "Topics on this broker.", partitions_.topics().size(), "gauge");
+  counter("spate_topics_limit", "Topics this broker holds at most (--max-topics).",
+          partitions_.limits().topics_max, "gauge");
+  counter("spate_topic_operations_queued",
+          "Topic operations (create, delete, add partitions, alter configs) running or waiting.",
+          partitions_.admin_queue(), "gauge");
 
   struct Gauge {
     const char* name;

@@ -118,7 +118,7 @@ void Connection::begin_request(ByteWriter& out, protocol::ApiKey key, std::int16
 }
 
 Result<std::int32_t> Connection::send_frame(ByteWriter& out) {
-  protocol::finish_frame(out);
+  if (auto s = protocol::finish_frame(out); !s) return s.error();
   const std::int32_t id = load_be<std::int32_t>(out.view().data() + 8);
   auto s = run("send a request", [&](auto handler) {
     asio::async_write(socket_, asio::buffer(out.view().data(), out.size()), handler);

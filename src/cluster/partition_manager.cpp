@@ -2,6 +2,8 @@
 
 #include "spate/cluster/partition_manager.h"
 
+#include <set>
+
 #include "spate/common/bytes.h"
 #include "spate/common/crc32c.h"
 #include "spate/common/log.h"
@@ -12,7 +14,6 @@ namespace {
 constexpr const char* kTopicsMetaFile = "topics.meta";
 constexpr std::uint32_t kTopicsMagic = 0x53505450;  // "SPTP"
 constexpr std::uint16_t kTopicsVersion = 1;
-constexpr std::size_t kTopicsMetaBytesMax = 64U << 20U;
 
 void write_string(ByteWriter& w, const std::string& s) {
   w.write<std::uint16_t>(static_cast<std::uint16_t>(s.size()));
@@ -88,26 +89,46 @@ Result<std::vector<TopicRecord>> decode_topics_meta(std::span<const std::byte> b
   return out;
 }
 
+PartitionManager::PartitionManager(storage::Filesystem& fs, storage::DataDir& dir,
+                                   storage::LogConfig defaults, const Clock& clock,
+                                   asio::any_io_executor shard, DiskThread& disk)
+    : fs_(fs),
+      dir_(dir),
+      defaults_(defaults),
+      clock_(clock),
+      shard_(std::move(shard)),
+      disk_(disk),
+      worker_(std::make_unique<DiskThread>()) {}
+
+PartitionManager::~PartitionManager() = default;
+
 Result<std::unique_ptr<PartitionManager>> PartitionManager::open(
     storage::Filesystem& fs, storage::DataDir& dir, const storage::LogConfig& defaults,
     const Clock& clock, asio::any_io_executor shard, DiskThread& disk,
     const storage::TaskRunner& runner) {
   std::unique_ptr<PartitionManager> m(
       new PartitionManager(fs, dir, defaults, clock, std::move(shard), disk));
+  auto logger = log::get("cluster");
   std::vector<TopicRecord> records;
-  auto bytes = storage::read_file(fs, dir.path() / kTopicsMetaFile, kTopicsMetaBytesMax);
+  bool meta_present = false;
+  bool changed = false;
+  auto bytes = storage::read_file(fs, dir.path() / kTopicsMetaFile, kTopicsMetaReadBytesMax);
   if (bytes) {
     auto decoded = decode_topics_meta(*bytes);
     if (!decoded) return decoded.error();
     records = std::move(*decoded);
+    meta_present = true;
   } else if (bytes.error().code() != Errc::not_found) {
     return bytes.error();
   }
   for (auto& r : records) {
-    if (auto s = validate_topic_configs(r.overrides); !s) {
+    auto normalized = normalize_topic_configs(r.overrides);
+    if (!normalized) {
       return Error::corrupt(
-          fmt::format("{}: topic {}: {}", kTopicsMetaFile, r.name, s.error().detail()));
+          fmt::format("{}: topic {}: {}", kTopicsMetaFile, r.name, normalized.error().detail()));
     }
+    if (*normalized != r.overrides) changed = true;  // written by an older version
+    r.overrides = std::move(*normalized);
     m->topics_[r.name] = Topic{r.name, r.overrides, {}};
   }
   auto opened = dir.open_all(
@@ -120,16 +141,34 @@ Result<std::unique_ptr<PartitionManager>> PartitionManager::open(
   if (!opened) return opened.error();
   std::map<std::string, std::map<std::int32_t, std::unique_ptr<storage::PartitionLog>>> found;
   for (auto& p : *opened) found[p.id.topic][p.id.partition] = std::move(p.log);
-  bool changed = false;
-  for (auto& [name, logs] : found) {
-    auto [it, inserted] = m->topics_.try_emplace(name, Topic{name, {}, {}});
-    if (inserted) {
-      log::get("cluster")->warn(
-          "topic {} has partition folders but no entry in {}: keeping it "
-          "with default configs",
-          name, kTopicsMetaFile);
-      changed = true;
+  for (auto it = found.begin(); it != found.end();) {
+    auto& [name, logs] = *it;
+    if (m->topics_.contains(name)) {
+      ++it;
+      continue;
     }
+    if (meta_present) {
+      // topics.meta is written last by a create and first by a delete: a
+      // folder it does not list is what a crash left of either.
+      for (auto& [index, log] : logs) {
+        logger->warn(
+            "removing partition folder {}-{}: {} does not list the topic (an interrupted create "
+            "or delete)",
+            name, index, kTopicsMetaFile);
+        (void)log->close();
+        log.reset();
+        if (auto s = dir.remove_partition({name, index}); !s) return s.error();
+      }
+      it = found.erase(it);
+      continue;
+    }
+    logger->warn(
+        "topic {} has partition folders but there is no {}: keeping it with default configs", name,
+        kTopicsMetaFile);
+    m->topics_.try_emplace(name, Topic{name, {}, {}});
+    records.push_back({name, 0, {}});
+    changed = true;
+    ++it;
   }
   for (const auto& r : records) {
     Topic& t = m->topics_[r.name];
@@ -137,140 +176,368 @@ Result<std::unique_ptr<PartitionManager>> PartitionManager::open(
     const std::int32_t total = std::max(r.partitions, logs.empty() ? 0 : logs.rbegin()->first + 1);
     for (std::int32_t i = 0; i < total; ++i) {
       auto it = logs.find(i);
-      if (it != logs.end()) {
-        t.partitions.push_back(std::make_shared<Partition>(storage::TopicPartition{r.name, i},
-                                                           std::move(it->second), m->shard_, disk));
-      } else {
-        // A create that a crash interrupted: finish it.
-        auto log =
-            dir.open_partition({r.name, i}, apply_topic_configs(defaults, t.overrides), clock);
-        if (!log) return log.error();
-        t.partitions.push_back(std::make_shared<Partition>(storage::TopicPartition{r.name, i},
-                                                           std::move(*log), m->shard_, disk));
-      }
-    }
-    if (total != r.partitions) changed = true;
-    found.erase(r.name);
-  }
-  for (auto& [name, logs] : found) {
-    Topic& t = m->topics_[name];
-    const std::int32_t total = logs.rbegin()->first + 1;
-    for (std::int32_t i = 0; i < total; ++i) {
-      auto it = logs.find(i);
       std::unique_ptr<storage::PartitionLog> log;
       if (it != logs.end()) {
         log = std::move(it->second);
       } else {
-        auto created = dir.open_partition({name, i}, defaults, clock);
+        // A create that a crash interrupted: finish it.
+        auto created =
+            dir.open_partition({r.name, i}, apply_topic_configs(defaults, t.overrides), clock);
         if (!created) return created.error();
         log = std::move(*created);
       }
-      t.partitions.push_back(std::make_shared<Partition>(storage::TopicPartition{name, i},
-                                                         std::move(log), m->shard_, disk));
+      t.partitions.push_back(m->adopt(r.name, i, std::move(log)));
     }
+    if (total != r.partitions) changed = true;
+  }
+  if (m->topics_.size() > m->limits_.topics_max ||
+      m->partition_count_ > m->limits_.partitions_max) {
+    logger->warn("{} topics with {} partitions exceed the limits ({} topics, {} partitions)",
+                 m->topics_.size(), m->partition_count_, m->limits_.topics_max,
+                 m->limits_.partitions_max);
   }
   if (changed) {
-    if (auto s = m->persist(); !s) return s.error();
+    if (auto s = m->persist_now(); !s) return s.error();
   }
   return m;
 }
 
-Status PartitionManager::persist() {
-  std::vector<TopicRecord> records;
+std::shared_ptr<Partition> PartitionManager::adopt(const std::string& topic, std::int32_t index,
+                                                   std::unique_ptr<storage::PartitionLog> log) {
+  ++partition_count_;
+  return std::make_shared<Partition>(storage::TopicPartition{topic, index}, std::move(log), shard_,
+                                     disk_);
+}
+
+std::vector<TopicRecord> PartitionManager::records() const {
+  std::vector<TopicRecord> out;
+  out.reserve(topics_.size());
   for (const auto& [name, t] : topics_) {
-    records.push_back({name, static_cast<std::int32_t>(t.partitions.size()), t.overrides});
+    out.push_back({name, static_cast<std::int32_t>(t.partitions.size()), t.overrides});
   }
-  return storage::write_file_atomic(fs_, dir_.path() / kTopicsMetaFile,
-                                    encode_topics_meta(records));
+  return out;
 }
 
-Status PartitionManager::open_partitions(Topic& topic, std::int32_t total) {
-  const auto config = apply_topic_configs(defaults_, topic.overrides);
-  for (auto i = static_cast<std::int32_t>(topic.partitions.size()); i < total; ++i) {
-    auto log = dir_.open_partition({topic.name, i}, config, clock_);
-    if (!log) return log.error();
-    topic.partitions.push_back(std::make_shared<Partition>(storage::TopicPartition{topic.name, i},
-                                                           std::move(*log), shard_, disk_));
+namespace {
+
+Result<std::vector<std::byte>> encode_bounded(const std::vector<TopicRecord>& records) {
+  auto bytes = encode_topics_meta(records);
+  if (bytes.size() > kTopicsMetaWriteBytesMax) {
+    return Error::limit(fmt::format("{} would take {} bytes, more than the limit {}",
+                                    kTopicsMetaFile, bytes.size(), kTopicsMetaWriteBytesMax));
   }
-  return {};
+  return bytes;
 }
 
-Status PartitionManager::create_topic(const std::string& name, std::int32_t partitions,
-                                      const ConfigMap& overrides, bool validate_only) {
-  if (auto s = storage::validate_topic_name(name); !s) return s;
-  if (topics_.contains(name)) {
-    return Error(Errc::already_exists, fmt::format("topic '{}' already exists", name));
-  }
-  if (partitions < 1 || partitions > kPartitionsMax) {
-    return Error::invalid(
-        fmt::format("number of partitions must be in [1, {}], got {}", kPartitionsMax, partitions));
-  }
-  if (auto s = validate_topic_configs(overrides); !s) return s;
-  if (auto s = storage::validate(apply_topic_configs(defaults_, overrides)); !s) return s;
-  if (validate_only) return {};
-  Topic topic{name, overrides, {}};
-  if (auto s = open_partitions(topic, partitions); !s) {
-    for (auto& p : topic.partitions) (void)p->log().close();
-    return s;
-  }
-  topics_[name] = std::move(topic);
-  if (auto s = persist(); !s) return s;
-  log::get("cluster")->info("topic created name={} partitions={} configs={}", name, partitions,
-                            overrides.size());
-  return {};
+}  // namespace
+
+Status PartitionManager::persist_now() {
+  auto bytes = encode_bounded(records());
+  if (!bytes) return bytes.error();
+  return storage::write_file_atomic(fs_, dir_.path() / kTopicsMetaFile, *bytes);
 }
 
-awaitable<Status> PartitionManager::delete_topic(std::string name) {
-  auto it = topics_.find(name);
-  if (it == topics_.end()) {
+// One admin operation's turn; ends it when destroyed.
+class PartitionManager::Turn {
+ public:
+  explicit Turn(PartitionManager* m) : m_(m) {}
+  Turn(Turn&& o) noexcept : m_(std::exchange(o.m_, nullptr)) {}
+  Turn& operator=(Turn&&) = delete;
+  Turn(const Turn&) = delete;
+  Turn& operator=(const Turn&) = delete;
+  ~Turn() {
+    if (m_ != nullptr) m_->end_turn();
+  }
+
+ private:
+  PartitionManager* m_;
+};
+
+awaitable<Result<PartitionManager::Turn>> PartitionManager::take_turn(Deadline deadline) {
+  ++admin_waiting_;
+  // Bounded by the deadline: each pass waits for the running operation to
+  // end or the deadline.
+  while (admin_busy_) {
+    if (std::chrono::steady_clock::now() >= deadline) {
+      --admin_waiting_;
+      co_return Error(Errc::timeout, fmt::format("{} earlier topic operations still running",
+                                                 admin_waiting_ + (admin_busy_ ? 1 : 0)));
+    }
+    co_await admin_idle_.wait_until(deadline);
+  }
+  --admin_waiting_;
+  admin_busy_ = true;
+  co_return Turn(this);
+}
+
+void PartitionManager::end_turn() {
+  admin_busy_ = false;
+  admin_idle_.notify_all();
+}
+
+awaitable<void> PartitionManager::off_shard(std::function<void()> work) {
+  // The initiation is a named variable holding only a shared_ptr: GCC 12
+  // destroys a lambda temporary with non-trivial captures twice when it sits
+  // in a co_await expression.
+  auto job = std::make_shared<std::function<void()>>(std::move(work));
+  auto initiation = [this, job](auto handler) {
+    auto h = std::make_shared<decltype(handler)>(std::move(handler));
+    worker_->submit([job] { (*job)(); }, shard_, [h] { std::move (*h)(); });
+  };
+  co_await asio::async_initiate<decltype(use_awaitable), void()>(initiation, use_awaitable);
+}
+
+awaitable<Status> PartitionManager::write_meta(std::vector<TopicRecord> records) {
+  auto bytes = encode_bounded(records);
+  if (!bytes) co_return bytes.error();
+  auto path = dir_.path() / kTopicsMetaFile;
+  // The job is a named variable, not a temporary in the co_await (see
+  // off_shard), and its result comes back through shared state.
+  auto written = std::make_shared<Status>();
+  std::function<void()> job = [this, written, path, bytes = std::move(*bytes)] {
+    *written = storage::write_file_atomic(fs_, path, bytes);
+  };
+  co_await off_shard(std::move(job));
+  co_return *written;
+}
+
+awaitable<Result<std::vector<std::unique_ptr<storage::PartitionLog>>>>
+PartitionManager::make_partitions(const std::string& name, const ConfigMap& overrides,
+                                  std::int32_t from, std::int32_t to) {
+  using Logs = std::vector<std::unique_ptr<storage::PartitionLog>>;
+  const auto config = apply_topic_configs(defaults_, overrides);
+  auto made = std::make_shared<Result<Logs>>(Logs{});
+  std::function<void()> job = [this, made, name, config, from, to] {
+    *made = [&]() -> Result<Logs> {
+      Logs out;
+      for (std::int32_t i = from; i < to; ++i) {
+        // Nothing of this topic's partition i is in topics.meta: a folder by
+        // that name is a leftover of an interrupted delete, never data.
+        auto log = [&]() -> Result<std::unique_ptr<storage::PartitionLog>> {
+          if (auto s = dir_.remove_partition({name, i}); !s) return s.error();
+          return dir_.open_partition({name, i}, config, clock_);
+        }();
+        if (!log) {
+          for (auto& opened : out) (void)opened->close();
+          out.clear();
+          for (std::int32_t j = from; j <= i; ++j) {
+            if (auto s = dir_.remove_partition({name, j}); !s) {
+              log::get("cluster")->error(
+                  "cannot remove partition folder {}-{} of a failed create: {}", name, j,
+                  s.error().message());
+            }
+          }
+          return log.error();
+        }
+        out.push_back(std::move(*log));
+      }
+      return out;
+    }();
+  };
+  co_await off_shard(std::move(job));
+  co_return std::move(*made);
+}
+
+awaitable<void> PartitionManager::remove_partitions(const std::string& name, std::int32_t from,
+                                                    std::int32_t to) {
+  std::function<void()> job = [this, name, from, to] {
+    for (std::int32_t i = from; i < to; ++i) {
+      if (auto s = dir_.remove_partition({name, i}); !s) {
+        log::get("cluster")->error(
+            "cannot remove partition folder {}-{}: {} (it is removed at the next start)", name, i,
+            s.error().message());
+      }
+    }
+  };
+  co_await off_shard(std::move(job));
+}
+
+awaitable<std::vector<Status>> PartitionManager::create_topics(std::vector<TopicSpec> specs,
+                                                               bool validate_only,
+                                                               Deadline deadline) {
+  std::vector<Status> out(specs.size());
+  auto turn = co_await take_turn(deadline);
+  if (!turn) {
+    for (auto& s : out) s = turn.error();
+    co_return out;
+  }
+  std::size_t topics = topics_.size();
+  std::size_t partitions = partition_count_;
+  std::set<std::string_view> seen;
+  std::vector<std::size_t> accepted;
+  for (std::size_t k = 0; k < specs.size(); ++k) {
+    auto& spec = specs[k];
+    auto check = [&]() -> Status {
+      if (auto s = storage::validate_topic_name(spec.name); !s) return s;
+      if (topics_.contains(spec.name) || seen.contains(spec.name)) {
+        return Error(Errc::already_exists, fmt::format("topic '{}' already exists", spec.name));
+      }
+      if (spec.partitions < 1 || spec.partitions > kPartitionsMax) {
+        return Error::invalid(fmt::format("number of partitions must be in [1, {}], got {}",
+                                          kPartitionsMax, spec.partitions));
+      }
+      auto normalized = normalize_topic_configs(spec.overrides);
+      if (!normalized) return normalized.error();
+      spec.overrides = std::move(*normalized);
+      if (auto s = storage::validate(apply_topic_configs(defaults_, spec.overrides)); !s) return s;
+      if (topics + 1 > limits_.topics_max) {
+        return Error::limit(fmt::format("this broker holds at most {} topics", limits_.topics_max));
+      }
+      if (partitions + static_cast<std::size_t>(spec.partitions) > limits_.partitions_max) {
+        return Error::limit(
+            fmt::format("this broker holds at most {} partitions ({} exist or are being created)",
+                        limits_.partitions_max, partitions));
+      }
+      return {};
+    }();
+    if (!check) {
+      out[k] = check;
+      continue;
+    }
+    seen.insert(spec.name);
+    ++topics;
+    partitions += static_cast<std::size_t>(spec.partitions);
+    accepted.push_back(k);
+  }
+  if (validate_only || accepted.empty()) co_return out;
+  // Folders first, topics.meta last: a crash in between leaves folders that
+  // the next start removes.
+  std::vector<std::pair<std::size_t, std::vector<std::unique_ptr<storage::PartitionLog>>>> made;
+  for (std::size_t k : accepted) {
+    auto logs = co_await make_partitions(specs[k].name, specs[k].overrides, 0, specs[k].partitions);
+    if (!logs) {
+      out[k] = logs.error();
+      continue;
+    }
+    made.emplace_back(k, std::move(*logs));
+  }
+  if (made.empty()) co_return out;
+  auto records = this->records();
+  for (const auto& [k, logs] : made) {
+    records.push_back({specs[k].name, specs[k].partitions, specs[k].overrides});
+  }
+  if (auto s = co_await write_meta(std::move(records)); !s) {
+    for (auto& [k, logs] : made) {
+      out[k] = s;
+      for (auto& log : logs) (void)log->close();
+      logs.clear();
+      co_await remove_partitions(specs[k].name, 0, specs[k].partitions);
+    }
+    co_return out;
+  }
+  for (auto& [k, logs] : made) {
+    const auto& spec = specs[k];
+    Topic topic{spec.name, spec.overrides, {}};
+    for (std::size_t i = 0; i < logs.size(); ++i) {
+      topic.partitions.push_back(
+          adopt(spec.name, static_cast<std::int32_t>(i), std::move(logs[i])));
+    }
+    topics_[spec.name] = std::move(topic);
+    log::get("cluster")->info("topic created name={} partitions={} configs={}", spec.name,
+                              spec.partitions, spec.overrides.size());
+  }
+  co_return out;
+}
+
+awaitable<Status> PartitionManager::create_topic(std::string name, std::int32_t partitions,
+                                                 ConfigMap overrides, bool validate_only,
+                                                 Deadline deadline) {
+  std::vector<TopicSpec> specs;
+  specs.push_back({std::move(name), partitions, std::move(overrides)});
+  auto out = co_await create_topics(std::move(specs), validate_only, deadline);
+  co_return out.front();
+}
+
+awaitable<Status> PartitionManager::delete_topic(std::string name, Deadline deadline) {
+  auto turn = co_await take_turn(deadline);
+  if (!turn) co_return turn.error();
+  if (!topics_.contains(name)) {
     co_return Error::not_found(fmt::format("topic '{}' does not exist", name));
   }
+  // topics.meta first: if it cannot be written, nothing changes.
+  auto records = this->records();
+  std::erase_if(records, [&](const TopicRecord& r) { return r.name == name; });
+  if (auto s = co_await write_meta(std::move(records)); !s) co_return s;
+  auto it = topics_.find(name);
   Topic topic = std::move(it->second);
   topics_.erase(it);
-  if (auto s = persist(); !s) co_return s;
-  for (auto& p : topic.partitions) {
-    (void)co_await p->close();
-    if (auto s = dir_.remove_partition(p->id()); !s) co_return s;
-  }
+  partition_count_ -= topic.partitions.size();
+  for (auto& p : topic.partitions) (void)co_await p->close();
+  co_await remove_partitions(name, 0, static_cast<std::int32_t>(topic.partitions.size()));
   log::get("cluster")->info("topic deleted name={} partitions={}", name, topic.partitions.size());
   co_return Status{};
 }
 
-Status PartitionManager::add_partitions(const std::string& name, std::int32_t total,
-                                        bool validate_only) {
+awaitable<Status> PartitionManager::add_partitions(std::string name, std::int32_t total,
+                                                   bool validate_only, Deadline deadline) {
+  auto turn = co_await take_turn(deadline);
+  if (!turn) co_return turn.error();
   auto it = topics_.find(name);
-  if (it == topics_.end()) return Error::not_found(fmt::format("topic '{}' does not exist", name));
-  Topic& topic = it->second;
-  const auto current = static_cast<std::int32_t>(topic.partitions.size());
+  if (it == topics_.end()) {
+    co_return Error::not_found(fmt::format("topic '{}' does not exist", name));
+  }
+  const auto current = static_cast<std::int32_t>(it->second.partitions.size());
   if (total <= current) {
-    return Error::invalid(fmt::format(
+    co_return Error::invalid(fmt::format(
         "topic '{}' has {} partitions; the new count {} must be larger", name, current, total));
   }
   if (total > kPartitionsMax) {
-    return Error::invalid(fmt::format("at most {} partitions per topic", kPartitionsMax));
+    co_return Error::invalid(fmt::format("at most {} partitions per topic", kPartitionsMax));
   }
-  if (validate_only) return {};
-  if (auto s = open_partitions(topic, total); !s) return s;
-  if (auto s = persist(); !s) return s;
+  const auto added = static_cast<std::size_t>(total - current);
+  if (partition_count_ + added > limits_.partitions_max) {
+    co_return Error::limit(fmt::format("this broker holds at most {} partitions ({} exist)",
+                                       limits_.partitions_max, partition_count_));
+  }
+  if (validate_only) co_return Status{};
+  const ConfigMap overrides = it->second.overrides;
+  auto logs = co_await make_partitions(name, overrides, current, total);
+  if (!logs) co_return logs.error();
+  auto records = this->records();
+  for (auto& r : records) {
+    if (r.name == name) r.partitions = total;
+  }
+  if (auto s = co_await write_meta(std::move(records)); !s) {
+    for (auto& log : *logs) (void)log->close();
+    logs->clear();
+    co_await remove_partitions(name, current, total);
+    co_return s;
+  }
+  // The topic cannot have gone: every change to topics_ takes the turn.
+  Topic& topic = topics_.at(name);
+  for (std::int32_t i = current; i < total; ++i) {
+    topic.partitions.push_back(
+        adopt(name, i, std::move((*logs)[static_cast<std::size_t>(i - current)])));
+  }
   log::get("cluster")->info("topic partitions added name={} partitions={}", name, total);
-  return {};
+  co_return Status{};
 }
 
-Status PartitionManager::set_topic_configs(const std::string& name, const ConfigMap& overrides,
-                                           bool validate_only) {
-  auto it = topics_.find(name);
-  if (it == topics_.end()) return Error::not_found(fmt::format("topic '{}' does not exist", name));
-  if (auto s = validate_topic_configs(overrides); !s) return s;
-  const auto config = apply_topic_configs(defaults_, overrides);
-  if (auto s = storage::validate(config); !s) return s;
-  if (validate_only) return {};
-  it->second.overrides = overrides;
-  for (auto& p : it->second.partitions) {
-    if (auto s = p->log().set_config(config); !s) return s;
+awaitable<Status> PartitionManager::set_topic_configs(std::string name, ConfigMap overrides,
+                                                      bool validate_only, Deadline deadline) {
+  auto turn = co_await take_turn(deadline);
+  if (!turn) co_return turn.error();
+  if (!topics_.contains(name)) {
+    co_return Error::not_found(fmt::format("topic '{}' does not exist", name));
   }
-  if (auto s = persist(); !s) return s;
-  log::get("cluster")->info("topic configs changed name={} overrides={}", name, overrides.size());
-  return {};
+  auto normalized = normalize_topic_configs(overrides);
+  if (!normalized) co_return normalized.error();
+  const auto config = apply_topic_configs(defaults_, *normalized);
+  if (auto s = storage::validate(config); !s) co_return s;
+  if (validate_only) co_return Status{};
+  auto records = this->records();
+  for (auto& r : records) {
+    if (r.name == name) r.overrides = *normalized;
+  }
+  if (auto s = co_await write_meta(std::move(records)); !s) co_return s;
+  Topic& topic = topics_.at(name);
+  topic.overrides = std::move(*normalized);
+  for (auto& p : topic.partitions) {
+    if (auto s = p->log().set_config(config); !s) co_return s;
+  }
+  log::get("cluster")->info("topic configs changed name={} overrides={}", name,
+                            topic.overrides.size());
+  co_return Status{};
 }
 
 const Topic* PartitionManager::topic(const std::string& name) const {
@@ -286,12 +553,6 @@ std::shared_ptr<Partition> PartitionManager::partition(const std::string& topic,
     return nullptr;
   }
   return it->second.partitions[static_cast<std::size_t>(index)];
-}
-
-std::size_t PartitionManager::partition_count() const {
-  std::size_t n = 0;
-  for (const auto& [name, t] : topics_) n += t.partitions.size();
-  return n;
 }
 
 void PartitionManager::tick() {

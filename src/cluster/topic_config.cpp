@@ -84,6 +84,18 @@ Status validate_topic_configs(const ConfigMap& overrides) {
   return {};
 }
 
+Result<ConfigMap> normalize_topic_configs(const ConfigMap& overrides) {
+  ConfigMap out;
+  for (const auto& [name, value] : overrides) {
+    if (auto s = validate_topic_config(name, value); !s) return s.error();
+    std::int64_t v = 0;
+    auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
+    const bool numeric = ec == std::errc() && ptr == value.data() + value.size();
+    out[name] = numeric ? std::to_string(v) : value;
+  }
+  return out;
+}
+
 storage::LogConfig apply_topic_configs(const storage::LogConfig& defaults,
                                        const ConfigMap& overrides) {
   storage::LogConfig c = defaults;
@@ -97,9 +109,13 @@ storage::LogConfig apply_topic_configs(const storage::LogConfig& defaults,
   if (auto v = num("retention.ms")) c.retention_ms = *v;
   if (auto v = num("retention.bytes")) c.retention_bytes = *v;
   if (auto v = num("segment.bytes")) c.segment_bytes_max = static_cast<std::uint64_t>(*v);
-  if (auto v = num("segment.ms")) c.segment_age_max = std::chrono::milliseconds(*v);
+  if (auto v = num("segment.ms")) {
+    c.segment_age_max = std::chrono::milliseconds(std::min(*v, kDurationMsMax));
+  }
   if (auto v = num("max.message.bytes")) c.batch_bytes_max = static_cast<std::uint32_t>(*v);
-  if (auto v = num("flush.ms")) c.flush_interval = std::chrono::milliseconds(*v);
+  if (auto v = num("flush.ms")) {
+    c.flush_interval = std::chrono::milliseconds(std::min(*v, kDurationMsMax));
+  }
   if (auto it = overrides.find("flush.policy"); it != overrides.end()) {
     if (auto p = storage::parse_flush_policy(it->second)) c.flush_policy = *p;
   }

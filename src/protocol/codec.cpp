@@ -181,6 +181,12 @@ std::size_t Decoder::array_count(bool flexible, std::size_t element_bytes_min,
     fail(field, fmt::format("array count {} cannot fit in the bytes left", count));
     return 0;
   }
+  items_total_ += count;
+  if (items_total_ > limits_.items_total_max) {
+    fail(field, fmt::format("{} array items in the message exceed the limit {}", items_total_,
+                            limits_.items_total_max));
+    return 0;
+  }
   return count;
 }
 
@@ -220,11 +226,18 @@ void Encoder::write_length(std::int64_t length, bool flexible, bool wide) {
 }
 
 void Encoder::string(const std::string& v, bool flexible, std::string_view) {
-  SPATE_ASSERT(
-      flexible || v.size() <= static_cast<std::size_t>(std::numeric_limits<std::int16_t>::max()),
-      "string of {} bytes", v.size());
-  write_length(static_cast<std::int64_t>(v.size()), flexible, false);
-  out_.write_string(v);
+  // A classic STRING holds at most INT16 max bytes (a compact one the same,
+  // by Kafka's rule). Decoded strings are already that short; anything longer
+  // (a message built from client input) is cut at a UTF-8 boundary rather
+  // than written with a wrong length or stopping the process.
+  std::string_view text = v;
+  if (text.size() > kEncodedStringBytesMax) {
+    std::size_t n = kEncodedStringBytesMax;
+    while (n > 0 && (static_cast<unsigned char>(text[n]) & 0xC0U) == 0x80U) --n;
+    text = text.substr(0, n);
+  }
+  write_length(static_cast<std::int64_t>(text.size()), flexible, false);
+  out_.write_string(text);
 }
 
 void Encoder::nullable_string(const std::optional<std::string>& v, bool flexible,

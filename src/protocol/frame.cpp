@@ -59,11 +59,14 @@ void begin_frame(ByteWriter& out) {
   out.write<std::int32_t>(0);
 }
 
-void finish_frame(ByteWriter& out) {
+Status finish_frame(ByteWriter& out) {
   const std::size_t body = out.size() - kFrameSizeBytes;
-  SPATE_ASSERT(body <= static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max()),
-               "frame too large");
+  if (body > static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max())) {
+    return Error(Errc::limit_exceeded,
+                 fmt::format("a frame of {} bytes exceeds the protocol's 2 GiB limit", body));
+  }
   out.patch<std::int32_t>(0, static_cast<std::int32_t>(body));
+  return {};
 }
 
 }  // namespace spate::protocol

@@ -253,10 +253,25 @@ Result<std::vector<OpenedPartition>> DataDir::open_all(
   return out;
 }
 
+std::string deleted_dir_name(const TopicPartition& id) {
+  // A folder name holds at most 255 bytes and <topic>-<partition> may use
+  // 255 already: a long one keeps a prefix and a hash of the whole name, so
+  // that the marked name stays unique and within the limit.
+  constexpr std::size_t kNameBytesMax = 255;
+  constexpr std::size_t kSuffixBytes = std::char_traits<char>::length(kDeletedSuffix);
+  const std::string name = id.dir_name();
+  if (name.size() + kSuffixBytes <= kNameBytesMax) return name + kDeletedSuffix;
+  const std::uint32_t hash = crc32c::value(std::as_bytes(std::span(name.data(), name.size())));
+  return fmt::format("{}~{:08x}{}", name.substr(0, kNameBytesMax - kSuffixBytes - 9), hash,
+                     kDeletedSuffix);
+}
+
 Status DataDir::remove_partition(const TopicPartition& id) {
   const auto dir = path_ / id.dir_name();
-  auto doomed = dir;
-  doomed += kDeletedSuffix;
+  auto type = fs_.entry_type(dir);
+  if (!type) return type.error();
+  if (*type == EntryType::none) return {};
+  const auto doomed = path_ / deleted_dir_name(id);
   // Rename first: after a crash the folder is either whole or marked deleted.
   if (auto s = fs_.rename(dir, doomed); !s) return s;
   if (auto s = fs_.sync_directory(path_); !s) return s;

@@ -52,9 +52,13 @@ Status validate(const LogConfig& config) {
     return Error::invalid(fmt::format("segment.bytes {} outside [{}, {}]", config.segment_bytes_max,
                                       protocol::kBatchHeaderBytes, limits::kSegmentBytesMax));
   }
-  if (config.segment_age_max.count() <= 0) {
-    return Error::invalid(
-        fmt::format("segment.ms {} must be positive", config.segment_age_max.count()));
+  // Ages are compared with the clock in nanoseconds: past about 292 years
+  // the conversion overflows. Callers map Kafka's "never" (INT64 max) to a
+  // century.
+  constexpr auto kAgeMax = std::chrono::hours(24 * 366 * 100);
+  if (config.segment_age_max.count() <= 0 || config.segment_age_max > kAgeMax) {
+    return Error::invalid(fmt::format("segment.ms {} must be positive and at most 100 years",
+                                      config.segment_age_max.count()));
   }
   if (config.retention_ms < -1) {
     return Error::invalid(fmt::format("retention.ms {} (-1 or more)", config.retention_ms));
@@ -68,9 +72,9 @@ Status validate(const LogConfig& config) {
                                       config.batch_bytes_max, protocol::kBatchHeaderBytes,
                                       limits::kBatchBytesMax));
   }
-  if (config.flush_interval.count() <= 0) {
-    return Error::invalid(
-        fmt::format("flush interval {} ms must be positive", config.flush_interval.count()));
+  if (config.flush_interval.count() <= 0 || config.flush_interval > kAgeMax) {
+    return Error::invalid(fmt::format("flush interval {} ms must be positive and at most 100 years",
+                                      config.flush_interval.count()));
   }
   return {};
 }

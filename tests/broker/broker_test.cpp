@@ -20,6 +20,7 @@
 #include "spate/protocol/messages/partition_admin.h"
 #include "spate/protocol/messages/produce.h"
 #include "spate/protocol/record_batch.h"
+#include "spate/storage/faulty_fs.h"
 #include "spate/storage/mem_fs.h"
 
 namespace spate::broker {
@@ -137,7 +138,8 @@ class BrokerTest : public ::testing::Test {
     return resp.responses.at(0).partitions.at(0);
   }
 
-  storage::MemFs fs_;
+  storage::MemFs mem_;
+  storage::FaultyFs fs_{mem_};
   SystemClock clock_;
   asio::io_context io_;
   cluster::DiskThread disk_;
@@ -470,6 +472,232 @@ TEST_F(BrokerTest, MetricsRenderPrometheusText) {
   EXPECT_NE(text.find("spate_requests_total{api=\"Produce\"} 1"), std::string::npos) << text;
   EXPECT_NE(text.find("spate_log_end_offset{topic=\"t\",partition=\"0\"} 1"), std::string::npos);
   EXPECT_NE(text.find("# TYPE spate_request_latency_seconds histogram"), std::string::npos);
+}
+
+// ---------------------------------------------------------------- hostile input (issue 12)
+
+TEST_F(BrokerTest, LongClientStringsComeBackBoundedInEveryErrorMessage) {
+  const std::string long_name(32767, 'a');
+  protocol::DescribeConfigsRequest describe;
+  describe.resources.push_back({protocol::kResourceTopic, long_name, std::nullopt});
+  auto d = call<protocol::DescribeConfigsResponse>(ApiKey::describe_configs, 0, describe);
+  EXPECT_EQ(d.results.at(0).error_code, code(ErrorCode::unknown_topic_or_partition));
+  EXPECT_LE(d.results[0].error_message.value_or("").size(), 1024U);
+
+  create("t", 1);
+  protocol::AlterConfigsRequest alter;
+  alter.resources.push_back({protocol::kResourceTopic, "t", {{long_name, std::nullopt}}});
+  auto a = call<protocol::AlterConfigsResponse>(ApiKey::alter_configs, 0, alter);
+  EXPECT_EQ(a.responses.at(0).error_code, code(ErrorCode::invalid_config));
+  EXPECT_LE(a.responses[0].error_message.value_or("").size(), 1024U);
+
+  protocol::CreateTopicsRequest ct;
+  ct.topics.push_back({"c", 1, 1, {}, {{long_name, "1"}}});
+  auto c = call<protocol::CreateTopicsResponse>(ApiKey::create_topics, 1, ct);
+  EXPECT_EQ(c.topics.at(0).error_code, code(ErrorCode::invalid_config));
+  EXPECT_LE(c.topics[0].error_message.value_or("").size(), 1024U);
+
+  protocol::CreatePartitionsRequest cp;
+  cp.topics.push_back({long_name, 3, std::nullopt});
+  auto p = call<protocol::CreatePartitionsResponse>(ApiKey::create_partitions, 0, cp);
+  EXPECT_EQ(p.results.at(0).error_code, code(ErrorCode::unknown_topic_or_partition));
+  EXPECT_LE(p.results[0].error_message.value_or("").size(), 1024U);
+}
+
+TEST_F(BrokerTest, FetchLimitsAreSoftOnlyForTheFirstBatchOfTheFirstPartition) {
+  create("big", 1, {{"max.message.bytes", "2000000"}});
+  std::vector<std::byte> value(100'000, std::byte{'x'});
+  for (int i = 0; i < 4; ++i) {
+    protocol::BatchBuilder b(1000);
+    b.add_value(value);
+    ASSERT_EQ(produce("big", 0, b.build()).error_code, 0);
+  }
+  // The same partition 500 times, each allowing 1 byte, the whole response
+  // INT32_MAX: one batch, once.
+  protocol::FetchRequest r;
+  r.max_wait_ms = 0;
+  r.min_bytes = 1;
+  r.max_bytes = std::numeric_limits<std::int32_t>::max();
+  r.topics.push_back({"big", {}});
+  for (int i = 0; i < 500; ++i) r.topics[0].partitions.push_back({0, -1, 0, -1, 1});
+  auto resp = call<protocol::FetchResponse>(ApiKey::fetch, 4, r);
+  std::size_t with_records = 0;
+  std::size_t bytes = 0;
+  for (const auto& p : resp.responses.at(0).partitions) {
+    if (p.records && !p.records->empty()) ++with_records;
+    bytes += p.records ? p.records->size() : 0;
+  }
+  EXPECT_EQ(with_records, 1U);
+  EXPECT_LT(bytes, 110'000U);
+}
+
+TEST_F(BrokerTest, FetchNeverCarriesMoreThanTheBrokersFetchMaxBytes) {
+  config_.fetch_bytes_max = 250'000;
+  broker_ = std::make_unique<Broker>(config_, *manager_, metrics_, clock_);
+  create("big", 2, {{"max.message.bytes", "2000000"}});
+  std::vector<std::byte> value(100'000, std::byte{'x'});
+  for (int partition = 0; partition < 2; ++partition) {
+    for (int i = 0; i < 5; ++i) {
+      protocol::BatchBuilder b(1000);
+      b.add_value(value);
+      ASSERT_EQ(produce("big", partition, b.build()).error_code, 0);
+    }
+  }
+  protocol::FetchRequest r;
+  r.max_wait_ms = 0;
+  r.min_bytes = 1;
+  r.max_bytes = std::numeric_limits<std::int32_t>::max();
+  r.topics.push_back({"big", {{0, -1, 0, -1, 1 << 30}, {1, -1, 0, -1, 1 << 30}}});
+  auto resp = call<protocol::FetchResponse>(ApiKey::fetch, 11, r);
+  std::size_t bytes = 0;
+  for (const auto& p : resp.responses.at(0).partitions) bytes += p.records ? p.records->size() : 0;
+  EXPECT_GT(bytes, 100'000U);
+  EXPECT_LE(bytes, 250'000U);
+}
+
+TEST_F(BrokerTest, DeleteRacingCreateOfTheSameNameNeverLosesTheNewTopicsData) {
+  for (int round = 0; round < 20; ++round) {
+    create("race", 1);
+    ASSERT_EQ(produce("race", 0, batch(3)).error_code, 0);
+    std::optional<Result<Frame>> deleted;
+    std::optional<Result<Frame>> created;
+    protocol::DeleteTopicsRequest drop;
+    drop.topic_names = {"race"};
+    protocol::CreateTopicsRequest again;
+    again.topics.push_back({"race", 1, 1, {}, {}});
+    auto spawn = [&](std::vector<std::byte> bytes, std::optional<Result<Frame>>& out) {
+      asio::co_spawn(
+          io_,
+          [&, bytes = std::move(bytes)]() mutable -> awaitable<void> {
+            out.emplace(co_await broker_->handle(std::move(bytes)));
+          },
+          asio::detached);
+    };
+    spawn(frame(ApiKey::delete_topics, 3, drop), deleted);
+    spawn(frame(ApiKey::create_topics, 4, again), created);
+    io_.restart();
+    for (int i = 0; i < 1000 && !(deleted && created); ++i) {
+      io_.run_one_for(std::chrono::milliseconds(10));
+    }
+    ASSERT_TRUE(deleted && created);
+    // The create waited for the delete: it made a new, empty topic whose
+    // folder is its own.
+    ASSERT_NE(manager_->topic("race"), nullptr) << "round " << round;
+    EXPECT_EQ(manager_->partition("race", 0)->end_offset(), Offset(0)) << "round " << round;
+    ASSERT_EQ(produce("race", 0, batch(2)).error_code, 0);
+    ASSERT_EQ(run(manager_->close_all()), 0U);
+    broker_.reset();
+    manager_.reset();
+    open();
+    ASSERT_NE(manager_->topic("race"), nullptr);
+    EXPECT_EQ(manager_->partition("race", 0)->end_offset(), Offset(2)) << "round " << round;
+    protocol::DeleteTopicsRequest cleanup;
+    cleanup.topic_names = {"race"};
+    ASSERT_EQ(call<protocol::DeleteTopicsResponse>(ApiKey::delete_topics, 3, cleanup)
+                  .responses[0]
+                  .error_code,
+              0);
+  }
+}
+
+TEST_F(BrokerTest, ConfigValuesAreStoredInCanonicalForm) {
+  const std::string zeros(30000, '0');
+  create("padded", 1, {{"retention.ms", zeros + "86400000"}, {"segment.bytes", "+1048576"}});
+  EXPECT_EQ(manager_->topic("padded")->overrides.at("retention.ms"), "86400000");
+  auto meta = mem_.contents("/data/topics.meta");
+  ASSERT_TRUE(meta);
+  EXPECT_LT(meta->size(), 1024U);
+}
+
+TEST_F(BrokerTest, SegmentMsOfInt64MaxMeansNeverAndDoesNotRollEveryAppend) {
+  create("never", 1, {{"segment.ms", "9223372036854775807"}, {"flush.ms", "9223372036854775807"}});
+  for (int i = 0; i < 5; ++i) ASSERT_EQ(produce("never", 0, batch(1)).error_code, 0);
+  manager_->tick();
+  auto files = mem_.list_directory("/data/never-0");
+  ASSERT_TRUE(files);
+  EXPECT_EQ(std::count_if(files->begin(), files->end(),
+                          [](const std::string& f) { return f.ends_with(".log"); }),
+            1);
+}
+
+TEST_F(BrokerTest, TopicAndPartitionLimitsAreEnforcedWithPolicyViolation) {
+  manager_->set_limits({3, 5});
+  create("a", 2);
+  create("b", 2);
+  protocol::CreateTopicsRequest r;
+  r.topics.push_back({"c", 2, 1, {}, {}});
+  auto over = call<protocol::CreateTopicsResponse>(ApiKey::create_topics, 4, r);
+  EXPECT_EQ(over.topics.at(0).error_code, code(ErrorCode::policy_violation));
+  EXPECT_NE(over.topics[0].error_message->find("5 partitions"), std::string::npos);
+  protocol::CreatePartitionsRequest grow;
+  grow.topics.push_back({"a", 4, std::nullopt});
+  EXPECT_EQ(call<protocol::CreatePartitionsResponse>(ApiKey::create_partitions, 1, grow)
+                .results.at(0)
+                .error_code,
+            code(ErrorCode::policy_violation));
+  create("c", 1);
+  r.topics[0] = {"d", 1, 1, {}, {}};
+  EXPECT_EQ(call<protocol::CreateTopicsResponse>(ApiKey::create_topics, 4, r).topics[0].error_code,
+            code(ErrorCode::policy_violation));
+  // Auto-creation past the limit: a retriable "unknown", never a crash.
+  protocol::MetadataRequest m;
+  m.topics = std::vector<protocol::MetadataRequestTopic>{{"auto"}};
+  m.allow_auto_topic_creation = true;
+  EXPECT_EQ(call<protocol::MetadataResponse>(ApiKey::metadata, 6, m).topics.at(0).error_code,
+            code(ErrorCode::unknown_topic_or_partition));
+}
+
+TEST_F(BrokerTest, ARequestWithTooManyEntriesClosesTheConnection) {
+  create("t", 1);
+  protocol::FetchRequest r;
+  r.max_wait_ms = 0;
+  r.topics.push_back({"t", {}});
+  for (int i = 0; i < 20001; ++i) r.topics[0].partitions.push_back({0, -1, 0, -1, 1});
+  auto result = handle(frame(ApiKey::fetch, 4, r));
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().code(), Errc::malformed);
+  r.topics[0].partitions.resize(1000);
+  EXPECT_EQ(call<protocol::FetchResponse>(ApiKey::fetch, 4, r).responses.at(0).partitions.size(),
+            1000U);
+}
+
+TEST_F(BrokerTest, ACreateThatFailsPartwayLeavesNothingBehind) {
+  create("small", 1);
+  ASSERT_EQ(produce("small", 0, batch(3)).error_code, 0);
+  const auto before = fs_.calls(static_cast<std::uint32_t>(storage::FaultOp::open));
+  (void)before;
+  // ENOSPC on the 10th file open from now: a few partitions in.
+  fs_.inject({10, static_cast<std::uint32_t>(storage::FaultOp::open), 28, 0, false});
+  protocol::CreateTopicsRequest r;
+  r.topics.push_back({"huge", 20, 1, {}, {}});
+  auto resp = call<protocol::CreateTopicsResponse>(ApiKey::create_topics, 4, r);
+  fs_.clear();
+  EXPECT_EQ(resp.topics.at(0).error_code, code(ErrorCode::kafka_storage_error));
+  EXPECT_EQ(manager_->topic("huge"), nullptr);
+  auto entries = mem_.list_directory("/data");
+  ASSERT_TRUE(entries);
+  for (const auto& e : *entries) EXPECT_FALSE(e.starts_with("huge")) << e;
+  ASSERT_EQ(run(manager_->close_all()), 0U);
+  broker_.reset();
+  manager_.reset();
+  open();
+  EXPECT_EQ(manager_->topic("huge"), nullptr);
+  EXPECT_EQ(manager_->partition("small", 0)->end_offset(), Offset(3));
+}
+
+TEST_F(BrokerTest, FoldersOfTopicsMissingFromTopicsMetaAreRemovedOnOpen) {
+  create("kept", 1);
+  ASSERT_EQ(run(manager_->close_all()), 0U);
+  broker_.reset();
+  manager_.reset();
+  // What a crash between a create's folders and its topics.meta leaves.
+  ASSERT_TRUE(mem_.create_directories("/data/orphan-0"));
+  open();
+  EXPECT_EQ(manager_->topic("orphan"), nullptr);
+  EXPECT_NE(manager_->topic("kept"), nullptr);
+  auto entries = mem_.list_directory("/data");
+  ASSERT_TRUE(entries);
+  for (const auto& e : *entries) EXPECT_FALSE(e.starts_with("orphan")) << e;
 }
 
 }  // namespace

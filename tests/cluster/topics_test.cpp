@@ -82,5 +82,24 @@ TEST(TopicsMeta, EveryFlippedByteAndEveryTruncationIsRefused) {
   }
 }
 
+TEST(TopicConfig, NumbersAreStoredCanonicallyAndNeverIsACentury) {
+  const std::string zeros(30000, '0');
+  auto n = normalize_topic_configs({{"retention.ms", zeros + "42"},
+                                    {"segment.ms", "9223372036854775807"},
+                                    {"flush.policy", "interval"}});
+  ASSERT_TRUE(n) << n.error();
+  EXPECT_EQ(n->at("retention.ms"), "42");
+  EXPECT_EQ(n->at("segment.ms"), "9223372036854775807");
+  EXPECT_EQ(n->at("flush.policy"), "interval");
+  EXPECT_FALSE(normalize_topic_configs({{"retention.ms", zeros + "x"}}));
+  const auto c = apply_topic_configs(storage::LogConfig{}, {{"segment.ms", "9223372036854775807"},
+                                                            {"flush.ms", "9223372036854775807"}});
+  EXPECT_EQ(c.segment_age_max.count(), kDurationMsMax);
+  EXPECT_EQ(c.flush_interval.count(), kDurationMsMax);
+  EXPECT_TRUE(storage::validate(c));
+  // No overflow when compared with a steady clock in nanoseconds.
+  EXPECT_LT(std::chrono::steady_clock::duration(1), c.segment_age_max);
+}
+
 }  // namespace
 }  // namespace spate::cluster

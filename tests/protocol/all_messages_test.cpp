@@ -126,7 +126,7 @@ TEST(AllMessages, RequestFramesCutAtEveryByteAreErrors) {
                           request_header_version(info, v));
     const std::size_t body_at = w.size();
     encode_message(w, generate<typename A::Request>(7, v), v);
-    finish_frame(w);
+    ASSERT_TRUE(finish_frame(w));
     const auto frame = w.view();
     for (std::size_t cut = 0; cut < frame.size(); ++cut) {
       const auto part = frame.first(cut);

@@ -231,7 +231,7 @@ TEST(Frame, ResponseHeaderAndFrame) {
   begin_frame(w);
   encode_response_header(w, 9, 1);
   w.write<std::int16_t>(0);
-  finish_frame(w);
+  ASSERT_TRUE(finish_frame(w));
   EXPECT_EQ(to_hex(w.view()),
             "00000007"
             "00000009"

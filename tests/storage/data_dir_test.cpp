@@ -246,5 +246,30 @@ TEST(DataDir, RealFilesystemSmoke) {
   EXPECT_EQ((*all)[0].log->last_term(), Term(2));
 }
 
+TEST(DataDir, PartitionsWithTheLongestNamesCanBeRemovedOnARealFilesystem) {
+  // <topic>-<partition> may take 255 bytes already: the ".deleted" mark must
+  // not push the name past the file system's limit (it did for 246-249).
+  TempDir tmp;
+  auto fs = make_posix_fs();
+  ManualClock clock;
+  auto dir = DataDir::open(*fs, tmp.path() / "spate-data", {0, "real"});
+  ASSERT_TRUE(dir) << dir.error();
+  for (std::size_t length : {1U, 200U, 246U, 249U}) {
+    const TopicPartition id{std::string(length, 'L'), 12345};
+    EXPECT_LE(deleted_dir_name(id).size(), 255U);
+    EXPECT_TRUE(deleted_dir_name(id).ends_with(".deleted"));
+    auto log = (*dir)->open_partition(id, LogConfig{}, clock);
+    ASSERT_TRUE(log) << log.error();
+    ASSERT_TRUE((*log)->close());
+    auto removed = (*dir)->remove_partition(id);
+    ASSERT_TRUE(removed) << length << ": " << removed.error();
+    EXPECT_EQ(*fs->entry_type(tmp.path() / "spate-data" / id.dir_name()), EntryType::none);
+  }
+  EXPECT_NE(deleted_dir_name({std::string(249, 'a'), 1}),
+            deleted_dir_name({std::string(249, 'a'), 2}));
+  // Removing a partition that has no folder is not an error.
+  EXPECT_TRUE((*dir)->remove_partition({"never", 0}));
+}
+
 }  // namespace
 }  // namespace spate::storage

@@ -21,6 +21,7 @@
 #include "spate/common/clock.h"
 #include "spate/common/result.h"
 #include "spate/protocol/api_key.h"
+#include "spate/protocol/codec.h"
 #include "spate/storage/file.h"
 
 namespace spate::broker {
@@ -33,6 +34,15 @@ struct BrokerConfig {
   bool auto_create_topics = true;       // auto.create.topics.enable
   std::int32_t default_partitions = 1;  // num.partitions
   std::size_t frame_bytes_max = 100U << 20U;
+  // fetch.max.bytes: the most record bytes one Fetch response carries (past
+  // the one batch a consumer always gets). Kafka's default, 55 MiB.
+  std::int64_t fetch_bytes_max = 57'671'680;
+  // The longest a request waits (Fetch max_wait, Produce and admin timeouts);
+  // at most 5 minutes.
+  std::int32_t request_wait_max_ms = 5 * 60 * 1000;
+  // Bounds on decoding any request body; at most 20,000 entries (partitions,
+  // topics, resources, names) in one request (docs/limits.md).
+  protocol::DecodeLimits decode_limits{.items_total_max = 20'000};
   // Read-only broker configs shown by DescribeConfigs (name, value).
   std::vector<std::pair<std::string, std::string>> broker_configs;
 };

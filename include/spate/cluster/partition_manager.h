@@ -8,12 +8,15 @@
 
 #pragma once
 
+#include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "spate/cluster/disk_thread.h"
+#include "spate/cluster/notifier.h"
 #include "spate/cluster/partition.h"
 #include "spate/cluster/topic_config.h"
 #include "spate/common/asio.h"
@@ -24,10 +27,30 @@ namespace spate::cluster {
 
 inline constexpr std::int32_t kPartitionsMax = 10000;  // per topic
 
+// Bounds on what clients may create on this broker (docs/limits.md). Past
+// them CreateTopics, CreatePartitions and auto-creation are refused
+// (limit_exceeded); a data directory already past them still opens.
+struct TopicLimits {
+  std::size_t topics_max = 10'000;
+  std::size_t partitions_max = 10'000;  // in all topics together
+};
+
+// topics.meta is written only while it encodes to at most this many bytes;
+// it is read with a larger bound, so a file written by an older version that
+// kept unnormalized config values still opens (and is rewritten smaller).
+inline constexpr std::size_t kTopicsMetaWriteBytesMax = 64U << 20U;
+inline constexpr std::size_t kTopicsMetaReadBytesMax = 512U << 20U;
+
 struct Topic {
   std::string name;
   ConfigMap overrides;
   std::vector<std::shared_ptr<Partition>> partitions;
+};
+
+struct TopicSpec {
+  std::string name;
+  std::int32_t partitions = 1;
+  ConfigMap overrides;
 };
 
 // The bytes of topics.meta (docs/storage-format.md).
@@ -40,34 +63,63 @@ struct TopicRecord {
 [[nodiscard]] std::vector<std::byte> encode_topics_meta(const std::vector<TopicRecord>& topics);
 [[nodiscard]] Result<std::vector<TopicRecord>> decode_topics_meta(std::span<const std::byte> bytes);
 
+// Topic administration (create, delete, add partitions, change configs) runs
+// one operation at a time: an operation waits for the one running to
+// finish, folders removed and topics.meta written, so a create
+// can never reopen the folder of a delete still in progress. The blocking
+// file work (creating folders and logs, fsyncs, writing topics.meta,
+// removing folders) runs on a worker thread, never on the shard, and the
+// shard's map changes only once that work is durable. topics.meta is the
+// source of truth: a create writes its folders first and topics.meta last, a
+// delete writes topics.meta first and removes folders after, and on open a
+// folder whose topic topics.meta does not list is an interrupted create or
+// delete, and is removed.
 class PartitionManager {
  public:
+  using Deadline = std::chrono::steady_clock::time_point;
+
   // Opens every partition in `dir` (in parallel through `runner`) and the
   // topic metadata. Errors: the storage's, naming the partition.
   [[nodiscard]] static Result<std::unique_ptr<PartitionManager>> open(
       storage::Filesystem& fs, storage::DataDir& dir, const storage::LogConfig& defaults,
       const Clock& clock, asio::any_io_executor shard, DiskThread& disk,
       const storage::TaskRunner& runner = {});
+  ~PartitionManager();
+  PartitionManager(const PartitionManager&) = delete;
+  PartitionManager& operator=(const PartitionManager&) = delete;
 
-  // Errors: invalid_argument (bad name, count or config: message says which),
-  // already_exists. With validate_only nothing changes.
-  [[nodiscard]] Status create_topic(const std::string& name, std::int32_t partitions,
-                                    const ConfigMap& overrides, bool validate_only = false);
-  // Closes and removes every partition. Errors: not_found.
-  awaitable<Status> delete_topic(std::string name);
-  // Grows the topic to `total` partitions. Errors: not_found, invalid_argument.
-  [[nodiscard]] Status add_partitions(const std::string& name, std::int32_t total,
-                                      bool validate_only = false);
-  // Replaces the topic's overrides. Errors: not_found, invalid_argument.
-  [[nodiscard]] Status set_topic_configs(const std::string& name, const ConfigMap& overrides,
-                                         bool validate_only = false);
+  void set_limits(const TopicLimits& limits) { limits_ = limits; }
+  [[nodiscard]] const TopicLimits& limits() const { return limits_; }
+
+  // Creates topics, each independently: one status per spec, in order.
+  // Errors per topic: invalid_argument (bad name, count or config: the
+  // message says which), already_exists, limit_exceeded, timeout (the turn
+  // did not come before `deadline`), the storage's. With validate_only
+  // nothing changes.
+  awaitable<std::vector<Status>> create_topics(std::vector<TopicSpec> specs, bool validate_only,
+                                               Deadline deadline);
+  awaitable<Status> create_topic(std::string name, std::int32_t partitions, ConfigMap overrides,
+                                 bool validate_only, Deadline deadline);
+  // Removes the topic from topics.meta, then closes and removes every
+  // partition. Errors: not_found, timeout, the storage's (nothing changed).
+  awaitable<Status> delete_topic(std::string name, Deadline deadline);
+  // Grows the topic to `total` partitions. Errors: not_found,
+  // invalid_argument, limit_exceeded, timeout, the storage's.
+  awaitable<Status> add_partitions(std::string name, std::int32_t total, bool validate_only,
+                                   Deadline deadline);
+  // Replaces the topic's overrides. Errors: not_found, invalid_argument,
+  // timeout, the storage's.
+  awaitable<Status> set_topic_configs(std::string name, ConfigMap overrides, bool validate_only,
+                                      Deadline deadline);
 
   [[nodiscard]] const Topic* topic(const std::string& name) const;
   [[nodiscard]] std::shared_ptr<Partition> partition(const std::string& topic,
                                                      std::int32_t index) const;
   [[nodiscard]] const std::map<std::string, Topic>& topics() const { return topics_; }
   [[nodiscard]] const storage::LogConfig& defaults() const { return defaults_; }
-  [[nodiscard]] std::size_t partition_count() const;
+  [[nodiscard]] std::size_t partition_count() const { return partition_count_; }
+  // Admin operations waiting for their turn (plus the one running).
+  [[nodiscard]] std::size_t admin_queue() const { return admin_waiting_ + (admin_busy_ ? 1 : 0); }
 
   // Roll, retention and interval flushes for every partition.
   void tick();
@@ -76,15 +128,26 @@ class PartitionManager {
 
  private:
   PartitionManager(storage::Filesystem& fs, storage::DataDir& dir, storage::LogConfig defaults,
-                   const Clock& clock, asio::any_io_executor shard, DiskThread& disk)
-      : fs_(fs),
-        dir_(dir),
-        defaults_(defaults),
-        clock_(clock),
-        shard_(std::move(shard)),
-        disk_(disk) {}
-  [[nodiscard]] Status persist();
-  [[nodiscard]] Status open_partitions(Topic& topic, std::int32_t total);
+                   const Clock& clock, asio::any_io_executor shard, DiskThread& disk);
+  class Turn;
+  // Waits until no other admin operation runs (or the deadline passes).
+  awaitable<Result<Turn>> take_turn(Deadline deadline);
+  void end_turn();
+  // Runs `work` on the worker thread; resumes on the shard.
+  awaitable<void> off_shard(std::function<void()> work);
+
+  [[nodiscard]] std::vector<TopicRecord> records() const;
+  // Encodes and writes topics.meta on the worker. Errors: limit_exceeded
+  // (past kTopicsMetaWriteBytesMax), the storage's.
+  awaitable<Status> write_meta(std::vector<TopicRecord> records);
+  // Opens partitions [from, to) of a topic on the worker (removing any
+  // leftover folder first); on failure removes what it made.
+  awaitable<Result<std::vector<std::unique_ptr<storage::PartitionLog>>>> make_partitions(
+      const std::string& name, const ConfigMap& overrides, std::int32_t from, std::int32_t to);
+  awaitable<void> remove_partitions(const std::string& name, std::int32_t from, std::int32_t to);
+  std::shared_ptr<Partition> adopt(const std::string& topic, std::int32_t index,
+                                   std::unique_ptr<storage::PartitionLog> log);
+  [[nodiscard]] Status persist_now();
 
   storage::Filesystem& fs_;
   storage::DataDir& dir_;
@@ -92,7 +155,14 @@ class PartitionManager {
   const Clock& clock_;
   asio::any_io_executor shard_;
   DiskThread& disk_;
+  TopicLimits limits_;
   std::map<std::string, Topic> topics_;
+  std::size_t partition_count_ = 0;
+  bool admin_busy_ = false;
+  std::size_t admin_waiting_ = 0;
+  Notifier admin_idle_;
+  // Last member: destroyed (joined) first, while everything its jobs use lives.
+  std::unique_ptr<DiskThread> worker_;
 };
 
 }  // namespace spate::cluster

@@ -35,6 +35,15 @@ struct ConfigEntry {
 // Checks one override. Errors (invalid_argument) name the key and say why.
 [[nodiscard]] Status validate_topic_config(std::string_view name, std::string_view value);
 [[nodiscard]] Status validate_topic_configs(const ConfigMap& overrides);
+// Validates and returns the overrides in canonical form: numbers without
+// leading zeros or sign, so that what is stored stays small whatever a client
+// sent ("000...0001" becomes "1").
+[[nodiscard]] Result<ConfigMap> normalize_topic_configs(const ConfigMap& overrides);
+
+// Durations (segment.ms, flush.ms) longer than this mean "never" and are
+// applied as this many milliseconds (about 100 years), so that no clock
+// arithmetic in nanoseconds overflows (Kafka's "never" is INT64 max).
+inline constexpr std::int64_t kDurationMsMax = 100LL * 366 * 24 * 3600 * 1000;
 
 // `defaults` with `overrides` applied. REQUIRES: validate_topic_configs(overrides).
 [[nodiscard]] storage::LogConfig apply_topic_configs(const storage::LogConfig& defaults,

@@ -10,6 +10,14 @@
 
 #include <utility>  // must precede Asio's coroutine support (GCC 12 + Boost 1.74)
 
+// Boost 1.74 enables co_await under clang only with <experimental/coroutine>
+// (libc++). clang 14 with libstdc++ 12 has C++20's <coroutine>, which Asio
+// uses under GCC: tell it so (the fuzz preset builds the broker with clang).
+#if defined(__clang__) && defined(__cpp_impl_coroutine) && !defined(BOOST_ASIO_HAS_CO_AWAIT)
+#define BOOST_ASIO_HAS_CO_AWAIT 1
+#define BOOST_ASIO_HAS_STD_COROUTINE 1
+#endif
+
 #include <boost/asio.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>

@@ -23,7 +23,11 @@ namespace spate::protocol {
 
 // Bounds on what one decode may accept, checked before anything is allocated.
 struct DecodeLimits {
-  std::size_t array_items_max = 100'000;     // elements in any one array
+  std::size_t array_items_max = 100'000;  // elements in any one array
+  // Elements in all arrays of one message together: what a request may ask
+  // of the broker at once (partition entries of a Fetch, names of a
+  // CreateTopics, ...). 1M empty Fetch entries held 244 MiB while waiting.
+  std::size_t items_total_max = 100'000;
   std::size_t tagged_fields_max = 64;        // tags in one tag section
   std::size_t tagged_bytes_max = 64 * 1024;  // bytes of unknown tags in one section
   // Bytes in any one STRING (classic or compact). Kafka's own limit: a compact
@@ -43,6 +47,10 @@ inline constexpr std::size_t kCompactBytesMin = 1;         // compact varint len
 inline constexpr std::size_t kStructBytesMinFlexible = 1;  // at least its tag section
 
 using Uuid = std::array<std::byte, 16>;
+
+// The longest STRING the encoder writes (INT16 max, Kafka's limit for classic
+// and compact strings alike); longer ones are cut at a UTF-8 boundary.
+inline constexpr std::size_t kEncodedStringBytesMax = 0x7fff;
 
 // Reads a message body. Errors are sticky: after the first failure every read
 // leaves its target at a zero value, array loops see a count of 0, and ok()
@@ -142,6 +150,7 @@ class Decoder {
 
   ByteReader in_;
   DecodeLimits limits_;
+  std::size_t items_total_ = 0;
   std::size_t memory_left_;
   std::optional<Error> error_;
 };

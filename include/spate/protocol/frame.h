@@ -54,8 +54,8 @@ void encode_response_header(ByteWriter& out, std::int32_t correlation_id,
                             std::int16_t header_version);
 
 // Reserves the size prefix at the start of `out` (call first) and fills it
-// in (call last).
+// in (call last). Errors: limit_exceeded for a body over INT32 max bytes.
 void begin_frame(ByteWriter& out);
-void finish_frame(ByteWriter& out);
+[[nodiscard]] Status finish_frame(ByteWriter& out);
 
 }  // namespace spate::protocol

@@ -21,4 +21,11 @@ namespace spate::protocol {
                                          std::span<const std::byte> body,
                                          const DecodeLimits& limits = {});
 
+// Decodes the body of a response to (api_key, version): what a client would
+// read (the broker fuzzer checks every response it makes this way).
+// Errors: as decode_request_body.
+[[nodiscard]] Status decode_response_body(std::int16_t api_key, std::int16_t version,
+                                          std::span<const std::byte> body,
+                                          const DecodeLimits& limits = {});
+
 }  // namespace spate::protocol

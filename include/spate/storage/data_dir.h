@@ -62,6 +62,9 @@ struct OpenedPartition {
 // Owner: the broker. Threading: open_partition/remove_partition for different
 // partitions may run concurrently (they share only the Filesystem, which is
 // thread-safe); the rest on one thread.
+// The name a partition's folder is renamed to while it is being removed.
+[[nodiscard]] std::string deleted_dir_name(const TopicPartition& id);
+
 class DataDir {
  public:
   // Opens `path`, creating it (and node.meta) if it does not exist or is
@@ -94,8 +97,10 @@ class DataDir {
       const std::function<LogConfig(const TopicPartition&)>& config_for, const Clock& clock,
       const TaskRunner& runner = {});
 
-  // Deletes a partition's folder and files (DeleteTopics). The log must be
-  // closed or dropped first.
+  // Deletes a partition's folder and files (DeleteTopics), if present: it is
+  // first renamed to a name ending in ".deleted" (at most 255 bytes, see
+  // deleted_dir_name), so that a crash leaves it whole or marked. The log
+  // must be closed or dropped first.
   [[nodiscard]] Status remove_partition(const TopicPartition& id);
 
  private:

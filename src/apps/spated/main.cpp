@@ -137,6 +137,7 @@ int main(int argc, char** argv) {
     return kExitStorage;
   }
 
+  (*manager)->set_limits({config.max_topics, config.max_partitions});
   broker::Metrics metrics;
   broker::BrokerConfig bc;
   bc.node_id = config.node_id;
@@ -144,6 +145,8 @@ int main(int argc, char** argv) {
   bc.auto_create_topics = config.auto_create_topics;
   bc.default_partitions = config.num_partitions;
   bc.frame_bytes_max = config.max_frame_bytes;
+  bc.fetch_bytes_max = config.fetch_max_bytes;
+  bc.decode_limits.items_total_max = config.max_request_entries;
   bc.broker_configs = {
       {"auto.create.topics.enable", config.auto_create_topics ? "true" : "false"},
       {"num.partitions", std::to_string(config.num_partitions)},
@@ -156,6 +159,7 @@ int main(int argc, char** argv) {
       {"spate.flush.policy", config.flush_policy},
       {"log.flush.interval.ms", std::to_string(config.flush_interval_ms)},
       {"socket.request.max.bytes", std::to_string(config.max_frame_bytes)},
+      {"fetch.max.bytes", std::to_string(config.fetch_max_bytes)},
       {"connections.max.idle.ms", std::to_string(config.idle_timeout_ms)},
       {"max.connections", std::to_string(config.max_connections)},
       {"default.replication.factor", "1"},

@@ -10,6 +10,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "spate/cluster/topic_config.h"
+
 namespace spate::apps {
 namespace {
 
@@ -66,6 +68,13 @@ Parsed parse_options(int argc, char** argv) {
   add(app, c.auto_create_topics, "auto-create-topics",
       "create a topic on first use in Metadata (auto.create.topics.enable)");
   add(app, c.num_partitions, "num-partitions", "partitions of an auto-created topic");
+  add(app, c.max_topics, "max-topics", "topics this broker holds at most");
+  add(app, c.max_partitions, "max-partitions",
+      "partitions this broker holds at most, all topics together");
+  add(app, c.max_request_entries, "max-request-entries",
+      "array items (partitions, topics, names) one request may carry");
+  add(app, c.fetch_max_bytes, "fetch-max-bytes",
+      "record bytes one Fetch response carries at most, past its first batch (fetch.max.bytes)");
   add(app, c.max_connections, "max-connections", "client connections accepted at once");
   add(app, c.idle_timeout_ms, "idle-timeout-ms", "close a client connection idle this long");
   add(app, c.max_frame_bytes, "max-frame-bytes", "largest request frame accepted");
@@ -135,6 +144,12 @@ Status validate(const DaemonConfig& c) {
   }
   auto policy = storage::parse_flush_policy(c.flush_policy);
   if (!policy) return Error::invalid(fmt::format("--flush-policy: {}", policy.error().detail()));
+  if (c.max_topics < 1) return Error::invalid("--max-topics must be at least 1");
+  if (c.max_partitions < 1) return Error::invalid("--max-partitions must be at least 1");
+  if (c.max_request_entries < 1) return Error::invalid("--max-request-entries must be at least 1");
+  if (c.fetch_max_bytes < 1) {
+    return Error::invalid(fmt::format("--fetch-max-bytes {} must be > 0", c.fetch_max_bytes));
+  }
   if (c.segment_ms <= 0)
     return Error::invalid(fmt::format("--segment-ms {} must be > 0", c.segment_ms));
   if (c.flush_interval_ms <= 0) {
@@ -169,14 +184,15 @@ Status validate(const DaemonConfig& c) {
 storage::LogConfig log_config(const DaemonConfig& c) {
   storage::LogConfig l;
   l.segment_bytes_max = c.segment_bytes_max;
-  l.segment_age_max = std::chrono::milliseconds(c.segment_ms);
+  l.segment_age_max = std::chrono::milliseconds(std::min(c.segment_ms, cluster::kDurationMsMax));
   l.retention_ms = c.retention_ms;
   l.retention_bytes = c.retention_bytes;
   l.batch_bytes_max = c.max_message_bytes;
   l.index_interval_bytes = c.index_interval_bytes;
   auto policy = storage::parse_flush_policy(c.flush_policy);
   l.flush_policy = policy ? *policy : storage::FlushPolicy::always;
-  l.flush_interval = std::chrono::milliseconds(c.flush_interval_ms);
+  l.flush_interval =
+      std::chrono::milliseconds(std::min(c.flush_interval_ms, cluster::kDurationMsMax));
   return l;
 }
 

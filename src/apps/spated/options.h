@@ -35,8 +35,12 @@ struct DaemonConfig {
   std::string log_level = "info";
   std::string ready_file;  // written once serving (tests)
   // Broker behaviour.
-  bool auto_create_topics = true;   // auto.create.topics.enable
-  std::int32_t num_partitions = 1;  // partitions of an auto-created or default topic
+  bool auto_create_topics = true;             // auto.create.topics.enable
+  std::int32_t num_partitions = 1;            // partitions of an auto-created or default topic
+  std::uint32_t max_topics = 10000;           // topics on this broker
+  std::uint32_t max_partitions = 10000;       // partitions on this broker, all topics together
+  std::uint32_t max_request_entries = 20000;  // array items in one request
+  std::int64_t fetch_max_bytes = 57671680;    // fetch.max.bytes
   // Connection limits.
   std::uint32_t max_connections = 10000;
   std::int64_t idle_timeout_ms = 600000;        // connections.max.idle.ms
