@@ -157,7 +157,11 @@ Result<std::unique_ptr<PartitionManager>> PartitionManager::open(
             name, index, kTopicsMetaFile);
         (void)log->close();
         log.reset();
-        if (auto s = dir.remove_partition({name, index}); !s) return s.error();
+        // Not fatal: a full disk must not stop the broker from starting.
+        if (auto s = dir.remove_partition({name, index}); !s) {
+          logger->warn("cannot remove partition folder {}-{} now: {}", name, index,
+                       s.error().message());
+        }
       }
       it = found.erase(it);
       continue;
@@ -197,7 +201,11 @@ Result<std::unique_ptr<PartitionManager>> PartitionManager::open(
                  m->limits_.partitions_max);
   }
   if (changed) {
-    if (auto s = m->persist_now(); !s) return s.error();
+    // Not fatal either (a full disk): what it would record is in memory and
+    // the next topic operation writes it.
+    if (auto s = m->persist_now(); !s) {
+      logger->warn("cannot rewrite {} now: {}", kTopicsMetaFile, s.error().message());
+    }
   }
   return m;
 }

@@ -417,6 +417,56 @@ def case_partial_create(binary):
         os.rmdir(mount)
 
 
+def case_delete_on_full_disk(binary):
+    """Item 5 (the part in topic administration): DeleteTopics on a full disk
+    used to drop the topic from memory and have it come back after restart.
+    Now it fails as a whole, and works once there is space."""
+    mount = tempfile.mkdtemp(prefix="spate-full-")
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", mount], check=True)
+    filler = os.path.join(mount, "filler")
+    try:
+        broker = Spated(binary, data_dir=os.path.join(mount, "data")).start()
+        try:
+            assert create(broker, "doomed", 1) == 0
+            assert create(broker, "kept", 1) == 0
+            acked = produce(broker, "kept", [b"keep-%d" % i for i in range(20)])
+            with open(filler, "wb") as f:  # fill the disk
+                try:
+                    while True:
+                        f.write(b"\0" * (1 << 20))
+                        f.flush()
+                except OSError:
+                    pass
+            w = Wire(broker.port)
+            r = w.call(admin.DeleteTopicsRequest_v1(topics=["doomed"], timeout=30000),
+                       admin.DeleteTopicsResponse_v1)
+            assert r.topic_error_codes[0][1] == 56, r.topic_error_codes  # KAFKA_STORAGE_ERROR
+            m = w.call(metadata.MetadataRequest_v4(topics=["doomed"],
+                                                   allow_auto_topic_creation=False),
+                       metadata.MetadataResponse_v4)
+            assert m.topics[0][0] == 0, m.topics  # still there, whole
+            os.remove(filler)
+            r = w.call(admin.DeleteTopicsRequest_v1(topics=["doomed"], timeout=30000),
+                       admin.DeleteTopicsResponse_v1)
+            assert r.topic_error_codes[0][1] == 0, r.topic_error_codes
+            w.close()
+            restart(broker)
+            w = Wire(broker.port)
+            m = w.call(metadata.MetadataRequest_v1(topics=None), metadata.MetadataResponse_v1)
+            assert [t[1] for t in m.topics] == ["kept"], [t[1] for t in m.topics]
+            w.close()
+            assert consume_all(broker, "kept", expect=len(acked)) == acked
+        finally:
+            code = broker.stop()
+            broker.close()
+            assert code == 0, code
+    finally:
+        if os.path.exists(filler):
+            os.remove(filler)
+        subprocess.run(["umount", mount], check=False)
+        os.rmdir(mount)
+
+
 CASES = {
     "long_strings": case_long_strings,
     "fetch_overshoot": case_fetch_overshoot,
@@ -426,7 +476,8 @@ CASES = {
     "slow_requests": case_slow_requests,
     "long_names": case_long_names,
 }
-STANDALONE = {"partial_create": case_partial_create}
+STANDALONE = {"partial_create": case_partial_create,
+              "delete_on_full_disk": case_delete_on_full_disk}
 
 
 def main():
