@@ -47,6 +47,12 @@ awaitable<bool> MemoryBudget::acquire(std::size_t bytes, bool mid_frame, std::si
   } else {
     waiters_.push_back(&w);
   }
+  // What this waiter parks may be what lets the head go (or itself).
+  grant();
+  if (w.granted) {
+    publish();
+    co_return true;
+  }
   if (metrics_ != nullptr) metrics_->memory_waits.fetch_add(1, std::memory_order_relaxed);
   publish();
   // Bounded: each pass ends granted, stopped, or waits for the next release.
