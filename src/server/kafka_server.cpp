@@ -16,6 +16,7 @@ namespace {
 
 using SteadyTime = std::chrono::steady_clock::time_point;
 constexpr auto kNever = SteadyTime::max();
+constexpr std::size_t kEagerFrameBytes = 4096;
 constexpr auto kAcceptBackoffMin = std::chrono::milliseconds(100);
 constexpr auto kAcceptBackoffMax = std::chrono::milliseconds(1000);
 
@@ -182,20 +183,23 @@ class Connection : public std::enable_shared_from_this<Connection> {
     writer_wake_.cancel();
   }
 
-  // Reads a frame body of `size` bytes. The buffer is allocated only as
-  // bytes arrive (never more than twice what arrived), and each growth is
+  // Reads a frame body of `size` bytes. The buffer of a frame over 4 KiB is
+  // allocated only as bytes arrive (never more than twice what arrived), and
+  // each growth is
   // first held in the broker-wide memory budget (which may wait). False if
   // the connection closed or must close.
   awaitable<bool> read_body(std::size_t size, std::vector<std::byte>& frame, Reservation& held) {
     auto& budget = server_.budget_;
-    const std::function<bool()> stop = [this] { return closed_ || draining_; };
     boost::system::error_code ec;
     std::size_t received = 0;
     in_frame_ = true;
     read_progress_ = std::chrono::steady_clock::now();
     // Bounded: each pass reads bytes, or waits for them, or fails.
     while (received < size) {
-      std::size_t ready = socket_.available(ec);
+      // A small frame (most requests) is read whole at once: asking how
+      // much has arrived would cost a system call per request, and a peer
+      // that stops after the prefix holds at most kEagerFrameBytes.
+      std::size_t ready = size <= kEagerFrameBytes ? size : socket_.available(ec);
       if (ec) break;
       if (ready == 0) {
         co_await socket_.async_wait(tcp::socket::wait_read,
@@ -208,23 +212,32 @@ class Connection : public std::enable_shared_from_this<Connection> {
       const std::size_t want = std::min(size - received, ready);
       if (received + want > held.bytes()) {
         const std::size_t grown = std::min(size, std::max(received + want, 2 * held.bytes()));
-        waiting_budget_ = true;
-        const bool granted =
-            co_await budget->acquire(grown - held.bytes(), held.bytes() > 0, held.bytes(),
-                                     inflight_bytes_ + queued_response_bytes_, reader_wake_, stop);
-        waiting_budget_ = false;
-        if (!granted) {
-          in_frame_ = false;
-          co_return false;
+        const std::size_t more = grown - held.bytes();
+        const std::size_t holds = inflight_bytes_ + queued_response_bytes_;
+        if (!budget->try_acquire(more, held.bytes() > 0, held.bytes(), holds)) {
+          waiting_budget_ = true;
+          const std::function<bool()> stop = [this] { return closed_ || draining_; };
+          const bool granted = co_await budget->acquire(more, held.bytes() > 0, held.bytes(), holds,
+                                                        reader_wake_, stop);
+          waiting_budget_ = false;
+          if (!granted) {
+            in_frame_ = false;
+            co_return false;
+          }
+          // Time spent waiting for memory is not the peer's.
+          read_progress_ = std::chrono::steady_clock::now();
         }
-        // Time spent waiting for memory is not the peer's.
-        read_progress_ = std::chrono::steady_clock::now();
         held.add(budget, grown - held.bytes());
         frame.reserve(grown);
       }
       frame.resize(received + want);
-      received += co_await socket_.async_read_some(asio::buffer(frame.data() + received, want),
-                                                   asio::redirect_error(use_awaitable, ec));
+      if (size <= kEagerFrameBytes) {
+        received += co_await asio::async_read(socket_, asio::buffer(frame.data(), size),
+                                              asio::redirect_error(use_awaitable, ec));
+      } else {
+        received += co_await socket_.async_read_some(asio::buffer(frame.data() + received, want),
+                                                     asio::redirect_error(use_awaitable, ec));
+      }
       if (ec) break;
       read_progress_ = std::chrono::steady_clock::now();
     }

@@ -22,24 +22,38 @@ bool MemoryBudget::fits(const Waiter& w) const {
   return used_ == parked_;
 }
 
-awaitable<bool> MemoryBudget::acquire(std::size_t bytes, bool mid_frame, std::size_t held,
-                                      std::size_t connection_holds, asio::steady_timer& wake,
-                                      const std::function<bool()>& stop) {
+MemoryBudget::Waiter MemoryBudget::make_waiter(std::size_t bytes, bool mid_frame, std::size_t held,
+                                               std::size_t connection_holds,
+                                               asio::steady_timer* wake) const {
   const std::size_t total = connection_holds + held + bytes;
-  Waiter w{bytes, mid_frame, mid_frame ? held : 0, total >= connection_holds && total <= small_,
-           &wake};
+  return Waiter{bytes, mid_frame, mid_frame ? held : 0,
+                total >= connection_holds && total <= small_, wake};
+}
+
+bool MemoryBudget::try_acquire(std::size_t bytes, bool mid_frame, std::size_t held,
+                               std::size_t connection_holds) {
+  const Waiter w = make_waiter(bytes, mid_frame, held, connection_holds, nullptr);
   // Nobody ahead (a growing frame goes before new ones; a small one may use
   // the reserve ahead of the line): take it now.
   const bool ahead = mid_frame ? std::any_of(waiters_.begin(), waiters_.end(),
                                              [](const Waiter* o) { return o->mid_frame; })
                                : !w.small && !waiters_.empty();
+  if (ahead) return false;
   parked_ += w.held;
-  if (!ahead && fits(w)) {
-    parked_ -= w.held;
-    used_ += bytes;
-    publish();
-    co_return true;
-  }
+  const bool ok = fits(w);
+  parked_ -= w.held;
+  if (!ok) return false;
+  used_ += bytes;
+  publish();
+  return true;
+}
+
+awaitable<bool> MemoryBudget::acquire(std::size_t bytes, bool mid_frame, std::size_t held,
+                                      std::size_t connection_holds, asio::steady_timer& wake,
+                                      const std::function<bool()>& stop) {
+  if (try_acquire(bytes, mid_frame, held, connection_holds)) co_return true;
+  Waiter w = make_waiter(bytes, mid_frame, held, connection_holds, &wake);
+  parked_ += w.held;
   if (mid_frame) {
     auto it = std::find_if(waiters_.begin(), waiters_.end(),
                            [](const Waiter* o) { return !o->mid_frame; });

@@ -40,6 +40,9 @@ class MemoryBudget {
   awaitable<bool> acquire(std::size_t bytes, bool mid_frame, std::size_t held,
                           std::size_t connection_holds, asio::steady_timer& wake,
                           const std::function<bool()>& stop);
+  // acquire() without waiting: true if `bytes` are held now.
+  [[nodiscard]] bool try_acquire(std::size_t bytes, bool mid_frame, std::size_t held,
+                                 std::size_t connection_holds);
   // Holds `bytes` without waiting (a response already built).
   void charge(std::size_t bytes);
   void release(std::size_t bytes);
@@ -60,6 +63,8 @@ class MemoryBudget {
     asio::steady_timer* wake;
     bool granted = false;
   };
+  [[nodiscard]] Waiter make_waiter(std::size_t bytes, bool mid_frame, std::size_t held,
+                                   std::size_t connection_holds, asio::steady_timer* wake) const;
   [[nodiscard]] bool fits(const Waiter& w) const;
   void grant();
   void publish();
