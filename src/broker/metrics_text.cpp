@@ -63,6 +63,30 @@ std::string Broker::render_metrics() const {
   counter("spate_malformed_requests_total",
           "Requests that closed their connection (unreadable frame, header or body).",
           load(metrics_.malformed_requests), "counter");
+  counter("spate_memory_budget_bytes",
+          "Broker-wide budget for request and response bytes in memory (--max-queued-bytes).",
+          load(metrics_.memory_budget_bytes), "gauge");
+  counter("spate_memory_used_bytes", "Request and response bytes held in memory now.",
+          load(metrics_.memory_used_bytes), "gauge");
+  counter("spate_memory_waiting_connections",
+          "Connections whose reader waits for the memory budget now.",
+          load(metrics_.memory_waiters), "gauge");
+  counter("spate_memory_waits_total", "Times a connection's reader waited for the memory budget.",
+          load(metrics_.memory_waits), "counter");
+  counter("spate_queued_response_bytes", "Response bytes built and not yet sent (all connections).",
+          load(metrics_.queued_response_bytes), "gauge");
+  counter("spate_connections_closed_write_timeout_total",
+          "Connections closed because the peer read nothing for --write-timeout-ms.",
+          load(metrics_.connections_closed_write_timeout), "counter");
+  counter("spate_connections_closed_request_timeout_total",
+          "Connections closed because the peer stopped inside a request for --write-timeout-ms.",
+          load(metrics_.connections_closed_request_timeout), "counter");
+  counter("spate_connections_closed_idle_total",
+          "Connections closed after --idle-timeout-ms without a request.",
+          load(metrics_.connections_closed_idle), "counter");
+  counter("spate_accept_errors_total",
+          "Failed accepts on the client listener (e.g. out of descriptors).",
+          load(metrics_.accept_errors), "counter");
   counter("spate_partitions", "Partitions on this broker.", partitions_.partition_count(), "gauge");
   counter("spate_partitions_limit", "Partitions this broker holds at most (--max-partitions).",
           partitions_.limits().partitions_max, "gauge");

@@ -57,14 +57,42 @@ void AdminServer::stop() {
 }
 
 awaitable<void> AdminServer::accept_loop() {
+  constexpr auto kBackoffMin = std::chrono::milliseconds(100);
+  constexpr auto kBackoffMax = std::chrono::milliseconds(1000);
+  std::chrono::milliseconds backoff{0};
+  asio::steady_timer pause(io_);
   while (!stopping_) {
     boost::system::error_code ec;
     tcp::socket socket = co_await acceptor_.async_accept(asio::redirect_error(use_awaitable, ec));
     if (ec) {
       if (stopping_ || ec == asio::error::operation_aborted) break;
+      // EMFILE and friends: the connection stays in the backlog and the next
+      // accept fails at once. Back off instead of spinning.
+      ++accept_errors_;
+      backoff = backoff.count() == 0 ? kBackoffMin : std::min(2 * backoff, kBackoffMax);
+      std::string note;
+      if (accept_log_.allow(note)) {
+        log::get("server")->warn("admin accept failed: {}; retrying in {} ms (up to {} ms){}",
+                                 ec.message(), backoff.count(), kBackoffMax.count(), note);
+      }
+      pause.expires_after(backoff);
+      co_await pause.async_wait(asio::redirect_error(use_awaitable, ec));
       continue;
     }
-    asio::co_spawn(io_, session(std::move(socket)), [](std::exception_ptr e) {
+    backoff = std::chrono::milliseconds(0);
+    if (sessions_ >= kSessionsMax) {
+      ++sessions_rejected_;
+      std::string note;
+      if (reject_log_.allow(note)) {
+        log::get("server")->warn("refusing an admin connection: {} sessions open, the maximum{}",
+                                 sessions_, note);
+      }
+      socket.close(ec);
+      continue;
+    }
+    ++sessions_;
+    asio::co_spawn(io_, session(std::move(socket)), [this](std::exception_ptr e) {
+      --sessions_;
       if (!e) return;
       try {
         std::rethrow_exception(e);
@@ -73,6 +101,20 @@ awaitable<void> AdminServer::accept_loop() {
       }
     });
   }
+}
+
+std::string AdminServer::own_metrics() const {
+  return fmt::format(
+      "# HELP spate_admin_sessions Admin HTTP sessions open (at most {}).\n"
+      "# TYPE spate_admin_sessions gauge\n"
+      "spate_admin_sessions {}\n"
+      "# HELP spate_admin_sessions_rejected_total Admin connections closed at the session cap.\n"
+      "# TYPE spate_admin_sessions_rejected_total counter\n"
+      "spate_admin_sessions_rejected_total {}\n"
+      "# HELP spate_admin_accept_errors_total Failed accepts on the admin listener.\n"
+      "# TYPE spate_admin_accept_errors_total counter\n"
+      "spate_admin_accept_errors_total {}\n",
+      kSessionsMax, sessions_, sessions_rejected_, accept_errors_);
 }
 
 awaitable<void> AdminServer::session(tcp::socket socket) {
@@ -104,7 +146,7 @@ awaitable<void> AdminServer::session(tcp::socket socket) {
     } else if (path == "/metrics") {
       response.result(http::status::ok);
       response.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
-      response.body() = metrics_();
+      response.body() = metrics_() + own_metrics();
     } else {
       response.result(http::status::not_found);
       response.body() = "not found: try /health or /metrics\n";

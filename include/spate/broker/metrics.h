@@ -35,6 +35,16 @@ struct Metrics {
   std::atomic<std::uint64_t> connections_rejected{0};
   std::atomic<std::uint64_t> malformed_requests{0};
   std::atomic<std::uint64_t> records_produced_bytes{0};
+  // Connection layer (server::KafkaServer; docs/limits.md).
+  std::atomic<std::uint64_t> memory_budget_bytes{0};    // --max-queued-bytes
+  std::atomic<std::uint64_t> memory_used_bytes{0};      // request + response bytes held
+  std::atomic<std::uint64_t> memory_waiters{0};         // readers waiting for the budget
+  std::atomic<std::uint64_t> memory_waits{0};           // times a reader had to wait
+  std::atomic<std::uint64_t> queued_response_bytes{0};  // built, not yet sent
+  std::atomic<std::uint64_t> connections_closed_write_timeout{0};
+  std::atomic<std::uint64_t> connections_closed_request_timeout{0};
+  std::atomic<std::uint64_t> connections_closed_idle{0};
+  std::atomic<std::uint64_t> accept_errors{0};
 
   void record(std::int16_t api_key, std::chrono::microseconds latency, bool error);
 };

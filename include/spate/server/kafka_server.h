@@ -4,9 +4,15 @@
 // Each connection has a reader coroutine (frames in, size-checked, each
 // request handed to broker::Broker in its own coroutine) and a writer
 // coroutine that sends responses strictly in request order. Back-pressure:
-// at most `inflight_requests_max` requests and `inflight_bytes_max` request
-// bytes per connection; beyond that the reader stops reading. A frame whose
-// size or header is unreadable closes that connection only.
+// at most `inflight_requests_max` requests, `inflight_bytes_max` request
+// bytes and `queued_response_bytes_max` unsent response bytes per
+// connection; beyond that the reader stops reading. Broker-wide, request and
+// response bytes in memory are held in a MemoryBudget of `queued_bytes_max`
+// (Kafka's queued.max.request.bytes); a request's buffer grows only as its
+// bytes arrive. A peer that stops reading its responses (or stops in the
+// middle of a request) for `write_timeout` is closed. A frame whose size or
+// header is unreadable closes that connection only. docs/limits.md lists
+// every limit.
 
 #pragma once
 
@@ -19,6 +25,8 @@
 #include "spate/broker/broker.h"
 #include "spate/common/asio.h"
 #include "spate/common/result.h"
+#include "spate/server/log_limiter.h"
+#include "spate/server/memory_budget.h"
 
 namespace spate::server {
 
@@ -30,6 +38,9 @@ struct ServerConfig {
   std::size_t inflight_bytes_max = 128U << 20U;     // request bytes per connection
   std::chrono::milliseconds idle_timeout{600'000};  // connections.max.idle.ms
   std::size_t connections_max = 10'000;
+  std::size_t queued_bytes_max = 100U << 20U;          // broker-wide, requests + responses
+  std::size_t queued_response_bytes_max = 16U << 20U;  // unsent, per connection
+  std::chrono::milliseconds write_timeout{30'000};     // no progress sending (or receiving a frame)
 };
 
 class Connection;
@@ -51,14 +62,24 @@ class KafkaServer {
 
  private:
   awaitable<void> accept_loop();
+  // Closes connections past their idle, write or request timeout.
+  awaitable<void> sweep_loop();
   friend class Connection;
   void forget(Connection* c);
+  void add_queued_responses(std::size_t bytes);
+  void remove_queued_responses(std::size_t bytes);
 
   asio::io_context& io_;
   ServerConfig config_;
   broker::Broker& broker_;
   tcp::acceptor acceptor_;
+  std::shared_ptr<MemoryBudget> budget_;
   std::list<std::weak_ptr<Connection>> connections_;
+  asio::steady_timer sweep_timer_;
+  std::size_t queued_responses_ = 0;  // unsent response bytes, every connection
+  LogLimiter accept_log_;
+  LogLimiter refuse_log_;
+  LogLimiter close_log_;
   bool stopping_ = false;
 };
 

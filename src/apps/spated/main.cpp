@@ -162,6 +162,7 @@ int main(int argc, char** argv) {
       {"fetch.max.bytes", std::to_string(config.fetch_max_bytes)},
       {"connections.max.idle.ms", std::to_string(config.idle_timeout_ms)},
       {"max.connections", std::to_string(config.max_connections)},
+      {"queued.max.request.bytes", std::to_string(config.max_queued_bytes)},
       {"default.replication.factor", "1"},
   };
   server::ServerConfig sc;
@@ -171,6 +172,9 @@ int main(int argc, char** argv) {
   sc.connections_max = config.max_connections;
   sc.idle_timeout = std::chrono::milliseconds(config.idle_timeout_ms);
   sc.inflight_requests_max = config.max_inflight_requests;
+  sc.queued_bytes_max = config.max_queued_bytes;
+  sc.queued_response_bytes_max = config.max_queued_response_bytes;
+  sc.write_timeout = std::chrono::milliseconds(config.write_timeout_ms);
 
   // From here on everything runs on the network thread (the shard).
   broker::Broker broker(bc, **manager, metrics, clock);

@@ -80,6 +80,14 @@ Parsed parse_options(int argc, char** argv) {
   add(app, c.max_frame_bytes, "max-frame-bytes", "largest request frame accepted");
   add(app, c.max_inflight_requests, "max-inflight-requests",
       "requests read ahead per connection before reading pauses");
+  add(app, c.max_queued_bytes, "max-queued-bytes",
+      "request and response bytes held in memory, all connections together, before reading "
+      "pauses (queued.max.request.bytes)");
+  add(app, c.max_queued_response_bytes, "max-queued-response-bytes",
+      "unsent response bytes per connection before reading from it pauses");
+  add(app, c.write_timeout_ms, "write-timeout-ms",
+      "close a client connection that reads none of its responses, or sends none of a request "
+      "it started, for this long");
   add(app, c.shutdown_grace_ms, "shutdown-grace-ms",
       "on SIGTERM, time given to in-flight requests before connections close");
   add(app, c.segment_bytes_max, "segment-bytes-max", "roll a segment at this size (segment.bytes)");
@@ -167,6 +175,17 @@ Status validate(const DaemonConfig& c) {
     return Error::invalid(fmt::format("--max-frame-bytes {} must be >= 1024", c.max_frame_bytes));
   }
   if (c.max_inflight_requests < 1) return Error::invalid("--max-inflight-requests must be >= 1");
+  if (c.max_queued_bytes < 1024 * 1024) {
+    return Error::invalid(
+        fmt::format("--max-queued-bytes {} must be >= 1048576", c.max_queued_bytes));
+  }
+  if (c.max_queued_response_bytes < 1024) {
+    return Error::invalid(
+        fmt::format("--max-queued-response-bytes {} must be >= 1024", c.max_queued_response_bytes));
+  }
+  if (c.write_timeout_ms <= 0) {
+    return Error::invalid(fmt::format("--write-timeout-ms {} must be > 0", c.write_timeout_ms));
+  }
   if (c.shutdown_grace_ms < 0) {
     return Error::invalid(fmt::format("--shutdown-grace-ms {} must be >= 0", c.shutdown_grace_ms));
   }

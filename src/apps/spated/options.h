@@ -43,9 +43,12 @@ struct DaemonConfig {
   std::int64_t fetch_max_bytes = 57671680;    // fetch.max.bytes
   // Connection limits.
   std::uint32_t max_connections = 10000;
-  std::int64_t idle_timeout_ms = 600000;        // connections.max.idle.ms
-  std::uint32_t max_frame_bytes = 100U << 20U;  // socket.request.max.bytes
-  std::uint32_t max_inflight_requests = 64;     // per connection
+  std::int64_t idle_timeout_ms = 600000;                 // connections.max.idle.ms
+  std::uint32_t max_frame_bytes = 100U << 20U;           // socket.request.max.bytes
+  std::uint32_t max_inflight_requests = 64;              // per connection
+  std::uint64_t max_queued_bytes = 100U << 20U;          // broker-wide (queued.max.request.bytes)
+  std::uint64_t max_queued_response_bytes = 16U << 20U;  // unsent, per connection
+  std::int64_t write_timeout_ms = 30000;  // peer reads nothing (or stops mid-request)
   std::int64_t shutdown_grace_ms = 10000;
   // Storage defaults for every topic (topic configs override them).
   std::uint64_t segment_bytes_max = std::uint64_t{1} << 30U;

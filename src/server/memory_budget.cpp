@@ -1,0 +1,117 @@
+// SPDX-License-Identifier: Apache-2.0
+
+#include "spate/server/memory_budget.h"
+
+#include <algorithm>
+
+namespace spate::server {
+
+MemoryBudget::MemoryBudget(std::size_t capacity, broker::Metrics* metrics)
+    : capacity_(capacity),
+      reserve_(capacity / 8),
+      small_(std::max<std::size_t>(capacity / 64, 64 * 1024)),
+      metrics_(metrics) {
+  publish();
+}
+
+bool MemoryBudget::fits(const Waiter& w) const {
+  const std::size_t limit = capacity_ + (w.small ? reserve_ : 0);
+  if (used_ <= limit && w.bytes <= limit - used_) return true;
+  // Everything held belongs to frames waiting to grow (or nothing is held):
+  // waiting longer cannot free anything, so the oldest goes past the budget.
+  return used_ == parked_;
+}
+
+MemoryBudget::Waiter MemoryBudget::make_waiter(std::size_t bytes, bool mid_frame, std::size_t held,
+                                               std::size_t connection_holds,
+                                               asio::steady_timer* wake) const {
+  const std::size_t total = connection_holds + held + bytes;
+  return Waiter{bytes, mid_frame, mid_frame ? held : 0,
+                total >= connection_holds && total <= small_, wake};
+}
+
+bool MemoryBudget::try_acquire(std::size_t bytes, bool mid_frame, std::size_t held,
+                               std::size_t connection_holds) {
+  const Waiter w = make_waiter(bytes, mid_frame, held, connection_holds, nullptr);
+  // Nobody ahead (a growing frame goes before new ones; a small one may use
+  // the reserve ahead of the line): take it now.
+  const bool ahead = mid_frame ? std::any_of(waiters_.begin(), waiters_.end(),
+                                             [](const Waiter* o) { return o->mid_frame; })
+                               : !w.small && !waiters_.empty();
+  if (ahead) return false;
+  parked_ += w.held;
+  const bool ok = fits(w);
+  parked_ -= w.held;
+  if (!ok) return false;
+  used_ += bytes;
+  publish();
+  return true;
+}
+
+awaitable<bool> MemoryBudget::acquire(std::size_t bytes, bool mid_frame, std::size_t held,
+                                      std::size_t connection_holds, asio::steady_timer& wake,
+                                      const std::function<bool()>& stop) {
+  if (try_acquire(bytes, mid_frame, held, connection_holds)) co_return true;
+  Waiter w = make_waiter(bytes, mid_frame, held, connection_holds, &wake);
+  parked_ += w.held;
+  if (mid_frame) {
+    auto it = std::find_if(waiters_.begin(), waiters_.end(),
+                           [](const Waiter* o) { return !o->mid_frame; });
+    waiters_.insert(it, &w);
+  } else {
+    waiters_.push_back(&w);
+  }
+  // What this waiter parks may be what lets the head go (or itself).
+  grant();
+  if (w.granted) {
+    publish();
+    co_return true;
+  }
+  if (metrics_ != nullptr) metrics_->memory_waits.fetch_add(1, std::memory_order_relaxed);
+  publish();
+  // Bounded: each pass ends granted, stopped, or waits for the next release.
+  while (!w.granted && !stop()) {
+    wake.expires_at(asio::steady_timer::time_point::max());
+    boost::system::error_code ec;
+    co_await wake.async_wait(asio::redirect_error(use_awaitable, ec));
+  }
+  if (w.granted) co_return true;
+  // Gave up: leave the line, and let those behind go if they now can.
+  waiters_.erase(std::find(waiters_.begin(), waiters_.end(), &w));
+  parked_ -= w.held;
+  grant();
+  publish();
+  co_return false;
+}
+
+void MemoryBudget::charge(std::size_t bytes) {
+  used_ += bytes;
+  publish();
+}
+
+void MemoryBudget::release(std::size_t bytes) {
+  used_ -= std::min(bytes, used_);
+  grant();
+  publish();
+}
+
+void MemoryBudget::grant() {
+  // Bounded by the number of waiters; strictly in order (no starvation).
+  while (!waiters_.empty() && fits(*waiters_.front())) {
+    Waiter* w = waiters_.front();
+    waiters_.pop_front();
+    parked_ -= w->held;
+    used_ += w->bytes;
+    w->granted = true;
+    w->wake->cancel();
+  }
+}
+
+void MemoryBudget::publish() {
+  if (metrics_ == nullptr) return;
+  metrics_->memory_budget_bytes.store(capacity_, std::memory_order_relaxed);
+  metrics_->memory_used_bytes.store(used_, std::memory_order_relaxed);
+  metrics_->memory_waiters.store(waiters_.size(), std::memory_order_relaxed);
+}
+
+}  // namespace spate::server
