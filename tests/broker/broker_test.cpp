@@ -602,7 +602,7 @@ TEST_F(BrokerTest, DeleteRacingCreateOfTheSameNameNeverLosesTheNewTopicsData) {
 
 TEST_F(BrokerTest, ConfigValuesAreStoredInCanonicalForm) {
   const std::string zeros(30000, '0');
-  create("padded", 1, {{"retention.ms", zeros + "86400000"}, {"segment.bytes", "+1048576"}});
+  create("padded", 1, {{"retention.ms", zeros + "86400000"}, {"segment.bytes", "0001048576"}});
   EXPECT_EQ(manager_->topic("padded")->overrides.at("retention.ms"), "86400000");
   auto meta = mem_.contents("/data/topics.meta");
   ASSERT_TRUE(meta);
@@ -611,7 +611,10 @@ TEST_F(BrokerTest, ConfigValuesAreStoredInCanonicalForm) {
 
 TEST_F(BrokerTest, SegmentMsOfInt64MaxMeansNeverAndDoesNotRollEveryAppend) {
   create("never", 1, {{"segment.ms", "9223372036854775807"}, {"flush.ms", "9223372036854775807"}});
-  for (int i = 0; i < 5; ++i) ASSERT_EQ(produce("never", 0, batch(1)).error_code, 0);
+  // Current timestamps, so that time retention has nothing to roll.
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_EQ(produce("never", 0, batch(1, clock_.wall_ms())).error_code, 0);
+  }
   manager_->tick();
   auto files = mem_.list_directory("/data/never-0");
   ASSERT_TRUE(files);
