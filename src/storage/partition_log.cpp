@@ -190,7 +190,8 @@ Status PartitionLog::try_resume() {
 }
 
 Status PartitionLog::resume_writes() {
-  if (!write_block_ || closed_ || fenced_) return {};
+  if (auto s = check_not_fenced(); !s) return s;
+  if (!write_block_) return {};
   return check_usable();
 }
 
