@@ -19,6 +19,10 @@ Result<storage::AppendResult> Partition::append(std::span<std::byte> batch) {
     return Error(Errc::shutting_down, fmt::format("partition {} is closing", id_.dir_name()));
   auto result = log_->append(batch, term_);
   if (!result) {
+    // A full disk or no descriptors: the log refuses writes for a while and
+    // says so with no_space or io_error, which producers see as the
+    // retriable KAFKA_STORAGE_ERROR. Waiters are not woken: what they wait
+    // for was appended before and still becomes durable.
     if (log_->fenced()) committed_.notify_all();
     return result.error();
   }
@@ -107,9 +111,14 @@ void Partition::flush_done(const storage::FlushTicket& ticket, const Status& res
 void Partition::tick() {
   if (closed_ || log_->fenced()) return;
   auto logger = log::get("cluster");
-  if (auto s = log_->maybe_roll(); !s) {  // the log says when it rolls
-    logger->error("[{}] roll failed: {}", id_.dir_name(), s.error().message());
-    return;
+  // After a full disk or exhausted descriptors the log refuses writes; it
+  // retries, with backoff, from here (and from the next append).
+  (void)log_->resume_writes();  // the log logs the refusal and the resumption
+  if (log_->writable()) {
+    if (auto s = log_->maybe_roll(); !s) {  // the log says when it rolls
+      logger->error("[{}] roll failed: {}", id_.dir_name(), s.error().message());
+      return;
+    }
   }
   auto retention = log_->apply_retention();
   if (!retention) {
