@@ -19,11 +19,17 @@ Result<storage::AppendResult> Partition::append(std::span<std::byte> batch) {
     return Error(Errc::shutting_down, fmt::format("partition {} is closing", id_.dir_name()));
   auto result = log_->append(batch, term_);
   if (!result) {
-    // A full disk or no descriptors: the log refuses writes for a while and
-    // says so with no_space or io_error, which producers see as the
-    // retriable KAFKA_STORAGE_ERROR. Waiters are not woken: what they wait
-    // for was appended before and still becomes durable.
     if (log_->fenced()) committed_.notify_all();
+    if (!log_->fenced() && !log_->writable() &&
+        storage::is_transient_storage_error(result.error())) {
+      // A full disk or no descriptors: the batch was not appended, and the
+      // log takes writes again by itself. `busy` reaches producers as
+      // REQUEST_TIMED_OUT, which every client retries (kafka-python 2.0.2
+      // does not know KAFKA_STORAGE_ERROR and fails the send); docs/limits.md.
+      // Waiters are not woken: what they wait for still becomes durable.
+      return Error(Errc::busy,
+                   fmt::format("partition {}: {}", id_.dir_name(), result.error().message()));
+    }
     return result.error();
   }
   appended_bytes_ += batch.size();

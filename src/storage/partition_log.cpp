@@ -136,9 +136,13 @@ Status PartitionLog::check_not_fenced() const {
 }
 
 Error PartitionLog::refused() const {
-  return Error(write_block_->code(),
-               fmt::format("log {} refuses writes until storage recovers (retriable): {}", name_,
-                           write_block_->detail()));
+  const std::string what =
+      fmt::format("log {} refuses writes until storage recovers (retriable): {}", name_,
+                  write_block_->detail());
+  // Keeps the errno, so that callers can tell it is transient.
+  if (write_block_->system_errno() != 0)
+    return Error::from_errno(write_block_->system_errno(), what);
+  return Error(write_block_->code(), what);
 }
 
 Status PartitionLog::check_usable() {

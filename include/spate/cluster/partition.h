@@ -33,9 +33,10 @@ class Partition : public std::enable_shared_from_this<Partition> {
 
   // Validates and appends one batch with this partition's term. Starts a
   // flush if the policy is `always`. Errors: the log's (malformed,
-  // crc_mismatch, record_too_large, log_fenced, io_error, ...); no_space or
-  // io_error (EMFILE) while the log refuses writes after a transient failure
-  // (retriable: reads go on, and writes resume by themselves).
+  // crc_mismatch, record_too_large, log_fenced, io_error, ...); busy while
+  // the log refuses writes after a full disk or exhausted descriptors
+  // (retriable: the batch was not appended, reads go on, and writes resume
+  // by themselves).
   [[nodiscard]] Result<storage::AppendResult> append(std::span<std::byte> batch);
 
   // Waits until every offset below `end` is committed (below the high
