@@ -152,8 +152,9 @@ class FlushTicket {
 //   a FlushTicket covering it has been synced and passed to finish_flush().
 // Failures (docs/limits.md):
 //   - transient: a write, open or truncate failed with ENOSPC/EDQUOT or
-//     EMFILE/ENFILE. The log refuses writes (the same error, retriable:
-//     Kafka's KAFKA_STORAGE_ERROR) but keeps serving reads. After a backoff
+//     EMFILE/ENFILE. The log refuses writes with that error (the batch is
+//     not appended; cluster::Partition turns it into a retriable refusal,
+//     docs/limits.md) but keeps serving reads. After a backoff
 //     (resume_writes(), or the next write once it has passed) it cuts a torn
 //     tail back to the last whole batch, syncs it, and accepts writes again;
 //     the first write after that probes whether the disk has room.
