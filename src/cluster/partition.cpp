@@ -20,6 +20,16 @@ Result<storage::AppendResult> Partition::append(std::span<std::byte> batch) {
   auto result = log_->append(batch, term_);
   if (!result) {
     if (log_->fenced()) committed_.notify_all();
+    if (!log_->fenced() && !log_->writable() &&
+        storage::is_transient_storage_error(result.error())) {
+      // A full disk or no descriptors: the batch was not appended, and the
+      // log takes writes again by itself. `busy` reaches producers as
+      // REQUEST_TIMED_OUT, which every client retries (kafka-python 2.0.2
+      // does not know KAFKA_STORAGE_ERROR and fails the send); docs/limits.md.
+      // Waiters are not woken: what they wait for still becomes durable.
+      return Error(Errc::busy,
+                   fmt::format("partition {}: {}", id_.dir_name(), result.error().message()));
+    }
     return result.error();
   }
   appended_bytes_ += batch.size();
@@ -107,9 +117,14 @@ void Partition::flush_done(const storage::FlushTicket& ticket, const Status& res
 void Partition::tick() {
   if (closed_ || log_->fenced()) return;
   auto logger = log::get("cluster");
-  if (auto s = log_->maybe_roll(); !s) {  // the log says when it rolls
-    logger->error("[{}] roll failed: {}", id_.dir_name(), s.error().message());
-    return;
+  // After a full disk or exhausted descriptors the log refuses writes; it
+  // retries, with backoff, from here (and from the next append).
+  (void)log_->resume_writes();  // the log logs the refusal and the resumption
+  if (log_->writable()) {
+    if (auto s = log_->maybe_roll(); !s) {  // the log says when it rolls
+      logger->error("[{}] roll failed: {}", id_.dir_name(), s.error().message());
+      return;
+    }
   }
   auto retention = log_->apply_retention();
   if (!retention) {

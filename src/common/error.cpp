@@ -66,7 +66,9 @@ Error Error::from_errno(int err, std::string_view what) {
   if (err == ENOSPC || err == EDQUOT) code = Errc::no_space;
   if (err == ENOENT) code = Errc::not_found;
   if (err == EEXIST) code = Errc::already_exists;
-  return {code, fmt::format("{}: {} (errno {})", what, std::strerror(err), err)};
+  Error error(code, fmt::format("{}: {} (errno {})", what, std::strerror(err), err));
+  error.system_errno_ = err;
+  return error;
 }
 
 std::ostream& operator<<(std::ostream& out, Errc code) { return out << errc_name(code); }

@@ -218,7 +218,7 @@ Result<std::unique_ptr<PartitionLog>> DataDir::open_partition(const TopicPartiti
   if (auto s = validate_topic_name(id.topic); !s) return s.error();
   if (id.partition < 0) return Error::invalid(fmt::format("partition {}", id.partition));
   return PartitionLog::open(fs_, path_ / id.dir_name(), config, clock,
-                            fmt::format("{}/{}", id.topic, id.partition));
+                            fmt::format("{}/{}", id.topic, id.partition), file_cache_);
 }
 
 Result<std::vector<OpenedPartition>> DataDir::open_all(

@@ -136,13 +136,20 @@ Error crashed(const std::filesystem::path& path) {
 class MemFile final : public File {
  public:
   MemFile(std::mutex& mutex, const std::uint64_t& fs_generation, std::shared_ptr<MemFs::Node> node,
-          std::filesystem::path path, bool writable)
+          std::filesystem::path path, bool writable, std::size_t& open_files)
       : mutex_(mutex),
         fs_generation_(fs_generation),
         generation_(fs_generation),
         node_(std::move(node)),
         path_(std::move(path)),
-        writable_(writable) {}
+        writable_(writable),
+        open_files_(open_files) {}
+  ~MemFile() override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    --open_files_;
+  }
+  MemFile(const MemFile&) = delete;
+  MemFile& operator=(const MemFile&) = delete;
 
   Result<std::size_t> read_at(std::uint64_t position, std::span<std::byte> out) const override {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -195,7 +202,8 @@ class MemFile final : public File {
   const std::uint64_t generation_;
   const std::shared_ptr<MemFs::Node> node_;
   const std::filesystem::path path_;
-  const bool writable_;  // not opened OpenMode::read_only
+  const bool writable_;      // not opened OpenMode::read_only
+  std::size_t& open_files_;  // the MemFs's count of live handles, under mutex_
 };
 
 }  // namespace
@@ -207,6 +215,7 @@ Result<std::shared_ptr<File>> MemFs::open(const std::filesystem::path& path, Ope
   std::lock_guard<std::mutex> lock(mutex_);
   const std::string key = normalize(path);
   if (is_root(key)) return fs_error(EISDIR, "open", key);
+  if (open_files_max_ != 0 && open_files_ >= open_files_max_) return fs_error(EMFILE, "open", key);
   std::shared_ptr<Node> node;
   if (auto it = nodes_.find(key); it != nodes_.end()) {
     if (mode == OpenMode::create_exclusive) return fs_error(EEXIST, "open", key);
@@ -220,8 +229,27 @@ Result<std::shared_ptr<File>> MemFs::open(const std::filesystem::path& path, Ope
     node = std::make_shared<Node>();
     nodes_.emplace(key, node);
   }
-  return std::shared_ptr<File>(
-      std::make_shared<MemFile>(mutex_, generation_, node, path, mode != OpenMode::read_only));
+  auto file = std::make_shared<MemFile>(mutex_, generation_, node, path,
+                                        mode != OpenMode::read_only, open_files_);
+  ++open_files_;
+  open_files_peak_ = std::max(open_files_peak_, open_files_);
+  return std::shared_ptr<File>(std::move(file));
+}
+
+std::size_t MemFs::open_files() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return open_files_;
+}
+
+std::size_t MemFs::open_files_peak() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return open_files_peak_;
+}
+
+void MemFs::set_open_files_max(std::size_t max) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  open_files_max_ = max;
+  open_files_peak_ = open_files_;
 }
 
 Status MemFs::create_directories(const std::filesystem::path& path) {

@@ -18,6 +18,11 @@
 namespace spate::storage {
 namespace {
 
+// Retrying writes after a transient failure: first after this, doubling while
+// the failures go on, never more than the maximum.
+constexpr std::chrono::milliseconds kWriteRetryFirst{50};
+constexpr std::chrono::milliseconds kWriteRetryMax{1000};
+
 // A header that does not parse is damage (corrupt_log); a read that failed
 // keeps its own code (io_error, ...), so callers never mistake EIO for rot.
 Error as_read_error(const Error& error) {
@@ -93,7 +98,13 @@ Status FlushTicket::sync() const {
     const Offset value = gate_->cap ? std::min(*recovery_point_, *gate_->cap) : *recovery_point_;
     if (auto s = write_offset_file(*fs_, dir_ / kRecoveryPointFile, kRecoveryPointMagic, value);
         !s) {
-      return s;
+      // The data above is durable: its syncs succeeded. The recovery point
+      // file is replaced atomically (a temporary file, then a rename), so a
+      // full disk leaves the old one, which is still true; the owner retries.
+      // Anything else (EIO) fences as before.
+      if (!is_transient_storage_error(s.error())) return s;
+      recovery_point_skipped_ = true;
+      return {};
     }
     gate_->written = value;
   }
@@ -111,11 +122,39 @@ PartitionLog::PartitionLog(Filesystem& fs, std::filesystem::path dir, LogConfig 
   if (name_.empty()) name_ = dir_.filename().string();
 }
 
-PartitionLog::~PartitionLog() = default;
+PartitionLog::~PartitionLog() {
+  // Close the cached descriptors of our sealed segments now: a deleted
+  // partition's disk space is freed only once no descriptor refers to it.
+  if (cache_) cache_->forget_owner(cache_owner_);
+}
 
-Status PartitionLog::check_usable() const {
+Status PartitionLog::check_readable() const {
   if (closed_) return Error::fenced(fmt::format("log {} is closed", name_));
+  return {};
+}
+
+Status PartitionLog::check_not_fenced() const {
+  if (auto s = check_readable(); !s) return s;
   if (fenced_) return Error::fenced(fmt::format("log {} is fenced after an I/O error", name_));
+  return {};
+}
+
+Error PartitionLog::refused() const {
+  const std::string what =
+      fmt::format("log {} refuses writes until storage recovers (retriable): {}", name_,
+                  write_block_->detail());
+  // Keeps the errno, so that callers can tell it is transient.
+  if (write_block_->system_errno() != 0)
+    return Error::from_errno(write_block_->system_errno(), what);
+  return Error(write_block_->code(), what);
+}
+
+Status PartitionLog::check_usable() {
+  if (auto s = check_not_fenced(); !s) return s;
+  if (write_block_) {
+    if (clock_.steady_now() < retry_at_) return refused();
+    return try_resume();
+  }
   return {};
 }
 
@@ -125,6 +164,43 @@ Status PartitionLog::fence(const Error& error) {
   }
   fenced_ = true;
   return error;
+}
+
+Status PartitionLog::fail_write(const Error& error, bool torn_tail) {
+  if (!is_transient_storage_error(error)) return fence(error);
+  torn_tail_ = torn_tail_ || torn_tail;
+  if (!write_block_) {
+    log::get("storage")->warn("[{}] refusing writes until storage recovers: {}", name_,
+                              error.message());
+  }
+  write_block_ = error;
+  backoff_ = std::min(kWriteRetryMax, std::max(kWriteRetryFirst, backoff_ * 2));
+  retry_at_ = clock_.steady_now() + backoff_;
+  return error;
+}
+
+Status PartitionLog::try_resume() {
+  if (torn_tail_) {
+    // Cut whatever a failed append left past the last whole batch, and make
+    // that durable before anything is appended behind it.
+    const std::shared_ptr<File>& file = active().pinned();
+    SPATE_ASSERT(file != nullptr, "{}: the active segment has no open file", name_);
+    if (file->size() != active().size_bytes()) {
+      if (auto s = file->truncate(active().size_bytes()); !s) return fail_write(s.error(), true);
+      // Never retried (see Failures in partition_log.h).
+      if (auto s = file->sync(); !s) return fence(s.error());
+    }
+    torn_tail_ = false;
+  }
+  log::get("storage")->info("[{}] accepting writes again after {}", name_, write_block_->message());
+  write_block_.reset();
+  return {};
+}
+
+Status PartitionLog::resume_writes() {
+  if (auto s = check_not_fenced(); !s) return s;
+  if (!write_block_) return {};
+  return check_usable();
 }
 
 void PartitionLog::mark_dirty(const std::shared_ptr<File>& file) {
@@ -187,11 +263,12 @@ Result<AppendResult> PartitionLog::append(std::span<std::byte> batch, Term term)
   const std::uint64_t position = segment.size_bytes();
   protocol::set_base_offset(batch, end_offset_);
   protocol::set_partition_leader_epoch(batch, static_cast<std::int32_t>(term.value()));
-  if (auto s = segment.log()->append(batch); !s) return fence(s.error()).error();
+  if (auto s = segment.pinned()->append(batch); !s) return fail_write(s.error(), true).error();
+  backoff_ = std::chrono::milliseconds{0};
   header->base_offset = end_offset_.value();
   header->partition_leader_epoch = static_cast<std::int32_t>(term.value());
   segment.note_appended(*header, position, config_.index_interval_bytes);
-  mark_dirty(segment.log());
+  mark_dirty(segment.pinned());
   note_term(term, end_offset_);
   AppendResult result{end_offset_, header->last_offset()};
   end_offset_ = header->next_offset();
@@ -200,12 +277,14 @@ Result<AppendResult> PartitionLog::append(std::span<std::byte> batch, Term term)
 
 Result<ReadResult> PartitionLog::read(Offset from, std::uint64_t bytes_max,
                                       std::optional<Offset> end) {
-  if (auto s = check_usable(); !s) return s.error();
+  if (auto s = check_readable(); !s) return s.error();
   if (from < start_offset_ || from > end_offset_) {
     return Error::out_of_range(
         fmt::format("{}: offset {} outside [{}, {}]", name_, from, start_offset_, end_offset_));
   }
-  const Offset limit = end ? std::min(*end, end_offset_) : end_offset_;
+  Offset limit = end ? std::min(*end, end_offset_) : end_offset_;
+  // After a failed sync only what was durable before is trustworthy.
+  if (fenced_) limit = std::min(limit, flushed_end_offset_);
   ReadResult result{{}, from};
   if (from >= limit) return result;
   Segment* segment = segment_for(from);
@@ -217,6 +296,8 @@ Result<ReadResult> PartitionLog::read(Offset from, std::uint64_t bytes_max,
   }
   SPATE_ASSERT(segment != nullptr, "{}: no segment holds offset {} below end {}", name_, from,
                end_offset_);
+  auto file = segment->log();
+  if (!file) return file.error();
   auto first = segment->find_batch(from);
   if (!first) return first.error();
   if (first->header.next_offset() > limit) return result;
@@ -240,19 +321,19 @@ Result<ReadResult> PartitionLog::read(Offset from, std::uint64_t bytes_max,
   }
   // Bounded by the segment: each step consumes one batch.
   while (next < limit && next < segment->end()) {
-    auto header = segment->read_header(first->position + bytes);
+    auto header = segment->read_header(**file, first->position + bytes);
     if (!header) return as_read_error(header.error());
     if (bytes + header->total_bytes() > bytes_max || header->next_offset() > limit) break;
     bytes += header->total_bytes();
     next = header->next_offset();
   }
-  result.bytes = FileSlice{segment->log(), first->position, bytes};
+  result.bytes = FileSlice{std::move(*file), first->position, bytes};
   result.next_offset = next;
   return result;
 }
 
 Result<std::optional<TimestampHit>> PartitionLog::find_offset_by_timestamp(std::int64_t timestamp) {
-  if (auto s = check_usable(); !s) return s.error();
+  if (auto s = check_readable(); !s) return s.error();
   for (const auto& segment : segments_) {
     if (segment->empty() || segment->max_timestamp() < timestamp) continue;
     if (segment->end() <= start_offset_) continue;
@@ -265,6 +346,8 @@ Result<std::optional<TimestampHit>> PartitionLog::find_offset_by_timestamp(std::
                          [](const TimeIndexEntry& e, std::int64_t t) { return e.timestamp < t; });
     if (it != time_index.begin())
       from = std::max(from, segment->base() + std::prev(it)->relative_offset);
+    auto file = segment->log();
+    if (!file) return file.error();
     auto location = segment->find_batch(from);
     if (!location) return location.error();
     std::uint64_t position = location->position;
@@ -275,7 +358,7 @@ Result<std::optional<TimestampHit>> PartitionLog::find_offset_by_timestamp(std::
         Offset hit = header.base();
         std::int64_t hit_time = header.max_timestamp;
         if (header.compression() == protocol::Compression::none && !header.log_append_time()) {
-          auto bytes = FileSlice{segment->log(), position, header.total_bytes()}.read_all();
+          auto bytes = FileSlice{*file, position, header.total_bytes()}.read_all();
           if (!bytes) return bytes.error();
           auto records = protocol::decode_records(*bytes);
           if (!records) return Error::corrupt(records.error().message());
@@ -299,7 +382,7 @@ Result<std::optional<TimestampHit>> PartitionLog::find_offset_by_timestamp(std::
       }
       position += header.total_bytes();
       if (position >= segment->size_bytes()) break;
-      auto next = segment->read_header(position);
+      auto next = segment->read_header(**file, position);
       if (!next) return as_read_error(next.error());
       header = *next;
     }
@@ -310,7 +393,8 @@ Result<std::optional<TimestampHit>> PartitionLog::find_offset_by_timestamp(std::
 Status PartitionLog::open_new_segment(Offset base) {
   auto file = fs_.open(dir_ / segment_file_name(base, kLogSuffix), OpenMode::create_exclusive);
   if (!file) return file.error();
-  segments_.push_back(std::make_unique<Segment>(base, *file, dir_, clock_.steady_now()));
+  segments_.push_back(
+      std::make_unique<Segment>(base, *file, dir_, clock_.steady_now(), *cache_, cache_owner_));
   directory_dirty_ = true;
   // Not durable until the next flush syncs the folder (a truncation may have
   // removed a newer, durable segment of the same or a higher base).
@@ -324,15 +408,20 @@ Status PartitionLog::seal_active() {
   auto files = segment.write_indexes(fs_);
   if (!files) return files.error();
   for (const auto& f : *files) mark_dirty(f);
-  mark_dirty(segment.log());
+  mark_dirty(segment.pinned());
   return {};
 }
 
 Status PartitionLog::roll() {
   if (auto s = check_usable(); !s) return s;
   if (active().empty()) return {};
-  if (auto s = seal_active(); !s) return fence(s.error());
-  if (auto s = open_new_segment(end_offset_); !s) return fence(s.error());
+  // Neither failure changes what is on disk for good: the index files are
+  // rewritten by the next attempt, and no segment was added.
+  if (auto s = seal_active(); !s) return fail_write(s.error(), false);
+  if (auto s = open_new_segment(end_offset_); !s) return fail_write(s.error(), false);
+  // The sealed segment's descriptor: kept by the flush ticket until its sync,
+  // then closed. Reads borrow one from the cache (the descriptor budget).
+  segments_[segments_.size() - 2]->unpin();
   // Everything below the new segment becomes the recovery point once the
   // next flush has made the sealed segment durable.
   pending_recovery_point_ = end_offset_;
@@ -350,6 +439,7 @@ Status PartitionLog::maybe_roll() {
 }
 
 Status PartitionLog::remove_segment_files(Offset base) {
+  cache_->forget(cache_owner_, base.value());
   for (const char* suffix : {kLogSuffix, kIndexSuffix, kTimeIndexSuffix}) {
     auto s = fs_.remove(dir_ / segment_file_name(base, suffix));
     if (!s && s.error().code() != Errc::not_found) return s;
@@ -370,7 +460,7 @@ Status PartitionLog::truncate_suffix(Offset end) {
   std::uint64_t position = 0;
   if (end > segment->base()) {
     auto location = segment->find_batch(end);
-    if (!location) return location.error();
+    if (!location) return fail_write(location.error(), false);  // nothing changed yet
     if (location->header.base() != end) {
       return Error::invalid(fmt::format("{}: truncate to {} inside the batch [{}, {}]", name_, end,
                                         location->header.base_offset,
@@ -378,19 +468,27 @@ Status PartitionLog::truncate_suffix(Offset end) {
     }
     position = location->position;
   }
+  // A sealed segment truncated into becomes the active one: written again.
+  std::shared_ptr<File> file = segment->pinned();
+  if (!file) {
+    auto opened = fs_.open(segment->path(kLogSuffix), OpenMode::read_write);
+    if (!opened) return fail_write(opened.error(), false);  // nothing changed yet
+    file = std::move(*opened);
+  }
   // Drop later segments, newest first, so that a crash leaves a prefix.
   while (segments_.back().get() != segment) {
     if (auto s = remove_segment_files(segments_.back()->base()); !s) return fence(s.error());
     segments_.pop_back();
   }
-  if (auto s = segment->log()->truncate(position); !s) return fence(s.error());
+  segment->pin(file);
+  if (auto s = file->truncate(position); !s) return fence(s.error());
   auto rebuilt = segment->rebuild_from_headers(position, config_.index_interval_bytes,
                                                [](const protocol::BatchHeader&) {});
   if (!rebuilt) return fence(rebuilt.error());
   // Truncation is rare (a raft leader change) and is made durable at once:
   // otherwise a crash could bring the dropped batches back behind batches
   // appended after them.
-  if (auto s = segment->log()->sync(); !s) return fence(s.error());
+  if (auto s = file->sync(); !s) return fence(s.error());
   if (directory_dirty_) {
     if (auto s = fs_.sync_directory(dir_); !s) return fence(s.error());
   }
@@ -438,14 +536,21 @@ Status PartitionLog::delete_front_segment() {
 }
 
 Status PartitionLog::advance_start(Offset new_start) {
-  if (auto s = check_usable(); !s) return s;
+  // Allowed while writes are refused: it frees space.
+  if (auto s = check_not_fenced(); !s) return s;
   if (new_start > end_offset_) {
     return Error::out_of_range(
         fmt::format("{}: start offset {} beyond the end {}", name_, new_start, end_offset_));
   }
   if (new_start <= start_offset_) return {};
+  const Offset old_start = start_offset_;
   start_offset_ = new_start;
-  if (auto s = persist_start_offset(); !s) return fence(s.error());
+  if (auto s = persist_start_offset(); !s) {
+    // The file is replaced atomically: the old one still holds.
+    if (!is_transient_storage_error(s.error())) return fence(s.error());
+    start_offset_ = old_start;
+    return s;
+  }
   while (segments_.size() > 1 && segments_[1]->base() <= new_start) {
     if (auto s = delete_front_segment(); !s) return s;
   }
@@ -454,14 +559,15 @@ Status PartitionLog::advance_start(Offset new_start) {
 }
 
 Result<RetentionResult> PartitionLog::apply_retention() {
-  if (auto s = check_usable(); !s) return s.error();
+  // Runs while writes are refused (it frees space), without the roll.
+  if (auto s = check_not_fenced(); !s) return s.error();
   RetentionResult result;
   const std::int64_t now_ms = clock_.wall_ms();
   auto expired = [&](const Segment& s) {
     return config_.retention_ms >= 0 && s.max_timestamp() < now_ms - config_.retention_ms;
   };
-  if (!active().empty() && expired(active())) {
-    if (auto s = roll(); !s) return s.error();
+  if (writable() && !active().empty() && expired(active())) {
+    if (auto s = roll(); !s && !write_block_) return s.error();
   }
   // Bounded by the number of segments; the active one is never deleted.
   while (segments_.size() > 1) {
@@ -506,6 +612,7 @@ FlushTicket PartitionLog::begin_flush() {
   ticket.gate_ = gate_;
   ticket.end_offset_ = end_offset_;
   ticket.active_base_ = active().base();
+  ticket.recovery_point_skipped_ = false;
   truncated_since_ticket_.reset();
   ticket_in_flight_ = true;
   return ticket;
@@ -516,14 +623,21 @@ Status PartitionLog::finish_flush(const FlushTicket& synced, const Status& sync_
   ticket_in_flight_ = false;
   in_flight_recovery_point_.reset();
   if (!sync_result) return fence(sync_result.error());
-  if (fenced_ || closed_) return check_usable();
+  if (fenced_ || closed_) return check_not_fenced();
   Offset covered = synced.end_offset();
   if (truncated_since_ticket_) covered = std::min(covered, *truncated_since_ticket_);
   flushed_end_offset_ = std::max(flushed_end_offset_, std::min(covered, end_offset_));
   if (synced.recovery_point_) {
     Offset written = *synced.recovery_point_;
     if (truncated_since_ticket_) written = std::min(written, *truncated_since_ticket_);
-    recovery_point_ = std::max(recovery_point_, std::min(written, end_offset_));
+    if (synced.recovery_point_skipped_) {
+      // Not written (a full disk): try again with a later flush, not at once.
+      written = std::min(written, end_offset_);
+      pending_recovery_point_ = std::max(pending_recovery_point_.value_or(written), written);
+      recovery_point_retry_at_ = clock_.steady_now() + kWriteRetryMax;
+    } else {
+      recovery_point_ = std::max(recovery_point_, std::min(written, end_offset_));
+    }
   }
   if (!truncated_since_ticket_) {
     segments_durable_through_ = std::max(segments_durable_through_, synced.active_base_);
@@ -533,7 +647,8 @@ Status PartitionLog::finish_flush(const FlushTicket& synced, const Status& sync_
 }
 
 Status PartitionLog::flush() {
-  if (auto s = check_usable(); !s) return s;
+  // Runs while writes are refused: what was appended before still gets durable.
+  if (auto s = check_not_fenced(); !s) return s;
   FlushTicket ticket = begin_flush();
   Status result = ticket.sync();
   return finish_flush(ticket, result);
@@ -541,7 +656,7 @@ Status PartitionLog::flush() {
 
 bool PartitionLog::flush_due() const {
   if (fenced_ || closed_) return false;
-  if (pending_recovery_point_) return true;
+  if (pending_recovery_point_ && clock_.steady_now() >= recovery_point_retry_at_) return true;
   const bool dirty = !dirty_files_.empty() || directory_dirty_;
   switch (config_.flush_policy) {
     case FlushPolicy::always:

@@ -21,6 +21,9 @@ std::size_t index_bytes_bound(std::uint64_t log_bytes) {
   return static_cast<std::size_t>(64 + (log_bytes / protocol::kBatchHeaderBytes + 1) * 12);
 }
 
+// Sealed segments' files a log without a shared cache keeps open.
+constexpr std::size_t kPrivateFileCacheSize = 64;
+
 struct DirectoryListing {
   std::vector<Offset> segment_bases;  // sorted
   bool has_clean_marker = false;
@@ -33,7 +36,8 @@ struct DirectoryListing {
 Result<std::unique_ptr<PartitionLog>> PartitionLog::open(Filesystem& fs,
                                                          const std::filesystem::path& dir,
                                                          const LogConfig& config,
-                                                         const Clock& clock, std::string name) {
+                                                         const Clock& clock, std::string name,
+                                                         std::shared_ptr<FileCache> cache) {
   if (auto s = validate(config); !s) return s.error();
   auto type = fs.entry_type(dir);
   if (!type) return type.error();
@@ -47,6 +51,8 @@ Result<std::unique_ptr<PartitionLog>> PartitionLog::open(Filesystem& fs,
     return Error::malformed(fmt::format("{} exists and is not a directory", dir.string()));
   }
   std::unique_ptr<PartitionLog> log(new PartitionLog(fs, dir, config, clock, std::move(name)));
+  log->cache_ = cache ? std::move(cache) : std::make_shared<FileCache>(fs, kPrivateFileCacheSize);
+  log->cache_owner_ = log->cache_->new_owner();
   if (auto s = log->load(); !s) return s.error();
   return log;
 }
@@ -163,8 +169,16 @@ Status PartitionLog::load() {
   // data in the page cache); then all of it counts as flushed, and the
   // recovery point moves to the end.
   if (!recovery_.clean) {
+    // Sealed segments are synced one by one here, not kept open for the flush
+    // below: after a lost recovery point they may be thousands.
     for (const auto& s : segments_) {
-      if (s->end() > recovery_point_ || s.get() == segments_.back().get()) mark_dirty(s->log());
+      if (s.get() == segments_.back().get()) {
+        mark_dirty(s->pinned());
+      } else if (s->end() > recovery_point_) {
+        auto file = s->log();
+        if (!file) return file.error();
+        if (auto synced = (*file)->sync(); !synced) return synced;
+      }
     }
     pending_recovery_point_ = end_offset_;
   }
@@ -208,7 +222,9 @@ Status PartitionLog::load_clean(const std::vector<Offset>& bases, const CleanMar
       return Error::corrupt(fmt::format("segment {} is {} bytes, the marker says {}", base, size,
                                         marker.segments[i].size_bytes));
     }
-    auto segment = std::make_unique<Segment>(base, *file, dir_, clock_.steady_now());
+    // Only the active (last) segment keeps its descriptor.
+    auto segment = std::make_unique<Segment>(base, last ? *file : nullptr, dir_,
+                                             clock_.steady_now(), *cache_, cache_owner_);
     auto index_bytes = read_file(fs_, segment->path(kIndexSuffix), index_bytes_bound(size));
     if (!index_bytes) return index_bytes.error();
     auto index = decode_offset_index(*index_bytes, size, end - base);
@@ -238,7 +254,8 @@ Status PartitionLog::load_unclean(const std::vector<Offset>& bases, Offset recov
         i + 1 < bases.size() ? std::optional<Offset>(bases[i + 1]) : std::nullopt;
     auto file = fs_.open(dir_ / segment_file_name(base, kLogSuffix), OpenMode::read_write);
     if (!file) return file.error();
-    auto segment = std::make_unique<Segment>(base, *file, dir_, clock_.steady_now());
+    auto segment =
+        std::make_unique<Segment>(base, *file, dir_, clock_.steady_now(), *cache_, cache_owner_);
     if (next_base && *next_base <= recovery_point) {
       // Sealed and known durable: walk the headers (cheap) to rebuild the
       // indexes and find structural damage, which here is corruption, not a
@@ -258,7 +275,8 @@ Status PartitionLog::load_unclean(const std::vector<Offset>& bases, Offset recov
                                           *next_base));
       }
       segment->finish_time_index();
-      if (auto s = refresh_indexes(*segment); !s) return s;
+      if (auto s = refresh_indexes(*segment, true); !s) return s;
+      segment->unpin();  // sealed: reads borrow from the cache
       segments_.push_back(std::move(segment));
       continue;
     }
@@ -280,7 +298,8 @@ Status PartitionLog::load_unclean(const std::vector<Offset>& bases, Offset recov
     if (!stop) {
       if (next_base) {
         seg.finish_time_index();
-        if (auto s = refresh_indexes(seg); !s) return s;
+        if (auto s = refresh_indexes(seg, false); !s) return s;
+        segment->unpin();
       }
       segments_.push_back(std::move(segment));
       continue;
@@ -306,7 +325,9 @@ Status PartitionLog::load_unclean(const std::vector<Offset>& bases, Offset recov
   return {};
 }
 
-Status PartitionLog::refresh_indexes(const Segment& segment) {
+// `known_durable`: the segment lies below the recovery point, so index files
+// equal to what the walk built were synced before it was written.
+Status PartitionLog::refresh_indexes(const Segment& segment, bool known_durable) {
   // Rewrite the index files only when they differ from what the walk built.
   auto current =
       read_file(fs_, segment.path(kIndexSuffix), index_bytes_bound(segment.size_bytes()));
@@ -316,39 +337,56 @@ Status PartitionLog::refresh_indexes(const Segment& segment) {
       *current_time == encode_time_index(segment.time_index())) {
     // Equal, but possibly only in the page cache (written by a roll just
     // before a process crash): sync them all the same, since a clean marker
-    // written later vouches for them.
+    // written later vouches for them. Synced here rather than kept open for
+    // the flush, so that opening a log with many segments needs few
+    // descriptors.
+    if (known_durable) return {};
     for (const char* suffix : {kIndexSuffix, kTimeIndexSuffix}) {
       auto file = fs_.open(segment.path(suffix), OpenMode::read_write);
       if (!file) return file.error();
-      mark_dirty(*file);
+      if (auto s = (*file)->sync(); !s) return s;
     }
     return {};
   }
   auto files = segment.write_indexes(fs_);
-  if (!files) return files.error();
-  for (const auto& f : *files) mark_dirty(f);
+  if (!files) {
+    // A full disk: the log is still right (the indexes live in memory). A
+    // missing or partial index file is rewritten by a later open, and makes a
+    // clean open fall back to scanning, so nothing trusts it.
+    if (!is_transient_storage_error(files.error())) return files.error();
+    log::get("storage")->warn("[{}] could not rewrite the indexes of segment {}: {}", name_,
+                              segment.base(), files.error().message());
+    return {};
+  }
+  for (const auto& f : *files) {
+    if (auto s = f->sync(); !s) return s;
+  }
   recovery_.indexes_rebuilt++;
   return {};
 }
 
 Status PartitionLog::close() {
-  if (auto s = check_usable(); !s) return s;
+  if (auto s = check_not_fenced(); !s) return s;
+  // A torn tail must go before the clean marker vouches for the sizes.
+  if (write_block_) {
+    if (auto s = try_resume(); !s) return s;
+  }
   Segment& segment = active();
   segment.finish_time_index();
   auto files = segment.write_indexes(fs_);
-  if (!files) return fence(files.error());
+  if (!files) return fail_write(files.error(), false);
   for (const auto& f : *files) mark_dirty(f);
   if (auto s = flush(); !s) return s;
   if (auto s = write_offset_file(fs_, dir_ / kRecoveryPointFile, kRecoveryPointMagic, end_offset_);
       !s) {
-    return fence(s.error());
+    return fail_write(s.error(), false);
   }
   CleanMarker marker;
   marker.end_offset = end_offset_;
   for (const auto& s : segments_) marker.segments.push_back({s->base().value(), s->size_bytes()});
   for (const auto& t : terms_) marker.terms.push_back({t.term.value(), t.start.value()});
   if (auto s = write_file_atomic(fs_, dir_ / kCleanShutdownFile, encode_clean_marker(marker)); !s) {
-    return fence(s.error());
+    return fail_write(s.error(), false);
   }
   closed_ = true;
   log::get("storage")->info("[{}] closed cleanly end_offset={} segments={}", name_, end_offset_,

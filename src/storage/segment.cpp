@@ -148,13 +148,27 @@ Result<std::vector<TimeIndexEntry>> decode_time_index(std::span<const std::byte>
 }
 
 Segment::Segment(Offset base, std::shared_ptr<File> log, std::filesystem::path dir,
-                 Clock::SteadyTime created)
+                 Clock::SteadyTime created, FileCache& cache, std::uint64_t cache_owner)
     : base_(base),
       end_(base),
       max_timestamp_batch_(base),
       log_(std::move(log)),
       dir_(std::move(dir)),
+      cache_(&cache),
+      cache_owner_(cache_owner),
       created_(created) {}
+
+Result<std::shared_ptr<File>> Segment::log() const {
+  if (log_) return log_;
+  return cache_->get(cache_owner_, base_.value(), path(kLogSuffix));
+}
+
+void Segment::pin(std::shared_ptr<File> file) {
+  forget_cached();
+  log_ = std::move(file);
+}
+
+void Segment::forget_cached() const { cache_->forget(cache_owner_, base_.value()); }
 
 std::filesystem::path Segment::path(const char* suffix) const {
   return dir_ / segment_file_name(base_, suffix);
@@ -203,12 +217,18 @@ void Segment::finish_time_index() {
 }
 
 Result<protocol::BatchHeader> Segment::read_header(std::uint64_t position) const {
+  auto file = log();
+  if (!file) return file.error();
+  return read_header(**file, position);
+}
+
+Result<protocol::BatchHeader> Segment::read_header(const File& file, std::uint64_t position) const {
   std::byte buffer[protocol::kBatchHeaderBytes];
-  auto n = log_->read_at(position, buffer);
+  auto n = file.read_at(position, buffer);
   if (!n) return n.error();
   if (*n < sizeof(buffer)) {
-    return Error::malformed(fmt::format("{}: only {} header bytes at position {}",
-                                        log_->path().string(), *n, position));
+    return Error::malformed(
+        fmt::format("{}: only {} header bytes at position {}", file.path().string(), *n, position));
   }
   auto header = protocol::decode_batch_header(buffer, limits::kBatchBytesMax);
   if (!header && header.error().code() != Errc::malformed) {
@@ -220,7 +240,7 @@ Result<protocol::BatchHeader> Segment::read_header(std::uint64_t position) const
 }
 
 Error Segment::header_error(std::uint64_t position, const Error& error) const {
-  const std::string where = fmt::format("{} at position {}", log_->path().string(), position);
+  const std::string where = fmt::format("{} at position {}", path(kLogSuffix).string(), position);
   // Bytes that do not parse are damage; a failed read (EIO, ...) is not, and
   // the caller must see it as the I/O error it is.
   if (error.code() == Errc::malformed) {
@@ -242,34 +262,38 @@ Result<BatchLocation> Segment::find_batch(Offset offset) const {
   SPATE_ASSERT(offset >= base_ && offset < end_, "offset {} outside segment [{}, {})", offset,
                base_, end_);
   std::uint64_t position = index_floor(offset).position;
+  auto file = log();
+  if (!file) return file.error();
   // Bounded: each step moves forward by at least one header.
   while (position < size_bytes_) {
-    auto header = read_header(position);
+    auto header = read_header(**file, position);
     if (!header) return header_error(position, header.error());
     if (header->last_offset() >= offset) return BatchLocation{*header, position};
     position += header->total_bytes();
   }
   return Error::corrupt(fmt::format("{}: offset {} not found before position {}",
-                                    log_->path().string(), offset, size_bytes_));
+                                    path(kLogSuffix).string(), offset, size_bytes_));
 }
 
 Status Segment::rebuild_from_headers(
     std::uint64_t size, std::uint32_t index_interval_bytes,
     const std::function<void(const protocol::BatchHeader&)>& on_batch) {
   reset(base_, 0, -1, {}, {});
+  auto file = log();
+  if (!file) return file.error();
   std::uint64_t position = 0;
   // Bounded: each step moves forward by at least one header.
   while (position < size) {
-    auto header = read_header(position);
+    auto header = read_header(**file, position);
     if (!header) return header_error(position, header.error());
     if (header->base() != end_) {
       return Error::corrupt(fmt::format("{} at position {}: batch base offset {}, expected {}",
-                                        log_->path().string(), position, header->base_offset,
+                                        path(kLogSuffix).string(), position, header->base_offset,
                                         end_));
     }
     if (position + header->total_bytes() > size) {
       return Error::corrupt(fmt::format("{} at position {}: batch of {} bytes runs past {}",
-                                        log_->path().string(), position, header->total_bytes(),
+                                        path(kLogSuffix).string(), position, header->total_bytes(),
                                         size));
     }
     note_appended(*header, position, index_interval_bytes);

@@ -20,6 +20,7 @@
 #include "spate/common/types.h"
 #include "spate/protocol/record_batch.h"
 #include "spate/storage/file.h"
+#include "spate/storage/file_cache.h"
 
 namespace spate::storage {
 
@@ -71,12 +72,17 @@ struct BatchLocation {
   std::uint64_t position = 0;  // of the batch's first byte in the .log file
 };
 
-// Owner: PartitionLog. Threading: the owner's thread only, except that `log`
-// is shared with FlushTickets and FileSlices (File is thread-safe).
+// Owner: PartitionLog. Threading: the owner's thread only, except that its
+// file is shared with FlushTickets and FileSlices (File is thread-safe).
+// Descriptors: the active segment pins its .log file open (it is written);
+// a sealed one holds none and borrows its file from the log's FileCache for
+// each read (docs/limits.md).
 class Segment {
  public:
+  // `log` is pinned if not null; `cache` (outliving the segment) serves the
+  // file when it is not.
   Segment(Offset base, std::shared_ptr<File> log, std::filesystem::path dir,
-          Clock::SteadyTime created);
+          Clock::SteadyTime created, FileCache& cache, std::uint64_t cache_owner);
 
   [[nodiscard]] Offset base() const { return base_; }
   // Exclusive: the offset after the last batch in this segment.
@@ -85,7 +91,18 @@ class Segment {
   [[nodiscard]] std::uint64_t size_bytes() const { return size_bytes_; }
   [[nodiscard]] std::int64_t max_timestamp() const { return max_timestamp_; }
   [[nodiscard]] Clock::SteadyTime created() const { return created_; }
-  [[nodiscard]] const std::shared_ptr<File>& log() const { return log_; }
+  // The .log file: the pinned one, else one from the cache (opened read-only
+  // on a miss). Errors: the file system's (io_error, not_found).
+  [[nodiscard]] Result<std::shared_ptr<File>> log() const;
+  // The pinned file, or null.
+  [[nodiscard]] const std::shared_ptr<File>& pinned() const { return log_; }
+  // Keeps `file` (opened read-write) open while the segment is active.
+  void pin(std::shared_ptr<File> file);
+  // Lets go of the pinned file (the segment was sealed); reads borrow from
+  // the cache from now on.
+  void unpin() { log_.reset(); }
+  // Drops the cache's copy (the file is about to be deleted or truncated).
+  void forget_cached() const;
   [[nodiscard]] std::filesystem::path path(const char* suffix) const;
   [[nodiscard]] const std::vector<IndexEntry>& index() const { return index_; }
   [[nodiscard]] const std::vector<TimeIndexEntry>& time_index() const { return time_index_; }
@@ -105,6 +122,9 @@ class Segment {
   // Errors: io_error; malformed if fewer than 61 bytes are there or the header
   //   is not a valid v2 header.
   [[nodiscard]] Result<protocol::BatchHeader> read_header(std::uint64_t position) const;
+  // The same in `file` (this segment's, from log()), to look it up once.
+  [[nodiscard]] Result<protocol::BatchHeader> read_header(const File& file,
+                                                          std::uint64_t position) const;
   // The batch containing `offset`, or the first batch after it.
   // REQUIRES: base() <= offset < end(). Errors: io_error, corrupt_log.
   [[nodiscard]] Result<BatchLocation> find_batch(Offset offset) const;
@@ -136,8 +156,10 @@ class Segment {
   std::int64_t max_timestamp_ = -1;
   Offset max_timestamp_batch_;  // base offset of the batch holding max_timestamp_
   std::uint64_t bytes_since_index_entry_ = 0;
-  std::shared_ptr<File> log_;
+  std::shared_ptr<File> log_;  // pinned while active; null when sealed
   std::filesystem::path dir_;
+  FileCache* cache_;
+  std::uint64_t cache_owner_;
   Clock::SteadyTime created_;
   std::vector<IndexEntry> index_;
   std::vector<TimeIndexEntry> time_index_;

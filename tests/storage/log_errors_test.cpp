@@ -46,6 +46,7 @@ class LogErrors : public ::testing::Test {
 
   std::vector<std::byte> batch() { return make_batch(rng_, 2, 300, 100); }
 
+  // Fenced for good: writes and flushes refused, reads of durable data served.
   void expect_fenced(PartitionLog& log) {
     EXPECT_TRUE(log.fenced());
     auto b = batch();
@@ -55,9 +56,24 @@ class LogErrors : public ::testing::Test {
     auto f = log.flush();
     ASSERT_FALSE(f);
     EXPECT_EQ(f.error().code(), Errc::log_fenced);
-    auto rd = log.read(Offset(0), 100);
-    ASSERT_FALSE(rd);
-    EXPECT_EQ(rd.error().code(), Errc::log_fenced);
+    auto rd = log.read(log.start_offset(), 100);
+    ASSERT_TRUE(rd) << rd.error();
+    EXPECT_LE(rd->next_offset, std::max(log.start_offset(), log.flushed_end_offset()));
+  }
+
+  // Refusing writes after a transient error (ENOSPC, EMFILE), not fenced:
+  // appends fail with that error, flushes and reads work.
+  void expect_refusing(PartitionLog& log, Errc code) {
+    EXPECT_FALSE(log.fenced());
+    EXPECT_FALSE(log.writable());
+    auto b = batch();
+    auto r = log.append(b, Term(1));
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code(), code) << r.error();
+    EXPECT_TRUE(log.flush());
+    auto rd = log.read(log.start_offset(), 1U << 20U);
+    ASSERT_TRUE(rd) << rd.error();
+    EXPECT_EQ(rd->next_offset, log.end_offset());
   }
 
   // Crash (dropping unsynced data), reopen without faults, and check that the
@@ -85,7 +101,7 @@ class LogErrors : public ::testing::Test {
   LogConfig config_;
 };
 
-TEST_F(LogErrors, EnospcOnAppendIsReturnedAndFencesTheLog) {
+TEST_F(LogErrors, EnospcOnAppendIsReturnedAndRefusesWrites) {
   auto log = open();
   for (int i = 0; i < 3; ++i) {
     auto b = batch();
@@ -97,7 +113,7 @@ TEST_F(LogErrors, EnospcOnAppendIsReturnedAndFencesTheLog) {
   auto r = log->append(b, Term(1));
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code(), Errc::no_space);
-  expect_fenced(*log);
+  expect_refusing(*log, Errc::no_space);
   log.reset();
   log = crash_and_reopen(Offset(6));
   ASSERT_NE(log, nullptr);
@@ -160,7 +176,7 @@ TEST_F(LogErrors, EioOnATicketSyncFencesAtFinish) {
   ASSERT_NE(log, nullptr);
 }
 
-TEST_F(LogErrors, FailureWhileRollingFencesAndRecovers) {
+TEST_F(LogErrors, FailureWhileRollingRefusesWritesAndRecovers) {
   config_.segment_bytes_max = 1000;
   auto log = open();
   auto b = batch();
@@ -172,7 +188,7 @@ TEST_F(LogErrors, FailureWhileRollingFencesAndRecovers) {
   auto r = log->append(c, Term(1));
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code(), Errc::no_space);
-  expect_fenced(*log);
+  expect_refusing(*log, Errc::no_space);
   log.reset();
   log = crash_and_reopen(Offset(2));
   ASSERT_NE(log, nullptr);

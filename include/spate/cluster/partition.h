@@ -33,7 +33,10 @@ class Partition : public std::enable_shared_from_this<Partition> {
 
   // Validates and appends one batch with this partition's term. Starts a
   // flush if the policy is `always`. Errors: the log's (malformed,
-  // crc_mismatch, record_too_large, log_fenced, io_error, ...).
+  // crc_mismatch, record_too_large, log_fenced, io_error, ...); busy while
+  // the log refuses writes after a full disk or exhausted descriptors
+  // (retriable: the batch was not appended, reads go on, and writes resume
+  // by themselves).
   [[nodiscard]] Result<storage::AppendResult> append(std::span<std::byte> batch);
 
   // Waits until every offset below `end` is committed (below the high
@@ -55,7 +58,8 @@ class Partition : public std::enable_shared_from_this<Partition> {
 
   // Starts a flush now if there is anything to flush and none is in flight.
   void flush_soon();
-  // Periodic work: roll by age, retention, interval flushes.
+  // Periodic work: resuming writes refused after a full disk or exhausted
+  // descriptors (with backoff), roll by age, retention, interval flushes.
   void tick();
 
   // Waits for an in-flight flush, flushes, and closes the log. After this

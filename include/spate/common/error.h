@@ -50,6 +50,9 @@ class Error {
 
   [[nodiscard]] Errc code() const { return code_; }
   [[nodiscard]] const std::string& detail() const { return detail_; }
+  // The errno an error made by from_errno() came from; 0 for any other.
+  // Lets storage tell a transient failure (EMFILE, ENFILE) from EIO.
+  [[nodiscard]] int system_errno() const { return system_errno_; }
   // "<errc name>: <detail>"
   [[nodiscard]] std::string message() const;
 
@@ -70,6 +73,7 @@ class Error {
  private:
   Errc code_ = Errc::ok;
   std::string detail_;
+  int system_errno_ = 0;
 };
 
 // For test frameworks and streams; logs use the fmt formatters below.

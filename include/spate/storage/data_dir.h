@@ -17,9 +17,15 @@
 #include "spate/common/clock.h"
 #include "spate/common/result.h"
 #include "spate/storage/file.h"
+#include "spate/storage/file_cache.h"
 #include "spate/storage/partition_log.h"
 
 namespace spate::storage {
+
+// How many sealed segment files all the logs of a data directory keep open
+// together, unless set_max_open_segment_files() says otherwise
+// (--max-open-segment-files; docs/limits.md).
+inline constexpr std::size_t kDefaultMaxOpenSegmentFiles = 1000;
 
 // A partition's name. Topic names follow Kafka's rule: 1–249 characters of
 // [a-zA-Z0-9._-], not "." or "..".
@@ -97,6 +103,13 @@ class DataDir {
       const std::function<LogConfig(const TopicPartition&)>& config_for, const Clock& clock,
       const TaskRunner& runner = {});
 
+  // The descriptor budget of sealed segments shared by every log opened from
+  // here on (at least 1). Call before opening partitions.
+  void set_max_open_segment_files(std::size_t max) {
+    file_cache_ = std::make_shared<FileCache>(fs_, max);
+  }
+  [[nodiscard]] const FileCache& file_cache() const { return *file_cache_; }
+
   // Deletes a partition's folder and files (DeleteTopics), if present: it is
   // first renamed to a name ending in ".deleted" (at most 255 bytes, see
   // deleted_dir_name), so that a crash leaves it whole or marked. The log
@@ -105,11 +118,15 @@ class DataDir {
 
  private:
   DataDir(Filesystem& fs, std::filesystem::path path, NodeMeta meta)
-      : fs_(fs), path_(std::move(path)), meta_(std::move(meta)) {}
+      : fs_(fs),
+        path_(std::move(path)),
+        meta_(std::move(meta)),
+        file_cache_(std::make_shared<FileCache>(fs, kDefaultMaxOpenSegmentFiles)) {}
 
   Filesystem& fs_;
   std::filesystem::path path_;
   NodeMeta meta_;
+  std::shared_ptr<FileCache> file_cache_;
 };
 
 }  // namespace spate::storage

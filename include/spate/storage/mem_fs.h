@@ -75,6 +75,13 @@ class MemFs final : public Filesystem {
                                std::span<const std::byte> bytes);
   [[nodiscard]] Status set_size_durable(const std::filesystem::path& path, std::uint64_t size);
 
+  // Descriptor accounting, like RLIMIT_NOFILE: how many File handles are
+  // alive, the most since set_open_files_max(), and a cap past which open()
+  // fails with EMFILE (0 = none, the default).
+  [[nodiscard]] std::size_t open_files() const;
+  [[nodiscard]] std::size_t open_files_peak() const;
+  void set_open_files_max(std::size_t max);
+
   struct Node;  // private: src/storage/mem_fs.cpp
 
  private:
@@ -83,6 +90,9 @@ class MemFs final : public Filesystem {
   // Old names of renames not yet durable: where crash() puts them back.
   std::map<std::string, std::shared_ptr<Node>> ghosts_;
   std::uint64_t generation_ = 0;  // bumped by crash()
+  std::size_t open_files_ = 0;    // live File handles
+  std::size_t open_files_peak_ = 0;
+  std::size_t open_files_max_ = 0;
 };
 
 }  // namespace spate::storage

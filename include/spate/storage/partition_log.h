@@ -21,6 +21,7 @@
 #include "spate/common/result.h"
 #include "spate/common/types.h"
 #include "spate/storage/file.h"
+#include "spate/storage/file_cache.h"
 
 namespace spate::storage {
 
@@ -136,6 +137,10 @@ class FlushTicket {
   std::shared_ptr<RecoveryPointGate> gate_;
   Offset end_offset_;
   Offset active_base_;  // every segment up to this one exists durably after sync()
+  // Set by sync() when the data is durable but the recovery point file could
+  // not be written for a transient reason (a full disk): finish_flush keeps
+  // the old recovery point and retries later.
+  mutable bool recovery_point_skipped_ = false;
 };
 
 // The log of one partition.
@@ -145,9 +150,19 @@ class FlushTicket {
 //   FlushTicket::sync() runs elsewhere.
 // Durability: append() writes to the page cache only. A batch is durable once
 //   a FlushTicket covering it has been synced and passed to finish_flush().
-// Fencing: after a failed write, truncate or sync the log is fenced: every
-//   later call fails with Errc::log_fenced. A failed sync is never retried
-//   (the page cache state is unknown afterwards); reopening recovers.
+// Failures (docs/limits.md):
+//   - transient: a write, open or truncate failed with ENOSPC/EDQUOT or
+//     EMFILE/ENFILE. The log refuses writes with that error (the batch is
+//     not appended; cluster::Partition turns it into a retriable refusal,
+//     docs/limits.md) but keeps serving reads. After a backoff
+//     (resume_writes(), or the next write once it has passed) it cuts a torn
+//     tail back to the last whole batch, syncs it, and accepts writes again;
+//     the first write after that probes whether the disk has room.
+//   - fencing: any other failed write, and every failed sync, fences the log:
+//     writes fail with Errc::log_fenced until a restart. A failed fsync is
+//     never retried, whatever its errno: afterwards the page cache state is
+//     unknown (PostgreSQL's "fsyncgate"). Reads still serve what was durable
+//     before (up to flushed_end_offset()).
 // Invariant: start_offset() <= flushed_end_offset() <= end_offset() after
 //   recovery; start_offset() <= end_offset() always.
 class PartitionLog {
@@ -160,11 +175,13 @@ class PartitionLog {
   // Errors: io_error; corrupt_log if damage is found where data was known
   //   durable (before the recovery point, e.g. in the middle of a sealed
   //   segment); malformed for a file in `dir` that is not part of a log.
-  [[nodiscard]] static Result<std::unique_ptr<PartitionLog>> open(Filesystem& fs,
-                                                                  const std::filesystem::path& dir,
-                                                                  const LogConfig& config,
-                                                                  const Clock& clock,
-                                                                  std::string name = {});
+  // Sealed segments borrow their files from `cache` (shared by the logs of a
+  // broker: the descriptor budget); without one the log makes a small
+  // private cache. On a full disk open still succeeds when only index or
+  // recovery point files could not be written (they are rewritten later).
+  [[nodiscard]] static Result<std::unique_ptr<PartitionLog>> open(
+      Filesystem& fs, const std::filesystem::path& dir, const LogConfig& config, const Clock& clock,
+      std::string name = {}, std::shared_ptr<FileCache> cache = nullptr);
 
   PartitionLog(const PartitionLog&) = delete;
   PartitionLog& operator=(const PartitionLog&) = delete;
@@ -179,16 +196,19 @@ class PartitionLog {
   // first if it is full or too old.
   // Errors: malformed, crc_mismatch, unsupported_version, record_too_large
   //   (the batch is rejected, the log unchanged); invalid_argument if `term`
-  //   is below last_term() or above INT32_MAX; io_error/no_space (the log is
-  //   fenced); log_fenced.
+  //   is below last_term() or above INT32_MAX; no_space or io_error (EMFILE):
+  //   writes are refused until the log recovers (see Failures above); other
+  //   io_error (the log is fenced); log_fenced.
   [[nodiscard]] Result<AppendResult> append(std::span<std::byte> batch, Term term);
 
   // Returns whole batches from one segment, starting with the batch that
   // contains `from` and stopping before `end` (default: end_offset()) and
   // before exceeding `bytes_max`, except that the first batch is always
   // returned whole, so that one large batch cannot stall a consumer.
+  // Works while writes are refused or fenced; a fenced log serves only what
+  // was durable (below flushed_end_offset()).
   // Errors: offset_out_of_range unless start_offset() <= from <= end_offset();
-  //   io_error; log_fenced.
+  //   io_error; log_fenced once closed.
   [[nodiscard]] Result<ReadResult> read(Offset from, std::uint64_t bytes_max,
                                         std::optional<Offset> end = std::nullopt);
 
@@ -259,7 +279,18 @@ class PartitionLog {
   // Total bytes of all segment files.
   [[nodiscard]] std::uint64_t size_bytes() const;
   [[nodiscard]] std::size_t segment_count() const { return segments_.size(); }
+  // Fenced for good (until a restart): a failed sync or a non-transient error.
   [[nodiscard]] bool fenced() const { return fenced_; }
+  // Accepts writes: not closed, not fenced, not refusing after a transient error.
+  [[nodiscard]] bool writable() const { return !closed_ && !fenced_ && !write_block_; }
+  // The transient error writes are refused for, if any.
+  [[nodiscard]] const std::optional<Error>& write_block() const { return write_block_; }
+  // If writes are refused for a transient error and the backoff has passed,
+  // restores a consistent tail (cut to the last whole batch, synced) and
+  // accepts writes again. Called periodically by the owner.
+  // Errors: the refusal (backoff not over, or the repair failed again);
+  //   log_fenced if the repair's sync failed.
+  [[nodiscard]] Status resume_writes();
   [[nodiscard]] const RecoveryReport& recovery() const { return recovery_; }
   [[nodiscard]] const LogConfig& config() const { return config_; }
   [[nodiscard]] const std::filesystem::path& dir() const { return dir_; }
@@ -277,7 +308,7 @@ class PartitionLog {
   [[nodiscard]] Status load();
   [[nodiscard]] Status load_clean(const std::vector<Offset>& bases, const CleanMarker& marker);
   [[nodiscard]] Status load_unclean(const std::vector<Offset>& bases, Offset recovery_point);
-  [[nodiscard]] Status refresh_indexes(const Segment& segment);
+  [[nodiscard]] Status refresh_indexes(const Segment& segment, bool known_durable);
   [[nodiscard]] Result<std::vector<Offset>> list_segments();
   [[nodiscard]] Status remove_segment_files(Offset base);
 
@@ -285,7 +316,17 @@ class PartitionLog {
   [[nodiscard]] Status open_new_segment(Offset base);
   [[nodiscard]] Status seal_active();
   [[nodiscard]] Status fence(const Error& error);
-  [[nodiscard]] Status check_usable() const;
+  // A write-side failure: refuses writes if transient, else fences.
+  // `torn_tail`: the active file may hold bytes past the last whole batch.
+  [[nodiscard]] Status fail_write(const Error& error, bool torn_tail);
+  [[nodiscard]] Status try_resume();
+  [[nodiscard]] Error refused() const;
+  // Closed, fenced or refusing writes (tries to resume once the backoff passed).
+  [[nodiscard]] Status check_usable();
+  // Closed or fenced: what retention and DeleteRecords need (they free space).
+  [[nodiscard]] Status check_not_fenced() const;
+  // Closed: what reads need.
+  [[nodiscard]] Status check_readable() const;
   [[nodiscard]] Status persist_start_offset();
   void note_term(Term term, Offset start);
   void mark_dirty(const std::shared_ptr<File>& file);
@@ -318,6 +359,14 @@ class PartitionLog {
   std::shared_ptr<RecoveryPointGate> gate_ = std::make_shared<RecoveryPointGate>();
   bool fenced_ = false;
   bool closed_ = false;
+  // Transient write failures (see Failures above).
+  std::optional<Error> write_block_;
+  bool torn_tail_ = false;  // the active file may hold a partial batch
+  std::chrono::milliseconds backoff_{0};
+  Clock::SteadyTime retry_at_{};
+  Clock::SteadyTime recovery_point_retry_at_{};
+  std::shared_ptr<FileCache> cache_;
+  std::uint64_t cache_owner_ = 0;
   RecoveryReport recovery_;
 };
 

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <future>
 #include <pthread.h>
+#include <sys/resource.h>
 #include <thread>
 #include <unistd.h>
 
@@ -36,6 +37,19 @@ constexpr int kExitConfig = 2;
 constexpr int kExitStorage = 3;
 constexpr int kExitListen = 4;
 constexpr auto kTickPeriod = std::chrono::milliseconds(100);
+
+// Raises the soft descriptor limit to the hard one (segment files, client
+// connections) and returns the soft limit in force.
+rlim_t raise_open_files_limit() {
+  struct rlimit limit {};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return 1024;
+  if (limit.rlim_cur < limit.rlim_max) {
+    struct rlimit raised = limit;
+    raised.rlim_cur = limit.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
+  }
+  return limit.rlim_cur;
+}
 
 std::string new_cluster_id() {
   Rng rng = Rng::from_os();
@@ -127,6 +141,17 @@ int main(int argc, char** argv) {
     logger->critical("cannot use data directory {}: {}", config.data_dir, dir.error().message());
     stop_network();
     return kExitStorage;
+  }
+  {
+    // Sealed segments share a budget of descriptors; the rest of the limit is
+    // left to connections and active segments (docs/limits.md).
+    const rlim_t open_files = raise_open_files_limit();
+    const std::size_t segment_files =
+        std::min<std::size_t>(config.max_open_segment_files,
+                              std::max<std::size_t>(16, static_cast<std::size_t>(open_files / 4)));
+    (*dir)->set_max_open_segment_files(segment_files);
+    logger->info("open files limit {}, sealed segment files kept open at most {}", open_files,
+                 segment_files);
   }
   storage::TaskRunner runner = run_parallel;
   auto manager = cluster::PartitionManager::open(*fs, **dir, apps::log_config(config), clock,

@@ -100,6 +100,8 @@ Parsed parse_options(int argc, char** argv) {
   add(app, c.flush_policy, "flush-policy",
       "always (fsync before acknowledging; group commit), interval or none");
   add(app, c.flush_interval_ms, "flush-interval-ms", "fsync period for flush-policy=interval");
+  add(app, c.max_open_segment_files, "max-open-segment-files",
+      "sealed segment files kept open for reads, across all partitions (LRU)");
   bool print_config = false;
   app.add_flag("--print-config", print_config,
                "print the effective configuration as TOML and exit");
@@ -168,6 +170,9 @@ Status validate(const DaemonConfig& c) {
         fmt::format("--num-partitions {} must be in [1, 10000]", c.num_partitions));
   }
   if (c.max_connections < 1) return Error::invalid("--max-connections must be >= 1");
+  if (c.max_open_segment_files < 1) {
+    return Error::invalid("--max-open-segment-files must be >= 1");
+  }
   if (c.idle_timeout_ms <= 0) {
     return Error::invalid(fmt::format("--idle-timeout-ms {} must be > 0", c.idle_timeout_ms));
   }

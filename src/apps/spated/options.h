@@ -59,6 +59,9 @@ struct DaemonConfig {
   std::uint32_t index_interval_bytes = 4096;
   std::string flush_policy = "always";
   std::int64_t flush_interval_ms = 1000;
+  // Sealed segment files kept open across all partitions (docs/limits.md);
+  // lowered at start to a quarter of RLIMIT_NOFILE if that is smaller.
+  std::uint32_t max_open_segment_files = 1000;
 };
 
 enum class ParseOutcome : std::uint8_t { run, exit_ok, exit_error };
