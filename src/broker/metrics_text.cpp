@@ -107,7 +107,8 @@ std::string Broker::render_metrics() const {
       {"spate_high_watermark", "Offset below which records are committed and readable."},
       {"spate_log_size_bytes", "Bytes of the partition's segments."},
   };
-  for (std::size_t g = 0; g < std::size(gauges); ++g) {
+  // Closed partitions' logs belong to the threads that closed them.
+  for (std::size_t g = 0; g < std::size(gauges) && !partitions_.closing(); ++g) {
     line(fmt::format("# HELP {} {}", gauges[g].name, gauges[g].help));
     line(fmt::format("# TYPE {} gauge", gauges[g].name));
     for (const auto& [name, topic] : partitions_.topics()) {

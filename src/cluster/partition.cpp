@@ -138,6 +138,11 @@ void Partition::tick() {
 }
 
 awaitable<Status> Partition::close() {
+  co_await stop();
+  co_return close_log();
+}
+
+awaitable<void> Partition::stop() {
   auto self = shared_from_this();
   closed_ = true;
   // Bounded: a flush in flight completes (the disk thread never stops early).
@@ -145,11 +150,14 @@ awaitable<Status> Partition::close() {
     co_await flush_idle_.wait_until(std::chrono::steady_clock::now() + std::chrono::seconds(1));
   }
   committed_.notify_all();
+}
+
+Status Partition::close_log() {
   if (log_->fenced()) {
-    co_return Error::fenced(
+    return Error::fenced(
         fmt::format("partition {}: log fenced, not closed cleanly", id_.dir_name()));
   }
-  co_return log_->close();
+  return log_->close();
 }
 
 }  // namespace spate::cluster

@@ -2,6 +2,7 @@
 
 #include "spate/cluster/partition_manager.h"
 
+#include <atomic>
 #include <set>
 
 #include "spate/common/bytes.h"
@@ -570,17 +571,31 @@ void PartitionManager::tick() {
 }
 
 awaitable<std::size_t> PartitionManager::close_all() {
-  std::size_t failures = 0;
+  closing_ = true;
+  std::vector<std::shared_ptr<Partition>> all;
+  all.reserve(partition_count_);
   for (auto& [name, t] : topics_) {
-    for (auto& p : t.partitions) {
-      if (auto s = co_await p->close(); !s) {
+    for (auto& p : t.partitions) all.push_back(p);
+  }
+  for (auto& p : all) co_await p->stop();
+  // Each close syncs and writes a few small files: one after another they
+  // took 30 ms a partition (a minute for 2,000). On a pool, the file system
+  // overlaps them; the shard waits without blocking.
+  auto failures = std::make_shared<std::atomic<std::size_t>>(0);
+  asio::thread_pool pool(
+      std::min<std::size_t>(kCloseThreads, std::max<std::size_t>(all.size(), 1)));
+  for (auto& p : all) {
+    asio::post(pool, [p, failures] {
+      if (auto s = p->close_log(); !s) {
         log::get("cluster")->error("[{}] close failed: {}", p->id().dir_name(),
                                    s.error().message());
-        ++failures;
+        failures->fetch_add(1);
       }
-    }
+    });
   }
-  co_return failures;
+  std::function<void()> join = [&pool] { pool.join(); };
+  co_await off_shard(std::move(join));
+  co_return failures->load();
 }
 
 }  // namespace spate::cluster

@@ -65,6 +65,12 @@ class Partition : public std::enable_shared_from_this<Partition> {
   // Waits for an in-flight flush, flushes, and closes the log. After this
   // the partition refuses appends and reads.
   awaitable<Status> close();
+  // close() in two steps, for closing many partitions at once: stop() (on
+  // the shard) refuses appends and reads and waits for the flush in flight;
+  // close_log() then flushes and closes the log, and may run on any one
+  // thread, since nothing else touches a stopped partition's log.
+  awaitable<void> stop();
+  [[nodiscard]] Status close_log();
 
   [[nodiscard]] std::uint64_t appended_bytes() const { return appended_bytes_; }
 

@@ -123,8 +123,11 @@ class PartitionManager {
 
   // Roll, retention and interval flushes for every partition.
   void tick();
-  // Closes every partition cleanly. Returns the number that failed.
+  // Closes every partition cleanly, several at a time off the shard.
+  // Returns the number that failed. Afterwards closing() is true and the
+  // partitions must not be read (their logs were closed on other threads).
   awaitable<std::size_t> close_all();
+  [[nodiscard]] bool closing() const { return closing_; }
 
  private:
   PartitionManager(storage::Filesystem& fs, storage::DataDir& dir, storage::LogConfig defaults,
@@ -158,6 +161,8 @@ class PartitionManager {
   TopicLimits limits_;
   std::map<std::string, Topic> topics_;
   std::size_t partition_count_ = 0;
+  static constexpr std::size_t kCloseThreads = 8;
+  bool closing_ = false;
   bool admin_busy_ = false;
   std::size_t admin_waiting_ = 0;
   Notifier admin_idle_;
