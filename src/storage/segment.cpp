@@ -148,13 +148,14 @@ Result<std::vector<TimeIndexEntry>> decode_time_index(std::span<const std::byte>
 }
 
 Segment::Segment(Offset base, std::shared_ptr<File> log, std::filesystem::path dir,
-                 Clock::SteadyTime created)
+                 Clock::SteadyTime created, std::int64_t wall_ms)
     : base_(base),
       end_(base),
       max_timestamp_batch_(base),
       log_(std::move(log)),
       dir_(std::move(dir)),
-      created_(created) {}
+      created_(created),
+      wall_ms_(wall_ms) {}
 
 std::filesystem::path Segment::path(const char* suffix) const {
   return dir_ / segment_file_name(base_, suffix);

@@ -6,6 +6,7 @@
 
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -75,8 +76,10 @@ struct BatchLocation {
 // is shared with FlushTickets and FileSlices (File is thread-safe).
 class Segment {
  public:
+  // `wall_ms`: the wall-clock time of creation (or of loading, for a segment
+  // found on disk), which retention uses while no batch carries a timestamp.
   Segment(Offset base, std::shared_ptr<File> log, std::filesystem::path dir,
-          Clock::SteadyTime created);
+          Clock::SteadyTime created, std::int64_t wall_ms);
 
   [[nodiscard]] Offset base() const { return base_; }
   // Exclusive: the offset after the last batch in this segment.
@@ -85,6 +88,13 @@ class Segment {
   [[nodiscard]] std::uint64_t size_bytes() const { return size_bytes_; }
   [[nodiscard]] std::int64_t max_timestamp() const { return max_timestamp_; }
   [[nodiscard]] Clock::SteadyTime created() const { return created_; }
+  // The time retention ages this segment by: its newest record timestamp or,
+  // when no record has one (all -1), the wall time of its last append (or of
+  // its creation or loading), never the epoch.
+  [[nodiscard]] std::int64_t retention_timestamp() const {
+    return max_timestamp_ >= 0 ? max_timestamp_ : wall_ms_;
+  }
+  void note_wall_time(std::int64_t wall_ms) { wall_ms_ = std::max(wall_ms_, wall_ms); }
   [[nodiscard]] const std::shared_ptr<File>& log() const { return log_; }
   [[nodiscard]] std::filesystem::path path(const char* suffix) const;
   [[nodiscard]] const std::vector<IndexEntry>& index() const { return index_; }
@@ -139,6 +149,7 @@ class Segment {
   std::shared_ptr<File> log_;
   std::filesystem::path dir_;
   Clock::SteadyTime created_;
+  std::int64_t wall_ms_;  // see retention_timestamp()
   std::vector<IndexEntry> index_;
   std::vector<TimeIndexEntry> time_index_;
 };
