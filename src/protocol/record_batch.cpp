@@ -130,24 +130,18 @@ class RecordCursor {
 
   [[nodiscard]] std::size_t remaining() const { return static_cast<std::size_t>(end_ - p_); }
 
-  // Signed (zigzag) varints of at most 5 or 10 bytes.
+  // Signed (zigzag) varints of at most 5 or 10 bytes, decoded inline (the
+  // walk is on the produce path): the same rules as varint::decode_uvarint.
   bool varint32(std::int32_t& out) {
-    if (p_ != end_ && (static_cast<std::uint8_t>(*p_) & 0x80U) == 0) {  // one byte: the common case
-      out = static_cast<std::int32_t>(varint::zigzag_decode(static_cast<std::uint8_t>(*p_)));
-      ++p_;
-      return true;
-    }
-    const auto d = varint::decode_uvarint({p_, remaining()}, varint::kBytesMax32);
-    if (d.status != varint::DecodeStatus::ok) return false;
-    p_ += d.bytes;
-    out = static_cast<std::int32_t>(varint::zigzag_decode(d.value));
+    std::uint64_t u = 0;
+    if (!uvarint<varint::kBytesMax32, 32>(u)) return false;
+    out = static_cast<std::int32_t>(varint::zigzag_decode(u));
     return true;
   }
   bool varint64(std::int64_t& out) {
-    const auto d = varint::decode_uvarint({p_, remaining()}, varint::kBytesMax64);
-    if (d.status != varint::DecodeStatus::ok) return false;
-    p_ += d.bytes;
-    out = varint::zigzag_decode(d.value);
+    std::uint64_t u = 0;
+    if (!uvarint<varint::kBytesMax64, 64>(u)) return false;
+    out = varint::zigzag_decode(u);
     return true;
   }
   bool skip(std::size_t n) {
@@ -164,6 +158,27 @@ class RecordCursor {
   }
 
  private:
+  template <std::size_t kBytesMax, unsigned kBits>
+  bool uvarint(std::uint64_t& out) {
+    std::uint64_t value = 0;
+    for (std::size_t i = 0; i < kBytesMax; ++i) {
+      if (p_ + i == end_) return false;
+      const auto b = static_cast<std::uint64_t>(p_[i]);
+      const auto shift = static_cast<unsigned>(7 * i);
+      // The last allowed byte may only carry the bits that still fit.
+      if (i == kBytesMax - 1 && ((b & 0x80U) != 0 || ((b & 0x7FU) >> (kBits - shift)) != 0)) {
+        return false;
+      }
+      value |= (b & 0x7FU) << shift;
+      if ((b & 0x80U) == 0) {
+        p_ += i + 1;
+        out = value;
+        return true;
+      }
+    }
+    return false;
+  }
+
   const std::byte* p_;
   const std::byte* end_;
 };
