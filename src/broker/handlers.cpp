@@ -728,6 +728,12 @@ ErrorCode error_code_for(Errc errc) {
       return ErrorCode::corrupt_message;
     case Errc::record_too_large:
       return ErrorCode::message_too_large;
+    case Errc::invalid_record:  // not retriable, unlike CORRUPT_MESSAGE (issue 12 item 11)
+      return ErrorCode::invalid_record;
+    case Errc::unsupported_format:  // magic 0/1: what Produce v0-v2 carry
+      return ErrorCode::unsupported_version;
+    case Errc::invalid_timestamp:
+      return ErrorCode::invalid_timestamp;
     case Errc::offset_out_of_range:
       return ErrorCode::offset_out_of_range;
     case Errc::not_found:

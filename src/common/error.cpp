@@ -52,6 +52,12 @@ std::string_view errc_name(Errc code) {
       return "shutting_down";
     case Errc::busy:
       return "busy";
+    case Errc::invalid_record:
+      return "invalid_record";
+    case Errc::unsupported_format:
+      return "unsupported_format";
+    case Errc::invalid_timestamp:
+      return "invalid_timestamp";
   }
   return "unknown";
 }

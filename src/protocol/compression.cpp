@@ -25,10 +25,17 @@ Error too_big(std::size_t bytes_max) {
 }
 
 // Grows `out` by one chunk, or fails when that would pass bytes_max + 1 (one
-// byte past the limit is how an overflow is detected).
+// byte past the limit is how an overflow is detected). The capacity doubles
+// but never past bytes_max + 1, so a bomb costs at most 2 x bytes_max in all.
 bool grow(std::vector<std::byte>& out, std::size_t bytes_max) {
   if (out.size() > bytes_max) return false;
-  out.resize(std::min(out.size() + kChunkBytes, bytes_max + 1));
+  const std::size_t target = std::min(out.size() + kChunkBytes, bytes_max + 1);
+  if (target > out.capacity()) {
+    std::size_t capacity = std::max(target, 2 * out.capacity());
+    if (capacity >= bytes_max) capacity = bytes_max + 1;
+    out.reserve(capacity);
+  }
+  out.resize(target);
   return true;
 }
 

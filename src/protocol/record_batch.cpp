@@ -5,9 +5,12 @@
 
 #include "spate/protocol/record_batch.h"
 
+#include <algorithm>
 #include <limits>
 
 #include "spate/common/crc32c.h"
+#include "spate/common/varint.h"
+#include "spate/protocol/compression.h"
 
 namespace spate::protocol {
 namespace {
@@ -21,8 +24,8 @@ constexpr std::int16_t kAttributeBitsKnown = 0x7F;  // bits 0-6 (kafka-protocol.
 Result<BatchHeader> decode_batch_header(std::span<const std::byte> bytes,
                                         std::size_t batch_bytes_max) {
   if (bytes.size() < kBatchHeaderBytes) {
-    return Error::malformed(
-        fmt::format("batch header needs {} bytes, have {}", kBatchHeaderBytes, bytes.size()));
+    return Error(Errc::invalid_record, fmt::format("batch header needs {} bytes, have {}",
+                                                   kBatchHeaderBytes, bytes.size()));
   }
   const std::byte* p = bytes.data();
   BatchHeader h;
@@ -30,9 +33,12 @@ Result<BatchHeader> decode_batch_header(std::span<const std::byte> bytes,
   h.batch_length = load_be<std::int32_t>(p + kBatchLength);
   h.partition_leader_epoch = load_be<std::int32_t>(p + kPartitionLeaderEpoch);
   h.magic = load_be<std::int8_t>(p + kMagic);
-  if (h.magic != kMagicV2) {
-    return Error(Errc::unsupported_version,
+  if (h.magic == 0 || h.magic == 1) {
+    return Error(Errc::unsupported_format,
                  fmt::format("record batch magic {} (only v2 is supported)", h.magic));
+  }
+  if (h.magic != kMagicV2) {
+    return Error::malformed(fmt::format("invalid record batch magic {}", h.magic));
   }
   if (h.batch_length < static_cast<std::int32_t>(kBatchHeaderBytes - kBatchLogOverheadBytes)) {
     return Error::malformed(fmt::format("batchLength {} below the header size", h.batch_length));
@@ -51,17 +57,19 @@ Result<BatchHeader> decode_batch_header(std::span<const std::byte> bytes,
   h.base_sequence = load_be<std::int32_t>(p + kBaseSequence);
   h.record_count = load_be<std::int32_t>(p + kRecordCount);
   if ((h.attributes & ~kAttributeBitsKnown) != 0) {
-    return Error::malformed(fmt::format("unknown attribute bits {:#x}", h.attributes));
+    return Error(Errc::invalid_record, fmt::format("unknown attribute bits {:#x}", h.attributes));
   }
   if ((h.attributes & 0x7) > 4) {
-    return Error::malformed(fmt::format("unknown compression codec {}", h.attributes & 0x7));
+    return Error(Errc::invalid_record,
+                 fmt::format("unknown compression codec {}", h.attributes & 0x7));
   }
   if (h.last_offset_delta < 0) {
-    return Error::malformed(fmt::format("lastOffsetDelta {} is negative", h.last_offset_delta));
+    return Error(Errc::invalid_record,
+                 fmt::format("lastOffsetDelta {} is negative", h.last_offset_delta));
   }
   if (h.base_offset < 0 || h.base_offset > std::numeric_limits<std::int64_t>::max() -
                                                std::int64_t{h.last_offset_delta} - 1) {
-    return Error::malformed(fmt::format("baseOffset {} out of range", h.base_offset));
+    return Error(Errc::invalid_record, fmt::format("baseOffset {} out of range", h.base_offset));
   }
   return h;
 }
@@ -76,8 +84,8 @@ Result<BatchHeader> validate_batch(std::span<const std::byte> batch, std::size_t
   if (!header) return header;
   const BatchHeader& h = *header;
   if (h.total_bytes() != batch.size()) {
-    return Error::malformed(fmt::format("batchLength {} says {} bytes, {} present", h.batch_length,
-                                        h.total_bytes(), batch.size()));
+    return Error(Errc::invalid_record, fmt::format("batchLength {} says {} bytes, {} present",
+                                                   h.batch_length, h.total_bytes(), batch.size()));
   }
   const std::uint32_t crc = compute_batch_crc(batch);
   if (crc != h.crc) {
@@ -85,18 +93,210 @@ Result<BatchHeader> validate_batch(std::span<const std::byte> batch, std::size_t
                  fmt::format("batch CRC {:#010x}, computed {:#010x}", h.crc, crc));
   }
   if (h.record_count < 1) {
-    return Error::malformed(fmt::format("recordCount {} (at least 1 needed)", h.record_count));
+    return Error(Errc::invalid_record,
+                 fmt::format("recordCount {} (at least 1 needed)", h.record_count));
   }
   if (std::int64_t{h.last_offset_delta} != std::int64_t{h.record_count} - 1) {
-    return Error::malformed(fmt::format("lastOffsetDelta {} does not match recordCount {}",
-                                        h.last_offset_delta, h.record_count));
+    return Error(Errc::invalid_record,
+                 fmt::format("lastOffsetDelta {} does not match recordCount {}",
+                             h.last_offset_delta, h.record_count));
   }
   if (h.compression() == Compression::none) {
     const std::size_t records_bytes = batch.size() - kBatchHeaderBytes;
     if (static_cast<std::size_t>(h.record_count) > records_bytes / kRecordBytesMin) {
-      return Error::malformed(
-          fmt::format("recordCount {} cannot fit in {} bytes", h.record_count, records_bytes));
+      return Error(Errc::invalid_record, fmt::format("recordCount {} cannot fit in {} bytes",
+                                                     h.record_count, records_bytes));
     }
+  }
+  return header;
+}
+
+std::size_t records_bytes_max(std::size_t batch_bytes_max) {
+  constexpr std::size_t kRatio = 16;
+  constexpr std::size_t kCeiling = std::size_t{64} << 20U;
+  const std::size_t scaled =
+      batch_bytes_max > kCeiling / kRatio ? kCeiling : batch_bytes_max * kRatio;
+  return std::max(scaled, batch_bytes_max);
+}
+
+namespace {
+
+// A cursor over a records section for the validator: no allocation, and a
+// failure is only a flag until the caller words the error once.
+class RecordCursor {
+ public:
+  explicit RecordCursor(std::span<const std::byte> bytes)
+      : p_(bytes.data()), end_(bytes.data() + bytes.size()) {}
+
+  [[nodiscard]] std::size_t remaining() const { return static_cast<std::size_t>(end_ - p_); }
+
+  // Signed (zigzag) varints of at most 5 or 10 bytes, decoded inline (the
+  // walk is on the produce path): the same rules as varint::decode_uvarint.
+  bool varint32(std::int32_t& out) {
+    std::uint64_t u = 0;
+    if (!uvarint<varint::kBytesMax32, 32>(u)) return false;
+    out = static_cast<std::int32_t>(varint::zigzag_decode(u));
+    return true;
+  }
+  bool varint64(std::int64_t& out) {
+    std::uint64_t u = 0;
+    if (!uvarint<varint::kBytesMax64, 64>(u)) return false;
+    out = varint::zigzag_decode(u);
+    return true;
+  }
+  bool skip(std::size_t n) {
+    if (n > remaining()) return false;
+    p_ += n;
+    return true;
+  }
+  // A VARINT length then that many bytes; -1 (null) only when `nullable`.
+  bool skip_sized(bool nullable) {
+    std::int32_t length = 0;
+    if (!varint32(length)) return false;
+    if (length == -1) return nullable;
+    return length >= 0 && skip(static_cast<std::size_t>(length));
+  }
+
+ private:
+  template <std::size_t kBytesMax, unsigned kBits>
+  bool uvarint(std::uint64_t& out) {
+    std::uint64_t value = 0;
+    for (std::size_t i = 0; i < kBytesMax; ++i) {
+      if (p_ + i == end_) return false;
+      const auto b = static_cast<std::uint64_t>(p_[i]);
+      const auto shift = static_cast<unsigned>(7 * i);
+      // The last allowed byte may only carry the bits that still fit.
+      if (i == kBytesMax - 1 && ((b & 0x80U) != 0 || ((b & 0x7FU) >> (kBits - shift)) != 0)) {
+        return false;
+      }
+      value |= (b & 0x7FU) << shift;
+      if ((b & 0x80U) == 0) {
+        p_ += i + 1;
+        out = value;
+        return true;
+      }
+    }
+    return false;
+  }
+
+  const std::byte* p_;
+  const std::byte* end_;
+};
+
+Error invalid_record_at(std::int32_t index, std::string_view what) {
+  return Error(Errc::invalid_record, fmt::format("record {}: {}", index, what));
+}
+
+}  // namespace
+
+Result<std::int64_t> check_record_section(const BatchHeader& header,
+                                          std::span<const std::byte> records_bytes) {
+  RecordCursor in(records_bytes);
+  std::int64_t max_timestamp = -1;  // Kafka's NO_TIMESTAMP
+  // Bounded by recordCount, and each pass consumes at least one byte.
+  for (std::int32_t i = 0; i < header.record_count; ++i) {
+    std::int32_t length = 0;
+    if (!in.varint32(length)) {
+      return invalid_record_at(i, in.remaining() == 0 ? "premature end of the records (fewer "
+                                                        "records than recordCount)"
+                                                      : "bad length varint");
+    }
+    if (length < 0 || static_cast<std::size_t>(length) > in.remaining()) {
+      return invalid_record_at(i,
+                               fmt::format("length {} with {} bytes left", length, in.remaining()));
+    }
+    RecordCursor body(
+        std::span<const std::byte>(records_bytes.data() + (records_bytes.size() - in.remaining()),
+                                   static_cast<std::size_t>(length)));
+    (void)in.skip(static_cast<std::size_t>(length));
+    std::int64_t ts_delta = 0;
+    std::int32_t offset_delta = 0;
+    if (!body.skip(1) || !body.varint64(ts_delta) || !body.varint32(offset_delta)) {
+      return invalid_record_at(i, "truncated record header");
+    }
+    if (offset_delta != i) {
+      return invalid_record_at(i, fmt::format("offsetDelta {} (records must be numbered 0, 1, "
+                                              "2, ...)",
+                                              offset_delta));
+    }
+    std::int64_t timestamp = 0;
+    if (__builtin_add_overflow(header.base_timestamp, ts_delta, &timestamp)) {
+      return invalid_record_at(i, fmt::format("timestampDelta {} overflows baseTimestamp {}",
+                                              ts_delta, header.base_timestamp));
+    }
+    max_timestamp = std::max(max_timestamp, timestamp);
+    if (!body.skip_sized(true)) return invalid_record_at(i, "bad key");
+    if (!body.skip_sized(true)) return invalid_record_at(i, "bad value");
+    std::int32_t header_count = 0;
+    if (!body.varint32(header_count) || header_count < 0 ||
+        static_cast<std::size_t>(header_count) > body.remaining() / 2) {
+      return invalid_record_at(i, "bad header count");
+    }
+    // Bounded by header_count, itself bounded by the record's bytes.
+    for (std::int32_t k = 0; k < header_count; ++k) {
+      if (!body.skip_sized(false)) return invalid_record_at(i, "bad header key");
+      if (!body.skip_sized(true)) return invalid_record_at(i, "bad header value");
+    }
+    if (body.remaining() != 0) {
+      return invalid_record_at(i,
+                               fmt::format("{} bytes left over in the record", body.remaining()));
+    }
+  }
+  if (in.remaining() != 0) {
+    return Error(Errc::invalid_record,
+                 fmt::format("{} bytes after the last of {} records (more records than "
+                             "recordCount?)",
+                             in.remaining(), header.record_count));
+  }
+  return max_timestamp;
+}
+
+Result<ClientBatch> check_client_batch(std::span<const std::byte> batch,
+                                       std::size_t batch_bytes_max) {
+  auto header = validate_batch(batch, batch_bytes_max);
+  if (!header) return header.error();
+  const BatchHeader& h = *header;
+  if (h.is_control()) {
+    return Error(Errc::invalid_record, "clients may not write control batches");
+  }
+  if (h.log_append_time()) {
+    return Error(Errc::invalid_timestamp,
+                 "the producer set the LogAppendTime timestamp type (topics use CreateTime)");
+  }
+  if (h.producer_id >= 0 && h.base_sequence < 0) {
+    return Error(Errc::invalid_record,
+                 fmt::format("producerId {} with baseSequence {}", h.producer_id, h.base_sequence));
+  }
+  const auto section = batch.subspan(kBatchHeaderBytes);
+  Result<std::int64_t> max_timestamp = std::int64_t{-1};
+  if (h.compression() == Compression::none) {
+    max_timestamp = check_record_section(h, section);
+  } else {
+    const std::size_t bytes_max = records_bytes_max(batch_bytes_max);
+    auto records = decompress(h.compression(), section, bytes_max);
+    if (!records) {
+      if (records.error().code() == Errc::limit_exceeded) {
+        return Error(Errc::record_too_large,
+                     fmt::format("the records decompress past {} bytes", bytes_max));
+      }
+      return Error(Errc::invalid_record,
+                   fmt::format("the records do not decompress: {}", records.error().detail()));
+    }
+    max_timestamp = check_record_section(h, *records);
+  }
+  if (!max_timestamp) return max_timestamp.error();
+  return ClientBatch{h, *max_timestamp};
+}
+
+Result<BatchHeader> validate_client_batch(std::span<std::byte> batch, std::size_t batch_bytes_max) {
+  auto checked = check_client_batch(batch, batch_bytes_max);
+  if (!checked) return checked.error();
+  BatchHeader header = checked->header;
+  if (header.max_timestamp != checked->max_timestamp) {
+    store_be<std::int64_t>(batch.data() + kMaxTimestamp, checked->max_timestamp);
+    header.max_timestamp = checked->max_timestamp;
+    header.crc = compute_batch_crc(batch);
+    store_be<std::uint32_t>(batch.data() + kCrc, header.crc);
   }
   return header;
 }

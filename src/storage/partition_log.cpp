@@ -242,7 +242,8 @@ Segment* PartitionLog::segment_for(Offset offset) {
 
 Result<AppendResult> PartitionLog::append(std::span<std::byte> batch, Term term) {
   if (auto s = check_usable(); !s) return s.error();
-  auto header = protocol::validate_batch(batch, config_.batch_bytes_max);
+  // Kafka's log validator: the records too, and maxTimestamp made true.
+  auto header = protocol::validate_client_batch(batch, config_.batch_bytes_max);
   if (!header) return header.error();
   if (term < last_term()) {
     return Error::invalid(fmt::format("term {} below the log's last term {}", term, last_term()));
@@ -268,6 +269,7 @@ Result<AppendResult> PartitionLog::append(std::span<std::byte> batch, Term term)
   header->base_offset = end_offset_.value();
   header->partition_leader_epoch = static_cast<std::int32_t>(term.value());
   segment.note_appended(*header, position, config_.index_interval_bytes);
+  segment.note_wall_time(clock_.wall_ms());
   mark_dirty(segment.pinned());
   note_term(term, end_offset_);
   AppendResult result{end_offset_, header->last_offset()};
@@ -393,8 +395,8 @@ Result<std::optional<TimestampHit>> PartitionLog::find_offset_by_timestamp(std::
 Status PartitionLog::open_new_segment(Offset base) {
   auto file = fs_.open(dir_ / segment_file_name(base, kLogSuffix), OpenMode::create_exclusive);
   if (!file) return file.error();
-  segments_.push_back(
-      std::make_unique<Segment>(base, *file, dir_, clock_.steady_now(), *cache_, cache_owner_));
+  segments_.push_back(std::make_unique<Segment>(base, *file, dir_, clock_.steady_now(),
+                                                clock_.wall_ms(), *cache_, cache_owner_));
   directory_dirty_ = true;
   // Not durable until the next flush syncs the folder (a truncation may have
   // removed a newer, durable segment of the same or a higher base).
@@ -564,7 +566,7 @@ Result<RetentionResult> PartitionLog::apply_retention() {
   RetentionResult result;
   const std::int64_t now_ms = clock_.wall_ms();
   auto expired = [&](const Segment& s) {
-    return config_.retention_ms >= 0 && s.max_timestamp() < now_ms - config_.retention_ms;
+    return config_.retention_ms >= 0 && s.retention_timestamp() < now_ms - config_.retention_ms;
   };
   if (writable() && !active().empty() && expired(active())) {
     if (auto s = roll(); !s && !write_block_) return s.error();

@@ -148,7 +148,8 @@ Result<std::vector<TimeIndexEntry>> decode_time_index(std::span<const std::byte>
 }
 
 Segment::Segment(Offset base, std::shared_ptr<File> log, std::filesystem::path dir,
-                 Clock::SteadyTime created, FileCache& cache, std::uint64_t cache_owner)
+                 Clock::SteadyTime created, std::int64_t wall_ms, FileCache& cache,
+                 std::uint64_t cache_owner)
     : base_(base),
       end_(base),
       max_timestamp_batch_(base),
@@ -156,7 +157,8 @@ Segment::Segment(Offset base, std::shared_ptr<File> log, std::filesystem::path d
       dir_(std::move(dir)),
       cache_(&cache),
       cache_owner_(cache_owner),
-      created_(created) {}
+      created_(created),
+      wall_ms_(wall_ms) {}
 
 Result<std::shared_ptr<File>> Segment::log() const {
   if (log_) return log_;

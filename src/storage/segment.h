@@ -6,6 +6,7 @@
 
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -80,9 +81,12 @@ struct BatchLocation {
 class Segment {
  public:
   // `log` is pinned if not null; `cache` (outliving the segment) serves the
-  // file when it is not.
+  // file when it is not. `wall_ms`: the wall-clock time of creation (or of
+  // loading, for a segment found on disk), which retention uses while no
+  // batch carries a timestamp.
   Segment(Offset base, std::shared_ptr<File> log, std::filesystem::path dir,
-          Clock::SteadyTime created, FileCache& cache, std::uint64_t cache_owner);
+          Clock::SteadyTime created, std::int64_t wall_ms, FileCache& cache,
+          std::uint64_t cache_owner);
 
   [[nodiscard]] Offset base() const { return base_; }
   // Exclusive: the offset after the last batch in this segment.
@@ -103,6 +107,13 @@ class Segment {
   void unpin() { log_.reset(); }
   // Drops the cache's copy (the file is about to be deleted or truncated).
   void forget_cached() const;
+  // The time retention ages this segment by: its newest record timestamp or,
+  // when no record has one (all -1), the wall time of its last append (or of
+  // its creation or loading), never the epoch.
+  [[nodiscard]] std::int64_t retention_timestamp() const {
+    return max_timestamp_ >= 0 ? max_timestamp_ : wall_ms_;
+  }
+  void note_wall_time(std::int64_t wall_ms) { wall_ms_ = std::max(wall_ms_, wall_ms); }
   [[nodiscard]] std::filesystem::path path(const char* suffix) const;
   [[nodiscard]] const std::vector<IndexEntry>& index() const { return index_; }
   [[nodiscard]] const std::vector<TimeIndexEntry>& time_index() const { return time_index_; }
@@ -161,6 +172,7 @@ class Segment {
   FileCache* cache_;
   std::uint64_t cache_owner_;
   Clock::SteadyTime created_;
+  std::int64_t wall_ms_;  // see retention_timestamp()
   std::vector<IndexEntry> index_;
   std::vector<TimeIndexEntry> time_index_;
 };

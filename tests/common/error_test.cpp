@@ -44,6 +44,9 @@ const std::vector<std::pair<Errc, std::string_view>>& all_codes() {
       {Errc::timeout, "timeout"},
       {Errc::shutting_down, "shutting_down"},
       {Errc::busy, "busy"},
+      {Errc::invalid_record, "invalid_record"},
+      {Errc::unsupported_format, "unsupported_format"},
+      {Errc::invalid_timestamp, "invalid_timestamp"},
   };
   return codes;
 }

@@ -111,13 +111,13 @@ TEST_F(LogBehaviour, BadBatchesAreRejectedAndTheLogIsUnchanged) {
   store_be<std::int32_t>(bad_length.data() + 8, 5000);
   r = log->append(bad_length, Term(1));
   ASSERT_FALSE(r);
-  EXPECT_EQ(r.error().code(), Errc::malformed);
+  EXPECT_EQ(r.error().code(), Errc::invalid_record);
 
   auto magic1 = good;
   magic1[16] = std::byte{1};
   r = log->append(magic1, Term(1));
   ASSERT_FALSE(r);
-  EXPECT_EQ(r.error().code(), Errc::unsupported_version);
+  EXPECT_EQ(r.error().code(), Errc::unsupported_format);
 
   std::vector<std::byte> short_batch(good.begin(), good.begin() + 30);
   r = log->append(short_batch, Term(1));

@@ -185,25 +185,25 @@ TEST_F(RejectedBatch, LengthLongerThanTheBytesIsRejected) {
   auto batch = make_varied_batch(rng_, 3, 100, ts_);
   store_be<std::int32_t>(batch.data() + protocol::batch_field::kBatchLength,
                          static_cast<std::int32_t>(batch.size()));  // 12 too many
-  expect_rejected(batch, Errc::malformed);
+  expect_rejected(batch, Errc::invalid_record);
 }
 
 TEST_F(RejectedBatch, LengthShorterThanTheBytesIsRejected) {
   auto batch = make_varied_batch(rng_, 3, 100, ts_);
   batch.push_back(std::byte{0});  // one byte the length does not count
-  expect_rejected(batch, Errc::malformed);
+  expect_rejected(batch, Errc::invalid_record);
 }
 
 TEST_F(RejectedBatch, BytesShorterThanAHeaderAreRejected) {
   auto batch = make_varied_batch(rng_, 3, 100, ts_);
   batch.resize(40);
-  expect_rejected(batch, Errc::malformed);
+  expect_rejected(batch, Errc::invalid_record);
 }
 
 TEST_F(RejectedBatch, MagicOneIsRejectedAsUnsupported) {
   auto batch = make_varied_batch(rng_, 3, 100, ts_);
   batch[protocol::batch_field::kMagic] = std::byte{1};
-  expect_rejected(batch, Errc::unsupported_version);
+  expect_rejected(batch, Errc::unsupported_format);
 }
 
 TEST_F(RejectedBatch, BatchOverTheConfiguredLimitIsRecordTooLarge) {
@@ -886,6 +886,81 @@ TEST_F(PartitionLogTest, RetentionKeepsEverythingWhenUnlimited) {
   EXPECT_EQ(r->segments_deleted, 0U);
   EXPECT_EQ(log->start_offset(), Offset(0));
   expect_matches_model(*log);
+}
+
+// A batch as sarama 1.22 sends it: records stamped `timestamp`, but the
+// header's maxTimestamp left at -1 (CRC correct for that).
+std::vector<std::byte> batch_without_max_timestamp(int records, std::int64_t timestamp) {
+  protocol::BatchBuilder builder;
+  for (int i = 0; i < records; ++i) {
+    protocol::RecordSpec spec;
+    spec.timestamp = timestamp;
+    spec.value = to_bytes("sarama " + std::to_string(i));
+    builder.add(spec);
+  }
+  auto batch = builder.build();
+  store_be<std::int64_t>(batch.data() + protocol::batch_field::kMaxTimestamp, -1);
+  store_be<std::uint32_t>(batch.data() + protocol::batch_field::kCrc,
+                          protocol::compute_batch_crc(batch));
+  return batch;
+}
+
+TEST_F(PartitionLogTest, BatchesWithoutMaxTimestampSurviveRetention) {
+  config_.retention_ms = 3600 * 1000;
+  auto log = open_log();
+  for (int i = 0; i < 20; ++i) {
+    auto batch = batch_without_max_timestamp(50, clock_.wall_ms());
+    auto r = log->append(batch, Term(1));
+    ASSERT_TRUE(r) << r.error();
+    clock_.advance(std::chrono::milliseconds(100));
+    ASSERT_TRUE(log->apply_retention());  // as the broker's tick does between appends
+    ASSERT_TRUE(log->flush());
+  }
+  for (int pass = 0; pass < 3; ++pass) {
+    auto r = log->apply_retention();
+    ASSERT_TRUE(r) << r.error();
+    EXPECT_EQ(r->segments_deleted, 0U);
+    ASSERT_TRUE(log->flush());
+  }
+  EXPECT_EQ(log->start_offset(), Offset(0));
+  EXPECT_EQ(log->end_offset(), Offset(1000));
+  EXPECT_EQ(log->segment_count(), 1U);  // no roll per batch
+  // The stored header carries the records' timestamp, under a valid CRC.
+  auto read = log->read(Offset(0), 1);
+  ASSERT_TRUE(read) << read.error();
+  auto bytes = read->bytes.read_all();
+  ASSERT_TRUE(bytes);
+  auto stored = protocol::validate_batch(*bytes, 1U << 20U);
+  ASSERT_TRUE(stored) << stored.error();
+  EXPECT_EQ(stored->max_timestamp, stored->base_timestamp);
+  EXPECT_GT(stored->max_timestamp, 0);
+  // The time index works from it.
+  auto hit = log->find_offset_by_timestamp(stored->max_timestamp);
+  ASSERT_TRUE(hit) << hit.error();
+  ASSERT_TRUE(hit->has_value());
+  EXPECT_EQ((*hit)->offset, Offset(0));
+}
+
+TEST_F(PartitionLogTest, SegmentsWithoutTimestampsAgeByTheirLastAppend) {
+  config_.retention_ms = 3600 * 1000;
+  auto log = open_log();
+  for (int i = 0; i < 5; ++i) {
+    auto batch = batch_without_max_timestamp(3, -1);  // records without timestamps
+    ASSERT_TRUE(log->append(batch, Term(1)));
+  }
+  ASSERT_TRUE(log->flush());
+  clock_.advance(std::chrono::minutes(59));
+  auto kept = log->apply_retention();
+  ASSERT_TRUE(kept) << kept.error();
+  EXPECT_EQ(kept->segments_deleted, 0U);
+  EXPECT_EQ(log->segment_count(), 1U);
+  EXPECT_EQ(log->start_offset(), Offset(0));
+  clock_.advance(std::chrono::minutes(2));  // an hour after the last append
+  for (int pass = 0; pass < 3 && log->start_offset() < log->end_offset(); ++pass) {
+    ASSERT_TRUE(log->apply_retention());
+    ASSERT_TRUE(log->flush());
+  }
+  EXPECT_EQ(log->start_offset(), Offset(15));
 }
 
 // ---------------------------------------------------------------- flushing

@@ -36,7 +36,10 @@ enum class Errc : std::uint8_t {
   not_leader,
   timeout,
   shutting_down,
-  busy,  // a conflicting operation is still in progress: retry later
+  busy,                // a conflicting operation is still in progress: retry later
+  invalid_record,      // a record batch that is well framed but not valid (count, records, fields)
+  unsupported_format,  // a record batch in a message format Spate does not store (magic 0/1)
+  invalid_timestamp,   // a record batch whose timestamps the topic refuses
 };
 
 [[nodiscard]] std::string_view errc_name(Errc code);

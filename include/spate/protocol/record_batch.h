@@ -82,7 +82,13 @@ struct BatchHeader {
 // header alone can tell: magic 2, batchLength large enough for a header and at
 // most `batch_bytes_max` in total, lastOffsetDelta >= 0, a known codec, unused
 // attribute bits clear. Does not check the CRC or that the whole batch is present.
-// Errors: malformed (detail says which field), unsupported_version for magic != 2.
+// Errors (detail says which field; the codes follow Kafka, kafka-protocol.md §3.5):
+//   invalid_record for fewer than 61 bytes, unknown attribute bits or codec, a
+//     negative lastOffsetDelta or an out-of-range baseOffset;
+//   unsupported_format for magic 0 or 1 (the legacy message sets);
+//   malformed for any other magic or a batchLength below the header (bytes
+//     that a bit flip outside the CRC could have made: Kafka's CORRUPT_MESSAGE);
+//   record_too_large past batch_bytes_max.
 [[nodiscard]] Result<BatchHeader> decode_batch_header(std::span<const std::byte> bytes,
                                                       std::size_t batch_bytes_max);
 
@@ -90,14 +96,58 @@ struct BatchHeader {
 // REQUIRES: batch.size() >= kBatchHeaderBytes.
 [[nodiscard]] std::uint32_t compute_batch_crc(std::span<const std::byte> batch);
 
-// Full validation of exactly one batch occupying all of `batch`: the header
-// checks above, batchLength + 12 == batch.size(), CRC, recordCount >= 1 and
-// lastOffsetDelta == recordCount - 1 (as Kafka requires of client batches),
-// and, for uncompressed batches, recordCount no larger than the records bytes
-// allow.
-// Errors: malformed, crc_mismatch, unsupported_version, record_too_large.
+// Validation of the framing of exactly one batch occupying all of `batch`:
+// the header checks above, batchLength + 12 == batch.size(), CRC, recordCount
+// >= 1 and lastOffsetDelta == recordCount - 1 (as Kafka requires of client
+// batches), and, for uncompressed batches, recordCount no larger than the
+// records bytes allow. Does not look at the records (see check_client_batch);
+// this is what recovery checks of a batch it once stored.
+// Errors: those of decode_batch_header, invalid_record (length or count),
+//   crc_mismatch.
 [[nodiscard]] Result<BatchHeader> validate_batch(std::span<const std::byte> batch,
                                                  std::size_t batch_bytes_max);
+
+// The most bytes the records of a compressed batch may decompress to, for a
+// batch limit of `batch_bytes_max`: 16 times the limit, at most 64 MiB, and
+// never less than the limit itself. A decompression bomb stops there.
+[[nodiscard]] std::size_t records_bytes_max(std::size_t batch_bytes_max);
+
+// What check_client_batch found.
+struct ClientBatch {
+  BatchHeader header;  // as sent
+  // The largest record timestamp; -1 (Kafka's NO_TIMESTAMP) when no record
+  // has a larger one.
+  std::int64_t max_timestamp = -1;
+};
+
+// Kafka's log validator (LogValidator, DefaultRecordBatch's iterators) for a
+// batch a producer sent: validate_batch, then no control batch, CreateTime
+// (the timestamp-type bit clear), a baseSequence for a producer id; then the
+// records, decompressed (bounded by records_bytes_max) if the batch is
+// compressed and walked in place otherwise: exactly recordCount records, each
+// parsing completely (lengths, key, value, headers with non-null keys),
+// offsetDelta equal to the record's index (Kafka rewrites other deltas; Spate
+// stores batches verbatim, so it refuses them), timestampDelta not
+// overflowing, and no bytes after the last record.
+// Errors: those of validate_batch; invalid_record (detail names the record);
+//   invalid_timestamp for a LogAppendTime batch; record_too_large when the
+//   records decompress past records_bytes_max.
+[[nodiscard]] Result<ClientBatch> check_client_batch(std::span<const std::byte> batch,
+                                                     std::size_t batch_bytes_max);
+
+// check_client_batch, then, as Kafka does, makes the header's maxTimestamp
+// the records' largest timestamp when it differs (some clients send -1 there:
+// sarama 1.22), recomputing the CRC since the field is inside it. Returns the
+// header as it now is.
+[[nodiscard]] Result<BatchHeader> validate_client_batch(std::span<std::byte> batch,
+                                                        std::size_t batch_bytes_max);
+
+// Walks the records section of a batch (`records_bytes`: the bytes after the
+// header, decompressed if the batch was compressed) with the checks of
+// check_client_batch, without copying. Returns the largest record timestamp
+// (-1 if none is larger). Errors: invalid_record.
+[[nodiscard]] Result<std::int64_t> check_record_section(const BatchHeader& header,
+                                                        std::span<const std::byte> records_bytes);
 
 // In-place rewrites of the fields outside the CRC (kafka-protocol.md §3.3).
 // REQUIRES: batch.size() >= kBatchHeaderBytes.

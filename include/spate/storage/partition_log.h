@@ -189,13 +189,16 @@ class PartitionLog {
   // without close() is what a crash looks like to the next open().
   ~PartitionLog();
 
-  // Validates `batch` (header, length, CRC, batch_bytes_max) and appends it,
-  // assigning its offsets: baseOffset becomes end_offset() and
-  // partitionLeaderEpoch becomes `term`. The CRC does not cover those two
-  // fields, so every other byte is stored as sent. Rolls the active segment
-  // first if it is full or too old.
-  // Errors: malformed, crc_mismatch, unsupported_version, record_too_large
-  //   (the batch is rejected, the log unchanged); invalid_argument if `term`
+  // Validates `batch` as Kafka's log validator does
+  // (protocol::validate_client_batch: header, length, CRC, batch_bytes_max,
+  // every record) and appends it, assigning its offsets: baseOffset becomes
+  // end_offset() and partitionLeaderEpoch becomes `term`. The CRC does not
+  // cover those two fields; the only other byte rewritten is maxTimestamp when
+  // it is not the records' largest timestamp (then the CRC is recomputed).
+  // Rolls the active segment first if it is full or too old.
+  // Errors: those of validate_client_batch (malformed, crc_mismatch,
+  //   invalid_record, unsupported_format, invalid_timestamp, record_too_large:
+  //   the batch is rejected, the log unchanged); invalid_argument if `term`
   //   is below last_term() or above INT32_MAX; no_space or io_error (EMFILE):
   //   writes are refused until the log recovers (see Failures above); other
   //   io_error (the log is fenced); log_fenced.
@@ -234,7 +237,9 @@ class PartitionLog {
   [[nodiscard]] Status advance_start(Offset new_start);
 
   // Deletes whole sealed segments by retention_ms (the segment's newest
-  // timestamp is older than now - retention_ms) and retention_bytes (the
+  // timestamp is older than now - retention_ms; a segment whose records carry
+  // no timestamp ages from its last append, or from when it was loaded) and
+  // retention_bytes (the
   // oldest, while the log would stay at or above the limit without it). An
   // active segment that has expired is first rolled.
   [[nodiscard]] Result<RetentionResult> apply_retention();

@@ -260,7 +260,7 @@ class ModelSim {
           std::byte{0x10};
     } else if (how == 1) {
       batch[protocol::batch_field::kMagic] = std::byte{1};
-      want = Errc::unsupported_version;
+      want = Errc::unsupported_format;
     } else {
       if (log_->last_term() == Term(0)) return;
       term = log_->last_term() - 1;
