@@ -93,6 +93,30 @@ std::string Broker::render_metrics() const {
   counter("spate_topics", "Topics on this broker.", partitions_.topics().size(), "gauge");
   counter("spate_topics_limit", "Topics this broker holds at most (--max-topics).",
           partitions_.limits().topics_max, "gauge");
+  counter("spate_open_segment_files", "Sealed segment files kept open (all partitions).",
+          partitions_.segment_files().open_count(), "gauge");
+  counter("spate_open_segment_files_limit",
+          "Sealed segment files kept open at most (--max-open-segment-files).",
+          partitions_.segment_files().capacity(), "gauge");
+  std::size_t fenced = 0;
+  std::size_t refusing = 0;
+  if (!partitions_.closing()) {
+    for (const auto& [name, topic] : partitions_.topics()) {
+      for (const auto& p : topic.partitions) {
+        if (p->log().fenced()) {
+          ++fenced;
+        } else if (!p->log().writable()) {
+          ++refusing;
+        }
+      }
+    }
+  }
+  counter("spate_partitions_fenced",
+          "Partitions fenced after a failed fsync or EIO (reads only, until a restart).", fenced,
+          "gauge");
+  counter("spate_partitions_refusing_writes",
+          "Partitions refusing writes for now (full disk or no descriptors; they resume).",
+          refusing, "gauge");
   counter("spate_topic_operations_queued",
           "Topic operations (create, delete, add partitions, alter configs) running or waiting.",
           partitions_.admin_queue(), "gauge");

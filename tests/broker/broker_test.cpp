@@ -473,6 +473,13 @@ TEST_F(BrokerTest, MetricsRenderPrometheusText) {
   EXPECT_NE(text.find("spate_requests_total{api=\"Produce\"} 1"), std::string::npos) << text;
   EXPECT_NE(text.find("spate_log_end_offset{topic=\"t\",partition=\"0\"} 1"), std::string::npos);
   EXPECT_NE(text.find("# TYPE spate_request_latency_seconds histogram"), std::string::npos);
+  // The usage of every limit (docs/limits.md).
+  for (const char* gauge : {"spate_partitions 1", "spate_partitions_limit 10000", "spate_topics 1",
+                            "spate_topics_limit 10000", "spate_topic_operations_queued 0",
+                            "spate_open_segment_files ", "spate_open_segment_files_limit ",
+                            "spate_partitions_fenced 0", "spate_partitions_refusing_writes 0"}) {
+    EXPECT_NE(text.find(gauge), std::string::npos) << gauge;
+  }
 }
 
 // ---------------------------------------------------------------- hostile input (issue 12)

@@ -118,6 +118,8 @@ class PartitionManager {
   [[nodiscard]] const std::map<std::string, Topic>& topics() const { return topics_; }
   [[nodiscard]] const storage::LogConfig& defaults() const { return defaults_; }
   [[nodiscard]] std::size_t partition_count() const { return partition_count_; }
+  // Sealed segment files kept open, and the cap (--max-open-segment-files).
+  [[nodiscard]] const storage::FileCache& segment_files() const { return dir_.file_cache(); }
   // Admin operations waiting for their turn (plus the one running).
   [[nodiscard]] std::size_t admin_queue() const { return admin_waiting_ + (admin_busy_ ? 1 : 0); }
 
