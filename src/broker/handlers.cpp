@@ -252,8 +252,10 @@ std::int64_t fetch_once(HandlerContext& ctx, const protocol::FetchRequest& reque
       auto& slice = out.slices.emplace_back();
       pr.partition_index = p.partition;
       const auto& partition = partitions[index++];
-      if (!partition) {
-        pr.error_code = static_cast<std::int16_t>(ErrorCode::unknown_topic_or_partition);
+      if (!partition || partition->closed()) {
+        // Unknown, or deleted (or the broker stopping) while this Fetch waited.
+        pr.error_code = static_cast<std::int16_t>(
+            partition ? ErrorCode::not_leader_or_follower : ErrorCode::unknown_topic_or_partition);
         pr.high_watermark = -1;
         any_error = true;
         continue;
@@ -293,6 +295,12 @@ awaitable<FetchResult> fetch(HandlerContext& ctx, const protocol::FetchRequest& 
       partitions.push_back(ctx.partitions.partition(t.topic, p.partition));
     }
   }
+  std::vector<std::shared_ptr<cluster::Partition>> distinct;
+  for (const auto& p : partitions) {
+    if (p) distinct.push_back(p);
+  }
+  std::sort(distinct.begin(), distinct.end());
+  distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
   FetchResult result;
   // Bounded by the deadline: each pass either answers or waits until woken
   // (new data) or the deadline.
@@ -306,14 +314,12 @@ awaitable<FetchResult> fetch(HandlerContext& ctx, const protocol::FetchRequest& 
     }
     auto executor = co_await asio::this_coro::executor;
     auto timer = std::make_shared<asio::steady_timer>(executor, deadline);
-    for (auto& p : partitions) {
-      if (p) p->committed().add(timer);
-    }
+    // Once per partition, however often the request names it (a waiter
+    // list per entry made every wake-up quadratic).
+    for (auto& p : distinct) p->committed().add(timer);
     boost::system::error_code ec;
     co_await timer->async_wait(asio::redirect_error(use_awaitable, ec));
-    for (auto& p : partitions) {
-      if (p) p->committed().remove(timer);
-    }
+    for (auto& p : distinct) p->committed().remove(timer);
   }
 }
 
@@ -343,7 +349,9 @@ awaitable<std::optional<protocol::ListOffsetsResponse>> list_offsets(
       } else {
         // Each lookup may read and decode a batch: let others in between.
         co_await slicer.maybe_yield();
-        if (!ctx.partitions.partition(t.name, p.partition_index)) {
+        // The topic may have gone (or been made again) meanwhile.
+        partition = ctx.partitions.partition(t.name, p.partition_index);
+        if (!partition) {
           pr.error_code = ctx.code(ErrorCode::unknown_topic_or_partition);
           continue;
         }

@@ -53,6 +53,9 @@ awaitable<Status> Partition::wait_committed(Offset end,
   auto self = shared_from_this();  // alive across the suspension
   // Bounded by the deadline: each pass either returns or waits until it.
   while (true) {
+    if (closed_) {
+      co_return Error(Errc::shutting_down, fmt::format("partition {} is closing", id_.dir_name()));
+    }
     if (log_->fenced()) {
       co_return Error::fenced(fmt::format("partition {}: the log failed", id_.dir_name()));
     }

@@ -132,6 +132,30 @@ Result<std::unique_ptr<PartitionManager>> PartitionManager::open(
     r.overrides = std::move(*normalized);
     m->topics_[r.name] = Topic{r.name, r.overrides, {}};
   }
+  if (meta_present) {
+    // topics.meta is written last by a create or CreatePartitions and first
+    // by a delete: a folder it does not list (an unknown topic, or an index
+    // past the topic's count) is what a crash left of one of them. Removed
+    // before anything opens it, so that a damaged leftover cannot stop the
+    // start.
+    std::map<std::string, std::int32_t> counts;
+    for (const auto& r : records) counts[r.name] = r.partitions;
+    auto ids = dir.list_partitions();
+    if (!ids) return ids.error();
+    for (const auto& id : *ids) {
+      auto it = counts.find(id.topic);
+      if (it != counts.end() && id.partition < it->second) continue;
+      logger->warn(
+          "removing partition folder {}: {} does not list it (an interrupted create, delete or "
+          "CreatePartitions)",
+          id.dir_name(), kTopicsMetaFile);
+      // Not fatal: a full disk must not stop the broker from starting.
+      if (auto s = dir.remove_partition(id); !s) {
+        logger->warn("cannot remove partition folder {} now: {}", id.dir_name(),
+                     s.error().message());
+      }
+    }
+  }
   auto opened = dir.open_all(
       [&](const storage::TopicPartition& tp) {
         auto it = m->topics_.find(tp.topic);
@@ -149,21 +173,7 @@ Result<std::unique_ptr<PartitionManager>> PartitionManager::open(
       continue;
     }
     if (meta_present) {
-      // topics.meta is written last by a create and first by a delete: a
-      // folder it does not list is what a crash left of either.
-      for (auto& [index, log] : logs) {
-        logger->warn(
-            "removing partition folder {}-{}: {} does not list the topic (an interrupted create "
-            "or delete)",
-            name, index, kTopicsMetaFile);
-        (void)log->close();
-        log.reset();
-        // Not fatal: a full disk must not stop the broker from starting.
-        if (auto s = dir.remove_partition({name, index}); !s) {
-          logger->warn("cannot remove partition folder {}-{} now: {}", name, index,
-                       s.error().message());
-        }
-      }
+      // A leftover that could not be removed above: not served.
       it = found.erase(it);
       continue;
     }
@@ -178,14 +188,17 @@ Result<std::unique_ptr<PartitionManager>> PartitionManager::open(
   for (const auto& r : records) {
     Topic& t = m->topics_[r.name];
     auto& logs = found[r.name];
-    const std::int32_t total = std::max(r.partitions, logs.empty() ? 0 : logs.rbegin()->first + 1);
+    // Without topics.meta (an old data directory), the folders say.
+    const std::int32_t total =
+        meta_present ? r.partitions
+                     : std::max(r.partitions, logs.empty() ? 0 : logs.rbegin()->first + 1);
     for (std::int32_t i = 0; i < total; ++i) {
       auto it = logs.find(i);
       std::unique_ptr<storage::PartitionLog> log;
       if (it != logs.end()) {
         log = std::move(it->second);
       } else {
-        // A create that a crash interrupted: finish it.
+        // A folder that is gone (lost or removed by hand): made again, empty.
         auto created =
             dir.open_partition({r.name, i}, apply_topic_configs(defaults, t.overrides), clock);
         if (!created) return created.error();
@@ -263,6 +276,7 @@ class PartitionManager::Turn {
 };
 
 awaitable<Result<PartitionManager::Turn>> PartitionManager::take_turn(Deadline deadline) {
+  if (closing_) co_return Error(Errc::shutting_down, "the broker is stopping");
   ++admin_waiting_;
   // Bounded by the deadline: each pass waits for the running operation to
   // end or the deadline.
@@ -275,6 +289,7 @@ awaitable<Result<PartitionManager::Turn>> PartitionManager::take_turn(Deadline d
     co_await admin_idle_.wait_until(deadline);
   }
   --admin_waiting_;
+  if (closing_) co_return Error(Errc::shutting_down, "the broker is stopping");
   admin_busy_ = true;
   co_return Turn(this);
 }
@@ -361,6 +376,17 @@ awaitable<void> PartitionManager::remove_partitions(const std::string& name, std
   co_await off_shard(std::move(job));
 }
 
+awaitable<void> PartitionManager::drop_logs(
+    std::vector<std::unique_ptr<storage::PartitionLog>> logs) {
+  auto owned =
+      std::make_shared<std::vector<std::unique_ptr<storage::PartitionLog>>>(std::move(logs));
+  std::function<void()> job = [owned] {
+    for (auto& log : *owned) (void)log->close();
+    owned->clear();
+  };
+  co_await off_shard(std::move(job));
+}
+
 awaitable<std::vector<Status>> PartitionManager::create_topics(std::vector<TopicSpec> specs,
                                                                bool validate_only,
                                                                Deadline deadline) {
@@ -428,8 +454,7 @@ awaitable<std::vector<Status>> PartitionManager::create_topics(std::vector<Topic
   if (auto s = co_await write_meta(std::move(records)); !s) {
     for (auto& [k, logs] : made) {
       out[k] = s;
-      for (auto& log : logs) (void)log->close();
-      logs.clear();
+      co_await drop_logs(std::move(logs));
       co_await remove_partitions(specs[k].name, 0, specs[k].partitions);
     }
     co_return out;
@@ -471,7 +496,13 @@ awaitable<Status> PartitionManager::delete_topic(std::string name, Deadline dead
   Topic topic = std::move(it->second);
   topics_.erase(it);
   partition_count_ -= topic.partitions.size();
-  for (auto& p : topic.partitions) (void)co_await p->close();
+  // Stopped on the shard (appends and reads refused, the flush in flight
+  // done); closed and removed on the worker: a close syncs several files.
+  for (auto& p : topic.partitions) co_await p->stop();
+  std::function<void()> close_logs = [partitions = topic.partitions] {
+    for (const auto& p : partitions) (void)p->close_log();
+  };
+  co_await off_shard(std::move(close_logs));
   co_await remove_partitions(name, 0, static_cast<std::int32_t>(topic.partitions.size()));
   log::get("cluster")->info("topic deleted name={} partitions={}", name, topic.partitions.size());
   co_return Status{};
@@ -507,8 +538,7 @@ awaitable<Status> PartitionManager::add_partitions(std::string name, std::int32_
     if (r.name == name) r.partitions = total;
   }
   if (auto s = co_await write_meta(std::move(records)); !s) {
-    for (auto& log : *logs) (void)log->close();
-    logs->clear();
+    co_await drop_logs(std::move(*logs));
     co_await remove_partitions(name, current, total);
     co_return s;
   }
@@ -571,6 +601,9 @@ void PartitionManager::tick() {
 }
 
 awaitable<std::size_t> PartitionManager::close_all() {
+  // The running topic operation (if any) finishes first; later ones are
+  // refused from here on.
+  auto turn = co_await take_turn(std::chrono::steady_clock::now() + std::chrono::minutes(10));
   closing_ = true;
   std::vector<std::shared_ptr<Partition>> all;
   all.reserve(partition_count_);

@@ -284,7 +284,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
         if (slot->frame) {
           writing_ = true;
           write_progress_ = std::chrono::steady_clock::now();
-          const bool sent = co_await send(*slot->frame);
+          // The frame stays alive in this coroutine: close() (a timeout, the
+          // server stopping) releases what is queued while a send is parked.
+          const auto frame = std::make_shared<broker::ResponseFrame>(std::move(*slot->frame));
+          const bool sent = co_await send(*frame);
           writing_ = false;
           if (closed_) co_return;
           if (!sent) {

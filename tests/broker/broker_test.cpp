@@ -701,11 +701,15 @@ TEST_F(BrokerTest, FoldersOfTopicsMissingFromTopicsMetaAreRemovedOnOpen) {
   ASSERT_EQ(run(manager_->close_all()), 0U);
   broker_.reset();
   manager_.reset();
-  // What a crash between a create's folders and its topics.meta leaves.
+  // What a crash between a create's (or CreatePartitions') folders and its
+  // topics.meta leaves.
   ASSERT_TRUE(mem_.create_directories("/data/orphan-0"));
+  ASSERT_TRUE(mem_.create_directories("/data/kept-1"));
   open();
   EXPECT_EQ(manager_->topic("orphan"), nullptr);
-  EXPECT_NE(manager_->topic("kept"), nullptr);
+  ASSERT_NE(manager_->topic("kept"), nullptr);
+  EXPECT_EQ(manager_->topic("kept")->partitions.size(), 1U);
+  EXPECT_EQ(*mem_.entry_type("/data/kept-1"), storage::EntryType::none);
   auto entries = mem_.list_directory("/data");
   ASSERT_TRUE(entries);
   for (const auto& e : *entries) EXPECT_FALSE(e.starts_with("orphan")) << e;

@@ -73,6 +73,8 @@ class Partition : public std::enable_shared_from_this<Partition> {
   [[nodiscard]] Status close_log();
 
   [[nodiscard]] std::uint64_t appended_bytes() const { return appended_bytes_; }
+  // Stopped or closed: handlers must not read its log any more.
+  [[nodiscard]] bool closed() const { return closed_; }
 
  private:
   void start_flush();

@@ -150,6 +150,8 @@ class PartitionManager {
   awaitable<Result<std::vector<std::unique_ptr<storage::PartitionLog>>>> make_partitions(
       const std::string& name, const ConfigMap& overrides, std::int32_t from, std::int32_t to);
   awaitable<void> remove_partitions(const std::string& name, std::int32_t from, std::int32_t to);
+  // Closes logs that never became partitions, on the worker.
+  awaitable<void> drop_logs(std::vector<std::unique_ptr<storage::PartitionLog>> logs);
   std::shared_ptr<Partition> adopt(const std::string& topic, std::int32_t index,
                                    std::unique_ptr<storage::PartitionLog> log);
   [[nodiscard]] Status persist_now();

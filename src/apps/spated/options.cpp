@@ -157,8 +157,11 @@ Status validate(const DaemonConfig& c) {
   if (c.max_topics < 1) return Error::invalid("--max-topics must be at least 1");
   if (c.max_partitions < 1) return Error::invalid("--max-partitions must be at least 1");
   if (c.max_request_entries < 1) return Error::invalid("--max-request-entries must be at least 1");
-  if (c.fetch_max_bytes < 1) {
-    return Error::invalid(fmt::format("--fetch-max-bytes {} must be > 0", c.fetch_max_bytes));
+  // A response must stay under 2 GiB with one batch of the largest size past it.
+  constexpr std::int64_t kFetchBytesCeiling = (std::int64_t{1} << 30);
+  if (c.fetch_max_bytes < 1 || c.fetch_max_bytes > kFetchBytesCeiling) {
+    return Error::invalid(fmt::format("--fetch-max-bytes {} must be in [1, {}]", c.fetch_max_bytes,
+                                      kFetchBytesCeiling));
   }
   if (c.segment_ms <= 0)
     return Error::invalid(fmt::format("--segment-ms {} must be > 0", c.segment_ms));
