@@ -624,7 +624,7 @@ awaitable<std::optional<protocol::DescribeConfigsResponse>> describe_configs(
 // Applies new overrides to a topic, or says why not. Shared by both alters.
 awaitable<protocol::AlterConfigsResourceResponse> alter_topic(
     HandlerContext& ctx, std::int8_t type, const std::string& name,
-    const Result<cluster::ConfigMap>& overrides, bool validate_only) {
+    const cluster::PartitionManager::ConfigChange& change, bool validate_only) {
   protocol::AlterConfigsResourceResponse out;
   out.resource_type = type;
   out.resource_name = name;
@@ -640,12 +640,8 @@ awaitable<protocol::AlterConfigsResourceResponse> alter_topic(
     fail(ErrorCode::invalid_request, fmt::format("resource type {} is not supported", type));
     co_return out;
   }
-  if (!overrides) {
-    fail(ErrorCode::invalid_config, overrides.error().detail());
-    co_return out;
-  }
-  auto s = co_await ctx.partitions.set_topic_configs(name, *overrides, validate_only,
-                                                     Clock_::now() + kAdminWaitDefault);
+  auto s = co_await ctx.partitions.change_topic_configs(name, change, validate_only,
+                                                        Clock_::now() + kAdminWaitDefault);
   if (!s) {
     const auto c = s.error().code();
     fail(c == Errc::not_found          ? ErrorCode::unknown_topic_or_partition
@@ -669,7 +665,10 @@ awaitable<std::optional<protocol::AlterConfigsResponse>> alter_configs(
       }
       (*overrides)[e.name] = *e.value;
     }
-    auto altered = co_await alter_topic(ctx, res.resource_type, res.resource_name, overrides,
+    // Replaces every override.
+    cluster::PartitionManager::ConfigChange change =
+        [&overrides](const cluster::ConfigMap&) -> Result<cluster::ConfigMap> { return overrides; };
+    auto altered = co_await alter_topic(ctx, res.resource_type, res.resource_name, change,
                                         request.validate_only);
     r.responses.push_back(std::move(altered));
   }
@@ -680,25 +679,27 @@ awaitable<std::optional<protocol::IncrementalAlterConfigsResponse>> incremental_
     HandlerContext& ctx, protocol::IncrementalAlterConfigsRequest& request) {
   protocol::IncrementalAlterConfigsResponse r;
   for (const auto& res : request.resources) {
-    Result<cluster::ConfigMap> overrides = cluster::ConfigMap{};
-    if (const cluster::Topic* t = ctx.partitions.topic(res.resource_name)) overrides = t->overrides;
-    for (const auto& e : res.configs) {
-      if (e.config_operation == protocol::kConfigOpSet) {
-        if (!e.value) {
-          overrides = Error::invalid(fmt::format("config {} has a null value", quote_name(e.name)));
-          break;
+    // Applied to the overrides as they are when the change's turn comes.
+    cluster::PartitionManager::ConfigChange change =
+        [&res](const cluster::ConfigMap& current) -> Result<cluster::ConfigMap> {
+      cluster::ConfigMap overrides = current;
+      for (const auto& e : res.configs) {
+        if (e.config_operation == protocol::kConfigOpSet) {
+          if (!e.value) {
+            return Error::invalid(fmt::format("config {} has a null value", quote_name(e.name)));
+          }
+          overrides[e.name] = *e.value;
+        } else if (e.config_operation == protocol::kConfigOpDelete) {
+          overrides.erase(e.name);
+        } else {
+          return Error::invalid(fmt::format(
+              "config {}: operation {} applies to list configs only; none is a list here",
+              quote_name(e.name), e.config_operation));
         }
-        (*overrides)[e.name] = *e.value;
-      } else if (e.config_operation == protocol::kConfigOpDelete) {
-        overrides->erase(e.name);
-      } else {
-        overrides = Error::invalid(
-            fmt::format("config {}: operation {} applies to list configs only; none is a list here",
-                        quote_name(e.name), e.config_operation));
-        break;
       }
-    }
-    auto altered = co_await alter_topic(ctx, res.resource_type, res.resource_name, overrides,
+      return overrides;
+    };
+    auto altered = co_await alter_topic(ctx, res.resource_type, res.resource_name, change,
                                         request.validate_only);
     r.responses.push_back(std::move(altered));
   }

@@ -554,12 +554,26 @@ awaitable<Status> PartitionManager::add_partitions(std::string name, std::int32_
 
 awaitable<Status> PartitionManager::set_topic_configs(std::string name, ConfigMap overrides,
                                                       bool validate_only, Deadline deadline) {
+  ConfigChange change = [overrides = std::move(overrides)](const ConfigMap&) -> Result<ConfigMap> {
+    return overrides;
+  };
+  Status s =
+      co_await change_topic_configs(std::move(name), std::move(change), validate_only, deadline);
+  co_return s;
+}
+
+awaitable<Status> PartitionManager::change_topic_configs(std::string name, ConfigChange change,
+                                                         bool validate_only, Deadline deadline) {
   auto turn = co_await take_turn(deadline);
   if (!turn) co_return turn.error();
   if (!topics_.contains(name)) {
     co_return Error::not_found(fmt::format("topic '{}' does not exist", name));
   }
-  auto normalized = normalize_topic_configs(overrides);
+  // Computed from the overrides as they are now, in the turn: two changes of
+  // different keys of one topic never lose one another.
+  auto overrides = change(topics_.at(name).overrides);
+  if (!overrides) co_return overrides.error();
+  auto normalized = normalize_topic_configs(*overrides);
   if (!normalized) co_return normalized.error();
   const auto config = apply_topic_configs(defaults_, *normalized);
   if (auto s = storage::validate(config); !s) co_return s;

@@ -111,6 +111,12 @@ class PartitionManager {
   // timeout, the storage's.
   awaitable<Status> set_topic_configs(std::string name, ConfigMap overrides, bool validate_only,
                                       Deadline deadline);
+  // As set_topic_configs, with the new overrides computed from the current
+  // ones in the operation's turn (IncrementalAlterConfigs). Errors: also
+  // those `change` returns.
+  using ConfigChange = std::function<Result<ConfigMap>(const ConfigMap& current)>;
+  awaitable<Status> change_topic_configs(std::string name, ConfigChange change, bool validate_only,
+                                         Deadline deadline);
 
   [[nodiscard]] const Topic* topic(const std::string& name) const;
   [[nodiscard]] std::shared_ptr<Partition> partition(const std::string& topic,
