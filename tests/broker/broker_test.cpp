@@ -713,120 +713,120 @@ TEST_F(BrokerTest, FoldersOfTopicsMissingFromTopicsMetaAreRemovedOnOpen) {
   auto entries = mem_.list_directory("/data");
   ASSERT_TRUE(entries);
   for (const auto& e : *entries) EXPECT_FALSE(e.starts_with("orphan")) << e;
+}
 
-  // ---------------------------------------------------------------- issue 12 items 7, 11, 0
+// ---------------------------------------------------------------- issue 12 items 7, 11, 0
 
-  // `batch` with its records section replaced by `section` and the header fields
-  // patched, CRC recomputed: a batch whose only faults are the ones asked for.
-  std::vector<std::byte> rebuilt(std::vector<std::byte> batch, std::span<const std::byte> section,
-                                 std::int16_t attributes, std::int32_t count) {
-    namespace f = protocol::batch_field;
-    batch.resize(protocol::kBatchHeaderBytes);
-    batch.insert(batch.end(), section.begin(), section.end());
-    store_be<std::int32_t>(
-        batch.data() + f::kBatchLength,
-        static_cast<std::int32_t>(batch.size() - protocol::kBatchLogOverheadBytes));
-    store_be<std::int16_t>(batch.data() + f::kAttributes, attributes);
-    store_be<std::int32_t>(batch.data() + f::kLastOffsetDelta, count - 1);
-    store_be<std::int32_t>(batch.data() + f::kRecordCount, count);
-    store_be<std::uint32_t>(batch.data() + f::kCrc, protocol::compute_batch_crc(batch));
-    return batch;
+// `batch` with its records section replaced by `section` and the header fields
+// patched, CRC recomputed: a batch whose only faults are the ones asked for.
+std::vector<std::byte> rebuilt(std::vector<std::byte> batch, std::span<const std::byte> section,
+                               std::int16_t attributes, std::int32_t count) {
+  namespace f = protocol::batch_field;
+  batch.resize(protocol::kBatchHeaderBytes);
+  batch.insert(batch.end(), section.begin(), section.end());
+  store_be<std::int32_t>(
+      batch.data() + f::kBatchLength,
+      static_cast<std::int32_t>(batch.size() - protocol::kBatchLogOverheadBytes));
+  store_be<std::int16_t>(batch.data() + f::kAttributes, attributes);
+  store_be<std::int32_t>(batch.data() + f::kLastOffsetDelta, count - 1);
+  store_be<std::int32_t>(batch.data() + f::kRecordCount, count);
+  store_be<std::uint32_t>(batch.data() + f::kCrc, protocol::compute_batch_crc(batch));
+  return batch;
+}
+
+TEST_F(BrokerTest, BadBatchesGetKafkasErrorCodesAndNeverMoveTheLogEnd) {
+  namespace f = protocol::batch_field;
+  create("t", 1);
+  const auto good = batch(3);
+  const auto records = std::span(good).subspan(protocol::kBatchHeaderBytes);
+  std::vector<std::byte> junk(300);
+  for (std::size_t i = 0; i < junk.size(); ++i) junk[i] = static_cast<std::byte>(i * 53 + 7);
+  const std::int32_t int32_max = std::numeric_limits<std::int32_t>::max();
+
+  struct Case {
+    const char* what;
+    std::vector<std::byte> batch;
+    ErrorCode expected;
+  };
+  std::vector<Case> cases;
+  cases.push_back({"gzip junk claiming 2^31-1 records", rebuilt(good, junk, 1, int32_max),
+                   ErrorCode::invalid_record});
+  cases.push_back(
+      {"uncompressed junk records", rebuilt(good, junk, 0, 40), ErrorCode::invalid_record});
+  cases.push_back(
+      {"recordCount 4 for 3 records", rebuilt(good, records, 0, 4), ErrorCode::invalid_record});
+  cases.push_back(
+      {"recordCount 2 for 3 records", rebuilt(good, records, 0, 2), ErrorCode::invalid_record});
+  auto gzipped = protocol::compress(protocol::Compression::gzip, records);
+  ASSERT_TRUE(gzipped);
+  cases.push_back({"gzip recordCount 5 for 3 records", rebuilt(good, *gzipped, 1, 5),
+                   ErrorCode::invalid_record});
+  {
+    // Second record's offsetDelta 1 -> 2 (a one-byte varint: zigzag 2 -> 4).
+    auto bytes = good;
+    const std::size_t second = protocol::kBatchHeaderBytes + 1 +
+                               static_cast<std::size_t>(static_cast<std::uint8_t>(good[61]) / 2);
+    ASSERT_EQ(bytes[second + 3], std::byte{2});  // length, attributes, timestampDelta, offsetDelta
+    bytes[second + 3] = std::byte{4};
+    store_be<std::uint32_t>(bytes.data() + f::kCrc, protocol::compute_batch_crc(bytes));
+    cases.push_back({"offsetDelta gap", bytes, ErrorCode::invalid_record});
   }
-
-  TEST_F(BrokerTest, BadBatchesGetKafkasErrorCodesAndNeverMoveTheLogEnd) {
-    namespace f = protocol::batch_field;
-    create("t", 1);
-    const auto good = batch(3);
-    const auto records = std::span(good).subspan(protocol::kBatchHeaderBytes);
-    std::vector<std::byte> junk(300);
-    for (std::size_t i = 0; i < junk.size(); ++i) junk[i] = static_cast<std::byte>(i * 53 + 7);
-    const std::int32_t int32_max = std::numeric_limits<std::int32_t>::max();
-
-    struct Case {
-      const char* what;
-      std::vector<std::byte> batch;
-      ErrorCode expected;
-    };
-    std::vector<Case> cases;
-    cases.push_back({"gzip junk claiming 2^31-1 records", rebuilt(good, junk, 1, int32_max),
-                     ErrorCode::invalid_record});
-    cases.push_back(
-        {"uncompressed junk records", rebuilt(good, junk, 0, 40), ErrorCode::invalid_record});
-    cases.push_back(
-        {"recordCount 4 for 3 records", rebuilt(good, records, 0, 4), ErrorCode::invalid_record});
-    cases.push_back(
-        {"recordCount 2 for 3 records", rebuilt(good, records, 0, 2), ErrorCode::invalid_record});
-    auto gzipped = protocol::compress(protocol::Compression::gzip, records);
-    ASSERT_TRUE(gzipped);
-    cases.push_back({"gzip recordCount 5 for 3 records", rebuilt(good, *gzipped, 1, 5),
-                     ErrorCode::invalid_record});
-    {
-      // Second record's offsetDelta 1 -> 2 (a one-byte varint: zigzag 2 -> 4).
-      auto bytes = good;
-      const std::size_t second = protocol::kBatchHeaderBytes + 1 +
-                                 static_cast<std::size_t>(static_cast<std::uint8_t>(good[61]) / 2);
-      ASSERT_EQ(bytes[second + 3],
-                std::byte{2});  // length, attributes, timestampDelta, offsetDelta
-      bytes[second + 3] = std::byte{4};
-      store_be<std::uint32_t>(bytes.data() + f::kCrc, protocol::compute_batch_crc(bytes));
-      cases.push_back({"offsetDelta gap", bytes, ErrorCode::invalid_record});
-    }
-    {
-      auto magic1 = good;
-      magic1[f::kMagic] = std::byte{1};
-      cases.push_back({"magic 1", magic1, ErrorCode::unsupported_version});
-    }
-    {
-      auto append_time = rebuilt(good, records, 0x08, 3);
-      cases.push_back({"LogAppendTime from a producer", append_time, ErrorCode::invalid_timestamp});
-    }
-    {
-      // 40 MiB of zeros in one record's value: 40 KB of gzip, 640 KB past the
-      // topic's 16 MiB decompression bound.
-      ByteWriter body;
-      body.write<std::int8_t>(0);
-      body.write_varint(0);
-      body.write_varint(0);
-      body.write_varint(-1);
-      body.write_varint(std::int64_t{40} << 20U);
-      body.write_bytes(std::vector<std::byte>(std::size_t{40} << 20U));
-      body.write_varint(0);
-      ByteWriter section;
-      section.write_varint(static_cast<std::int64_t>(body.size()));
-      section.write_bytes(body.view());
-      auto bomb = protocol::compress(protocol::Compression::zstd, section.view());
-      ASSERT_TRUE(bomb);
-      cases.push_back(
-          {"decompression bomb", rebuilt(good, *bomb, 4, 1), ErrorCode::message_too_large});
-    }
-    {
-      auto bad_crc = good;
-      bad_crc.back() ^= std::byte{1};
-      cases.push_back({"bad CRC", bad_crc, ErrorCode::corrupt_message});
-    }
-    for (auto& c : cases) {
-      for (int i = 0; i < 3; ++i) {
-        EXPECT_EQ(produce("t", 0, c.batch).error_code, code(c.expected)) << c.what;
-      }
-    }
-    EXPECT_EQ(produce("t", 0, batch(1)).base_offset, 0);  // nothing bad was appended
-    EXPECT_EQ(produce("t", 0, batch(1)).base_offset, 1);
+  {
+    auto magic1 = good;
+    magic1[f::kMagic] = std::byte{1};
+    cases.push_back({"magic 1", magic1, ErrorCode::unsupported_version});
   }
-
-  TEST_F(BrokerTest, ProduceRecomputesAnUnsetMaxTimestamp) {
-    create("t", 1);
-    auto sent = batch(3, 1'700'000'000'000);  // every record at this time
-    store_be<std::int64_t>(sent.data() + protocol::batch_field::kMaxTimestamp, -1);
-    store_be<std::uint32_t>(sent.data() + protocol::batch_field::kCrc,
-                            protocol::compute_batch_crc(sent));
-    ASSERT_EQ(produce("t", 0, sent).error_code, 0);
-    auto got = fetch("t", 0, 0);
-    ASSERT_EQ(got.error_code, 0);
-    ASSERT_TRUE(got.records);
-    auto header = protocol::validate_batch(*got.records, 1U << 20U);
-    ASSERT_TRUE(header) << header.error();
-    EXPECT_EQ(header->max_timestamp, 1'700'000'000'000);
+  {
+    auto append_time = rebuilt(good, records, 0x08, 3);
+    cases.push_back({"LogAppendTime from a producer", append_time, ErrorCode::invalid_timestamp});
   }
+  {
+    // 40 MiB of zeros in one record's value: 40 KB of gzip, 640 KB past the
+    // topic's 16 MiB decompression bound.
+    ByteWriter body;
+    body.write<std::int8_t>(0);
+    body.write_varint(0);
+    body.write_varint(0);
+    body.write_varint(-1);
+    body.write_varint(std::int64_t{40} << 20U);
+    body.write_bytes(std::vector<std::byte>(std::size_t{40} << 20U));
+    body.write_varint(0);
+    ByteWriter section;
+    section.write_varint(static_cast<std::int64_t>(body.size()));
+    section.write_bytes(body.view());
+    auto bomb = protocol::compress(protocol::Compression::zstd, section.view());
+    ASSERT_TRUE(bomb);
+    cases.push_back(
+        {"decompression bomb", rebuilt(good, *bomb, 4, 1), ErrorCode::message_too_large});
+  }
+  {
+    auto bad_crc = good;
+    bad_crc.back() ^= std::byte{1};
+    cases.push_back({"bad CRC", bad_crc, ErrorCode::corrupt_message});
+  }
+  for (auto& c : cases) {
+    for (int i = 0; i < 3; ++i) {
+      EXPECT_EQ(produce("t", 0, c.batch).error_code, code(c.expected)) << c.what;
+    }
+  }
+  EXPECT_EQ(produce("t", 0, batch(1)).base_offset, 0);  // nothing bad was appended
+  EXPECT_EQ(produce("t", 0, batch(1)).base_offset, 1);
+}
+
+TEST_F(BrokerTest, ProduceRecomputesAnUnsetMaxTimestamp) {
+  create("t", 1);
+  auto sent = batch(3, 1'700'000'000'000);  // every record at this time
+  store_be<std::int64_t>(sent.data() + protocol::batch_field::kMaxTimestamp, -1);
+  store_be<std::uint32_t>(sent.data() + protocol::batch_field::kCrc,
+                          protocol::compute_batch_crc(sent));
+  ASSERT_EQ(produce("t", 0, sent).error_code, 0);
+  auto got = fetch("t", 0, 0);
+  ASSERT_EQ(got.error_code, 0);
+  ASSERT_TRUE(got.records);
+  auto header = protocol::validate_batch(*got.records, 1U << 20U);
+  ASSERT_TRUE(header) << header.error();
+  EXPECT_EQ(header->max_timestamp, 1'700'000'000'000);
+}
 
 }  // namespace
 }  // namespace spate::broker
