@@ -95,9 +95,18 @@ struct World {
   std::unique_ptr<broker::Broker> broker;
 };
 
+World* g_world = nullptr;
+
 World& world() {
-  static World* w = new World();  // never destroyed: libFuzzer exits without unwinding
-  return *w;
+  if (g_world == nullptr) {
+    g_world = new World();  // never destroyed: libFuzzer exits without unwinding
+    // The data directory goes with the process (libFuzzer exits through exit()).
+    std::atexit([] {
+      std::error_code ec;
+      std::filesystem::remove_all(g_world->root, ec);
+    });
+  }
+  return *g_world;
 }
 
 void check_response(const protocol::RequestHeader& request, const broker::ResponseFrame& frame) {
