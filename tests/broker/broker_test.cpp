@@ -675,10 +675,9 @@ TEST_F(BrokerTest, ARequestWithTooManyEntriesClosesTheConnection) {
 TEST_F(BrokerTest, ACreateThatFailsPartwayLeavesNothingBehind) {
   create("small", 1);
   ASSERT_EQ(produce("small", 0, batch(3)).error_code, 0);
-  const auto before = fs_.calls(static_cast<std::uint32_t>(storage::FaultOp::open));
-  (void)before;
-  // ENOSPC on the 10th file open from now: a few partitions in.
-  fs_.inject({10, static_cast<std::uint32_t>(storage::FaultOp::open), 28, 0, false});
+  // EIO on the 10th directory operation from now: a few partitions in (a
+  // full disk no longer fails an open: what it cannot write is left for later).
+  fs_.inject({10, static_cast<std::uint32_t>(storage::FaultOp::directory), 5, 0, false});
   protocol::CreateTopicsRequest r;
   r.topics.push_back({"huge", 20, 1, {}, {}});
   auto resp = call<protocol::CreateTopicsResponse>(ApiKey::create_topics, 4, r);

@@ -169,16 +169,27 @@ class ModelSim {
       return;
     }
     if (kind == Kind::write && log_ != nullptr) {
-      if (!check(log_->fenced(), fmt::format("{} failed but the log is not fenced", op))) return;
-      auto batch = make_varied_batch(rng_, 1, 1, ts_);
-      auto a = log_->append(batch, log_->last_term());
-      if (!check(!a && a.error().code() == Errc::log_fenced, "a fenced log took an append")) {
+      // A failed write fences the log (EIO, any failed fsync) or makes it
+      // refuse writes for a while (ENOSPC, EMFILE: retriable). Either way it
+      // takes no append now, and reads go on (what they return is checked
+      // against the model after the restart below).
+      if (!check(log_->fenced() || !log_->writable(),
+                 fmt::format("{} failed but the log still takes writes", op))) {
         return;
       }
+      auto batch = make_varied_batch(rng_, 1, 1, ts_);
+      auto a = log_->append(batch, log_->last_term());
+      if (!check(!a, "a fenced or refusing log took an append")) return;
       auto r = log_->read(log_->start_offset(), 100);
-      if (!check(!r && r.error().code() == Errc::log_fenced, "a fenced log served a read")) return;
-      auto f = log_->flush();
-      if (!check(!f && f.error().code() == Errc::log_fenced, "a fenced log flushed")) return;
+      if (!check(r || r.error().code() == Errc::log_fenced || r.error().code() == Errc::io_error ||
+                     r.error().code() == Errc::no_space,
+                 fmt::format("a read after a failed write: {}", r ? "" : r.error().message()))) {
+        return;
+      }
+      if (log_->fenced()) {
+        auto f = log_->flush();
+        if (!check(!f && f.error().code() == Errc::log_fenced, "a fenced log flushed")) return;
+      }
     }
     faulty_.clear();
     plan_pending_ = false;
