@@ -93,6 +93,13 @@ std::uint64_t FaultyFs::faults_fired() const {
   return fired_;
 }
 
+std::vector<FaultyFs::Fired> FaultyFs::take_fired() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::vector<Fired> out;
+  out.swap(fired_log_);
+  return out;
+}
+
 std::uint64_t FaultyFs::calls(std::uint32_t ops) const {
   std::lock_guard<std::mutex> lock(mutex_);
   std::uint64_t total = 0;
@@ -107,13 +114,18 @@ std::uint64_t FaultyFs::calls(std::uint32_t ops) const {
 // `sticky` so does every matching call after it, until inject() or clear().
 // A one-shot plan is spent once it fires.
 FaultyFs::Decision FaultyFs::check(FaultOp op, const std::filesystem::path& path) {
-  (void)path;  // the plan does not select by path (yet)
+  // The plan does not select by path (yet); the path is recorded.
   const std::size_t slot = op_slot(op);
   std::lock_guard<std::mutex> lock(mutex_);
   counts_[slot]++;
+  std::filesystem::path previous = std::exchange(last_path_, path);
   if (!plan_ || (plan_->ops & static_cast<std::uint32_t>(op)) == 0) return {};
+  auto record = [&] {
+    if (fired_log_.size() < 16) fired_log_.push_back({op, path, std::move(previous), plan_->err});
+  };
   if (dead_) {
     ++fired_;
+    record();
     return {.fail = true, .err = plan_->err, .torn_bytes = 0};  // a dead disk writes nothing
   }
   if (plan_->countdown > 1) {
@@ -121,6 +133,7 @@ FaultyFs::Decision FaultyFs::check(FaultOp op, const std::filesystem::path& path
     return {};
   }
   ++fired_;
+  record();
   const Decision d{.fail = true, .err = plan_->err, .torn_bytes = plan_->torn_append_bytes};
   if (plan_->sticky) {
     dead_ = true;

@@ -24,17 +24,26 @@ Result<std::vector<std::byte>> FileSlice::read_all() const {
 }
 
 Status write_file_atomic(Filesystem& fs, const std::filesystem::path& path,
-                         std::span<const std::byte> contents) {
+                         std::span<const std::byte> contents, bool* replaced) {
   auto tmp_path = path;
   tmp_path += ".tmp";
+  // A failed write leaves the old file, and removes the temporary one (a
+  // caller that goes on after a full disk must not leave litter behind; if
+  // even that fails, the next open of the directory removes it).
+  auto failed = [&](const Error& error) -> Status {
+    auto removed = fs.remove(tmp_path);
+    (void)removed;
+    return error;
+  };
   {
     auto tmp = fs.open(tmp_path, OpenMode::create);
     if (!tmp) return tmp.error();
-    if (auto s = (*tmp)->truncate(0); !s) return s;
-    if (auto s = (*tmp)->append(contents); !s) return s;
-    if (auto s = (*tmp)->sync(); !s) return s;
+    if (auto s = (*tmp)->truncate(0); !s) return failed(s.error());
+    if (auto s = (*tmp)->append(contents); !s) return failed(s.error());
+    if (auto s = (*tmp)->sync(); !s) return failed(s.error());
   }
-  if (auto s = fs.rename(tmp_path, path); !s) return s;
+  if (auto s = fs.rename(tmp_path, path); !s) return failed(s.error());
+  if (replaced != nullptr) *replaced = true;
   return fs.sync_directory(path.parent_path());
 }
 

@@ -39,8 +39,10 @@ Result<std::shared_ptr<File>> FileCache::get(std::uint64_t owner, std::int64_t b
   }
   evict_locked(capacity_ - 1);
   auto file = fs_.open(path, OpenMode::read_only);
-  if (!file && is_transient_storage_error(file.error()) && !lru_.empty()) {
-    // Out of descriptors: give back half of ours and try once more.
+  const int err = file ? 0 : file.error().system_errno();
+  if ((err == EMFILE || err == ENFILE) && !lru_.empty()) {
+    // Out of descriptors: give back half of ours and try once more (a full
+    // disk is not helped by closing files: that error is the caller's).
     evict_locked(lru_.size() / 2);
     file = fs_.open(path, OpenMode::read_only);
   }

@@ -16,14 +16,14 @@ constexpr std::size_t kMarkerTermsMax = 1U << 20U;
 }  // namespace
 
 Status write_offset_file(Filesystem& fs, const std::filesystem::path& path, std::uint32_t magic,
-                         Offset offset) {
+                         Offset offset, bool* replaced) {
   ByteWriter w(20);
   w.write<std::uint32_t>(magic);
   w.write<std::uint16_t>(kVersion);
   w.write<std::uint16_t>(0);
   w.write<std::int64_t>(offset.value());
   w.write<std::uint32_t>(crc32c::value(w.view()));
-  return write_file_atomic(fs, path, w.view());
+  return write_file_atomic(fs, path, w.view(), replaced);
 }
 
 Result<Offset> read_offset_file(Filesystem& fs, const std::filesystem::path& path,

@@ -29,7 +29,8 @@ inline constexpr std::uint32_t kCleanShutdownMagic = 0x53504353;  // "SPCS"
 // An offset file: magic u32, version u16 (1), reserved u16, offset i64, CRC-32C
 // of the preceding 16 bytes u32. 20 bytes. Written with write_file_atomic.
 [[nodiscard]] Status write_offset_file(Filesystem& fs, const std::filesystem::path& path,
-                                       std::uint32_t magic, Offset offset);
+                                       std::uint32_t magic, Offset offset,
+                                       bool* replaced = nullptr);
 // Errors: not_found if absent; corrupt_log if damaged.
 [[nodiscard]] Result<Offset> read_offset_file(Filesystem& fs, const std::filesystem::path& path,
                                               std::uint32_t magic);

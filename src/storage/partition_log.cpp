@@ -477,22 +477,28 @@ Status PartitionLog::truncate_suffix(Offset end) {
     if (!opened) return fail_write(opened.error(), false);  // nothing changed yet
     file = std::move(*opened);
   }
+  // From here on the batches at and after `end` may be gone: a failure fences
+  // the log, which then serves reads only below `end`.
+  auto fence_cut = [&](const Error& error) {
+    flushed_end_offset_ = std::min(flushed_end_offset_, end);
+    return fence(error);
+  };
   // Drop later segments, newest first, so that a crash leaves a prefix.
   while (segments_.back().get() != segment) {
-    if (auto s = remove_segment_files(segments_.back()->base()); !s) return fence(s.error());
+    if (auto s = remove_segment_files(segments_.back()->base()); !s) return fence_cut(s.error());
     segments_.pop_back();
   }
   segment->pin(file);
-  if (auto s = file->truncate(position); !s) return fence(s.error());
+  if (auto s = file->truncate(position); !s) return fence_cut(s.error());
   auto rebuilt = segment->rebuild_from_headers(position, config_.index_interval_bytes,
                                                [](const protocol::BatchHeader&) {});
-  if (!rebuilt) return fence(rebuilt.error());
+  if (!rebuilt) return fence_cut(rebuilt.error());
   // Truncation is rare (a raft leader change) and is made durable at once:
   // otherwise a crash could bring the dropped batches back behind batches
   // appended after them.
-  if (auto s = file->sync(); !s) return fence(s.error());
+  if (auto s = file->sync(); !s) return fence_cut(s.error());
   if (directory_dirty_) {
-    if (auto s = fs_.sync_directory(dir_); !s) return fence(s.error());
+    if (auto s = fs_.sync_directory(dir_); !s) return fence_cut(s.error());
   }
   while (!terms_.empty() && terms_.back().start >= end) terms_.pop_back();
   end_offset_ = end;
@@ -512,7 +518,7 @@ Status PartitionLog::truncate_suffix(Offset end) {
     if (on_disk > end) {
       if (auto s = write_offset_file(fs_, dir_ / kRecoveryPointFile, kRecoveryPointMagic, end);
           !s) {
-        return fence(s.error());
+        return fence_cut(s.error());
       }
       gate_->written.reset();
       recovery_point_ = end;
@@ -522,8 +528,9 @@ Status PartitionLog::truncate_suffix(Offset end) {
   return {};
 }
 
-Status PartitionLog::persist_start_offset() {
-  return write_offset_file(fs_, dir_ / kStartOffsetFile, kStartOffsetMagic, start_offset_);
+Status PartitionLog::persist_start_offset(bool* replaced) {
+  return write_offset_file(fs_, dir_ / kStartOffsetFile, kStartOffsetMagic, start_offset_,
+                           replaced);
 }
 
 Status PartitionLog::delete_front_segment() {
@@ -547,11 +554,15 @@ Status PartitionLog::advance_start(Offset new_start) {
   if (new_start <= start_offset_) return {};
   const Offset old_start = start_offset_;
   start_offset_ = new_start;
-  if (auto s = persist_start_offset(); !s) {
-    // The file is replaced atomically: the old one still holds.
-    if (!is_transient_storage_error(s.error())) return fence(s.error());
-    start_offset_ = old_start;
-    return s;
+  bool replaced = false;
+  if (auto s = persist_start_offset(&replaced); !s) {
+    // The file is replaced atomically: the old one still holds, unless only
+    // the directory sync after the rename failed. Then the new start is what
+    // a restart reads (if the rename is durable; the old one otherwise, also
+    // true: nothing was deleted yet), and it stays. A full disk refuses writes
+    // for a while, as any failed write does (Failures).
+    if (!replaced) start_offset_ = old_start;
+    return fail_write(s.error(), false);
   }
   while (segments_.size() > 1 && segments_[1]->base() <= new_start) {
     if (auto s = delete_front_segment(); !s) return s;
@@ -584,10 +595,12 @@ Result<RetentionResult> PartitionLog::apply_retention() {
     if (segments_[1]->base() > segments_durable_through_) break;
     result.segments_deleted++;
     result.bytes_deleted += front.size_bytes();
+    // Reads stop at the new start first: if the deletion fails half way the
+    // log is fenced but goes on serving reads, never from this segment.
+    start_offset_ = std::max(start_offset_, segments_[1]->base());
     if (auto s = delete_front_segment(); !s) return s.error();
   }
   if (result.segments_deleted > 0) {
-    start_offset_ = std::max(start_offset_, segments_.front()->base());
     log::get("storage")->info("[{}] retention deleted segments={} bytes={} start_offset={}", name_,
                               result.segments_deleted, result.bytes_deleted, start_offset_);
   }

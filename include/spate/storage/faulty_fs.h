@@ -12,6 +12,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <vector>
 
 #include "spate/storage/file.h"
 
@@ -52,6 +53,17 @@ class FaultyFs final : public Filesystem {
   void clear();
   // How many faults fired since construction.
   [[nodiscard]] std::uint64_t faults_fired() const;
+  // A fault that fired: the call, its path (a rename's source) and the path
+  // of the call just before it (any kind, failed or not), so that a test can
+  // tell which operation of a sequence it hit.
+  struct Fired {
+    FaultOp op = FaultOp::open;
+    std::filesystem::path path;
+    std::filesystem::path previous_path;
+    int err = 0;
+  };
+  // The faults fired since the last call (the first 16 of them), oldest first.
+  [[nodiscard]] std::vector<Fired> take_fired();
   // How many calls of the given kinds have been made (to choose a countdown).
   [[nodiscard]] std::uint64_t calls(std::uint32_t ops) const;
 
@@ -81,6 +93,8 @@ class FaultyFs final : public Filesystem {
   std::optional<FaultPlan> plan_;
   bool dead_ = false;
   std::uint64_t fired_ = 0;
+  std::vector<Fired> fired_log_;
+  std::filesystem::path last_path_;
   std::uint64_t counts_[6] = {};
 };
 

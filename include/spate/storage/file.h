@@ -110,9 +110,13 @@ class Filesystem {
 };
 
 // Replaces `path` with `contents` durably: writes `path`.tmp, syncs it,
-// renames it over `path`, and syncs the parent directory.
+// renames it over `path`, and syncs the parent directory. On failure the
+// temporary file is removed (best effort) and `path` is the old file, unless
+// only the directory sync failed: then `*replaced` (if given) is set, and
+// `path` holds the new contents (durable or not).
 [[nodiscard]] Status write_file_atomic(Filesystem& fs, const std::filesystem::path& path,
-                                       std::span<const std::byte> contents);
+                                       std::span<const std::byte> contents,
+                                       bool* replaced = nullptr);
 
 // Reads a whole (small) file. Errors: not_found, io_error, limit_exceeded if
 // it is larger than `bytes_max`.

@@ -332,7 +332,8 @@ class PartitionLog {
   [[nodiscard]] Status check_not_fenced() const;
   // Closed: what reads need.
   [[nodiscard]] Status check_readable() const;
-  [[nodiscard]] Status persist_start_offset();
+  // `*replaced`: see write_file_atomic.
+  [[nodiscard]] Status persist_start_offset(bool* replaced = nullptr);
   void note_term(Term term, Offset start);
   void mark_dirty(const std::shared_ptr<File>& file);
   [[nodiscard]] Segment& active() { return *segments_.back(); }
