@@ -81,8 +81,11 @@ class LogModelRun {
 
   Offset model_end() const { return batches_.empty() ? model_start_floor_ : batches_.back().next; }
 
-  // An error from a mutating call: fine only if a fault was injected, and then
-  // the log must refuse everything until reopened.
+  // An error from a mutating call: fine only if a fault was injected. Then an
+  // EIO, or any failed fsync of data, fences the log (writes fail with
+  // log_fenced until reopened); a full disk (ENOSPC) may instead make it
+  // refuse writes with that error, not fenced, for a backoff (partition_log.h,
+  // Failures). Close is a write too: a full disk makes it fail that way.
   void on_error(const Error& e, const std::string& op) {
     note(fmt::format("  -> {}", e.message()));
     if (!faults_ || faulty_.faults_fired() == fired_seen_) {
@@ -90,16 +93,56 @@ class LogModelRun {
       return;
     }
     fired_seen_ = faulty_.faults_fired();
+    bool data_sync_failed = false;
+    for (const auto& f : faulty_.take_fired()) {
+      const auto ext = f.path.extension();
+      if (f.op == FaultOp::sync && ext != ".tmp") data_sync_failed = true;
+    }
     if (e.code() == Errc::io_error || e.code() == Errc::no_space) {
-      if (!log_->fenced()) {
-        failure(fmt::format("{} failed with {} but the log is not fenced", op, e.message()));
-        return;
+      if (log_->fenced()) {
+        auto again = log_->flush();
+        check(!again && again.error().code() == Errc::log_fenced, "fenced log accepted a flush");
+      } else {
+        if (!check(e.code() == Errc::no_space && !data_sync_failed,
+                   fmt::format("{} failed with {} but the log is not fenced", op, e.message()))) {
+          return;
+        }
+        // Refusing writes: an append fails with the same retriable error and
+        // changes nothing; the log is not fenced by it.
+        const Offset end = log_->end_offset();
+        auto batch = make_batch(rng_, 1, 10, timestamp_);
+        auto a = log_->append(batch, term_);
+        if (!check(!log_->writable() && !a && a.error().code() == Errc::no_space &&
+                       !log_->fenced() && log_->end_offset() == end,
+                   fmt::format("{} failed with {}: the log neither fenced nor refused an append "
+                               "({})",
+                               op, e.message(), a ? "accepted" : a.error().message()))) {
+          return;
+        }
       }
-      auto again = log_->flush();
-      check(!again && again.error().code() == Errc::log_fenced, "fenced log accepted a flush");
     }
     faulty_.clear();
     crash_and_reopen(0);
+  }
+
+  // A read failed: fine only if a fault was injected (sealed segments open
+  // their files when read), and a failed read changes nothing: the log is
+  // neither fenced nor refusing writes because of it.
+  void on_read_error(const Error& e, const std::string& op) {
+    note(fmt::format("  -> {}", e.message()));
+    if (!faults_ || faulty_.faults_fired() == fired_seen_) {
+      failure(fmt::format("{} failed without an injected fault: {}", op, e.message()));
+      return;
+    }
+    fired_seen_ = faulty_.faults_fired();
+    (void)faulty_.take_fired();
+    if (!check((e.code() == Errc::io_error || e.code() == Errc::no_space) && !log_->fenced() &&
+                   log_->writable(),
+               fmt::format("{} failed with {}: fenced={} writable={}", op, e.message(),
+                           log_->fenced(), log_->writable()))) {
+      return;
+    }
+    faulty_.clear();
   }
 
   void maybe_inject() {
@@ -112,6 +155,7 @@ class LogModelRun {
         static_cast<std::uint32_t>(FaultOp::truncate) |
         static_cast<std::uint32_t>(FaultOp::directory) | static_cast<std::uint32_t>(FaultOp::open);
     plan.torn_append_bytes = rng_.uniform(200);
+    (void)faulty_.take_fired();  // those of earlier plans, already judged
     faulty_.inject(plan);
     note(fmt::format("inject fault countdown={} errno={}", plan.countdown, plan.err));
   }
@@ -171,9 +215,9 @@ class LogModelRun {
     const std::uint64_t bytes_max = rng_.uniform(20000);
     note(fmt::format("read from={} bytes_max={}", from, bytes_max));
     auto r = log_->read(from, bytes_max);
-    if (!r) return on_error(r.error(), "read");
+    if (!r) return on_read_error(r.error(), "read");
     auto bytes = r->bytes.read_all();
-    if (!bytes) return on_error(bytes.error(), "read_all");
+    if (!bytes) return on_read_error(bytes.error(), "read_all");
     std::vector<std::span<const std::byte>> parts;
     if (!check(split_batches(*bytes, parts), "read returned a partial batch")) return;
     if (from == end) {
@@ -290,7 +334,7 @@ class LogModelRun {
     const std::int64_t target = rng_.range(0, timestamp_ + 5);
     note(fmt::format("find_offset_by_timestamp {}", target));
     auto r = log_->find_offset_by_timestamp(target);
-    if (!r) return on_error(r.error(), "find_offset_by_timestamp");
+    if (!r) return on_read_error(r.error(), "find_offset_by_timestamp");
     // Records carry timestamps increasing with their offsets in this test, so
     // the answer is the first record at or after `target` (at least start).
     std::optional<Offset> expected;
