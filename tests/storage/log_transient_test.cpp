@@ -282,6 +282,115 @@ TEST_F(LogTransient, RetentionRunsWhileWritesAreRefused) {
   EXPECT_GT(retained->segments_deleted, 0U);
 }
 
+// A full disk while the flush rewrites the recovery point is absorbed (the
+// data is durable, the old recovery point still true), and leaves no
+// recovery.point.tmp behind: the failed atomic write removes its temporary.
+TEST_F(LogTransient, AFullDiskOnTheRecoveryPointLeavesNoTemporaryFile) {
+  config_.segment_bytes_max = 1200;
+  auto log = open_log();
+  append_acked(*log, 6);
+  ASSERT_TRUE(log->roll());  // a recovery point is due with the next flush
+  FaultPlan full;
+  full.ops = ops({FaultOp::append});  // the flush appends only to the temporary
+  full.err = ENOSPC;
+  faulty_.inject(full);
+  ASSERT_TRUE(log->flush());
+  EXPECT_EQ(faulty_.faults_fired(), 1U);
+  EXPECT_FALSE(log->fenced());
+  auto names = mem_.list_directory(kDir);
+  ASSERT_TRUE(names);
+  for (const auto& name : *names) EXPECT_FALSE(name.ends_with(".tmp")) << name;
+  append_acked(*log, 2);
+  log.reset();
+  log = open_log();
+  ASSERT_NE(log, nullptr);
+  EXPECT_EQ(compare_with_model(*log, model_), "");
+}
+
+// Retention fails half way (EIO removing the second segment's files): the log
+// is fenced, and its start is already past the deleted segment, so reads
+// (which go on when fenced) never look for it. This used to hit an
+// assertion ("no segment holds offset") on the read.
+TEST_F(LogTransient, AHalfDoneRetentionFencesWithTheStartPastWhatItDeleted) {
+  config_.segment_bytes_max = 1200;
+  auto log = open_log();
+  append_acked(*log, 12);
+  ASSERT_GE(log->segment_count(), 4U);
+  FaultPlan eio;
+  eio.ops = ops({FaultOp::directory});
+  eio.countdown = 4;  // the first segment's three files go, then the fault
+  eio.err = EIO;
+  faulty_.inject(eio);
+  LogConfig c = config_;
+  c.retention_bytes = 1;
+  ASSERT_TRUE(log->set_config(c));
+  ASSERT_FALSE(log->apply_retention());
+  EXPECT_TRUE(log->fenced());
+  faulty_.clear();
+  auto first = mem_.entry_type(kDir / "00000000000000000000.log");
+  ASSERT_TRUE(first);
+  EXPECT_EQ(*first, EntryType::none);  // deleted before the fault
+  EXPECT_GT(log->start_offset(), Offset(0));
+  auto r = log->read(log->start_offset(), 1U << 20U);
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_FALSE(r->bytes.empty());
+  acked_ = log->flushed_end_offset();
+  expect_acked_readable(*log);
+}
+
+// A truncation fails after removing the later segments (EIO truncating the
+// file it cuts into): the log is fenced and serves reads only below the
+// truncation point, never from a removed segment (an assertion used to fire).
+TEST_F(LogTransient, AFailedTruncationServesOnlyWhatItKept) {
+  config_.segment_bytes_max = 1200;
+  auto log = open_log();
+  append_acked(*log, 12);
+  ASSERT_GE(log->segment_count(), 3U);
+  const Offset cut(3);  // the second batch: in the first or second segment
+  FaultPlan eio;
+  eio.ops = ops({FaultOp::truncate});
+  eio.err = EIO;
+  faulty_.inject(eio);
+  ASSERT_FALSE(log->truncate_suffix(cut));
+  EXPECT_TRUE(log->fenced());
+  faulty_.clear();
+  EXPECT_LE(log->flushed_end_offset(), cut);
+  // The last batch was in a segment that is gone: nothing is served there.
+  auto gone = log->read(acked_ - 3, 1U << 20U);
+  ASSERT_TRUE(gone) << gone.error();
+  EXPECT_TRUE(gone->bytes.empty());
+  // Below the cut, the data is there.
+  auto kept = log->read(Offset(0), 1U << 20U);
+  ASSERT_TRUE(kept) << kept.error();
+  EXPECT_EQ(kept->next_offset, cut);
+}
+
+// advance_start: the new start.offset is renamed into place, then the
+// directory sync fails on a full disk. The call fails and writes are refused
+// for a while, but the start the log uses is the one on disk: a restart
+// (page cache kept) finds the same start. It used to fall back to the old
+// start in memory while the file said the new one.
+TEST_F(LogTransient, AFullDiskAfterTheStartFileIsRenamedKeepsTheNewStart) {
+  auto log = open_log();
+  append_acked(*log, 6);
+  FaultPlan full;
+  full.ops = ops({FaultOp::directory});
+  full.countdown = 2;  // the rename goes through, the directory sync fails
+  full.err = ENOSPC;
+  faulty_.inject(full);
+  auto s = log->advance_start(Offset(6));
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code(), Errc::no_space);
+  EXPECT_FALSE(log->fenced());
+  EXPECT_FALSE(log->writable());
+  faulty_.clear();
+  EXPECT_EQ(log->start_offset(), Offset(6));
+  log.reset();
+  log = open_log();
+  ASSERT_NE(log, nullptr);
+  EXPECT_EQ(log->start_offset(), Offset(6));
+}
+
 // ------------------------------------------------------------ descriptors
 
 // 3,000 segments under a limit of 40 open files: every append, every read
