@@ -227,13 +227,20 @@ class PartitionLog {
   // syncs the segment: rare, and otherwise a crash could resurrect the
   // dropped batches behind newer ones).
   // Errors: invalid_argument unless start_offset() <= end <= end_offset() and
-  //   `end` is the base offset of a batch or end_offset(); io_error (fenced).
+  //   `end` is the base offset of a batch or end_offset(); no_space or
+  //   io_error (EMFILE) before anything changed: writes are refused for a
+  //   while; any other failure fences, and the fenced log then serves reads
+  //   only below `end`.
   [[nodiscard]] Status truncate_suffix(Offset end);
 
   // Raises start_offset() to `new_start` (DeleteRecords) and deletes the
   // segments that lie entirely below it. Never deletes the active segment.
   // The new start offset is persisted before this returns.
-  // Errors: offset_out_of_range if new_start > end_offset(); io_error (fenced).
+  // Errors: offset_out_of_range if new_start > end_offset(); no_space or
+  //   io_error (EMFILE) writing the start offset file: writes are refused for
+  //   a while, and the start is the old one, or the new one if only the
+  //   directory sync after its rename failed (what a restart reads); other
+  //   io_error (fenced).
   [[nodiscard]] Status advance_start(Offset new_start);
 
   // Deletes whole sealed segments by retention_ms (the segment's newest

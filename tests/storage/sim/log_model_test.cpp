@@ -52,6 +52,10 @@ struct SimStats {
   std::uint64_t segments_deleted = 0;
   std::uint64_t truncations = 0;
   std::uint64_t restarts = 0;  // opens that restarted an emptied log at its start offset
+  std::uint64_t fenced = 0;    // failed writes that fenced the log
+  std::uint64_t refused = 0;   // failed writes after which the log refused writes
+  std::uint64_t resumed = 0;   // refusing logs that took writes again without a restart
+  std::uint64_t absorbed = 0;  // full disks absorbed on purpose (recovery point, retention roll)
 };
 
 class ModelSim {
@@ -209,6 +213,7 @@ class ModelSim {
         return;
       }
       note(fmt::format("  ({} absorbed a full disk on {})", op, fired.front().path.string()));
+      ++stats_.absorbed;
       faulty_.clear();
       plan_pending_ = false;
       if (retention) resume();
@@ -222,7 +227,9 @@ class ModelSim {
         leftover_tmp_.push_back(f.path.filename().string());
       }
     }
-    note(fmt::format("  ({} tolerated an injected fault)", op));
+    note(fmt::format("  ({} tolerated an injected fault: errno {} on {})", op,
+                     fired.empty() ? 0 : fired.front().err,
+                     fired.empty() ? "?" : fired.front().path.string()));
     plan_pending_ = false;
   }
 
@@ -247,6 +254,7 @@ class ModelSim {
       return;
     }
     model_.truncate(end);
+    ++stats_.resumed;
   }
 
   // Reads the whole readable log (up to `limit`) and compares it with the
@@ -317,6 +325,7 @@ class ModelSim {
         }
       }
       const bool fenced = log_->fenced();
+      ++(fenced ? stats_.fenced : stats_.refused);
       if (!check(fenced || !must_fence,
                  fmt::format("{} failed with {} but the log is not fenced", op, e.message()))) {
         return;
@@ -993,7 +1002,8 @@ void run_seeds(bool faults, std::uint64_t first_seed) {
   std::printf(
       "[ sim      ] %zu seeds, %llu ops: %llu appends, %llu truncations, %llu crashes, %llu "
       "opens, %llu recovery cuts, %llu restarts at the start offset, %llu faults fired, %llu "
-      "segments deleted by retention\n",
+      "segments deleted by retention; failed writes: %llu fenced, %llu refused writes (%llu "
+      "resumed without a restart), %llu full disks absorbed\n",
       ran, static_cast<unsigned long long>(stats.ops),
       static_cast<unsigned long long>(stats.appends),
       static_cast<unsigned long long>(stats.truncations),
@@ -1001,7 +1011,10 @@ void run_seeds(bool faults, std::uint64_t first_seed) {
       static_cast<unsigned long long>(stats.reopens), static_cast<unsigned long long>(stats.cuts),
       static_cast<unsigned long long>(stats.restarts),
       static_cast<unsigned long long>(stats.faults),
-      static_cast<unsigned long long>(stats.segments_deleted));
+      static_cast<unsigned long long>(stats.segments_deleted),
+      static_cast<unsigned long long>(stats.fenced), static_cast<unsigned long long>(stats.refused),
+      static_cast<unsigned long long>(stats.resumed),
+      static_cast<unsigned long long>(stats.absorbed));
 }
 
 TEST(LogModelSim, RandomOperationsOnMemFsMatchTheModel) { run_seeds(false, 1); }
