@@ -96,8 +96,13 @@ Status FlushTicket::sync() const {
     // never above a truncation made while this ticket was in flight.
     std::lock_guard lock(gate_->mutex);
     const Offset value = gate_->cap ? std::min(*recovery_point_, *gate_->cap) : *recovery_point_;
-    if (auto s = write_offset_file(*fs_, dir_ / kRecoveryPointFile, kRecoveryPointMagic, value);
+    bool replaced = false;
+    if (auto s = write_offset_file(*fs_, dir_ / kRecoveryPointFile, kRecoveryPointMagic, value,
+                                   &replaced);
         !s) {
+      // Renamed into place, only the directory sync failed: the new value may
+      // be what a restart reads, so a truncation below it must lower it.
+      if (replaced) gate_->written = value;
       // The data above is durable: its syncs succeeded. The recovery point
       // file is replaced atomically (a temporary file, then a rename), so a
       // full disk leaves the old one, which is still true; the owner retries.
@@ -647,6 +652,14 @@ Status PartitionLog::finish_flush(const FlushTicket& synced, const Status& sync_
     if (truncated_since_ticket_) written = std::min(written, *truncated_since_ticket_);
     if (synced.recovery_point_skipped_) {
       // Not written (a full disk): try again with a later flush, not at once.
+      // If it reached the file anyway (only the directory sync failed), the
+      // value on disk is known, for a truncation to lower it.
+      std::optional<Offset> on_disk;
+      {
+        std::lock_guard lock(gate_->mutex);
+        on_disk = gate_->written;
+      }
+      if (on_disk) recovery_point_ = std::max(recovery_point_, std::min(*on_disk, end_offset_));
       written = std::min(written, end_offset_);
       pending_recovery_point_ = std::max(pending_recovery_point_.value_or(written), written);
       recovery_point_retry_at_ = clock_.steady_now() + kWriteRetryMax;

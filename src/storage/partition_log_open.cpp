@@ -378,10 +378,14 @@ Status PartitionLog::close() {
   if (!files) return fail_write(files.error(), false);
   for (const auto& f : *files) mark_dirty(f);
   if (auto s = flush(); !s) return s;
-  if (auto s = write_offset_file(fs_, dir_ / kRecoveryPointFile, kRecoveryPointMagic, end_offset_);
-      !s) {
-    return fail_write(s.error(), false);
-  }
+  // Everything is durable (the flush above): the recovery point is the end.
+  // Known in memory even if only the directory sync failed, so that a
+  // truncation after a failed close lowers it on disk again.
+  bool replaced = false;
+  auto written = write_offset_file(fs_, dir_ / kRecoveryPointFile, kRecoveryPointMagic, end_offset_,
+                                   &replaced);
+  if (written || replaced) recovery_point_ = std::max(recovery_point_, end_offset_);
+  if (!written) return fail_write(written.error(), false);
   CleanMarker marker;
   marker.end_offset = end_offset_;
   for (const auto& s : segments_) marker.segments.push_back({s->base().value(), s->size_bytes()});
