@@ -390,7 +390,17 @@ Status PartitionLog::close() {
   marker.end_offset = end_offset_;
   for (const auto& s : segments_) marker.segments.push_back({s->base().value(), s->size_bytes()});
   for (const auto& t : terms_) marker.terms.push_back({t.term.value(), t.start.value()});
-  if (auto s = write_file_atomic(fs_, dir_ / kCleanShutdownFile, encode_clean_marker(marker)); !s) {
+  bool marker_placed = false;
+  if (auto s = write_file_atomic(fs_, dir_ / kCleanShutdownFile, encode_clean_marker(marker),
+                                 &marker_placed);
+      !s) {
+    // Only the directory sync failed: the marker is in place, but the log
+    // stays open (and may change): it must go, or the next open trusts it.
+    if (marker_placed) {
+      if (auto removed = fs_.remove(dir_ / kCleanShutdownFile); !removed) {
+        return fence(removed.error());
+      }
+    }
     return fail_write(s.error(), false);
   }
   closed_ = true;

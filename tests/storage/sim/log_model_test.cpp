@@ -1031,10 +1031,13 @@ TEST(LogModelSim, RandomOperationsWithInjectedFaultsMatchTheModel) { run_seeds(t
 // 100279 (an EIO reading the recovery point at a clean open was taken for
 // damage, leaving 0 in memory and a higher value on disk) and 100422 (a
 // truncation during an in-flight flush ticket wrote its own offset as the
-// recovery point over data that no sync had covered yet).
+// recovery point over data that no sync had covered yet), 100286 (close
+// wrote the recovery point, then failed on a full disk and the log went on;
+// not knowing that value, a later truncation left it above the truncation,
+// vouching for unsynced data: corrupt_log at the next open).
 TEST(LogModelSim, RegressionSeedsWithInjectedFaults) {
   spate::testing::quiet_storage_logs();
-  for (std::uint64_t seed : {100'279ULL, 100'422ULL}) {
+  for (std::uint64_t seed : {100'279ULL, 100'422ULL, 100'286ULL}) {
     SimStats stats;
     ModelSim sim(seed, true, stats);
     const auto failure = sim.run(2000);
