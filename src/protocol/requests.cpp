@@ -47,6 +47,66 @@ Status decode_exactly(std::span<const std::byte> body, std::int16_t version,
   return {};
 }
 
+// The one list of message types by API: calls
+// f.template operator()<Request, Response>() for `key`.
+template <typename F>
+Status with_messages(ApiKey key, F&& f) {
+  switch (key) {
+    case ApiKey::produce:
+      return f.template operator()<ProduceRequest, ProduceResponse>();
+    case ApiKey::fetch:
+      return f.template operator()<FetchRequest, FetchResponse>();
+    case ApiKey::list_offsets:
+      return f.template operator()<ListOffsetsRequest, ListOffsetsResponse>();
+    case ApiKey::metadata:
+      return f.template operator()<MetadataRequest, MetadataResponse>();
+    case ApiKey::offset_commit:
+      return f.template operator()<OffsetCommitRequest, OffsetCommitResponse>();
+    case ApiKey::offset_fetch:
+      return f.template operator()<OffsetFetchRequest, OffsetFetchResponse>();
+    case ApiKey::find_coordinator:
+      return f.template operator()<FindCoordinatorRequest, FindCoordinatorResponse>();
+    case ApiKey::join_group:
+      return f.template operator()<JoinGroupRequest, JoinGroupResponse>();
+    case ApiKey::heartbeat:
+      return f.template operator()<HeartbeatRequest, HeartbeatResponse>();
+    case ApiKey::leave_group:
+      return f.template operator()<LeaveGroupRequest, LeaveGroupResponse>();
+    case ApiKey::sync_group:
+      return f.template operator()<SyncGroupRequest, SyncGroupResponse>();
+    case ApiKey::describe_groups:
+      return f.template operator()<DescribeGroupsRequest, DescribeGroupsResponse>();
+    case ApiKey::list_groups:
+      return f.template operator()<ListGroupsRequest, ListGroupsResponse>();
+    case ApiKey::sasl_handshake:
+      return f.template operator()<SaslHandshakeRequest, SaslHandshakeResponse>();
+    case ApiKey::api_versions:
+      return f.template operator()<ApiVersionsRequest, ApiVersionsResponse>();
+    case ApiKey::create_topics:
+      return f.template operator()<CreateTopicsRequest, CreateTopicsResponse>();
+    case ApiKey::delete_topics:
+      return f.template operator()<DeleteTopicsRequest, DeleteTopicsResponse>();
+    case ApiKey::delete_records:
+      return f.template operator()<DeleteRecordsRequest, DeleteRecordsResponse>();
+    case ApiKey::init_producer_id:
+      return f.template operator()<InitProducerIdRequest, InitProducerIdResponse>();
+    case ApiKey::describe_configs:
+      return f.template operator()<DescribeConfigsRequest, DescribeConfigsResponse>();
+    case ApiKey::sasl_authenticate:
+      return f.template operator()<SaslAuthenticateRequest, SaslAuthenticateResponse>();
+    case ApiKey::create_partitions:
+      return f.template operator()<CreatePartitionsRequest, CreatePartitionsResponse>();
+    case ApiKey::alter_configs:
+      return f.template operator()<AlterConfigsRequest, AlterConfigsResponse>();
+    case ApiKey::delete_groups:
+      return f.template operator()<DeleteGroupsRequest, DeleteGroupsResponse>();
+    case ApiKey::incremental_alter_configs:
+      return f
+          .template operator()<IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse>();
+  }
+  return Error(Errc::unsupported_version, "unknown API");
+}
+
 }  // namespace
 
 Status decode_request_body(std::int16_t api_key, std::int16_t version,
@@ -56,59 +116,9 @@ Status decode_request_body(std::int16_t api_key, std::int16_t version,
     return Error(Errc::unsupported_version,
                  fmt::format("API {} version {} is not supported", api_key, version));
   }
-  switch (api->key) {
-    case ApiKey::produce:
-      return decode_and_check<ProduceRequest>(body, version, limits);
-    case ApiKey::fetch:
-      return decode_and_check<FetchRequest>(body, version, limits);
-    case ApiKey::list_offsets:
-      return decode_and_check<ListOffsetsRequest>(body, version, limits);
-    case ApiKey::metadata:
-      return decode_and_check<MetadataRequest>(body, version, limits);
-    case ApiKey::offset_commit:
-      return decode_and_check<OffsetCommitRequest>(body, version, limits);
-    case ApiKey::offset_fetch:
-      return decode_and_check<OffsetFetchRequest>(body, version, limits);
-    case ApiKey::find_coordinator:
-      return decode_and_check<FindCoordinatorRequest>(body, version, limits);
-    case ApiKey::join_group:
-      return decode_and_check<JoinGroupRequest>(body, version, limits);
-    case ApiKey::heartbeat:
-      return decode_and_check<HeartbeatRequest>(body, version, limits);
-    case ApiKey::leave_group:
-      return decode_and_check<LeaveGroupRequest>(body, version, limits);
-    case ApiKey::sync_group:
-      return decode_and_check<SyncGroupRequest>(body, version, limits);
-    case ApiKey::describe_groups:
-      return decode_and_check<DescribeGroupsRequest>(body, version, limits);
-    case ApiKey::list_groups:
-      return decode_and_check<ListGroupsRequest>(body, version, limits);
-    case ApiKey::sasl_handshake:
-      return decode_and_check<SaslHandshakeRequest>(body, version, limits);
-    case ApiKey::api_versions:
-      return decode_and_check<ApiVersionsRequest>(body, version, limits);
-    case ApiKey::create_topics:
-      return decode_and_check<CreateTopicsRequest>(body, version, limits);
-    case ApiKey::delete_topics:
-      return decode_and_check<DeleteTopicsRequest>(body, version, limits);
-    case ApiKey::delete_records:
-      return decode_and_check<DeleteRecordsRequest>(body, version, limits);
-    case ApiKey::init_producer_id:
-      return decode_and_check<InitProducerIdRequest>(body, version, limits);
-    case ApiKey::describe_configs:
-      return decode_and_check<DescribeConfigsRequest>(body, version, limits);
-    case ApiKey::sasl_authenticate:
-      return decode_and_check<SaslAuthenticateRequest>(body, version, limits);
-    case ApiKey::create_partitions:
-      return decode_and_check<CreatePartitionsRequest>(body, version, limits);
-    case ApiKey::alter_configs:
-      return decode_and_check<AlterConfigsRequest>(body, version, limits);
-    case ApiKey::delete_groups:
-      return decode_and_check<DeleteGroupsRequest>(body, version, limits);
-    case ApiKey::incremental_alter_configs:
-      return decode_and_check<IncrementalAlterConfigsRequest>(body, version, limits);
-  }
-  return Error(Errc::unsupported_version, "unknown API");
+  return with_messages(api->key, [&]<typename Request, typename Response>() {
+    return decode_and_check<Request>(body, version, limits);
+  });
 }
 
 Status decode_response_body(std::int16_t api_key, std::int16_t version,
@@ -118,59 +128,9 @@ Status decode_response_body(std::int16_t api_key, std::int16_t version,
     return Error(Errc::unsupported_version,
                  fmt::format("API {} version {} is not supported", api_key, version));
   }
-  switch (api->key) {
-    case ApiKey::produce:
-      return decode_exactly<ProduceResponse>(body, version, limits);
-    case ApiKey::fetch:
-      return decode_exactly<FetchResponse>(body, version, limits);
-    case ApiKey::list_offsets:
-      return decode_exactly<ListOffsetsResponse>(body, version, limits);
-    case ApiKey::metadata:
-      return decode_exactly<MetadataResponse>(body, version, limits);
-    case ApiKey::offset_commit:
-      return decode_exactly<OffsetCommitResponse>(body, version, limits);
-    case ApiKey::offset_fetch:
-      return decode_exactly<OffsetFetchResponse>(body, version, limits);
-    case ApiKey::find_coordinator:
-      return decode_exactly<FindCoordinatorResponse>(body, version, limits);
-    case ApiKey::join_group:
-      return decode_exactly<JoinGroupResponse>(body, version, limits);
-    case ApiKey::heartbeat:
-      return decode_exactly<HeartbeatResponse>(body, version, limits);
-    case ApiKey::leave_group:
-      return decode_exactly<LeaveGroupResponse>(body, version, limits);
-    case ApiKey::sync_group:
-      return decode_exactly<SyncGroupResponse>(body, version, limits);
-    case ApiKey::describe_groups:
-      return decode_exactly<DescribeGroupsResponse>(body, version, limits);
-    case ApiKey::list_groups:
-      return decode_exactly<ListGroupsResponse>(body, version, limits);
-    case ApiKey::sasl_handshake:
-      return decode_exactly<SaslHandshakeResponse>(body, version, limits);
-    case ApiKey::api_versions:
-      return decode_exactly<ApiVersionsResponse>(body, version, limits);
-    case ApiKey::create_topics:
-      return decode_exactly<CreateTopicsResponse>(body, version, limits);
-    case ApiKey::delete_topics:
-      return decode_exactly<DeleteTopicsResponse>(body, version, limits);
-    case ApiKey::delete_records:
-      return decode_exactly<DeleteRecordsResponse>(body, version, limits);
-    case ApiKey::init_producer_id:
-      return decode_exactly<InitProducerIdResponse>(body, version, limits);
-    case ApiKey::describe_configs:
-      return decode_exactly<DescribeConfigsResponse>(body, version, limits);
-    case ApiKey::sasl_authenticate:
-      return decode_exactly<SaslAuthenticateResponse>(body, version, limits);
-    case ApiKey::create_partitions:
-      return decode_exactly<CreatePartitionsResponse>(body, version, limits);
-    case ApiKey::alter_configs:
-      return decode_exactly<AlterConfigsResponse>(body, version, limits);
-    case ApiKey::delete_groups:
-      return decode_exactly<DeleteGroupsResponse>(body, version, limits);
-    case ApiKey::incremental_alter_configs:
-      return decode_exactly<IncrementalAlterConfigsResponse>(body, version, limits);
-  }
-  return Error(Errc::unsupported_version, "unknown API");
+  return with_messages(api->key, [&]<typename Request, typename Response>() {
+    return decode_exactly<Response>(body, version, limits);
+  });
 }
 
 }  // namespace spate::protocol
