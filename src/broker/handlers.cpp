@@ -20,6 +20,7 @@
 #include "spate/protocol/messages/metadata.h"
 #include "spate/protocol/messages/partition_admin.h"
 #include "spate/protocol/messages/produce.h"
+#include "spate/protocol/record_batch.h"
 
 namespace spate::broker {
 namespace {
@@ -172,6 +173,9 @@ awaitable<std::optional<protocol::ProduceResponse>> produce(HandlerContext& ctx,
     protocol::ProducePartitionResponse* response;
   };
   std::vector<Pending> pending;
+  // Validation decompresses on the shard: bounded per request, so that one
+  // request of decompression bombs cannot hold every other client up.
+  protocol::DecompressBudget budget{.left = ctx.config.request_decompressed_bytes_max};
   // Everything is appended before the first suspension, so pipelined
   // requests on one connection append in their order.
   r.responses.reserve(request.topic_data.size());
@@ -197,7 +201,7 @@ awaitable<std::optional<protocol::ProduceResponse>> produce(HandlerContext& ctx,
         pr.error_code = ctx.code(ErrorCode::corrupt_message);
         continue;
       }
-      auto appended = partition->append(*data.records);
+      auto appended = partition->append(*data.records, &budget);
       if (!appended) {
         pr.error_code = ctx.code(error_code_for(appended.error().code()));
         log::get("broker")->debug("produce to {}-{} refused: {}", topic.name, data.index,
@@ -551,7 +555,8 @@ awaitable<std::optional<protocol::DeleteRecordsResponse>> delete_records(
         continue;
       }
       if (to > partition->start_offset()) {
-        if (auto s = partition->log().advance_start(to); !s) {
+        // The file work runs on the disk thread: other clients go on meanwhile.
+        if (auto s = co_await partition->advance_start(to); !s) {
           pr.error_code = ctx.code(error_code_for(s.error().code()));
           continue;
         }

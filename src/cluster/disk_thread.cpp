@@ -6,7 +6,7 @@
 
 namespace spate::cluster {
 
-DiskThread::DiskThread() : thread_([this] { run(); }) {}
+DiskThread::DiskThread() : thread_([this] { loop(); }) {}
 
 DiskThread::~DiskThread() {
   {
@@ -29,7 +29,19 @@ void DiskThread::submit(std::function<void()> work, asio::any_io_executor execut
   wake_.notify_one();
 }
 
-void DiskThread::run() {
+awaitable<void> DiskThread::run(std::function<void()> work, asio::any_io_executor executor) {
+  // The initiation is a named variable holding only shared_ptrs: GCC 12
+  // destroys a lambda temporary with non-trivial captures twice when it sits
+  // in a co_await expression.
+  auto job = std::make_shared<std::function<void()>>(std::move(work));
+  auto initiation = [this, job, executor](auto handler) {
+    auto h = std::make_shared<decltype(handler)>(std::move(handler));
+    submit([job] { (*job)(); }, executor, [h] { std::move (*h)(); });
+  };
+  co_await asio::async_initiate<decltype(use_awaitable), void()>(initiation, use_awaitable);
+}
+
+void DiskThread::loop() {
   pthread_setname_np(pthread_self(), "spate-disk");
   while (true) {
     std::function<void()> job;

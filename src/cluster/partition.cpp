@@ -14,10 +14,11 @@ Partition::Partition(storage::TopicPartition id, std::unique_ptr<storage::Partit
   term_ = std::max(Term(1), log_->last_term());
 }
 
-Result<storage::AppendResult> Partition::append(std::span<std::byte> batch) {
+Result<storage::AppendResult> Partition::append(std::span<std::byte> batch,
+                                                protocol::DecompressBudget* budget) {
   if (closed_)
     return Error(Errc::shutting_down, fmt::format("partition {} is closing", id_.dir_name()));
-  auto result = log_->append(batch, term_);
+  auto result = log_->append(batch, term_, budget);
   if (!result) {
     if (log_->fenced()) committed_.notify_all();
     if (!log_->fenced() && !log_->writable() &&
@@ -66,6 +67,30 @@ awaitable<Status> Partition::wait_committed(Offset end,
     }
     co_await committed_.wait_until(deadline);
   }
+}
+
+awaitable<Status> Partition::advance_start(Offset to) {
+  auto self = shared_from_this();  // alive across the suspensions
+  // Bounded: a start ticket in flight completes (the disk thread never stops early).
+  while (start_in_flight_ && !closed_) {
+    co_await flush_idle_.wait_until(std::chrono::steady_clock::now() + std::chrono::seconds(1));
+  }
+  if (closed_) {
+    co_return Error(Errc::shutting_down, fmt::format("partition {} is closing", id_.dir_name()));
+  }
+  auto begun = log_->begin_advance_start(to);
+  if (!begun) co_return begun.error();
+  if (begun->empty()) co_return Status{};
+  start_in_flight_ = true;
+  auto ticket = std::make_shared<storage::StartTicket>(std::move(*begun));
+  auto persisted = std::make_shared<Status>();
+  // A named job, not a temporary in the co_await (see DiskThread::run).
+  std::function<void()> job = [ticket, persisted] { *persisted = ticket->persist(); };
+  co_await disk_.run(std::move(job), shard_);
+  start_in_flight_ = false;
+  auto finished = log_->finish_advance_start(*ticket, *persisted);
+  flush_idle_.notify_all();
+  co_return finished;
 }
 
 Result<storage::ReadResult> Partition::read(Offset from, std::uint64_t bytes_max) {
@@ -148,8 +173,9 @@ awaitable<Status> Partition::close() {
 awaitable<void> Partition::stop() {
   auto self = shared_from_this();
   closed_ = true;
-  // Bounded: a flush in flight completes (the disk thread never stops early).
-  while (flush_in_flight_) {
+  // Bounded: a flush or start ticket in flight completes (the disk thread
+  // never stops early).
+  while (flush_in_flight_ || start_in_flight_) {
     co_await flush_idle_.wait_until(std::chrono::steady_clock::now() + std::chrono::seconds(1));
   }
   committed_.notify_all();

@@ -300,15 +300,7 @@ void PartitionManager::end_turn() {
 }
 
 awaitable<void> PartitionManager::off_shard(std::function<void()> work) {
-  // The initiation is a named variable holding only a shared_ptr: GCC 12
-  // destroys a lambda temporary with non-trivial captures twice when it sits
-  // in a co_await expression.
-  auto job = std::make_shared<std::function<void()>>(std::move(work));
-  auto initiation = [this, job](auto handler) {
-    auto h = std::make_shared<decltype(handler)>(std::move(handler));
-    worker_->submit([job] { (*job)(); }, shard_, [h] { std::move (*h)(); });
-  };
-  co_await asio::async_initiate<decltype(use_awaitable), void()>(initiation, use_awaitable);
+  co_await worker_->run(std::move(work), shard_);
 }
 
 awaitable<Status> PartitionManager::write_meta(std::vector<TopicRecord> records) {

@@ -39,13 +39,12 @@ bool grow(std::vector<std::byte>& out, std::size_t bytes_max) {
   return true;
 }
 
-Result<std::vector<std::byte>> gunzip(std::span<const std::byte> in, std::size_t bytes_max) {
+Status gunzip(std::span<const std::byte> in, std::size_t bytes_max, std::vector<std::byte>& out) {
   z_stream z{};
   if (inflateInit2(&z, 15 + 32) != Z_OK) return Error::io("inflateInit2 failed");
   std::unique_ptr<z_stream, decltype(&inflateEnd)> guard(&z, &inflateEnd);
   z.next_in = const_cast<Bytef*>(reinterpret_cast<const Bytef*>(in.data()));
   z.avail_in = static_cast<uInt>(in.size());
-  std::vector<std::byte> out;
   std::size_t used = 0;
   // Bounded: each pass either produces output (bounded by bytes_max) or ends.
   while (true) {
@@ -62,17 +61,16 @@ Result<std::vector<std::byte>> gunzip(std::span<const std::byte> in, std::size_t
     if (z.avail_in == 0 && z.avail_out != 0) return Error::malformed("gzip: truncated stream");
   }
   out.resize(used);
-  return out;
+  return {};
 }
 
-Result<std::vector<std::byte>> unlz4(std::span<const std::byte> in, std::size_t bytes_max) {
+Status unlz4(std::span<const std::byte> in, std::size_t bytes_max, std::vector<std::byte>& out) {
   LZ4F_dctx* raw = nullptr;
   if (LZ4F_isError(LZ4F_createDecompressionContext(&raw, LZ4F_VERSION))) {
     return Error::io("LZ4F_createDecompressionContext failed");
   }
   std::unique_ptr<LZ4F_dctx, decltype(&LZ4F_freeDecompressionContext)> ctx(
       raw, &LZ4F_freeDecompressionContext);
-  std::vector<std::byte> out;
   std::size_t used = 0;
   std::size_t consumed = 0;
   while (true) {
@@ -91,13 +89,12 @@ Result<std::vector<std::byte>> unlz4(std::span<const std::byte> in, std::size_t 
     if (consumed == in.size() && dst == 0) return Error::malformed("lz4: truncated frame");
   }
   out.resize(used);
-  return out;
+  return {};
 }
 
-Result<std::vector<std::byte>> unzstd(std::span<const std::byte> in, std::size_t bytes_max) {
+Status unzstd(std::span<const std::byte> in, std::size_t bytes_max, std::vector<std::byte>& out) {
   std::unique_ptr<ZSTD_DCtx, decltype(&ZSTD_freeDCtx)> ctx(ZSTD_createDCtx(), &ZSTD_freeDCtx);
   if (!ctx) return Error::io("ZSTD_createDCtx failed");
-  std::vector<std::byte> out;
   ZSTD_inBuffer input{in.data(), in.size(), 0};
   std::size_t used = 0;
   while (true) {
@@ -113,7 +110,7 @@ Result<std::vector<std::byte>> unzstd(std::span<const std::byte> in, std::size_t
     }
   }
   out.resize(used);
-  return out;
+  return {};
 }
 
 // One raw snappy block, appended to `out`.
@@ -137,15 +134,13 @@ Status unsnappy_block(std::span<const std::byte> in, std::size_t bytes_max,
 // then blocks of [INT32 length][snappy block].
 constexpr std::array<unsigned char, 8> kXerialMagic = {0x82, 'S', 'N', 'A', 'P', 'P', 'Y', 0};
 
-Result<std::vector<std::byte>> unsnappy(std::span<const std::byte> in, std::size_t bytes_max) {
-  std::vector<std::byte> out;
+Status unsnappy(std::span<const std::byte> in, std::size_t bytes_max, std::vector<std::byte>& out) {
   const bool xerial = in.size() >= 16 && std::equal(kXerialMagic.begin(), kXerialMagic.end(),
                                                     in.begin(), [](unsigned char a, std::byte b) {
                                                       return a == static_cast<unsigned char>(b);
                                                     });
   if (!xerial) {
-    if (auto s = unsnappy_block(in, bytes_max, out); !s) return s.error();
-    return out;
+    return unsnappy_block(in, bytes_max, out);
   }
   ByteReader r(in.subspan(16));
   // Bounded: every block consumes at least its 4-byte length.
@@ -154,9 +149,9 @@ Result<std::vector<std::byte>> unsnappy(std::span<const std::byte> in, std::size
     if (!length || *length < 0) return Error::malformed("snappy: bad xerial block length");
     auto block = r.read_bytes(static_cast<std::size_t>(*length));
     if (!block) return Error::malformed("snappy: xerial block past the end");
-    if (auto s = unsnappy_block(*block, bytes_max, out); !s) return s.error();
+    if (auto s = unsnappy_block(*block, bytes_max, out); !s) return s;
   }
-  return out;
+  return {};
 }
 
 Result<std::vector<std::byte>> gzip(std::span<const std::byte> in) {
@@ -179,21 +174,29 @@ Result<std::vector<std::byte>> gzip(std::span<const std::byte> in) {
 
 }  // namespace
 
-Result<std::vector<std::byte>> decompress(Compression codec, std::span<const std::byte> input,
-                                          std::size_t bytes_max) {
+Status decompress_into(Compression codec, std::span<const std::byte> input, std::size_t bytes_max,
+                       std::vector<std::byte>& out) {
+  out.clear();  // the capacity stays
   switch (codec) {
     case Compression::gzip:
-      return gunzip(input, bytes_max);
+      return gunzip(input, bytes_max, out);
     case Compression::snappy:
-      return unsnappy(input, bytes_max);
+      return unsnappy(input, bytes_max, out);
     case Compression::lz4:
-      return unlz4(input, bytes_max);
+      return unlz4(input, bytes_max, out);
     case Compression::zstd:
-      return unzstd(input, bytes_max);
+      return unzstd(input, bytes_max, out);
     case Compression::none:
       break;
   }
   return Error::invalid(fmt::format("no decompression for codec {}", static_cast<int>(codec)));
+}
+
+Result<std::vector<std::byte>> decompress(Compression codec, std::span<const std::byte> input,
+                                          std::size_t bytes_max) {
+  std::vector<std::byte> out;
+  if (auto s = decompress_into(codec, input, bytes_max, out); !s) return s.error();
+  return out;
 }
 
 Result<std::vector<std::byte>> compress(Compression codec, std::span<const std::byte> input) {

@@ -251,8 +251,13 @@ Result<std::int64_t> check_record_section(const BatchHeader& header,
   return max_timestamp;
 }
 
+// Validation decompresses every compressed batch into a buffer kept per
+// thread, so that its pages are faulted in once, not once per batch; a
+// buffer that a larger batch filled past this is given back afterwards.
+constexpr std::size_t kScratchKeepBytes = std::size_t{16} << 20U;
+
 Result<ClientBatch> check_client_batch(std::span<const std::byte> batch,
-                                       std::size_t batch_bytes_max) {
+                                       std::size_t batch_bytes_max, DecompressBudget* budget) {
   auto header = validate_batch(batch, batch_bytes_max);
   if (!header) return header.error();
   const BatchHeader& h = *header;
@@ -272,24 +277,51 @@ Result<ClientBatch> check_client_batch(std::span<const std::byte> batch,
   if (h.compression() == Compression::none) {
     max_timestamp = check_record_section(h, section);
   } else {
-    const std::size_t bytes_max = records_bytes_max(batch_bytes_max);
-    auto records = decompress(h.compression(), section, bytes_max);
-    if (!records) {
-      if (records.error().code() == Errc::limit_exceeded) {
+    const std::size_t batch_max = records_bytes_max(batch_bytes_max);
+    const bool request_bound = budget != nullptr && !budget->first && budget->left < batch_max;
+    const std::size_t bytes_max = request_bound ? budget->left : batch_max;
+    const Error past_budget(Errc::record_too_large,
+                            "the request's compressed batches decompress past the broker's "
+                            "per-request limit (--max-request-decompressed-bytes); send fewer or "
+                            "smaller batches per request");
+    if (request_bound && bytes_max == 0) return past_budget;
+    // One buffer per thread, kept between batches. Reserved whole at once:
+    // untouched pages cost nothing, and growing by doubling would copy and
+    // fault in twice as much.
+    thread_local std::vector<std::byte> scratch;
+    if (scratch.capacity() < bytes_max + 1) scratch.reserve(bytes_max + 1);
+    struct Trim {
+      ~Trim() {
+        if (scratch.size() > kScratchKeepBytes) std::vector<std::byte>().swap(scratch);
+      }
+    } trim;
+    const Status inflated = decompress_into(h.compression(), section, bytes_max, scratch);
+    const std::span<const std::byte> records = scratch;
+    if (budget != nullptr) {
+      // A failed decompression may have inflated all it was allowed before it
+      // failed (a bomb with a bad trailer): it costs that much.
+      const std::size_t used = inflated ? records.size() : bytes_max;
+      budget->left -= std::min(budget->left, used);
+      budget->first = false;
+    }
+    if (!inflated) {
+      if (inflated.error().code() == Errc::limit_exceeded && request_bound) return past_budget;
+      if (inflated.error().code() == Errc::limit_exceeded) {
         return Error(Errc::record_too_large,
                      fmt::format("the records decompress past {} bytes", bytes_max));
       }
       return Error(Errc::invalid_record,
-                   fmt::format("the records do not decompress: {}", records.error().detail()));
+                   fmt::format("the records do not decompress: {}", inflated.error().detail()));
     }
-    max_timestamp = check_record_section(h, *records);
+    max_timestamp = check_record_section(h, records);
   }
   if (!max_timestamp) return max_timestamp.error();
   return ClientBatch{h, *max_timestamp};
 }
 
-Result<BatchHeader> validate_client_batch(std::span<std::byte> batch, std::size_t batch_bytes_max) {
-  auto checked = check_client_batch(batch, batch_bytes_max);
+Result<BatchHeader> validate_client_batch(std::span<std::byte> batch, std::size_t batch_bytes_max,
+                                          DecompressBudget* budget) {
+  auto checked = check_client_batch(batch, batch_bytes_max, budget);
   if (!checked) return checked.error();
   BatchHeader header = checked->header;
   if (header.max_timestamp != checked->max_timestamp) {

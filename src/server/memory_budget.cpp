@@ -53,6 +53,17 @@ awaitable<bool> MemoryBudget::acquire(std::size_t bytes, bool mid_frame, std::si
                                       const std::function<bool()>& stop) {
   if (try_acquire(bytes, mid_frame, held, connection_holds)) co_return true;
   Waiter w = make_waiter(bytes, mid_frame, held, connection_holds, &wake);
+  // If this coroutine is destroyed while it waits (its io_context torn down
+  // with the server), nothing may point at `w` afterwards, and what it was
+  // granted but never took goes back.
+  struct Abandon {
+    MemoryBudget& budget;
+    Waiter& waiter;
+    bool returned = false;
+    ~Abandon() {
+      if (!returned) budget.abandon(waiter);
+    }
+  } abandon{*this, w};
   parked_ += w.held;
   if (mid_frame) {
     auto it = std::find_if(waiters_.begin(), waiters_.end(),
@@ -64,6 +75,7 @@ awaitable<bool> MemoryBudget::acquire(std::size_t bytes, bool mid_frame, std::si
   // What this waiter parks may be what lets the head go (or itself).
   grant();
   if (w.granted) {
+    abandon.returned = true;
     publish();
     co_return true;
   }
@@ -75,6 +87,7 @@ awaitable<bool> MemoryBudget::acquire(std::size_t bytes, bool mid_frame, std::si
     boost::system::error_code ec;
     co_await wake.async_wait(asio::redirect_error(use_awaitable, ec));
   }
+  abandon.returned = true;
   if (w.granted) co_return true;
   // Gave up: leave the line, and let those behind go if they now can.
   waiters_.erase(std::find(waiters_.begin(), waiters_.end(), &w));
@@ -82,6 +95,18 @@ awaitable<bool> MemoryBudget::acquire(std::size_t bytes, bool mid_frame, std::si
   grant();
   publish();
   co_return false;
+}
+
+void MemoryBudget::abandon(const Waiter& w) {
+  if (w.granted) {
+    used_ -= std::min(w.bytes, used_);
+  } else {
+    std::erase(waiters_, &w);
+    parked_ -= std::min(w.held, parked_);
+  }
+  // No grant() here: timers may be going away with their io_context; the
+  // next release() lets the line move.
+  publish();
 }
 
 void MemoryBudget::charge(std::size_t bytes) {

@@ -63,6 +63,7 @@ class FaultyFile final : public File {
 
   std::uint64_t size() const override { return base_->size(); }
   int native_handle() const override { return base_->native_handle(); }
+  std::optional<std::int64_t> modified_ms() const override { return base_->modified_ms(); }
   const std::filesystem::path& path() const override { return base_->path(); }
 
  private:

@@ -245,10 +245,11 @@ Segment* PartitionLog::segment_for(Offset offset) {
   return std::prev(it)->get();
 }
 
-Result<AppendResult> PartitionLog::append(std::span<std::byte> batch, Term term) {
+Result<AppendResult> PartitionLog::append(std::span<std::byte> batch, Term term,
+                                          protocol::DecompressBudget* budget) {
   if (auto s = check_usable(); !s) return s.error();
   // Kafka's log validator: the records too, and maxTimestamp made true.
-  auto header = protocol::validate_client_batch(batch, config_.batch_bytes_max);
+  auto header = protocol::validate_client_batch(batch, config_.batch_bytes_max, budget);
   if (!header) return header.error();
   if (term < last_term()) {
     return Error::invalid(fmt::format("term {} below the log's last term {}", term, last_term()));
@@ -533,11 +534,6 @@ Status PartitionLog::truncate_suffix(Offset end) {
   return {};
 }
 
-Status PartitionLog::persist_start_offset(bool* replaced) {
-  return write_offset_file(fs_, dir_ / kStartOffsetFile, kStartOffsetMagic, start_offset_,
-                           replaced);
-}
-
 Status PartitionLog::delete_front_segment() {
   SPATE_ASSERT(segments_.size() > 1, "never delete the active segment");
   if (auto s = remove_segment_files(segments_.front()->base()); !s) return fence(s.error());
@@ -549,31 +545,57 @@ Status PartitionLog::delete_front_segment() {
   return {};
 }
 
-Status PartitionLog::advance_start(Offset new_start) {
+Status StartTicket::persist() const {
+  return write_offset_file(*fs_, dir_ / kStartOffsetFile, kStartOffsetMagic, start_, &replaced_);
+}
+
+Result<StartTicket> PartitionLog::begin_advance_start(Offset new_start) {
+  SPATE_ASSERT(!start_before_ticket_, "{}: a start ticket is already in flight", name_);
   // Allowed while writes are refused: it frees space.
-  if (auto s = check_not_fenced(); !s) return s;
+  if (auto s = check_not_fenced(); !s) return s.error();
   if (new_start > end_offset_) {
     return Error::out_of_range(
         fmt::format("{}: start offset {} beyond the end {}", name_, new_start, end_offset_));
   }
-  if (new_start <= start_offset_) return {};
-  const Offset old_start = start_offset_;
+  StartTicket ticket;
+  if (new_start <= start_offset_) return ticket;
+  ticket.fs_ = &fs_;
+  ticket.dir_ = dir_;
+  ticket.start_ = new_start;
+  start_before_ticket_ = start_offset_;
   start_offset_ = new_start;
-  bool replaced = false;
-  if (auto s = persist_start_offset(&replaced); !s) {
+  return ticket;
+}
+
+Status PartitionLog::finish_advance_start(const StartTicket& ticket, const Status& persisted) {
+  if (ticket.empty()) return {};
+  SPATE_ASSERT(start_before_ticket_.has_value(), "{}: finish without begin_advance_start", name_);
+  const Offset old_start = *start_before_ticket_;
+  start_before_ticket_.reset();
+  if (!persisted) {
     // The file is replaced atomically: the old one still holds, unless only
     // the directory sync after the rename failed. Then the new start is what
     // a restart reads (if the rename is durable; the old one otherwise, also
-    // true: nothing was deleted yet), and it stays. A full disk refuses writes
-    // for a while, as any failed write does (Failures).
-    if (!replaced) start_offset_ = old_start;
-    return fail_write(s.error(), false);
+    // true: nothing was deleted yet), and it stays. Retention may have moved
+    // the start meanwhile, never below the first segment. A full disk refuses
+    // writes for a while, as any failed write does (Failures).
+    if (!ticket.replaced_) start_offset_ = std::max(old_start, segments_.front()->base());
+    if (closed_) return check_readable();
+    return fail_write(persisted.error(), false);
   }
-  while (segments_.size() > 1 && segments_[1]->base() <= new_start) {
+  if (auto s = check_not_fenced(); !s) return s;
+  while (segments_.size() > 1 && segments_[1]->base() <= start_offset_) {
     if (auto s = delete_front_segment(); !s) return s;
   }
-  log::get("storage")->info("[{}] advanced start_offset={}", name_, new_start);
+  log::get("storage")->info("[{}] advanced start_offset={}", name_, start_offset_);
   return {};
+}
+
+Status PartitionLog::advance_start(Offset new_start) {
+  auto ticket = begin_advance_start(new_start);
+  if (!ticket) return ticket.error();
+  if (ticket->empty()) return {};
+  return finish_advance_start(*ticket, ticket->persist());
 }
 
 Result<RetentionResult> PartitionLog::apply_retention() {
@@ -593,7 +615,8 @@ Result<RetentionResult> PartitionLog::apply_retention() {
     const bool too_big =
         config_.retention_bytes >= 0 &&
         size_bytes() - front.size_bytes() >= static_cast<std::uint64_t>(config_.retention_bytes);
-    const bool below_start = segments_[1]->base() <= start_offset_;
+    // Not below a start offset that is not durable yet (a start ticket in flight).
+    const bool below_start = segments_[1]->base() <= start_before_ticket_.value_or(start_offset_);
     if (!expired(front) && !too_big && !below_start) break;
     // Deleting is durable at once, so only delete a segment once its
     // successor's file is durable: otherwise a crash could leave neither.

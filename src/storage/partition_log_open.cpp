@@ -223,9 +223,11 @@ Status PartitionLog::load_clean(const std::vector<Offset>& bases, const CleanMar
                                         marker.segments[i].size_bytes));
     }
     // Only the active (last) segment keeps its descriptor.
-    auto segment =
-        std::make_unique<Segment>(base, last ? *file : nullptr, dir_, clock_.steady_now(),
-                                  clock_.wall_ms(), *cache_, cache_owner_);
+    // A segment whose records carry no timestamp ages by its file's
+    // modification time, as in Kafka (not from this restart).
+    auto segment = std::make_unique<Segment>(
+        base, last ? *file : nullptr, dir_, clock_.steady_now(),
+        (*file)->modified_ms().value_or(clock_.wall_ms()), *cache_, cache_owner_);
     auto index_bytes = read_file(fs_, segment->path(kIndexSuffix), index_bytes_bound(size));
     if (!index_bytes) return index_bytes.error();
     auto index = decode_offset_index(*index_bytes, size, end - base);
@@ -256,7 +258,8 @@ Status PartitionLog::load_unclean(const std::vector<Offset>& bases, Offset recov
     auto file = fs_.open(dir_ / segment_file_name(base, kLogSuffix), OpenMode::read_write);
     if (!file) return file.error();
     auto segment = std::make_unique<Segment>(base, *file, dir_, clock_.steady_now(),
-                                             clock_.wall_ms(), *cache_, cache_owner_);
+                                             (*file)->modified_ms().value_or(clock_.wall_ms()),
+                                             *cache_, cache_owner_);
     if (next_base && *next_base <= recovery_point) {
       // Sealed and known durable: walk the headers (cheap) to rebuild the
       // indexes and find structural damage, which here is corruption, not a

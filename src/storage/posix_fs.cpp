@@ -98,6 +98,11 @@ class PosixFile final : public File {
 
   std::uint64_t size() const override { return size_.load(); }
   int native_handle() const override { return fd_; }
+  std::optional<std::int64_t> modified_ms() const override {
+    struct stat st {};
+    if (::fstat(fd_, &st) != 0) return std::nullopt;
+    return std::int64_t{st.st_mtim.tv_sec} * 1000 + st.st_mtim.tv_nsec / 1'000'000;
+  }
   const std::filesystem::path& path() const override { return path_; }
 
  private:

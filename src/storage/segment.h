@@ -81,9 +81,9 @@ struct BatchLocation {
 class Segment {
  public:
   // `log` is pinned if not null; `cache` (outliving the segment) serves the
-  // file when it is not. `wall_ms`: the wall-clock time of creation (or of
-  // loading, for a segment found on disk), which retention uses while no
-  // batch carries a timestamp.
+  // file when it is not. `wall_ms`: the wall-clock time of creation (or the
+  // file's modification time, for a segment found on disk), which retention
+  // uses while no batch carries a timestamp.
   Segment(Offset base, std::shared_ptr<File> log, std::filesystem::path dir,
           Clock::SteadyTime created, std::int64_t wall_ms, FileCache& cache,
           std::uint64_t cache_owner);

@@ -812,6 +812,45 @@ TEST_F(BrokerTest, BadBatchesGetKafkasErrorCodesAndNeverMoveTheLogEnd) {
   EXPECT_EQ(produce("t", 0, batch(1)).base_offset, 1);
 }
 
+// Validation decompresses on the network thread: one request's compressed
+// batches share a budget (past the first batch), so that a request full of
+// decompression bombs costs a bounded time; what is past it is refused with
+// MESSAGE_TOO_LARGE (the Java client splits its batches and retries).
+TEST_F(BrokerTest, OneProduceRequestDecompressesAtMostItsBudget) {
+  config_.request_decompressed_bytes_max = 7U << 20U;
+  broker_ = std::make_unique<Broker>(config_, *manager_, metrics_, clock_);
+  create("t", 3);
+  // 3 MiB of values in a batch: a few KiB of gzip, valid records.
+  protocol::BatchBuilder b(1000);
+  for (int i = 0; i < 3; ++i) b.add_value(std::vector<std::byte>(1U << 20U));
+  const auto plain = b.build();
+  auto gzipped = protocol::compress(protocol::Compression::gzip,
+                                    std::span(plain).subspan(protocol::kBatchHeaderBytes));
+  ASSERT_TRUE(gzipped);
+  const auto packed = rebuilt(plain, *gzipped, 1, 3);
+  ASSERT_LT(packed.size(), 64U << 10U);
+  protocol::ProduceRequest r;
+  r.acks = -1;
+  r.timeout_ms = 5000;
+  auto& topic = r.topic_data.emplace_back();
+  topic.name = "t";
+  for (int i = 0; i < 8; ++i) topic.partition_data.push_back({i % 3, packed});
+  auto resp = call<protocol::ProduceResponse>(ApiKey::produce, 7, r);
+  const auto& parts = resp.responses.at(0).partition_responses;
+  ASSERT_EQ(parts.size(), 8U);
+  // The first batch (4 MiB left of 7), then one more (1 MiB left), then none.
+  EXPECT_EQ(parts[0].error_code, 0);
+  EXPECT_EQ(parts[1].error_code, 0);
+  for (std::size_t i = 2; i < parts.size(); ++i) {
+    EXPECT_EQ(parts[i].error_code, code(ErrorCode::message_too_large)) << i;
+  }
+  // The next request has a budget of its own.
+  EXPECT_EQ(produce("t", 2, packed).error_code, 0);
+  EXPECT_EQ(manager_->partition("t", 0)->end_offset(), Offset(3));
+  EXPECT_EQ(manager_->partition("t", 1)->end_offset(), Offset(3));
+  EXPECT_EQ(manager_->partition("t", 2)->end_offset(), Offset(3));
+}
+
 TEST_F(BrokerTest, ProduceRecomputesAnUnsetMaxTimestamp) {
   create("t", 1);
   auto sent = batch(3, 1'700'000'000'000);  // every record at this time

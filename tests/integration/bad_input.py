@@ -17,16 +17,15 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "compat"))
 from confluent_kafka import Producer  # noqa: E402
 
+from kafka_wire import request as raw_request  # noqa: E402
 from spated import Spated  # noqa: E402
 
 REACTION_S = 0.100
 ROUNDS = 30
 
 
-def request(api_key, version, body=b"", correlation_id=7, client_id=b"bad-input"):
-    header = struct.pack(">hhih", api_key, version, correlation_id, len(client_id)) + client_id
-    payload = header + body
-    return struct.pack(">i", len(payload)) + payload
+def request(api_key, version, body=b"", correlation_id=7):
+    return raw_request(api_key, version, body, correlation_id, b"bad-input")
 
 
 def metadata_v1_claiming(count):

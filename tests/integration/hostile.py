@@ -18,7 +18,10 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "compat"))
 from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: E402
 from kafka.protocol import admin, fetch, metadata, offset  # noqa: E402
-from kafka.protocol.api import RequestHeader  # noqa: E402
+from kafka.protocol.api import Request, RequestHeader, Response  # noqa: E402
+from kafka.protocol.produce import ProduceRequest_v3, ProduceResponse_v3  # noqa: E402
+from kafka.protocol.types import Array, Int16, Int32, Int64, Schema, String  # noqa: E402
+from kafka.record.default_records import DefaultRecordBatchBuilder  # noqa: E402
 
 from spated import Spated  # noqa: E402
 
@@ -37,11 +40,17 @@ class Wire:
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
         self.correlation = 0
 
-    def send(self, request):
-        self.correlation += 1
-        header = RequestHeader(request, correlation_id=self.correlation, client_id="hostile")
+    def frame(self, request):
+        """The next request's frame, encoded ahead (so that the encoding does
+        not hold the GIL while a Prober measures)."""
+        header = RequestHeader(request, correlation_id=self.correlation + 1, client_id="hostile")
         payload = header.encode() + request.encode()
-        self.sock.sendall(struct.pack(">i", len(payload)) + payload)
+        return struct.pack(">i", len(payload)) + payload
+
+    def send(self, request, frame=None):
+        frame = frame or self.frame(request)
+        self.correlation += 1
+        self.sock.sendall(frame)
         return self.correlation
 
     def receive(self, response_class, limit=512 << 20):
@@ -392,6 +401,106 @@ def case_slow_requests(broker):
     w.close()
 
 
+class DeleteRecordsResponse_v0(Response):  # not in kafka-python 2.0.2
+    API_KEY = 21
+    API_VERSION = 0
+    SCHEMA = Schema(
+        ("throttle_time_ms", Int32),
+        ("topics", Array(("name", String("utf-8")),
+                         ("partitions", Array(("partition", Int32), ("low_watermark", Int64),
+                                              ("error_code", Int16))))))
+
+
+class DeleteRecordsRequest_v0(Request):
+    API_KEY = 21
+    API_VERSION = 0
+    RESPONSE_TYPE = DeleteRecordsResponse_v0
+    SCHEMA = Schema(
+        ("topics", Array(("name", String("utf-8")),
+                         ("partitions", Array(("partition", Int32), ("offset", Int64))))),
+        ("timeout_ms", Int32))
+
+
+def v2_batch(values, compression=0):
+    """One v2 record batch as a producer sends it (1 = gzip)."""
+    b = DefaultRecordBatchBuilder(magic=2, compression_type=compression, is_transactional=False,
+                                  producer_id=-1, producer_epoch=-1, base_sequence=-1,
+                                  batch_size=64 << 20)
+    now = int(time.time() * 1000)
+    for i, v in enumerate(values):
+        b.append(i, timestamp=now, key=None, value=v, headers=[])
+    return bytes(b.build())
+
+
+def raw_produce(w, topic, entries, acks=-1):
+    """entries: [(partition, batch)]; returns the error code per entry."""
+    r = w.call(ProduceRequest_v3(transactional_id=None, required_acks=acks, timeout=30000,
+                                 topics=[(topic, entries)]), ProduceResponse_v3)
+    return [p[1] for t in r.topics for p in t[1]]
+
+
+def case_decompression_bombs(broker):
+    """Validation decompresses on the network thread: 400 gzip batches of
+    15 MiB of zeros each (15 KB on the wire; 6 GB to inflate) in one Produce
+    held every other client up for seconds. One request's batches now share
+    a budget (--max-request-decompressed-bytes, 32 MiB; the first batch may
+    always use its own bound): the rest are refused with MESSAGE_TOO_LARGE
+    at once."""
+    assert create(broker, "bombs") == 0
+    bomb = v2_batch([b"\0" * (15 << 20)], compression=1)
+    assert len(bomb) < 64 << 10, len(bomb)
+    w = Wire(broker.port, timeout=120)
+    request = ProduceRequest_v3(transactional_id=None, required_acks=-1, timeout=30000,
+                                topics=[("bombs", [(0, bomb)] * 400)])
+    frame = w.frame(request)
+    with Prober(broker.port):
+        w.send(request, frame)
+        r = w.receive(ProduceResponse_v3)[0]
+    codes = [p[1] for t in r.topics for p in t[1]]
+    # The first two fit the 32 MiB; the rest get MESSAGE_TOO_LARGE.
+    assert codes[:2] == [0, 0], codes[:2]
+    assert set(codes[2:]) == {10}, set(codes[2:])
+    w.close()
+    restart(broker)
+    w = Wire(broker.port)
+    r = w.call(offset.OffsetRequest_v1(replica_id=-1, topics=[("bombs", [(0, -1)])]),
+               offset.OffsetResponse_v1)
+    assert r.topics[0][1][0][3] == 2, r.topics  # the two accepted, durable
+    w.close()
+
+
+def case_delete_records_many(broker):
+    """DeleteRecords wrote and fsynced each entry's start offset file on the
+    network thread: one request of 2,000 entries (500 partitions, each named
+    four times with a rising offset) held every other client up for as many
+    fsync pairs. The file work runs on the disk thread now, and the new start
+    offsets are durable when the answer comes."""
+    partitions, rounds = 500, 4
+    assert create(broker, "trim", partitions) == 0
+    w = Wire(broker.port, timeout=300)
+    batch = v2_batch([b"v%d" % i for i in range(rounds)])
+    codes = raw_produce(w, "trim", [(i, batch) for i in range(partitions)])
+    assert set(codes) == {0}, set(codes)
+    request = DeleteRecordsRequest_v0(
+        topics=[("trim", [(i, k) for k in range(1, rounds + 1) for i in range(partitions)])],
+        timeout_ms=60000)
+    frame = w.frame(request)
+    with Prober(broker.port):
+        w.send(request, frame)
+        r = w.receive(DeleteRecordsResponse_v0)[0]
+    got = [(p[0], p[1], p[2]) for t in r.topics for p in t[1]]
+    assert got == [(i, k, 0) for k in range(1, rounds + 1) for i in range(partitions)], got[:3]
+    w.close()
+    restart(broker)
+    w = Wire(broker.port)
+    r = w.call(offset.OffsetRequest_v1(replica_id=-1,
+                                       topics=[("trim", [(i, -2) for i in range(partitions)])]),
+               offset.OffsetResponse_v1)
+    starts = {p[3] for t in r.topics for p in t[1]}
+    assert starts == {rounds}, starts
+    w.close()
+
+
 def case_long_names(broker):
     """Item 10: topics with 246-249 character names can be deleted, and stay
     deleted (with their configs) across a restart."""
@@ -501,6 +610,8 @@ CASES = {
     "never_roll": case_never_roll,
     "slow_requests": case_slow_requests,
     "long_names": case_long_names,
+    "decompression_bombs": case_decompression_bombs,
+    "delete_records_many": case_delete_records_many,
 }
 STANDALONE = {"partial_create": case_partial_create,
               "delete_on_full_disk": case_delete_on_full_disk}

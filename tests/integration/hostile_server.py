@@ -15,14 +15,15 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "compat"))
+from kafka_wire import connect, read_frame  # noqa: E402
+from kafka_wire import request as raw_request  # noqa: E402
 from spated import Spated  # noqa: E402
 
 ANSWER_S = 0.5  # a well-behaved client's request, while the hostile one runs
 
 
 def request(api_key, version, body=b"", correlation_id=1):
-    payload = struct.pack(">hhih", api_key, version, correlation_id, 7) + b"hostile" + body
-    return struct.pack(">i", len(payload)) + payload
+    return raw_request(api_key, version, body, correlation_id, b"hostile")
 
 
 def api_versions(cid):
@@ -35,28 +36,6 @@ def describe_broker_configs(cid, copies):
     body = struct.pack(">i", copies)
     body += (struct.pack(">bh", 4, 1) + b"0" + struct.pack(">i", -1)) * copies
     return request(32, 0, body, cid)
-
-
-def read_frame(s):
-    head = b""
-    while len(head) < 4:
-        chunk = s.recv(4 - len(head))
-        if not chunk:
-            return None
-        head += chunk
-    size = struct.unpack(">i", head)[0]
-    body = bytearray()
-    while len(body) < size:
-        chunk = s.recv(min(1 << 20, size - len(body)))
-        assert chunk, "closed inside a frame"
-        body += chunk
-    return bytes(body)
-
-
-def connect(broker, timeout=5):
-    s = socket.create_connection(("127.0.0.1", broker.port), timeout=timeout)
-    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    return s
 
 
 def served_quickly(broker, what, limit_s=ANSWER_S):

@@ -12,12 +12,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "compat"))
+from kafka_wire import connect, read_frame, request  # noqa: E402
 from spated import Spated  # noqa: E402
-
-
-def request(api_key, version, body=b"", correlation_id=1):
-    payload = struct.pack(">hhih", api_key, version, correlation_id, 4) + b"test" + body
-    return struct.pack(">i", len(payload)) + payload
 
 
 def api_versions(cid):
@@ -62,28 +58,6 @@ def produce(cid, topic, acks, value=b"hello"):
     body += struct.pack(">h", len(topic)) + topic + struct.pack(">i", 1) + struct.pack(">i", 0)
     body += struct.pack(">i", len(batch)) + batch
     return request(0, 3, body, cid)
-
-
-def read_frame(s):
-    head = b""
-    while len(head) < 4:
-        chunk = s.recv(4 - len(head))
-        if not chunk:
-            return None
-        head += chunk
-    size = struct.unpack(">i", head)[0]
-    body = b""
-    while len(body) < size:
-        chunk = s.recv(size - len(body))
-        assert chunk, "closed inside a frame"
-        body += chunk
-    return body
-
-
-def connect(broker):
-    s = socket.create_connection(("127.0.0.1", broker.port), timeout=5)
-    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    return s
 
 
 def pipelining_in_order(broker):

@@ -270,9 +270,8 @@ TEST(BatchValidation, HeaderChecksFollowKafka) {
   EXPECT_EQ(error_of(flipped), Errc::crc_mismatch);
 }
 
-TEST(BatchValidation, DecompressionBombIsRefused) {
-  // One record whose value is 40 MiB of zeros: tens of kilobytes compressed.
-  const std::size_t value_bytes = std::size_t{40} << 20U;
+// A compressed batch of one record holding `value_bytes` zeros.
+std::vector<std::byte> zeros_batch(Compression codec, std::size_t value_bytes) {
   ByteWriter body;
   body.write<std::int8_t>(0);
   body.write_varint(0);
@@ -284,17 +283,68 @@ TEST(BatchValidation, DecompressionBombIsRefused) {
   ByteWriter section;
   section.write_varint(static_cast<std::int64_t>(body.size()));
   section.write_bytes(body.view());
+  auto packed = compress(codec, section.view());
+  EXPECT_TRUE(packed);
+  return make_batch(fields_for(1, static_cast<std::int16_t>(codec)), *packed);
+}
+
+TEST(BatchValidation, DecompressionBombIsRefused) {
+  // One record whose value is 40 MiB of zeros: tens of kilobytes compressed.
   for (auto codec : std::array{Compression::gzip, Compression::zstd, Compression::lz4}) {
-    auto packed = compress(codec, section.view());
-    ASSERT_TRUE(packed);
-    ASSERT_LT(packed->size(), kLimit);
-    auto batch = make_batch(fields_for(1, static_cast<std::int16_t>(codec)), *packed);
+    auto batch = zeros_batch(codec, std::size_t{40} << 20U);
+    ASSERT_LT(batch.size(), kLimit);
     auto checked = check_client_batch(batch, kLimit);
     ASSERT_FALSE(checked);
     EXPECT_EQ(checked.error().code(), Errc::record_too_large) << checked.error();
     // With a limit that allows it (8 MiB: 64 MiB decompressed), the same batch is fine.
     auto allowed = check_client_batch(batch, std::size_t{8} << 20U);
     EXPECT_TRUE(allowed) << allowed.error();
+  }
+}
+
+TEST(BatchValidation, OneRequestsBatchesShareTheDecompressionBudget) {
+  // Each batch decompresses to ~10 MiB, under the 16 MiB a batch may use.
+  const std::size_t value_bytes = std::size_t{10} << 20U;
+  for (auto codec : kCodecs) {
+    auto batch = zeros_batch(codec, value_bytes);
+    ASSERT_LT(batch.size(), kLimit);
+    // A budget smaller than one batch: the first batch still goes through,
+    // whole, and leaves nothing.
+    DecompressBudget budget{.left = std::size_t{1} << 20U};
+    auto first = check_client_batch(batch, kLimit, &budget);
+    ASSERT_TRUE(first) << first.error();
+    EXPECT_EQ(budget.left, 0U);
+    EXPECT_FALSE(budget.first);
+    auto second = check_client_batch(batch, kLimit, &budget);
+    ASSERT_FALSE(second);
+    EXPECT_EQ(second.error().code(), Errc::record_too_large) << second.error();
+    EXPECT_NE(second.error().detail().find("--max-request-decompressed-bytes"), std::string::npos)
+        << second.error();
+    // 25 MiB: the first batch, then one more (15 MiB left of 25), then the
+    // third no longer fits what is left (5 MiB).
+    DecompressBudget roomy{.left = std::size_t{25} << 20U};
+    ASSERT_TRUE(check_client_batch(batch, kLimit, &roomy));
+    ASSERT_TRUE(check_client_batch(batch, kLimit, &roomy));
+    EXPECT_LT(roomy.left, std::size_t{5} << 20U);
+    auto third = check_client_batch(batch, kLimit, &roomy);
+    ASSERT_FALSE(third);
+    EXPECT_EQ(third.error().code(), Errc::record_too_large);
+    // A batch that fails to decompress (here: cut short) costs what it was
+    // allowed, so that bombs with a bad trailer cannot each inflate the rest.
+    DecompressBudget cut{.left = std::size_t{20} << 20U};
+    ASSERT_TRUE(check_client_batch(batch, kLimit, &cut));
+    auto truncated = std::vector<std::byte>(batch.begin(), batch.end() - 8);
+    truncated = make_batch(fields_for(1, static_cast<std::int16_t>(codec)),
+                           std::span(truncated).subspan(kBatchHeaderBytes));
+    EXPECT_FALSE(check_client_batch(truncated, kLimit, &cut));
+    EXPECT_EQ(cut.left, 0U) << "a failed decompression was free";
+    auto after = check_client_batch(batch, kLimit, &cut);
+    ASSERT_FALSE(after);
+    EXPECT_EQ(after.error().code(), Errc::record_too_large);
+    // Uncompressed batches cost nothing from the budget.
+    DecompressBudget none{.left = 0, .first = false};
+    auto plain = make_batch(fields_for(1, 0), record(0, 0, "v"));
+    EXPECT_TRUE(check_client_batch(plain, kLimit, &none));
   }
 }
 

@@ -158,5 +158,37 @@ TEST(MemoryBudget, AReaderThatGivesUpLetsThoseBehindGo) {
   EXPECT_EQ(budget.used(), 50 * kMiB);
 }
 
+// A reader destroyed while it waits (its io_context torn down with the
+// server) leaves the line: the budget keeps no pointer into its coroutine
+// frame, and what it was granted but never resumed to take goes back.
+TEST(MemoryBudget, AWaiterDestroyedWithItsIoContextLeavesTheLine) {
+  MemoryBudget budget(64 * kMiB, nullptr);
+  budget.charge(60 * kMiB);
+  {
+    asio::io_context io;
+    Reader r(io);
+    r.acquire(io, budget, 8 * kMiB, true, 4 * kMiB, 0);
+    run(io);
+    ASSERT_FALSE(r.granted.has_value());
+    ASSERT_EQ(budget.waiting(), 1U);
+  }  // the suspended coroutine is destroyed here
+  EXPECT_EQ(budget.waiting(), 0U);
+  budget.release(60 * kMiB);  // would walk the line
+  EXPECT_EQ(budget.used(), 0U);
+  {
+    // Granted by a release, destroyed before it resumed.
+    asio::io_context io;
+    Reader r(io);
+    budget.charge(60 * kMiB);
+    r.acquire(io, budget, 8 * kMiB, false, 0, 8 * kMiB);
+    run(io);
+    ASSERT_EQ(budget.waiting(), 1U);
+    budget.release(60 * kMiB);  // grants, and posts the wake-up
+    EXPECT_EQ(budget.used(), 8 * kMiB);
+  }
+  EXPECT_EQ(budget.used(), 0U);
+  EXPECT_EQ(budget.waiting(), 0U);
+}
+
 }  // namespace
 }  // namespace spate::server

@@ -4,7 +4,9 @@
 // time lookups, truncation, start offset, rolls, retention, group commit and
 // flush policies, on MemFs, plus a smoke run on the real file system.
 
+#include <fcntl.h>
 #include <sys/sendfile.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -487,6 +489,54 @@ TEST(LogOnRealDisk, AppendReadSendfileCloseReopen) {
     from = r->next_offset;
   }
   EXPECT_EQ(index, written.size());
+}
+
+// A segment whose records carry no timestamp ages by its file's modification
+// time once the log is reopened (Kafka's rule), not from the restart: before,
+// every restart gave such segments a fresh retention period.
+TEST(LogOnRealDisk, TimestamplessSegmentsAgeByTheirFilesModificationTime) {
+  log::set_level(spdlog::level::warn);
+  spate::testing::TempDir tmp;
+  auto fs = make_posix_fs();
+  const std::int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  std::chrono::system_clock::now().time_since_epoch())
+                                  .count();
+  ManualClock clock(now_ms);
+  Rng rng(7);
+  LogConfig config;
+  config.segment_bytes_max = 4 * 1024;
+  config.retention_ms = 24LL * 3600 * 1000;
+  const auto dir = tmp.path() / "t-0";
+  {
+    auto log = PartitionLog::open(*fs, dir, config, clock);
+    ASSERT_TRUE(log) << log.error();
+    for (int i = 0; i < 12; ++i) {
+      auto b = make_batch(rng, 1, 1000, -1);  // one record, no timestamp
+      auto appended = (*log)->append(b, Term(1));
+      ASSERT_TRUE(appended) << appended.error();
+    }
+    ASSERT_TRUE((*log)->flush());
+    ASSERT_GE((*log)->segment_count(), 3U);
+    ASSERT_TRUE((*log)->close());
+  }
+  std::vector<std::filesystem::path> logs;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    if (e.path().extension() == ".log") logs.push_back(e.path());
+  }
+  std::sort(logs.begin(), logs.end());
+  ASSERT_GE(logs.size(), 3U);
+  // The first segment's file was last written two days ago.
+  const time_t two_days_ago = static_cast<time_t>(now_ms / 1000 - 2 * 24 * 3600);
+  const struct timespec times[2] = {{two_days_ago, 0}, {two_days_ago, 0}};
+  ASSERT_EQ(::utimensat(AT_FDCWD, logs.front().c_str(), times, 0), 0);
+  auto log = PartitionLog::open(*fs, dir, config, clock);
+  ASSERT_TRUE(log) << log.error();
+  const std::size_t segments = (*log)->segment_count();
+  auto retained = (*log)->apply_retention();
+  ASSERT_TRUE(retained) << retained.error();
+  EXPECT_EQ(retained->segments_deleted, 1U);
+  EXPECT_EQ((*log)->segment_count(), segments - 1);
+  EXPECT_FALSE(std::filesystem::exists(logs.front()));
 }
 
 }  // namespace

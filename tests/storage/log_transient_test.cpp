@@ -391,6 +391,64 @@ TEST_F(LogTransient, AFullDiskAfterTheStartFileIsRenamedKeepsTheNewStart) {
   EXPECT_EQ(log->start_offset(), Offset(6));
 }
 
+// advance_start in steps (DeleteRecords runs the file work off the network
+// thread): while the ticket is in flight reads refuse what is below the new
+// start but retention deletes nothing for it; a ticket that fails on a full
+// disk goes back to the old start with every record still there; one that
+// succeeds deletes the segments below and survives a restart.
+TEST_F(LogTransient, StartTicketsDeleteOnlyOnceTheNewStartIsDurable) {
+  config_.segment_bytes_max = 700;  // a few batches per segment
+  auto log = open_log();
+  append_acked(*log, 12);
+  ASSERT_GT(log->segment_count(), 3U);
+  const Offset target = log->end_offset() - 2;
+  const std::size_t segments = log->segment_count();
+
+  // No change needed: an empty ticket.
+  auto none = log->begin_advance_start(Offset(0));
+  ASSERT_TRUE(none) << none.error();
+  EXPECT_TRUE(none->empty());
+  auto beyond = log->begin_advance_start(log->end_offset() + 1);
+  ASSERT_FALSE(beyond);
+  EXPECT_EQ(beyond.error().code(), Errc::offset_out_of_range);
+
+  // In flight, then a full disk.
+  auto ticket = log->begin_advance_start(target);
+  ASSERT_TRUE(ticket) << ticket.error();
+  EXPECT_EQ(log->start_offset(), target);
+  auto below = log->read(Offset(0), 1U << 20U);
+  EXPECT_FALSE(below);
+  ASSERT_TRUE(log->apply_retention());
+  EXPECT_EQ(log->segment_count(), segments) << "retention deleted for a start not yet durable";
+  FaultPlan full;
+  full.ops = ops({FaultOp::open, FaultOp::append});
+  full.err = ENOSPC;
+  faulty_.inject(full);
+  Status persisted = ticket->persist();
+  ASSERT_FALSE(persisted);
+  faulty_.clear();
+  auto failed = log->finish_advance_start(*ticket, persisted);
+  ASSERT_FALSE(failed);
+  EXPECT_EQ(failed.error().code(), Errc::no_space);
+  EXPECT_FALSE(log->fenced());
+  EXPECT_EQ(log->start_offset(), Offset(0));
+  EXPECT_EQ(log->segment_count(), segments);
+  expect_acked_readable(*log);
+
+  // Again, with room: the segments below go.
+  auto again = log->begin_advance_start(target);
+  ASSERT_TRUE(again) << again.error();
+  persisted = again->persist();
+  ASSERT_TRUE(persisted) << persisted.error();
+  ASSERT_TRUE(log->finish_advance_start(*again, persisted));
+  EXPECT_EQ(log->start_offset(), target);
+  EXPECT_LT(log->segment_count(), segments);
+  log.reset();  // a crash: the page cache is kept, the files are what they are
+  log = open_log();
+  ASSERT_NE(log, nullptr);
+  EXPECT_EQ(log->start_offset(), target);
+}
+
 // ------------------------------------------------------------ descriptors
 
 // 3,000 segments under a limit of 40 open files: every append, every read

@@ -40,6 +40,10 @@ struct BrokerConfig {
   // The longest a request waits (Fetch max_wait, Produce and admin timeouts);
   // at most 5 minutes.
   std::int32_t request_wait_max_ms = 5 * 60 * 1000;
+  // The most bytes the compressed batches of one Produce request may
+  // decompress to in all, past its first one, while the shard validates them
+  // (protocol::DecompressBudget, docs/limits.md).
+  std::size_t request_decompressed_bytes_max = 32U << 20U;
   // Bounds on decoding any request body; at most 20,000 entries (partitions,
   // topics, resources, names) in one request (docs/limits.md).
   protocol::DecodeLimits decode_limits{.items_total_max = 20'000};

@@ -26,9 +26,12 @@ class DiskThread {
   // Runs `work` on the disk thread, then `done` on `executor`.
   void submit(std::function<void()> work, asio::any_io_executor executor,
               std::function<void()> done);
+  // The same for a coroutine on `executor`: resumes there once `work` ran.
+  // Results come back through state `work` captured.
+  awaitable<void> run(std::function<void()> work, asio::any_io_executor executor);
 
  private:
-  void run();
+  void loop();
 
   std::mutex mutex_;
   std::condition_variable wake_;

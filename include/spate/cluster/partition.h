@@ -36,8 +36,9 @@ class Partition : public std::enable_shared_from_this<Partition> {
   // crc_mismatch, record_too_large, log_fenced, io_error, ...); busy while
   // the log refuses writes after a full disk or exhausted descriptors
   // (retriable: the batch was not appended, reads go on, and writes resume
-  // by themselves).
-  [[nodiscard]] Result<storage::AppendResult> append(std::span<std::byte> batch);
+  // by themselves). `budget`: see protocol::check_client_batch.
+  [[nodiscard]] Result<storage::AppendResult> append(std::span<std::byte> batch,
+                                                     protocol::DecompressBudget* budget = nullptr);
 
   // Waits until every offset below `end` is committed (below the high
   // watermark). Errors: timeout at the deadline; log_fenced if a flush failed.
@@ -46,6 +47,13 @@ class Partition : public std::enable_shared_from_this<Partition> {
   // Whole batches from `from`, never past the high watermark.
   // Errors: offset_out_of_range outside [start, end]; the log's.
   [[nodiscard]] Result<storage::ReadResult> read(Offset from, std::uint64_t bytes_max);
+
+  // Raises the start offset to `to` (DeleteRecords): in memory at once (reads
+  // refuse what is below it), the start offset file on the disk thread, then
+  // the segments below it are deleted. Returns once the new start is durable.
+  // One at a time per partition: a second call waits for the first.
+  // Errors: those of PartitionLog::advance_start; shutting_down.
+  awaitable<Status> advance_start(Offset to);
 
   [[nodiscard]] Offset high_watermark() const;
   [[nodiscard]] Offset start_offset() const { return log_->start_offset(); }
@@ -87,9 +95,10 @@ class Partition : public std::enable_shared_from_this<Partition> {
   Term term_{1};
   bool flush_in_flight_ = false;
   bool flush_again_ = false;
+  bool start_in_flight_ = false;  // a start ticket is on the disk thread
   bool closed_ = false;
   Notifier committed_;
-  Notifier flush_idle_;
+  Notifier flush_idle_;  // a flush or a start ticket finished
   std::uint64_t appended_bytes_ = 0;
 };
 

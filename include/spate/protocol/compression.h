@@ -21,6 +21,11 @@ namespace spate::protocol {
 [[nodiscard]] Result<std::vector<std::byte>> decompress(Compression codec,
                                                         std::span<const std::byte> input,
                                                         std::size_t bytes_max);
+// The same into `out` (cleared first), reusing its capacity: fresh memory
+// costs a page fault per 4 KiB, more than inflating it (validation
+// decompresses every compressed batch a producer sends).
+[[nodiscard]] Status decompress_into(Compression codec, std::span<const std::byte> input,
+                                     std::size_t bytes_max, std::vector<std::byte>& out);
 
 // Compresses with the codec's default level (snappy as a raw block, as
 // librdkafka writes it). Errors: invalid_argument for none.

@@ -112,6 +112,17 @@ struct BatchHeader {
 // never less than the limit itself. A decompression bomb stops there.
 [[nodiscard]] std::size_t records_bytes_max(std::size_t batch_bytes_max);
 
+// What the compressed batches of one request may still decompress to, all
+// together (the broker's per-request budget: validation runs on the network
+// thread). The first compressed batch of a request may always use its own
+// limit (records_bytes_max), so one batch of the largest size still goes
+// through; the later ones share what is left. A batch whose records fail to
+// decompress costs all it was allowed (it may have inflated that much).
+struct DecompressBudget {
+  std::size_t left = 0;
+  bool first = true;
+};
+
 // What check_client_batch found.
 struct ClientBatch {
   BatchHeader header;  // as sent
@@ -129,18 +140,23 @@ struct ClientBatch {
 // offsetDelta equal to the record's index (Kafka rewrites other deltas; Spate
 // stores batches verbatim, so it refuses them), timestampDelta not
 // overflowing, and no bytes after the last record.
+//
+// `budget`, if given, is what the request may still decompress (see
+// DecompressBudget); what this batch used is taken off.
 // Errors: those of validate_batch; invalid_record (detail names the record);
 //   invalid_timestamp for a LogAppendTime batch; record_too_large when the
-//   records decompress past records_bytes_max.
+//   records decompress past records_bytes_max or past the budget.
 [[nodiscard]] Result<ClientBatch> check_client_batch(std::span<const std::byte> batch,
-                                                     std::size_t batch_bytes_max);
+                                                     std::size_t batch_bytes_max,
+                                                     DecompressBudget* budget = nullptr);
 
 // check_client_batch, then, as Kafka does, makes the header's maxTimestamp
 // the records' largest timestamp when it differs (some clients send -1 there:
 // sarama 1.22), recomputing the CRC since the field is inside it. Returns the
 // header as it now is.
 [[nodiscard]] Result<BatchHeader> validate_client_batch(std::span<std::byte> batch,
-                                                        std::size_t batch_bytes_max);
+                                                        std::size_t batch_bytes_max,
+                                                        DecompressBudget* budget = nullptr);
 
 // Walks the records section of a batch (`records_bytes`: the bytes after the
 // header, decompressed if the batch was compressed) with the checks of

@@ -68,6 +68,8 @@ class MemoryBudget {
   [[nodiscard]] bool fits(const Waiter& w) const;
   void grant();
   void publish();
+  // A waiter's coroutine was destroyed before it returned (see acquire).
+  void abandon(const Waiter& w);
 
   std::size_t capacity_;
   std::size_t reserve_;

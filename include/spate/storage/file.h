@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -51,6 +52,10 @@ class File {
   // A file descriptor usable with sendfile(2), or -1 when the file has none
   // (in-memory files). Valid while this File lives.
   [[nodiscard]] virtual int native_handle() const { return -1; }
+
+  // When the file was last written, in wall-clock milliseconds since the
+  // epoch, if the file system keeps it (in-memory files do not).
+  [[nodiscard]] virtual std::optional<std::int64_t> modified_ms() const { return std::nullopt; }
 
   [[nodiscard]] virtual const std::filesystem::path& path() const = 0;
 };

@@ -23,6 +23,10 @@
 #include "spate/storage/file.h"
 #include "spate/storage/file_cache.h"
 
+namespace spate::protocol {
+struct DecompressBudget;  // spate/protocol/record_batch.h
+}  // namespace spate::protocol
+
 namespace spate::storage {
 
 // Offsets follow Kafka's convention throughout this module:
@@ -143,6 +147,28 @@ class FlushTicket {
   mutable bool recovery_point_skipped_ = false;
 };
 
+// A new start offset on its way to disk (DeleteRecords). Taken on the
+// owning thread by PartitionLog::begin_advance_start(), persisted anywhere
+// (the disk thread), then handed back to PartitionLog::finish_advance_start().
+class StartTicket {
+ public:
+  // Writes the start offset file (a temporary file, fdatasync, rename,
+  // directory fsync). Blocking. Safe on any thread: touches only that file.
+  // Errors: io_error, no_space.
+  [[nodiscard]] Status persist() const;
+  // Nothing to persist: the start offset was already at or past the target.
+  [[nodiscard]] bool empty() const { return fs_ == nullptr; }
+  [[nodiscard]] Offset offset() const { return start_; }
+
+ private:
+  friend class PartitionLog;
+  Filesystem* fs_ = nullptr;
+  std::filesystem::path dir_;
+  Offset start_;
+  // Set by persist(): the new file was renamed into place (see write_file_atomic).
+  mutable bool replaced_ = false;
+};
+
 // The log of one partition.
 //
 // Owner: the partition (later cluster::Partition), which lives on one shard.
@@ -202,7 +228,9 @@ class PartitionLog {
   //   is below last_term() or above INT32_MAX; no_space or io_error (EMFILE):
   //   writes are refused until the log recovers (see Failures above); other
   //   io_error (the log is fenced); log_fenced.
-  [[nodiscard]] Result<AppendResult> append(std::span<std::byte> batch, Term term);
+  // `budget`: see protocol::check_client_batch.
+  [[nodiscard]] Result<AppendResult> append(std::span<std::byte> batch, Term term,
+                                            protocol::DecompressBudget* budget = nullptr);
 
   // Returns whole batches from one segment, starting with the batch that
   // contains `from` and stopping before `end` (default: end_offset()) and
@@ -243,9 +271,23 @@ class PartitionLog {
   //   io_error (fenced).
   [[nodiscard]] Status advance_start(Offset new_start);
 
+  // advance_start in three steps, so that the file work runs off the owning
+  // thread: begin raises start_offset() in memory at once (reads refuse what
+  // is below it; retention deletes nothing for it yet), the ticket's persist()
+  // writes the file anywhere, finish deletes the segments below the new start
+  // or, if the file could not be written, goes back to the old start (as
+  // advance_start does). An empty ticket needs no persist() or finish.
+  // REQUIRES: no start ticket of this log in flight.
+  // Errors: of begin, as advance_start's first checks; of finish, as
+  //   advance_start's file and deletion errors.
+  [[nodiscard]] Result<StartTicket> begin_advance_start(Offset new_start);
+  [[nodiscard]] Status finish_advance_start(const StartTicket& ticket, const Status& persisted);
+
   // Deletes whole sealed segments by retention_ms (the segment's newest
   // timestamp is older than now - retention_ms; a segment whose records carry
-  // no timestamp ages from its last append, or from when it was loaded) and
+  // no timestamp ages from its last append, or from its file's modification
+  // time if it was found on disk; from when it was loaded where the file
+  // system keeps no such time) and
   // retention_bytes (the
   // oldest, while the log would stay at or above the limit without it). An
   // active segment that has expired is first rolled.
@@ -339,8 +381,6 @@ class PartitionLog {
   [[nodiscard]] Status check_not_fenced() const;
   // Closed: what reads need.
   [[nodiscard]] Status check_readable() const;
-  // `*replaced`: see write_file_atomic.
-  [[nodiscard]] Status persist_start_offset(bool* replaced = nullptr);
   void note_term(Term term, Offset start);
   void mark_dirty(const std::shared_ptr<File>& file);
   [[nodiscard]] Segment& active() { return *segments_.back(); }
@@ -369,6 +409,9 @@ class PartitionLog {
   std::optional<Offset> truncated_since_ticket_;
   bool ticket_in_flight_ = false;
   std::optional<Offset> in_flight_recovery_point_;  // what the in-flight ticket may write
+  // While a start ticket is in flight: the start offset durable before it,
+  // the most retention may delete below.
+  std::optional<Offset> start_before_ticket_;
   std::shared_ptr<RecoveryPointGate> gate_ = std::make_shared<RecoveryPointGate>();
   bool fenced_ = false;
   bool closed_ = false;

@@ -171,6 +171,8 @@ int main(int argc, char** argv) {
   bc.default_partitions = config.num_partitions;
   bc.frame_bytes_max = config.max_frame_bytes;
   bc.fetch_bytes_max = config.fetch_max_bytes;
+  bc.request_decompressed_bytes_max =
+      static_cast<std::size_t>(config.max_request_decompressed_bytes);
   bc.decode_limits.items_total_max = config.max_request_entries;
   bc.broker_configs = {
       {"auto.create.topics.enable", config.auto_create_topics ? "true" : "false"},

@@ -75,6 +75,9 @@ Parsed parse_options(int argc, char** argv) {
       "array items (partitions, topics, names) one request may carry");
   add(app, c.fetch_max_bytes, "fetch-max-bytes",
       "record bytes one Fetch response carries at most, past its first batch (fetch.max.bytes)");
+  add(app, c.max_request_decompressed_bytes, "max-request-decompressed-bytes",
+      "bytes the compressed batches of one Produce request may decompress to in all, past its "
+      "first one, while they are validated");
   add(app, c.max_connections, "max-connections", "client connections accepted at once");
   add(app, c.idle_timeout_ms, "idle-timeout-ms", "close a client connection idle this long");
   add(app, c.max_frame_bytes, "max-frame-bytes", "largest request frame accepted");
@@ -162,6 +165,12 @@ Status validate(const DaemonConfig& c) {
   if (c.fetch_max_bytes < 1 || c.fetch_max_bytes > kFetchBytesCeiling) {
     return Error::invalid(fmt::format("--fetch-max-bytes {} must be in [1, {}]", c.fetch_max_bytes,
                                       kFetchBytesCeiling));
+  }
+  constexpr std::int64_t kDecompressedCeiling = std::int64_t{4} << 30;
+  if (c.max_request_decompressed_bytes < 1 ||
+      c.max_request_decompressed_bytes > kDecompressedCeiling) {
+    return Error::invalid(fmt::format("--max-request-decompressed-bytes {} must be in [1, {}]",
+                                      c.max_request_decompressed_bytes, kDecompressedCeiling));
   }
   if (c.segment_ms <= 0)
     return Error::invalid(fmt::format("--segment-ms {} must be > 0", c.segment_ms));

@@ -41,6 +41,7 @@ struct DaemonConfig {
   std::uint32_t max_partitions = 10000;       // partitions on this broker, all topics together
   std::uint32_t max_request_entries = 20000;  // array items in one request
   std::int64_t fetch_max_bytes = 57671680;    // fetch.max.bytes
+  std::int64_t max_request_decompressed_bytes = 32 << 20;
   // Connection limits.
   std::uint32_t max_connections = 10000;
   std::int64_t idle_timeout_ms = 600000;                 // connections.max.idle.ms
