@@ -95,7 +95,7 @@ protocol::MetadataResponseTopic describe_topic(HandlerContext& ctx, const cluste
     p.leader_id = ctx.config.node_id;
     p.replica_nodes = {ctx.config.node_id};
     p.isr_nodes = {ctx.config.node_id};
-    if (t.partitions[i]->log().fenced()) {
+    if (t.partitions[i]->fenced()) {
       p.error_code = ctx.code(ErrorCode::kafka_storage_error);
       p.offline_replicas = {ctx.config.node_id};
     }
@@ -359,10 +359,10 @@ awaitable<std::optional<protocol::ListOffsetsResponse>> list_offsets(
           pr.error_code = ctx.code(ErrorCode::unknown_topic_or_partition);
           continue;
         }
-        auto hit = partition->log().find_offset_by_timestamp(p.timestamp);
+        auto hit = partition->find_offset_by_timestamp(p.timestamp);
         if (!hit) {
           pr.error_code = ctx.code(error_code_for(hit.error().code()));
-        } else if (*hit && (*hit)->offset < partition->high_watermark()) {
+        } else if (*hit) {
           pr.offset = (*hit)->offset.value();
           pr.timestamp = (*hit)->timestamp;
         }

@@ -103,9 +103,10 @@ std::string Broker::render_metrics() const {
   if (!partitions_.closing()) {
     for (const auto& [name, topic] : partitions_.topics()) {
       for (const auto& p : topic.partitions) {
-        if (p->log().fenced()) {
+        const auto status = p->status();
+        if (status.fenced) {
           ++fenced;
-        } else if (!p->log().writable()) {
+        } else if (!status.writable) {
           ++refusing;
         }
       }
@@ -150,7 +151,7 @@ std::string Broker::render_metrics() const {
             v = p.high_watermark().value();
             break;
           default:
-            v = static_cast<std::int64_t>(p.log().size_bytes());
+            v = static_cast<std::int64_t>(p.status().size_bytes);
         }
         line(fmt::format("{}{{topic=\"{}\",partition=\"{}\"}} {}", gauges[g].name, name, i, v));
       }

@@ -93,6 +93,26 @@ awaitable<Status> Partition::advance_start(Offset to) {
   co_return finished;
 }
 
+Result<std::optional<storage::TimestampHit>> Partition::find_offset_by_timestamp(
+    std::int64_t timestamp) {
+  if (closed_)
+    return Error(Errc::shutting_down, fmt::format("partition {} is closing", id_.dir_name()));
+  auto hit = log_->find_offset_by_timestamp(timestamp);
+  if (!hit) return hit.error();
+  if (*hit && (*hit)->offset >= high_watermark()) return std::optional<storage::TimestampHit>{};
+  return hit;
+}
+
+PartitionStatus Partition::status() const {
+  return PartitionStatus{.start = log_->start_offset(),
+                         .end = log_->end_offset(),
+                         .high_watermark = high_watermark(),
+                         .size_bytes = log_->size_bytes(),
+                         .segments = log_->segment_count(),
+                         .fenced = log_->fenced(),
+                         .writable = log_->writable()};
+}
+
 Result<storage::ReadResult> Partition::read(Offset from, std::uint64_t bytes_max) {
   if (closed_)
     return Error(Errc::shutting_down, fmt::format("partition {} is closing", id_.dir_name()));

@@ -578,7 +578,7 @@ awaitable<Status> PartitionManager::change_topic_configs(std::string name, Confi
   Topic& topic = topics_.at(name);
   topic.overrides = std::move(*normalized);
   for (auto& p : topic.partitions) {
-    if (auto s = p->log().set_config(config); !s) co_return s;
+    if (auto s = p->set_config(config); !s) co_return s;
   }
   log::get("cluster")->info("topic configs changed name={} overrides={}", name,
                             topic.overrides.size());

@@ -7,6 +7,7 @@
 // exactly once. A real disk thread does the group commit.
 
 #include <cerrno>
+#include <future>
 
 #include <gtest/gtest.h>
 
@@ -120,11 +121,11 @@ TEST_F(PartitionFaults, FullDiskThenNoDescriptorsThenRecoveryLosesNothing) {
     clock_.advance(std::chrono::milliseconds(400));
     p->tick();
   }
-  EXPECT_FALSE(p->log().fenced());
+  EXPECT_FALSE(p->status().fenced);
   faulty_.clear();
   clock_.advance(std::chrono::seconds(2));
   p->tick();
-  EXPECT_TRUE(p->log().writable());
+  EXPECT_TRUE(p->status().writable);
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(produce(*p));
 
   // Descriptors run out when the segment must roll.
@@ -144,7 +145,7 @@ TEST_F(PartitionFaults, FullDiskThenNoDescriptorsThenRecoveryLosesNothing) {
   p->tick();
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(produce(*p));
   expect_acked_readable(*p);
-  EXPECT_GE(p->log().segment_count(), 2U);
+  EXPECT_GE(p->status().segments, 2U);
 
   // A clean restart, then a power loss: every acknowledged record once.
   ASSERT_TRUE(run(p->close()));
@@ -175,9 +176,41 @@ TEST_F(PartitionFaults, AFailedSyncFencesWritesButCommittedRecordsStayReadable) 
   auto r = produce(*p);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code(), Errc::log_fenced) << r.error();
-  EXPECT_TRUE(p->log().fenced());
+  EXPECT_TRUE(p->status().fenced);
   expect_acked_readable(*p);
   EXPECT_FALSE(run(p->close()));
+}
+
+// While its flush cannot complete (the disk thread is busy), a partition
+// acknowledges nothing under flush policy `always`: wait_committed times
+// out, the high watermark stays, and reads stop at it.
+TEST_F(PartitionFaults, NothingIsCommittedOrReadableBeforeItsFlushCompletes) {
+  auto p = open(faulty_);
+  ASSERT_NE(p, nullptr);
+  ASSERT_TRUE(produce(*p));
+  const Offset hw = p->high_watermark();
+  std::promise<void> release;
+  auto held = release.get_future().share();
+  disk_.submit([held] { held.wait(); }, io_.get_executor(), [] {});
+  auto batch = make_varied_batch(rng_, 4, 150, ts_);
+  auto appended = p->append(batch);
+  ASSERT_TRUE(appended) << appended.error();
+  auto waited =
+      run(p->wait_committed(appended->last_offset + 1,
+                            std::chrono::steady_clock::now() + std::chrono::milliseconds(100)));
+  release.set_value();
+  ASSERT_FALSE(waited);
+  EXPECT_EQ(waited.error().code(), Errc::timeout);
+  EXPECT_EQ(p->high_watermark(), hw);
+  auto past = p->read(hw, 1U << 20U);
+  ASSERT_TRUE(past) << past.error();
+  EXPECT_TRUE(past->bytes.empty());
+  // Released: the flush completes and the batch is committed.
+  auto later = run(p->wait_committed(appended->last_offset + 1,
+                                     std::chrono::steady_clock::now() + std::chrono::seconds(5)));
+  EXPECT_TRUE(later) << later.error();
+  EXPECT_EQ(p->high_watermark(), appended->last_offset + 1);
+  ASSERT_TRUE(run(p->close()));
 }
 
 }  // namespace

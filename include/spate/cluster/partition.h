@@ -24,6 +24,19 @@
 
 namespace spate::cluster {
 
+// What the broker reports about a partition (Metadata, /metrics).
+struct PartitionStatus {
+  Offset start;
+  Offset end;
+  Offset high_watermark;
+  std::uint64_t size_bytes = 0;
+  std::size_t segments = 0;
+  bool fenced = false;   // a failed fsync or EIO: reads only, until a restart
+  bool writable = true;  // false while writes are refused (full disk, no descriptors)
+};
+
+// The only door to a partition's log: handlers and the partition manager go
+// through it, never around it (the Raft driver will sit here).
 class Partition : public std::enable_shared_from_this<Partition> {
  public:
   Partition(storage::TopicPartition id, std::unique_ptr<storage::PartitionLog> log,
@@ -55,11 +68,23 @@ class Partition : public std::enable_shared_from_this<Partition> {
   // Errors: those of PartitionLog::advance_start; shutting_down.
   awaitable<Status> advance_start(Offset to);
 
+  // The first committed record whose timestamp is >= `timestamp` (ListOffsets
+  // by time), or nullopt. Errors: the log's; shutting_down.
+  [[nodiscard]] Result<std::optional<storage::TimestampHit>> find_offset_by_timestamp(
+      std::int64_t timestamp);
+
   [[nodiscard]] Offset high_watermark() const;
   [[nodiscard]] Offset start_offset() const { return log_->start_offset(); }
   [[nodiscard]] Offset end_offset() const { return log_->end_offset(); }
-  [[nodiscard]] storage::PartitionLog& log() { return *log_; }
-  [[nodiscard]] const storage::PartitionLog& log() const { return *log_; }
+  // REQUIRES: not closed (a closed partition's log belongs to whoever closes it).
+  [[nodiscard]] PartitionStatus status() const;
+  [[nodiscard]] bool fenced() const { return log_->fenced(); }
+
+  [[nodiscard]] const storage::LogConfig& config() const { return log_->config(); }
+  // Errors: invalid_argument (see PartitionLog::set_config).
+  [[nodiscard]] Status set_config(const storage::LogConfig& config) {
+    return log_->set_config(config);
+  }
 
   // Notified whenever the high watermark moves (or the log fails).
   [[nodiscard]] Notifier& committed() { return committed_; }
