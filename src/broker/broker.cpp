@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 //
 // Dispatch: decode the header, check the API and version, decode the body,
-// run the handler, encode the response. Handlers live in handlers_*.cpp.
+// run the handler, encode the response. The handlers live in handlers/, one
+// file per API, reached through handlers/table.cpp.
 
 #include "spate/broker/broker.h"
 
@@ -13,32 +14,8 @@
 #include "handlers.h"
 
 namespace spate::broker {
-namespace {
 
 using protocol::ApiKey;
-
-// The APIs implemented by this broker; groups, SASL and the
-// idempotent producer follow in the next one.
-constexpr ApiKey kServed[] = {
-    ApiKey::produce,           ApiKey::fetch,
-    ApiKey::list_offsets,      ApiKey::metadata,
-    ApiKey::api_versions,      ApiKey::create_topics,
-    ApiKey::delete_topics,     ApiKey::delete_records,
-    ApiKey::describe_configs,  ApiKey::alter_configs,
-    ApiKey::create_partitions, ApiKey::incremental_alter_configs,
-};
-
-}  // namespace
-
-std::vector<protocol::ApiInfo> served_apis() {
-  std::vector<protocol::ApiInfo> out;
-  for (const auto& api : protocol::api_table()) {
-    for (ApiKey k : kServed) {
-      if (api.key == k) out.push_back(api);
-    }
-  }
-  return out;
-}
 
 Broker::Broker(BrokerConfig config, cluster::PartitionManager& partitions, Metrics& metrics,
                const Clock& clock)
@@ -68,31 +45,29 @@ awaitable<Result<std::optional<ResponseFrame>>> Broker::handle(std::vector<std::
         fmt::format("unreadable request header: {}", header.error().detail()));
   }
   const auto& h = header->header;
-  const auto api = protocol::api_info(h.request_api_key);
-  bool served = false;
-  if (api) {
-    for (const auto& s : served_apis()) served = served || s.key == api->key;
-  }
+  const auto served = served_handler(h.request_api_key);
   HandlerContext ctx{*this, config_, partitions_, clock_, h, header->header_version, false};
   const auto body = std::span<const std::byte>(frame).subspan(header->body_offset);
   Result<std::optional<ResponseFrame>> result = std::optional<ResponseFrame>{};
-  if (api && api->key == ApiKey::api_versions &&
-      (h.request_api_version < api->min_version || h.request_api_version > api->max_version)) {
+  const protocol::ApiInfo* api = served ? served->info : nullptr;
+  const bool in_range = api != nullptr && h.request_api_version >= api->min_version &&
+                        h.request_api_version <= api->max_version;
+  if (api != nullptr && api->key == ApiKey::api_versions && !in_range) {
     // KIP-511: answer an unknown ApiVersions version with v0 and error 35 so
     // the client can retry with a version it finds in the list.
     result = std::optional(api_versions_unsupported(ctx));
-  } else if (!api || !served) {
+  } else if (api == nullptr) {
     metrics_.malformed_requests.fetch_add(1, std::memory_order_relaxed);
     co_return Error(Errc::unsupported_version,
                     fmt::format("API key {} is not supported (correlation id {})",
                                 h.request_api_key, h.correlation_id));
-  } else if (h.request_api_version < api->min_version || h.request_api_version > api->max_version) {
+  } else if (!in_range) {
     metrics_.malformed_requests.fetch_add(1, std::memory_order_relaxed);
     co_return Error(Errc::unsupported_version,
                     fmt::format("{} version {} is outside the supported range [{}, {}]", api->name,
                                 h.request_api_version, api->min_version, api->max_version));
   } else {
-    result = co_await dispatch(ctx, *api, body);
+    result = co_await served->handle(ctx, *api, body);
   }
   if (!result) {
     metrics_.malformed_requests.fetch_add(1, std::memory_order_relaxed);

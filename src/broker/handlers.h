@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// Private to broker: the per-API handlers and the dispatch between them.
+// Private to broker: what Broker::handle needs of the handlers
+// (src/broker/handlers/, one file per API).
 
 #pragma once
 
@@ -61,8 +62,18 @@ ResponseFrame api_versions_unsupported(HandlerContext& ctx);
     const protocol::FetchResponse& response,
     const std::vector<std::optional<storage::FileSlice>>& slices);
 
-awaitable<Result<std::optional<ResponseFrame>>> dispatch(HandlerContext& ctx,
-                                                         const protocol::ApiInfo& api,
-                                                         std::span<const std::byte> body);
+// The handler of one served API (handlers/*.cpp): the request body in, a
+// response frame out (none for acks=0).
+using ApiHandler = awaitable<Result<std::optional<ResponseFrame>>> (*)(HandlerContext&,
+                                                                       const protocol::ApiInfo&,
+                                                                       std::span<const std::byte>);
+
+// A served API: its info (the served version range) and its handler.
+struct ServedHandler {
+  const protocol::ApiInfo* info;
+  ApiHandler handle;
+};
+// nullopt if `key` is not served (handlers/table.cpp).
+[[nodiscard]] std::optional<ServedHandler> served_handler(std::int16_t key);
 
 }  // namespace spate::broker

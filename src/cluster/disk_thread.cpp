@@ -6,7 +6,7 @@
 
 namespace spate::cluster {
 
-DiskThread::DiskThread() : thread_([this] { loop(); }) {}
+DiskThread::DiskThread() = default;
 
 DiskThread::~DiskThread() {
   {
@@ -14,7 +14,7 @@ DiskThread::~DiskThread() {
     stopping_ = true;
   }
   wake_.notify_one();
-  thread_.join();
+  if (thread_.joinable()) thread_.join();
 }
 
 void DiskThread::submit(std::function<void()> work, asio::any_io_executor executor,
@@ -25,6 +25,9 @@ void DiskThread::submit(std::function<void()> work, asio::any_io_executor execut
       work();
       asio::post(executor, std::move(done));
     });
+    // Started at the first job: a broker that takes no writes and runs no
+    // topic operation starts (and idles) without it.
+    if (!thread_.joinable()) thread_ = std::thread([this] { loop(); });
   }
   wake_.notify_one();
 }

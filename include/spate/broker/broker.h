@@ -73,7 +73,7 @@ struct ResponseFrame {
 };
 
 // The APIs this broker serves, with the version ranges it advertises.
-[[nodiscard]] std::vector<protocol::ApiInfo> served_apis();
+[[nodiscard]] std::span<const protocol::ApiInfo> served_apis();
 
 class Broker {
  public:

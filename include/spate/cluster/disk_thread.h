@@ -18,7 +18,7 @@ namespace spate::cluster {
 
 class DiskThread {
  public:
-  DiskThread();
+  DiskThread();   // the thread starts with the first submit()
   ~DiskThread();  // finishes queued work, then joins
   DiskThread(const DiskThread&) = delete;
   DiskThread& operator=(const DiskThread&) = delete;
@@ -37,7 +37,7 @@ class DiskThread {
   std::condition_variable wake_;
   std::deque<std::function<void()>> queue_;  // guarded by mutex_
   bool stopping_ = false;                    // guarded by mutex_
-  std::thread thread_;
+  std::thread thread_;                       // guarded by mutex_ until started
 };
 
 }  // namespace spate::cluster

@@ -1,0 +1,113 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// AlterConfigs and IncrementalAlterConfigs of topics.
+
+#include "spate/protocol/messages/alter_configs.h"
+
+#include <set>
+
+#include "spate/protocol/messages/describe_configs.h"
+
+#include "common.h"
+
+namespace spate::broker {
+namespace {
+
+awaitable<protocol::AlterConfigsResourceResponse> alter_topic(
+    HandlerContext& ctx, std::int8_t type, const std::string& name,
+    const cluster::PartitionManager::ConfigChange& change, bool validate_only) {
+  protocol::AlterConfigsResourceResponse out;
+  out.resource_type = type;
+  out.resource_name = name;
+  auto fail = [&](ErrorCode code, std::string_view message) {
+    out.error_code = ctx.code(code);
+    out.error_message = bounded(message);
+  };
+  if (type == protocol::kResourceBroker) {
+    fail(ErrorCode::invalid_request, "broker configs are read-only (set them as spated flags)");
+    co_return out;
+  }
+  if (type != protocol::kResourceTopic) {
+    fail(ErrorCode::invalid_request, fmt::format("resource type {} is not supported", type));
+    co_return out;
+  }
+  auto s = co_await ctx.partitions.change_topic_configs(name, change, validate_only,
+                                                        Clock_::now() + kAdminWaitDefault);
+  if (!s) {
+    const auto c = s.error().code();
+    fail(c == Errc::not_found          ? ErrorCode::unknown_topic_or_partition
+         : c == Errc::invalid_argument ? ErrorCode::invalid_config
+         : c == Errc::timeout          ? ErrorCode::request_timed_out
+                                       : ErrorCode::kafka_storage_error,
+         s.error().detail());
+  }
+  co_return out;
+}
+
+awaitable<std::optional<protocol::AlterConfigsResponse>> alter_configs(
+    HandlerContext& ctx, protocol::AlterConfigsRequest& request) {
+  protocol::AlterConfigsResponse r;
+  for (const auto& res : request.resources) {
+    Result<cluster::ConfigMap> overrides = cluster::ConfigMap{};
+    for (const auto& e : res.configs) {
+      if (!e.value) {
+        overrides = Error::invalid(fmt::format("config {} has a null value", quote_name(e.name)));
+        break;
+      }
+      (*overrides)[e.name] = *e.value;
+    }
+    // Replaces every override.
+    cluster::PartitionManager::ConfigChange change =
+        [&overrides](const cluster::ConfigMap&) -> Result<cluster::ConfigMap> { return overrides; };
+    auto altered = co_await alter_topic(ctx, res.resource_type, res.resource_name, change,
+                                        request.validate_only);
+    r.responses.push_back(std::move(altered));
+  }
+  co_return r;
+}
+
+awaitable<std::optional<protocol::IncrementalAlterConfigsResponse>> incremental_alter_configs(
+    HandlerContext& ctx, protocol::IncrementalAlterConfigsRequest& request) {
+  protocol::IncrementalAlterConfigsResponse r;
+  for (const auto& res : request.resources) {
+    // Applied to the overrides as they are when the change's turn comes.
+    cluster::PartitionManager::ConfigChange change =
+        [&res](const cluster::ConfigMap& current) -> Result<cluster::ConfigMap> {
+      cluster::ConfigMap overrides = current;
+      for (const auto& e : res.configs) {
+        if (e.config_operation == protocol::kConfigOpSet) {
+          if (!e.value) {
+            return Error::invalid(fmt::format("config {} has a null value", quote_name(e.name)));
+          }
+          overrides[e.name] = *e.value;
+        } else if (e.config_operation == protocol::kConfigOpDelete) {
+          overrides.erase(e.name);
+        } else {
+          return Error::invalid(fmt::format(
+              "config {}: operation {} applies to list configs only; none is a list here",
+              quote_name(e.name), e.config_operation));
+        }
+      }
+      return overrides;
+    };
+    auto altered = co_await alter_topic(ctx, res.resource_type, res.resource_name, change,
+                                        request.validate_only);
+    r.responses.push_back(std::move(altered));
+  }
+  co_return r;
+}
+
+}  // namespace
+
+awaitable<Result<Frame>> serve_alter_configs(HandlerContext& ctx, const protocol::ApiInfo& api,
+                                             std::span<const std::byte> body) {
+  co_return co_await run(ctx, api, body, &alter_configs);
+}
+
+awaitable<Result<Frame>> serve_incremental_alter_configs(HandlerContext& ctx,
+                                                         const protocol::ApiInfo& api,
+                                                         std::span<const std::byte> body) {
+  co_return co_await run(ctx, api, body, &incremental_alter_configs);
+}
+
+}  // namespace spate::broker

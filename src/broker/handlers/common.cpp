@@ -1,0 +1,21 @@
+// SPDX-License-Identifier: Apache-2.0
+
+#include "common.h"
+
+#include <fmt/format.h>
+
+namespace spate::broker {
+
+std::string shorten(std::string_view text, std::size_t max) {
+  if (text.size() <= max) return std::string(text);
+  std::size_t n = max - 3;
+  while (n > 0 && (static_cast<unsigned char>(text[n]) & 0xC0U) == 0x80U) --n;
+  return fmt::format("{}...", text.substr(0, n));
+}
+
+Clock_::time_point deadline_after(const HandlerContext& ctx, std::int32_t timeout_ms) {
+  const std::int32_t max = std::min(kRequestTimeoutMaxMs, ctx.config.request_wait_max_ms);
+  return Clock_::now() + std::chrono::milliseconds(std::clamp(timeout_ms, 0, std::max(max, 0)));
+}
+
+}  // namespace spate::broker

@@ -1,0 +1,101 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// Private to broker: what the handlers share. Each API's handler lives in its
+// own file under src/broker/handlers/ (Redpanda keeps kafka/server/handlers
+// the same way) and is reached through the table in table.cpp.
+
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "spate/protocol/api_key.h"
+
+#include "../handlers.h"
+
+namespace spate::broker {
+
+using protocol::ErrorCode;
+using Clock_ = std::chrono::steady_clock;
+using Frame = std::optional<ResponseFrame>;
+
+inline constexpr std::int32_t kRequestTimeoutMaxMs = 5 * 60 * 1000;
+// Admin requests without a timeout of their own (Metadata auto-creation)
+// wait this long for their turn.
+inline constexpr auto kAdminWaitDefault = std::chrono::seconds(30);
+// Error messages carry at most this many bytes, and names quoted in them at
+// most kQuotedBytesMax: a client's 32 KiB name must not come back 32 KiB long.
+inline constexpr std::size_t kErrorMessageBytesMax = 1024;
+inline constexpr std::size_t kQuotedBytesMax = 64;
+// A handler doing many entries of slow work (a timestamp lookup, ...) lets
+// the shard serve others at least this often.
+inline constexpr auto kSliceMax = std::chrono::microseconds(500);
+
+// `text` cut to `max` bytes at a UTF-8 boundary, "..." marking the cut.
+[[nodiscard]] std::string shorten(std::string_view text, std::size_t max);
+[[nodiscard]] inline std::string bounded(std::string_view message) {
+  return shorten(message, kErrorMessageBytesMax);
+}
+[[nodiscard]] inline std::string quote_name(std::string_view name) {
+  return shorten(name, kQuotedBytesMax);
+}
+
+// Now plus the request's timeout, clamped to [0, request_wait_max_ms].
+[[nodiscard]] Clock_::time_point deadline_after(const HandlerContext& ctx, std::int32_t timeout_ms);
+
+// Suspends to let other requests on the shard run once this one has had the
+// thread for kSliceMax. Call between entries of slow work.
+class Slicer {
+ public:
+  awaitable<void> maybe_yield() {
+    if (Clock_::now() - started_ < kSliceMax) co_return;
+    auto executor = co_await asio::this_coro::executor;
+    co_await asio::post(executor, use_awaitable);
+    started_ = Clock_::now();
+  }
+
+ private:
+  Clock_::time_point started_ = Clock_::now();
+};
+
+// Decodes the request, runs `handler`, encodes its response (none: acks=0).
+template <typename Req, typename Resp>
+awaitable<Result<Frame>> run(HandlerContext& ctx, const protocol::ApiInfo& api,
+                             std::span<const std::byte> body,
+                             awaitable<std::optional<Resp>> (*handler)(HandlerContext&, Req&)) {
+  auto request = protocol::decode_message<Req>(body, ctx.version(), ctx.config.decode_limits);
+  if (!request) {
+    co_return Error::malformed(fmt::format("{} v{} request (correlation id {}): {}", api.name,
+                                           ctx.version(), ctx.header.correlation_id,
+                                           request.error().detail()));
+  }
+  auto response = co_await handler(ctx, *request);
+  if (!response) co_return Frame{};
+  auto frame = response_frame(ctx, api, *response);
+  if (!frame) co_return frame.error();
+  co_return Frame(std::move(*frame));
+}
+
+// The handlers of table.cpp, one per file.
+#define SPATE_BROKER_HANDLER(name)                                                 \
+  awaitable<Result<Frame>> name(HandlerContext& ctx, const protocol::ApiInfo& api, \
+                                std::span<const std::byte> body)
+SPATE_BROKER_HANDLER(serve_api_versions);
+SPATE_BROKER_HANDLER(serve_metadata);
+SPATE_BROKER_HANDLER(serve_produce);
+SPATE_BROKER_HANDLER(serve_fetch);
+SPATE_BROKER_HANDLER(serve_list_offsets);
+SPATE_BROKER_HANDLER(serve_create_topics);
+SPATE_BROKER_HANDLER(serve_delete_topics);
+SPATE_BROKER_HANDLER(serve_create_partitions);
+SPATE_BROKER_HANDLER(serve_delete_records);
+SPATE_BROKER_HANDLER(serve_describe_configs);
+SPATE_BROKER_HANDLER(serve_alter_configs);
+SPATE_BROKER_HANDLER(serve_incremental_alter_configs);
+#undef SPATE_BROKER_HANDLER
+
+}  // namespace spate::broker

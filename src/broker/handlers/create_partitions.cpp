@@ -1,0 +1,48 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// CreatePartitions.
+
+#include "spate/protocol/messages/partition_admin.h"
+
+#include "common.h"
+
+namespace spate::broker {
+namespace {
+
+awaitable<std::optional<protocol::CreatePartitionsResponse>> create_partitions(
+    HandlerContext& ctx, protocol::CreatePartitionsRequest& request) {
+  protocol::CreatePartitionsResponse r;
+  const auto deadline = deadline_after(ctx, request.timeout_ms);
+  std::map<std::string_view, std::size_t> count;
+  for (const auto& t : request.topics) ++count[t.name];
+  for (const auto& t : request.topics) {
+    auto& tr = r.results.emplace_back();
+    tr.name = t.name;
+    if (count[t.name] > 1) {
+      tr.error_code = ctx.code(ErrorCode::invalid_request);
+      tr.error_message = "topic named more than once in the request";
+      continue;
+    }
+    auto s =
+        co_await ctx.partitions.add_partitions(t.name, t.count, request.validate_only, deadline);
+    if (!s) {
+      const auto c = s.error().code();
+      tr.error_code = ctx.code(c == Errc::not_found          ? ErrorCode::unknown_topic_or_partition
+                               : c == Errc::invalid_argument ? ErrorCode::invalid_partitions
+                               : c == Errc::limit_exceeded   ? ErrorCode::policy_violation
+                               : c == Errc::timeout          ? ErrorCode::request_timed_out
+                                                             : ErrorCode::kafka_storage_error);
+      tr.error_message = bounded(s.error().detail());
+    }
+  }
+  co_return r;
+}
+
+}  // namespace
+
+awaitable<Result<Frame>> serve_create_partitions(HandlerContext& ctx, const protocol::ApiInfo& api,
+                                                 std::span<const std::byte> body) {
+  co_return co_await run(ctx, api, body, &create_partitions);
+}
+
+}  // namespace spate::broker

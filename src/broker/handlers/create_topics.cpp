@@ -1,0 +1,136 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// CreateTopics: every cause of refusal checked here with its own error code,
+// then the partition manager creates the rest in its turn.
+
+#include "spate/protocol/messages/create_topics.h"
+
+#include <map>
+
+#include "spate/storage/data_dir.h"
+
+#include "common.h"
+
+namespace spate::broker {
+namespace {
+
+awaitable<std::optional<protocol::CreateTopicsResponse>> create_topics(
+    HandlerContext& ctx, protocol::CreateTopicsRequest& request) {
+  protocol::CreateTopicsResponse r;
+  // What each topic asks for, checked here so that every cause has its own
+  // error code; the manager checks again (and the limits) in its turn.
+  std::vector<cluster::TopicSpec> specs;
+  std::vector<std::size_t> spec_of;  // response index of each spec
+  std::map<std::string_view, std::size_t> count;
+  for (const auto& t : request.topics) ++count[t.name];
+  r.topics.reserve(request.topics.size());
+  for (const auto& t : request.topics) {
+    auto& tr = r.topics.emplace_back();
+    tr.name = t.name;
+    auto fail = [&](ErrorCode code, std::string_view message) {
+      tr.error_code = ctx.code(code);
+      if (ctx.version() >= 1) tr.error_message = bounded(message);
+    };
+    if (count[t.name] > 1) {
+      fail(ErrorCode::invalid_request, "topic named more than once in the request");
+      continue;
+    }
+    if (auto s = storage::validate_topic_name(t.name); !s) {
+      fail(ErrorCode::invalid_topic_exception, s.error().detail());
+      continue;
+    }
+    std::int32_t partitions = t.num_partitions;
+    if (!t.assignments.empty()) {
+      if (t.num_partitions != -1 || t.replication_factor != -1) {
+        fail(ErrorCode::invalid_request,
+             "give either assignments or partitions and replication factor, not both");
+        continue;
+      }
+      bool ok = t.assignments.size() <= static_cast<std::size_t>(cluster::kPartitionsMax);
+      for (std::size_t i = 0; ok && i < t.assignments.size(); ++i) {
+        const auto& a = t.assignments[i];
+        if (a.partition_index != static_cast<std::int32_t>(i) || a.broker_ids.size() != 1 ||
+            a.broker_ids[0] != ctx.config.node_id) {
+          ok = false;
+        }
+      }
+      if (!ok) {
+        fail(ErrorCode::invalid_replica_assignment,
+             fmt::format("assignments must name partitions 0..n-1 (at most {}), each on broker {} "
+                         "alone",
+                         cluster::kPartitionsMax, ctx.config.node_id));
+        continue;
+      }
+      partitions = static_cast<std::int32_t>(t.assignments.size());
+    }
+    if (partitions == -1) partitions = ctx.config.default_partitions;
+    if (partitions < 1 || partitions > cluster::kPartitionsMax) {
+      fail(ErrorCode::invalid_partitions,
+           fmt::format("number of partitions must be in [1, {}], got {}", cluster::kPartitionsMax,
+                       partitions));
+      continue;
+    }
+    if (t.replication_factor != -1 && t.replication_factor != 1) {
+      fail(ErrorCode::invalid_replication_factor,
+           fmt::format("replication factor {} is larger than the 1 available broker",
+                       t.replication_factor));
+      continue;
+    }
+    cluster::ConfigMap configs;
+    std::string config_error;
+    for (const auto& c : t.configs) {
+      if (!c.value) {
+        config_error = fmt::format("config {} has a null value", quote_name(c.name));
+        break;
+      }
+      if (auto s = cluster::validate_topic_config(c.name, *c.value); !s) {
+        config_error = s.error().detail();
+        break;
+      }
+      configs[c.name] = *c.value;
+    }
+    if (!config_error.empty()) {
+      fail(ErrorCode::invalid_config, config_error);
+      continue;
+    }
+    specs.push_back({t.name, partitions, std::move(configs)});
+    spec_of.push_back(r.topics.size() - 1);
+  }
+  if (specs.empty()) co_return r;
+  auto results = co_await ctx.partitions.create_topics(std::move(specs), request.validate_only,
+                                                       deadline_after(ctx, request.timeout_ms));
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    if (results[i]) continue;
+    auto& tr = r.topics[spec_of[i]];
+    const auto& e = results[i].error();
+    ErrorCode code = ErrorCode::kafka_storage_error;
+    switch (e.code()) {
+      case Errc::already_exists:
+        code = ErrorCode::topic_already_exists;
+        break;
+      case Errc::limit_exceeded:
+        code = ErrorCode::policy_violation;
+        break;
+      case Errc::timeout:
+        code = ErrorCode::request_timed_out;
+        break;
+      case Errc::invalid_argument:
+        code = ErrorCode::invalid_config;
+        break;
+      default:
+        break;
+    }
+    tr.error_code = ctx.code(code);
+    if (ctx.version() >= 1) tr.error_message = bounded(e.detail());
+  }
+  co_return r;
+}
+
+}  // namespace
+
+awaitable<Result<Frame>> serve_create_topics(HandlerContext& ctx, const protocol::ApiInfo& api,
+                                             std::span<const std::byte> body) {
+  co_return co_await run(ctx, api, body, &create_topics);
+}
+
+}  // namespace spate::broker

@@ -1,0 +1,78 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// DescribeConfigs: topic overrides and defaults, and the broker's read-only configs.
+
+#include "spate/protocol/messages/describe_configs.h"
+
+#include "common.h"
+
+namespace spate::broker {
+namespace {
+
+std::string broker_resource_name(const HandlerContext& ctx) {
+  return std::to_string(ctx.config.node_id);
+}
+
+awaitable<std::optional<protocol::DescribeConfigsResponse>> describe_configs(
+    HandlerContext& ctx, protocol::DescribeConfigsRequest& request) {
+  protocol::DescribeConfigsResponse r;
+  for (const auto& res : request.resources) {
+    auto& rr = r.results.emplace_back();
+    rr.resource_type = res.resource_type;
+    rr.resource_name = res.resource_name;
+    auto wanted = [&](const std::string& name) {
+      return !res.configuration_keys ||
+             std::find(res.configuration_keys->begin(), res.configuration_keys->end(), name) !=
+                 res.configuration_keys->end();
+    };
+    auto add = [&](const cluster::ConfigEntry& e, std::int8_t source) {
+      if (!wanted(e.name)) return;
+      protocol::DescribeConfigsEntry out;
+      out.name = e.name;
+      out.value = e.value;
+      out.read_only = e.read_only;
+      out.is_default = e.is_default;
+      out.config_source = source;
+      out.is_sensitive = e.sensitive;
+      rr.configs.push_back(std::move(out));
+    };
+    if (res.resource_type == protocol::kResourceTopic) {
+      const cluster::Topic* t = ctx.partitions.topic(res.resource_name);
+      if (t == nullptr) {
+        rr.error_code = ctx.code(ErrorCode::unknown_topic_or_partition);
+        rr.error_message = fmt::format("topic '{}' does not exist", quote_name(res.resource_name));
+        continue;
+      }
+      for (const auto& e :
+           cluster::describe_topic_configs(ctx.partitions.defaults(), t->overrides)) {
+        // 1 = DYNAMIC_TOPIC_CONFIG, 5 = DEFAULT_CONFIG (KIP-226 sources).
+        add(e, e.is_default ? std::int8_t{5} : std::int8_t{1});
+      }
+    } else if (res.resource_type == protocol::kResourceBroker) {
+      if (!res.resource_name.empty() && res.resource_name != broker_resource_name(ctx)) {
+        rr.error_code = ctx.code(ErrorCode::invalid_request);
+        rr.error_message = fmt::format("this is broker {}", ctx.config.node_id);
+        continue;
+      }
+      for (const auto& [name, value] : ctx.config.broker_configs) {
+        add(cluster::ConfigEntry{name, value, false, true, false},
+            std::int8_t{4});  // STATIC_BROKER_CONFIG
+      }
+    } else {
+      rr.error_code = ctx.code(ErrorCode::invalid_request);
+      rr.error_message = fmt::format("resource type {} is not supported", res.resource_type);
+    }
+  }
+  co_return r;
+}
+
+// Applies new overrides to a topic, or says why not. Shared by both alters.
+
+}  // namespace
+
+awaitable<Result<Frame>> serve_describe_configs(HandlerContext& ctx, const protocol::ApiInfo& api,
+                                                std::span<const std::byte> body) {
+  co_return co_await run(ctx, api, body, &describe_configs);
+}
+
+}  // namespace spate::broker

@@ -1,0 +1,52 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// Errc -> the Kafka error code a client acts on (kafka-protocol.md §5): the
+// one mapping, tested for every Errc in tests/broker/error_codes_test.cpp.
+
+#include "common.h"
+
+namespace spate::broker {
+
+ErrorCode error_code_for(Errc errc) {
+  switch (errc) {
+    case Errc::ok:
+      return ErrorCode::none;
+    case Errc::malformed:
+    case Errc::crc_mismatch:
+    case Errc::unsupported_version:
+      return ErrorCode::corrupt_message;
+    case Errc::record_too_large:
+      return ErrorCode::message_too_large;
+    case Errc::invalid_record:  // not retriable, unlike CORRUPT_MESSAGE (issue 12 item 11)
+      return ErrorCode::invalid_record;
+    case Errc::unsupported_format:  // magic 0/1: what Produce v0-v2 carry
+      return ErrorCode::unsupported_version;
+    case Errc::invalid_timestamp:
+      return ErrorCode::invalid_timestamp;
+    case Errc::offset_out_of_range:
+      return ErrorCode::offset_out_of_range;
+    case Errc::not_found:
+      return ErrorCode::unknown_topic_or_partition;
+    case Errc::already_exists:
+      return ErrorCode::topic_already_exists;
+    case Errc::timeout:
+    case Errc::busy:  // retriable
+      return ErrorCode::request_timed_out;
+    case Errc::not_leader:
+    case Errc::shutting_down:
+      return ErrorCode::not_leader_or_follower;
+    case Errc::invalid_argument:
+    case Errc::limit_exceeded:
+      return ErrorCode::invalid_request;
+    case Errc::io_error:
+    case Errc::no_space:
+    case Errc::corrupt_log:
+    case Errc::corrupt_index:
+    case Errc::log_fenced:
+    case Errc::foreign_directory:
+      return ErrorCode::kafka_storage_error;
+  }
+  return ErrorCode::unknown_server_error;
+}
+
+}  // namespace spate::broker

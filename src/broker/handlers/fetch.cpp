@@ -1,0 +1,197 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// Fetch: reads every named partition within the byte budgets, waits for data
+// up to max_wait, and answers with the records as file regions (sendfile).
+
+#include "spate/protocol/messages/fetch.h"
+
+#include <limits>
+
+#include "common.h"
+
+namespace spate::broker {
+namespace {
+
+// One Fetch answer in the making: the response struct (records left empty)
+// and, per partition in order, the file region holding its records.
+struct FetchResult {
+  protocol::FetchResponse response;
+  std::vector<std::optional<storage::FileSlice>> slices;
+};
+
+// Reads every partition once. Returns the bytes found in all.
+//
+// Both byte limits are soft only for the first batch of the first partition
+// with data (so that a consumer never stalls on a batch larger than its
+// limits, as in Kafka): every later read must fit what is left. The response
+// never holds more than fetch_bytes_max (the broker's fetch.max.bytes) plus
+// that one batch, however many entries or duplicates the request names.
+std::int64_t fetch_once(HandlerContext& ctx, const protocol::FetchRequest& request,
+                        const std::vector<std::shared_ptr<cluster::Partition>>& partitions,
+                        FetchResult& out, bool& any_error) {
+  out = FetchResult{};
+  any_error = false;
+  std::int64_t total = 0;
+  std::int64_t budget =
+      std::min<std::int64_t>(std::max(request.max_bytes, 0), ctx.config.fetch_bytes_max);
+  std::size_t index = 0;
+  for (const auto& t : request.topics) {
+    auto& tr = out.response.responses.emplace_back();
+    tr.topic = t.topic;
+    for (const auto& p : t.partitions) {
+      auto& pr = tr.partitions.emplace_back();
+      auto& slice = out.slices.emplace_back();
+      pr.partition_index = p.partition;
+      const auto& partition = partitions[index++];
+      if (!partition || partition->closed()) {
+        // Unknown, or deleted (or the broker stopping) while this Fetch waited.
+        pr.error_code = static_cast<std::int16_t>(
+            partition ? ErrorCode::not_leader_or_follower : ErrorCode::unknown_topic_or_partition);
+        pr.high_watermark = -1;
+        any_error = true;
+        continue;
+      }
+      pr.high_watermark = partition->high_watermark().value();
+      pr.last_stable_offset = pr.high_watermark;
+      pr.log_start_offset = partition->start_offset().value();
+      pr.records = std::vector<std::byte>{};
+      const std::int64_t limit = std::min<std::int64_t>(std::max(p.partition_max_bytes, 0), budget);
+      const bool first = total == 0;
+      if (limit <= 0 && !first) continue;
+      auto read = partition->read(Offset(p.fetch_offset),
+                                  static_cast<std::uint64_t>(std::max<std::int64_t>(limit, 1)));
+      if (!read) {
+        pr.error_code = static_cast<std::int16_t>(error_code_for(read.error().code()));
+        any_error = true;
+        continue;
+      }
+      const auto size = static_cast<std::int64_t>(read->bytes.size);
+      if (size == 0) continue;
+      // A read returns at least one whole batch: past the limits, only the
+      // first partition with data may keep it.
+      if (!first && size > limit) continue;
+      total += size;
+      budget = std::max<std::int64_t>(budget - size, 0);
+      slice = read->bytes;
+    }
+  }
+  return total;
+}
+
+awaitable<FetchResult> fetch(HandlerContext& ctx, const protocol::FetchRequest& request) {
+  const auto deadline = deadline_after(ctx, request.max_wait_ms);
+  std::vector<std::shared_ptr<cluster::Partition>> partitions;
+  for (const auto& t : request.topics) {
+    for (const auto& p : t.partitions) {
+      partitions.push_back(ctx.partitions.partition(t.topic, p.partition));
+    }
+  }
+  std::vector<std::shared_ptr<cluster::Partition>> distinct;
+  for (const auto& p : partitions) {
+    if (p) distinct.push_back(p);
+  }
+  std::sort(distinct.begin(), distinct.end());
+  distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
+  FetchResult result;
+  // Bounded by the deadline: each pass either answers or waits until woken
+  // (new data) or the deadline.
+  while (true) {
+    bool any_error = false;
+    const std::int64_t total = fetch_once(ctx, request, partitions, result, any_error);
+    if (any_error || total >= request.min_bytes || Clock_::now() >= deadline ||
+        partitions.empty()) {
+      if (any_error) ctx.error = true;
+      co_return result;
+    }
+    auto executor = co_await asio::this_coro::executor;
+    auto timer = std::make_shared<asio::steady_timer>(executor, deadline);
+    // Once per partition, however often the request names it (a waiter
+    // list per entry made every wake-up quadratic).
+    for (auto& p : distinct) p->committed().add(timer);
+    boost::system::error_code ec;
+    co_await timer->async_wait(asio::redirect_error(use_awaitable, ec));
+    for (auto& p : distinct) p->committed().remove(timer);
+  }
+}
+
+}  // namespace
+
+Result<ResponseFrame> encode_fetch_response(
+    const HandlerContext& ctx, const protocol::ApiInfo& api, const protocol::FetchResponse& r,
+    const std::vector<std::optional<storage::FileSlice>>& slices) {
+  // The Fetch v4-v11 layout (kafka-protocol.md; protocol/messages/fetch.h),
+  // written by hand so that each partition's records can be a file region.
+  const std::int16_t version = ctx.header.request_api_version;
+  SPATE_ASSERT(version >= 4 && !protocol::is_flexible(api, version), "Fetch v{} is not spliceable",
+               version);
+  ResponseFrame frame;
+  ByteWriter out(1024);
+  protocol::begin_frame(out);
+  protocol::encode_response_header(out, ctx.header.correlation_id,
+                                   protocol::response_header_version(api, version));
+  out.write<std::int32_t>(r.throttle_time_ms);
+  if (version >= 7) {
+    out.write<std::int16_t>(r.error_code);
+    out.write<std::int32_t>(r.session_id);
+  }
+  out.write<std::int32_t>(static_cast<std::int32_t>(r.responses.size()));
+  std::size_t k = 0;
+  for (const auto& t : r.responses) {
+    out.write<std::int16_t>(static_cast<std::int16_t>(t.topic.size()));
+    out.write_string(t.topic);
+    out.write<std::int32_t>(static_cast<std::int32_t>(t.partitions.size()));
+    for (const auto& p : t.partitions) {
+      out.write<std::int32_t>(p.partition_index);
+      out.write<std::int16_t>(p.error_code);
+      out.write<std::int64_t>(p.high_watermark);
+      out.write<std::int64_t>(p.last_stable_offset);
+      if (version >= 5) out.write<std::int64_t>(p.log_start_offset);
+      if (p.aborted_transactions) {
+        out.write<std::int32_t>(static_cast<std::int32_t>(p.aborted_transactions->size()));
+        for (const auto& a : *p.aborted_transactions) {
+          out.write<std::int64_t>(a.producer_id);
+          out.write<std::int64_t>(a.first_offset);
+        }
+      } else {
+        out.write<std::int32_t>(-1);
+      }
+      if (version >= 11) out.write<std::int32_t>(p.preferred_read_replica);
+      const auto& slice = slices.at(k++);
+      if (slice && slice->size > 0) {
+        out.write<std::int32_t>(static_cast<std::int32_t>(slice->size));
+        frame.parts.push_back({out.release(), slice});
+        out = ByteWriter(256);
+      } else if (p.records) {
+        out.write<std::int32_t>(static_cast<std::int32_t>(p.records->size()));
+        out.write_bytes(*p.records);
+      } else {
+        out.write<std::int32_t>(-1);
+      }
+    }
+  }
+  if (out.size() > 0) frame.parts.push_back({out.release(), std::nullopt});
+  const std::size_t total = frame.size() - protocol::kFrameSizeBytes;
+  if (total > static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max())) {
+    return Error::limit(
+        fmt::format("a Fetch response of {} bytes exceeds the 2 GiB frame limit", total));
+  }
+  store_be<std::int32_t>(frame.parts.front().bytes.data(), static_cast<std::int32_t>(total));
+  return frame;
+}
+
+awaitable<Result<Frame>> serve_fetch(HandlerContext& ctx, const protocol::ApiInfo& api,
+                                     std::span<const std::byte> body) {
+  auto request = protocol::decode_message<protocol::FetchRequest>(body, ctx.version(),
+                                                                  ctx.config.decode_limits);
+  if (!request) {
+    co_return Error::malformed(fmt::format("Fetch v{} request (correlation id {}): {}",
+                                           ctx.version(), ctx.header.correlation_id,
+                                           request.error().detail()));
+  }
+  auto result = co_await fetch(ctx, *request);
+  auto frame = encode_fetch_response(ctx, api, result.response, result.slices);
+  if (!frame) co_return frame.error();
+  co_return Frame(std::move(*frame));
+}
+
+}  // namespace spate::broker

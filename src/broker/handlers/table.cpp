@@ -1,0 +1,74 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// The one list of what this broker serves: the dispatch, the ApiVersions
+// answer, the "is it served" check and /metrics all read it. Groups, SASL
+// and the idempotent producer join it in the issues that add them.
+
+#include <array>
+#include <vector>
+
+#include "common.h"
+
+namespace spate::broker {
+namespace {
+
+using protocol::ApiKey;
+
+struct ServedApi {
+  ApiKey key;
+  std::int16_t min_version;
+  std::int16_t max_version;
+  ApiHandler handle;
+};
+
+constexpr std::array<ServedApi, 12> kServedApis = {{
+    {ApiKey::produce, 0, 7, &serve_produce},
+    {ApiKey::fetch, 4, 11, &serve_fetch},
+    {ApiKey::list_offsets, 1, 3, &serve_list_offsets},
+    {ApiKey::metadata, 0, 6, &serve_metadata},
+    {ApiKey::api_versions, 0, 3, &serve_api_versions},
+    {ApiKey::create_topics, 0, 4, &serve_create_topics},
+    {ApiKey::delete_topics, 0, 3, &serve_delete_topics},
+    {ApiKey::delete_records, 0, 1, &serve_delete_records},
+    {ApiKey::describe_configs, 0, 2, &serve_describe_configs},
+    {ApiKey::alter_configs, 0, 1, &serve_alter_configs},
+    {ApiKey::create_partitions, 0, 1, &serve_create_partitions},
+    {ApiKey::incremental_alter_configs, 0, 1, &serve_incremental_alter_configs},
+}};
+
+// The table as ApiInfo (name and first flexible version from the codec's
+// table, the range from ours), in the table's order; built once.
+const std::vector<protocol::ApiInfo>& infos() {
+  static const std::vector<protocol::ApiInfo> built = [] {
+    std::vector<protocol::ApiInfo> out;
+    out.reserve(kServedApis.size());
+    for (const auto& s : kServedApis) {
+      auto codec = protocol::api_info(static_cast<std::int16_t>(s.key));
+      // The codec decodes every version it lists; we serve a part of that.
+      SPATE_ASSERT(
+          codec && codec->min_version <= s.min_version && s.max_version <= codec->max_version,
+          "served API {} is outside the codec's versions", static_cast<int>(s.key));
+      protocol::ApiInfo info = *codec;
+      info.min_version = s.min_version;
+      info.max_version = s.max_version;
+      out.push_back(info);
+    }
+    return out;
+  }();
+  return built;
+}
+
+}  // namespace
+
+std::span<const protocol::ApiInfo> served_apis() { return infos(); }
+
+std::optional<ServedHandler> served_handler(std::int16_t key) {
+  for (std::size_t i = 0; i < kServedApis.size(); ++i) {
+    if (static_cast<std::int16_t>(kServedApis[i].key) == key) {
+      return ServedHandler{&infos()[i], kServedApis[i].handle};
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace spate::broker
