@@ -726,4 +726,48 @@ Status PartitionLog::set_config(const LogConfig& config) {
   return {};
 }
 
+Status PartitionLog::check_invariants() const {
+  auto broken = [&](std::string what) {
+    return Error::invalid(fmt::format("{}: invariant broken: {}", name_, what));
+  };
+  if (segments_.empty()) return broken("no segment");
+  if (start_offset_ > end_offset_) {
+    return broken(fmt::format("start {} past end {}", start_offset_, end_offset_));
+  }
+  if (flushed_end_offset_ > end_offset_) {
+    return broken(fmt::format("flushed end {} past end {}", flushed_end_offset_, end_offset_));
+  }
+  if (recovery_point_ > end_offset_) {
+    return broken(fmt::format("recovery point {} past end {}", recovery_point_, end_offset_));
+  }
+  if (start_offset_ < segments_.front()->base()) {
+    return broken(fmt::format("start {} below the first segment {}", start_offset_,
+                              segments_.front()->base()));
+  }
+  for (std::size_t i = 0; i + 1 < segments_.size(); ++i) {
+    if (segments_[i]->end() != segments_[i + 1]->base()) {
+      return broken(fmt::format("segment {} ends at {}, the next begins at {}",
+                                segments_[i]->base(), segments_[i]->end(),
+                                segments_[i + 1]->base()));
+    }
+    if (segments_[i]->empty() && segments_[i]->end() != segments_[i]->base()) {
+      return broken(
+          fmt::format("empty segment {} ends at {}", segments_[i]->base(), segments_[i]->end()));
+    }
+  }
+  if (segments_.back()->end() != end_offset_) {
+    return broken(fmt::format("the active segment ends at {}, the log at {}",
+                              segments_.back()->end(), end_offset_));
+  }
+  for (std::size_t i = 0; i + 1 < terms_.size(); ++i) {
+    if (terms_[i].term >= terms_[i + 1].term || terms_[i].start > terms_[i + 1].start) {
+      return broken(fmt::format("terms out of order at {}", i));
+    }
+  }
+  if (start_before_ticket_ && *start_before_ticket_ > start_offset_) {
+    return broken("a start ticket lowered the start");
+  }
+  return {};
+}
+
 }  // namespace spate::storage

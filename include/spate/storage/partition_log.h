@@ -322,6 +322,13 @@ class PartitionLog {
   // append, roll or retention pass. Errors: invalid_argument.
   [[nodiscard]] Status set_config(const LogConfig& config);
 
+  // Checks what must hold between any two calls (the Invariant above and the
+  // shape of the segment list: contiguous, non-empty, covering [first base,
+  // end), start inside it, terms non-decreasing, the recovery point and the
+  // flushed end not past the end). Tests and the simulators call it after
+  // every mutating call. Errors: invalid_argument naming the broken rule.
+  [[nodiscard]] Status check_invariants() const;
+
   [[nodiscard]] Offset start_offset() const { return start_offset_; }
   [[nodiscard]] Offset end_offset() const { return end_offset_; }
   [[nodiscard]] Offset flushed_end_offset() const { return flushed_end_offset_; }

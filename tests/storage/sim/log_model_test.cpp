@@ -85,6 +85,11 @@ class ModelSim {
       maybe_inject();
       ++stats_.ops;
       one_step();
+      if (failure_.empty() && log_ != nullptr) {
+        auto invariants = log_->check_invariants();
+        check(static_cast<bool>(invariants),
+              invariants ? std::string() : invariants.error().message());
+      }
       if (failure_.empty()) check_steady();
     }
     return failure_;

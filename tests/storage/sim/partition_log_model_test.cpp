@@ -52,7 +52,11 @@ class LogModelRun {
     // The data directory exists durably (DataDir's job in the broker).
     if (!mem_.create_directories("/data") || !mem_.sync_directory("/")) return failure("setup");
     if (!reopen()) return failure("initial open failed");
-    for (int i = 0; i < ops && failure_.empty(); ++i) step();
+    for (int i = 0; i < ops && failure_.empty(); ++i) {
+      step();
+      if (!failure_.empty() || log_ == nullptr) continue;
+      if (auto s = log_->check_invariants(); !s) failure(s.error().message());
+    }
     return failure_;
   }
 
