@@ -154,8 +154,8 @@ void Partition::start_flush() {
 void Partition::flush_done(const storage::FlushTicket& ticket, const Status& result) {
   flush_in_flight_ = false;
   if (auto s = log_->finish_flush(ticket, result); !s && !closed_) {
-    log::get("cluster")->error("[{}] flush failed, partition fenced: {}", id_.dir_name(),
-                               s.error().message());
+    log::get(log::Module::cluster)
+        ->error("[{}] flush failed, partition fenced: {}", id_.dir_name(), s.error().message());
   }
   committed_.notify_all();
   if (!closed_ && !log_->fenced() && (flush_again_ || log_->flush_due())) start_flush();
@@ -164,7 +164,7 @@ void Partition::flush_done(const storage::FlushTicket& ticket, const Status& res
 
 void Partition::tick() {
   if (closed_ || log_->fenced()) return;
-  auto logger = log::get("cluster");
+  auto logger = log::get(log::Module::cluster);
   // After a full disk or exhausted descriptors the log refuses writes; it
   // retries, with backoff, from here (and from the next append).
   (void)log_->resume_writes();  // the log logs the refusal and the resumption

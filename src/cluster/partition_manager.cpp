@@ -109,7 +109,7 @@ Result<std::unique_ptr<PartitionManager>> PartitionManager::open(
     const storage::TaskRunner& runner) {
   std::unique_ptr<PartitionManager> m(
       new PartitionManager(fs, dir, defaults, clock, std::move(shard), disk));
-  auto logger = log::get("cluster");
+  auto logger = log::get(log::Module::cluster);
   std::vector<TopicRecord> records;
   bool meta_present = false;
   bool changed = false;
@@ -338,9 +338,9 @@ PartitionManager::make_partitions(const std::string& name, const ConfigMap& over
           out.clear();
           for (std::int32_t j = from; j <= i; ++j) {
             if (auto s = dir_.remove_partition({name, j}); !s) {
-              log::get("cluster")->error(
-                  "cannot remove partition folder {}-{} of a failed create: {}", name, j,
-                  s.error().message());
+              log::get(log::Module::cluster)
+                  ->error("cannot remove partition folder {}-{} of a failed create: {}", name, j,
+                          s.error().message());
             }
           }
           return log.error();
@@ -359,9 +359,9 @@ awaitable<void> PartitionManager::remove_partitions(const std::string& name, std
   std::function<void()> job = [this, name, from, to] {
     for (std::int32_t i = from; i < to; ++i) {
       if (auto s = dir_.remove_partition({name, i}); !s) {
-        log::get("cluster")->error(
-            "cannot remove partition folder {}-{}: {} (it is removed at the next start)", name, i,
-            s.error().message());
+        log::get(log::Module::cluster)
+            ->error("cannot remove partition folder {}-{}: {} (it is removed at the next start)",
+                    name, i, s.error().message());
       }
     }
   };
@@ -459,8 +459,9 @@ awaitable<std::vector<Status>> PartitionManager::create_topics(std::vector<Topic
           adopt(spec.name, static_cast<std::int32_t>(i), std::move(logs[i])));
     }
     topics_[spec.name] = std::move(topic);
-    log::get("cluster")->info("topic created name={} partitions={} configs={}", spec.name,
-                              spec.partitions, spec.overrides.size());
+    log::get(log::Module::cluster)
+        ->info("topic created name={} partitions={} configs={}", spec.name, spec.partitions,
+               spec.overrides.size());
   }
   co_return out;
 }
@@ -496,7 +497,8 @@ awaitable<Status> PartitionManager::delete_topic(std::string name, Deadline dead
   };
   co_await off_shard(std::move(close_logs));
   co_await remove_partitions(name, 0, static_cast<std::int32_t>(topic.partitions.size()));
-  log::get("cluster")->info("topic deleted name={} partitions={}", name, topic.partitions.size());
+  log::get(log::Module::cluster)
+      ->info("topic deleted name={} partitions={}", name, topic.partitions.size());
   co_return Status{};
 }
 
@@ -540,7 +542,7 @@ awaitable<Status> PartitionManager::add_partitions(std::string name, std::int32_
     topic.partitions.push_back(
         adopt(name, i, std::move((*logs)[static_cast<std::size_t>(i - current)])));
   }
-  log::get("cluster")->info("topic partitions added name={} partitions={}", name, total);
+  log::get(log::Module::cluster)->info("topic partitions added name={} partitions={}", name, total);
   co_return Status{};
 }
 
@@ -580,8 +582,8 @@ awaitable<Status> PartitionManager::change_topic_configs(std::string name, Confi
   for (auto& p : topic.partitions) {
     if (auto s = p->set_config(config); !s) co_return s;
   }
-  log::get("cluster")->info("topic configs changed name={} overrides={}", name,
-                            topic.overrides.size());
+  log::get(log::Module::cluster)
+      ->info("topic configs changed name={} overrides={}", name, topic.overrides.size());
   co_return Status{};
 }
 
@@ -626,8 +628,8 @@ awaitable<std::size_t> PartitionManager::close_all() {
   for (auto& p : all) {
     asio::post(pool, [p, failures] {
       if (auto s = p->close_log(); !s) {
-        log::get("cluster")->error("[{}] close failed: {}", p->id().dir_name(),
-                                   s.error().message());
+        log::get(log::Module::cluster)
+            ->error("[{}] close failed: {}", p->id().dir_name(), s.error().message());
         failures->fetch_add(1);
       }
     });

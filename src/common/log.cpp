@@ -4,6 +4,7 @@
 
 #include "spate/common/log.h"
 
+#include <array>
 #include <atomic>
 #include <mutex>
 #include <string>
@@ -16,17 +17,28 @@ namespace {
 std::atomic<spdlog::level::level_enum> g_level{spdlog::level::info};
 std::mutex g_mutex;
 
-}  // namespace
+constexpr std::array<const char*, static_cast<std::size_t>(Module::count)> kNames = {
+    "storage", "raft", "cluster", "broker", "server", "client", "spated"};
 
-std::shared_ptr<spdlog::logger> get(std::string_view module) {
-  std::string name(module);
-  if (auto existing = spdlog::get(name)) return existing;
+std::shared_ptr<spdlog::logger> make(const char* name) {
   std::lock_guard<std::mutex> lock(g_mutex);
   if (auto existing = spdlog::get(name)) return existing;
   auto logger = spdlog::stderr_color_mt(name);
   logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %^%l%$ [%n] %v", spdlog::pattern_time_type::utc);
   logger->set_level(g_level.load());
   return logger;
+}
+
+}  // namespace
+
+const std::shared_ptr<spdlog::logger>& get(Module module) {
+  // One static per module, initialized once (thread-safe by the language).
+  static const std::array<std::shared_ptr<spdlog::logger>, kNames.size()> loggers = [] {
+    std::array<std::shared_ptr<spdlog::logger>, kNames.size()> out;
+    for (std::size_t i = 0; i < kNames.size(); ++i) out[i] = make(kNames[i]);
+    return out;
+  }();
+  return loggers[static_cast<std::size_t>(module)];
 }
 
 void set_level(spdlog::level::level_enum level) {

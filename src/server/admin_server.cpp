@@ -44,7 +44,7 @@ void AdminServer::start() {
     try {
       std::rethrow_exception(e);
     } catch (const std::exception& ex) {
-      log::get("server")->error("admin accept loop failed: {}", ex.what());
+      log::get(log::Module::server)->error("admin accept loop failed: {}", ex.what());
     }
   });
 }
@@ -72,8 +72,9 @@ awaitable<void> AdminServer::accept_loop() {
       backoff = backoff.count() == 0 ? kBackoffMin : std::min(2 * backoff, kBackoffMax);
       std::string note;
       if (accept_log_.allow(note)) {
-        log::get("server")->warn("admin accept failed: {}; retrying in {} ms (up to {} ms){}",
-                                 ec.message(), backoff.count(), kBackoffMax.count(), note);
+        log::get(log::Module::server)
+            ->warn("admin accept failed: {}; retrying in {} ms (up to {} ms){}", ec.message(),
+                   backoff.count(), kBackoffMax.count(), note);
       }
       pause.expires_after(backoff);
       co_await pause.async_wait(asio::redirect_error(use_awaitable, ec));
@@ -84,8 +85,9 @@ awaitable<void> AdminServer::accept_loop() {
       ++sessions_rejected_;
       std::string note;
       if (reject_log_.allow(note)) {
-        log::get("server")->warn("refusing an admin connection: {} sessions open, the maximum{}",
-                                 sessions_, note);
+        log::get(log::Module::server)
+            ->warn("refusing an admin connection: {} sessions open, the maximum{}", sessions_,
+                   note);
       }
       socket.close(ec);
       continue;
@@ -97,7 +99,7 @@ awaitable<void> AdminServer::accept_loop() {
       try {
         std::rethrow_exception(e);
       } catch (const std::exception& ex) {
-        log::get("server")->warn("admin session failed: {}", ex.what());
+        log::get(log::Module::server)->warn("admin session failed: {}", ex.what());
       }
     });
   }

@@ -37,7 +37,7 @@ void log_exception(std::exception_ptr e, const char* what) {
   try {
     std::rethrow_exception(e);
   } catch (const std::exception& ex) {
-    log::get("server")->error("{} failed: {}", what, ex.what());
+    log::get(log::Module::server)->error("{} failed: {}", what, ex.what());
   }
 }
 
@@ -132,8 +132,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void log_close(const char* why, std::chrono::milliseconds after) {
     std::string note;
     if (server_.close_log_.allow(note)) {
-      log::get("server")->info("closing the connection from {}: {} for {} ms{}", peer(), why,
-                               after.count(), note);
+      log::get(log::Module::server)
+          ->info("closing the connection from {}: {} for {} ms{}", peer(), why, after.count(),
+                 note);
     }
   }
 
@@ -160,8 +161,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
       if (!size) {
         std::string note;
         if (server_.close_log_.allow(note)) {
-          log::get("server")->warn("closing connection from {}: {}{}", peer(),
-                                   size.error().detail(), note);
+          log::get(log::Module::server)
+              ->warn("closing connection from {}: {}{}", peer(), size.error().detail(), note);
         }
         server_.broker_.metrics().malformed_requests.fetch_add(1, std::memory_order_relaxed);
         enqueue_close();
@@ -253,8 +254,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (!result) {
       std::string note;
       if (server_.close_log_.allow(note)) {
-        log::get("server")->warn("closing connection from {}: {}{}", peer(),
-                                 result.error().message(), note);
+        log::get(log::Module::server)
+            ->warn("closing connection from {}: {}{}", peer(), result.error().message(), note);
       }
       slot->close = true;
     } else if (*result) {
@@ -341,8 +342,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
       if (fd < 0) {
         auto bytes = part.file->read_all();
         if (!bytes) {
-          log::get("server")->error("closing connection from {}: {}", peer(),
-                                    bytes.error().message());
+          log::get(log::Module::server)
+              ->error("closing connection from {}: {}", peer(), bytes.error().message());
           co_return false;
         }
         if (!co_await write_all(*bytes)) co_return false;
@@ -368,9 +369,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
           continue;
         }
         // n == 0: the file is shorter than the region (cannot be framed now).
-        log::get("server")->error("closing connection from {}: sendfile {}: {}", peer(),
-                                  part.file->file->path().string(),
-                                  err == 0 ? "file shorter than the response" : std::strerror(err));
+        log::get(log::Module::server)
+            ->error("closing connection from {}: sendfile {}: {}", peer(),
+                    part.file->file->path().string(),
+                    err == 0 ? "file shorter than the response" : std::strerror(err));
         co_return false;
       }
     }
@@ -461,8 +463,9 @@ awaitable<void> KafkaServer::accept_loop() {
       backoff = backoff.count() == 0 ? kAcceptBackoffMin : std::min(2 * backoff, kAcceptBackoffMax);
       std::string note;
       if (accept_log_.allow(note)) {
-        log::get("server")->warn("accept failed: {}; retrying in {} ms (up to {} ms){}",
-                                 ec.message(), backoff.count(), kAcceptBackoffMax.count(), note);
+        log::get(log::Module::server)
+            ->warn("accept failed: {}; retrying in {} ms (up to {} ms){}", ec.message(),
+                   backoff.count(), kAcceptBackoffMax.count(), note);
       }
       pause.expires_after(backoff);
       co_await pause.async_wait(asio::redirect_error(use_awaitable, ec));
@@ -473,9 +476,9 @@ awaitable<void> KafkaServer::accept_loop() {
       metrics.connections_rejected.fetch_add(1, std::memory_order_relaxed);
       std::string note;
       if (refuse_log_.allow(note)) {
-        log::get("server")->warn(
-            "refusing a connection: {} open, the maximum (--max-connections){}",
-            connections_.size(), note);
+        log::get(log::Module::server)
+            ->warn("refusing a connection: {} open, the maximum (--max-connections){}",
+                   connections_.size(), note);
       }
       socket.close(ec);
       continue;

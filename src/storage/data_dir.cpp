@@ -170,8 +170,9 @@ Result<std::unique_ptr<DataDir>> DataDir::open(Filesystem& fs, const std::filesy
                                path.string(), others.front()));
     }
     if (auto s = write_file_atomic(fs, meta_path, encode_node_meta(meta)); !s) return s.error();
-    log::get("storage")->info("created data directory {} node_id={} cluster_id={}", path.string(),
-                              meta.node_id, meta.cluster_id);
+    log::get(log::Module::storage)
+        ->info("created data directory {} node_id={} cluster_id={}", path.string(), meta.node_id,
+               meta.cluster_id);
   }
   std::unique_ptr<DataDir> dir(new DataDir(fs, path, found));
   // Check every entry now so that a stray file is reported before anything opens.

@@ -165,7 +165,7 @@ Status PartitionLog::check_usable() {
 
 Status PartitionLog::fence(const Error& error) {
   if (!fenced_) {
-    log::get("storage")->error("[{}] log fenced after {}", name_, error.message());
+    log::get(log::Module::storage)->error("[{}] log fenced after {}", name_, error.message());
   }
   fenced_ = true;
   return error;
@@ -175,8 +175,8 @@ Status PartitionLog::fail_write(const Error& error, bool torn_tail) {
   if (!is_transient_storage_error(error)) return fence(error);
   torn_tail_ = torn_tail_ || torn_tail;
   if (!write_block_) {
-    log::get("storage")->warn("[{}] refusing writes until storage recovers: {}", name_,
-                              error.message());
+    log::get(log::Module::storage)
+        ->warn("[{}] refusing writes until storage recovers: {}", name_, error.message());
   }
   write_block_ = error;
   backoff_ = std::min(kWriteRetryMax, std::max(kWriteRetryFirst, backoff_ * 2));
@@ -197,7 +197,8 @@ Status PartitionLog::try_resume() {
     }
     torn_tail_ = false;
   }
-  log::get("storage")->info("[{}] accepting writes again after {}", name_, write_block_->message());
+  log::get(log::Module::storage)
+      ->info("[{}] accepting writes again after {}", name_, write_block_->message());
   write_block_.reset();
   return {};
 }
@@ -433,8 +434,9 @@ Status PartitionLog::roll() {
   // Everything below the new segment becomes the recovery point once the
   // next flush has made the sealed segment durable.
   pending_recovery_point_ = end_offset_;
-  log::get("storage")->info("[{}] rolled segment base_offset={} previous_size_bytes={}", name_,
-                            end_offset_, segments_[segments_.size() - 2]->size_bytes());
+  log::get(log::Module::storage)
+      ->info("[{}] rolled segment base_offset={} previous_size_bytes={}", name_, end_offset_,
+             segments_[segments_.size() - 2]->size_bytes());
   return {};
 }
 
@@ -530,7 +532,7 @@ Status PartitionLog::truncate_suffix(Offset end) {
       recovery_point_ = end;
     }
   }
-  log::get("storage")->info("[{}] truncated suffix end_offset={}", name_, end);
+  log::get(log::Module::storage)->info("[{}] truncated suffix end_offset={}", name_, end);
   return {};
 }
 
@@ -587,7 +589,7 @@ Status PartitionLog::finish_advance_start(const StartTicket& ticket, const Statu
   while (segments_.size() > 1 && segments_[1]->base() <= start_offset_) {
     if (auto s = delete_front_segment(); !s) return s;
   }
-  log::get("storage")->info("[{}] advanced start_offset={}", name_, start_offset_);
+  log::get(log::Module::storage)->info("[{}] advanced start_offset={}", name_, start_offset_);
   return {};
 }
 
@@ -629,8 +631,9 @@ Result<RetentionResult> PartitionLog::apply_retention() {
     if (auto s = delete_front_segment(); !s) return s.error();
   }
   if (result.segments_deleted > 0) {
-    log::get("storage")->info("[{}] retention deleted segments={} bytes={} start_offset={}", name_,
-                              result.segments_deleted, result.bytes_deleted, start_offset_);
+    log::get(log::Module::storage)
+        ->info("[{}] retention deleted segments={} bytes={} start_offset={}", name_,
+               result.segments_deleted, result.bytes_deleted, start_offset_);
   }
   return result;
 }

@@ -112,8 +112,9 @@ Status PartitionLog::load() {
              rp.error().code() != Errc::limit_exceeded) {
     return rp.error();  // a failed read is not damage: the caller may retry
   } else if (rp.error().code() != Errc::not_found) {
-    log::get("storage")->warn("[{}] ignoring damaged recovery point, scanning everything: {}",
-                              name_, rp.error().message());
+    log::get(log::Module::storage)
+        ->warn("[{}] ignoring damaged recovery point, scanning everything: {}", name_,
+               rp.error().message());
   }
 
   bool loaded = false;
@@ -128,8 +129,9 @@ Status PartitionLog::load() {
     if (clean) {
       loaded = true;
     } else {
-      log::get("storage")->warn("[{}] clean shutdown marker not usable, scanning: {}", name_,
-                                clean.error().message());
+      log::get(log::Module::storage)
+          ->warn("[{}] clean shutdown marker not usable, scanning: {}", name_,
+                 clean.error().message());
       segments_.clear();
       terms_.clear();
     }
@@ -150,9 +152,9 @@ Status PartitionLog::load() {
     // Records were deleted (DeleteRecords) past what survived the crash: the
     // log restarts empty at the stored start offset, as Kafka does, so that
     // no offset a client saw deleted is ever handed out again.
-    log::get("storage")->warn(
-        "[{}] stored start offset {} is past the recovered end {}: restarting the log there", name_,
-        start_offset_, end_offset_);
+    log::get(log::Module::storage)
+        ->warn("[{}] stored start offset {} is past the recovered end {}: restarting the log there",
+               name_, start_offset_, end_offset_);
     while (!segments_.empty()) {
       if (auto s = remove_segment_files(segments_.back()->base()); !s) return s;
       segments_.pop_back();
@@ -187,7 +189,7 @@ Status PartitionLog::load() {
   if (auto s = flush(); !s) return s;
   flushed_end_offset_ = end_offset_;
 
-  auto logger = log::get("storage");
+  auto logger = log::get(log::Module::storage);
   if (recovery_.cut_reason) {
     logger->warn(
         "[{}] recovery cut the log at end_offset={} bytes_cut={} segments_removed={} reason=\"{}\" "
@@ -358,8 +360,9 @@ Status PartitionLog::refresh_indexes(const Segment& segment, bool known_durable)
     // missing or partial index file is rewritten by a later open, and makes a
     // clean open fall back to scanning, so nothing trusts it.
     if (!is_transient_storage_error(files.error())) return files.error();
-    log::get("storage")->warn("[{}] could not rewrite the indexes of segment {}: {}", name_,
-                              segment.base(), files.error().message());
+    log::get(log::Module::storage)
+        ->warn("[{}] could not rewrite the indexes of segment {}: {}", name_, segment.base(),
+               files.error().message());
     return {};
   }
   for (const auto& f : *files) {
@@ -407,8 +410,8 @@ Status PartitionLog::close() {
     return fail_write(s.error(), false);
   }
   closed_ = true;
-  log::get("storage")->info("[{}] closed cleanly end_offset={} segments={}", name_, end_offset_,
-                            segments_.size());
+  log::get(log::Module::storage)
+      ->info("[{}] closed cleanly end_offset={} segments={}", name_, end_offset_, segments_.size());
   return {};
 }
 

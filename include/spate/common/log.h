@@ -12,8 +12,12 @@
 
 namespace spate::log {
 
-// The logger named `module` ("storage", "raft", ...). Thread-safe.
-[[nodiscard]] std::shared_ptr<spdlog::logger> get(std::string_view module);
+// The modules that log; each has one logger, named like its folder.
+enum class Module { storage, raft, cluster, broker, server, client, spated, count };
+
+// The logger of `module`, made once (on first use) and then returned without
+// a lookup. Thread-safe.
+[[nodiscard]] const std::shared_ptr<spdlog::logger>& get(Module module);
 
 // Sets the level of every module logger, existing and future.
 void set_level(spdlog::level::level_enum level);

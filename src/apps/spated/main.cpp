@@ -99,7 +99,7 @@ int main(int argc, char** argv) {
     return kExitConfig;
   }
   log::set_level(spdlog::level::from_str(config.log_level));
-  auto logger = log::get("spated");
+  auto logger = log::get(log::Module::spated);
   const auto listen = *apps::parse_host_port(config.listen, "listen");
   const auto admin_listen = *apps::parse_host_port(config.admin_listen, "admin-listen");
 

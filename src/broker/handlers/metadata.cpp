@@ -66,8 +66,9 @@ awaitable<std::optional<protocol::MetadataResponse>> metadata(HandlerContext& ct
       for (std::size_t i = 0; i < created.size(); ++i) {
         const auto& s = created[i];
         if (s || s.error().code() == Errc::already_exists) continue;
-        log::get("broker")->warn("auto-creating topic {} failed: {}", quote_name(missing[i].name),
-                                 s.error().message());
+        log::get(log::Module::broker)
+            ->warn("auto-creating topic {} failed: {}", quote_name(missing[i].name),
+                   s.error().message());
       }
     }
   }

@@ -53,8 +53,9 @@ awaitable<std::optional<protocol::ProduceResponse>> produce(HandlerContext& ctx,
       auto appended = partition->append(*data.records, &budget);
       if (!appended) {
         pr.error_code = ctx.code(error_code_for(appended.error().code()));
-        log::get("broker")->debug("produce to {}-{} refused: {}", topic.name, data.index,
-                                  appended.error().message());
+        log::get(log::Module::broker)
+            ->debug("produce to {}-{} refused: {}", topic.name, data.index,
+                    appended.error().message());
         continue;
       }
       pr.base_offset = appended->base_offset.value();
