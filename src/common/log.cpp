@@ -32,13 +32,13 @@ std::shared_ptr<spdlog::logger> make(const char* name) {
 }  // namespace
 
 const std::shared_ptr<spdlog::logger>& get(Module module) {
-  // One static per module, initialized once (thread-safe by the language).
-  static const std::array<std::shared_ptr<spdlog::logger>, kNames.size()> loggers = [] {
-    std::array<std::shared_ptr<spdlog::logger>, kNames.size()> out;
-    for (std::size_t i = 0; i < kNames.size(); ++i) out[i] = make(kNames[i]);
-    return out;
-  }();
-  return loggers[static_cast<std::size_t>(module)];
+  // Each made on its first use (a module that never logs costs nothing at
+  // start), then returned without a lookup.
+  static std::array<std::once_flag, kNames.size()> once;
+  static std::array<std::shared_ptr<spdlog::logger>, kNames.size()> loggers;
+  const auto i = static_cast<std::size_t>(module);
+  std::call_once(once[i], [i] { loggers[i] = make(kNames[i]); });
+  return loggers[i];
 }
 
 void set_level(spdlog::level::level_enum level) {
