@@ -245,8 +245,9 @@ namespace {
 Result<std::vector<std::byte>> encode_bounded(const std::vector<TopicRecord>& records) {
   auto bytes = encode_topics_meta(records);
   if (bytes.size() > kTopicsMetaWriteBytesMax) {
-    return Error::limit(fmt::format("{} would take {} bytes, more than the limit {}",
-                                    kTopicsMetaFile, bytes.size(), kTopicsMetaWriteBytesMax));
+    return Error(Errc::policy_violation,
+                 fmt::format("{} would take {} bytes, more than the limit {}", kTopicsMetaFile,
+                             bytes.size(), kTopicsMetaWriteBytesMax));
   }
   return bytes;
 }
@@ -298,6 +299,17 @@ void PartitionManager::end_turn() {
   admin_busy_ = false;
   admin_idle_.notify_all();
 }
+
+namespace {
+
+// A config refused while a topic operation applies it: its own cause, so
+// that the client sees INVALID_CONFIG (handlers/error_codes.cpp).
+Error as_invalid_config(const Error& e) {
+  if (e.code() != Errc::invalid_argument) return e;
+  return Error(Errc::invalid_config, e.detail());
+}
+
+}  // namespace
 
 awaitable<void> PartitionManager::off_shard(std::function<void()> work) {
   co_await worker_->run(std::move(work), shard_);
@@ -400,18 +412,23 @@ awaitable<std::vector<Status>> PartitionManager::create_topics(std::vector<Topic
         return Error(Errc::already_exists, fmt::format("topic '{}' already exists", spec.name));
       }
       if (spec.partitions < 1 || spec.partitions > kPartitionsMax) {
-        return Error::invalid(fmt::format("number of partitions must be in [1, {}], got {}",
-                                          kPartitionsMax, spec.partitions));
+        return Error(Errc::invalid_partitions,
+                     fmt::format("number of partitions must be in [1, {}], got {}", kPartitionsMax,
+                                 spec.partitions));
       }
       auto normalized = normalize_topic_configs(spec.overrides);
-      if (!normalized) return normalized.error();
+      if (!normalized) return as_invalid_config(normalized.error());
       spec.overrides = std::move(*normalized);
-      if (auto s = storage::validate(apply_topic_configs(defaults_, spec.overrides)); !s) return s;
+      if (auto s = storage::validate(apply_topic_configs(defaults_, spec.overrides)); !s) {
+        return as_invalid_config(s.error());
+      }
       if (topics + 1 > limits_.topics_max) {
-        return Error::limit(fmt::format("this broker holds at most {} topics", limits_.topics_max));
+        return Error(Errc::policy_violation,
+                     fmt::format("this broker holds at most {} topics", limits_.topics_max));
       }
       if (partitions + static_cast<std::size_t>(spec.partitions) > limits_.partitions_max) {
-        return Error::limit(
+        return Error(
+            Errc::policy_violation,
             fmt::format("this broker holds at most {} partitions ({} exist or are being created)",
                         limits_.partitions_max, partitions));
       }
@@ -512,16 +529,19 @@ awaitable<Status> PartitionManager::add_partitions(std::string name, std::int32_
   }
   const auto current = static_cast<std::int32_t>(it->second.partitions.size());
   if (total <= current) {
-    co_return Error::invalid(fmt::format(
-        "topic '{}' has {} partitions; the new count {} must be larger", name, current, total));
+    co_return Error(Errc::invalid_partitions,
+                    fmt::format("topic '{}' has {} partitions; the new count {} must be larger",
+                                name, current, total));
   }
   if (total > kPartitionsMax) {
-    co_return Error::invalid(fmt::format("at most {} partitions per topic", kPartitionsMax));
+    co_return Error(Errc::invalid_partitions,
+                    fmt::format("at most {} partitions per topic", kPartitionsMax));
   }
   const auto added = static_cast<std::size_t>(total - current);
   if (partition_count_ + added > limits_.partitions_max) {
-    co_return Error::limit(fmt::format("this broker holds at most {} partitions ({} exist)",
-                                       limits_.partitions_max, partition_count_));
+    co_return Error(Errc::policy_violation,
+                    fmt::format("this broker holds at most {} partitions ({} exist)",
+                                limits_.partitions_max, partition_count_));
   }
   if (validate_only) co_return Status{};
   const ConfigMap overrides = it->second.overrides;
@@ -566,11 +586,11 @@ awaitable<Status> PartitionManager::change_topic_configs(std::string name, Confi
   // Computed from the overrides as they are now, in the turn: two changes of
   // different keys of one topic never lose one another.
   auto overrides = change(topics_.at(name).overrides);
-  if (!overrides) co_return overrides.error();
+  if (!overrides) co_return as_invalid_config(overrides.error());
   auto normalized = normalize_topic_configs(*overrides);
-  if (!normalized) co_return normalized.error();
+  if (!normalized) co_return as_invalid_config(normalized.error());
   const auto config = apply_topic_configs(defaults_, *normalized);
-  if (auto s = storage::validate(config); !s) co_return s;
+  if (auto s = storage::validate(config); !s) co_return as_invalid_config(s.error());
   if (validate_only) co_return Status{};
   auto records = this->records();
   for (auto& r : records) {

@@ -58,6 +58,12 @@ std::string_view errc_name(Errc code) {
       return "unsupported_format";
     case Errc::invalid_timestamp:
       return "invalid_timestamp";
+    case Errc::policy_violation:
+      return "policy_violation";
+    case Errc::invalid_config:
+      return "invalid_config";
+    case Errc::invalid_partitions:
+      return "invalid_partitions";
   }
   return "unknown";
 }

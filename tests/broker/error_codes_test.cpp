@@ -43,6 +43,9 @@ TEST(ErrorCodes, EveryErrcHasItsKafkaCode) {
       {Errc::invalid_record, ErrorCode::invalid_record},
       {Errc::unsupported_format, ErrorCode::unsupported_version},
       {Errc::invalid_timestamp, ErrorCode::invalid_timestamp},
+      {Errc::policy_violation, ErrorCode::policy_violation},
+      {Errc::invalid_config, ErrorCode::invalid_config},
+      {Errc::invalid_partitions, ErrorCode::invalid_partitions},
   };
   // Every Errc: the enum is dense from 0, and errc_name knows each one.
   int count = 0;

@@ -47,6 +47,9 @@ const std::vector<std::pair<Errc, std::string_view>>& all_codes() {
       {Errc::invalid_record, "invalid_record"},
       {Errc::unsupported_format, "unsupported_format"},
       {Errc::invalid_timestamp, "invalid_timestamp"},
+      {Errc::policy_violation, "policy_violation"},
+      {Errc::invalid_config, "invalid_config"},
+      {Errc::invalid_partitions, "invalid_partitions"},
   };
   return codes;
 }

@@ -40,6 +40,9 @@ enum class Errc : std::uint8_t {
   invalid_record,      // a record batch that is well framed but not valid (count, records, fields)
   unsupported_format,  // a record batch in a message format Spate does not store (magic 0/1)
   invalid_timestamp,   // a record batch whose timestamps the topic refuses
+  policy_violation,    // past a broker-wide limit on what clients may create
+  invalid_config,      // a topic config name or value refused
+  invalid_partitions,  // a partition count refused
 };
 
 [[nodiscard]] std::string_view errc_name(Errc code);

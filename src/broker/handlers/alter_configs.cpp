@@ -34,12 +34,7 @@ awaitable<protocol::AlterConfigsResourceResponse> alter_topic(
   auto s = co_await ctx.partitions.change_topic_configs(name, change, validate_only,
                                                         Clock_::now() + kAdminWaitDefault);
   if (!s) {
-    const auto c = s.error().code();
-    fail(c == Errc::not_found          ? ErrorCode::unknown_topic_or_partition
-         : c == Errc::invalid_argument ? ErrorCode::invalid_config
-         : c == Errc::timeout          ? ErrorCode::request_timed_out
-                                       : ErrorCode::kafka_storage_error,
-         s.error().detail());
+    fail(error_code_for(s.error().code()), s.error().detail());
   }
   co_return out;
 }

@@ -26,12 +26,7 @@ awaitable<std::optional<protocol::CreatePartitionsResponse>> create_partitions(
     auto s =
         co_await ctx.partitions.add_partitions(t.name, t.count, request.validate_only, deadline);
     if (!s) {
-      const auto c = s.error().code();
-      tr.error_code = ctx.code(c == Errc::not_found          ? ErrorCode::unknown_topic_or_partition
-                               : c == Errc::invalid_argument ? ErrorCode::invalid_partitions
-                               : c == Errc::limit_exceeded   ? ErrorCode::policy_violation
-                               : c == Errc::timeout          ? ErrorCode::request_timed_out
-                                                             : ErrorCode::kafka_storage_error);
+      tr.error_code = ctx.code(error_code_for(s.error().code()));
       tr.error_message = bounded(s.error().detail());
     }
   }

@@ -103,24 +103,7 @@ awaitable<std::optional<protocol::CreateTopicsResponse>> create_topics(
     if (results[i]) continue;
     auto& tr = r.topics[spec_of[i]];
     const auto& e = results[i].error();
-    ErrorCode code = ErrorCode::kafka_storage_error;
-    switch (e.code()) {
-      case Errc::already_exists:
-        code = ErrorCode::topic_already_exists;
-        break;
-      case Errc::limit_exceeded:
-        code = ErrorCode::policy_violation;
-        break;
-      case Errc::timeout:
-        code = ErrorCode::request_timed_out;
-        break;
-      case Errc::invalid_argument:
-        code = ErrorCode::invalid_config;
-        break;
-      default:
-        break;
-    }
-    tr.error_code = ctx.code(code);
+    tr.error_code = ctx.code(error_code_for(e.code()));
     if (ctx.version() >= 1) tr.error_message = bounded(e.detail());
   }
   co_return r;

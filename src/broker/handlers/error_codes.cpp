@@ -23,6 +23,12 @@ ErrorCode error_code_for(Errc errc) {
       return ErrorCode::unsupported_version;
     case Errc::invalid_timestamp:
       return ErrorCode::invalid_timestamp;
+    case Errc::policy_violation:
+      return ErrorCode::policy_violation;
+    case Errc::invalid_config:
+      return ErrorCode::invalid_config;
+    case Errc::invalid_partitions:
+      return ErrorCode::invalid_partitions;
     case Errc::offset_out_of_range:
       return ErrorCode::offset_out_of_range;
     case Errc::not_found:
