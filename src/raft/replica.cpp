@@ -975,4 +975,46 @@ void Replica::advance(const Ready& r) {
   }
 }
 
+Status Replica::check_invariants() const {
+  auto broken = [&](std::string what) {
+    return Error::invalid(fmt::format("node {}: invariant broken: {}", config_.id, what));
+  };
+  const Index last = last_index();
+  if (commit_ > last) return broken(fmt::format("commit {} past the last index {}", commit_, last));
+  if ((role_ == Role::leader) != (leader_ == config_.id)) {
+    return broken(fmt::format("role {} with leader {}", static_cast<int>(role_), leader_));
+  }
+  if (persisted_.term > term_) {
+    return broken(fmt::format("persisted term {} past the term {}", persisted_.term, term_));
+  }
+  if (persisted_.commit > commit_ || ready_commit_ > commit_) {
+    return broken(fmt::format("persisted commit {} or handed-out commit {} past the commit {}",
+                              persisted_.commit, ready_commit_, commit_));
+  }
+  Index next = unstable_first_;
+  Term previous{0};
+  for (const auto& e : unstable_) {
+    if (e.span < 1 || e.first() != next) {
+      return broken(
+          fmt::format("unstable entry {} (span {}) does not start at {}", e.index, e.span, next));
+    }
+    if (e.term < previous || e.term > term_) {
+      return broken(fmt::format("unstable entry {} has term {} (previous {}, current {})", e.index,
+                                e.term, previous, term_));
+    }
+    previous = e.term;
+    next = e.index + 1;
+  }
+  if (role_ == Role::leader) {
+    for (const auto& [id, p] : progress_) {
+      if (id == config_.id) continue;  // its own entry tracks only what is durable here
+      if (p.match > last || p.next > last + 1 || p.match >= p.next) {
+        return broken(fmt::format("follower {} match {} next {} with last index {}", id, p.match,
+                                  p.next, last));
+      }
+    }
+  }
+  return {};
+}
+
 }  // namespace spate::raft

@@ -271,6 +271,14 @@ class Replica {
   // on other nodes.
   [[nodiscard]] std::vector<FollowerStatus> followers() const;
 
+  // Checks what must hold between any two calls: the commit within the log,
+  // the leader role and leader id agreeing, the unstable entries contiguous
+  // with non-decreasing terms no later than the current term, nothing handed
+  // out (persisted or in a Ready) past the commit or the current term, a
+  // leader's followers' progress within its log. The simulator calls it after
+  // every call. Errors: invalid_argument naming the broken rule.
+  [[nodiscard]] Status check_invariants() const;
+
  private:
   struct Progress {
     Index match = 0;

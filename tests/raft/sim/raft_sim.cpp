@@ -319,6 +319,10 @@ bool Cluster::propose_to_leader(const std::string& data) {
 }
 
 void Cluster::process(Node& n) {
+  // Called after every call into a replica: its invariants first.
+  if (n.replica) {
+    if (auto s = n.replica->check_invariants(); !s) return fail(s.error().message());
+  }
   // Bounded: each Ready is made durable and drained; a node produces more
   // only in answer to advance() (a commit to broadcast), which stops.
   for (int rounds = 0; n.replica && n.replica->has_ready() && rounds < 100; ++rounds) {
