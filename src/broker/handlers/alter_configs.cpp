@@ -39,6 +39,8 @@ awaitable<protocol::AlterConfigsResourceResponse> alter_topic(
   co_return out;
 }
 
+}  // namespace
+
 awaitable<std::optional<protocol::AlterConfigsResponse>> alter_configs(
     HandlerContext& ctx, protocol::AlterConfigsRequest& request) {
   protocol::AlterConfigsResponse r;
@@ -90,19 +92,6 @@ awaitable<std::optional<protocol::IncrementalAlterConfigsResponse>> incremental_
     r.responses.push_back(std::move(altered));
   }
   co_return r;
-}
-
-}  // namespace
-
-awaitable<Result<Frame>> serve_alter_configs(HandlerContext& ctx, const protocol::ApiInfo& api,
-                                             std::span<const std::byte> body) {
-  co_return co_await run(ctx, api, body, &alter_configs);
-}
-
-awaitable<Result<Frame>> serve_incremental_alter_configs(HandlerContext& ctx,
-                                                         const protocol::ApiInfo& api,
-                                                         std::span<const std::byte> body) {
-  co_return co_await run(ctx, api, body, &incremental_alter_configs);
 }
 
 }  // namespace spate::broker

@@ -7,7 +7,6 @@
 #include "common.h"
 
 namespace spate::broker {
-namespace {
 
 awaitable<std::optional<protocol::ApiVersionsResponse>> api_versions(
     HandlerContext& ctx, protocol::ApiVersionsRequest& /*request*/) {
@@ -18,8 +17,6 @@ awaitable<std::optional<protocol::ApiVersionsResponse>> api_versions(
   (void)ctx;
   co_return r;
 }
-
-}  // namespace
 
 ResponseFrame api_versions_unsupported(HandlerContext& ctx) {
   protocol::ApiVersionsResponse r;
@@ -38,11 +35,6 @@ ResponseFrame api_versions_unsupported(HandlerContext& ctx) {
   ResponseFrame frame;
   frame.parts.push_back({out.release(), std::nullopt});
   return frame;
-}
-
-awaitable<Result<Frame>> serve_api_versions(HandlerContext& ctx, const protocol::ApiInfo& api,
-                                            std::span<const std::byte> body) {
-  co_return co_await run(ctx, api, body, &api_versions);
 }
 
 }  // namespace spate::broker

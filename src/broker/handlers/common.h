@@ -17,6 +17,31 @@
 
 #include "../handlers.h"
 
+namespace spate::protocol {
+struct ApiVersionsRequest;
+struct ApiVersionsResponse;
+struct MetadataRequest;
+struct MetadataResponse;
+struct ProduceRequest;
+struct ProduceResponse;
+struct ListOffsetsRequest;
+struct ListOffsetsResponse;
+struct CreateTopicsRequest;
+struct CreateTopicsResponse;
+struct DeleteTopicsRequest;
+struct DeleteTopicsResponse;
+struct CreatePartitionsRequest;
+struct CreatePartitionsResponse;
+struct DeleteRecordsRequest;
+struct DeleteRecordsResponse;
+struct DescribeConfigsRequest;
+struct DescribeConfigsResponse;
+struct AlterConfigsRequest;
+struct AlterConfigsResponse;
+struct IncrementalAlterConfigsRequest;
+struct IncrementalAlterConfigsResponse;
+}  // namespace spate::protocol
+
 namespace spate::broker {
 
 using protocol::ErrorCode;
@@ -80,22 +105,39 @@ awaitable<Result<Frame>> run(HandlerContext& ctx, const protocol::ApiInfo& api,
   co_return Frame(std::move(*frame));
 }
 
-// The handlers of table.cpp, one per file.
-#define SPATE_BROKER_HANDLER(name)                                                 \
-  awaitable<Result<Frame>> name(HandlerContext& ctx, const protocol::ApiInfo& api, \
-                                std::span<const std::byte> body)
-SPATE_BROKER_HANDLER(serve_api_versions);
-SPATE_BROKER_HANDLER(serve_metadata);
-SPATE_BROKER_HANDLER(serve_produce);
-SPATE_BROKER_HANDLER(serve_fetch);
-SPATE_BROKER_HANDLER(serve_list_offsets);
-SPATE_BROKER_HANDLER(serve_create_topics);
-SPATE_BROKER_HANDLER(serve_delete_topics);
-SPATE_BROKER_HANDLER(serve_create_partitions);
-SPATE_BROKER_HANDLER(serve_delete_records);
-SPATE_BROKER_HANDLER(serve_describe_configs);
-SPATE_BROKER_HANDLER(serve_alter_configs);
-SPATE_BROKER_HANDLER(serve_incremental_alter_configs);
-#undef SPATE_BROKER_HANDLER
+// The typed handlers, one per file: a decoded request in, the response out
+// (none: acks=0). table.cpp makes each an ApiHandler with serve<>; Fetch,
+// whose response carries file regions, is an ApiHandler itself.
+awaitable<std::optional<protocol::ApiVersionsResponse>> api_versions(
+    HandlerContext& ctx, protocol::ApiVersionsRequest& request);
+awaitable<std::optional<protocol::MetadataResponse>> metadata(HandlerContext& ctx,
+                                                              protocol::MetadataRequest& request);
+awaitable<std::optional<protocol::ProduceResponse>> produce(HandlerContext& ctx,
+                                                            protocol::ProduceRequest& request);
+awaitable<std::optional<protocol::ListOffsetsResponse>> list_offsets(
+    HandlerContext& ctx, protocol::ListOffsetsRequest& request);
+awaitable<std::optional<protocol::CreateTopicsResponse>> create_topics(
+    HandlerContext& ctx, protocol::CreateTopicsRequest& request);
+awaitable<std::optional<protocol::DeleteTopicsResponse>> delete_topics(
+    HandlerContext& ctx, protocol::DeleteTopicsRequest& request);
+awaitable<std::optional<protocol::CreatePartitionsResponse>> create_partitions(
+    HandlerContext& ctx, protocol::CreatePartitionsRequest& request);
+awaitable<std::optional<protocol::DeleteRecordsResponse>> delete_records(
+    HandlerContext& ctx, protocol::DeleteRecordsRequest& request);
+awaitable<std::optional<protocol::DescribeConfigsResponse>> describe_configs(
+    HandlerContext& ctx, protocol::DescribeConfigsRequest& request);
+awaitable<std::optional<protocol::AlterConfigsResponse>> alter_configs(
+    HandlerContext& ctx, protocol::AlterConfigsRequest& request);
+awaitable<std::optional<protocol::IncrementalAlterConfigsResponse>> incremental_alter_configs(
+    HandlerContext& ctx, protocol::IncrementalAlterConfigsRequest& request);
+awaitable<Result<Frame>> serve_fetch(HandlerContext& ctx, const protocol::ApiInfo& api,
+                                     std::span<const std::byte> body);
+
+// A typed handler as an ApiHandler: decode, run, encode.
+template <auto Handler>
+awaitable<Result<Frame>> serve(HandlerContext& ctx, const protocol::ApiInfo& api,
+                               std::span<const std::byte> body) {
+  co_return co_await run(ctx, api, body, Handler);
+}
 
 }  // namespace spate::broker

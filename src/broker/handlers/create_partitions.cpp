@@ -7,7 +7,6 @@
 #include "common.h"
 
 namespace spate::broker {
-namespace {
 
 awaitable<std::optional<protocol::CreatePartitionsResponse>> create_partitions(
     HandlerContext& ctx, protocol::CreatePartitionsRequest& request) {
@@ -31,13 +30,6 @@ awaitable<std::optional<protocol::CreatePartitionsResponse>> create_partitions(
     }
   }
   co_return r;
-}
-
-}  // namespace
-
-awaitable<Result<Frame>> serve_create_partitions(HandlerContext& ctx, const protocol::ApiInfo& api,
-                                                 std::span<const std::byte> body) {
-  co_return co_await run(ctx, api, body, &create_partitions);
 }
 
 }  // namespace spate::broker

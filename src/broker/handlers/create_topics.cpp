@@ -12,7 +12,6 @@
 #include "common.h"
 
 namespace spate::broker {
-namespace {
 
 awaitable<std::optional<protocol::CreateTopicsResponse>> create_topics(
     HandlerContext& ctx, protocol::CreateTopicsRequest& request) {
@@ -107,13 +106,6 @@ awaitable<std::optional<protocol::CreateTopicsResponse>> create_topics(
     if (ctx.version() >= 1) tr.error_message = bounded(e.detail());
   }
   co_return r;
-}
-
-}  // namespace
-
-awaitable<Result<Frame>> serve_create_topics(HandlerContext& ctx, const protocol::ApiInfo& api,
-                                             std::span<const std::byte> body) {
-  co_return co_await run(ctx, api, body, &create_topics);
 }
 
 }  // namespace spate::broker

@@ -7,7 +7,6 @@
 #include "common.h"
 
 namespace spate::broker {
-namespace {
 
 awaitable<std::optional<protocol::DeleteRecordsResponse>> delete_records(
     HandlerContext& ctx, protocol::DeleteRecordsRequest& request) {
@@ -41,13 +40,6 @@ awaitable<std::optional<protocol::DeleteRecordsResponse>> delete_records(
     }
   }
   co_return r;
-}
-
-}  // namespace
-
-awaitable<Result<Frame>> serve_delete_records(HandlerContext& ctx, const protocol::ApiInfo& api,
-                                              std::span<const std::byte> body) {
-  co_return co_await run(ctx, api, body, &delete_records);
 }
 
 }  // namespace spate::broker

@@ -13,6 +13,8 @@ std::string broker_resource_name(const HandlerContext& ctx) {
   return std::to_string(ctx.config.node_id);
 }
 
+}  // namespace
+
 awaitable<std::optional<protocol::DescribeConfigsResponse>> describe_configs(
     HandlerContext& ctx, protocol::DescribeConfigsRequest& request) {
   protocol::DescribeConfigsResponse r;
@@ -67,12 +69,5 @@ awaitable<std::optional<protocol::DescribeConfigsResponse>> describe_configs(
 }
 
 // Applies new overrides to a topic, or says why not. Shared by both alters.
-
-}  // namespace
-
-awaitable<Result<Frame>> serve_describe_configs(HandlerContext& ctx, const protocol::ApiInfo& api,
-                                                std::span<const std::byte> body) {
-  co_return co_await run(ctx, api, body, &describe_configs);
-}
 
 }  // namespace spate::broker

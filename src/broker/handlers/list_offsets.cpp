@@ -7,7 +7,6 @@
 #include "common.h"
 
 namespace spate::broker {
-namespace {
 
 awaitable<std::optional<protocol::ListOffsetsResponse>> list_offsets(
     HandlerContext& ctx, protocol::ListOffsetsRequest& request) {
@@ -50,13 +49,6 @@ awaitable<std::optional<protocol::ListOffsetsResponse>> list_offsets(
     }
   }
   co_return r;
-}
-
-}  // namespace
-
-awaitable<Result<Frame>> serve_list_offsets(HandlerContext& ctx, const protocol::ApiInfo& api,
-                                            std::span<const std::byte> body) {
-  co_return co_await run(ctx, api, body, &list_offsets);
 }
 
 }  // namespace spate::broker

@@ -32,6 +32,8 @@ protocol::MetadataResponseTopic describe_topic(HandlerContext& ctx, const cluste
   return out;
 }
 
+}  // namespace
+
 awaitable<std::optional<protocol::MetadataResponse>> metadata(HandlerContext& ctx,
                                                               protocol::MetadataRequest& request) {
   protocol::MetadataResponse r;
@@ -88,13 +90,6 @@ awaitable<std::optional<protocol::MetadataResponse>> metadata(HandlerContext& ct
     r.topics.push_back(describe_topic(ctx, *t));
   }
   co_return r;
-}
-
-}  // namespace
-
-awaitable<Result<Frame>> serve_metadata(HandlerContext& ctx, const protocol::ApiInfo& api,
-                                        std::span<const std::byte> body) {
-  co_return co_await run(ctx, api, body, &metadata);
 }
 
 }  // namespace spate::broker

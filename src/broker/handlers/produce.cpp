@@ -10,7 +10,6 @@
 #include "common.h"
 
 namespace spate::broker {
-namespace {
 
 awaitable<std::optional<protocol::ProduceResponse>> produce(HandlerContext& ctx,
                                                             protocol::ProduceRequest& request) {
@@ -71,13 +70,6 @@ awaitable<std::optional<protocol::ProduceResponse>> produce(HandlerContext& ctx,
     }
   }
   co_return r;
-}
-
-}  // namespace
-
-awaitable<Result<Frame>> serve_produce(HandlerContext& ctx, const protocol::ApiInfo& api,
-                                       std::span<const std::byte> body) {
-  co_return co_await run(ctx, api, body, &produce);
 }
 
 }  // namespace spate::broker

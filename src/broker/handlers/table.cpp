@@ -7,6 +7,16 @@
 #include <array>
 #include <vector>
 
+#include "spate/protocol/messages/alter_configs.h"
+#include "spate/protocol/messages/api_versions.h"
+#include "spate/protocol/messages/create_topics.h"
+#include "spate/protocol/messages/delete_topics.h"
+#include "spate/protocol/messages/describe_configs.h"
+#include "spate/protocol/messages/list_offsets.h"
+#include "spate/protocol/messages/metadata.h"
+#include "spate/protocol/messages/partition_admin.h"
+#include "spate/protocol/messages/produce.h"
+
 #include "common.h"
 
 namespace spate::broker {
@@ -22,18 +32,18 @@ struct ServedApi {
 };
 
 constexpr std::array<ServedApi, 12> kServedApis = {{
-    {ApiKey::produce, 0, 7, &serve_produce},
+    {ApiKey::produce, 0, 7, &serve<&produce>},
     {ApiKey::fetch, 4, 11, &serve_fetch},
-    {ApiKey::list_offsets, 1, 3, &serve_list_offsets},
-    {ApiKey::metadata, 0, 6, &serve_metadata},
-    {ApiKey::api_versions, 0, 3, &serve_api_versions},
-    {ApiKey::create_topics, 0, 4, &serve_create_topics},
-    {ApiKey::delete_topics, 0, 3, &serve_delete_topics},
-    {ApiKey::delete_records, 0, 1, &serve_delete_records},
-    {ApiKey::describe_configs, 0, 2, &serve_describe_configs},
-    {ApiKey::alter_configs, 0, 1, &serve_alter_configs},
-    {ApiKey::create_partitions, 0, 1, &serve_create_partitions},
-    {ApiKey::incremental_alter_configs, 0, 1, &serve_incremental_alter_configs},
+    {ApiKey::list_offsets, 1, 3, &serve<&list_offsets>},
+    {ApiKey::metadata, 0, 6, &serve<&metadata>},
+    {ApiKey::api_versions, 0, 3, &serve<&api_versions>},
+    {ApiKey::create_topics, 0, 4, &serve<&create_topics>},
+    {ApiKey::delete_topics, 0, 3, &serve<&delete_topics>},
+    {ApiKey::delete_records, 0, 1, &serve<&delete_records>},
+    {ApiKey::describe_configs, 0, 2, &serve<&describe_configs>},
+    {ApiKey::alter_configs, 0, 1, &serve<&alter_configs>},
+    {ApiKey::create_partitions, 0, 1, &serve<&create_partitions>},
+    {ApiKey::incremental_alter_configs, 0, 1, &serve<&incremental_alter_configs>},
 }};
 
 // The table as ApiInfo (name and first flexible version from the codec's
