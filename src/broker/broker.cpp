@@ -36,7 +36,7 @@ Result<std::vector<std::byte>> ResponseFrame::flatten() const {
 }
 
 awaitable<Result<std::optional<ResponseFrame>>> Broker::handle(std::vector<std::byte> frame) {
-  const auto started = std::chrono::steady_clock::now();
+  const auto started = clock_.steady_now();
   protocol::DecodeLimits limits;
   auto header = protocol::decode_request_header(frame, limits);
   if (!header) {
@@ -73,10 +73,10 @@ awaitable<Result<std::optional<ResponseFrame>>> Broker::handle(std::vector<std::
     metrics_.malformed_requests.fetch_add(1, std::memory_order_relaxed);
     co_return result;
   }
-  metrics_.record(h.request_api_key,
-                  std::chrono::duration_cast<std::chrono::microseconds>(
-                      std::chrono::steady_clock::now() - started),
-                  ctx.error);
+  metrics_.record(
+      h.request_api_key,
+      std::chrono::duration_cast<std::chrono::microseconds>(clock_.steady_now() - started),
+      ctx.error);
   metrics_.bytes_in.fetch_add(frame.size() + 4, std::memory_order_relaxed);
   if (*result) metrics_.bytes_out.fetch_add((*result)->size(), std::memory_order_relaxed);
   co_return result;

@@ -49,8 +49,7 @@ Offset Partition::high_watermark() const {
   return log_->end_offset();
 }
 
-awaitable<Status> Partition::wait_committed(Offset end,
-                                            std::chrono::steady_clock::time_point deadline) {
+awaitable<Status> Partition::wait_committed(Offset end, Clock::SteadyTime deadline) {
   auto self = shared_from_this();  // alive across the suspension
   // Bounded by the deadline: each pass either returns or waits until it.
   while (true) {
@@ -61,11 +60,12 @@ awaitable<Status> Partition::wait_committed(Offset end,
       co_return Error::fenced(fmt::format("partition {}: the log failed", id_.dir_name()));
     }
     if (high_watermark() >= end || log_->end_offset() < end) co_return Status{};
-    if (std::chrono::steady_clock::now() >= deadline) {
+    const auto now = log_->clock().steady_now();
+    if (now >= deadline) {
       co_return Error(Errc::timeout,
                       fmt::format("partition {}: not durable before the deadline", id_.dir_name()));
     }
-    co_await committed_.wait_until(deadline);
+    co_await committed_.wait_for(deadline - now);
   }
 }
 
@@ -73,7 +73,7 @@ awaitable<Status> Partition::advance_start(Offset to) {
   auto self = shared_from_this();  // alive across the suspensions
   // Bounded: a start ticket in flight completes (the disk thread never stops early).
   while (start_in_flight_ && !closed_) {
-    co_await flush_idle_.wait_until(std::chrono::steady_clock::now() + std::chrono::seconds(1));
+    co_await flush_idle_.wait_for(std::chrono::seconds(1));
   }
   if (closed_) {
     co_return Error(Errc::shutting_down, fmt::format("partition {} is closing", id_.dir_name()));
@@ -196,7 +196,7 @@ awaitable<void> Partition::stop() {
   // Bounded: a flush or start ticket in flight completes (the disk thread
   // never stops early).
   while (flush_in_flight_ || start_in_flight_) {
-    co_await flush_idle_.wait_until(std::chrono::steady_clock::now() + std::chrono::seconds(1));
+    co_await flush_idle_.wait_for(std::chrono::seconds(1));
   }
   committed_.notify_all();
 }

@@ -69,8 +69,8 @@ class PartitionFaults : public ::testing::Test {
     auto r = p.append(batch);
     if (!r) return r;
     model_.append(sent, r->base_offset, Term(1));
-    auto committed = run(p.wait_committed(
-        r->last_offset + 1, std::chrono::steady_clock::now() + std::chrono::seconds(5)));
+    auto committed =
+        run(p.wait_committed(r->last_offset + 1, clock_.steady_now() + std::chrono::seconds(5)));
     if (!committed) return committed.error();
     acked_ = r->last_offset + 1;
     return r;
@@ -195,9 +195,12 @@ TEST_F(PartitionFaults, NothingIsCommittedOrReadableBeforeItsFlushCompletes) {
   auto batch = make_varied_batch(rng_, 4, 150, ts_);
   auto appended = p->append(batch);
   ASSERT_TRUE(appended) << appended.error();
-  auto waited =
-      run(p->wait_committed(appended->last_offset + 1,
-                            std::chrono::steady_clock::now() + std::chrono::milliseconds(100)));
+  // The partition's clock passes the deadline while the flush is held.
+  asio::steady_timer tick(io_, std::chrono::milliseconds(50));
+  tick.async_wait(
+      [this](const boost::system::error_code&) { clock_.advance(std::chrono::milliseconds(100)); });
+  auto waited = run(p->wait_committed(appended->last_offset + 1,
+                                      clock_.steady_now() + std::chrono::milliseconds(100)));
   release.set_value();
   ASSERT_FALSE(waited);
   EXPECT_EQ(waited.error().code(), Errc::timeout);
@@ -206,8 +209,8 @@ TEST_F(PartitionFaults, NothingIsCommittedOrReadableBeforeItsFlushCompletes) {
   ASSERT_TRUE(past) << past.error();
   EXPECT_TRUE(past->bytes.empty());
   // Released: the flush completes and the batch is committed.
-  auto later = run(p->wait_committed(appended->last_offset + 1,
-                                     std::chrono::steady_clock::now() + std::chrono::seconds(5)));
+  auto later = run(
+      p->wait_committed(appended->last_offset + 1, clock_.steady_now() + std::chrono::seconds(5)));
   EXPECT_TRUE(later) << later.error();
   EXPECT_EQ(p->high_watermark(), appended->last_offset + 1);
   ASSERT_TRUE(run(p->close()));

@@ -16,16 +16,18 @@ namespace spate::cluster {
 
 class Notifier {
  public:
-  // Suspends until notify_all() or the deadline, whichever comes first.
+  // Suspends until notify_all() or for `timeout`, whichever comes first: a
+  // deadline of the injected Clock becomes `deadline - clock.steady_now()`.
   // Returns true if woken by notify_all().
+  awaitable<bool> wait_for(std::chrono::nanoseconds timeout) {
+    auto timer = std::make_shared<asio::steady_timer>(co_await asio::this_coro::executor);
+    timer->expires_after(timeout);
+    co_return co_await wait_on(timer);
+  }
+  // The same until a point of the system's steady clock.
   awaitable<bool> wait_until(std::chrono::steady_clock::time_point deadline) {
-    auto executor = co_await asio::this_coro::executor;
-    auto timer = std::make_shared<asio::steady_timer>(executor, deadline);
-    waiters_.push_back(timer);
-    boost::system::error_code ec;
-    co_await timer->async_wait(asio::redirect_error(use_awaitable, ec));
-    std::erase(waiters_, timer);
-    co_return ec == asio::error::operation_aborted;
+    auto timer = std::make_shared<asio::steady_timer>(co_await asio::this_coro::executor, deadline);
+    co_return co_await wait_on(timer);
   }
 
   // For a coroutine waiting on several notifiers with one timer (Fetch over
@@ -42,6 +44,14 @@ class Notifier {
   [[nodiscard]] std::size_t waiting() const { return waiters_.size(); }
 
  private:
+  awaitable<bool> wait_on(const std::shared_ptr<asio::steady_timer>& timer) {
+    waiters_.push_back(timer);
+    boost::system::error_code ec;
+    co_await timer->async_wait(asio::redirect_error(use_awaitable, ec));
+    std::erase(waiters_, timer);
+    co_return ec == asio::error::operation_aborted;
+  }
+
   std::vector<std::shared_ptr<asio::steady_timer>> waiters_;
 };
 

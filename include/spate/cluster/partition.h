@@ -18,6 +18,7 @@
 #include "spate/cluster/disk_thread.h"
 #include "spate/cluster/notifier.h"
 #include "spate/common/asio.h"
+#include "spate/common/clock.h"
 #include "spate/common/result.h"
 #include "spate/storage/data_dir.h"
 #include "spate/storage/partition_log.h"
@@ -55,7 +56,7 @@ class Partition : public std::enable_shared_from_this<Partition> {
 
   // Waits until every offset below `end` is committed (below the high
   // watermark). Errors: timeout at the deadline; log_fenced if a flush failed.
-  awaitable<Status> wait_committed(Offset end, std::chrono::steady_clock::time_point deadline);
+  awaitable<Status> wait_committed(Offset end, Clock::SteadyTime deadline);
 
   // Whole batches from `from`, never past the high watermark.
   // Errors: offset_out_of_range outside [start, end]; the log's.

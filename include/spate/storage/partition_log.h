@@ -354,6 +354,8 @@ class PartitionLog {
   [[nodiscard]] Status resume_writes();
   [[nodiscard]] const RecoveryReport& recovery() const { return recovery_; }
   [[nodiscard]] const LogConfig& config() const { return config_; }
+  // The clock the log was opened with (the partition above it reads time from it too).
+  [[nodiscard]] const Clock& clock() const { return clock_; }
   [[nodiscard]] const std::filesystem::path& dir() const { return dir_; }
 
  private:

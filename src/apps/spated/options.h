@@ -11,7 +11,9 @@
 #include <string>
 #include <vector>
 
+#include "spate/broker/broker.h"
 #include "spate/common/result.h"
+#include "spate/server/kafka_server.h"
 #include "spate/storage/partition_log.h"
 
 namespace spate::apps {
@@ -81,5 +83,11 @@ struct Parsed {
 
 // The storage::LogConfig that every partition starts from.
 [[nodiscard]] storage::LogConfig log_config(const DaemonConfig& config);
+// The broker's settings and its broker-level config table (DescribeConfigs).
+[[nodiscard]] broker::BrokerConfig broker_config(const DaemonConfig& config,
+                                                 std::string cluster_id);
+// The Kafka listener's settings.
+[[nodiscard]] server::ServerConfig server_config(const DaemonConfig& config,
+                                                 const HostPort& listen);
 
 }  // namespace spate::apps

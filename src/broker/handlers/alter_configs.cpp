@@ -32,7 +32,7 @@ awaitable<protocol::AlterConfigsResourceResponse> alter_topic(
     co_return out;
   }
   auto s = co_await ctx.partitions.change_topic_configs(name, change, validate_only,
-                                                        Clock_::now() + kAdminWaitDefault);
+                                                        ctx.clock.steady_now() + kAdminWaitDefault);
   if (!s) {
     fail(error_code_for(s.error().code()), s.error().detail());
   }

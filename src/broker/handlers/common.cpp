@@ -13,9 +13,9 @@ std::string shorten(std::string_view text, std::size_t max) {
   return fmt::format("{}...", text.substr(0, n));
 }
 
-Clock_::time_point deadline_after(const HandlerContext& ctx, std::int32_t timeout_ms) {
+SteadyTime deadline_after(const HandlerContext& ctx, std::int32_t timeout_ms) {
   const std::int32_t max = std::min(kRequestTimeoutMaxMs, ctx.config.request_wait_max_ms);
-  return Clock_::now() + std::chrono::milliseconds(std::clamp(timeout_ms, 0, std::max(max, 0)));
+  return ctx.clock.steady_now() + std::chrono::milliseconds(std::clamp(timeout_ms, 0, std::max(max, 0)));
 }
 
 }  // namespace spate::broker

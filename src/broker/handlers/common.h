@@ -45,7 +45,7 @@ struct IncrementalAlterConfigsResponse;
 namespace spate::broker {
 
 using protocol::ErrorCode;
-using Clock_ = std::chrono::steady_clock;
+using SteadyTime = Clock::SteadyTime;
 using Frame = std::optional<ResponseFrame>;
 
 inline constexpr std::int32_t kRequestTimeoutMaxMs = 5 * 60 * 1000;
@@ -70,21 +70,23 @@ inline constexpr auto kSliceMax = std::chrono::microseconds(500);
 }
 
 // Now plus the request's timeout, clamped to [0, request_wait_max_ms].
-[[nodiscard]] Clock_::time_point deadline_after(const HandlerContext& ctx, std::int32_t timeout_ms);
+[[nodiscard]] SteadyTime deadline_after(const HandlerContext& ctx, std::int32_t timeout_ms);
 
 // Suspends to let other requests on the shard run once this one has had the
 // thread for kSliceMax. Call between entries of slow work.
 class Slicer {
  public:
+  explicit Slicer(const Clock& clock) : clock_(clock), started_(clock.steady_now()) {}
   awaitable<void> maybe_yield() {
-    if (Clock_::now() - started_ < kSliceMax) co_return;
+    if (clock_.steady_now() - started_ < kSliceMax) co_return;
     auto executor = co_await asio::this_coro::executor;
     co_await asio::post(executor, use_awaitable);
-    started_ = Clock_::now();
+    started_ = clock_.steady_now();
   }
 
  private:
-  Clock_::time_point started_ = Clock_::now();
+  const Clock& clock_;
+  SteadyTime started_;
 };
 
 // Decodes the request, runs `handler`, encodes its response (none: acks=0).

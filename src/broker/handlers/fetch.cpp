@@ -98,7 +98,7 @@ awaitable<FetchResult> fetch(HandlerContext& ctx, const protocol::FetchRequest& 
   while (true) {
     bool any_error = false;
     const std::int64_t total = fetch_once(ctx, request, partitions, result, any_error);
-    if (any_error || total >= request.min_bytes || Clock_::now() >= deadline ||
+    if (any_error || total >= request.min_bytes || ctx.clock.steady_now() >= deadline ||
         partitions.empty()) {
       if (any_error) ctx.error = true;
       co_return result;

@@ -11,7 +11,7 @@ namespace spate::broker {
 awaitable<std::optional<protocol::ListOffsetsResponse>> list_offsets(
     HandlerContext& ctx, protocol::ListOffsetsRequest& request) {
   protocol::ListOffsetsResponse r;
-  Slicer slicer;
+  Slicer slicer(ctx.clock);
   for (const auto& t : request.topics) {
     auto& tr = r.topics.emplace_back();
     tr.name = t.name;

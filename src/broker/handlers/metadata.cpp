@@ -64,7 +64,7 @@ awaitable<std::optional<protocol::MetadataResponse>> metadata(HandlerContext& ct
     }
     if (!missing.empty()) {
       auto created =
-          co_await ctx.partitions.create_topics(missing, false, Clock_::now() + kAdminWaitDefault);
+          co_await ctx.partitions.create_topics(missing, false, ctx.clock.steady_now() + kAdminWaitDefault);
       for (std::size_t i = 0; i < created.size(); ++i) {
         const auto& s = created[i];
         if (s || s.error().code() == Errc::already_exists) continue;

@@ -1,0 +1,84 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// Node: one spated process. It owns the shard (its io_context, disk thread
+// and tick), the data directory and partitions, the broker, the Kafka and
+// admin listeners, and the order in which they start and stop:
+//
+//   start:  admin listener (503) -> data directory -> partitions (opened in
+//           parallel) -> broker -> Kafka listener -> admin says 200
+//   stop:   admin says 503 -> Kafka listener stops accepting and lets
+//           requests finish (up to the grace) -> every partition flushed and
+//           closed -> admin listener closed
+//
+// main() parses the settings and runs a Node.
+
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <optional>
+
+#include "spate/broker/broker.h"
+#include "spate/cluster/partition_manager.h"
+#include "spate/cluster/shard.h"
+#include "spate/common/clock.h"
+#include "spate/common/log.h"
+#include "spate/server/admin_server.h"
+#include "spate/server/kafka_server.h"
+#include "spate/storage/data_dir.h"
+
+#include "options.h"
+
+namespace spate::apps {
+
+// spated's exit codes (docs/broker.md, Shutdown).
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitConfig = 2;
+inline constexpr int kExitStorage = 3;
+inline constexpr int kExitListen = 4;
+
+class Node {
+ public:
+  explicit Node(const DaemonConfig& config);
+  ~Node();
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+
+  // Starts, serves until SIGTERM or SIGINT, stops in order. Returns the
+  // process's exit code. `started`: when the process started (start-up time
+  // in the log).
+  int run(Clock::SteadyTime started);
+
+ private:
+  [[nodiscard]] Result<std::uint16_t> start_admin();
+  [[nodiscard]] Status open_storage();
+  [[nodiscard]] Result<std::uint16_t> start_kafka();
+  // Serves until a signal, then stops in order. Returns the partitions that
+  // failed to close.
+  std::size_t serve_until_signal();
+  awaitable<std::size_t> stop_in_order();
+  // On a failed start: closes what opened and stops the shard.
+  void abandon();
+
+  const DaemonConfig& config_;
+  HostPort listen_;
+  HostPort admin_listen_;
+  std::shared_ptr<spdlog::logger> logger_;
+  SystemClock clock_;
+  cluster::Shard shard_;
+  // Registered before anything starts: a signal during start-up is queued
+  // and handled once serving.
+  asio::signal_set signals_;
+  std::atomic<bool> broker_ready_{false};
+  std::unique_ptr<server::AdminServer> admin_;
+  std::unique_ptr<storage::Filesystem> fs_;
+  std::unique_ptr<storage::DataDir> dir_;
+  std::unique_ptr<cluster::PartitionManager> partitions_;
+  broker::Metrics metrics_;
+  std::unique_ptr<broker::Broker> broker_;
+  std::unique_ptr<server::KafkaServer> kafka_;
+};
+
+}  // namespace spate::apps
