@@ -18,6 +18,7 @@
 #include "spate/storage/faulty_fs.h"
 #include "spate/storage/mem_fs.h"
 
+#include "support/io_testing.h"
 #include "support/log_testing.h"
 
 namespace spate::cluster {
@@ -49,16 +50,7 @@ class PartitionFaults : public ::testing::Test {
   // Runs a coroutine on the test's io_context to completion (bounded: 10 s).
   template <typename T>
   T run(awaitable<T> task) {
-    std::optional<T> out;
-    asio::co_spawn(
-        io_, [&]() -> awaitable<void> { out.emplace(co_await std::move(task)); },
-        [](std::exception_ptr e) {
-          if (e) std::rethrow_exception(e);
-        });
-    io_.restart();
-    for (int i = 0; i < 1000 && !out; ++i) io_.run_one_for(std::chrono::milliseconds(10));
-    SPATE_ASSERT(out.has_value(), "coroutine did not finish within 10 s");
-    return std::move(*out);
+    return spate::testing::run_on(io_, std::move(task));
   }
 
   // Produces one batch with acks=all; true once it is committed (acknowledged).
@@ -189,9 +181,7 @@ TEST_F(PartitionFaults, NothingIsCommittedOrReadableBeforeItsFlushCompletes) {
   ASSERT_NE(p, nullptr);
   ASSERT_TRUE(produce(*p));
   const Offset hw = p->high_watermark();
-  std::promise<void> release;
-  auto held = release.get_future().share();
-  disk_.submit([held] { held.wait(); }, io_.get_executor(), [] {});
+  spate::testing::DiskHold hold(disk_, io_.get_executor());
   auto batch = make_varied_batch(rng_, 4, 150, ts_);
   auto appended = p->append(batch);
   ASSERT_TRUE(appended) << appended.error();
@@ -201,7 +191,7 @@ TEST_F(PartitionFaults, NothingIsCommittedOrReadableBeforeItsFlushCompletes) {
       [this](const boost::system::error_code&) { clock_.advance(std::chrono::milliseconds(100)); });
   auto waited = run(p->wait_committed(appended->last_offset + 1,
                                       clock_.steady_now() + std::chrono::milliseconds(100)));
-  release.set_value();
+  hold.release();
   ASSERT_FALSE(waited);
   EXPECT_EQ(waited.error().code(), Errc::timeout);
   EXPECT_EQ(p->high_watermark(), hw);
