@@ -75,6 +75,18 @@ class TornIndexes : public TornWrite {
     EXPECT_EQ(unexpected_files(mem_, kLogDir, log.segment_count()), "");
   }
 
+  // The active segment's .log: the one with the highest base.
+  std::filesystem::path active_log() {
+    std::filesystem::path last;
+    auto names = mem_.list_directory(kLogDir);
+    EXPECT_TRUE(names);
+    if (!names) return last;
+    for (const auto& n : *names) {
+      if (n.ends_with(".log")) last = kLogDir / n;
+    }
+    return last;
+  }
+
   std::size_t segments_ = 0;
   Offset sealed_;
 };
@@ -285,12 +297,8 @@ TEST_F(TornWrite, OffsetIndexFromBeforeATruncationIsNeverTrustedAfterAPowerLoss)
 TEST_F(TornIndexes, CleanMarkerWithALongerActiveLogMeansAScan) {
   build();
   // The active segment is the one with the highest base.
-  auto names = mem_.list_directory(kLogDir);
-  ASSERT_TRUE(names);
-  std::filesystem::path last_log;
-  for (const auto& n : *names) {
-    if (n.ends_with(".log")) last_log = kLogDir / n;
-  }
+  const auto last_log = active_log();
+  ASSERT_FALSE(last_log.empty());
   const std::uint64_t size = mem_.contents(last_log)->size();
   ASSERT_TRUE(mem_.corrupt(last_log, size, to_bytes("more bytes than the marker says")));
   auto log = open_log();
@@ -304,12 +312,8 @@ TEST_F(TornIndexes, CleanMarkerWithALongerActiveLogMeansAScan) {
 
 TEST_F(TornIndexes, CleanMarkerWithAnActiveLogShorterByAWholeBatchMeansAScan) {
   build();
-  auto names = mem_.list_directory(kLogDir);
-  ASSERT_TRUE(names);
-  std::filesystem::path last_log;
-  for (const auto& n : *names) {
-    if (n.ends_with(".log")) last_log = kLogDir / n;
-  }
+  const auto last_log = active_log();
+  ASSERT_FALSE(last_log.empty());
   const auto& last = model_.batches().back();
   const std::uint64_t size = mem_.contents(last_log)->size();
   ASSERT_GT(size, last.bytes.size());
@@ -327,12 +331,8 @@ TEST_F(TornIndexes, CleanMarkerWithAnActiveLogShorterByAWholeBatchMeansAScan) {
 // to durable data (storage-format.md §Recovery), not a torn write.
 TEST_F(TornIndexes, CleanMarkerWithAnActiveLogCutInsideABatchIsCorruption) {
   build();
-  auto names = mem_.list_directory(kLogDir);
-  ASSERT_TRUE(names);
-  std::filesystem::path last_log;
-  for (const auto& n : *names) {
-    if (n.ends_with(".log")) last_log = kLogDir / n;
-  }
+  const auto last_log = active_log();
+  ASSERT_FALSE(last_log.empty());
   const std::uint64_t size = mem_.contents(last_log)->size();
   ASSERT_TRUE(mem_.set_size_durable(last_log, size - 5));
   auto log = try_open();

@@ -33,6 +33,19 @@ std::filesystem::path segment_path(Offset base, const char* suffix) {
 
 // ---------------------------------------------------------------- random tears
 
+// Where recovery must land after a cut `cut` bytes into the unsynced tail:
+// the end of the last batch wholly before the cut (`ends` holds, per unsynced
+// batch, the tail bytes up to its end and its end offset), and those bytes.
+std::pair<Offset, std::uint64_t> landing(Offset durable,
+                                         const std::vector<std::pair<std::uint64_t, Offset>>& ends,
+                                         std::uint64_t cut) {
+  std::pair<Offset, std::uint64_t> at{durable, 0};
+  for (const auto& [bytes, end] : ends) {
+    if (bytes <= cut) at = {end, bytes};
+  }
+  return at;
+}
+
 TEST_F(TornWrite, ThousandRandomCutPointsInTheUnsyncedTailRecoverToTheLastWholeBatch) {
   Rng cuts(2026);
   int cut_inside = 0;
@@ -61,15 +74,7 @@ TEST_F(TornWrite, ThousandRandomCutPointsInTheUnsyncedTailRecoverToTheLastWholeB
     t.mem_.crash([&](const std::filesystem::path& path, std::uint64_t) {
       return path.extension() == ".log" ? cut : 0;
     });
-    // Where recovery must land: the end of the last batch wholly before the cut.
-    Offset expected = durable;
-    std::uint64_t whole = 0;
-    for (const auto& [bytes, end] : ends) {
-      if (bytes <= cut) {
-        expected = end;
-        whole = bytes;
-      }
-    }
+    const auto [expected, whole] = landing(durable, ends, cut);
     log = t.open_log();
     ASSERT_NE(log, nullptr);
     EXPECT_FALSE(log->recovery().clean);
@@ -120,14 +125,7 @@ TEST_F(TornWrite, RandomCutsInATailThatSpansARollRecoverToTheLastWholeBatch) {
     t.mem_.crash([&](const std::filesystem::path& path, std::uint64_t n) {
       return path == first_log ? cut : cuts.uniform(n + 1);
     });
-    Offset expected = durable;
-    std::uint64_t whole = 0;
-    for (const auto& [bytes, end] : ends) {
-      if (bytes <= cut) {
-        expected = end;
-        whole = bytes;
-      }
-    }
+    const auto [expected, whole] = landing(durable, ends, cut);
     log = t.open_log();
     ASSERT_NE(log, nullptr);
     EXPECT_EQ(log->end_offset(), expected);
