@@ -18,6 +18,7 @@
 #include "spate/storage/mem_fs.h"
 #include "spate/storage/partition_log.h"
 
+#include "support/faults.h"
 #include "support/log_testing.h"
 
 namespace spate::storage {
@@ -26,14 +27,9 @@ namespace {
 using spate::testing::compare_with_model;
 using spate::testing::LogModel;
 using spate::testing::make_varied_batch;
+using spate::testing::ops;
 
 const std::filesystem::path kDir = "/data/topic-0";
-
-std::uint32_t ops(std::initializer_list<FaultOp> list) {
-  std::uint32_t out = 0;
-  for (auto op : list) out |= static_cast<std::uint32_t>(op);
-  return out;
-}
 
 class LogTransient : public ::testing::Test {
  protected:

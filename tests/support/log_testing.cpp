@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// PartitionLog test helpers: batch generation, the log model and comparison.
+// PartitionLog test helpers: the log model and comparison.
 
 #include "support/log_testing.h"
 
@@ -19,26 +19,6 @@
 namespace spate::testing {
 
 void quiet_storage_logs() { log::set_level(spdlog::level::critical); }
-
-std::vector<std::byte> make_varied_batch(Rng& rng, int records, std::size_t value_bytes_max,
-                                         std::int64_t first_timestamp) {
-  protocol::BatchBuilder builder(first_timestamp);
-  for (int i = 0; i < records; ++i) {
-    protocol::RecordSpec spec;
-    spec.timestamp = first_timestamp + i;
-    const auto size = static_cast<std::size_t>(rng.uniform(value_bytes_max + 1));
-    std::vector<std::byte> value(size);
-    // Eight random bytes per draw: the sim makes tens of megabytes of values.
-    for (std::size_t at = 0; at < size; at += 8) {
-      const std::uint64_t word = rng.next();
-      std::memcpy(value.data() + at, &word, std::min<std::size_t>(8, size - at));
-    }
-    spec.value = std::move(value);
-    if (rng.chance(50)) spec.key = to_bytes(fmt::format("k{}", rng.uniform(1000)));
-    builder.add(spec);
-  }
-  return builder.build();
-}
 
 std::vector<std::byte> as_stored(std::span<const std::byte> sent, Offset base, Term term) {
   std::vector<std::byte> out(sent.begin(), sent.end());

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// Helpers for PartitionLog tests: varied random batches, a model of what a log
+// Helpers for PartitionLog tests: a model of what a log
 // must hold (batches with their assigned offsets and terms), and a comparison
 // of a live log against that model.
 
@@ -18,18 +18,13 @@
 #include "spate/storage/file.h"
 #include "spate/storage/partition_log.h"
 
+#include "support/batches.h"  // make_varied_batch, split_batches
+
 namespace spate::testing {
 
 // Silences the storage logger below error level (recovery cuts are expected
 // by the thousand in these tests).
 void quiet_storage_logs();
-
-// A valid uncompressed batch of `records` records, each with a value of a
-// random size in [0, value_bytes_max] (random bytes), a key half of the time,
-// and timestamps first_timestamp, first_timestamp + 1, ...
-[[nodiscard]] std::vector<std::byte> make_varied_batch(Rng& rng, int records,
-                                                       std::size_t value_bytes_max,
-                                                       std::int64_t first_timestamp);
 
 // `sent` as the log must store it: baseOffset = base, partitionLeaderEpoch = term.
 [[nodiscard]] std::vector<std::byte> as_stored(std::span<const std::byte> sent, Offset base,

@@ -1,0 +1,161 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// ModelSim: the seeded model test of PartitionLog (style.md §3.11,
+// reliability.md S1/S2). One run applies thousands of random operations to a
+// log on MemFs (through FaultyFs when `faults`) and to a LogModel, with
+// crashes, torn writes and injected EIO/ENOSPC, and checks the invariants
+// after every step. The checks and fault handling are in log_sim.cpp, the
+// operations in log_sim_ops.cpp; the seeds are run by
+// tests/storage/sim/log_model_test.cpp. SPATE_SIM_TRACE=1 prints every
+// operation as it runs.
+
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "spate/common/clock.h"
+#include "spate/common/rng.h"
+#include "spate/storage/faulty_fs.h"
+#include "spate/storage/mem_fs.h"
+#include "spate/storage/partition_log.h"
+
+#include "support/log_testing.h"
+
+namespace spate::storage::sim {
+
+using spate::testing::LogModel;
+
+inline const std::filesystem::path kDir = "/data/topic-0";
+
+// Operations that write: a fault there must surface as an error and fence.
+enum class Kind : std::uint8_t { write, read, open };
+
+// What the runs exercised, printed once per test (so that a change that
+// makes the sim stop crashing, cutting or faulting shows).
+struct SimStats {
+  std::uint64_t ops = 0;
+  std::uint64_t appends = 0;
+  std::uint64_t crashes = 0;
+  std::uint64_t reopens = 0;
+  std::uint64_t cuts = 0;
+  std::uint64_t faults = 0;
+  std::uint64_t segments_deleted = 0;
+  std::uint64_t truncations = 0;
+  std::uint64_t restarts = 0;  // opens that restarted an emptied log at its start offset
+  std::uint64_t fenced = 0;    // failed writes that fenced the log
+  std::uint64_t refused = 0;   // failed writes after which the log refused writes
+  std::uint64_t resumed = 0;   // refusing logs that took writes again without a restart
+  std::uint64_t absorbed = 0;  // full disks absorbed on purpose (recovery point, retention roll)
+};
+
+class ModelSim {
+ public:
+  ModelSim(std::uint64_t seed, bool faults, SimStats& stats);
+
+  std::string run(int ops);
+
+ private:
+  Filesystem& fs() { return faults_ ? static_cast<Filesystem&>(faulty_) : mem_; }
+
+  void note(std::string line);
+
+  std::string fail(const std::string& what);
+
+  bool check(bool ok, const std::string& what);
+
+  void maybe_inject();
+
+  bool fault_fired();
+
+  static bool named(const std::filesystem::path& p, std::string_view name);
+
+  static bool in_recovery_point_write(const FaultyFs::Fired& f);
+
+  static bool in_roll(const FaultyFs::Fired& f);
+
+  static bool transient_errno(int err) { return err == 28; }  // the only one injected here
+
+  void after_success(const char* op, Kind kind);
+
+  void resume();
+
+  void check_reads_match_model(Offset limit, const char* why);
+
+  void on_error(const Error& e, const char* op, Kind kind);
+
+  void one_step();
+
+  std::vector<std::byte> random_batch();
+
+  void append();
+
+  void bad_append();
+
+  void read();
+
+  void flush();
+
+  void ticket_flush();
+
+  bool ticket_operation(std::optional<Offset>& truncated, std::optional<Error>& error,
+                        const char*& op, Kind& kind);
+
+  void truncate();
+
+  void roll();
+
+  void age();
+
+  void advance_start();
+
+  void retention();
+
+  void time_lookup();
+
+  void terms();
+
+  void crash(std::uint64_t mode);
+
+  void clean_reopen();
+
+  void unclean_reopen();
+
+  bool reopen();
+
+  void verify_after_reopen(const char* why, bool nothing_lost);
+
+  void check_steady();
+
+  std::uint64_t seed_;
+  Rng rng_;
+  bool faults_;
+  SimStats& stats_;
+  MemFs mem_;
+  FaultyFs faulty_{mem_};
+  ManualClock clock_;
+  LogConfig config_;
+  std::unique_ptr<PartitionLog> log_;
+  LogModel model_;
+  Offset durable_end_{0};      // every batch below is durable
+  Offset persisted_start_{0};  // advance_start returned ok for this
+  Offset start_ceiling_{0};    // the start may be anything up to here after a restart
+  Term term_{1};
+  std::int64_t ts_ = 0;
+  bool plan_pending_ = false;
+  bool crashed_in_reopen_ = false;
+  std::vector<std::string> leftover_tmp_;  // an open failed to remove these
+  bool index_skipped_ = false;             // an open could not rewrite an index file
+  std::uint64_t fired_seen_ = 0;
+  int step_ = 0;
+  std::deque<std::string> trail_;
+  std::string failure_;
+};
+
+}  // namespace spate::storage::sim
