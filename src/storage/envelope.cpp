@@ -61,9 +61,11 @@ Result<EnvelopeFile> read_envelope(Filesystem& fs, const std::filesystem::path& 
                  fmt::format("{}: {}", path.string(), opened.error().detail()));
   }
   const auto version = opened->version;
+  const auto at = static_cast<std::ptrdiff_t>(opened->body.data() - bytes->data());
+  const auto length = opened->body.size();
   // The body moves to the front of the buffer it was read into.
-  bytes->resize(bytes->size() - 4);
-  bytes->erase(bytes->begin(), bytes->begin() + kEnvelopeHeaderBytes);
+  bytes->erase(bytes->begin(), bytes->begin() + at);
+  bytes->resize(length);
   return EnvelopeFile{version, std::move(*bytes)};
 }
 
