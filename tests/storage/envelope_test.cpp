@@ -12,9 +12,10 @@
 
 #include "spate/common/crc32c.h"
 #include "spate/common/rng.h"
-#include "spate/protocol/record_batch.h"
 #include "spate/storage/mem_fs.h"
 #include "spate/storage/partition_log.h"
+
+#include "support/log_testing.h"
 
 #include "storage/log_files.h"
 
@@ -247,15 +248,10 @@ TEST(CleanMarker, TheOldLayoutDecodesAndIsWhatIsEncoded) {
   m.terms = {{1, 0}, {4, 150}};
   const auto old = old_marker(300, {{0, 4096}, {200, 77}}, {{1, 0}, {4, 150}});
   EXPECT_EQ(encode_clean_marker(m), old);
+  // Decoding keeps every field: encoding the result gives the same bytes.
   auto decoded = decode_clean_marker(old);
   ASSERT_TRUE(decoded) << decoded.error();
-  EXPECT_EQ(decoded->end_offset, Offset(300));
-  ASSERT_EQ(decoded->segments.size(), 2U);
-  EXPECT_EQ(decoded->segments[1].base, 200);
-  EXPECT_EQ(decoded->segments[1].size_bytes, 77U);
-  ASSERT_EQ(decoded->terms.size(), 2U);
-  EXPECT_EQ(decoded->terms[1].term, 4);
-  EXPECT_EQ(decoded->terms[1].start, 150);
+  EXPECT_EQ(encode_clean_marker(*decoded), old);
 }
 
 TEST(CleanMarker, HostileCountsAndLengthsAreCorrupt) {
@@ -284,13 +280,6 @@ TEST(CleanMarker, HostileCountsAndLengthsAreCorrupt) {
   }
 }
 
-std::vector<std::byte> one_batch(std::string_view value) {
-  protocol::BatchBuilder builder(1000);
-  auto bytes = to_bytes(value);
-  builder.add_value(bytes);
-  return builder.build();
-}
-
 // A log closed by the code before the envelope: its marker and offset files,
 // laid out by hand, open it cleanly at the same state.
 TEST(CleanMarker, ALogWithOldFilesOpensClean) {
@@ -301,8 +290,9 @@ TEST(CleanMarker, ALogWithOldFilesOpensClean) {
   {
     auto log = PartitionLog::open(fs, dir, LogConfig{}, clock);
     ASSERT_TRUE(log) << log.error();
-    for (auto v : {"a", "b", "c"}) {
-      auto batch = one_batch(v);
+    Rng rng(3);
+    for (std::int64_t ts = 0; ts < 3; ++ts) {
+      auto batch = spate::testing::make_varied_batch(rng, 1, 50, ts);
       ASSERT_TRUE((*log)->append(batch, Term(3)));
     }
     ASSERT_TRUE((*log)->close());
