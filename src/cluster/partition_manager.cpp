@@ -1,264 +1,17 @@
 // SPDX-License-Identifier: Apache-2.0
+//
+// PartitionManager: topic operations (create, delete, add partitions, change
+// configs), one at a time, their file work on the worker thread; close_all,
+// which takes the last turn.
 
 #include "spate/cluster/partition_manager.h"
 
 #include <atomic>
 #include <set>
 
-#include "spate/common/bytes.h"
-#include "spate/common/crc32c.h"
 #include "spate/common/log.h"
 
 namespace spate::cluster {
-namespace {
-
-constexpr const char* kTopicsMetaFile = "topics.meta";
-constexpr std::uint32_t kTopicsMagic = 0x53505450;  // "SPTP"
-constexpr std::uint16_t kTopicsVersion = 1;
-
-void write_string(ByteWriter& w, const std::string& s) {
-  w.write<std::uint16_t>(static_cast<std::uint16_t>(s.size()));
-  w.write_string(s);
-}
-
-Result<std::string> read_string(ByteReader& r) {
-  auto n = r.read<std::uint16_t>();
-  if (!n) return n.error();
-  auto bytes = r.read_bytes(*n);
-  if (!bytes) return bytes.error();
-  return std::string(reinterpret_cast<const char*>(bytes->data()), bytes->size());
-}
-
-}  // namespace
-
-std::vector<std::byte> encode_topics_meta(const std::vector<TopicRecord>& topics) {
-  ByteWriter w(64);
-  w.write<std::uint32_t>(kTopicsMagic);
-  w.write<std::uint16_t>(kTopicsVersion);
-  w.write<std::uint32_t>(static_cast<std::uint32_t>(topics.size()));
-  for (const auto& t : topics) {
-    write_string(w, t.name);
-    w.write<std::int32_t>(t.partitions);
-    w.write<std::uint32_t>(static_cast<std::uint32_t>(t.overrides.size()));
-    for (const auto& [k, v] : t.overrides) {
-      write_string(w, k);
-      write_string(w, v);
-    }
-  }
-  w.write<std::uint32_t>(crc32c::value(w.view()));
-  return w.release();
-}
-
-Result<std::vector<TopicRecord>> decode_topics_meta(std::span<const std::byte> bytes) {
-  auto bad = [](std::string_view why) {
-    return Error::corrupt(fmt::format("{}: {}", kTopicsMetaFile, why));
-  };
-  if (bytes.size() < 14) return bad("shorter than its header");
-  const auto body = bytes.first(bytes.size() - 4);
-  if (crc32c::value(body) != load_be<std::uint32_t>(bytes.subspan(bytes.size() - 4).data())) {
-    return bad("CRC mismatch");
-  }
-  ByteReader r(body);
-  if (*r.read<std::uint32_t>() != kTopicsMagic) return bad("wrong magic");
-  if (*r.read<std::uint16_t>() != kTopicsVersion) return bad("unknown version");
-  const auto count = *r.read<std::uint32_t>();
-  if (count > body.size()) return bad("topic count larger than the file");
-  std::vector<TopicRecord> out;
-  for (std::uint32_t i = 0; i < count; ++i) {
-    TopicRecord t;
-    auto name = read_string(r);
-    if (!name) return bad("truncated topic name");
-    t.name = std::move(*name);
-    auto partitions = r.read<std::int32_t>();
-    auto configs = r.read<std::uint32_t>();
-    if (!partitions || !configs) return bad("truncated topic");
-    if (*partitions < 1 || *partitions > kPartitionsMax) {
-      return bad(fmt::format("topic {} has {} partitions", t.name, *partitions));
-    }
-    t.partitions = *partitions;
-    if (*configs > body.size()) return bad("config count larger than the file");
-    for (std::uint32_t c = 0; c < *configs; ++c) {
-      auto k = read_string(r);
-      if (!k) return bad("truncated config name");
-      auto v = read_string(r);
-      if (!v) return bad("truncated config value");
-      t.overrides[*k] = *v;
-    }
-    out.push_back(std::move(t));
-  }
-  if (r.remaining() != 0) return bad("trailing bytes");
-  return out;
-}
-
-PartitionManager::PartitionManager(storage::Filesystem& fs, storage::DataDir& dir,
-                                   storage::LogConfig defaults, const Clock& clock,
-                                   asio::any_io_executor shard, DiskThread& disk)
-    : fs_(fs),
-      dir_(dir),
-      defaults_(defaults),
-      clock_(clock),
-      shard_(std::move(shard)),
-      disk_(disk),
-      worker_(std::make_unique<DiskThread>()) {}
-
-PartitionManager::~PartitionManager() = default;
-
-Result<std::unique_ptr<PartitionManager>> PartitionManager::open(
-    storage::Filesystem& fs, storage::DataDir& dir, const storage::LogConfig& defaults,
-    const Clock& clock, asio::any_io_executor shard, DiskThread& disk,
-    const storage::TaskRunner& runner) {
-  std::unique_ptr<PartitionManager> m(
-      new PartitionManager(fs, dir, defaults, clock, std::move(shard), disk));
-  auto logger = log::get(log::Module::cluster);
-  std::vector<TopicRecord> records;
-  bool meta_present = false;
-  bool changed = false;
-  auto bytes = storage::read_file(fs, dir.path() / kTopicsMetaFile, kTopicsMetaReadBytesMax);
-  if (bytes) {
-    auto decoded = decode_topics_meta(*bytes);
-    if (!decoded) return decoded.error();
-    records = std::move(*decoded);
-    meta_present = true;
-  } else if (bytes.error().code() != Errc::not_found) {
-    return bytes.error();
-  }
-  for (auto& r : records) {
-    auto normalized = normalize_topic_configs(r.overrides);
-    if (!normalized) {
-      return Error::corrupt(
-          fmt::format("{}: topic {}: {}", kTopicsMetaFile, r.name, normalized.error().detail()));
-    }
-    if (*normalized != r.overrides) changed = true;  // written by an older version
-    r.overrides = std::move(*normalized);
-    m->topics_[r.name] = Topic{r.name, r.overrides, {}};
-  }
-  if (meta_present) {
-    // topics.meta is written last by a create or CreatePartitions and first
-    // by a delete: a folder it does not list (an unknown topic, or an index
-    // past the topic's count) is what a crash left of one of them. Removed
-    // before anything opens it, so that a damaged leftover cannot stop the
-    // start.
-    std::map<std::string, std::int32_t> counts;
-    for (const auto& r : records) counts[r.name] = r.partitions;
-    auto ids = dir.list_partitions();
-    if (!ids) return ids.error();
-    for (const auto& id : *ids) {
-      auto it = counts.find(id.topic);
-      if (it != counts.end() && id.partition < it->second) continue;
-      logger->warn(
-          "removing partition folder {}: {} does not list it (an interrupted create, delete or "
-          "CreatePartitions)",
-          id.dir_name(), kTopicsMetaFile);
-      // Not fatal: a full disk must not stop the broker from starting.
-      if (auto s = dir.remove_partition(id); !s) {
-        logger->warn("cannot remove partition folder {} now: {}", id.dir_name(),
-                     s.error().message());
-      }
-    }
-  }
-  auto opened = dir.open_all(
-      [&](const storage::TopicPartition& tp) {
-        auto it = m->topics_.find(tp.topic);
-        return apply_topic_configs(defaults,
-                                   it == m->topics_.end() ? ConfigMap{} : it->second.overrides);
-      },
-      clock, runner);
-  if (!opened) return opened.error();
-  std::map<std::string, std::map<std::int32_t, std::unique_ptr<storage::PartitionLog>>> found;
-  for (auto& p : *opened) found[p.id.topic][p.id.partition] = std::move(p.log);
-  for (auto it = found.begin(); it != found.end();) {
-    auto& [name, logs] = *it;
-    if (m->topics_.contains(name)) {
-      ++it;
-      continue;
-    }
-    if (meta_present) {
-      // A leftover that could not be removed above: not served.
-      it = found.erase(it);
-      continue;
-    }
-    logger->warn(
-        "topic {} has partition folders but there is no {}: keeping it with default configs", name,
-        kTopicsMetaFile);
-    m->topics_.try_emplace(name, Topic{name, {}, {}});
-    records.push_back({name, 0, {}});
-    changed = true;
-    ++it;
-  }
-  for (const auto& r : records) {
-    Topic& t = m->topics_[r.name];
-    auto& logs = found[r.name];
-    // Without topics.meta (an old data directory), the folders say.
-    const std::int32_t total =
-        meta_present ? r.partitions
-                     : std::max(r.partitions, logs.empty() ? 0 : logs.rbegin()->first + 1);
-    for (std::int32_t i = 0; i < total; ++i) {
-      auto it = logs.find(i);
-      std::unique_ptr<storage::PartitionLog> log;
-      if (it != logs.end()) {
-        log = std::move(it->second);
-      } else {
-        // A folder that is gone (lost or removed by hand): made again, empty.
-        auto created =
-            dir.open_partition({r.name, i}, apply_topic_configs(defaults, t.overrides), clock);
-        if (!created) return created.error();
-        log = std::move(*created);
-      }
-      t.partitions.push_back(m->adopt(r.name, i, std::move(log)));
-    }
-    if (total != r.partitions) changed = true;
-  }
-  if (m->topics_.size() > m->limits_.topics_max ||
-      m->partition_count_ > m->limits_.partitions_max) {
-    logger->warn("{} topics with {} partitions exceed the limits ({} topics, {} partitions)",
-                 m->topics_.size(), m->partition_count_, m->limits_.topics_max,
-                 m->limits_.partitions_max);
-  }
-  if (changed) {
-    // Not fatal either (a full disk): what it would record is in memory and
-    // the next topic operation writes it.
-    if (auto s = m->persist_now(); !s) {
-      logger->warn("cannot rewrite {} now: {}", kTopicsMetaFile, s.error().message());
-    }
-  }
-  return m;
-}
-
-std::shared_ptr<Partition> PartitionManager::adopt(const std::string& topic, std::int32_t index,
-                                                   std::unique_ptr<storage::PartitionLog> log) {
-  ++partition_count_;
-  return std::make_shared<Partition>(storage::TopicPartition{topic, index}, std::move(log), shard_,
-                                     disk_);
-}
-
-std::vector<TopicRecord> PartitionManager::records() const {
-  std::vector<TopicRecord> out;
-  out.reserve(topics_.size());
-  for (const auto& [name, t] : topics_) {
-    out.push_back({name, static_cast<std::int32_t>(t.partitions.size()), t.overrides});
-  }
-  return out;
-}
-
-namespace {
-
-Result<std::vector<std::byte>> encode_bounded(const std::vector<TopicRecord>& records) {
-  auto bytes = encode_topics_meta(records);
-  if (bytes.size() > kTopicsMetaWriteBytesMax) {
-    return Error(Errc::policy_violation,
-                 fmt::format("{} would take {} bytes, more than the limit {}", kTopicsMetaFile,
-                             bytes.size(), kTopicsMetaWriteBytesMax));
-  }
-  return bytes;
-}
-
-}  // namespace
-
-Status PartitionManager::persist_now() {
-  auto bytes = encode_bounded(records());
-  if (!bytes) return bytes.error();
-  return storage::write_file_atomic(fs_, dir_.path() / kTopicsMetaFile, *bytes);
-}
 
 // One admin operation's turn; ends it when destroyed.
 class PartitionManager::Turn {
@@ -313,20 +66,6 @@ Error as_invalid_config(const Error& e) {
 
 awaitable<void> PartitionManager::off_shard(std::function<void()> work) {
   co_await worker_->run(std::move(work), shard_);
-}
-
-awaitable<Status> PartitionManager::write_meta(std::vector<TopicRecord> records) {
-  auto bytes = encode_bounded(records);
-  if (!bytes) co_return bytes.error();
-  auto path = dir_.path() / kTopicsMetaFile;
-  // The job is a named variable, not a temporary in the co_await (see
-  // off_shard), and its result comes back through shared state.
-  auto written = std::make_shared<Status>();
-  std::function<void()> job = [this, written, path, bytes = std::move(*bytes)] {
-    *written = storage::write_file_atomic(fs_, path, bytes);
-  };
-  co_await off_shard(std::move(job));
-  co_return *written;
 }
 
 awaitable<Result<std::vector<std::unique_ptr<storage::PartitionLog>>>>
@@ -391,6 +130,36 @@ awaitable<void> PartitionManager::drop_logs(
   co_await off_shard(std::move(job));
 }
 
+Status PartitionManager::check_new_topic(TopicSpec& spec, const std::set<std::string_view>& seen,
+                                         std::size_t topics, std::size_t partitions) const {
+  if (auto s = storage::validate_topic_name(spec.name); !s) return s;
+  if (topics_.contains(spec.name) || seen.contains(spec.name)) {
+    return Error(Errc::already_exists, fmt::format("topic '{}' already exists", spec.name));
+  }
+  if (spec.partitions < 1 || spec.partitions > kPartitionsMax) {
+    return Error(Errc::invalid_partitions,
+                 fmt::format("number of partitions must be in [1, {}], got {}", kPartitionsMax,
+                             spec.partitions));
+  }
+  auto normalized = normalize_topic_configs(spec.overrides);
+  if (!normalized) return as_invalid_config(normalized.error());
+  spec.overrides = std::move(*normalized);
+  if (auto s = storage::validate(apply_topic_configs(defaults_, spec.overrides)); !s) {
+    return as_invalid_config(s.error());
+  }
+  if (topics + 1 > limits_.topics_max) {
+    return Error(Errc::policy_violation,
+                 fmt::format("this broker holds at most {} topics", limits_.topics_max));
+  }
+  if (partitions + static_cast<std::size_t>(spec.partitions) > limits_.partitions_max) {
+    return Error(
+        Errc::policy_violation,
+        fmt::format("this broker holds at most {} partitions ({} exist or are being created)",
+                    limits_.partitions_max, partitions));
+  }
+  return {};
+}
+
 awaitable<std::vector<Status>> PartitionManager::create_topics(std::vector<TopicSpec> specs,
                                                                bool validate_only,
                                                                Deadline deadline) {
@@ -406,34 +175,7 @@ awaitable<std::vector<Status>> PartitionManager::create_topics(std::vector<Topic
   std::vector<std::size_t> accepted;
   for (std::size_t k = 0; k < specs.size(); ++k) {
     auto& spec = specs[k];
-    auto check = [&]() -> Status {
-      if (auto s = storage::validate_topic_name(spec.name); !s) return s;
-      if (topics_.contains(spec.name) || seen.contains(spec.name)) {
-        return Error(Errc::already_exists, fmt::format("topic '{}' already exists", spec.name));
-      }
-      if (spec.partitions < 1 || spec.partitions > kPartitionsMax) {
-        return Error(Errc::invalid_partitions,
-                     fmt::format("number of partitions must be in [1, {}], got {}", kPartitionsMax,
-                                 spec.partitions));
-      }
-      auto normalized = normalize_topic_configs(spec.overrides);
-      if (!normalized) return as_invalid_config(normalized.error());
-      spec.overrides = std::move(*normalized);
-      if (auto s = storage::validate(apply_topic_configs(defaults_, spec.overrides)); !s) {
-        return as_invalid_config(s.error());
-      }
-      if (topics + 1 > limits_.topics_max) {
-        return Error(Errc::policy_violation,
-                     fmt::format("this broker holds at most {} topics", limits_.topics_max));
-      }
-      if (partitions + static_cast<std::size_t>(spec.partitions) > limits_.partitions_max) {
-        return Error(
-            Errc::policy_violation,
-            fmt::format("this broker holds at most {} partitions ({} exist or are being created)",
-                        limits_.partitions_max, partitions));
-      }
-      return {};
-    }();
+    auto check = check_new_topic(spec, seen, topics, partitions);
     if (!check) {
       out[k] = check;
       continue;
@@ -605,27 +347,6 @@ awaitable<Status> PartitionManager::change_topic_configs(std::string name, Confi
   log::get(log::Module::cluster)
       ->info("topic configs changed name={} overrides={}", name, topic.overrides.size());
   co_return Status{};
-}
-
-const Topic* PartitionManager::topic(const std::string& name) const {
-  auto it = topics_.find(name);
-  return it == topics_.end() ? nullptr : &it->second;
-}
-
-std::shared_ptr<Partition> PartitionManager::partition(const std::string& topic,
-                                                       std::int32_t index) const {
-  auto it = topics_.find(topic);
-  if (it == topics_.end() || index < 0 ||
-      static_cast<std::size_t>(index) >= it->second.partitions.size()) {
-    return nullptr;
-  }
-  return it->second.partitions[static_cast<std::size_t>(index)];
-}
-
-void PartitionManager::tick() {
-  for (auto& [name, t] : topics_) {
-    for (auto& p : t.partitions) p->tick();
-  }
 }
 
 awaitable<std::size_t> PartitionManager::close_all() {

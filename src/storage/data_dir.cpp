@@ -12,13 +12,12 @@
 #include "spate/common/bytes.h"
 #include "spate/common/crc32c.h"
 #include "spate/common/log.h"
+#include "spate/storage/envelope.h"
 
 namespace spate::storage {
 namespace {
 
 constexpr const char* kNodeMetaFile = "node.meta";
-// Topic metadata, owned by the cluster module (written with write_file_atomic).
-constexpr const char* kTopicsMetaFile = "topics.meta";
 constexpr const char* kDeletedSuffix = ".deleted";
 constexpr std::uint32_t kNodeMetaMagic = 0x53504E4D;  // "SPNM"
 constexpr std::uint16_t kNodeMetaVersion = 1;
@@ -84,35 +83,29 @@ Result<TopicPartition> parse_partition_dir_name(std::string_view name) {
 std::vector<std::byte> encode_node_meta(const NodeMeta& meta) {
   SPATE_ASSERT(meta.cluster_id.size() <= kClusterIdBytesMax, "cluster id too long");
   ByteWriter w;
-  w.write<std::uint32_t>(kNodeMetaMagic);
-  w.write<std::uint16_t>(kNodeMetaVersion);
-  w.write<std::uint16_t>(0);
+  w.write<std::uint16_t>(0);  // reserved
   w.write<std::int32_t>(meta.node_id);
   w.write<std::uint16_t>(static_cast<std::uint16_t>(meta.cluster_id.size()));
   w.write_string(meta.cluster_id);
-  w.write<std::uint32_t>(crc32c::value(w.view()));
-  return w.release();
+  return encode_envelope(kNodeMetaMagic, kNodeMetaVersion, w.view());
 }
 
 Result<NodeMeta> decode_node_meta(std::span<const std::byte> bytes) {
   auto bad = [](std::string_view why) { return Error::corrupt(fmt::format("node.meta: {}", why)); };
-  if (bytes.size() < 18) return bad("too short");
-  const auto crc = load_be<std::uint32_t>(bytes.data() + bytes.size() - 4);
-  if (crc != crc32c::value(bytes.first(bytes.size() - 4))) return bad("CRC mismatch");
-  ByteReader in(bytes.first(bytes.size() - 4));
-  if (*in.read<std::uint32_t>() != kNodeMetaMagic) return bad("wrong magic");
-  const auto version = *in.read<std::uint16_t>();
-  if (version != kNodeMetaVersion) {
-    return Error(
-        Errc::unsupported_version,
-        fmt::format("node.meta version {} (this build reads {})", version, kNodeMetaVersion));
+  // A newer version stays unsupported_version: the file is whole, this build is old.
+  auto file = open_envelope(bytes, kNodeMetaMagic, kNodeMetaVersion);
+  if (!file) {
+    return Error(file.error().code(), fmt::format("node.meta: {}", file.error().detail()));
   }
-  (void)in.read<std::uint16_t>();
-  NodeMeta meta;
-  meta.node_id = *in.read<std::int32_t>();
-  const auto length = *in.read<std::uint16_t>();
-  auto id = in.read_bytes(length);
+  ByteReader in(file->body);
+  auto reserved = in.read<std::uint16_t>();
+  auto node_id = in.read<std::int32_t>();
+  auto length = in.read<std::uint16_t>();
+  if (!reserved || !node_id || !length) return bad("too short");
+  auto id = in.read_bytes(*length);
   if (!id || !in.empty()) return bad("cluster id length does not match the file");
+  NodeMeta meta;
+  meta.node_id = *node_id;
   meta.cluster_id.assign(reinterpret_cast<const char*>(id->data()), id->size());
   return meta;
 }

@@ -9,6 +9,8 @@
 
 #include <gtest/gtest.h>
 
+#include "spate/common/bytes.h"
+#include "spate/common/crc32c.h"
 #include "spate/protocol/record_batch.h"
 #include "spate/storage/mem_fs.h"
 
@@ -61,6 +63,53 @@ TEST(DataDir, NodeMetaRoundTripsAndDetectsDamage) {
     EXPECT_FALSE(decode_node_meta(damaged)) << "flip at byte " << i;
   }
   EXPECT_FALSE(decode_node_meta(std::span<const std::byte>(bytes).first(10)));
+}
+
+// node.meta laid out by hand as the code before the envelope wrote it.
+std::vector<std::byte> old_node_meta(std::uint16_t version, std::int32_t node_id,
+                                     std::string_view cluster_id) {
+  ByteWriter w;
+  w.write<std::uint32_t>(0x53504E4D);  // "SPNM"
+  w.write<std::uint16_t>(version);
+  w.write<std::uint16_t>(0);  // reserved
+  w.write<std::int32_t>(node_id);
+  w.write<std::uint16_t>(static_cast<std::uint16_t>(cluster_id.size()));
+  w.write_string(cluster_id);
+  w.write<std::uint32_t>(crc32c::value(w.view()));
+  return w.release();
+}
+
+TEST(DataDir, NodeMetaInTheOldLayoutOpensAndIsWhatIsWritten) {
+  const auto old = old_node_meta(1, 42, "cluster-from-before");
+  EXPECT_EQ(encode_node_meta({42, "cluster-from-before"}), old);
+  MemFs fs;
+  ASSERT_TRUE(fs.create_directories("/data"));
+  ASSERT_TRUE(write_file_atomic(fs, "/data/node.meta", old));
+  auto dir = DataDir::open(fs, "/data", {42, "ignored"});
+  ASSERT_TRUE(dir) << dir.error();
+  EXPECT_EQ((*dir)->meta(), (NodeMeta{42, "cluster-from-before"}));
+  EXPECT_EQ(*fs.contents("/data/node.meta"), old);  // not rewritten
+}
+
+TEST(DataDir, NodeMetaErrorsKeepTheirCodes) {
+  // A whole file of a newer version: unsupported_version, not damage.
+  auto newer = decode_node_meta(old_node_meta(2, 1, "c"));
+  ASSERT_FALSE(newer);
+  EXPECT_EQ(newer.error().code(), Errc::unsupported_version);
+  EXPECT_NE(newer.error().detail().find("node.meta"), std::string::npos);
+  // Lengths that do not match the file, inside a valid envelope.
+  auto lying = old_node_meta(1, 1, "abc");
+  lying[12] = std::byte{0xFF};  // cluster id length 0xFF03
+  lying.resize(lying.size() - 4);
+  const auto crc = crc32c::value(lying);
+  for (int k = 0; k < 4; ++k) lying.push_back(static_cast<std::byte>(crc >> (24 - 8 * k)));
+  auto r = decode_node_meta(lying);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), Errc::corrupt_log);
+  EXPECT_NE(r.error().detail().find("length"), std::string::npos) << r.error();
+  for (std::size_t n = 0; n < lying.size(); ++n) {
+    EXPECT_FALSE(decode_node_meta(std::span<const std::byte>(lying).first(n)));
+  }
 }
 
 TEST(DataDir, CreatesDirectoryAndNodeMetaOnFirstOpen) {

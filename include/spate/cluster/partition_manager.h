@@ -12,7 +12,10 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
+#include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "spate/cluster/disk_thread.h"
@@ -146,6 +149,29 @@ class PartitionManager {
   void end_turn();
   // Runs `work` on the worker thread; resumes on the shard.
   awaitable<void> off_shard(std::function<void()> work);
+
+  // Opening (partition_manager_open.cpp).
+  using FoundLogs =
+      std::map<std::string, std::map<std::int32_t, std::unique_ptr<storage::PartitionLog>>>;
+  // Reads topics.meta into topics_ (configs in canonical form; *changed if an
+  // older version stored them otherwise). nullopt if there is none.
+  // Errors: corrupt_log, the storage's.
+  [[nodiscard]] Result<std::optional<std::vector<TopicRecord>>> load_meta(bool* changed);
+  // Removes the folders topics.meta does not list (interrupted operations).
+  [[nodiscard]] Status remove_unlisted_folders(const std::vector<TopicRecord>& records);
+  [[nodiscard]] Result<FoundLogs> open_logs(const storage::TaskRunner& runner);
+  // Topics with folders but no entry: kept with default configs when there
+  // is no topics.meta (an old directory), else dropped (not served).
+  void keep_unlisted_topics(FoundLogs& found, bool meta_present, std::vector<TopicRecord>& records,
+                            bool* changed);
+  // Makes each record's partitions from the logs found (or new empty ones).
+  [[nodiscard]] Status attach_logs(const std::vector<TopicRecord>& records, FoundLogs& found,
+                                   bool meta_present, bool* changed);
+  // A CreateTopics spec against this broker and the specs accepted before it
+  // (`seen`, bringing the counts to `topics` and `partitions`); normalizes
+  // its configs.
+  [[nodiscard]] Status check_new_topic(TopicSpec& spec, const std::set<std::string_view>& seen,
+                                       std::size_t topics, std::size_t partitions) const;
 
   [[nodiscard]] std::vector<TopicRecord> records() const;
   // Encodes and writes topics.meta on the worker. Errors: limit_exceeded

@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// PartitionManager: topics.meta, its format (an envelope, storage/envelope.h)
+// and its persistence (docs/storage-format.md §topics.meta).
+
+#include "spate/cluster/partition_manager.h"
+#include "spate/common/bytes.h"
+#include "spate/common/log.h"
+#include "spate/storage/envelope.h"
+
+namespace spate::cluster {
+
+using storage::kTopicsMetaFile;
+
+namespace {
+
+constexpr std::uint32_t kTopicsMagic = 0x53505450;  // "SPTP"
+constexpr std::uint16_t kTopicsVersion = 1;
+
+void write_string(ByteWriter& w, const std::string& s) {
+  w.write<std::uint16_t>(static_cast<std::uint16_t>(s.size()));
+  w.write_string(s);
+}
+
+Result<std::string> read_string(ByteReader& r) {
+  auto n = r.read<std::uint16_t>();
+  if (!n) return n.error();
+  auto bytes = r.read_bytes(*n);
+  if (!bytes) return bytes.error();
+  return std::string(reinterpret_cast<const char*>(bytes->data()), bytes->size());
+}
+
+Error bad(std::string_view why) {
+  return Error::corrupt(fmt::format("{}: {}", kTopicsMetaFile, why));
+}
+
+// One topic of the body. Errors: corrupt_log.
+Result<TopicRecord> read_topic(ByteReader& r) {
+  TopicRecord t;
+  auto name = read_string(r);
+  if (!name) return bad("truncated topic name");
+  t.name = std::move(*name);
+  auto partitions = r.read<std::int32_t>();
+  auto configs = r.read<std::uint32_t>();
+  if (!partitions || !configs) return bad("truncated topic");
+  if (*partitions < 1 || *partitions > kPartitionsMax) {
+    return bad(fmt::format("topic {} has {} partitions", t.name, *partitions));
+  }
+  t.partitions = *partitions;
+  // Each config takes at least 4 bytes: a count past that is damage.
+  if (*configs > r.remaining()) return bad("config count larger than the file");
+  for (std::uint32_t c = 0; c < *configs; ++c) {
+    auto k = read_string(r);
+    if (!k) return bad("truncated config name");
+    auto v = read_string(r);
+    if (!v) return bad("truncated config value");
+    t.overrides[*k] = *v;
+  }
+  return t;
+}
+
+Result<std::vector<std::byte>> encode_bounded(const std::vector<TopicRecord>& records) {
+  auto bytes = encode_topics_meta(records);
+  if (bytes.size() > kTopicsMetaWriteBytesMax) {
+    return Error(Errc::policy_violation,
+                 fmt::format("{} would take {} bytes, more than the limit {}", kTopicsMetaFile,
+                             bytes.size(), kTopicsMetaWriteBytesMax));
+  }
+  return bytes;
+}
+
+}  // namespace
+
+std::vector<std::byte> encode_topics_meta(const std::vector<TopicRecord>& topics) {
+  ByteWriter w(64);
+  w.write<std::uint32_t>(static_cast<std::uint32_t>(topics.size()));
+  for (const auto& t : topics) {
+    write_string(w, t.name);
+    w.write<std::int32_t>(t.partitions);
+    w.write<std::uint32_t>(static_cast<std::uint32_t>(t.overrides.size()));
+    for (const auto& [k, v] : t.overrides) {
+      write_string(w, k);
+      write_string(w, v);
+    }
+  }
+  return storage::encode_envelope(kTopicsMagic, kTopicsVersion, w.view());
+}
+
+Result<std::vector<TopicRecord>> decode_topics_meta(std::span<const std::byte> bytes) {
+  // Any damage, a newer version included, is corrupt_log: never guessed.
+  auto file = storage::open_envelope(bytes, kTopicsMagic, kTopicsVersion);
+  if (!file) return bad(file.error().detail());
+  ByteReader r(file->body);
+  auto count = r.read<std::uint32_t>();
+  if (!count) return bad("too short");
+  // Each topic takes at least 10 bytes: a count past that is damage.
+  if (*count > r.remaining()) return bad("topic count larger than the file");
+  std::vector<TopicRecord> out;
+  for (std::uint32_t i = 0; i < *count; ++i) {
+    auto t = read_topic(r);
+    if (!t) return t.error();
+    out.push_back(std::move(*t));
+  }
+  if (r.remaining() != 0) return bad("trailing bytes");
+  return out;
+}
+
+Result<std::optional<std::vector<TopicRecord>>> PartitionManager::load_meta(bool* changed) {
+  auto bytes = storage::read_file(fs_, dir_.path() / kTopicsMetaFile, kTopicsMetaReadBytesMax);
+  if (!bytes) {
+    if (bytes.error().code() == Errc::not_found) return std::optional<std::vector<TopicRecord>>{};
+    return bytes.error();
+  }
+  auto records = decode_topics_meta(*bytes);
+  if (!records) return records.error();
+  for (auto& r : *records) {
+    auto normalized = normalize_topic_configs(r.overrides);
+    if (!normalized) {
+      return Error::corrupt(
+          fmt::format("{}: topic {}: {}", kTopicsMetaFile, r.name, normalized.error().detail()));
+    }
+    if (*normalized != r.overrides) *changed = true;  // written by an older version
+    r.overrides = std::move(*normalized);
+    topics_[r.name] = Topic{r.name, r.overrides, {}};
+  }
+  return std::optional(std::move(*records));
+}
+
+std::vector<TopicRecord> PartitionManager::records() const {
+  std::vector<TopicRecord> out;
+  out.reserve(topics_.size());
+  for (const auto& [name, t] : topics_) {
+    out.push_back({name, static_cast<std::int32_t>(t.partitions.size()), t.overrides});
+  }
+  return out;
+}
+
+Status PartitionManager::persist_now() {
+  auto bytes = encode_bounded(records());
+  if (!bytes) return bytes.error();
+  return storage::write_file_atomic(fs_, dir_.path() / kTopicsMetaFile, *bytes);
+}
+
+awaitable<Status> PartitionManager::write_meta(std::vector<TopicRecord> records) {
+  auto bytes = encode_bounded(records);
+  if (!bytes) co_return bytes.error();
+  auto path = dir_.path() / kTopicsMetaFile;
+  // The job is a named variable, not a temporary in the co_await (see
+  // off_shard), and its result comes back through shared state.
+  auto written = std::make_shared<Status>();
+  std::function<void()> job = [this, written, path, bytes = std::move(*bytes)] {
+    *written = storage::write_file_atomic(fs_, path, bytes);
+  };
+  co_await off_shard(std::move(job));
+  co_return *written;
+}
+
+}  // namespace spate::cluster

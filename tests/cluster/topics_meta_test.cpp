@@ -1,0 +1,118 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// topics.meta laid out by hand as the code before the envelope wrote it (no
+// reserved field after the version): it is what the code writes, byte for
+// byte, and a broker opens a data directory holding it with the same topics.
+// Lengths and counts inside a valid envelope that lie are refused.
+
+#include <gtest/gtest.h>
+
+#include "spate/cluster/partition_manager.h"
+#include "spate/common/bytes.h"
+#include "spate/common/crc32c.h"
+#include "spate/common/log.h"
+#include "spate/storage/mem_fs.h"
+
+namespace spate::cluster {
+namespace {
+
+constexpr std::uint32_t kTopicsMagic = 0x53505450;  // "SPTP"
+
+// The body after magic and version, by hand.
+class Topics {
+ public:
+  Topics& count(std::uint32_t n) {
+    w_.write<std::uint32_t>(n);
+    return *this;
+  }
+  Topics& str(std::string_view s) {
+    w_.write<std::uint16_t>(static_cast<std::uint16_t>(s.size()));
+    w_.write_string(s);
+    return *this;
+  }
+  Topics& i32(std::int32_t v) {
+    w_.write<std::int32_t>(v);
+    return *this;
+  }
+  // magic u32, version u16, this body, CRC-32C of everything before it.
+  [[nodiscard]] std::vector<std::byte> file(std::uint16_t version = 1) const {
+    ByteWriter out;
+    out.write<std::uint32_t>(kTopicsMagic);
+    out.write<std::uint16_t>(version);
+    out.write_bytes(w_.view());
+    out.write<std::uint32_t>(crc32c::value(out.view()));
+    return out.release();
+  }
+
+ private:
+  ByteWriter w_;
+};
+
+std::vector<std::byte> old_two_topics() {
+  return Topics()
+      .count(2)
+      .str("events")
+      .i32(3)
+      .count(0)
+      .str("orders")
+      .i32(2)
+      .count(1)
+      .str("retention.ms")
+      .str("1000")
+      .file();
+}
+
+TEST(TopicsMeta, TheOldLayoutDecodesAndIsWhatIsEncoded) {
+  const std::vector<TopicRecord> records = {{"events", 3, {}},
+                                            {"orders", 2, {{"retention.ms", "1000"}}}};
+  EXPECT_EQ(encode_topics_meta(records), old_two_topics());
+  auto decoded = decode_topics_meta(old_two_topics());
+  ASSERT_TRUE(decoded) << decoded.error();
+  EXPECT_EQ(*decoded, records);
+}
+
+TEST(TopicsMeta, ADataDirectoryWithTheOldFileOpensWithItsTopics) {
+  log::set_level(spdlog::level::critical);
+  storage::MemFs fs;
+  ManualClock clock;
+  asio::io_context io;
+  DiskThread disk;
+  auto dir = storage::DataDir::open(fs, "/data", {0, "c"});
+  ASSERT_TRUE(dir) << dir.error();
+  ASSERT_TRUE(storage::write_file_atomic(fs, "/data/topics.meta", old_two_topics()));
+  auto m = PartitionManager::open(fs, **dir, storage::LogConfig{}, clock, io.get_executor(), disk);
+  ASSERT_TRUE(m) << m.error();
+  ASSERT_EQ((*m)->topics().size(), 2U);
+  ASSERT_NE((*m)->topic("events"), nullptr);
+  EXPECT_EQ((*m)->topic("events")->partitions.size(), 3U);
+  ASSERT_NE((*m)->topic("orders"), nullptr);
+  EXPECT_EQ((*m)->topic("orders")->partitions.size(), 2U);
+  EXPECT_EQ((*m)->topic("orders")->overrides, (ConfigMap{{"retention.ms", "1000"}}));
+  EXPECT_EQ((*m)->partition_count(), 5U);
+  // Nothing to change: the file stays as it was.
+  EXPECT_EQ(*fs.contents("/data/topics.meta"), old_two_topics());
+}
+
+TEST(TopicsMeta, LyingCountsAndNewerVersionsAreCorrupt) {
+  const std::vector<std::pair<const char*, std::vector<std::byte>>> cases = {
+      {"empty body", Topics().file()},
+      {"huge topic count", Topics().count(0xFFFFFFFF).file()},
+      {"topic count past the end", Topics().count(2).str("a").i32(1).count(0).file()},
+      {"huge name length", Topics().count(1).i32(0x7FFF0000).file()},
+      {"huge config count", Topics().count(1).str("a").i32(1).count(0xFFFFFFFF).file()},
+      {"config value missing", Topics().count(1).str("a").i32(1).count(1).str("k").file()},
+      {"zero partitions", Topics().count(1).str("a").i32(0).count(0).file()},
+      {"trailing bytes", Topics().count(0).i32(0).file()},
+      {"version 2", Topics().count(0).file(2)},
+      {"version 0", Topics().count(0).file(0)},
+  };
+  for (const auto& [name, bytes] : cases) {
+    auto r = decode_topics_meta(bytes);
+    ASSERT_FALSE(r) << name;
+    EXPECT_EQ(r.error().code(), Errc::corrupt_log) << name << ": " << r.error();
+    EXPECT_NE(r.error().detail().find("topics.meta"), std::string::npos) << name;
+  }
+}
+
+}  // namespace
+}  // namespace spate::cluster
