@@ -31,14 +31,19 @@ void Replica::step_follower(Message& m) {
   }
 }
 
-void Replica::handle_append(Message& m) {
+Message Replica::follow(const Message& m, MessageType reply) {
   if (role_ != Role::follower) become_follower(m.term, m.from);
   leader_ = m.from;
   election_elapsed_ = 0;
   Message r;
-  r.type = MessageType::append_reply;
+  r.type = reply;
   r.to = m.from;
   r.term = term_;
+  return r;
+}
+
+void Replica::handle_append(Message& m) {
+  Message r = follow(m, MessageType::append_reply);
   Index prev = m.log_index;
   // The entries to consider: [begin, m.entries.end()) (indexes are consecutive).
   auto begin = m.entries.begin();
@@ -93,26 +98,14 @@ void Replica::reject_append(const Message& m, Message r) {
 }
 
 void Replica::handle_heartbeat(const Message& m) {
-  if (role_ != Role::follower) become_follower(m.term, m.from);
-  leader_ = m.from;
-  election_elapsed_ = 0;
+  Message r = follow(m, MessageType::heartbeat_reply);
   // The leader sends min(our match, its commit): we hold those entries.
   commit_ = std::max(commit_, std::min(m.commit, last_index()));
-  Message r;
-  r.type = MessageType::heartbeat_reply;
-  r.to = m.from;
-  r.term = term_;
   send(std::move(r));
 }
 
 void Replica::handle_restart(const Message& m) {
-  if (role_ != Role::follower) become_follower(m.term, m.from);
-  leader_ = m.from;
-  election_elapsed_ = 0;
-  Message r;
-  r.type = MessageType::append_reply;
-  r.to = m.from;
-  r.term = term_;
+  Message r = follow(m, MessageType::append_reply);
   if (m.log_index <= commit_ || term_at(m.log_index) == m.log_term) {
     // Not behind after all (a late or duplicated message): we match up to
     // our commit, or up to the leader's start if we hold it.

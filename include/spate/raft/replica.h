@@ -132,6 +132,8 @@ class Replica {
 
   // step_follower.cpp
   void step_follower(Message& m);
+  // Follows the leader `m` comes from; returns the reply to fill in.
+  Message follow(const Message& m, MessageType reply);
   void handle_append(Message& m);  // takes the entries
   void reject_append(const Message& m, Message r);
   void handle_heartbeat(const Message& m);
