@@ -41,10 +41,7 @@ class Bench {
     auto& queue = mailbox_.queue;
     for (int guard = 0; guard < 1'000'000; ++guard) {
       bool any = false;
-      for (auto& node : nodes_) {
-        any = any || node.replica->has_ready();
-        sim::drain(node, mailbox_);
-      }
+      for (auto& node : nodes_) any = sim::drain(node, mailbox_) > 0 || any;
       while (!queue.empty()) {
         any = true;
         Message m = std::move(queue.front());

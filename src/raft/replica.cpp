@@ -91,11 +91,6 @@ void Replica::become_follower(Term term, NodeId leader) {
   reset_timers();
 }
 
-void Replica::send(Message m) {
-  m.from = config_.id;
-  outbox_.push_back(std::move(m));
-}
-
 void Replica::tick() {
   if (role_ == Role::leader) {
     tick_leader();

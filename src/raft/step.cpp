@@ -12,32 +12,7 @@
 namespace spate::raft {
 
 Status Replica::step(Message m) {
-  if (auto s = validate(m); !s) return s;
-  if (!step_term(m)) return {};
-  switch (m.type) {
-    case MessageType::pre_vote:
-    case MessageType::vote:
-      handle_vote_request(m);
-      return {};
-    default:
-      break;
-  }
-  switch (role_) {
-    case Role::leader:
-      step_leader(m);
-      break;
-    case Role::pre_candidate:
-    case Role::candidate:
-      step_candidate(m);
-      break;
-    case Role::follower:
-      step_follower(m);
-      break;
-  }
-  return {};
-}
-
-Status Replica::validate(const Message& m) const {
+  // Well formed: for this node, from another, terms and entries in order.
   if (m.to != config_.id) {
     return Error::invalid(fmt::format("message for {} stepped into {}", m.to, config_.id));
   }
@@ -59,6 +34,27 @@ Status Replica::validate(const Message& m) const {
           fmt::format("entry {} (span {}) does not follow {}", e.index, e.span, before));
     }
     before = e.index;
+  }
+  if (!step_term(m)) return {};
+  switch (m.type) {
+    case MessageType::pre_vote:
+    case MessageType::vote:
+      handle_vote_request(m);
+      return {};
+    default:
+      break;
+  }
+  switch (role_) {
+    case Role::leader:
+      step_leader(m);
+      break;
+    case Role::pre_candidate:
+    case Role::candidate:
+      step_candidate(m);
+      break;
+    case Role::follower:
+      step_follower(m);
+      break;
   }
   return {};
 }

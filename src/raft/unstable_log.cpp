@@ -33,10 +33,6 @@ std::vector<Entry>::const_iterator lower(const std::vector<Entry>& entries, Inde
 UnstableLog::UnstableLog(const LogView& durable, NodeId id)
     : durable_(durable), id_(id), first_(durable.last_index() + 1) {}
 
-Index UnstableLog::last_index() const {
-  return entries_.empty() ? first_ - 1 : entries_.back().index;
-}
-
 Term UnstableLog::term_at(Index index) const {
   if (index == 0 && durable_.first_index() <= 1 && !pending_restart_) return Term(0);
   if (pending_restart_ && index < first_) {
@@ -68,12 +64,6 @@ Index UnstableLog::floor_index(Index index) const {
   }
   if (pending_restart_ || index < durable_.first_index()) return -1;
   return durable_.previous_index(index);
-}
-
-Index UnstableLog::durable_last() const {
-  if (pending_restart_) return pending_restart_->index;
-  return pending_truncate_ ? std::min(*pending_truncate_ - 1, durable_.last_index())
-                           : durable_.last_index();
 }
 
 std::vector<Entry> UnstableLog::entries_from(Index from, std::size_t max_bytes) const {
@@ -119,17 +109,6 @@ void UnstableLog::restart(LogRestart restart) {
   pending_restart_ = std::move(restart);
   pending_truncate_.reset();
   entries_.clear();
-}
-
-bool UnstableLog::has_changes() const {
-  return !entries_.empty() || pending_truncate_.has_value() || pending_restart_.has_value();
-}
-
-Index UnstableLog::kept_end(Index persisted_commit) const {
-  // Before a restart the old log is still there, and all of it after the
-  // persisted commit may be replaced; otherwise the log is durable and kept up
-  // to first_ - 1 (truncation and unstable entries start there).
-  return pending_restart_ ? persisted_commit : std::min(durable_.last_index(), first_ - 1);
 }
 
 void UnstableLog::fill(Ready& ready) const {

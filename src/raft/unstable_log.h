@@ -9,6 +9,7 @@
 
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <optional>
 #include <string>
@@ -26,7 +27,9 @@ class UnstableLog {
   UnstableLog(const LogView& durable, NodeId id);
 
   [[nodiscard]] const LogView& durable() const { return durable_; }
-  [[nodiscard]] Index last_index() const;
+  [[nodiscard]] Index last_index() const {
+    return entries_.empty() ? first_ - 1 : entries_.back().index;
+  }
   // The term of the entry ending at `index` (or of the log's start);
   // Term(-1) inside an entry or outside the log.
   [[nodiscard]] Term term_at(Index index) const;
@@ -36,7 +39,11 @@ class UnstableLog {
   // below the log's start (deleted).
   [[nodiscard]] Index floor_index(Index index) const;
   // The last index of the durable log that no pending change replaces.
-  [[nodiscard]] Index durable_last() const;
+  [[nodiscard]] Index durable_last() const {
+    if (pending_restart_) return pending_restart_->index;
+    return pending_truncate_ ? std::min(*pending_truncate_ - 1, durable_.last_index())
+                             : durable_.last_index();
+  }
   // The entries from `from` on, stopping after max_bytes of data (at least one).
   [[nodiscard]] std::vector<Entry> entries_from(Index from, std::size_t max_bytes) const;
 
@@ -47,10 +54,17 @@ class UnstableLog {
   void restart(LogRestart restart);
 
   // Something to make durable: entries, a truncation or a restart.
-  [[nodiscard]] bool has_changes() const;
+  [[nodiscard]] bool has_changes() const {
+    return !entries_.empty() || pending_truncate_.has_value() || pending_restart_.has_value();
+  }
   // The last index of the durable log that the driver keeps whatever this
   // Ready does; before a restart, nothing past `persisted_commit` is kept.
-  [[nodiscard]] Index kept_end(Index persisted_commit) const;
+  [[nodiscard]] Index kept_end(Index persisted_commit) const {
+    // Before a restart the old log is still there, and all of it after the
+    // persisted commit may be replaced; otherwise the log is durable and kept
+    // up to first_ - 1 (truncation and unstable entries start there).
+    return pending_restart_ ? persisted_commit : std::min(durable_.last_index(), first_ - 1);
+  }
   // Copies the changes into a Ready (restart, truncation, entries).
   void fill(Ready& ready) const;
   // The driver made `ready` durable: the durable log now holds its entries.

@@ -114,7 +114,10 @@ class Replica {
   // replica.cpp: common to every role.
   void become_follower(Term term, NodeId leader);
   void reset_timers();
-  void send(Message m);
+  void send(Message m) {
+    m.from = config_.id;
+    outbox_.push_back(std::move(m));
+  }
   void append_local(std::vector<Entry> entries);
   void refresh_membership();
   [[nodiscard]] bool log_up_to_date(Index last_index, Term last_term) const;
@@ -125,7 +128,6 @@ class Replica {
   [[nodiscard]] Index persistable_commit() const;
 
   // step.cpp: what every role does with a message before its own step.
-  [[nodiscard]] Status validate(const Message& m) const;
   // Applies the term rules (§5.1, §6, §9.6); false if the message is spent.
   bool step_term(const Message& m);
   void handle_vote_request(const Message& m);

@@ -47,15 +47,16 @@ bool persist(Node& n, Ready& ready, ReadyHooks& hooks) {
 
 }  // namespace
 
-bool drain(Node& n, ReadyHooks& hooks, int max_rounds) {
-  for (int rounds = 0; n.replica && n.replica->has_ready() && rounds < max_rounds; ++rounds) {
+int drain(Node& n, ReadyHooks& hooks, int max_rounds) {
+  int rounds = 0;
+  for (; rounds < max_rounds && n.replica && n.replica->has_ready(); ++rounds) {
     Ready ready = n.replica->ready();
-    if (!persist(n, ready, hooks)) return false;
+    if (!persist(n, ready, hooks)) return -1;
     hooks.apply(n, ready.commit);
-    for (auto& m : ready.messages) hooks.send(n, std::move(m));
+    hooks.send(n, ready.messages);
     n.replica->advance(ready);
   }
-  return true;
+  return rounds;
 }
 
 }  // namespace spate::raft::sim

@@ -64,20 +64,24 @@ class ReadyHooks {
   // This Ready's entries are durable and everything up to `commit` is
   // committed: apply it. Before the messages go.
   virtual void apply(Node& /*node*/, Index /*commit*/) {}
-  // A message to deliver, now that the Ready it came in is durable.
-  virtual void send(Node& node, Message message) = 0;
+  // The Ready's messages to deliver, now that it is durable (they may be
+  // moved out).
+  virtual void send(Node& node, std::vector<Message>& messages) = 0;
 };
 
 // Hooks that persist everything and queue the messages in order.
 class Mailbox : public ReadyHooks {
  public:
-  void send(Node& /*node*/, Message message) override { queue.push_back(std::move(message)); }
+  void send(Node& /*node*/, std::vector<Message>& messages) override {
+    for (auto& m : messages) queue.push_back(std::move(m));
+  }
   std::deque<Message> queue;
 };
 
 // Applies `node`'s Readies while it has one, at most `max_rounds` in a row (a
-// node makes more only in answer to advance(), which stops). Returns false if
-// it stopped part way through a Ready (a tear, or a refused restart).
-bool drain(Node& node, ReadyHooks& hooks, int max_rounds = 100);
+// node makes more only in answer to advance(), which stops). Returns how many
+// it applied, or -1 if it stopped part way through one (a tear, or a refused
+// restart).
+int drain(Node& node, ReadyHooks& hooks, int max_rounds = 100);
 
 }  // namespace spate::raft::sim

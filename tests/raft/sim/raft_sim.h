@@ -134,7 +134,7 @@ class Cluster : private ReadyHooks {
   void truncating(const Node& node, Index from) override;
   void append(Node& node, const std::vector<Entry>& entries) override;
   void apply(Node& node, Index commit) override;
-  void send(Node& node, Message message) override;
+  void send(Node& node, std::vector<Message>& messages) override;
   void deliver_due();
   void random_faults();
   void random_membership_change();

@@ -33,7 +33,7 @@ void Cluster::process(Peer& n) {
   }
   // Bounded: each Ready is made durable and drained; a node produces more
   // only in answer to advance() (a commit to broadcast), which stops.
-  if (!drain(n, *this)) return;
+  if (drain(n, *this) < 0) return;
   if (n.replica && n.replica->has_ready()) {
     fail(fmt::format("node {} still has a Ready after 100 in a row (it never drains)", n.id));
   } else if (n.replica && n.state.commit != n.replica->commit()) {
@@ -122,25 +122,27 @@ void Cluster::apply(Node& node, Index commit) {
   if (commit > n.commit_seen) n.commit_seen = commit;
 }
 
-void Cluster::send(Node& /*n*/, Message original) {
-  ++stats_.messages;
-  // Through the wire codec, as between brokers.
-  auto decoded = decode_message(encode_message(original));
-  if (!decoded || !(*decoded == original)) {
-    fail(fmt::format("{} does not survive the wire codec", original.describe()));
-    return;
-  }
-  Message& m = *decoded;
-  if (blocked(m.from, m.to) ||
-      rng_.uniform(100) < static_cast<std::uint64_t>(faults_.drop_percent)) {
-    ++stats_.dropped;
-    return;
-  }
-  const int copies =
-      rng_.uniform(100) < static_cast<std::uint64_t>(faults_.duplicate_percent) ? 2 : 1;
-  for (int c = 0; c < copies; ++c) {
-    const auto delay = rng_.uniform(static_cast<std::uint64_t>(faults_.max_delay_ticks) + 1);
-    network_.push_back({now_ + delay, rng_.next(), m});
+void Cluster::send(Node& /*n*/, std::vector<Message>& messages) {
+  for (const auto& original : messages) {
+    ++stats_.messages;
+    // Through the wire codec, as between brokers.
+    auto decoded = decode_message(encode_message(original));
+    if (!decoded || !(*decoded == original)) {
+      fail(fmt::format("{} does not survive the wire codec", original.describe()));
+      continue;
+    }
+    Message& m = *decoded;
+    if (blocked(m.from, m.to) ||
+        rng_.uniform(100) < static_cast<std::uint64_t>(faults_.drop_percent)) {
+      ++stats_.dropped;
+      continue;
+    }
+    const int copies =
+        rng_.uniform(100) < static_cast<std::uint64_t>(faults_.duplicate_percent) ? 2 : 1;
+    for (int c = 0; c < copies; ++c) {
+      const auto delay = rng_.uniform(static_cast<std::uint64_t>(faults_.max_delay_ticks) + 1);
+      network_.push_back({now_ + delay, rng_.next(), m});
+    }
   }
 }
 
