@@ -53,7 +53,13 @@ void Harness::compact(int i, Index upto, const std::string& snapshot) {
 }
 
 void Harness::flush() {
-  for (auto& node : nodes_) drain(node, *this);
+  for (auto& node : nodes_) {
+    // What was called into the replica since the last flush kept its invariants.
+    if (node.replica) {
+      if (auto s = node.replica->check_invariants(); !s) ADD_FAILURE() << s.error().message();
+    }
+    drain(node, *this);
+  }
 }
 
 std::optional<std::uint64_t> Harness::restarting(Node& /*node*/, const LogRestart& restart) {

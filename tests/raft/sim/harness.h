@@ -41,7 +41,8 @@ class Harness : private Mailbox {
   // Retention on node i: deletes up to `upto`, keeping what raft needs.
   void compact(int i, Index upto, const std::string& snapshot);
 
-  // Persists every node's Ready and queues its messages.
+  // Checks every node's invariants, persists its Readies and queues its
+  // messages.
   void flush();
   // Delivers queued messages between nodes of `alive` (others are dropped),
   // passing each through `filter` (which may edit it or return false to drop).
