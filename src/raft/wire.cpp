@@ -65,6 +65,65 @@ Result<Membership> read_membership(ByteReader& in, const WireLimits& limits) {
   return m;
 }
 
+constexpr std::string_view kWhat = "raft message";
+
+// Entry `i` of a message; `previous` is the entry before it (nullptr for the first).
+Result<Entry> read_entry(ByteReader& in, std::uint32_t i, const Entry* previous,
+                         const WireLimits& limits) {
+  auto index = in.read<std::int64_t>();
+  auto term = in.read<std::int64_t>();
+  auto kind = in.read<std::uint8_t>();
+  auto span = in.read<std::uint32_t>();
+  auto size = in.read<std::uint32_t>();
+  if (!index || !term || !kind || !span || !size) {
+    return bad(kWhat, fmt::format("entry {} truncated", i));
+  }
+  if (*term < 0) return bad(kWhat, fmt::format("entry {} of term {}", *index, *term));
+  if (*span < 1 || *span > std::numeric_limits<std::int32_t>::max()) {
+    return bad(kWhat, fmt::format("entry {} spans {} indexes", *index, *span));
+  }
+  if (*kind > static_cast<std::uint8_t>(kLastEntryKind)) {
+    return bad(kWhat, fmt::format("entry {} of kind {}", *index, *kind));
+  }
+  if (*size > limits.entry_bytes_max) return bad(kWhat, fmt::format("entry of {} bytes", *size));
+  auto data = in.read_bytes(*size);
+  if (!data) {
+    return bad(kWhat, fmt::format("entry {} claims {} bytes, {} left", i, *size, in.remaining()));
+  }
+  if (*index < static_cast<Index>(*span) ||
+      (previous != nullptr && *index - static_cast<Index>(*span) != previous->index)) {
+    return bad(kWhat, fmt::format("entry index {} (span {}) out of sequence", *index, *span));
+  }
+  Entry e{*index, Term(*term), std::vector<std::byte>(data->begin(), data->end()),
+          static_cast<EntryKind>(*kind), static_cast<std::int32_t>(*span)};
+  if (e.kind == EntryKind::membership) {
+    // Checked here so that a replica never holds a membership it cannot read.
+    if (auto members = decode_membership(e.data, limits); !members) {
+      return bad(kWhat, fmt::format("entry {}: {}", e.index, members.error().message()));
+    }
+  }
+  return e;
+}
+
+// A restart's log start: the membership, then the snapshot.
+Result<LogStart> read_start(ByteReader& in, const WireLimits& limits) {
+  auto members = read_membership(in, limits);
+  if (!members) return bad(kWhat, members.error().message());
+  LogStart start;
+  start.membership = std::move(*members);
+  auto size = in.read<std::uint32_t>();
+  if (!size) return bad(kWhat, "snapshot size truncated");
+  if (*size > limits.snapshot_bytes_max) {
+    return bad(kWhat, fmt::format("snapshot of {} bytes", *size));
+  }
+  auto snapshot = in.read_bytes(*size);
+  if (!snapshot) {
+    return bad(kWhat, fmt::format("snapshot claims {} bytes, {} left", *size, in.remaining()));
+  }
+  start.snapshot.assign(snapshot->begin(), snapshot->end());
+  return start;
+}
+
 }  // namespace
 
 std::vector<std::byte> encode_membership(const Membership& membership) {
@@ -118,7 +177,6 @@ std::vector<std::byte> encode_message(const Message& m) {
 }
 
 Result<Message> decode_message(std::span<const std::byte> bytes, const WireLimits& limits) {
-  constexpr std::string_view kWhat = "raft message";
   if (bytes.size() < kFixedBytes)
     return bad(kWhat, fmt::format("{} bytes, shorter than the header", bytes.size()));
   ByteReader in(bytes);
@@ -152,56 +210,14 @@ Result<Message> decode_message(std::span<const std::byte> bytes, const WireLimit
   }
   m.entries.reserve(count);
   for (std::uint32_t i = 0; i < count; ++i) {
-    auto index = in.read<std::int64_t>();
-    auto term = in.read<std::int64_t>();
-    auto kind = in.read<std::uint8_t>();
-    auto span = in.read<std::uint32_t>();
-    auto size = in.read<std::uint32_t>();
-    if (!index || !term || !kind || !span || !size) {
-      return bad(kWhat, fmt::format("entry {} truncated", i));
-    }
-    if (*term < 0) return bad(kWhat, fmt::format("entry {} of term {}", *index, *term));
-    if (*span < 1 || *span > std::numeric_limits<std::int32_t>::max()) {
-      return bad(kWhat, fmt::format("entry {} spans {} indexes", *index, *span));
-    }
-    if (*kind > static_cast<std::uint8_t>(kLastEntryKind)) {
-      return bad(kWhat, fmt::format("entry {} of kind {}", *index, *kind));
-    }
-    if (*size > limits.entry_bytes_max) return bad(kWhat, fmt::format("entry of {} bytes", *size));
-    auto data = in.read_bytes(*size);
-    if (!data) {
-      return bad(kWhat, fmt::format("entry {} claims {} bytes, {} left", i, *size, in.remaining()));
-    }
-    if (*index < static_cast<Index>(*span) ||
-        (i > 0 && *index - static_cast<Index>(*span) != m.entries.back().index)) {
-      return bad(kWhat, fmt::format("entry index {} (span {}) out of sequence", *index, *span));
-    }
-    Entry e{*index, Term(*term), std::vector<std::byte>(data->begin(), data->end()),
-            static_cast<EntryKind>(*kind), static_cast<std::int32_t>(*span)};
-    if (e.kind == EntryKind::membership) {
-      // Checked here so that a replica never holds a membership it cannot read.
-      if (auto members = decode_membership(e.data, limits); !members) {
-        return bad(kWhat, fmt::format("entry {}: {}", e.index, members.error().message()));
-      }
-    }
-    m.entries.push_back(std::move(e));
+    auto e = read_entry(in, i, m.entries.empty() ? nullptr : &m.entries.back(), limits);
+    if (!e) return e.error();
+    m.entries.push_back(std::move(*e));
   }
   if (m.type == MessageType::restart) {
-    auto members = read_membership(in, limits);
-    if (!members) return bad(kWhat, members.error().message());
-    LogStart start;
-    start.membership = std::move(*members);
-    auto size = in.read<std::uint32_t>();
-    if (!size) return bad(kWhat, "snapshot size truncated");
-    if (*size > limits.snapshot_bytes_max) {
-      return bad(kWhat, fmt::format("snapshot of {} bytes", *size));
-    }
-    auto snapshot = in.read_bytes(*size);
-    if (!snapshot) {
-      return bad(kWhat, fmt::format("snapshot claims {} bytes, {} left", *size, in.remaining()));
-    }
-    start.snapshot.assign(snapshot->begin(), snapshot->end());
-    m.start.push_back(std::move(start));
+    auto start = read_start(in, limits);
+    if (!start) return start.error();
+    m.start.push_back(std::move(*start));
   }
   if (!in.empty()) return bad(kWhat, fmt::format("{} trailing bytes", in.remaining()));
   return m;

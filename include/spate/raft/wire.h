@@ -22,7 +22,8 @@
 #include <vector>
 
 #include "spate/common/result.h"
-#include "spate/raft/raft.h"
+#include "spate/raft/config.h"
+#include "spate/raft/messages.h"
 
 namespace spate::raft {
 

@@ -7,7 +7,8 @@
 // retention, and membership changes (spare nodes join as learners, learners
 // are promoted, members are removed). Every message crosses the wire codec.
 // Safety invariants are checked after every event; a failure names the seed
-// and prints the last events.
+// and prints the last events. Readies go through the one driver (driver.h);
+// the checks and faults are this cluster's ReadyHooks.
 
 #pragma once
 
@@ -21,59 +22,12 @@
 #include <vector>
 
 #include "spate/common/rng.h"
-#include "spate/raft/raft.h"
+#include "spate/raft/replica.h"
+
+#include "sim/driver.h"
+#include "sim/mem_log.h"
 
 namespace spate::raft::sim {
-
-// The durable log of one node: its entries (each covering `span` indexes, so
-// indexes may skip), and a prefix hash per entry so that "identical up to i"
-// is one comparison.
-class MemLog final : public LogView {
- public:
-  [[nodiscard]] Index first_index() const override { return first_; }
-  [[nodiscard]] Index last_index() const override {
-    return entries_.empty() ? first_ - 1 : entries_.back().index;
-  }
-  [[nodiscard]] Term term(Index index) const override;
-  [[nodiscard]] Index previous_index(Index index) const override;
-  [[nodiscard]] std::vector<Entry> entries(Index from, Index to,
-                                           std::size_t max_bytes) const override;
-  [[nodiscard]] std::vector<Index> membership_indexes() const override;
-  [[nodiscard]] std::optional<Membership> start_membership() const override {
-    return start_membership_;
-  }
-  [[nodiscard]] std::vector<std::byte> start_snapshot() const override { return start_snapshot_; }
-  void truncate_from(Index index);
-  void append(const std::vector<Entry>& entries);
-  // Retention: drops the entries up to `index` (an entry's), keeping its term
-  // and hash, the membership there and the snapshot.
-  void compact(Index index, Membership membership, std::vector<std::byte> snapshot);
-  // The log restarts empty after `index` (a follower behind its leader's start).
-  void restart(const LogRestart& restart, std::uint64_t prefix_hash);
-  // The membership in effect before `index` per this log (`initial` if none).
-  [[nodiscard]] Membership membership_before(Index index, const Membership& initial) const;
-  // Whether an entry ends at `index` (not the log start).
-  [[nodiscard]] bool has(Index index) const { return find(index) != nullptr; }
-  // REQUIRES: has(index).
-  [[nodiscard]] const Entry& at(Index index) const;
-  // The largest entry index at or below `index`, or first_index() - 1.
-  [[nodiscard]] Index floor(Index index) const;
-  [[nodiscard]] const std::vector<Entry>& all() const { return entries_; }
-  // Hash of the log up to `index`. REQUIRES: has(index) or index == first_index() - 1.
-  [[nodiscard]] std::uint64_t prefix_hash(Index index) const;
-
- private:
-  [[nodiscard]] std::size_t lower(Index index) const;  // first entry with index >= index
-  [[nodiscard]] const Entry* find(Index index) const;
-
-  Index first_ = 1;
-  Term start_term_{0};
-  std::uint64_t start_hash_ = 0;
-  std::optional<Membership> start_membership_;
-  std::vector<std::byte> start_snapshot_;
-  std::vector<Entry> entries_;
-  std::vector<std::uint64_t> hashes_;
-};
 
 struct Faults {
   int drop_percent = 5;
@@ -117,7 +71,7 @@ struct SimStats {
   std::uint64_t leaders_removing_themselves = 0;
 };
 
-class Cluster {
+class Cluster : private ReadyHooks {
  public:
   // `voters` nodes start as the group; `spares` more run outside it until the
   // leader adds them.
@@ -151,12 +105,8 @@ class Cluster {
   [[nodiscard]] Index committed_index() const { return committed_last_; }
 
  private:
-  struct Node {
-    NodeId id;
-    MemLog log;
-    HardState state;
-    std::unique_ptr<Rng> rng;
-    std::unique_ptr<Replica> replica;
+  // A node and what the checks remember about it.
+  struct Peer : Node {
     Index commit_seen = 0;  // for "commit never moves back" within one life
     Role role_seen = Role::follower;
     Term term_seen{0};
@@ -171,14 +121,24 @@ class Cluster {
     Message message;
   };
 
-  void process(Node& node);  // drains Ready: persist, check, send, advance
+  void process(Peer& node);  // checks the replica, drains its Readies, checks again
+  [[nodiscard]] Peer& peer(const Node& node) {
+    return nodes_[static_cast<std::size_t>(node.id.value())];
+  }
+  // ReadyHooks: the faults and checks while a Ready is made durable
+  // (raft_sim_hooks.cpp).
+  std::uint64_t tear_point(const Node& node, const Ready& ready) override;
+  void crashed(Node& node, std::uint64_t step) override;
+  void persisting(const Node& node, const HardState& state) override;
+  std::optional<std::uint64_t> restarting(Node& node, const LogRestart& restart) override;
+  void truncating(const Node& node, Index from) override;
+  void append(Node& node, const std::vector<Entry>& entries) override;
+  void apply(Node& node, Index commit) override;
+  void send(Node& node, std::vector<Message>& messages) override;
   void deliver_due();
   void random_faults();
   void random_membership_change();
   void check_membership_entries(const Node& node, const std::vector<Entry>& entries);
-  // Appends entries to the node's durable log, checking membership entries
-  // and log matching against every other node.
-  void append_checked(Node& node, const std::vector<Entry>& entries);
   // Entries from..to of `node`'s log are committed: equal to what was
   // committed before, or newly committed and durable on a majority of the
   // voters of `members`.
@@ -193,7 +153,7 @@ class Cluster {
   Rng rng_;
   Faults faults_;
   SimStats& stats_;
-  std::vector<Node> nodes_;
+  std::vector<Peer> nodes_;
   Membership initial_;
   std::vector<InFlight> network_;
   std::set<std::pair<std::int32_t, std::int32_t>> cut_;  // (from, to) blocked

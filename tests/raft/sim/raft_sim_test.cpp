@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 //
 // Randomized runs of the raft simulator over many seeds, 3 and 5 nodes,
-// every kind of fault. SPATE_RAFT_SEED=n replays one seed with its trace;
-// SPATE_RAFT_SEEDS=n runs seeds 1..n (default 1000).
+// every kind of fault. The same environment as every simulator:
+// SPATE_SIM_SEED=n replays one seed with its trace, SPATE_SIM_SEEDS=n runs
+// seeds 1..n (default 1000), SPATE_SIM_TRACE=1 prints every event as it
+// happens; SPATE_RAFT_TICKS=n runs n ticks of faults per seed (600).
 
-#include "raft_sim.h"
+#include "sim/raft_sim.h"
 
 #include <cstdlib>
 
@@ -20,10 +22,10 @@ std::uint64_t env(const char* name, std::uint64_t fallback) {
 
 TEST(RaftSim, RandomFaultsKeepEverySafetyInvariantAndHealedClustersMakeProgress) {
   std::vector<std::uint64_t> seeds;
-  if (std::getenv("SPATE_RAFT_SEED") != nullptr) {
-    seeds.push_back(env("SPATE_RAFT_SEED", 1));
+  if (std::getenv("SPATE_SIM_SEED") != nullptr) {
+    seeds.push_back(env("SPATE_SIM_SEED", 1));
   } else {
-    for (std::uint64_t s = 1; s <= env("SPATE_RAFT_SEEDS", 1000); ++s) seeds.push_back(s);
+    for (std::uint64_t s = 1; s <= env("SPATE_SIM_SEEDS", 1000); ++s) seeds.push_back(s);
   }
   SimStats stats;
   int failures = 0;
