@@ -165,6 +165,7 @@ class ProduceWorker {
   // when paced) in flight. False after an error.
   bool send_all() {
     const std::int64_t goal = run_.b.records;
+    const auto window = static_cast<std::size_t>(run_.paced ? 1 : run_.b.inflight);
     // Bounded by --records or --seconds.
     while (!run_.totals.stop) {
       const auto now = SteadyClock::now();
@@ -186,32 +187,30 @@ class ProduceWorker {
           std::this_thread::sleep_until(due);
         }
       }
-      if (!send_one()) return false;
-      while (in_flight_.size() >= static_cast<std::size_t>(run_.paced ? 1 : run_.b.inflight)) {
+      // The batch and the request stay allocated until the answers below are
+      // read: freed before, each new batch faulted in fresh pages (a fifth
+      // less throughput).
+      protocol::BatchBuilder builder(wall_ms());
+      for (std::size_t i = 0; i < run_.per_batch; ++i) builder.add_value(run_.value);
+      protocol::ProduceRequest request;
+      request.acks = run_.acks;
+      request.timeout_ms = static_cast<std::int32_t>(run_.c.timeout.count());
+      request.topic_data.push_back({run_.b.topic, {{partition_, builder.build()}}});
+      const auto sent_at = SteadyClock::now();
+      auto id = conn_->send(ApiKey::produce, version_, request);
+      if (!id) {
+        run_.totals.fail(id.error().detail());
+        return false;
+      }
+      ++sent_;
+      if (run_.acks == 0) {
+        count_batch();
+        continue;
+      }
+      in_flight_.emplace_back(*id, sent_at);
+      while (in_flight_.size() >= window) {
         if (!receive_one()) return false;
       }
-    }
-    return true;
-  }
-
-  bool send_one() {
-    protocol::BatchBuilder builder(wall_ms());
-    for (std::size_t i = 0; i < run_.per_batch; ++i) builder.add_value(run_.value);
-    protocol::ProduceRequest request;
-    request.acks = run_.acks;
-    request.timeout_ms = static_cast<std::int32_t>(run_.c.timeout.count());
-    request.topic_data.push_back({run_.b.topic, {{partition_, builder.build()}}});
-    const auto sent_at = SteadyClock::now();
-    auto id = conn_->send(ApiKey::produce, version_, request);
-    if (!id) {
-      run_.totals.fail(id.error().detail());
-      return false;
-    }
-    ++sent_;
-    if (run_.acks == 0) {
-      count_batch();
-    } else {
-      in_flight_.emplace_back(*id, sent_at);
     }
     return true;
   }
