@@ -24,6 +24,7 @@
 #include "spate/protocol/record_batch.h"
 
 #include "common.h"
+#include "json.h"
 
 namespace spate::client {
 
@@ -53,8 +54,9 @@ int topic_create(const CommonOptions& c, const std::string& name, std::int32_t p
                             result.error_message ? ": " + *result.error_message : ""));
   }
   if (c.format == Format::json) {
-    io.out << fmt::format("{{\"topic\":{},\"partitions\":{},\"created\":{}}}\n", json_string(name),
-                          partitions, validate_only ? "false" : "true");
+    print_json(
+        io.out,
+        Json{{"topic", json_bytes(name)}, {"partitions", partitions}, {"created", !validate_only}});
   } else {
     io.out << fmt::format("{} topic {} with {} partition{}\n",
                           validate_only ? "valid: would create" : "created", name, partitions,
@@ -69,13 +71,11 @@ int topic_list(const CommonOptions& c, Io io) {
   auto md = metadata(**client, std::nullopt);
   if (!md) return fail(io, md.error().detail());
   if (c.format == Format::json) {
-    std::string text = "[";
-    for (std::size_t i = 0; i < md->topics.size(); ++i) {
-      const auto& t = md->topics[i];
-      text += fmt::format("{}{{\"topic\":{},\"partitions\":{}}}", i ? "," : "", json_string(t.name),
-                          t.partitions.size());
+    Json topics = Json::array();
+    for (const auto& t : md->topics) {
+      topics.push_back({{"topic", json_bytes(t.name)}, {"partitions", t.partitions.size()}});
     }
-    io.out << text << "]\n";
+    print_json(io.out, topics);
     return 0;
   }
   std::vector<std::vector<std::string>> rows;
@@ -104,21 +104,20 @@ int topic_describe(const CommonOptions& c, const std::string& name, Io io) {
                                 error_name(result.error_code)));
   }
   if (c.format == Format::json) {
-    std::string text = fmt::format("{{\"topic\":{},\"partitions\":[", json_string(name));
+    Json partitions = Json::array();
     for (std::int32_t i = 0; i < n; ++i) {
-      const auto& p = topic->partitions[static_cast<std::size_t>(i)];
-      text +=
-          fmt::format("{}{{\"partition\":{},\"leader\":{},\"start_offset\":{},\"end_offset\":{}}}",
-                      i ? "," : "", p.partition_index, p.leader_id,
-                      (*starts)[static_cast<std::size_t>(i)], (*ends)[static_cast<std::size_t>(i)]);
+      const auto k = static_cast<std::size_t>(i);
+      const auto& p = topic->partitions[k];
+      partitions.push_back({{"partition", p.partition_index},
+                            {"leader", p.leader_id},
+                            {"start_offset", (*starts)[k]},
+                            {"end_offset", (*ends)[k]}});
     }
-    text += "],\"configs\":{";
-    for (std::size_t i = 0; i < result.configs.size(); ++i) {
-      const auto& e = result.configs[i];
-      text += fmt::format("{}{}:{}", i ? "," : "", json_string(e.name),
-                          e.value ? json_string(*e.value) : "null");
-    }
-    io.out << text << "}}\n";
+    Json values = Json::object();
+    for (const auto& e : result.configs) values[json_text(e.name)] = json_bytes_or_null(e.value);
+    print_json(io.out, Json{{"topic", json_bytes(name)},
+                            {"partitions", std::move(partitions)},
+                            {"configs", std::move(values)}});
     return 0;
   }
   std::vector<std::vector<std::string>> rows;
@@ -171,9 +170,11 @@ int topic_alter(const CommonOptions& c, const std::string& name,
                 fmt::format("cannot alter topic '{}': {}{}", name, error_name(result.error_code),
                             result.error_message ? ": " + *result.error_message : ""));
   }
-  io.out << (c.format == Format::json
-                 ? fmt::format("{{\"topic\":{},\"altered\":true}}\n", json_string(name))
-                 : fmt::format("altered topic {}\n", name));
+  if (c.format == Format::json) {
+    print_json(io.out, Json{{"topic", json_bytes(name)}, {"altered", true}});
+  } else {
+    io.out << fmt::format("altered topic {}\n", name);
+  }
   return 0;
 }
 
@@ -187,9 +188,11 @@ int topic_delete(const CommonOptions& c, const std::string& name, Io io) {
     return fail(io, fmt::format("cannot delete topic '{}': {}", name,
                                 error_name(r->responses[0].error_code)));
   }
-  io.out << (c.format == Format::json
-                 ? fmt::format("{{\"topic\":{},\"deleted\":true}}\n", json_string(name))
-                 : fmt::format("deleted topic {}\n", name));
+  if (c.format == Format::json) {
+    print_json(io.out, Json{{"topic", json_bytes(name)}, {"deleted", true}});
+  } else {
+    io.out << fmt::format("deleted topic {}\n", name);
+  }
   return 0;
 }
 
@@ -207,9 +210,11 @@ int topic_add_partitions(const CommonOptions& c, const std::string& name, std::i
         io, fmt::format("cannot add partitions to '{}': {}{}", name, error_name(result.error_code),
                         result.error_message ? ": " + *result.error_message : ""));
   }
-  io.out << (c.format == Format::json
-                 ? fmt::format("{{\"topic\":{},\"partitions\":{}}}\n", json_string(name), total)
-                 : fmt::format("topic {} now has {} partitions\n", name, total));
+  if (c.format == Format::json) {
+    print_json(io.out, Json{{"topic", json_bytes(name)}, {"partitions", total}});
+  } else {
+    io.out << fmt::format("topic {} now has {} partitions\n", name, total);
+  }
   return 0;
 }
 
@@ -227,11 +232,13 @@ int topic_delete_records(const CommonOptions& c, const std::string& name, std::i
     return fail(io, fmt::format("cannot delete records of {}/{}: {}", name, partition,
                                 error_name(result.error_code)));
   }
-  io.out << (c.format == Format::json
-                 ? fmt::format("{{\"topic\":{},\"partition\":{},\"start_offset\":{}}}\n",
-                               json_string(name), partition, result.low_watermark)
-                 : fmt::format("{}/{} now starts at offset {}\n", name, partition,
-                               result.low_watermark));
+  if (c.format == Format::json) {
+    print_json(io.out, Json{{"topic", json_bytes(name)},
+                            {"partition", partition},
+                            {"start_offset", result.low_watermark}});
+  } else {
+    io.out << fmt::format("{}/{} now starts at offset {}\n", name, partition, result.low_watermark);
+  }
   return 0;
 }
 
@@ -243,16 +250,15 @@ int cluster_info(const CommonOptions& c, Io io) {
   std::size_t partitions = 0;
   for (const auto& t : md->topics) partitions += t.partitions.size();
   if (c.format == Format::json) {
-    std::string brokers;
+    Json brokers = Json::array();
     for (const auto& b : md->brokers) {
-      brokers += fmt::format("{}{{\"id\":{},\"host\":{},\"port\":{}}}", brokers.empty() ? "" : ",",
-                             b.node_id, json_string(b.host), b.port);
+      brokers.push_back({{"id", b.node_id}, {"host", json_bytes(b.host)}, {"port", b.port}});
     }
-    io.out << fmt::format(
-        "{{\"cluster_id\":{},\"controller\":{},\"brokers\":[{}],\"topics\":{},\"partitions\":{}}}"
-        "\n",
-        json_string(md->cluster_id.value_or("")), md->controller_id, brokers, md->topics.size(),
-        partitions);
+    print_json(io.out, Json{{"cluster_id", json_bytes(md->cluster_id.value_or(""))},
+                            {"controller", md->controller_id},
+                            {"brokers", std::move(brokers)},
+                            {"topics", md->topics.size()},
+                            {"partitions", partitions}});
     return 0;
   }
   io.out << fmt::format("cluster {}  controller {}  topics {}  partitions {}\n",
@@ -269,12 +275,36 @@ int cluster_info(const CommonOptions& c, Io io) {
 
 // ---------------------------------------------------------------- produce
 
+namespace {
+
+using Headers = std::vector<std::pair<std::string, std::vector<std::byte>>>;
+
+// One line of input as a record: KEY<separator>VALUE when the separator is
+// set and found, else the value alone; timestamped now, with `headers`.
+protocol::RecordSpec record_of(std::string_view line, const std::string& key_separator,
+                               const Headers& headers) {
+  protocol::RecordSpec record;
+  record.timestamp = wall_ms();
+  if (!key_separator.empty()) {
+    const auto at = line.find(key_separator);
+    if (at != std::string_view::npos) {
+      record.key = to_bytes(line.substr(0, at));
+      line = line.substr(at + key_separator.size());
+    }
+  }
+  record.value = to_bytes(line);
+  for (const auto& [k, v] : headers) record.headers.push_back({k, v});
+  return record;
+}
+
+}  // namespace
+
 int produce(const CommonOptions& c, const ProduceOptions& p, Io io) {
   auto acks = parse_acks(p.acks);
   if (!acks) return usage_error(io, acks.error().detail());
   auto codec = parse_compression(p.compression);
   if (!codec) return usage_error(io, codec.error().detail());
-  std::vector<std::pair<std::string, std::vector<std::byte>>> headers;
+  Headers headers;
   for (const auto& h : p.headers) {
     auto kv = parse_key_value(h);
     if (!kv) return usage_error(io, fmt::format("--header {}", kv.error().detail()));
@@ -304,18 +334,7 @@ int produce(const CommonOptions& c, const ProduceOptions& p, Io io) {
   std::string line;
   // Bounded by the input: one record per line.
   while (std::getline(*in, line)) {
-    protocol::RecordSpec record;
-    record.timestamp = wall_ms();
-    std::string_view text = line;
-    if (!p.key_separator.empty()) {
-      const auto at = text.find(p.key_separator);
-      if (at != std::string_view::npos) {
-        record.key = to_bytes(text.substr(0, at));
-        text = text.substr(at + p.key_separator.size());
-      }
-    }
-    record.value = to_bytes(text);
-    for (const auto& [k, v] : headers) record.headers.push_back({k, v});
+    auto record = record_of(line, p.key_separator, headers);
     std::int32_t partition = 0;
     if (p.partition) {
       partition = *p.partition;
@@ -342,7 +361,7 @@ int produce(const CommonOptions& c, const ProduceOptions& p, Io io) {
   }
   if (auto s = producer.finish(); !s) return fail(io, s.error().detail());
   if (c.format == Format::json) {
-    io.out << fmt::format("{{\"topic\":{},\"records\":{}}}\n", json_string(p.topic), records);
+    print_json(io.out, Json{{"topic", json_bytes(p.topic)}, {"records", records}});
   } else {
     io.err << fmt::format("produced {} record{} to {}\n", records, records == 1 ? "" : "s",
                           p.topic);
@@ -351,6 +370,112 @@ int produce(const CommonOptions& c, const ProduceOptions& p, Io io) {
 }
 
 // ---------------------------------------------------------------- consume
+
+namespace {
+
+// A consumer of some partitions of one topic: where each stands, where each
+// ended when it started, how many records it printed.
+struct Consumer {
+  const ConsumeOptions& o;
+  std::vector<std::int32_t> wanted;
+  std::vector<std::int64_t> ends;
+  std::map<std::int32_t, std::int64_t> position;
+  std::int64_t printed = 0;
+  std::int64_t limit = std::numeric_limits<std::int64_t>::max();
+};
+
+// The partitions `o` names. Errors: not_found for a partition the topic lacks.
+Result<std::vector<std::int32_t>> wanted_partitions(const ConsumeOptions& o, std::int32_t n) {
+  std::vector<std::int32_t> wanted;
+  if (o.partition) {
+    if (*o.partition < 0 || *o.partition >= n) {
+      return Error::not_found(
+          fmt::format("topic '{}' has no partition {} (it has {})", o.topic, *o.partition, n));
+    }
+    wanted.push_back(*o.partition);
+  } else {
+    for (std::int32_t i = 0; i < n; ++i) wanted.push_back(i);
+  }
+  return wanted;
+}
+
+// Sets where each wanted partition starts (--from), and the ends.
+Status start_positions(Client& client, const StartPosition& from, std::int32_t n, Consumer& c) {
+  auto starts = list_offsets(client, c.o.topic, n, protocol::kListOffsetsEarliest);
+  auto ends = list_offsets(client, c.o.topic, n, protocol::kListOffsetsLatest);
+  if (!starts) return starts.error();
+  if (!ends) return ends.error();
+  std::optional<std::vector<std::int64_t>> at_time;
+  if (from.kind == StartPosition::Kind::timestamp) {
+    auto t = list_offsets(client, c.o.topic, n, from.value);
+    if (!t) return t.error();
+    at_time = std::move(*t);
+  }
+  for (auto p : c.wanted) {
+    const auto i = static_cast<std::size_t>(p);
+    std::int64_t start = (*starts)[i];
+    switch (from.kind) {
+      case StartPosition::Kind::beginning:
+        break;
+      case StartPosition::Kind::end:
+        start = (*ends)[i];
+        break;
+      case StartPosition::Kind::offset:
+        start = std::clamp(from.value, (*starts)[i], (*ends)[i]);
+        break;
+      case StartPosition::Kind::from_end:
+        start = std::max((*starts)[i], (*ends)[i] - from.value);
+        break;
+      case StartPosition::Kind::timestamp:
+        start = (*at_time)[i] < 0 ? (*ends)[i] : (*at_time)[i];
+        break;
+    }
+    c.position[p] = start;
+  }
+  c.ends = std::move(*ends);
+  return {};
+}
+
+// One Fetch of every wanted partition from its position; prints what comes
+// back (up to the limit) and advances the positions.
+Status fetch_and_print(Client& client, Consumer& c, std::ostream& out) {
+  protocol::FetchRequest f;
+  f.max_wait_ms = 500;
+  f.min_bytes = 1;
+  f.max_bytes = 16 << 20;
+  f.isolation_level = 0;
+  protocol::FetchTopic ft{c.o.topic, {}};
+  for (auto p : c.wanted) ft.partitions.push_back({p, -1, c.position[p], -1, 1 << 20});
+  f.topics.push_back(std::move(ft));
+  auto r = client.call<protocol::FetchResponse>(ApiKey::fetch, f);
+  if (!r) return r.error();
+  for (const auto& tr : r->responses) {
+    for (const auto& pr : tr.partitions) {
+      auto& position = c.position[pr.partition_index];
+      if (pr.error_code != 0) {
+        return Error::invalid(fmt::format("fetch {}/{} at offset {}: {}", c.o.topic,
+                                          pr.partition_index, position, error_name(pr.error_code)));
+      }
+      if (!pr.records) continue;
+      auto s = for_each_record(
+          *pr.records,
+          [&](const protocol::RecordView& rec) {
+            if (rec.offset < position || c.printed >= c.limit) return;
+            print_record(out, c.o.output, c.o.topic, pr.partition_index, rec);
+            position = rec.offset + 1;
+            ++c.printed;
+          },
+          [&](std::int64_t next) { position = std::max(position, next); });
+      if (!s) {
+        return Error::invalid(
+            fmt::format("{}/{}: {}", c.o.topic, pr.partition_index, s.error().detail()));
+      }
+    }
+  }
+  return {};
+}
+
+}  // namespace
 
 int consume(const CommonOptions& c, const ConsumeOptions& o, Io io) {
   auto from = parse_start_position(o.from);
@@ -363,88 +488,22 @@ int consume(const CommonOptions& c, const ConsumeOptions& o, Io io) {
   auto topic = topic_metadata(**client, o.topic, false);
   if (!topic) return fail(io, topic.error().detail());
   const auto n = static_cast<std::int32_t>(topic->partitions.size());
-  std::vector<std::int32_t> wanted;
-  if (o.partition) {
-    if (*o.partition < 0 || *o.partition >= n) {
-      return fail(
-          io, fmt::format("topic '{}' has no partition {} (it has {})", o.topic, *o.partition, n));
-    }
-    wanted.push_back(*o.partition);
-  } else {
-    for (std::int32_t i = 0; i < n; ++i) wanted.push_back(i);
+  auto wanted = wanted_partitions(o, n);
+  if (!wanted) return fail(io, wanted.error().detail());
+  Consumer consumer{
+      o, std::move(*wanted), {}, {}, 0, o.count.value_or(std::numeric_limits<std::int64_t>::max())};
+  if (auto s = start_positions(**client, *from, n, consumer); !s) {
+    return fail(io, s.error().detail());
   }
-  auto starts = list_offsets(**client, o.topic, n, protocol::kListOffsetsEarliest);
-  auto ends = list_offsets(**client, o.topic, n, protocol::kListOffsetsLatest);
-  if (!starts) return fail(io, starts.error().detail());
-  if (!ends) return fail(io, ends.error().detail());
-  std::optional<std::vector<std::int64_t>> at_time;
-  if (from->kind == StartPosition::Kind::timestamp) {
-    auto t = list_offsets(**client, o.topic, n, from->value);
-    if (!t) return fail(io, t.error().detail());
-    at_time = std::move(*t);
-  }
-  std::map<std::int32_t, std::int64_t> position;
-  for (auto p : wanted) {
-    const auto i = static_cast<std::size_t>(p);
-    std::int64_t start = (*starts)[i];
-    switch (from->kind) {
-      case StartPosition::Kind::beginning:
-        break;
-      case StartPosition::Kind::end:
-        start = (*ends)[i];
-        break;
-      case StartPosition::Kind::offset:
-        start = std::clamp(from->value, (*starts)[i], (*ends)[i]);
-        break;
-      case StartPosition::Kind::from_end:
-        start = std::max((*starts)[i], (*ends)[i] - from->value);
-        break;
-      case StartPosition::Kind::timestamp:
-        start = (*at_time)[i] < 0 ? (*ends)[i] : (*at_time)[i];
-        break;
-    }
-    position[p] = start;
-  }
-  std::int64_t printed = 0;
-  const auto limit = o.count.value_or(std::numeric_limits<std::int64_t>::max());
   // Bounded: each pass advances a position, or (following) waits up to 500 ms.
-  while (printed < limit) {
+  while (consumer.printed < consumer.limit) {
     bool caught_up = true;
-    for (auto p : wanted)
-      caught_up = caught_up && position[p] >= (*ends)[static_cast<std::size_t>(p)];
+    for (auto p : consumer.wanted) {
+      caught_up = caught_up && consumer.position[p] >= consumer.ends[static_cast<std::size_t>(p)];
+    }
     if (caught_up && !o.follow) break;
-    protocol::FetchRequest f;
-    f.max_wait_ms = 500;
-    f.min_bytes = 1;
-    f.max_bytes = 16 << 20;
-    f.isolation_level = 0;
-    protocol::FetchTopic ft{o.topic, {}};
-    for (auto p : wanted) ft.partitions.push_back({p, -1, position[p], -1, 1 << 20});
-    f.topics.push_back(std::move(ft));
-    auto r = (*client)->call<protocol::FetchResponse>(ApiKey::fetch, f);
-    if (!r) return fail(io, r.error().detail());
-    for (const auto& tr : r->responses) {
-      for (const auto& pr : tr.partitions) {
-        if (pr.error_code != 0) {
-          return fail(io, fmt::format("fetch {}/{} at offset {}: {}", o.topic, pr.partition_index,
-                                      position[pr.partition_index], error_name(pr.error_code)));
-        }
-        if (!pr.records) continue;
-        auto s = for_each_record(
-            *pr.records,
-            [&](const protocol::RecordView& rec) {
-              if (rec.offset < position[pr.partition_index] || printed >= limit) return;
-              print_record(io.out, o.output, o.topic, pr.partition_index, rec);
-              position[pr.partition_index] = rec.offset + 1;
-              ++printed;
-            },
-            [&](std::int64_t next) {
-              position[pr.partition_index] = std::max(position[pr.partition_index], next);
-            });
-        if (!s)
-          return fail(io,
-                      fmt::format("{}/{}: {}", o.topic, pr.partition_index, s.error().detail()));
-      }
+    if (auto s = fetch_and_print(**client, consumer, io.out); !s) {
+      return fail(io, s.error().detail());
     }
     io.out.flush();
   }

@@ -9,6 +9,8 @@
 #include "spate/protocol/error_code.h"
 #include "spate/protocol/messages/list_offsets.h"
 
+#include "json.h"
+
 namespace spate::client {
 
 using protocol::ApiKey;
@@ -264,17 +266,15 @@ void print_record(std::ostream& out, const std::string& format, const std::strin
         << (r.value ? text_of(*r.value) : std::string_view()) << '\n';
     return;
   }
-  std::string headers;
-  for (const auto& h : r.headers) {
-    headers += fmt::format("{}{}:{}", headers.empty() ? "" : ",", json_string(h.key),
-                           h.value ? json_string(text_of(*h.value)) : "null");
-  }
-  out << fmt::format(
-      "{{\"topic\":{},\"partition\":{},\"offset\":{},\"timestamp\":{},\"key\":{},\"value\":{},"
-      "\"headers\":{{{}}}}}\n",
-      json_string(topic), partition, r.offset, r.timestamp,
-      r.key ? json_string(text_of(*r.key)) : "null",
-      r.value ? json_string(text_of(*r.value)) : "null", headers);
+  Json headers = Json::object();
+  for (const auto& h : r.headers) headers[json_text(h.key)] = json_bytes_or_null(h.value);
+  print_json(out, Json{{"topic", json_bytes(topic)},
+                       {"partition", partition},
+                       {"offset", r.offset},
+                       {"timestamp", r.timestamp},
+                       {"key", json_bytes_or_null(r.key)},
+                       {"value", json_bytes_or_null(r.value)},
+                       {"headers", std::move(headers)}});
 }
 
 }  // namespace spate::client

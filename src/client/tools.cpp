@@ -91,46 +91,55 @@ Result<StartPosition> parse_start_position(std::string_view text) {
   return StartPosition{StartPosition::Kind::offset, *v};
 }
 
-std::string json_string(std::string_view s) {
-  std::string out = "\"";
-  for (std::size_t i = 0; i < s.size();) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-      ++i;
-    } else if (c == '\n') {
-      out += "\\n";
-      ++i;
-    } else if (c == '\t') {
-      out += "\\t";
-      ++i;
-    } else if (c == '\r') {
-      out += "\\r";
-      ++i;
-    } else if (c < 0x20 || c == 0x7f) {
-      out += fmt::format("\\u{:04x}", c);
-      ++i;
-    } else if (c < 0x80) {
-      out += static_cast<char>(c);
-      ++i;
-    } else {
-      // Keep a valid UTF-8 sequence; escape each byte of an invalid one.
-      const std::size_t len = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 ? 2 : 0;
-      bool valid = len > 0 && c < 0xf5 && i + len <= s.size();
-      for (std::size_t k = 1; valid && k < len; ++k) {
-        valid = (static_cast<unsigned char>(s[i + k]) & 0xc0) == 0x80;
-      }
-      if (valid) {
-        out.append(s.substr(i, len));
-        i += len;
-      } else {
-        out += fmt::format("\\u{:04x}", c);
-        ++i;
-      }
-    }
+namespace {
+
+// The length of the valid UTF-8 sequence at the start of `s` (RFC 3629, the
+// table of Unicode §3.9: no overlong forms, no surrogates, nothing past
+// U+10FFFF), or 0 if it does not start with one.
+std::size_t utf8_sequence(std::string_view s) {
+  auto at = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
+  const unsigned char c = at(0);
+  if (c < 0x80) return 1;
+  std::size_t len = 0;
+  unsigned char low = 0x80;  // the range of the second byte
+  unsigned char high = 0xbf;
+  if (c >= 0xc2 && c <= 0xdf) {
+    len = 2;
+  } else if (c >= 0xe0 && c <= 0xef) {
+    len = 3;
+    if (c == 0xe0) low = 0xa0;   // overlong below U+0800
+    if (c == 0xed) high = 0x9f;  // surrogates U+D800..U+DFFF
+  } else if (c >= 0xf0 && c <= 0xf4) {
+    len = 4;
+    if (c == 0xf0) low = 0x90;   // overlong below U+10000
+    if (c == 0xf4) high = 0x8f;  // past U+10FFFF
+  } else {
+    return 0;
   }
-  out += '"';
+  if (s.size() < len || at(1) < low || at(1) > high) return 0;
+  for (std::size_t k = 2; k < len; ++k) {
+    if ((at(k) & 0xc0U) != 0x80U) return 0;
+  }
+  return len;
+}
+
+}  // namespace
+
+std::string json_text(std::string_view bytes) {
+  std::string out;
+  out.reserve(bytes.size());
+  // Bounded by the bytes: each step consumes at least one.
+  for (std::size_t i = 0; i < bytes.size();) {
+    const std::size_t len = utf8_sequence(bytes.substr(i));
+    if (len > 0) {
+      out.append(bytes.substr(i, len));
+      i += len;
+      continue;
+    }
+    const auto c = static_cast<unsigned char>(bytes[i++]);  // U+0080..U+00FF in UTF-8
+    out += static_cast<char>(0xc0U | (c >> 6U));
+    out += static_cast<char>(0x80U | (c & 0x3fU));
+  }
   return out;
 }
 

@@ -2,10 +2,16 @@
 
 #include "spate/client/tools.h"
 
+#include <sstream>
+
 #include <gtest/gtest.h>
 
 #include "spate/client/client.h"
 #include "spate/common/bytes.h"
+#include "spate/protocol/record_batch.h"
+
+#include "client/common.h"
+#include "client/json.h"
 
 namespace spate::client {
 namespace {
@@ -64,16 +70,78 @@ TEST(Brokers, ParsesListsAndRefusesBadOnes) {
 }
 
 TEST(Output, JsonStringsAndTables) {
-  EXPECT_EQ(json_string("a\"b\\c\n"), R"("a\"b\\c\n")");
-  EXPECT_EQ(json_string(std::string("\x01\x7f", 2)), R"("\u0001\u007f")");
-  EXPECT_EQ(json_string("h\xc3\xa9"), "\"h\xc3\xa9\"");     // valid UTF-8 kept
-  EXPECT_EQ(json_string("\xff\xc3"), R"("\u00ff\u00c3")");  // invalid bytes escaped
+  EXPECT_EQ(Json(json_text("a\"b\\c\n")).dump(), R"("a\"b\\c\n")");
+  EXPECT_EQ(Json(json_text(std::string("\x01\x00", 2))).dump(), R"("\u0001\u0000")");
+  EXPECT_EQ(json_text("h\xc3\xa9"), "h\xc3\xa9");        // valid UTF-8 kept
+  EXPECT_EQ(json_text("\xff\xc3"), "\xc3\xbf\xc3\x83");  // invalid bytes: U+00FF U+00C3
   EXPECT_EQ(format_table({"A", "LONGER"}, {{"xx", "1"}, {"y", "22"}}),
             "A   LONGER\nxx  1\ny   22\n");
   std::vector<std::int64_t> v = {5, 1, 4, 2, 3};
   EXPECT_EQ(percentile(v, 50), 3);
   EXPECT_EQ(percentile(v, 100), 5);
   EXPECT_EQ(percentile(v, 0), 1);
+}
+
+TEST(Output, JsonTextKeepsOnlyValidUtf8) {
+  // The edges of RFC 3629: kept as they are.
+  for (const char* valid :
+       {"\x7f", "\xc2\x80", "\xdf\xbf", "\xe0\xa0\x80", "\xed\x9f\xbf", "\xee\x80\x80",
+        "\xef\xbf\xbf", "\xf0\x90\x80\x80", "\xf4\x8f\xbf\xbf", "\xe2\x82\xac \xf0\x9f\x98\x80"}) {
+    EXPECT_EQ(json_text(valid), valid);
+  }
+  // Overlong forms, surrogates, past U+10FFFF, stray continuation bytes,
+  // truncated sequences: each byte becomes U+0080..U+00FF.
+  const std::pair<std::string, std::string> invalid[] = {
+      {"\xc0\xaf", "\xc3\x80\xc2\xaf"},
+      {"\xc1\xbf", "\xc3\x81\xc2\xbf"},
+      {"\xe0\x80\xaf", "\xc3\xa0\xc2\x80\xc2\xaf"},
+      {"\xed\xa0\x80", "\xc3\xad\xc2\xa0\xc2\x80"},
+      {"\xf0\x80\x80\xaf", "\xc3\xb0\xc2\x80\xc2\x80\xc2\xaf"},
+      {"\xf4\x90\x80\x80", "\xc3\xb4\xc2\x90\xc2\x80\xc2\x80"},
+      {"\xf5\x80\x80\x80", "\xc3\xb5\xc2\x80\xc2\x80\xc2\x80"},
+      {"\x80z", "\xc2\x80z"},
+      {"a\xf0\x9f\x98", "a\xc3\xb0\xc2\x9f\xc2\x98"},
+      {"\xe2\x82z", "\xc3\xa2\xc2\x82z"},
+  };
+  for (const auto& [in, out] : invalid) EXPECT_EQ(json_text(in), out) << in;
+}
+
+TEST(Output, RecordsPrintAsOneValidJsonObjectPerLine) {
+  const std::string key = "k\"\\\x01\xed\xa0\x80";
+  const std::string value = "v\xc0\xaf\xe2\x82\xac\n";
+  const std::string header_value = "\xf4\x90\x80\x80";
+  protocol::RecordView record;
+  record.offset = 7;
+  record.timestamp = 1234;
+  record.key = std::as_bytes(std::span(key));
+  record.value = std::as_bytes(std::span(value));
+  record.headers.push_back({"h\"", std::as_bytes(std::span(header_value))});
+  record.headers.push_back({"none", std::nullopt});
+  std::ostringstream out;
+  print_record(out, "json", "t", 3, record);
+  const auto text = out.str();
+  ASSERT_EQ(text.back(), '\n');
+  ASSERT_EQ(text.find('\n'), text.size() - 1) << text;
+  // Strict parsing: it throws on bytes that are not UTF-8.
+  const auto parsed = Json::parse(text);
+  std::vector<std::string> keys;
+  for (const auto& [k, v] : parsed.items()) keys.push_back(k);
+  EXPECT_EQ(keys, (std::vector<std::string>{"topic", "partition", "offset", "timestamp", "key",
+                                            "value", "headers"}));
+  EXPECT_EQ(parsed["topic"], "t");
+  EXPECT_EQ(parsed["partition"], 3);
+  EXPECT_EQ(parsed["offset"], 7);
+  EXPECT_EQ(parsed["timestamp"], 1234);
+  EXPECT_EQ(parsed["key"], json_text(key));
+  EXPECT_EQ(parsed["value"], json_text(value));
+  EXPECT_EQ(parsed["headers"]["h\""], json_text(header_value));
+  EXPECT_TRUE(parsed["headers"]["none"].is_null());
+  record.key.reset();
+  record.headers.clear();
+  std::ostringstream again;
+  print_record(again, "json", "t", 0, record);
+  EXPECT_TRUE(Json::parse(again.str())["key"].is_null());
+  EXPECT_EQ(Json::parse(again.str())["headers"], Json::object());
 }
 
 }  // namespace

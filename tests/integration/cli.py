@@ -4,6 +4,7 @@ topic command, produce and consume (keys, headers, timestamps, every codec,
 every --from), cluster info, bench, clear errors with non-zero exits, data
 intact after a SIGTERM restart and after kill -9.
 Usage: cli.py SPATED_BINARY SPATE_BINARY"""
+import codecs
 import json
 import os
 import signal
@@ -116,6 +117,43 @@ def bench(broker):
     print(f"  bench: {produced['records']} records produced and consumed")
 
 
+# Each byte that is not part of valid UTF-8 prints as the character U+00XX.
+codecs.register_error("spate_bytes", lambda e: ("".join(map(chr, e.object[e.start:e.end])), e.end))
+
+
+def as_text(raw):
+    return raw.decode("utf-8", "spate_bytes")
+
+
+def json_escaping(broker):
+    """Keys, values and headers with quotes, backslashes, control characters,
+    non-ASCII text and bytes that are not UTF-8 (lone, truncated, overlong,
+    surrogate, past U+10FFFF) come out of `consume -o json` as valid UTF-8
+    JSON holding the same text, keys in the documented order."""
+    values = [b'say "hi"', b"back\\slash\\", b"tab\tcr\rnul\x00del\x7fesc\x1b",
+              "h\u00e9 \u20ac \U0001F600".encode(), b"\xff\xc3", b"\xed\xa0\x80",
+              b"\xe0\x80\xaf", b"\xf4\x90\x80\x80", b"\xc0\xaf", b"tail\xf0\x9f\x98"]
+    keys = [b'k"%d\\' % i if i % 2 else b"k\xfe%d" % i for i in range(len(values))]
+    lines = b"".join(k + b"|" + v + b"\n" for k, v in zip(keys, values))
+    header = (b'q"\\\x01\xff', b'v"\xed\xa0\x80')
+    run = subprocess.run([SPATE, "-b", broker.bootstrap, "produce", "esc", "-p", "0", "-K", "|",
+                          "-H", header[0] + b"=" + header[1]], input=lines, capture_output=True,
+                         timeout=60)
+    assert run.returncode == 0, run.stderr
+    run = subprocess.run([SPATE, "-b", broker.bootstrap, "consume", "esc", "-o", "json"],
+                         capture_output=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    text = run.stdout.decode("utf-8")  # strict: every byte of the output is UTF-8
+    got = [json.loads(line) for line in text.splitlines()]
+    assert [r["key"] for r in got] == [as_text(k) for k in keys], got
+    assert [r["value"] for r in got] == [as_text(v) for v in values], got
+    for r in got:
+        assert list(r) == ["topic", "partition", "offset", "timestamp", "key", "value",
+                           "headers"], r
+        assert r["headers"] == {as_text(header[0]): as_text(header[1])}, r
+    print(f"  {len(got)} records with quotes, control characters and bad UTF-8: valid JSON")
+
+
 def main(binary, spate_binary):
     global SPATE
     SPATE = spate_binary
@@ -125,6 +163,7 @@ def main(binary, spate_binary):
         by_partition = produce_and_consume(broker)
         errors(broker)
         bench(broker)
+        json_escaping(broker)
         before = consume_json(broker, "orders")
         assert broker.stop() == 0, broker.log()
         broker.start()

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 //
 // Pure helpers behind the spate CLI: the Java client's key partitioner,
-// argument parsers, JSON and table output, latency percentiles.
+// argument parsers, text for JSON output, tables, latency percentiles.
 
 #pragma once
 
@@ -36,9 +36,12 @@ struct StartPosition {
 };
 [[nodiscard]] Result<StartPosition> parse_start_position(std::string_view text);
 
-// A JSON string literal (quotes included) for arbitrary bytes: valid UTF-8
-// is kept, control characters and invalid bytes are escaped (\u00XX).
-[[nodiscard]] std::string json_string(std::string_view bytes);
+// Arbitrary bytes as UTF-8 text that a JSON string can hold: valid UTF-8
+// (RFC 3629: no overlong forms, surrogates or code points past U+10FFFF) is
+// kept, and each other byte becomes the character U+00XX (its Latin-1
+// reading), so names, keys and values that are not UTF-8 still print as
+// valid JSON. The JSON library escapes quotes and control characters.
+[[nodiscard]] std::string json_text(std::string_view bytes);
 
 // Left-aligned columns separated by two spaces, with a header row.
 [[nodiscard]] std::string format_table(const std::vector<std::string>& header,

@@ -14,194 +14,190 @@ namespace {
 
 using namespace spate::client;  // NOLINT(google-build-using-namespace): wiring only
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  CLI::App app{"spate: manage and use a Spate (Kafka-compatible) cluster"};
-  app.require_subcommand(1);
+// Every flag's value, read by the subcommands' callbacks after parsing, and
+// the exit code the callback sets.
+struct Cli {
   CommonOptions common;
-  if (const char* env = std::getenv("SPATE_BROKERS"); env != nullptr && *env != '\0') {
-    common.brokers = env;
-  }
   std::string format = "table";
   std::int64_t timeout_ms = 10000;
-  app.add_option("-b,--brokers", common.brokers,
-                 "HOST:PORT[,HOST:PORT...] (env SPATE_BROKERS, default localhost:9092)");
-  app.add_option("--format", format, "table (for people) or json (for scripts)")
-      ->check(CLI::IsMember({"table", "json"}));
-  app.add_option("--timeout-ms", timeout_ms, "per request")->check(CLI::Range(1, 3'600'000));
   Io io{std::cin, std::cout, std::cerr};
   int code = 0;
-  auto finish_common = [&] {
-    common.format = format == "json" ? Format::json : Format::table;
-    common.timeout = std::chrono::milliseconds(timeout_ms);
-  };
-
   // topic
-  auto* topic = app.add_subcommand("topic", "create, list, describe, alter, delete topics");
-  topic->require_subcommand(1);
   std::string name;
   std::int32_t partitions = 1;
   std::int16_t replication = -1;
   std::vector<std::string> configs;
   std::vector<std::string> delete_configs;
   bool validate_only = false;
-  auto* create = topic->add_subcommand("create", "create a topic");
-  create->add_option("name", name, "topic name")->required();
-  create->add_option("-p,--partitions", partitions, "number of partitions")
-      ->check(CLI::Range(1, 10000));
-  create->add_option("-r,--replication-factor", replication, "replicas (1 on a single node)");
-  create->add_option("-c,--config", configs, "NAME=VALUE topic config (repeatable)");
-  create->add_flag("--validate-only", validate_only, "check, change nothing");
-  create->callback([&] {
-    finish_common();
-    code = topic_create(common, name, partitions, replication, configs, validate_only, io);
-  });
-  topic->add_subcommand("list", "list topics")->callback([&] {
-    finish_common();
-    code = topic_list(common, io);
-  });
-  auto* describe = topic->add_subcommand("describe", "partitions, offsets and configs of a topic");
-  describe->add_option("name", name, "topic name")->required();
-  describe->callback([&] {
-    finish_common();
-    code = topic_describe(common, name, io);
-  });
-  auto* alter = topic->add_subcommand("alter", "set or delete topic configs");
-  alter->add_option("name", name, "topic name")->required();
-  alter->add_option("-c,--config", configs, "NAME=VALUE to set (repeatable)");
-  alter->add_option("--delete-config", delete_configs, "NAME to reset to the default (repeatable)");
-  alter->callback([&] {
-    finish_common();
-    code = topic_alter(common, name, configs, delete_configs, io);
-  });
-  auto* remove = topic->add_subcommand("delete", "delete a topic and its data");
-  remove->add_option("name", name, "topic name")->required();
-  remove->callback([&] {
-    finish_common();
-    code = topic_delete(common, name, io);
-  });
   std::int32_t total = 0;
-  auto* grow = topic->add_subcommand("add-partitions", "grow a topic to a number of partitions");
-  grow->add_option("name", name, "topic name")->required();
-  grow->add_option("--total", total, "the new number of partitions")
-      ->required()
-      ->check(CLI::Range(1, 10000));
-  grow->callback([&] {
-    finish_common();
-    code = topic_add_partitions(common, name, total, io);
-  });
-
   std::int32_t records_partition = 0;
   std::int64_t before = -1;
-  auto* delete_records = topic->add_subcommand(
-      "delete-records", "delete a partition's records below an offset (DeleteRecords)");
-  delete_records->add_option("name", name, "topic name")->required();
-  delete_records->add_option("-p,--partition", records_partition, "partition")->required();
-  delete_records->add_option("--before", before, "first offset to keep (-1: everything so far)")
-      ->required();
-  delete_records->callback([&] {
-    finish_common();
-    code = topic_delete_records(common, name, records_partition, before, io);
-  });
-
-  // produce
-  ProduceOptions produce_options;
+  // produce, consume, bench
+  ProduceOptions produce;
   std::int32_t produce_partition = -1;
-  auto* produce_cmd = app.add_subcommand("produce", "send lines of stdin (or a file) as records");
-  produce_cmd->add_option("topic", produce_options.topic, "topic")->required();
-  produce_cmd->add_option("-p,--partition", produce_partition,
-                          "partition (default: by key like the Java client, else round robin)");
-  produce_cmd->add_option("-f,--file", produce_options.file, "read lines from this file");
-  produce_cmd->add_option("-K,--key-separator", produce_options.key_separator,
-                          "split each line into KEY<sep>VALUE");
-  produce_cmd->add_option("-H,--header", produce_options.headers, "NAME=VALUE header (repeatable)");
-  produce_cmd->add_option("--acks", produce_options.acks, "0, 1 or all")
-      ->check(CLI::IsMember({"0", "1", "all", "-1"}));
-  produce_cmd
-      ->add_option("-z,--compression", produce_options.compression,
-                   "none, gzip, snappy, lz4 or zstd")
-      ->check(CLI::IsMember({"none", "gzip", "snappy", "lz4", "zstd"}));
-  produce_cmd
-      ->add_option("--batch-bytes", produce_options.batch_bytes, "records per request, in bytes")
-      ->check(CLI::Range(1, 64 << 20));
-  produce_cmd->callback([&] {
-    finish_common();
-    if (produce_partition >= 0) produce_options.partition = produce_partition;
-    code = produce(common, produce_options, io);
-  });
-
-  // consume
-  ConsumeOptions consume_options;
+  ConsumeOptions consume;
   std::int32_t consume_partition = -1;
   std::int64_t count = -1;
-  auto* consume_cmd = app.add_subcommand("consume", "print records of a topic");
-  consume_cmd->add_option("topic", consume_options.topic, "topic")->required();
-  consume_cmd->add_option("-p,--partition", consume_partition, "only this partition");
-  consume_cmd->add_option("--from", consume_options.from,
-                          "beginning, end, OFFSET, -N (N before the end) or @TIMESTAMP_MS");
-  consume_cmd->add_option("-n,--count", count, "stop after this many records")
-      ->check(CLI::Range(0L, std::numeric_limits<std::int64_t>::max()));
-  consume_cmd->add_flag("-F,--follow", consume_options.follow, "keep waiting for new records");
-  consume_cmd
-      ->add_option("-o,--output", consume_options.output,
-                   "text (values), kv (KEY<TAB>VALUE) or json (JSON lines)")
-      ->check(CLI::IsMember({"text", "kv", "json"}));
-  consume_cmd->callback([&] {
-    finish_common();
-    if (consume_partition >= 0) consume_options.partition = consume_partition;
-    if (count >= 0) consume_options.count = count;
-    code = consume(common, consume_options, io);
-  });
-
-  // cluster
-  auto* cluster = app.add_subcommand("cluster", "the cluster");
-  cluster->require_subcommand(1);
-  cluster->add_subcommand("info", "brokers, controller, topic and partition counts")->callback([&] {
-    finish_common();
-    code = cluster_info(common, io);
-  });
-
-  // bench
   BenchOptions bench;
-  auto* bench_cmd =
-      app.add_subcommand("bench", "measure produce or consume throughput and latency");
-  bench_cmd->require_subcommand(1);
-  auto add_bench = [&](CLI::App* cmd) {
-    cmd->add_option("-t,--topic", bench.topic, "topic (created if missing)");
-    cmd->add_option("-s,--record-size", bench.record_size, "bytes per record value")
+
+  // The common options as the flags left them.
+  const CommonOptions& options() {
+    common.format = format == "json" ? Format::json : Format::table;
+    common.timeout = std::chrono::milliseconds(timeout_ms);
+    return common;
+  }
+};
+
+// topic create, list, describe, alter, delete.
+void add_topic_admin(CLI::App& topic, Cli& f) {
+  auto* create = topic.add_subcommand("create", "create a topic");
+  create->add_option("name", f.name, "topic name")->required();
+  create->add_option("-p,--partitions", f.partitions, "number of partitions")
+      ->check(CLI::Range(1, 10000));
+  create->add_option("-r,--replication-factor", f.replication, "replicas (1 on a single node)");
+  create->add_option("-c,--config", f.configs, "NAME=VALUE topic config (repeatable)");
+  create->add_flag("--validate-only", f.validate_only, "check, change nothing");
+  create->callback([&f] {
+    f.code = topic_create(f.options(), f.name, f.partitions, f.replication, f.configs,
+                          f.validate_only, f.io);
+  });
+  topic.add_subcommand("list", "list topics")->callback([&f] {
+    f.code = topic_list(f.options(), f.io);
+  });
+  auto* describe = topic.add_subcommand("describe", "partitions, offsets and configs of a topic");
+  describe->add_option("name", f.name, "topic name")->required();
+  describe->callback([&f] { f.code = topic_describe(f.options(), f.name, f.io); });
+  auto* alter = topic.add_subcommand("alter", "set or delete topic configs");
+  alter->add_option("name", f.name, "topic name")->required();
+  alter->add_option("-c,--config", f.configs, "NAME=VALUE to set (repeatable)");
+  alter->add_option("--delete-config", f.delete_configs,
+                    "NAME to reset to the default (repeatable)");
+  alter->callback(
+      [&f] { f.code = topic_alter(f.options(), f.name, f.configs, f.delete_configs, f.io); });
+  auto* remove = topic.add_subcommand("delete", "delete a topic and its data");
+  remove->add_option("name", f.name, "topic name")->required();
+  remove->callback([&f] { f.code = topic_delete(f.options(), f.name, f.io); });
+}
+
+// topic add-partitions, delete-records.
+void add_topic_partitions(CLI::App& topic, Cli& f) {
+  auto* grow = topic.add_subcommand("add-partitions", "grow a topic to a number of partitions");
+  grow->add_option("name", f.name, "topic name")->required();
+  grow->add_option("--total", f.total, "the new number of partitions")
+      ->required()
+      ->check(CLI::Range(1, 10000));
+  grow->callback([&f] { f.code = topic_add_partitions(f.options(), f.name, f.total, f.io); });
+  auto* delete_records = topic.add_subcommand(
+      "delete-records", "delete a partition's records below an offset (DeleteRecords)");
+  delete_records->add_option("name", f.name, "topic name")->required();
+  delete_records->add_option("-p,--partition", f.records_partition, "partition")->required();
+  delete_records->add_option("--before", f.before, "first offset to keep (-1: everything so far)")
+      ->required();
+  delete_records->callback([&f] {
+    f.code = topic_delete_records(f.options(), f.name, f.records_partition, f.before, f.io);
+  });
+}
+
+void add_produce(CLI::App& app, Cli& f) {
+  auto* cmd = app.add_subcommand("produce", "send lines of stdin (or a file) as records");
+  cmd->add_option("topic", f.produce.topic, "topic")->required();
+  cmd->add_option("-p,--partition", f.produce_partition,
+                  "partition (default: by key like the Java client, else round robin)");
+  cmd->add_option("-f,--file", f.produce.file, "read lines from this file");
+  cmd->add_option("-K,--key-separator", f.produce.key_separator,
+                  "split each line into KEY<sep>VALUE");
+  cmd->add_option("-H,--header", f.produce.headers, "NAME=VALUE header (repeatable)");
+  cmd->add_option("--acks", f.produce.acks, "0, 1 or all")
+      ->check(CLI::IsMember({"0", "1", "all", "-1"}));
+  cmd->add_option("-z,--compression", f.produce.compression, "none, gzip, snappy, lz4 or zstd")
+      ->check(CLI::IsMember({"none", "gzip", "snappy", "lz4", "zstd"}));
+  cmd->add_option("--batch-bytes", f.produce.batch_bytes, "records per request, in bytes")
+      ->check(CLI::Range(1, 64 << 20));
+  cmd->callback([&f] {
+    if (f.produce_partition >= 0) f.produce.partition = f.produce_partition;
+    f.code = produce(f.options(), f.produce, f.io);
+  });
+}
+
+void add_consume(CLI::App& app, Cli& f) {
+  auto* cmd = app.add_subcommand("consume", "print records of a topic");
+  cmd->add_option("topic", f.consume.topic, "topic")->required();
+  cmd->add_option("-p,--partition", f.consume_partition, "only this partition");
+  cmd->add_option("--from", f.consume.from,
+                  "beginning, end, OFFSET, -N (N before the end) or @TIMESTAMP_MS");
+  cmd->add_option("-n,--count", f.count, "stop after this many records")
+      ->check(CLI::Range(0L, std::numeric_limits<std::int64_t>::max()));
+  cmd->add_flag("-F,--follow", f.consume.follow, "keep waiting for new records");
+  cmd->add_option("-o,--output", f.consume.output,
+                  "text (values), kv (KEY<TAB>VALUE) or json (JSON lines)")
+      ->check(CLI::IsMember({"text", "kv", "json"}));
+  cmd->callback([&f] {
+    if (f.consume_partition >= 0) f.consume.partition = f.consume_partition;
+    if (f.count >= 0) f.consume.count = f.count;
+    f.code = consume(f.options(), f.consume, f.io);
+  });
+}
+
+void add_bench(CLI::App& app, Cli& f) {
+  auto* bench = app.add_subcommand("bench", "measure produce or consume throughput and latency");
+  bench->require_subcommand(1);
+  auto common = [&f](CLI::App* cmd) {
+    cmd->add_option("-t,--topic", f.bench.topic, "topic (created if missing)");
+    cmd->add_option("-s,--record-size", f.bench.record_size, "bytes per record value")
         ->check(CLI::Range(1, 16 << 20));
-    cmd->add_option("-n,--records", bench.records,
+    cmd->add_option("-n,--records", f.bench.records,
                     "stop after this many records (default: --seconds)");
-    cmd->add_option("-d,--seconds", bench.seconds, "how long to run")
+    cmd->add_option("-d,--seconds", f.bench.seconds, "how long to run")
         ->check(CLI::Range(0.1, 86400.0));
-    cmd->add_option("-c,--connections", bench.connections, "connections (threads)")
+    cmd->add_option("-c,--connections", f.bench.connections, "connections (threads)")
         ->check(CLI::Range(1, 256));
   };
-  auto* bench_produce_cmd =
-      bench_cmd->add_subcommand("produce", "produce records as fast as acknowledged, or at --rate");
-  add_bench(bench_produce_cmd);
-  bench_produce_cmd->add_option("--batch-bytes", bench.batch_bytes, "bytes of records per request")
+  auto* produce_cmd =
+      bench->add_subcommand("produce", "produce records as fast as acknowledged, or at --rate");
+  common(produce_cmd);
+  produce_cmd->add_option("--batch-bytes", f.bench.batch_bytes, "bytes of records per request")
       ->check(CLI::Range(1, 64 << 20));
-  bench_produce_cmd->add_option("--acks", bench.acks, "0, 1 or all")
+  produce_cmd->add_option("--acks", f.bench.acks, "0, 1 or all")
       ->check(CLI::IsMember({"0", "1", "all", "-1"}));
-  bench_produce_cmd->add_option("--partitions", bench.partitions,
-                                "partitions when creating the topic (default: one per connection)");
-  bench_produce_cmd->add_option("--rate", bench.rate,
-                                "records/s in all, one record per request (for latency)");
-  bench_produce_cmd->add_option("--inflight", bench.inflight, "requests in flight per connection")
+  produce_cmd->add_option("--partitions", f.bench.partitions,
+                          "partitions when creating the topic (default: one per connection)");
+  produce_cmd->add_option("--rate", f.bench.rate,
+                          "records/s in all, one record per request (for latency)");
+  produce_cmd->add_option("--inflight", f.bench.inflight, "requests in flight per connection")
       ->check(CLI::Range(1, 1024));
-  bench_produce_cmd->callback([&] {
-    finish_common();
-    code = bench_produce(common, bench, io);
-  });
-  auto* bench_consume_cmd =
-      bench_cmd->add_subcommand("consume", "read a topic from the start to its current end");
-  add_bench(bench_consume_cmd);
-  bench_consume_cmd->callback([&] {
-    finish_common();
-    code = bench_consume(common, bench, io);
-  });
+  produce_cmd->callback([&f] { f.code = bench_produce(f.options(), f.bench, f.io); });
+  auto* consume_cmd =
+      bench->add_subcommand("consume", "read a topic from the start to its current end");
+  common(consume_cmd);
+  consume_cmd->callback([&f] { f.code = bench_consume(f.options(), f.bench, f.io); });
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"spate: manage and use a Spate (Kafka-compatible) cluster"};
+  app.require_subcommand(1);
+  Cli f;
+  if (const char* env = std::getenv("SPATE_BROKERS"); env != nullptr && *env != '\0') {
+    f.common.brokers = env;
+  }
+  app.add_option("-b,--brokers", f.common.brokers,
+                 "HOST:PORT[,HOST:PORT...] (env SPATE_BROKERS, default localhost:9092)");
+  app.add_option("--format", f.format, "table (for people) or json (for scripts)")
+      ->check(CLI::IsMember({"table", "json"}));
+  app.add_option("--timeout-ms", f.timeout_ms, "per request")->check(CLI::Range(1, 3'600'000));
+
+  auto* topic = app.add_subcommand("topic", "create, list, describe, alter, delete topics");
+  topic->require_subcommand(1);
+  add_topic_admin(*topic, f);
+  add_topic_partitions(*topic, f);
+  add_produce(app, f);
+  add_consume(app, f);
+  auto* cluster = app.add_subcommand("cluster", "the cluster");
+  cluster->require_subcommand(1);
+  cluster->add_subcommand("info", "brokers, controller, topic and partition counts")
+      ->callback([&f] { f.code = cluster_info(f.options(), f.io); });
+  add_bench(app, f);
 
   try {
     app.parse(argc, argv);
@@ -209,5 +205,5 @@ int main(int argc, char** argv) {
     // --help exits 0; a usage error prints CLI11's message and exits 2.
     return app.exit(e) == 0 ? 0 : 2;
   }
-  return code;
+  return f.code;
 }

@@ -119,8 +119,8 @@ awaitable<FetchResult> fetch(HandlerContext& ctx, const protocol::FetchRequest& 
 Result<ResponseFrame> encode_fetch_response(
     const HandlerContext& ctx, const protocol::ApiInfo& api, const protocol::FetchResponse& r,
     const std::vector<std::optional<storage::FileSlice>>& slices) {
-  // The Fetch v4-v11 layout (kafka-protocol.md; protocol/messages/fetch.h),
-  // written by hand so that each partition's records can be a file region.
+  // The layout is protocol's (messages/fetch.h); each partition's records
+  // that a read found are a file region, spliced in here, never copied.
   const std::int16_t version = ctx.header.request_api_version;
   SPATE_ASSERT(version >= 4 && !protocol::is_flexible(api, version), "Fetch v{} is not spliceable",
                version);
@@ -129,46 +129,16 @@ Result<ResponseFrame> encode_fetch_response(
   protocol::begin_frame(out);
   protocol::encode_response_header(out, ctx.header.correlation_id,
                                    protocol::response_header_version(api, version));
-  out.write<std::int32_t>(r.throttle_time_ms);
-  if (version >= 7) {
-    out.write<std::int16_t>(r.error_code);
-    out.write<std::int32_t>(r.session_id);
-  }
-  out.write<std::int32_t>(static_cast<std::int32_t>(r.responses.size()));
-  std::size_t k = 0;
-  for (const auto& t : r.responses) {
-    out.write<std::int16_t>(static_cast<std::int16_t>(t.topic.size()));
-    out.write_string(t.topic);
-    out.write<std::int32_t>(static_cast<std::int32_t>(t.partitions.size()));
-    for (const auto& p : t.partitions) {
-      out.write<std::int32_t>(p.partition_index);
-      out.write<std::int16_t>(p.error_code);
-      out.write<std::int64_t>(p.high_watermark);
-      out.write<std::int64_t>(p.last_stable_offset);
-      if (version >= 5) out.write<std::int64_t>(p.log_start_offset);
-      if (p.aborted_transactions) {
-        out.write<std::int32_t>(static_cast<std::int32_t>(p.aborted_transactions->size()));
-        for (const auto& a : *p.aborted_transactions) {
-          out.write<std::int64_t>(a.producer_id);
-          out.write<std::int64_t>(a.first_offset);
-        }
-      } else {
-        out.write<std::int32_t>(-1);
-      }
-      if (version >= 11) out.write<std::int32_t>(p.preferred_read_replica);
-      const auto& slice = slices.at(k++);
-      if (slice && slice->size > 0) {
-        out.write<std::int32_t>(static_cast<std::int32_t>(slice->size));
-        frame.parts.push_back({out.release(), slice});
-        out = ByteWriter(256);
-      } else if (p.records) {
-        out.write<std::int32_t>(static_cast<std::int32_t>(p.records->size()));
-        out.write_bytes(*p.records);
-      } else {
-        out.write<std::int32_t>(-1);
-      }
-    }
-  }
+  auto region_size = [&](std::size_t k) -> std::optional<std::int32_t> {
+    const auto& slice = slices.at(k);
+    if (!slice || slice->size == 0) return std::nullopt;
+    return static_cast<std::int32_t>(slice->size);
+  };
+  auto splice = [&](std::size_t k) {
+    frame.parts.push_back({out.release(), slices.at(k)});
+    out = ByteWriter(256);
+  };
+  protocol::encode_fetch_response(out, r, version, {region_size, splice});
   if (out.size() > 0) frame.parts.push_back({out.release(), std::nullopt});
   const std::size_t total = frame.size() - protocol::kFrameSizeBytes;
   if (total > static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max())) {

@@ -1,13 +1,17 @@
 // SPDX-License-Identifier: Apache-2.0
 //
 // Fetch (key 1), v4-v11, none flexible (kafka-protocol.md §4.4). Response
-// records stay raw bytes (the broker will write them from file regions).
+// records stay raw bytes; the broker writes them from file regions with
+// encode_fetch_response, which derives from the same `fields` as the codec.
 
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "spate/protocol/codec.h"
@@ -113,6 +117,18 @@ struct FetchResponse {
   bool operator==(const FetchResponse&) const = default;
 };
 
+// A partition's records (Kafka's RECORDS type): nullable bytes for the
+// codec's Decoder and Encoder; an Io that writes records from elsewhere (the
+// one of encode_fetch_response) provides `records`.
+template <class Io>
+void records_field(Io& io, std::optional<std::vector<std::byte>>& records, std::string_view field) {
+  if constexpr (requires { io.records(records, field); }) {
+    io.records(records, field);
+  } else {
+    io.nullable_bytes(records, false, field);
+  }
+}
+
 template <class Io>
 void fields(Io& io, FetchResponse& m, std::int16_t version) {
   io.i32(m.throttle_time_ms, "throttle_time_ms");
@@ -135,9 +151,27 @@ void fields(Io& io, FetchResponse& m, std::int16_t version) {
                           io.i64(a.first_offset, "aborted_transactions[].first_offset");
                         });
       if (version >= 11) io.i32(p.preferred_read_replica, "preferred_read_replica");
-      io.nullable_bytes(p.records, false, "partitions[].records");
+      records_field(io, p.records, "partitions[].records");
     });
   });
 }
+
+// Records that a Fetch response carries from elsewhere (file regions the
+// broker sends with sendfile), by the index of the partition in the response
+// (topics, then their partitions, in order, from 0).
+struct FetchRecordRegions {
+  // The size of partition k's region, or nullopt: its `records` are written.
+  std::function<std::optional<std::int32_t>(std::size_t k)> size;
+  // Called right after the region's INT32 length is written: region k goes
+  // here, after the bytes written so far (the caller takes them from `out`).
+  std::function<void(std::size_t k)> splice;
+};
+
+// Writes the body of `response` at `version` to `out` exactly as
+// encode_message does, from the same `fields`, except that the records of each
+// partition with a region are that region (their length written here, their
+// bytes spliced in by the caller) and its `records` member is ignored.
+void encode_fetch_response(ByteWriter& out, const FetchResponse& response, std::int16_t version,
+                           const FetchRecordRegions& regions);
 
 }  // namespace spate::protocol
