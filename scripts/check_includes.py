@@ -24,10 +24,11 @@ ALLOWED = {
     "protocol": {"common"},
     "storage": {"common", "protocol"},
     "raft": {"common"},
-    "cluster": {"common", "protocol", "storage", "raft"},
-    "groups": {"common", "protocol", "cluster"},
-    "broker": {"common", "protocol", "storage", "cluster", "groups"},
-    "server": {"common", "protocol", "broker"},
+    "net": {"common"},  # framed connections, the wake-up primitive: below cluster and server
+    "cluster": {"common", "protocol", "storage", "raft", "net"},
+    "groups": {"common", "protocol", "cluster", "net"},
+    "broker": {"common", "protocol", "storage", "cluster", "groups", "net"},
+    "server": {"common", "protocol", "broker", "net"},
     "client": {"common", "protocol"},
     "apps": None,  # wiring: may use everything
 }
@@ -124,7 +125,10 @@ def self_test():
               '// #include "spate/raft/replica.h" is only a comment\n')
         write(root, "src/cluster/partition.cpp",
               '#include "spate/raft/replica.h"\n#include "spate/storage/partition_log.h"\n'
-              '#include <boost/asio.hpp>\n#include <thread>\n')
+              '#include <boost/asio.hpp>\n#include <thread>\n#include "spate/net/listener.h"\n')
+        write(root, "src/net/listener.cpp",
+              '#include "spate/common/asio.h"\n#include "spate/common/result.h"\n'
+              '#include "connection.h"\n')
         write(root, "src/apps/spated/main.cpp",
               '#include "spate/server/listener.h"\n#include "spate/raft/replica.h"\n'
               '#include <thread>\n#include "options.h"\n')
@@ -132,7 +136,7 @@ def self_test():
         write(root, "include/spate/common/asio.h", '#include <utility>\n#include <boost/asio.hpp>\n')
         write(root, "src/server/admin.cpp", '#include <boost/beast/http.hpp>\n')
         checked, violations = check(root)
-        expect(checked == 7, f"clean tree: {checked} files checked, want 7")
+        expect(checked == 8, f"clean tree: {checked} files checked, want 8")
         expect(violations == [], f"clean tree: unexpected {violations}")
 
         # One violation of each kind, each on a known line.
@@ -146,8 +150,10 @@ def self_test():
               '#include "spate/broker/dispatch.h"\n#include "spate/cluster/shard.h"\n')
         write(root, "src/client/client.cpp", '#include "storage/segment.h"\n')
         write(root, "src/broker/http.cpp", '#include <boost/beast/core.hpp>\n')
+        write(root, "src/net/frame.cpp",
+              '#include "spate/common/bytes.h"\n#include "spate/protocol/frame.h"\n')
         checked, violations = check(root)
-        expect(checked == 14, f"bad tree: {checked} files checked, want 14")
+        expect(checked == 16, f"bad tree: {checked} files checked, want 16")
         want = [
             'src/common/timer.cpp:1: module common may not include "spate/common/asio.h" '
             "(the Asio wrapper)",
@@ -161,6 +167,7 @@ def self_test():
             "(another module's private header)",
             "src/broker/http.cpp:1: module broker may not include <boost/beast/core.hpp> "
             "(Beast is for server only)",
+            'src/net/frame.cpp:2: module net may not include "spate/protocol/frame.h"',
         ]
         expect(sorted(violations) == sorted(want),
                "bad tree:\n  got  " + "\n       ".join(violations) +
@@ -172,7 +179,7 @@ def self_test():
         lines = run.stdout.splitlines()
         expect(run.returncode == 1, f"bad tree: exit {run.returncode}, want 1")
         expect(lines[:-1] == violations, f"bad tree: printed {lines[:-1]}")
-        expect(lines[-1:] == [f"include rules: 14 files checked, {len(want)} violations"],
+        expect(lines[-1:] == [f"include rules: 16 files checked, {len(want)} violations"],
                f"bad tree: summary {lines[-1:]}")
 
     with tempfile.TemporaryDirectory() as root:

@@ -65,7 +65,7 @@ awaitable<Status> Partition::wait_committed(Offset end, Clock::SteadyTime deadli
       co_return Error(Errc::timeout,
                       fmt::format("partition {}: not durable before the deadline", id_.dir_name()));
     }
-    co_await committed_.wait_for(deadline - now);
+    co_await committed_.wait_at_most(deadline - now);
   }
 }
 
@@ -73,7 +73,7 @@ awaitable<Status> Partition::advance_start(Offset to) {
   auto self = shared_from_this();  // alive across the suspensions
   // Bounded: a start ticket in flight completes (the disk thread never stops early).
   while (start_in_flight_ && !closed_) {
-    co_await flush_idle_.wait_for(std::chrono::seconds(1));
+    co_await flush_idle_.wait_at_most(std::chrono::seconds(1));
   }
   if (closed_) {
     co_return Error(Errc::shutting_down, fmt::format("partition {} is closing", id_.dir_name()));
@@ -196,7 +196,7 @@ awaitable<void> Partition::stop() {
   // Bounded: a flush or start ticket in flight completes (the disk thread
   // never stops early).
   while (flush_in_flight_ || start_in_flight_) {
-    co_await flush_idle_.wait_for(std::chrono::seconds(1));
+    co_await flush_idle_.wait_at_most(std::chrono::seconds(1));
   }
   committed_.notify_all();
 }

@@ -35,12 +35,13 @@ awaitable<Result<PartitionManager::Turn>> PartitionManager::take_turn(Deadline d
   // Bounded by the deadline: each pass waits for the running operation to
   // end or the deadline.
   while (admin_busy_) {
-    if (std::chrono::steady_clock::now() >= deadline) {
+    const auto now = clock_.steady_now();
+    if (now >= deadline) {
       --admin_waiting_;
       co_return Error(Errc::timeout, fmt::format("{} earlier topic operations still running",
                                                  admin_waiting_ + (admin_busy_ ? 1 : 0)));
     }
-    co_await admin_idle_.wait_until(deadline);
+    co_await admin_idle_.wait_at_most(deadline - now);
   }
   --admin_waiting_;
   if (closing_) co_return Error(Errc::shutting_down, "the broker is stopping");
@@ -352,7 +353,7 @@ awaitable<Status> PartitionManager::change_topic_configs(std::string name, Confi
 awaitable<std::size_t> PartitionManager::close_all() {
   // The running topic operation (if any) finishes first; later ones are
   // refused from here on.
-  auto turn = co_await take_turn(std::chrono::steady_clock::now() + std::chrono::minutes(10));
+  auto turn = co_await take_turn(clock_.steady_now() + std::chrono::minutes(10));
   closing_ = true;
   std::vector<std::shared_ptr<Partition>> all;
   all.reserve(partition_count_);

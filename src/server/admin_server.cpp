@@ -6,6 +6,7 @@
 #include <boost/beast/http.hpp>
 
 #include "spate/common/log.h"
+#include "spate/net/listener.h"
 
 namespace spate::server {
 namespace {
@@ -23,19 +24,7 @@ AdminServer::AdminServer(asio::io_context& io, std::string host, std::uint16_t p
     : io_(io), host_(std::move(host)), port_(port), metrics_(std::move(metrics)), acceptor_(io) {}
 
 Result<std::uint16_t> AdminServer::listen() {
-  boost::system::error_code ec;
-  auto address = asio::ip::make_address(host_, ec);
-  if (ec) return Error::invalid(fmt::format("admin address '{}': {}", host_, ec.message()));
-  tcp::endpoint endpoint(address, port_);
-  acceptor_.open(endpoint.protocol(), ec);
-  if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec) acceptor_.bind(endpoint, ec);
-  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    return Error::io(
-        fmt::format("cannot listen on {}:{} (admin HTTP): {}", host_, port_, ec.message()));
-  }
-  return acceptor_.local_endpoint().port();
+  return net::open_acceptor(acceptor_, host_, port_, "admin", " (admin HTTP)");
 }
 
 void AdminServer::start() {

@@ -16,10 +16,10 @@
 #include <memory>
 
 #include "spate/cluster/disk_thread.h"
-#include "spate/cluster/notifier.h"
 #include "spate/common/asio.h"
 #include "spate/common/clock.h"
 #include "spate/common/result.h"
+#include "spate/net/signal.h"
 #include "spate/storage/data_dir.h"
 #include "spate/storage/partition_log.h"
 
@@ -88,7 +88,7 @@ class Partition : public std::enable_shared_from_this<Partition> {
   }
 
   // Notified whenever the high watermark moves (or the log fails).
-  [[nodiscard]] Notifier& committed() { return committed_; }
+  [[nodiscard]] net::Signal& committed() { return committed_; }
 
   // Starts a flush now if there is anything to flush and none is in flight.
   void flush_soon();
@@ -123,8 +123,8 @@ class Partition : public std::enable_shared_from_this<Partition> {
   bool flush_again_ = false;
   bool start_in_flight_ = false;  // a start ticket is on the disk thread
   bool closed_ = false;
-  Notifier committed_;
-  Notifier flush_idle_;  // a flush or a start ticket finished
+  net::Signal committed_;
+  net::Signal flush_idle_;  // a flush or a start ticket finished
   std::uint64_t appended_bytes_ = 0;
 };
 

@@ -19,11 +19,11 @@
 #include <vector>
 
 #include "spate/cluster/disk_thread.h"
-#include "spate/cluster/notifier.h"
 #include "spate/cluster/partition.h"
 #include "spate/cluster/topic_config.h"
 #include "spate/common/asio.h"
 #include "spate/common/clock.h"
+#include "spate/net/signal.h"
 #include "spate/storage/data_dir.h"
 
 namespace spate::cluster {
@@ -201,7 +201,7 @@ class PartitionManager {
   bool closing_ = false;
   bool admin_busy_ = false;
   std::size_t admin_waiting_ = 0;
-  Notifier admin_idle_;
+  net::Signal admin_idle_;
   // Last member: destroyed (joined) first, while everything its jobs use lives.
   std::unique_ptr<DiskThread> worker_;
 };

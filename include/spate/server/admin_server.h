@@ -17,7 +17,7 @@
 
 #include "spate/common/asio.h"
 #include "spate/common/result.h"
-#include "spate/server/log_limiter.h"
+#include "spate/net/log_limiter.h"
 
 namespace spate::server {
 
@@ -49,8 +49,8 @@ class AdminServer {
   std::size_t sessions_ = 0;
   std::uint64_t sessions_rejected_ = 0;
   std::uint64_t accept_errors_ = 0;
-  LogLimiter accept_log_;
-  LogLimiter reject_log_;
+  net::LogLimiter accept_log_;
+  net::LogLimiter reject_log_;
 };
 
 }  // namespace spate::server

@@ -149,8 +149,8 @@ Status Node::open_storage() {
 Result<std::uint16_t> Node::start_kafka() {
   broker_ = std::make_unique<broker::Broker>(broker_config(config_, dir_->meta().cluster_id),
                                              *partitions_, metrics_, clock_);
-  kafka_ =
-      std::make_unique<server::KafkaServer>(shard_.io(), server_config(config_, listen_), *broker_);
+  kafka_ = std::make_unique<server::KafkaServer>(shard_.io(), server_config(config_, listen_),
+                                                 *broker_, clock_);
   return shard_.call([this]() -> Result<std::uint16_t> {
     auto port = kafka_->listen();
     if (!port) return port;

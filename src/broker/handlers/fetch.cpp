@@ -7,6 +7,8 @@
 
 #include <limits>
 
+#include "spate/net/signal.h"
+
 #include "common.h"
 
 namespace spate::broker {
@@ -92,25 +94,23 @@ awaitable<FetchResult> fetch(HandlerContext& ctx, const protocol::FetchRequest& 
   }
   std::sort(distinct.begin(), distinct.end());
   distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
+  // Once per partition, however often the request names it (a waiter list
+  // per entry made every wake-up quadratic).
+  std::vector<net::Signal*> signals;
+  signals.reserve(distinct.size());
+  for (auto& p : distinct) signals.push_back(&p->committed());
   FetchResult result;
   // Bounded by the deadline: each pass either answers or waits until woken
   // (new data) or the deadline.
   while (true) {
     bool any_error = false;
     const std::int64_t total = fetch_once(ctx, request, partitions, result, any_error);
-    if (any_error || total >= request.min_bytes || ctx.clock.steady_now() >= deadline ||
-        partitions.empty()) {
+    const auto now = ctx.clock.steady_now();
+    if (any_error || total >= request.min_bytes || now >= deadline || partitions.empty()) {
       if (any_error) ctx.error = true;
       co_return result;
     }
-    auto executor = co_await asio::this_coro::executor;
-    auto timer = std::make_shared<asio::steady_timer>(executor, deadline);
-    // Once per partition, however often the request names it (a waiter
-    // list per entry made every wake-up quadratic).
-    for (auto& p : distinct) p->committed().add(timer);
-    boost::system::error_code ec;
-    co_await timer->async_wait(asio::redirect_error(use_awaitable, ec));
-    for (auto& p : distinct) p->committed().remove(timer);
+    co_await net::wait_any(signals, net::deadline_in(deadline - now));
   }
 }
 

@@ -1,21 +1,22 @@
 // SPDX-License-Identifier: Apache-2.0
 
-#include "spate/server/memory_budget.h"
+#include "spate/net/memory_budget.h"
 
+#include <atomic>
 #include <memory>
 #include <optional>
 
 #include <gtest/gtest.h>
 
-namespace spate::server {
+namespace spate::net {
 namespace {
 
 constexpr std::size_t kMiB = 1024 * 1024;
 
 // One reader waiting in acquire(): its answer once the io_context has run.
 struct Reader {
-  explicit Reader(asio::io_context& io) : wake(io) {}
-  asio::steady_timer wake;
+  explicit Reader(asio::io_context& /*io*/) {}
+  Signal wake;
   bool stop = false;
   std::optional<bool> granted;
 
@@ -38,8 +39,9 @@ void run(asio::io_context& io) {
 
 TEST(MemoryBudget, GrantsWhatFitsAndQueuesTheRest) {
   asio::io_context io;
-  broker::Metrics metrics;
-  MemoryBudget budget(64 * kMiB, &metrics);
+  std::atomic<std::uint64_t> waiters{0};
+  std::atomic<std::uint64_t> used{0};
+  MemoryBudget budget(64 * kMiB, Metrics{.memory_used_bytes = &used, .memory_waiters = &waiters});
   Reader a(io), b(io);
   a.acquire(io, budget, 60 * kMiB, false, 0, 0);
   run(io);
@@ -47,17 +49,17 @@ TEST(MemoryBudget, GrantsWhatFitsAndQueuesTheRest) {
   b.acquire(io, budget, 8 * kMiB, false, 0, 8 * kMiB);  // not small: no reserve
   run(io);
   EXPECT_FALSE(b.granted.has_value());
-  EXPECT_EQ(metrics.memory_waiters.load(), 1U);
+  EXPECT_EQ(waiters.load(), 1U);
   budget.release(60 * kMiB);
   run(io);
   EXPECT_EQ(b.granted, true);
   EXPECT_EQ(budget.used(), 8 * kMiB);
-  EXPECT_EQ(metrics.memory_used_bytes.load(), 8 * kMiB);
+  EXPECT_EQ(used.load(), 8 * kMiB);
 }
 
 TEST(MemoryBudget, AFrameLargerThanTheBudgetProgressesWhenItEmpties) {
   asio::io_context io;
-  MemoryBudget budget(64 * kMiB, nullptr);
+  MemoryBudget budget(64 * kMiB);
   budget.charge(10 * kMiB);  // a response not yet sent
   Reader big(io);
   big.acquire(io, budget, 100 * kMiB, false, 0, 0);
@@ -73,7 +75,7 @@ TEST(MemoryBudget, FramesWaitingToGrowDoNotDeadlock) {
   // Two 60 MiB frames each hold 32 MiB of a 64 MiB budget and want more:
   // everything held is theirs, so the older goes past the budget.
   asio::io_context io;
-  MemoryBudget budget(64 * kMiB, nullptr);
+  MemoryBudget budget(64 * kMiB);
   budget.charge(32 * kMiB);  // frame a's first part
   budget.charge(32 * kMiB);  // frame b's first part
   Reader a(io), b(io);
@@ -93,7 +95,7 @@ TEST(MemoryBudget, FramesWaitingToGrowDoNotDeadlock) {
 
 TEST(MemoryBudget, GrowingFramesGoFirstAndOverdraftOnlyWhenAllHeldIsParked) {
   asio::io_context io;
-  MemoryBudget budget(64 * kMiB, nullptr);
+  MemoryBudget budget(64 * kMiB);
   budget.charge(32 * kMiB);  // frame a's first part
   budget.charge(32 * kMiB);  // a handled request's bytes (will be released)
   Reader a(io), fresh(io);
@@ -116,7 +118,7 @@ TEST(MemoryBudget, GrowingFramesGoFirstAndOverdraftOnlyWhenAllHeldIsParked) {
 
 TEST(MemoryBudget, ASmallConnectionUsesTheReserveAheadOfTheLine) {
   asio::io_context io;
-  MemoryBudget budget(64 * kMiB, nullptr);
+  MemoryBudget budget(64 * kMiB);
   budget.charge(64 * kMiB);  // unread responses fill the budget
   Reader hog(io), small(io);
   hog.acquire(io, budget, 1 * kMiB, false, 0, 16 * kMiB);
@@ -132,8 +134,8 @@ TEST(MemoryBudget, ASmallConnectionUsesTheReserveAheadOfTheLine) {
   EXPECT_FALSE(too_many.granted.has_value());
   too_many.stop = true;
   hog.stop = true;
-  too_many.wake.cancel();
-  hog.wake.cancel();
+  too_many.wake.notify_all();
+  hog.wake.notify_all();
   run(io);
   EXPECT_EQ(too_many.granted, false);
   EXPECT_EQ(hog.granted, false);
@@ -142,7 +144,7 @@ TEST(MemoryBudget, ASmallConnectionUsesTheReserveAheadOfTheLine) {
 
 TEST(MemoryBudget, AReaderThatGivesUpLetsThoseBehindGo) {
   asio::io_context io;
-  MemoryBudget budget(64 * kMiB, nullptr);
+  MemoryBudget budget(64 * kMiB);
   budget.charge(40 * kMiB);
   Reader first(io), second(io);
   first.acquire(io, budget, 40 * kMiB, false, 0, 10 * kMiB);
@@ -151,7 +153,7 @@ TEST(MemoryBudget, AReaderThatGivesUpLetsThoseBehindGo) {
   EXPECT_FALSE(first.granted.has_value());
   EXPECT_FALSE(second.granted.has_value());  // FIFO: behind first
   first.stop = true;
-  first.wake.cancel();
+  first.wake.notify_all();
   run(io);
   EXPECT_EQ(first.granted, false);
   EXPECT_EQ(second.granted, true);
@@ -162,7 +164,7 @@ TEST(MemoryBudget, AReaderThatGivesUpLetsThoseBehindGo) {
 // server) leaves the line: the budget keeps no pointer into its coroutine
 // frame, and what it was granted but never resumed to take goes back.
 TEST(MemoryBudget, AWaiterDestroyedWithItsIoContextLeavesTheLine) {
-  MemoryBudget budget(64 * kMiB, nullptr);
+  MemoryBudget budget(64 * kMiB);
   budget.charge(60 * kMiB);
   {
     asio::io_context io;
@@ -191,4 +193,4 @@ TEST(MemoryBudget, AWaiterDestroyedWithItsIoContextLeavesTheLine) {
 }
 
 }  // namespace
-}  // namespace spate::server
+}  // namespace spate::net

@@ -22,23 +22,24 @@
 #include <functional>
 #include <memory>
 
-#include "spate/broker/metrics.h"
 #include "spate/common/asio.h"
+#include "spate/net/metrics.h"
+#include "spate/net/signal.h"
 
-namespace spate::server {
+namespace spate::net {
 
 class MemoryBudget {
  public:
-  MemoryBudget(std::size_t capacity, broker::Metrics* metrics);
+  MemoryBudget(std::size_t capacity, Metrics metrics = {});
 
   // Waits until `bytes` more may be held. `mid_frame`: the caller is growing
   // a frame it already holds `held` bytes of (else it starts one);
   // `connection_holds`: what the caller's connection holds besides (its
   // requests being handled and responses not yet sent).
-  // `wake` is the caller's timer (cancelled to wake it; spurious wakes are
+  // `wake` is the caller's signal (notified to wake it; spurious wakes are
   // fine); `stop` says to give up, and then the answer is false.
   awaitable<bool> acquire(std::size_t bytes, bool mid_frame, std::size_t held,
-                          std::size_t connection_holds, asio::steady_timer& wake,
+                          std::size_t connection_holds, Signal& wake,
                           const std::function<bool()>& stop);
   // acquire() without waiting: true if `bytes` are held now.
   [[nodiscard]] bool try_acquire(std::size_t bytes, bool mid_frame, std::size_t held,
@@ -48,7 +49,7 @@ class MemoryBudget {
   void release(std::size_t bytes);
 
   // Metrics are not touched afterwards (the server is going away).
-  void detach_metrics() { metrics_ = nullptr; }
+  void detach_metrics() { metrics_ = {}; }
 
   [[nodiscard]] std::size_t used() const { return used_; }
   [[nodiscard]] std::size_t capacity() const { return capacity_; }
@@ -60,11 +61,11 @@ class MemoryBudget {
     bool mid_frame;
     std::size_t held;
     bool small;  // may use the reserve
-    asio::steady_timer* wake;
+    Signal* wake;
     bool granted = false;
   };
   [[nodiscard]] Waiter make_waiter(std::size_t bytes, bool mid_frame, std::size_t held,
-                                   std::size_t connection_holds, asio::steady_timer* wake) const;
+                                   std::size_t connection_holds, Signal* wake) const;
   [[nodiscard]] bool fits(const Waiter& w) const;
   void grant();
   void publish();
@@ -77,7 +78,7 @@ class MemoryBudget {
   std::size_t used_ = 0;
   std::size_t parked_ = 0;  // bytes held by mid-frame waiters
   std::deque<Waiter*> waiters_;
-  broker::Metrics* metrics_;
+  Metrics metrics_;
 };
 
 // Bytes held in a MemoryBudget, released on destruction.
@@ -116,4 +117,4 @@ class Reservation {
   std::size_t bytes_ = 0;
 };
 
-}  // namespace spate::server
+}  // namespace spate::net

@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 
-#include "spate/server/memory_budget.h"
+#include "spate/net/memory_budget.h"
 
 #include <algorithm>
 
-namespace spate::server {
+namespace spate::net {
 
-MemoryBudget::MemoryBudget(std::size_t capacity, broker::Metrics* metrics)
+MemoryBudget::MemoryBudget(std::size_t capacity, Metrics metrics)
     : capacity_(capacity),
       reserve_(capacity / 8),
       small_(std::max<std::size_t>(capacity / 64, 64 * 1024)),
@@ -23,8 +23,7 @@ bool MemoryBudget::fits(const Waiter& w) const {
 }
 
 MemoryBudget::Waiter MemoryBudget::make_waiter(std::size_t bytes, bool mid_frame, std::size_t held,
-                                               std::size_t connection_holds,
-                                               asio::steady_timer* wake) const {
+                                               std::size_t connection_holds, Signal* wake) const {
   const std::size_t total = connection_holds + held + bytes;
   return Waiter{bytes, mid_frame, mid_frame ? held : 0,
                 total >= connection_holds && total <= small_, wake};
@@ -49,7 +48,7 @@ bool MemoryBudget::try_acquire(std::size_t bytes, bool mid_frame, std::size_t he
 }
 
 awaitable<bool> MemoryBudget::acquire(std::size_t bytes, bool mid_frame, std::size_t held,
-                                      std::size_t connection_holds, asio::steady_timer& wake,
+                                      std::size_t connection_holds, Signal& wake,
                                       const std::function<bool()>& stop) {
   if (try_acquire(bytes, mid_frame, held, connection_holds)) co_return true;
   Waiter w = make_waiter(bytes, mid_frame, held, connection_holds, &wake);
@@ -79,13 +78,11 @@ awaitable<bool> MemoryBudget::acquire(std::size_t bytes, bool mid_frame, std::si
     publish();
     co_return true;
   }
-  if (metrics_ != nullptr) metrics_->memory_waits.fetch_add(1, std::memory_order_relaxed);
+  add(metrics_.memory_waits);
   publish();
   // Bounded: each pass ends granted, stopped, or waits for the next release.
   while (!w.granted && !stop()) {
-    wake.expires_at(asio::steady_timer::time_point::max());
-    boost::system::error_code ec;
-    co_await wake.async_wait(asio::redirect_error(use_awaitable, ec));
+    co_await wake.wait();
   }
   abandon.returned = true;
   if (w.granted) co_return true;
@@ -128,15 +125,14 @@ void MemoryBudget::grant() {
     parked_ -= w->held;
     used_ += w->bytes;
     w->granted = true;
-    w->wake->cancel();
+    w->wake->notify_all();
   }
 }
 
 void MemoryBudget::publish() {
-  if (metrics_ == nullptr) return;
-  metrics_->memory_budget_bytes.store(capacity_, std::memory_order_relaxed);
-  metrics_->memory_used_bytes.store(used_, std::memory_order_relaxed);
-  metrics_->memory_waiters.store(waiters_.size(), std::memory_order_relaxed);
+  set(metrics_.memory_budget_bytes, capacity_);
+  set(metrics_.memory_used_bytes, used_);
+  set(metrics_.memory_waiters, waiters_.size());
 }
 
-}  // namespace spate::server
+}  // namespace spate::net

@@ -12,7 +12,7 @@
 
 #include <fmt/format.h>
 
-namespace spate::server {
+namespace spate::net {
 
 class LogLimiter {
  public:
@@ -44,4 +44,4 @@ class LogLimiter {
   std::uint64_t suppressed_ = 0;
 };
 
-}  // namespace spate::server
+}  // namespace spate::net
