@@ -52,41 +52,50 @@ std::string Broker::render_metrics() const {
     line(fmt::format("# TYPE {} {}", name, type));
     line(fmt::format("{} {}", name, v));
   };
-  counter("spate_bytes_in_total", "Request bytes received.", load(metrics_.bytes_in), "counter");
-  counter("spate_bytes_out_total", "Response bytes sent.", load(metrics_.bytes_out), "counter");
-  counter("spate_connections", "Open client connections.", load(metrics_.connections_open),
-          "gauge");
-  counter("spate_connections_accepted_total", "Client connections accepted.",
-          load(metrics_.connections_total), "counter");
-  counter("spate_connections_rejected_total", "Connections refused at the connection limit.",
-          load(metrics_.connections_rejected), "counter");
-  counter("spate_malformed_requests_total",
-          "Requests that closed their connection (unreadable frame, header or body).",
-          load(metrics_.malformed_requests), "counter");
-  counter("spate_memory_budget_bytes",
-          "Broker-wide budget for request and response bytes in memory (--max-queued-bytes).",
-          load(metrics_.memory_budget_bytes), "gauge");
-  counter("spate_memory_used_bytes", "Request and response bytes held in memory now.",
-          load(metrics_.memory_used_bytes), "gauge");
-  counter("spate_memory_waiting_connections",
-          "Connections whose reader waits for the memory budget now.",
-          load(metrics_.memory_waiters), "gauge");
-  counter("spate_memory_waits_total", "Times a connection's reader waited for the memory budget.",
-          load(metrics_.memory_waits), "counter");
-  counter("spate_queued_response_bytes", "Response bytes built and not yet sent (all connections).",
-          load(metrics_.queued_response_bytes), "gauge");
-  counter("spate_connections_closed_write_timeout_total",
-          "Connections closed because the peer read nothing for --write-timeout-ms.",
-          load(metrics_.connections_closed_write_timeout), "counter");
-  counter("spate_connections_closed_request_timeout_total",
-          "Connections closed because the peer stopped inside a request for --write-timeout-ms.",
-          load(metrics_.connections_closed_request_timeout), "counter");
-  counter("spate_connections_closed_idle_total",
-          "Connections closed after --idle-timeout-ms without a request.",
-          load(metrics_.connections_closed_idle), "counter");
-  counter("spate_accept_errors_total",
-          "Failed accepts on the client listener (e.g. out of descriptors).",
-          load(metrics_.accept_errors), "counter");
+  // The broker-wide counters and gauges, one row each.
+  struct Scalar {
+    const char* name;
+    const char* help;
+    const char* type;
+    std::atomic<std::uint64_t> Metrics::*value;
+  };
+  static constexpr Scalar kScalars[] = {
+      {"spate_bytes_in_total", "Request bytes received.", "counter", &Metrics::bytes_in},
+      {"spate_bytes_out_total", "Response bytes sent.", "counter", &Metrics::bytes_out},
+      {"spate_connections", "Open client connections.", "gauge", &Metrics::connections_open},
+      {"spate_connections_accepted_total", "Client connections accepted.", "counter",
+       &Metrics::connections_total},
+      {"spate_connections_rejected_total", "Connections refused at the connection limit.",
+       "counter", &Metrics::connections_rejected},
+      {"spate_malformed_requests_total",
+       "Requests that closed their connection (unreadable frame, header or body).", "counter",
+       &Metrics::malformed_requests},
+      {"spate_memory_budget_bytes",
+       "Broker-wide budget for request and response bytes in memory (--max-queued-bytes).", "gauge",
+       &Metrics::memory_budget_bytes},
+      {"spate_memory_used_bytes", "Request and response bytes held in memory now.", "gauge",
+       &Metrics::memory_used_bytes},
+      {"spate_memory_waiting_connections",
+       "Connections whose reader waits for the memory budget now.", "gauge",
+       &Metrics::memory_waiters},
+      {"spate_memory_waits_total", "Times a connection's reader waited for the memory budget.",
+       "counter", &Metrics::memory_waits},
+      {"spate_queued_response_bytes", "Response bytes built and not yet sent (all connections).",
+       "gauge", &Metrics::queued_response_bytes},
+      {"spate_connections_closed_write_timeout_total",
+       "Connections closed because the peer read nothing for --write-timeout-ms.", "counter",
+       &Metrics::connections_closed_write_timeout},
+      {"spate_connections_closed_request_timeout_total",
+       "Connections closed because the peer stopped inside a request for --write-timeout-ms.",
+       "counter", &Metrics::connections_closed_request_timeout},
+      {"spate_connections_closed_idle_total",
+       "Connections closed after --idle-timeout-ms without a request.", "counter",
+       &Metrics::connections_closed_idle},
+      {"spate_accept_errors_total",
+       "Failed accepts on the client listener (e.g. out of descriptors).", "counter",
+       &Metrics::accept_errors},
+  };
+  for (const auto& row : kScalars) counter(row.name, row.help, load(metrics_.*row.value), row.type);
   counter("spate_partitions", "Partitions on this broker.", partitions_.partition_count(), "gauge");
   counter("spate_partitions_limit", "Partitions this broker holds at most (--max-partitions).",
           partitions_.limits().partitions_max, "gauge");
