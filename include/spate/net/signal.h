@@ -47,7 +47,9 @@ class Signal {
   // real timer fire early or spin.
   awaitable<WaitResult> wait_at_most(std::chrono::nanoseconds timeout);
   // Suspends until notified.
-  awaitable<void> wait();
+  // (Returns wait_until's awaitable itself: no coroutine frame of its own,
+  // which an idle connection's writer would hold for as long as it idles.)
+  awaitable<WaitResult> wait() { return wait_until(kNoDeadline); }
   // Waits until `done()` holds (checked first, then after every wake) or the
   // deadline passes. True if `done()` held: "wait until the N things in
   // flight are finished" is `wait_for([&] { return n == 0; }, deadline)`
