@@ -15,7 +15,8 @@ std::string shorten(std::string_view text, std::size_t max) {
 
 SteadyTime deadline_after(const HandlerContext& ctx, std::int32_t timeout_ms) {
   const std::int32_t max = std::min(kRequestTimeoutMaxMs, ctx.config.request_wait_max_ms);
-  return ctx.clock.steady_now() + std::chrono::milliseconds(std::clamp(timeout_ms, 0, std::max(max, 0)));
+  return ctx.clock.steady_now() +
+         std::chrono::milliseconds(std::clamp(timeout_ms, 0, std::max(max, 0)));
 }
 
 }  // namespace spate::broker

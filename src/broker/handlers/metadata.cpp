@@ -63,8 +63,8 @@ awaitable<std::optional<protocol::MetadataResponse>> metadata(HandlerContext& ct
       missing.push_back({wanted.name, ctx.config.default_partitions, {}});
     }
     if (!missing.empty()) {
-      auto created =
-          co_await ctx.partitions.create_topics(missing, false, ctx.clock.steady_now() + kAdminWaitDefault);
+      auto created = co_await ctx.partitions.create_topics(
+          missing, false, ctx.clock.steady_now() + kAdminWaitDefault);
       for (std::size_t i = 0; i < created.size(); ++i) {
         const auto& s = created[i];
         if (s || s.error().code() == Errc::already_exists) continue;
