@@ -69,6 +69,8 @@ const char* error_name(GroupError error) {
       return "INVALID_SESSION_TIMEOUT";
     case GroupError::group_max_size_reached:
       return "GROUP_MAX_SIZE_REACHED";
+    case GroupError::fenced_instance_id:
+      return "FENCED_INSTANCE_ID";
   }
   return "?";
 }
@@ -122,7 +124,9 @@ std::vector<Reply> Group::join(const JoinRequest& request, const std::string& fr
     return out;
   }
   std::string member_id = request.member_id;
-  if (member_id.empty()) {
+  if (request.instance_id) {
+    if (join_static(request, fresh_id, member_id, now_ms, out)) return out;
+  } else if (member_id.empty()) {
     if (members_.size() + pending_.size() >= limits_.members_max) {
       out.push_back(join_error(request.id, GroupError::group_max_size_reached));
       return out;
@@ -144,6 +148,7 @@ std::vector<Reply> Group::join(const JoinRequest& request, const std::string& fr
   Member& m = members_[member_id];
   const bool changed = !known || m.info.protocols != request.protocols;
   m.info.member_id = member_id;
+  m.info.instance_id = request.instance_id;
   m.info.client_id = request.client_id;
   m.info.client_host = request.client_host;
   m.info.session_timeout_ms = request.session_timeout_ms;
@@ -156,12 +161,7 @@ std::vector<Reply> Group::join(const JoinRequest& request, const std::string& fr
   if (known && !changed && member_id != leader_ &&
       (state_ == GroupState::stable || state_ == GroupState::completing_rebalance)) {
     // A follower rejoining with nothing changed gets the current generation.
-    JoinResult r;
-    r.generation = generation_;
-    r.protocol_name = protocol_name_;
-    r.leader = leader_;
-    r.member_id = member_id;
-    out.push_back(Reply{request.id, std::move(r), std::nullopt});
+    out.push_back(Reply{request.id, current_join_result(member_id), std::nullopt});
     return out;
   }
   if (m.awaiting_join) {
@@ -172,6 +172,73 @@ std::vector<Reply> Group::join(const JoinRequest& request, const std::string& fr
   if (state_ != GroupState::preparing_rebalance) prepare_rebalance(now_ms, out);
   maybe_complete_join(now_ms, out, false);
   return out;
+}
+
+void Group::forget_instance(const MemberInfo& info, const std::string& member_id) {
+  if (!info.instance_id) return;
+  auto s = static_members_.find(*info.instance_id);
+  if (s != static_members_.end() && s->second == member_id) static_members_.erase(s);
+}
+
+JoinResult Group::current_join_result(const std::string& member_id) const {
+  JoinResult r;
+  r.generation = generation_;
+  r.protocol_name = protocol_name_;
+  r.leader = leader_;
+  r.member_id = member_id;
+  return r;
+}
+
+bool Group::join_static(const JoinRequest& request, const std::string& fresh_id,
+                        std::string& member_id, std::int64_t now_ms, std::vector<Reply>& out) {
+  auto known = static_members_.find(*request.instance_id);
+  if (!request.member_id.empty()) {
+    // Only the process that has the instance id now may use it.
+    if (known != static_members_.end() && known->second != request.member_id) {
+      out.push_back(join_error(request.id, GroupError::fenced_instance_id, request.member_id));
+      return true;
+    }
+    if (!members_.contains(request.member_id)) {
+      out.push_back(join_error(request.id, GroupError::unknown_member_id, request.member_id));
+      return true;
+    }
+    return false;
+  }
+  if (known == static_members_.end()) {
+    if (members_.size() + pending_.size() >= limits_.members_max) {
+      out.push_back(join_error(request.id, GroupError::group_max_size_reached));
+      return true;
+    }
+    member_id = fresh_id;  // static members skip MEMBER_ID_REQUIRED
+    static_members_[*request.instance_id] = member_id;
+    return false;
+  }
+  // A restarted static member: a new member id replaces the old one, which
+  // is fenced from now on; its waiting calls are answered as fenced.
+  auto node = members_.extract(known->second);
+  Member& old = node.mapped();
+  if (old.awaiting_join) {
+    out.push_back(join_error(*old.awaiting_join, GroupError::fenced_instance_id, known->second));
+  }
+  if (old.awaiting_sync) {
+    out.push_back(sync_reply(*old.awaiting_sync, GroupError::fenced_instance_id));
+  }
+  old.awaiting_join.reset();
+  old.awaiting_sync.reset();
+  if (leader_ == known->second) leader_ = fresh_id;
+  node.key() = fresh_id;
+  old.info.member_id = fresh_id;
+  members_.insert(std::move(node));
+  known->second = fresh_id;
+  member_id = fresh_id;
+  Member& m = members_.at(fresh_id);
+  if (state_ == GroupState::stable && m.info.protocols == request.protocols) {
+    // Same protocols, group stable: its old assignment, no rebalance.
+    m.last_heard_ms = now_ms;
+    out.push_back(Reply{request.id, current_join_result(fresh_id), std::nullopt});
+    return true;
+  }
+  return false;
 }
 
 void Group::prepare_rebalance(std::int64_t now_ms, std::vector<Reply>& out) {
@@ -190,7 +257,11 @@ void Group::maybe_complete_join(std::int64_t now_ms, std::vector<Reply>& out, bo
                                       [](const auto& e) { return e.second.awaiting_join; });
   if (!all_joined && !timed_out) return;
   // At the rebalance timeout, members that did not rejoin are out.
-  std::erase_if(members_, [](const auto& e) { return !e.second.awaiting_join; });
+  std::erase_if(members_, [this](const auto& e) {
+    if (e.second.awaiting_join) return false;
+    forget_instance(e.second.info, e.first);
+    return true;
+  });
   ++generation_;
   if (members_.empty()) {
     state_ = GroupState::empty;
@@ -332,6 +403,7 @@ void Group::remove_member(const std::string& member_id, std::int64_t now_ms,
   if (it->second.awaiting_sync) {
     out.push_back(sync_reply(*it->second.awaiting_sync, GroupError::unknown_member_id));
   }
+  forget_instance(it->second.info, member_id);
   members_.erase(it);
   if (state_ == GroupState::stable || state_ == GroupState::completing_rebalance) {
     prepare_rebalance(now_ms, out);
@@ -377,6 +449,12 @@ std::optional<std::string> Group::check_invariants() const {
     if (!protocol_name_.empty() && !rebalancing &&
         !has_protocol(m.info.protocols, protocol_name_)) {
       return fmt::format("member {} does not support the chosen protocol {}", id, protocol_name_);
+    }
+  }
+  for (const auto& [instance, id] : static_members_) {
+    auto m = members_.find(id);
+    if (m == members_.end() || m->second.info.instance_id != instance) {
+      return fmt::format("instance {} maps to {}, which is not its member", instance, id);
     }
   }
   return std::nullopt;

@@ -92,6 +92,9 @@ class Sim {
       JoinRequest r;
       r.id = request(i);
       r.member_id = c.member_id;
+      // Even slots are static members: a new process there keeps the
+      // instance id (and the assignment) of the one before it.
+      if (i % 2 == 0) r.instance_id = "host-" + std::to_string(i);
       r.session_timeout_ms = 10'000;
       r.rebalance_timeout_ms = 20'000;
       r.protocol_type = "consumer";

@@ -244,5 +244,55 @@ TEST_F(GroupTest, TheGroupSizeIsBounded) {
   EXPECT_EQ(small.join(r, "c", now_).at(0).join->error, GroupError::group_max_size_reached);
 }
 
+TEST_F(GroupTest, ARestartedStaticMemberGetsItsAssignmentWithoutARebalance) {
+  auto a = join_request("");
+  a.instance_id = "host-a";
+  auto b = join_request("");
+  b.instance_id = "host-b";
+  join(a, "a1");  // alone: answered at once
+  join(b, "b1");  // a new member: a rebalance, waiting for a1
+  auto a_again = join_request("a1");
+  a_again.instance_id = "host-a";
+  ASSERT_EQ(join(a_again).size(), 2U);
+  const auto generation = group_.generation();
+  sync("a1", generation, {{"a1", bytes("p0")}, {"b1", bytes("p1")}});
+  sync("b1", generation);
+  ASSERT_EQ(group_.state(), GroupState::stable);
+  // host-b restarts: no member id, the same instance id.
+  auto restarted = join(b, "b2");
+  ASSERT_EQ(restarted.size(), 1U);
+  EXPECT_EQ(restarted[0].join->error, GroupError::none);
+  EXPECT_EQ(restarted[0].join->member_id, "b2");
+  EXPECT_EQ(restarted[0].join->generation, generation);
+  EXPECT_EQ(group_.state(), GroupState::stable);  // no rebalance
+  auto assignment = sync("b2", generation);
+  ASSERT_EQ(assignment.size(), 1U);
+  EXPECT_EQ(assignment[0].sync->assignment, bytes("p1"));
+  // The old process is fenced.
+  auto old = join_request("b1");
+  old.instance_id = "host-b";
+  EXPECT_EQ(join(old).at(0).join->error, GroupError::fenced_instance_id);
+  EXPECT_EQ(group_.heartbeat("b1", generation, now_), GroupError::unknown_member_id);
+  EXPECT_EQ(group_.heartbeat("b2", generation, now_), GroupError::none);
+}
+
+TEST_F(GroupTest, AStaticLeaderRestartingKeepsLeadingAndAnExpiredOneFreesItsInstanceId) {
+  auto a = join_request("");
+  a.instance_id = "host-a";
+  join(a, "a1");
+  sync("a1", group_.generation(), {{"a1", bytes("all")}});
+  join(a, "a2");
+  EXPECT_EQ(group_.leader(), "a2");
+  EXPECT_EQ(group_.state(), GroupState::stable);
+  // Silent past its session timeout: removed, the instance id is free.
+  now_ += 10'001;
+  tick();
+  EXPECT_TRUE(group_.members().empty());
+  auto fresh = join(a, "a3");
+  ASSERT_EQ(fresh.size(), 1U);
+  EXPECT_EQ(fresh[0].join->member_id, "a3");
+  EXPECT_EQ(fresh[0].join->error, GroupError::none);
+}
+
 }  // namespace
 }  // namespace spate::groups

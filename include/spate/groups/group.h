@@ -46,6 +46,7 @@ enum class GroupError : std::uint8_t {
   inconsistent_group_protocol,
   invalid_session_timeout,
   group_max_size_reached,
+  fenced_instance_id,  // another process joined with this group.instance.id since
 };
 [[nodiscard]] const char* error_name(GroupError error);
 
@@ -61,6 +62,9 @@ struct Protocol {
 struct JoinRequest {
   RequestId id = 0;
   std::string member_id;  // empty: a new member
+  // group.instance.id (JoinGroup v5+): a static member, which keeps its
+  // assignment across restarts without a rebalance.
+  std::optional<std::string> instance_id;
   std::string client_id;
   std::string client_host;
   std::int32_t session_timeout_ms = 0;
@@ -113,6 +117,7 @@ struct GroupLimits {
 
 struct MemberInfo {
   std::string member_id;
+  std::optional<std::string> instance_id;
   std::string client_id;
   std::string client_host;
   std::int32_t session_timeout_ms = 0;
@@ -169,6 +174,13 @@ class Group {
   [[nodiscard]] bool supports_protocols(const JoinRequest& request) const;
   [[nodiscard]] GroupError validate_join(const JoinRequest& request) const;
   void fail_pending_syncs(GroupError error, std::vector<Reply>& out);
+  // A static member's join: true if answered (in `out`); false when it goes
+  // on as an ordinary join, with `member_id` set to the member it is.
+  bool join_static(const JoinRequest& request, const std::string& fresh_id, std::string& member_id,
+                   std::int64_t now_ms, std::vector<Reply>& out);
+  // A static member leaving the group frees its instance id.
+  void forget_instance(const MemberInfo& info, const std::string& member_id);
+  [[nodiscard]] JoinResult current_join_result(const std::string& member_id) const;
 
   std::string group_id_;
   GroupLimits limits_;
@@ -180,6 +192,8 @@ class Group {
   std::map<std::string, Member> members_;
   // Ids handed out with MEMBER_ID_REQUIRED, by when they expire.
   std::map<std::string, std::int64_t> pending_;
+  // group.instance.id -> the member id it has now.
+  std::map<std::string, std::string> static_members_;
   std::int64_t rebalance_deadline_ms_ = 0;
 };
 
