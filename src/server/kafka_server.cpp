@@ -53,11 +53,6 @@ net::Metrics listener_metrics(broker::Metrics& m) {
   };
 }
 
-const Clock& system_clock() {
-  static const SystemClock clock;
-  return clock;
-}
-
 }  // namespace
 
 // Kafka frames: a signed 4-byte size, then a request for the broker.
@@ -80,9 +75,6 @@ class KafkaServer::Handler final : public net::Handler {
  private:
   broker::Broker& broker_;
 };
-
-KafkaServer::KafkaServer(asio::io_context& io, ServerConfig config, broker::Broker& broker)
-    : KafkaServer(io, std::move(config), broker, system_clock()) {}
 
 KafkaServer::KafkaServer(asio::io_context& io, ServerConfig config, broker::Broker& broker,
                          const Clock& clock)

@@ -26,12 +26,9 @@ namespace {
 using spate::testing::compare_with_model;
 using spate::testing::kLogDir;
 using spate::testing::ModelBatch;
+using spate::testing::segment_path;
 using spate::testing::TornWrite;
 using spate::testing::unexpected_files;
-
-std::filesystem::path segment_path(Offset base, const char* suffix) {
-  return kLogDir / segment_file_name(base, suffix);
-}
 
 // ---------------------------------------------------------------- indexes
 

@@ -24,12 +24,9 @@ using spate::testing::compare_with_model;
 using spate::testing::kLogDir;
 using spate::testing::LogModel;
 using spate::testing::LogRig;
+using spate::testing::segment_path;
 using spate::testing::TornWrite;
 using spate::testing::unexpected_files;
-
-std::filesystem::path segment_path(Offset base, const char* suffix) {
-  return kLogDir / segment_file_name(base, suffix);
-}
 
 // ---------------------------------------------------------------- random tears
 

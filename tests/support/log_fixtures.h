@@ -17,7 +17,14 @@
 #include "support/batches.h"
 #include "support/log_rig.h"
 
+#include "storage/segment.h"
+
 namespace spate::testing {
+
+// The file of the segment at `base` in the test log's directory (".log", ".index", ...).
+inline std::filesystem::path segment_path(Offset base, const char* suffix) {
+  return kLogDir / storage::segment_file_name(base, suffix);
+}
 
 // A log's plain behaviours on MemFs: no retention, timestamps from the clock.
 class PartitionLogTest : public ::testing::Test, public LogRig {

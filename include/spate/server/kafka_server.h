@@ -31,8 +31,7 @@ struct ServerConfig : net::ListenerConfig {
 
 class KafkaServer {
  public:
-  // Time (timeouts, progress) comes from `clock`; without one, the system's.
-  KafkaServer(asio::io_context& io, ServerConfig config, broker::Broker& broker);
+  // Time (timeouts, progress) comes from `clock`.
   KafkaServer(asio::io_context& io, ServerConfig config, broker::Broker& broker,
               const Clock& clock);
   ~KafkaServer();

@@ -122,8 +122,12 @@ Result<ResponseFrame> encode_fetch_response(
   // The layout is protocol's (messages/fetch.h); each partition's records
   // that a read found are a file region, spliced in here, never copied.
   const std::int16_t version = ctx.header.request_api_version;
-  SPATE_ASSERT(version >= 4 && !protocol::is_flexible(api, version), "Fetch v{} is not spliceable",
-               version);
+  // The table serves v4-v11 only (checked before dispatch); a version the
+  // splicing layout does not cover is an error, never an assertion.
+  if (version < 4 || protocol::is_flexible(api, version)) {
+    return Error(Errc::unsupported_version,
+                 fmt::format("Fetch v{} responses cannot splice file regions", version));
+  }
   ResponseFrame frame;
   ByteWriter out(1024);
   protocol::begin_frame(out);
