@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -59,6 +60,30 @@ struct LogConfig {
   std::uint32_t batch_bytes_max = 1048588;
   FlushPolicy flush_policy = FlushPolicy::always;
   std::chrono::milliseconds flush_interval = std::chrono::milliseconds{1000};
+
+  // cleanup.policy: "delete" (retention above), "compact" (keep the last
+  // record of each key below the active segment), or both.
+  bool cleanup_delete = true;
+  bool cleanup_compact = false;
+  // delete.retention.ms: how long a tombstone (a record with a null value)
+  // survives in a cleaned segment before the cleaner removes it.
+  std::int64_t delete_retention_ms = 24LL * 3600 * 1000;
+  // min.cleanable.dirty.ratio: the cleaner runs when the uncleaned share of
+  // the log below the active segment is at least this.
+  double min_cleanable_dirty_ratio = 0.5;
+  // min.compaction.lag.ms / max.compaction.lag.ms: a record stays uncompacted
+  // at least the first; a dirty log is cleaned at the latest after the second
+  // (whatever its dirty ratio).
+  std::int64_t min_compaction_lag_ms = 0;
+  std::int64_t max_compaction_lag_ms = std::numeric_limits<std::int64_t>::max();
+  // flush.messages: flush after this many appended records (interval policy);
+  // INT64 max = never by count.
+  std::int64_t flush_messages = std::numeric_limits<std::int64_t>::max();
+  // segment.jitter.ms: a random amount up to this is taken off segment.ms per
+  // segment, so that many partitions do not roll at once.
+  std::int64_t segment_jitter_ms = 0;
+  // preallocate: allocate a new segment's full size on creation.
+  bool preallocate = false;
 };
 
 // Errors: invalid_argument naming the setting.
