@@ -18,7 +18,7 @@ std::atomic<spdlog::level::level_enum> g_level{spdlog::level::info};
 std::mutex g_mutex;
 
 constexpr std::array<const char*, static_cast<std::size_t>(Module::count)> kNames = {
-    "storage", "raft", "cluster", "broker", "server", "client", "spated"};
+    "storage", "raft", "cluster", "broker", "server", "client", "spated", "groups"};
 
 std::shared_ptr<spdlog::logger> make(const char* name) {
   std::lock_guard<std::mutex> lock(g_mutex);

@@ -71,6 +71,24 @@ const char* error_name(GroupError error) {
       return "GROUP_MAX_SIZE_REACHED";
     case GroupError::fenced_instance_id:
       return "FENCED_INSTANCE_ID";
+    case GroupError::coordinator_loading:
+      return "COORDINATOR_LOAD_IN_PROGRESS";
+    case GroupError::coordinator_not_available:
+      return "COORDINATOR_NOT_AVAILABLE";
+    case GroupError::request_timed_out:
+      return "REQUEST_TIMED_OUT";
+    case GroupError::invalid_group_id:
+      return "INVALID_GROUP_ID";
+    case GroupError::group_id_not_found:
+      return "GROUP_ID_NOT_FOUND";
+    case GroupError::non_empty_group:
+      return "NON_EMPTY_GROUP";
+    case GroupError::offset_metadata_too_large:
+      return "OFFSET_METADATA_TOO_LARGE";
+    case GroupError::unknown_topic_or_partition:
+      return "UNKNOWN_TOPIC_OR_PARTITION";
+    case GroupError::too_many_groups:
+      return "TOO_MANY_GROUPS";
   }
   return "?";
 }
@@ -383,6 +401,35 @@ GroupError Group::heartbeat(const std::string& member_id, std::int32_t generatio
   // waits for joins asks members to rejoin.
   return state_ == GroupState::preparing_rebalance ? GroupError::rebalance_in_progress
                                                    : GroupError::none;
+}
+
+std::size_t Group::member_bytes() const {
+  std::size_t n = 0;
+  for (const auto& [id, m] : members_) {
+    n += 256 + id.size() + m.info.client_id.size() + m.info.client_host.size() +
+         m.info.assignment.size() + (m.info.instance_id ? m.info.instance_id->size() : 0);
+    for (const auto& p : m.info.protocols) n += p.name.size() + p.metadata.size();
+  }
+  return n;
+}
+
+GroupError Group::commit_allowed(const std::string& member_id, std::int32_t generation,
+                                 const std::optional<std::string>& instance_id,
+                                 std::int64_t now_ms) {
+  if (state_ == GroupState::dead) return GroupError::unknown_member_id;
+  if (generation < 0 && state_ == GroupState::empty) return GroupError::none;
+  if (state_ == GroupState::completing_rebalance) return GroupError::rebalance_in_progress;
+  if (instance_id) {
+    auto s = static_members_.find(*instance_id);
+    if (s != static_members_.end() && s->second != member_id) {
+      return GroupError::fenced_instance_id;
+    }
+  }
+  auto it = members_.find(member_id);
+  if (it == members_.end()) return GroupError::unknown_member_id;
+  if (generation != generation_) return GroupError::illegal_generation;
+  it->second.last_heard_ms = now_ms;
+  return GroupError::none;
 }
 
 std::pair<GroupError, std::vector<Reply>> Group::leave(const std::string& member_id,

@@ -13,7 +13,7 @@
 namespace spate::log {
 
 // The modules that log; each has one logger, named like its folder.
-enum class Module { storage, raft, cluster, broker, server, client, spated, count };
+enum class Module { storage, raft, cluster, broker, server, client, spated, groups, count };
 
 // The logger of `module`, made once (on first use) and then returned without
 // a lookup. Thread-safe.

@@ -47,6 +47,16 @@ enum class GroupError : std::uint8_t {
   invalid_session_timeout,
   group_max_size_reached,
   fenced_instance_id,  // another process joined with this group.instance.id since
+  // The coordinator's (issue 14), beyond the state machine's:
+  coordinator_loading,         // replaying __consumer_offsets; retry
+  coordinator_not_available,   // stopping, or the offsets log refused a write; retry
+  request_timed_out,           // the write was not durable by the deadline; retry
+  invalid_group_id,            // empty (where a group is needed) or too long
+  group_id_not_found,          // DeleteGroups of a group that does not exist
+  non_empty_group,             // DeleteGroups of a group with members
+  offset_metadata_too_large,   // past offset.metadata.max.bytes
+  unknown_topic_or_partition,  // a commit for a partition that does not exist
+  too_many_groups,             // past the coordinator's group limit
 };
 [[nodiscard]] const char* error_name(GroupError error);
 
@@ -140,6 +150,15 @@ class Group {
   [[nodiscard]] const std::string& leader() const { return leader_; }
   [[nodiscard]] std::vector<MemberInfo> members() const;
   [[nodiscard]] std::size_t pending_members() const { return pending_.size(); }
+  [[nodiscard]] std::size_t member_count() const { return members_.size(); }
+  // The member a static member's instance id names now, if any.
+  [[nodiscard]] std::optional<std::string> static_member(const std::string& instance_id) const {
+    auto it = static_members_.find(instance_id);
+    if (it == static_members_.end()) return std::nullopt;
+    return it->second;
+  }
+  // What the members hold in memory (protocol metadata, assignments, ids).
+  [[nodiscard]] std::size_t member_bytes() const;
 
   // `fresh_id` is used when the request has no member id.
   std::vector<Reply> join(const JoinRequest& request, const std::string& fresh_id,
@@ -150,6 +169,22 @@ class Group {
   // Errors: unknown_member_id. A leaving member starts a rebalance of the rest.
   std::pair<GroupError, std::vector<Reply>> leave(const std::string& member_id,
                                                   std::int64_t now_ms);
+  // Whether an OffsetCommit from this member may store offsets, as Kafka's
+  // classic coordinator decides: generation < 0 in an empty group is a
+  // simple consumer's commit (assign() plus a group id); otherwise the
+  // member must be known, in the current generation, and the group not
+  // waiting for its assignment. An accepted commit counts as a heartbeat.
+  // Errors: rebalance_in_progress, fenced_instance_id, unknown_member_id,
+  // illegal_generation.
+  GroupError commit_allowed(const std::string& member_id, std::int32_t generation,
+                            const std::optional<std::string>& instance_id, std::int64_t now_ms);
+  // An empty group recreated after a restart continues from the generation
+  // its last record held, so that generations never repeat.
+  // REQUIRES: state() == empty.
+  void restore_generation(std::int32_t generation) { generation_ = generation; }
+  // The group is being deleted: every member request now sees it gone.
+  void mark_dead() { state_ = GroupState::dead; }
+
   // Expires members past their session timeout and pending ids past theirs,
   // and ends a rebalance whose timeout passed.
   std::vector<Reply> tick(std::int64_t now_ms);

@@ -1,0 +1,627 @@
+// SPDX-License-Identifier: Apache-2.0
+
+#include "spate/groups/coordinator.h"
+
+#include <random>
+
+#include <fmt/format.h>
+
+#include "spate/common/limits.h"
+#include "spate/common/log.h"
+#include "spate/protocol/compression.h"
+#include "spate/protocol/record_batch.h"
+
+namespace spate::groups {
+namespace {
+
+JoinResult join_error(GroupError e) {
+  JoinResult r;
+  r.error = e;
+  return r;
+}
+
+SyncResult sync_error(GroupError e) {
+  SyncResult r;
+  r.error = e;
+  return r;
+}
+
+// Commits are written in batches of at most about this many bytes, well
+// under the offsets topic's max.message.bytes.
+constexpr std::size_t kChunkBytes = 512U << 10U;
+// The longest client id kept in a member id.
+constexpr std::size_t kClientIdInMemberId = 64;
+// What a coordinator-side wait adds to the group's own timeouts, so that the
+// group, not the wait, answers.
+constexpr std::int64_t kWaitSlackMs = 5'000;
+
+auto logger() { return log::get(log::Module::groups); }
+
+std::size_t record_bytes(const StoredRecord& r) {
+  if (const auto* o = std::get_if<OffsetRecord>(&r)) {
+    return 64 + o->group.size() + o->partition.topic.size() +
+           (o->value ? o->value->metadata.size() : 0);
+  }
+  return 64 + std::get<GroupRecord>(r).group.size();
+}
+
+protocol::RecordSpec to_spec(const StoredRecord& r, std::int64_t wall_ms) {
+  protocol::RecordSpec spec;
+  spec.timestamp = wall_ms;
+  if (const auto* o = std::get_if<OffsetRecord>(&r)) {
+    spec.key = offset_key(o->group, o->partition);
+    if (o->value) spec.value = offset_value(*o->value);
+  } else {
+    const auto& g = std::get<GroupRecord>(r);
+    spec.key = group_key(g.group);
+    if (g.value) spec.value = group_value(*g.value);
+  }
+  return spec;
+}
+
+GroupError from_status(const Error& e) {
+  return e.code() == Errc::timeout ? GroupError::request_timed_out
+                                   : GroupError::coordinator_not_available;
+}
+
+}  // namespace
+
+struct Coordinator::Waiter {
+  RequestId id = 0;
+  net::Signal signal;
+  std::optional<Reply> reply;
+};
+
+Coordinator::Coordinator(CoordinatorConfig config, cluster::PartitionManager& partitions,
+                         const Clock& clock)
+    : config_(std::move(config)), partitions_(partitions), clock_(clock) {
+  // Member ids must not repeat across restarts (a member from before one
+  // must not be taken for a new one): a random start, then a counter.
+  std::random_device rd;
+  next_member_ = (std::uint64_t{rd()} << 32U) ^ rd();
+}
+
+Coordinator::~Coordinator() = default;
+
+std::int64_t Coordinator::now_ms() const {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             clock_.steady_now().time_since_epoch())
+      .count();
+}
+
+std::int32_t Coordinator::partition_for(std::string_view group_id) const {
+  // FNV-1a: stable across versions and platforms (the placement of a group
+  // must never change while its records are in the log).
+  std::uint32_t h = 2166136261U;
+  for (char c : group_id) {
+    h ^= static_cast<std::uint8_t>(c);
+    h *= 16777619U;
+  }
+  return partition_count_ > 0
+             ? static_cast<std::int32_t>(h % static_cast<std::uint32_t>(partition_count_))
+             : 0;
+}
+
+awaitable<Status> Coordinator::start() {
+  const std::string topic(kOffsetsTopic);
+  if (partitions_.topic(topic) == nullptr) {
+    auto s = co_await partitions_.create_topic(topic, config_.offsets_partitions, {}, false,
+                                               net::deadline_in(std::chrono::seconds(60)));
+    if (!s && s.error().code() != Errc::already_exists) co_return s;
+  }
+  const auto* t = partitions_.topic(topic);
+  if (t == nullptr || t->partitions.empty()) {
+    co_return Error(Errc::not_found, fmt::format("topic {} is missing", topic));
+  }
+  partition_count_ = static_cast<std::int32_t>(t->partitions.size());
+  for (std::int32_t p = 0; p < partition_count_; ++p) {
+    if (auto s = co_await replay(p); !s) co_return s;
+  }
+  for (const auto& [id, entry] : offsets_.groups()) {
+    if (entry.summary) summary_generation_[id] = entry.summary->generation;
+  }
+  loaded_ = true;
+  next_expiry_ms_ = now_ms() + config_.expiry_interval_ms;
+  logger()->info("group coordinator loaded {} partitions of {}: {} groups, {} committed offsets",
+                 partition_count_, topic, offsets_.groups().size(), offsets_.size());
+  co_return Status{};
+}
+
+awaitable<Status> Coordinator::replay(std::int32_t partition) {
+  auto part = partitions_.partition(std::string(kOffsetsTopic), partition);
+  if (!part) co_return Error(Errc::not_found, fmt::format("{}-{}", kOffsetsTopic, partition));
+  Offset from = part->start_offset();
+  const Offset end = part->high_watermark();
+  std::size_t skipped = 0;
+  while (from < end) {
+    auto read = part->read(from, 1U << 20U);
+    if (!read) co_return read.error();
+    if (read->bytes.empty() || read->next_offset <= from) break;
+    auto bytes = read->bytes.read_all();
+    if (!bytes) co_return bytes.error();
+    std::span<const std::byte> rest = *bytes;
+    while (rest.size() >= protocol::kBatchHeaderBytes) {
+      auto peek = protocol::decode_batch_header(rest, limits::kBatchBytesMax);
+      if (!peek) co_return peek.error();
+      if (peek->total_bytes() > rest.size()) break;  // read() gives whole batches
+      auto header =
+          protocol::validate_batch(rest.first(peek->total_bytes()), limits::kBatchBytesMax);
+      if (!header) co_return header.error();
+      const auto batch = rest.first(header->total_bytes());
+      rest = rest.subspan(header->total_bytes());
+      auto records = protocol::batch_records(batch, limits::kBatchBytesMax);
+      if (!records) co_return records.error();
+      auto views = protocol::decode_record_section(*header, *records);
+      if (!views) co_return views.error();
+      for (const auto& v : *views) {
+        if (!v.key) continue;
+        auto rec = decode_stored(*v.key, v.value);
+        if (!rec) {
+          ++skipped;
+          continue;
+        }
+        offsets_.apply(*rec);
+      }
+    }
+    from = read->next_offset;
+  }
+  if (skipped > 0) {
+    logger()->warn("{}-{}: skipped {} records that are not group records", kOffsetsTopic, partition,
+                   skipped);
+  }
+  co_return Status{};
+}
+
+void Coordinator::stop() {
+  stopped_ = true;
+  for (auto& [id, w] : waiters_) {
+    Reply r;
+    r.id = id;
+    r.join = join_error(GroupError::coordinator_not_available);
+    r.sync = sync_error(GroupError::coordinator_not_available);
+    w->reply = std::move(r);
+    w->signal.notify_all();
+  }
+  waiters_.clear();
+}
+
+GroupError Coordinator::check_group_id(const std::string& group_id, bool may_be_empty) const {
+  if (stopped_) return GroupError::coordinator_not_available;
+  if (!loaded_) return GroupError::coordinator_loading;
+  if ((!may_be_empty && group_id.empty()) || group_id.size() > config_.group_id_bytes_max) {
+    return GroupError::invalid_group_id;
+  }
+  return GroupError::none;
+}
+
+Group* Coordinator::find(const std::string& group_id) {
+  auto it = groups_.find(group_id);
+  return it == groups_.end() ? nullptr : it->second.get();
+}
+
+const Group* Coordinator::find(const std::string& group_id) const {
+  auto it = groups_.find(group_id);
+  return it == groups_.end() ? nullptr : it->second.get();
+}
+
+Result<Group*> Coordinator::find_or_create(const std::string& group_id) {
+  if (auto* g = find(group_id)) return g;
+  const auto* stored = offsets_.group(group_id);
+  if (stored == nullptr && groups_.size() + offsets_.groups().size() >= config_.groups_max) {
+    return Error(Errc::limit_exceeded,
+                 fmt::format("this broker coordinates at most {} groups", config_.groups_max));
+  }
+  auto group = std::make_unique<Group>(group_id, config_.limits);
+  auto written = summary_generation_.find(group_id);
+  if (written != summary_generation_.end()) group->restore_generation(written->second);
+  auto* raw = group.get();
+  groups_.emplace(group_id, std::move(group));
+  return raw;
+}
+
+std::shared_ptr<Coordinator::Waiter> Coordinator::add_waiter() {
+  auto w = std::make_shared<Waiter>();
+  w->id = next_request_++;
+  waiters_.emplace(w->id, w);
+  return w;
+}
+
+void Coordinator::deliver(std::vector<Reply> replies) {
+  for (auto& r : replies) {
+    auto it = waiters_.find(r.id);
+    if (it == waiters_.end()) continue;  // its caller gave up waiting
+    it->second->reply = std::move(r);
+    it->second->signal.notify_all();
+    waiters_.erase(it);
+  }
+}
+
+awaitable<std::optional<Reply>> Coordinator::await_reply(std::shared_ptr<Waiter> waiter,
+                                                         Clock::SteadyTime deadline) {
+  while (!waiter->reply) {
+    const auto now = clock_.steady_now();
+    if (now >= deadline) break;
+    co_await waiter->signal.wait_at_most(deadline - now);
+  }
+  waiters_.erase(waiter->id);
+  co_return waiter->reply;
+}
+
+std::string Coordinator::fresh_member_id(const std::string& client_id) {
+  const std::uint64_t n = next_member_++;
+  std::string prefix = client_id.substr(0, kClientIdInMemberId);
+  return fmt::format("{}-{:016x}-{:08x}", prefix.empty() ? "member" : prefix, n,
+                     static_cast<std::uint32_t>(n * 2654435761U));
+}
+
+void Coordinator::after_change(Group& group) {
+  const auto& id = group.group_id();
+  const std::size_t bytes = group.member_bytes();
+  auto& held = group_bytes_[id];
+  member_bytes_ = member_bytes_ - held + bytes;
+  held = bytes;
+  auto written = summary_generation_.find(id);
+  if (written != summary_generation_.end() && written->second >= group.generation()) return;
+  if (group.generation() == 0) return;
+  GroupSummary summary;
+  summary.protocol_type = group.protocol_type();
+  if (summary.protocol_type.empty()) {
+    const auto* stored = offsets_.group(id);
+    if (stored != nullptr && stored->summary)
+      summary.protocol_type = stored->summary->protocol_type;
+  }
+  summary.generation = group.generation();
+  summary.protocol_name = group.protocol_name();
+  summary.leader = group.leader();
+  summary.state_ms = clock_.wall_ms();
+  summary_generation_[id] = group.generation();
+  auto end = write(id, {GroupRecord{id, summary}});
+  if (!end) {
+    logger()->warn("group {}: generation {} not recorded: {}", id, group.generation(),
+                   end.error().message());
+  }
+}
+
+awaitable<JoinResult> Coordinator::join(std::string group_id, JoinRequest request) {
+  if (auto e = check_group_id(group_id, false); e != GroupError::none) {
+    co_return join_error(e);
+  }
+  auto group = find_or_create(group_id);
+  if (!group) co_return join_error(GroupError::too_many_groups);
+  std::size_t incoming = 256 + request.client_id.size() + request.client_host.size();
+  for (const auto& p : request.protocols) incoming += p.name.size() + p.metadata.size();
+  if (member_bytes_ + incoming > config_.member_bytes_max) {
+    logger()->warn("group {}: join refused, members of all groups hold {} bytes (limit {})",
+                   group_id, member_bytes_, config_.member_bytes_max);
+    co_return join_error(GroupError::too_many_groups);
+  }
+  if (request.rebalance_timeout_ms > config_.rebalance_timeout_max_ms) {
+    request.rebalance_timeout_ms = config_.rebalance_timeout_max_ms;
+  }
+  auto waiter = add_waiter();
+  request.id = waiter->id;
+  auto replies = (*group)->join(request, fresh_member_id(request.client_id), now_ms());
+  deliver(std::move(replies));
+  after_change(**group);
+  const auto deadline = clock_.steady_now() +
+                        std::chrono::milliseconds(config_.rebalance_timeout_max_ms + kWaitSlackMs);
+  auto reply = co_await await_reply(waiter, deadline);
+  if (!reply || !reply->join) co_return join_error(GroupError::rebalance_in_progress);
+  co_return std::move(*reply->join);
+}
+
+awaitable<SyncResult> Coordinator::sync(std::string group_id, SyncRequest request,
+                                        std::optional<std::string> instance_id) {
+  (void)instance_id;
+  if (auto e = check_group_id(group_id, false); e != GroupError::none) {
+    co_return sync_error(e);
+  }
+  auto* group = find(group_id);
+  if (group == nullptr) co_return sync_error(GroupError::unknown_member_id);
+  auto waiter = add_waiter();
+  request.id = waiter->id;
+  deliver(group->sync(request, now_ms()));
+  after_change(*group);
+  const auto deadline = clock_.steady_now() +
+                        std::chrono::milliseconds(config_.rebalance_timeout_max_ms + kWaitSlackMs);
+  auto reply = co_await await_reply(waiter, deadline);
+  if (!reply || !reply->sync) co_return sync_error(GroupError::rebalance_in_progress);
+  co_return std::move(*reply->sync);
+}
+
+GroupError Coordinator::heartbeat(const std::string& group_id, const std::string& member_id,
+                                  std::int32_t generation,
+                                  const std::optional<std::string>& instance_id) {
+  if (auto e = check_group_id(group_id, false); e != GroupError::none) return e;
+  auto* group = find(group_id);
+  if (group == nullptr) return GroupError::unknown_member_id;
+  if (instance_id) {
+    auto owner = group->static_member(*instance_id);
+    if (owner && *owner != member_id) return GroupError::fenced_instance_id;
+  }
+  return group->heartbeat(member_id, generation, now_ms());
+}
+
+GroupError Coordinator::leave(const std::string& group_id, const std::string& member_id,
+                              const std::optional<std::string>& instance_id) {
+  if (auto e = check_group_id(group_id, false); e != GroupError::none) return e;
+  auto* group = find(group_id);
+  if (group == nullptr) return GroupError::unknown_member_id;
+  std::string member = member_id;
+  if (instance_id) {
+    auto owner = group->static_member(*instance_id);
+    if (!owner) return GroupError::unknown_member_id;
+    if (!member.empty() && *owner != member) return GroupError::fenced_instance_id;
+    member = *owner;
+  }
+  auto [error, replies] = group->leave(member, now_ms());
+  deliver(std::move(replies));
+  after_change(*group);
+  return error;
+}
+
+Result<Offset> Coordinator::write(const std::string& group_id, std::vector<StoredRecord> records) {
+  const auto p = partition_for(group_id);
+  auto part = partitions_.partition(std::string(kOffsetsTopic), p);
+  if (!part) return Error(Errc::not_found, fmt::format("{}-{} is missing", kOffsetsTopic, p));
+  const auto wall = clock_.wall_ms();
+  protocol::BatchBuilder builder(wall);
+  for (const auto& r : records) builder.add(to_spec(r, wall));
+  auto batch = builder.build();
+  auto appended = part->append(batch);
+  if (!appended) return appended.error();
+  const Offset end = appended->last_offset + 1;
+  pending_[p].push_back(PendingApply{end, std::move(records)});
+  return end;
+}
+
+void Coordinator::apply_durable(std::int32_t partition) {
+  auto it = pending_.find(partition);
+  if (it == pending_.end()) return;
+  auto part = partitions_.partition(std::string(kOffsetsTopic), partition);
+  if (!part) return;
+  const Offset hw = part->high_watermark();
+  auto& queue = it->second;
+  std::size_t done = 0;
+  while (done < queue.size() && queue[done].end <= hw) {
+    for (const auto& r : queue[done].records) offsets_.apply(r);
+    ++done;
+  }
+  queue.erase(queue.begin(), queue.begin() + static_cast<std::ptrdiff_t>(done));
+  if (queue.empty()) pending_.erase(it);
+}
+
+awaitable<GroupError> Coordinator::wait_durable(const std::string& group_id, Offset end,
+                                                Clock::SteadyTime deadline) {
+  const auto p = partition_for(group_id);
+  auto part = partitions_.partition(std::string(kOffsetsTopic), p);
+  if (!part) co_return GroupError::coordinator_not_available;
+  auto s = co_await part->wait_committed(end, deadline);
+  apply_durable(p);
+  co_return s ? GroupError::none : from_status(s.error());
+}
+
+awaitable<void> Coordinator::commit(std::string group_id, std::string member_id,
+                                    std::int32_t generation, std::optional<std::string> instance_id,
+                                    std::vector<CommitEntry>& entries, Clock::SteadyTime deadline) {
+  auto fail_all = [&](GroupError e) {
+    for (auto& en : entries) {
+      if (en.error == GroupError::none) en.error = e;
+    }
+  };
+  if (auto e = check_group_id(group_id, true); e != GroupError::none) {
+    fail_all(e);
+    co_return;
+  }
+  for (auto& en : entries) {
+    if (en.value.metadata.size() > config_.metadata_bytes_max) {
+      en.error = GroupError::offset_metadata_too_large;
+    } else if (!partitions_.partition(en.partition.topic, en.partition.partition)) {
+      en.error = GroupError::unknown_topic_or_partition;
+    }
+  }
+  GroupError allowed = GroupError::none;
+  if (auto* group = find(group_id)) {
+    allowed = group->commit_allowed(member_id, generation, instance_id, now_ms());
+  } else if (generation >= 0) {
+    allowed = GroupError::illegal_generation;  // as Kafka: no such group, no such generation
+  } else if (offsets_.group(group_id) == nullptr &&
+             groups_.size() + offsets_.groups().size() >= config_.groups_max) {
+    allowed = GroupError::too_many_groups;
+  }
+  if (allowed != GroupError::none) {
+    fail_all(allowed);
+    co_return;
+  }
+  // One batch per chunk of entries; the entries of a chunk share its fate.
+  std::vector<std::pair<std::vector<std::size_t>, Offset>> written;
+  std::vector<StoredRecord> chunk;
+  std::vector<std::size_t> members;
+  std::size_t bytes = 0;
+  auto flush = [&] {
+    if (chunk.empty()) return;
+    auto end = write(group_id, std::move(chunk));
+    if (!end) {
+      for (auto i : members) entries[i].error = from_status(end.error());
+    } else {
+      written.emplace_back(std::move(members), *end);
+    }
+    chunk.clear();
+    members.clear();
+    bytes = 0;
+  };
+  const auto wall = clock_.wall_ms();
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    if (entries[i].error != GroupError::none) continue;
+    entries[i].value.commit_ms = wall;
+    chunk.push_back(OffsetRecord{group_id, entries[i].partition, entries[i].value});
+    members.push_back(i);
+    bytes += record_bytes(chunk.back());
+    if (bytes >= kChunkBytes) flush();
+  }
+  flush();
+  for (auto& [indexes, end] : written) {
+    const auto e = co_await wait_durable(group_id, end, deadline);
+    if (e == GroupError::none) continue;
+    for (auto i : indexes) entries[i].error = e;
+  }
+}
+
+GroupError Coordinator::fetch(const std::string& group_id,
+                              const std::optional<std::vector<PartitionKey>>& partitions,
+                              std::map<PartitionKey, CommittedOffset>& out) const {
+  if (auto e = check_group_id(group_id, true); e != GroupError::none) return e;
+  const auto* entry = offsets_.group(group_id);
+  if (!partitions) {
+    if (entry == nullptr) return GroupError::none;
+    for (const auto& [key, value] : entry->offsets) {
+      // Offsets of deleted topics are not shown (expiry removes them).
+      if (partitions_.partition(key.topic, key.partition)) out.emplace(key, value);
+    }
+    return GroupError::none;
+  }
+  for (const auto& key : *partitions) {
+    CommittedOffset none;
+    if (entry != nullptr) {
+      auto it = entry->offsets.find(key);
+      if (it != entry->offsets.end()) {
+        out.insert_or_assign(key, it->second);
+        continue;
+      }
+    }
+    out.insert_or_assign(key, none);
+  }
+  return GroupError::none;
+}
+
+GroupView Coordinator::view_of(const std::string& group_id, const Group* group) const {
+  GroupView v;
+  v.group_id = group_id;
+  v.state = GroupState::empty;
+  if (group != nullptr) {
+    v.state = group->state();
+    v.protocol_type = group->protocol_type();
+    v.protocol_name = group->protocol_name();
+    v.generation = group->generation();
+    v.members = group->members();
+  }
+  if (v.protocol_type.empty()) {
+    const auto* stored = offsets_.group(group_id);
+    if (stored != nullptr && stored->summary) v.protocol_type = stored->summary->protocol_type;
+  }
+  return v;
+}
+
+std::vector<GroupView> Coordinator::list() const {
+  std::vector<GroupView> out;
+  if (!loaded_) return out;
+  for (const auto& [id, g] : groups_) out.push_back(view_of(id, g.get()));
+  for (const auto& [id, entry] : offsets_.groups()) {
+    if (!groups_.contains(id)) out.push_back(view_of(id, nullptr));
+  }
+  return out;
+}
+
+std::optional<GroupView> Coordinator::describe(const std::string& group_id) const {
+  const auto* group = find(group_id);
+  if (group == nullptr && offsets_.group(group_id) == nullptr) return std::nullopt;
+  return view_of(group_id, group);
+}
+
+void Coordinator::forget(const std::string& group_id) {
+  auto bytes = group_bytes_.find(group_id);
+  if (bytes != group_bytes_.end()) {
+    member_bytes_ -= bytes->second;
+    group_bytes_.erase(bytes);
+  }
+  groups_.erase(group_id);
+}
+
+awaitable<std::vector<GroupError>> Coordinator::delete_groups(std::vector<std::string> group_ids,
+                                                              Clock::SteadyTime deadline) {
+  std::vector<GroupError> out(group_ids.size(), GroupError::none);
+  std::vector<std::pair<std::size_t, Offset>> written;
+  for (std::size_t i = 0; i < group_ids.size(); ++i) {
+    const auto& id = group_ids[i];
+    if (auto e = check_group_id(id, true); e != GroupError::none) {
+      out[i] = e;
+      continue;
+    }
+    auto* group = find(id);
+    const auto* stored = offsets_.group(id);
+    if (group != nullptr && group->state() != GroupState::empty) {
+      out[i] = GroupError::non_empty_group;
+      continue;
+    }
+    if (group == nullptr && stored == nullptr) {
+      out[i] = GroupError::group_id_not_found;
+      continue;
+    }
+    std::vector<StoredRecord> tombstones;
+    if (stored != nullptr) {
+      for (const auto& [key, value] : stored->offsets) {
+        tombstones.push_back(OffsetRecord{id, key, std::nullopt});
+      }
+    }
+    tombstones.push_back(GroupRecord{id, std::nullopt});
+    if (group != nullptr) group->mark_dead();
+    forget(id);
+    summary_generation_.erase(id);
+    auto end = write(id, std::move(tombstones));
+    if (!end) {
+      out[i] = from_status(end.error());
+      continue;
+    }
+    written.emplace_back(i, *end);
+  }
+  for (auto& [i, end] : written) {
+    out[i] = co_await wait_durable(group_ids[i], end, deadline);
+  }
+  co_return out;
+}
+
+void Coordinator::expire_offsets() {
+  const auto wall = clock_.wall_ms();
+  std::size_t budget = 10'000;  // tombstones per run; the rest wait for the next
+  for (const auto& [id, entry] : offsets_.groups()) {
+    if (budget == 0) break;
+    const auto* group = find(id);
+    const bool active = group != nullptr && group->member_count() > 0;
+    std::vector<StoredRecord> tombstones;
+    for (const auto& [key, value] : entry.offsets) {
+      const bool gone = !partitions_.partition(key.topic, key.partition);
+      const bool old = !active && wall - value.commit_ms > config_.offsets_retention_ms;
+      if ((gone || old) && budget > 0) {
+        tombstones.push_back(OffsetRecord{id, key, std::nullopt});
+        --budget;
+      }
+    }
+    if (tombstones.empty()) continue;
+    logger()->info("group {}: {} committed offsets expired", id, tombstones.size());
+    if (auto end = write(id, std::move(tombstones)); !end) {
+      logger()->warn("group {}: expiry not written: {}", id, end.error().message());
+    }
+  }
+}
+
+void Coordinator::tick() {
+  if (!loaded_ || stopped_) return;
+  const auto now = now_ms();
+  std::vector<std::string> idle;
+  for (auto& [id, group] : groups_) {
+    deliver(group->tick(now));
+    after_change(*group);
+    if (group->state() == GroupState::empty && group->member_count() == 0 &&
+        group->pending_members() == 0) {
+      idle.push_back(id);
+    }
+  }
+  for (const auto& id : idle) forget(id);
+  for (std::int32_t p = 0; p < partition_count_; ++p) apply_durable(p);
+  if (now >= next_expiry_ms_) {
+    next_expiry_ms_ = now + config_.expiry_interval_ms;
+    expire_offsets();
+  }
+}
+
+}  // namespace spate::groups
