@@ -27,15 +27,18 @@ awaitable<std::optional<protocol::DescribeConfigsResponse>> describe_configs(
              std::find(res.configuration_keys->begin(), res.configuration_keys->end(), name) !=
                  res.configuration_keys->end();
     };
-    auto add = [&](const cluster::ConfigEntry& e, std::int8_t source) {
+    auto add = [&](const cluster::ConfigEntry& e) {
       if (!wanted(e.name)) return;
       protocol::DescribeConfigsEntry out;
       out.name = e.name;
       out.value = e.value;
       out.read_only = e.read_only;
       out.is_default = e.is_default;
-      out.config_source = source;
+      out.config_source = e.source;
       out.is_sensitive = e.sensitive;
+      if (request.include_synonyms) {
+        for (const auto& s : e.synonyms) out.synonyms.push_back({s.name, s.value, s.source});
+      }
       rr.configs.push_back(std::move(out));
     };
     if (res.resource_type == protocol::kResourceTopic) {
@@ -47,8 +50,7 @@ awaitable<std::optional<protocol::DescribeConfigsResponse>> describe_configs(
       }
       for (const auto& e :
            cluster::describe_topic_configs(ctx.partitions.defaults(), t->overrides)) {
-        // 1 = DYNAMIC_TOPIC_CONFIG, 5 = DEFAULT_CONFIG (KIP-226 sources).
-        add(e, e.is_default ? std::int8_t{5} : std::int8_t{1});
+        add(e);
       }
     } else if (res.resource_type == protocol::kResourceBroker) {
       if (!res.resource_name.empty() && res.resource_name != broker_resource_name(ctx)) {
@@ -56,9 +58,23 @@ awaitable<std::optional<protocol::DescribeConfigsResponse>> describe_configs(
         rr.error_message = fmt::format("this is broker {}", ctx.config.node_id);
         continue;
       }
+      // Read-only: the spated settings, then the defaults of the topic
+      // configs that no setting names.
+      std::vector<std::string> listed;
       for (const auto& [name, value] : ctx.config.broker_configs) {
-        add(cluster::ConfigEntry{name, value, false, true, false},
-            std::int8_t{4});  // STATIC_BROKER_CONFIG
+        cluster::ConfigEntry e;
+        e.name = name;
+        e.value = value;
+        e.is_default = false;
+        e.read_only = true;
+        e.source = cluster::kSourceStaticBroker;
+        e.synonyms.push_back({name, value, cluster::kSourceStaticBroker});
+        add(e);
+        listed.push_back(name);
+      }
+      for (const auto& e :
+           cluster::describe_broker_log_configs(ctx.partitions.defaults(), listed)) {
+        add(e);
       }
     } else {
       rr.error_code = ctx.code(ErrorCode::invalid_request);
@@ -67,7 +83,5 @@ awaitable<std::optional<protocol::DescribeConfigsResponse>> describe_configs(
   }
   co_return r;
 }
-
-// Applies new overrides to a topic, or says why not. Shared by both alters.
 
 }  // namespace spate::broker
