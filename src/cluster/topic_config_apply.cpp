@@ -129,7 +129,7 @@ std::vector<ConfigEntry> describe_topic_configs(const storage::LogConfig& defaul
     ConfigEntry e;
     e.name = std::string(def.name);
     e.type = def.type;
-    e.documentation = std::string(def.doc);
+    e.documentation = def.doc;
     const std::string broker_value = broker_default_value(def, defaults);
     const std::int8_t broker_source =
         broker_value == def.kafka_default ? kSourceDefault : kSourceStaticBroker;
@@ -155,7 +155,10 @@ std::vector<ConfigEntry> describe_broker_log_configs(const storage::LogConfig& d
                                                      const std::vector<std::string>& skip) {
   std::vector<ConfigEntry> out;
   for (const auto& def : topic_config_defs()) {
-    if (def.broker_name.empty()) continue;
+    // Stored and inert configs have no broker setting in Spate: leaving them
+    // out keeps a broker's DescribeConfigs small (a request may name the
+    // broker thousands of times; tests/integration/hostile_server.py).
+    if (def.broker_name.empty() || def.effect != ConfigEffect::applied) continue;
     const std::string name(def.broker_name);
     if (std::find(skip.begin(), skip.end(), name) != skip.end()) continue;
     ConfigEntry e;
@@ -165,7 +168,7 @@ std::vector<ConfigEntry> describe_broker_log_configs(const storage::LogConfig& d
     e.is_default = e.source == kSourceDefault;
     e.read_only = true;
     e.type = def.type;
-    e.documentation = fmt::format("Default of the topic config {}. {}", def.name, def.doc);
+    e.documentation = def.doc;
     e.synonyms.push_back({e.name, e.value, e.source});
     out.push_back(std::move(e));
   }

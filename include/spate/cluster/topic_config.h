@@ -85,7 +85,7 @@ struct ConfigEntry {
   std::int8_t source = kSourceDefault;
   std::vector<ConfigSynonym> synonyms;  // the entry's own source first, as Kafka orders them
   ConfigType type = ConfigType::string;
-  std::string documentation;
+  std::string_view documentation;  // static text (the table's)
 };
 
 // Checks one override. Errors (invalid_argument) name the key and say why.
@@ -127,9 +127,9 @@ inline constexpr std::int64_t kDurationMsMax = 100LL * 366 * 24 * 3600 * 1000;
 [[nodiscard]] std::vector<ConfigEntry> describe_topic_configs(const storage::LogConfig& defaults,
                                                               const ConfigMap& overrides);
 
-// The broker-level defaults the topic configs fall back to (log.retention.ms,
-// log.cleanup.policy, ...), read-only, for DescribeConfigs of a broker;
-// `skip` names the ones the caller lists itself.
+// The broker-level defaults the applied topic configs fall back to
+// (log.retention.ms, log.cleanup.policy, ...), read-only, for DescribeConfigs
+// of a broker; `skip` names the ones the caller lists itself.
 [[nodiscard]] std::vector<ConfigEntry> describe_broker_log_configs(
     const storage::LogConfig& defaults, const std::vector<std::string>& skip);
 
