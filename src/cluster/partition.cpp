@@ -38,8 +38,16 @@ Result<storage::AppendResult> Partition::append(std::span<std::byte> batch,
     flush_soon();
   } else {
     committed_.notify_all();  // the high watermark is the log end
+    flush_if_many(*result);
   }
   return result;
+}
+
+void Partition::flush_if_many(const storage::AppendResult& appended) {
+  const auto& config = log_->config();
+  if (config.flush_policy != storage::FlushPolicy::interval) return;
+  unflushed_records_ += (appended.last_offset - appended.base_offset) + 1;
+  if (unflushed_records_ >= config.flush_messages) flush_soon();
 }
 
 Offset Partition::high_watermark() const {
@@ -136,6 +144,7 @@ void Partition::flush_soon() {
 }
 
 void Partition::start_flush() {
+  unflushed_records_ = 0;
   auto ticket = std::make_shared<storage::FlushTicket>(log_->begin_flush());
   if (ticket->empty()) {
     // Nothing to sync: finish at once so the log's bookkeeping advances.

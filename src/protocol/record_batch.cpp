@@ -189,10 +189,20 @@ Error invalid_record_at(std::int32_t index, std::string_view what) {
 
 }  // namespace
 
-Result<std::int64_t> check_record_section(const BatchHeader& header,
-                                          std::span<const std::byte> records_bytes) {
+namespace {
+
+// The smallest and largest record timestamps, NO_TIMESTAMP (-1) aside; both
+// -1 when no record has one.
+struct TimestampRange {
+  std::int64_t min = -1;
+  std::int64_t max = -1;
+};
+
+Result<TimestampRange> check_section_timestamps(const BatchHeader& header,
+                                                std::span<const std::byte> records_bytes) {
   RecordCursor in(records_bytes);
   std::int64_t max_timestamp = -1;  // Kafka's NO_TIMESTAMP
+  std::int64_t min_timestamp = -1;
   // Bounded by recordCount, and each pass consumes at least one byte.
   for (std::int32_t i = 0; i < header.record_count; ++i) {
     std::int32_t length = 0;
@@ -225,6 +235,9 @@ Result<std::int64_t> check_record_section(const BatchHeader& header,
                                               ts_delta, header.base_timestamp));
     }
     max_timestamp = std::max(max_timestamp, timestamp);
+    if (timestamp != -1 && (min_timestamp == -1 || timestamp < min_timestamp)) {
+      min_timestamp = timestamp;
+    }
     if (!body.skip_sized(true)) return invalid_record_at(i, "bad key");
     if (!body.skip_sized(true)) return invalid_record_at(i, "bad value");
     std::int32_t header_count = 0;
@@ -248,7 +261,16 @@ Result<std::int64_t> check_record_section(const BatchHeader& header,
                              "recordCount?)",
                              in.remaining(), header.record_count));
   }
-  return max_timestamp;
+  return TimestampRange{min_timestamp, max_timestamp};
+}
+
+}  // namespace
+
+Result<std::int64_t> check_record_section(const BatchHeader& header,
+                                          std::span<const std::byte> records_bytes) {
+  auto range = check_section_timestamps(header, records_bytes);
+  if (!range) return range.error();
+  return range->max;
 }
 
 // Validation decompresses every compressed batch into a buffer kept per
@@ -273,9 +295,9 @@ Result<ClientBatch> check_client_batch(std::span<const std::byte> batch,
                  fmt::format("producerId {} with baseSequence {}", h.producer_id, h.base_sequence));
   }
   const auto section = batch.subspan(kBatchHeaderBytes);
-  Result<std::int64_t> max_timestamp = std::int64_t{-1};
+  Result<TimestampRange> timestamps = TimestampRange{};
   if (h.compression() == Compression::none) {
-    max_timestamp = check_record_section(h, section);
+    timestamps = check_section_timestamps(h, section);
   } else {
     const std::size_t batch_max = records_bytes_max(batch_bytes_max);
     const bool request_bound = budget != nullptr && !budget->first && budget->left < batch_max;
@@ -313,24 +335,53 @@ Result<ClientBatch> check_client_batch(std::span<const std::byte> batch,
       return Error(Errc::invalid_record,
                    fmt::format("the records do not decompress: {}", inflated.error().detail()));
     }
-    max_timestamp = check_record_section(h, records);
+    timestamps = check_section_timestamps(h, records);
   }
-  if (!max_timestamp) return max_timestamp.error();
-  return ClientBatch{h, *max_timestamp};
+  if (!timestamps) return timestamps.error();
+  return ClientBatch{h, timestamps->max, timestamps->min};
 }
 
 Result<BatchHeader> validate_client_batch(std::span<std::byte> batch, std::size_t batch_bytes_max,
-                                          DecompressBudget* budget) {
+                                          DecompressBudget* budget, const TimestampRules& rules) {
   auto checked = check_client_batch(batch, batch_bytes_max, budget);
   if (!checked) return checked.error();
+  if (auto s = check_timestamp_rules(*checked, rules); !s) return s.error();
   BatchHeader header = checked->header;
-  if (header.max_timestamp != checked->max_timestamp) {
-    store_be<std::int64_t>(batch.data() + kMaxTimestamp, checked->max_timestamp);
-    header.max_timestamp = checked->max_timestamp;
+  std::int64_t max_timestamp = checked->max_timestamp;
+  if (rules.log_append_time) {
+    // Kafka's LogValidator: the batch's maxTimestamp is the append time and
+    // the timestamp-type bit says so; readers take every record's timestamp
+    // from there.
+    max_timestamp = rules.now_ms;
+    header.attributes = static_cast<std::int16_t>(header.attributes | kLogAppendTimeBit);
+    store_be<std::int16_t>(batch.data() + kAttributes, header.attributes);
+  }
+  if (header.max_timestamp != max_timestamp || rules.log_append_time) {
+    store_be<std::int64_t>(batch.data() + kMaxTimestamp, max_timestamp);
+    header.max_timestamp = max_timestamp;
     header.crc = compute_batch_crc(batch);
     store_be<std::uint32_t>(batch.data() + kCrc, header.crc);
   }
   return header;
+}
+
+Status check_timestamp_rules(const ClientBatch& batch, const TimestampRules& rules) {
+  if (rules.log_append_time || batch.min_timestamp == -1) return {};  // no timestamps
+  // now - ts > before_max or ts - now > after_max, without overflow.
+  auto too_far = [](std::int64_t from, std::int64_t to, std::int64_t limit) {
+    std::int64_t d = 0;
+    return __builtin_sub_overflow(to, from, &d) || d > limit;
+  };
+  const std::int64_t lo = batch.min_timestamp;
+  const std::int64_t hi = batch.max_timestamp;
+  if (too_far(lo, rules.now_ms, rules.before_max_ms) ||
+      too_far(rules.now_ms, hi, rules.after_max_ms)) {
+    return Error(Errc::invalid_timestamp,
+                 fmt::format("record timestamps [{}, {}] are too far from the broker's time {} "
+                             "(message.timestamp.before.max.ms {}, after.max.ms {})",
+                             lo, hi, rules.now_ms, rules.before_max_ms, rules.after_max_ms));
+  }
+  return {};
 }
 
 void set_base_offset(std::span<std::byte> batch, Offset base) {

@@ -86,6 +86,13 @@ Status validate(const LogConfig& config) {
   return {};
 }
 
+protocol::TimestampRules timestamp_rules(const LogConfig& config, std::int64_t now_ms) {
+  return {.log_append_time = config.log_append_time,
+          .before_max_ms = config.timestamp_before_max_ms,
+          .after_max_ms = config.timestamp_after_max_ms,
+          .now_ms = now_ms};
+}
+
 Status FlushTicket::sync() const {
   for (const auto& file : dirty_files_) {
     if (auto s = file->sync(); !s) return s;
@@ -252,7 +259,8 @@ Result<AppendResult> PartitionLog::append(std::span<std::byte> batch, Term term,
                                           protocol::DecompressBudget* budget) {
   if (auto s = check_usable(); !s) return s.error();
   // Kafka's log validator: the records too, and maxTimestamp made true.
-  auto header = protocol::validate_client_batch(batch, config_.batch_bytes_max, budget);
+  auto header = protocol::validate_client_batch(batch, config_.batch_bytes_max, budget,
+                                                timestamp_rules(config_, clock_.wall_ms()));
   if (!header) return header.error();
   if (term < last_term()) {
     return Error::invalid(fmt::format("term {} below the log's last term {}", term, last_term()));
@@ -262,7 +270,7 @@ Result<AppendResult> PartitionLog::append(std::span<std::byte> batch, Term term,
   }
   const Segment& current = *segments_.back();
   const bool full = current.size_bytes() + batch.size() > config_.segment_bytes_max;
-  const bool old = clock_.steady_now() - current.created() >= config_.segment_age_max;
+  const bool old = clock_.steady_now() - current.created() >= roll_age(current);
   // Relative offsets in the index are 32-bit.
   const bool offsets_wide = (end_offset_ - current.base()) + header->last_offset_delta + 1 >
                             std::int64_t{std::numeric_limits<std::int32_t>::max()};
@@ -282,6 +290,7 @@ Result<AppendResult> PartitionLog::append(std::span<std::byte> batch, Term term,
   mark_dirty(segment.pinned());
   note_term(term, end_offset_);
   AppendResult result{end_offset_, header->last_offset()};
+  if (header->log_append_time()) result.log_append_time_ms = header->max_timestamp;
   end_offset_ = header->next_offset();
   return result;
 }

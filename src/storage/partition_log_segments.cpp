@@ -61,8 +61,24 @@ Status PartitionLog::maybe_roll() {
   if (auto s = check_usable(); !s) return s;
   const Segment& current = *segments_.back();
   if (current.empty()) return {};
-  if (clock_.steady_now() - current.created() < config_.segment_age_max) return {};
+  if (clock_.steady_now() - current.created() < roll_age(current)) return {};
   return roll();
+}
+
+std::chrono::milliseconds PartitionLog::roll_age(const Segment& segment) const {
+  const std::int64_t age = config_.segment_age_max.count();
+  const std::int64_t jitter = std::min(config_.segment_jitter_ms, age);
+  if (jitter <= 0) return config_.segment_age_max;
+  // FNV-1a over the name and base offset: the same segment always rolls at
+  // the same age, different partitions at different ones.
+  std::uint64_t h = 1469598103934665603ULL;
+  auto mix = [&h](std::uint64_t byte) { h = (h ^ byte) * 1099511628211ULL; };
+  for (char c : name_) mix(static_cast<unsigned char>(c));
+  for (int i = 0; i < 8; ++i) {
+    mix((static_cast<std::uint64_t>(segment.base().value()) >> (8 * i)) & 0xFFU);
+  }
+  return std::chrono::milliseconds(
+      age - static_cast<std::int64_t>(h % static_cast<std::uint64_t>(jitter)));
 }
 
 Status PartitionLog::remove_segment_files(Offset base) {

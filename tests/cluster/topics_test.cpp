@@ -28,12 +28,16 @@ TEST(TopicConfig, ValidValuesApplyToTheLogConfig) {
 }
 
 TEST(TopicConfig, BadValuesAreRefusedNamingTheConfig) {
-  const std::pair<const char*, const char*> bad[] = {
-      {"retention.ms", "soon"},      {"retention.ms", "-2"},
-      {"segment.bytes", "10"},       {"segment.ms", "0"},
-      {"max.message.bytes", "1e6"},  {"flush.policy", "sometimes"},
-      {"cleanup.policy", "compact"}, {"no.such.config", "1"},
-      {"retention.bytes", ""},       {"segment.bytes", "99999999999"}};
+  const std::pair<const char*, const char*> bad[] = {{"retention.ms", "soon"},
+                                                     {"retention.ms", "-2"},
+                                                     {"segment.bytes", "10"},
+                                                     {"segment.ms", "0"},
+                                                     {"max.message.bytes", "1e6"},
+                                                     {"flush.policy", "sometimes"},
+                                                     {"cleanup.policy", "compact,shred"},
+                                                     {"no.such.config", "1"},
+                                                     {"retention.bytes", ""},
+                                                     {"segment.bytes", "99999999999"}};
   for (const auto& [name, value] : bad) {
     auto s = validate_topic_config(name, value);
     ASSERT_FALSE(s) << name << "=" << value;

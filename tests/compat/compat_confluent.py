@@ -11,6 +11,7 @@ from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
 from spated import Spated
+from topic_configs_check import check_all as check_topic_configs
 
 CODECS = ["none", "gzip", "snappy", "lz4", "zstd"]
 PER_CODEC = 60
@@ -106,6 +107,7 @@ def main(binary):
         deleted[topic].result(10)
         md = admin.list_topics(timeout=10)
         assert topic not in md.topics, md.topics
+        check_topic_configs(broker)
     print("compat confluent-kafka: ok")
 
 

@@ -112,6 +112,9 @@ class Partition : public std::enable_shared_from_this<Partition> {
 
  private:
   void start_flush();
+  // flush.messages under flush.policy=interval: flushes once that many
+  // records were appended since the last flush began.
+  void flush_if_many(const storage::AppendResult& appended);
   void flush_done(const storage::FlushTicket& ticket, const Status& result);
 
   storage::TopicPartition id_;
@@ -126,6 +129,7 @@ class Partition : public std::enable_shared_from_this<Partition> {
   net::Signal committed_;
   net::Signal flush_idle_;  // a flush or a start ticket finished
   std::uint64_t appended_bytes_ = 0;
+  std::int64_t unflushed_records_ = 0;  // appended since the last flush began
 };
 
 }  // namespace spate::cluster

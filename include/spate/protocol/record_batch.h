@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <span>
 #include <string_view>
@@ -129,7 +130,28 @@ struct ClientBatch {
   // The largest record timestamp; -1 (Kafka's NO_TIMESTAMP) when no record
   // has a larger one.
   std::int64_t max_timestamp = -1;
+  // The smallest record timestamp other than NO_TIMESTAMP; -1 if none.
+  std::int64_t min_timestamp = -1;
 };
+
+// The timestamp-type attribute bit (set: LogAppendTime).
+inline constexpr std::int16_t kLogAppendTimeBit = 0x8;
+
+// A topic's timestamp rules (message.timestamp.type and the
+// message.timestamp.before/after/difference.max.ms limits), with the
+// broker's wall-clock time.
+struct TimestampRules {
+  bool log_append_time = false;
+  std::int64_t before_max_ms = std::numeric_limits<std::int64_t>::max();
+  std::int64_t after_max_ms = std::numeric_limits<std::int64_t>::max();
+  std::int64_t now_ms = 0;
+};
+
+// Kafka's timestamp check of a CreateTime batch: every record timestamp
+// (NO_TIMESTAMP aside) at most before_max_ms before now and after_max_ms
+// after it. Nothing to check under LogAppendTime.
+// Errors: invalid_timestamp naming the range.
+[[nodiscard]] Status check_timestamp_rules(const ClientBatch& batch, const TimestampRules& rules);
 
 // Kafka's log validator (LogValidator, DefaultRecordBatch's iterators) for a
 // batch a producer sent: validate_batch, then no control batch, CreateTime
@@ -150,13 +172,15 @@ struct ClientBatch {
                                                      std::size_t batch_bytes_max,
                                                      DecompressBudget* budget = nullptr);
 
-// check_client_batch, then, as Kafka does, makes the header's maxTimestamp
-// the records' largest timestamp when it differs (some clients send -1 there:
-// sarama 1.22), recomputing the CRC since the field is inside it. Returns the
-// header as it now is.
+// check_client_batch and check_timestamp_rules, then, as Kafka does, makes
+// the header's maxTimestamp the records' largest timestamp when it differs
+// (some clients send -1 there: sarama 1.22), or, under LogAppendTime, the
+// broker's time with the timestamp-type bit set, recomputing the CRC since
+// both fields are inside it. Returns the header as it now is.
 [[nodiscard]] Result<BatchHeader> validate_client_batch(std::span<std::byte> batch,
                                                         std::size_t batch_bytes_max,
-                                                        DecompressBudget* budget = nullptr);
+                                                        DecompressBudget* budget = nullptr,
+                                                        const TimestampRules& rules = {});
 
 // Walks the records section of a batch (`records_bytes`: the bytes after the
 // header, decompressed if the batch was compressed) with the checks of

@@ -26,6 +26,7 @@
 
 namespace spate::protocol {
 struct DecompressBudget;  // spate/protocol/record_batch.h
+struct TimestampRules;    // spate/protocol/record_batch.h
 }  // namespace spate::protocol
 
 namespace spate::storage {
@@ -84,15 +85,30 @@ struct LogConfig {
   std::int64_t segment_jitter_ms = 0;
   // preallocate: allocate a new segment's full size on creation.
   bool preallocate = false;
+
+  // message.timestamp.type=LogAppendTime: the broker stamps each batch with
+  // its clock (maxTimestamp and the timestamp-type attribute bit).
+  bool log_append_time = false;
+  // message.timestamp.before.max.ms / after.max.ms (or difference.max.ms):
+  // a CreateTime record further before / after the broker's clock than this
+  // is refused (INVALID_TIMESTAMP); INT64 max = no limit.
+  std::int64_t timestamp_before_max_ms = std::numeric_limits<std::int64_t>::max();
+  std::int64_t timestamp_after_max_ms = std::numeric_limits<std::int64_t>::max();
 };
 
 // Errors: invalid_argument naming the setting.
 [[nodiscard]] Status validate(const LogConfig& config);
 
+// The timestamp rules of a log's config at wall-clock time `now_ms`.
+[[nodiscard]] protocol::TimestampRules timestamp_rules(const LogConfig& config,
+                                                       std::int64_t now_ms);
+
 // Where an appended batch landed. Both offsets are inclusive.
 struct AppendResult {
   Offset base_offset;
   Offset last_offset;
+  // The time the broker stamped the batch with (LogAppendTime); -1 otherwise.
+  std::int64_t log_append_time_ms = -1;
 };
 
 // Whole record batches, verbatim, ready to be handed to sendfile(2). All the
@@ -319,7 +335,7 @@ class PartitionLog {
   [[nodiscard]] Result<RetentionResult> apply_retention();
 
   // Starts a new active segment if the current one is non-empty and older than
-  // segment_age_max (size rolls happen inside append()).
+  // roll_age() (size rolls happen inside append()).
   [[nodiscard]] Status maybe_roll();
   // Starts a new active segment now if the current one is non-empty.
   [[nodiscard]] Status roll();
@@ -391,6 +407,11 @@ class PartitionLog {
     Term term;
     Offset start;
   };
+
+  // The age at which `segment` rolls: segment.ms less its segment.jitter.ms
+  // share, a value in [0, min(jitter, segment.ms)) drawn from the log's name
+  // and the segment's base offset (Kafka draws it at random per segment).
+  [[nodiscard]] std::chrono::milliseconds roll_age(const Segment& segment) const;
 
   // Recovery and opening (partition_log_open.cpp).
   [[nodiscard]] Status load();

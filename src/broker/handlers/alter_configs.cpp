@@ -39,6 +39,23 @@ awaitable<protocol::AlterConfigsResourceResponse> alter_topic(
   co_return out;
 }
 
+// What makes a resource's changes an invalid request, as Kafka sees it: a
+// config named twice ("duplicate config keys") or an unknown operation.
+std::optional<std::string> request_problem(
+    const std::vector<protocol::IncrementalAlterConfigsEntry>& configs) {
+  std::set<std::string_view> seen;
+  for (const auto& e : configs) {
+    if (!seen.insert(e.name).second) {
+      return fmt::format("config {} is named more than once", quote_name(e.name));
+    }
+    if (e.config_operation < protocol::kConfigOpSet ||
+        e.config_operation > protocol::kConfigOpSubtract) {
+      return fmt::format("config {}: unknown operation {}", quote_name(e.name), e.config_operation);
+    }
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 awaitable<std::optional<protocol::AlterConfigsResponse>> alter_configs(
@@ -67,23 +84,22 @@ awaitable<std::optional<protocol::IncrementalAlterConfigsResponse>> incremental_
     HandlerContext& ctx, protocol::IncrementalAlterConfigsRequest& request) {
   protocol::IncrementalAlterConfigsResponse r;
   for (const auto& res : request.resources) {
+    if (auto problem = request_problem(res.configs)) {
+      auto& out = r.responses.emplace_back();
+      out.resource_type = res.resource_type;
+      out.resource_name = res.resource_name;
+      out.error_code = ctx.code(ErrorCode::invalid_request);
+      out.error_message = bounded(*problem);
+      continue;
+    }
     // Applied to the overrides as they are when the change's turn comes.
     cluster::PartitionManager::ConfigChange change =
-        [&res](const cluster::ConfigMap& current) -> Result<cluster::ConfigMap> {
+        [&res, &ctx](const cluster::ConfigMap& current) -> Result<cluster::ConfigMap> {
       cluster::ConfigMap overrides = current;
       for (const auto& e : res.configs) {
-        if (e.config_operation == protocol::kConfigOpSet) {
-          if (!e.value) {
-            return Error::invalid(fmt::format("config {} has a null value", quote_name(e.name)));
-          }
-          overrides[e.name] = *e.value;
-        } else if (e.config_operation == protocol::kConfigOpDelete) {
-          overrides.erase(e.name);
-        } else {
-          return Error::invalid(fmt::format(
-              "config {}: operation {} applies to list configs only; none is a list here",
-              quote_name(e.name), e.config_operation));
-        }
+        auto s = cluster::apply_config_op(overrides, ctx.partitions.defaults(), e.config_operation,
+                                          e.name, e.value);
+        if (!s) return s.error();
       }
       return overrides;
     };

@@ -58,6 +58,7 @@ awaitable<std::optional<protocol::ProduceResponse>> produce(HandlerContext& ctx,
         continue;
       }
       pr.base_offset = appended->base_offset.value();
+      pr.log_append_time_ms = appended->log_append_time_ms;
       pending.push_back({partition, appended->last_offset + 1, &pr});
     }
   }
