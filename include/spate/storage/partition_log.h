@@ -84,6 +84,12 @@ struct LogConfig {
   std::int64_t segment_jitter_ms = 0;
   // preallocate: allocate a new segment's full size on creation.
   bool preallocate = false;
+
+  // Broker-wide, not topic configs: the idempotent producers each partition
+  // remembers (storage/producer_state.h, docs/limits.md).
+  std::size_t producer_ids_max = 10'000;  // spate.max.producer.ids.per.partition
+  std::int64_t producer_id_expiration_ms =
+      7LL * 24 * 3600 * 1000;  // transactional.id.expiration.ms
 };
 
 // Errors: invalid_argument naming the setting.
@@ -93,6 +99,9 @@ struct LogConfig {
 struct AppendResult {
   Offset base_offset;
   Offset last_offset;
+  // Not appended: a retry of an idempotent producer's batch that the log
+  // already holds at these offsets (cluster::Partition, ProducerState).
+  bool duplicate = false;
 };
 
 // Whole record batches, verbatim, ready to be handed to sendfile(2). All the
@@ -382,6 +391,8 @@ class PartitionLog {
   // The clock the log was opened with (the partition above it reads time from it too).
   [[nodiscard]] const Clock& clock() const { return clock_; }
   [[nodiscard]] const std::filesystem::path& dir() const { return dir_; }
+  // The file system the log lives on (the producer state's snapshot sits beside it).
+  [[nodiscard]] Filesystem& filesystem() const { return fs_; }
 
  private:
   PartitionLog(Filesystem& fs, std::filesystem::path dir, LogConfig config, const Clock& clock,
