@@ -15,6 +15,8 @@ import struct
 import threading
 import time
 
+from kafka_wire import recv_exact
+
 
 class CuttingProxy:
     def __init__(self, target_port, cut_probability=0.2, max_cuts=50, seed=1, api_keys=(0,),
@@ -88,27 +90,17 @@ class CuttingProxy:
             self.cuts += 1
             return True
 
-    @staticmethod
-    def _read_exact(s, n):
-        out = b""
-        while len(out) < n:
-            chunk = s.recv(n - len(out))
-            if not chunk:
-                return None
-            out += chunk
-        return out
-
     def _requests(self, client, server, mute):
         """Client to broker, frame by frame; each frame may be the last."""
         try:
             while True:
-                size = self._read_exact(client, 4)
+                size = recv_exact(client, 4)
                 if size is None:
                     break
                 (n,) = struct.unpack(">i", size)
                 if n < 0 or n > (128 << 20):
                     break
-                body = self._read_exact(client, n)
+                body = recv_exact(client, n)
                 if body is None:
                     break
                 api_key = struct.unpack(">h", body[:2])[0] if n >= 2 else -1

@@ -21,48 +21,11 @@ TOPIC = "idem-restart"
 OUT_OF_ORDER, INVALID_EPOCH = 45, 47
 
 
-def _crc32c_table():
-    table = []
-    for i in range(256):
-        c = i
-        for _ in range(8):
-            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
-        table.append(c)
-    return table
-
-
-CRC_TABLE = _crc32c_table()
-
-
-def crc32c(data):
-    c = 0xFFFFFFFF
-    for b in data:
-        c = CRC_TABLE[(c ^ b) & 0xFF] ^ (c >> 8)
-    return c ^ 0xFFFFFFFF
-
-
-def varint(v):
-    v = (v << 1) ^ (v >> 63)  # zigzag
-    out = b""
-    while True:
-        if v < 0x80:
-            return out + bytes([v])
-        out += bytes([(v & 0x7F) | 0x80])
-        v >>= 7
-
-
 def batch(pid, epoch, seq, values, ts=None):
     # Now: a rebuild from the log dates a producer by its batches (Kafka too),
     # so old timestamps would make it expire at the restart.
     ts = int(time.time() * 1000) if ts is None else ts
-    records = b""
-    for i, v in enumerate(values):
-        body = b"\x00" + varint(0) + varint(i) + varint(-1) + varint(len(v)) + v + varint(0)
-        records += varint(len(body)) + body
-    after_crc = struct.pack(">hiqqqhii", 0, len(values) - 1, ts, ts, pid, epoch, seq,
-                            len(values)) + records
-    head = struct.pack(">ibI", -1, 2, crc32c(after_crc))
-    return struct.pack(">qi", 0, len(head) + len(after_crc)) + head + after_crc
+    return kafka_wire.record_batch(values, ts, pid, epoch, seq)
 
 
 class Wire:
