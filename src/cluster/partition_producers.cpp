@@ -18,6 +18,8 @@ namespace {
 
 // A snapshot at least this often while producers change, besides one per roll.
 constexpr auto kSnapshotPeriod = std::chrono::minutes(1);
+// A scan at open that read this much is worth a snapshot right away.
+constexpr std::uint64_t kCostlyScanBytes = 64U << 20U;
 // Expiry passes (each walks every producer of the partition).
 constexpr auto kExpiryPeriod = std::chrono::minutes(1);
 
@@ -63,7 +65,12 @@ void Partition::load_producers() {
                  id_.dir_name(), producers_.size(), loaded->snapshot_used ? "from the" : "no",
                  loaded->batches_replayed);
   }
-  snapshot_segments_ = log_->segment_count();
+  // After a long scan the next tick writes a snapshot, so that the next start
+  // after a crash does not scan all that again. (Not after every scan: at the
+  // first start of many partitions that would queue an fsync for each.)
+  const bool rescan_costly = !loaded->snapshot_used && loaded->bytes_read >= kCostlyScanBytes;
+  snapshot_segments_ = rescan_costly ? 0 : log_->segment_count();
+  snapshot_end_ = rescan_costly ? Offset(0) : log_->end_offset();
   snapshot_at_ = log_->clock().steady_now();
   expired_at_ = snapshot_at_;
 }
@@ -111,10 +118,14 @@ void Partition::producers_tick() {
           ->info("[{}] {} producer ids expired, {} left", id_.dir_name(), gone, producers_.size());
     }
   }
-  if (snapshot_in_flight_ || !producers_.dirty()) return;
-  if (log_->segment_count() == snapshot_segments_ && now - snapshot_at_ < kSnapshotPeriod) return;
+  // After a roll or retention (also with no producer: it bounds what the
+  // next start after a crash replays), or a while after producers changed.
+  if (snapshot_in_flight_ || log_->end_offset() == snapshot_end_) return;
+  const bool segments_changed = log_->segment_count() != snapshot_segments_;
+  if (!segments_changed && (!producers_.dirty() || now - snapshot_at_ < kSnapshotPeriod)) return;
   snapshot_in_flight_ = true;
   snapshot_segments_ = log_->segment_count();
+  snapshot_end_ = log_->end_offset();
   snapshot_at_ = now;
   producers_.set_end_offset(log_->end_offset());
   producers_.mark_clean();

@@ -147,6 +147,7 @@ class Partition : public std::enable_shared_from_this<Partition> {
   storage::ProducerState producers_;
   bool snapshot_in_flight_ = false;
   std::size_t snapshot_segments_ = 0;  // the segment count at the last snapshot
+  Offset snapshot_end_;                // the log end the last snapshot covers
   Clock::SteadyTime snapshot_at_{};
   Clock::SteadyTime expired_at_{};
 };
