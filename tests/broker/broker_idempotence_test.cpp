@@ -6,6 +6,8 @@
 // not appended, even while the original is not yet durable; gaps, fencing,
 // unknown producers; the state kept across a restart).
 
+#include <thread>
+
 #include "spate/protocol/messages/init_producer_id.h"
 
 #include "support/producer_batches.h"
@@ -160,6 +162,36 @@ TEST_F(Idempotence, StateSurvivesACleanRestart) {
   EXPECT_EQ(dup.base_offset, 2);
   EXPECT_EQ(send(id, 0, 9).error_code, code(ErrorCode::out_of_order_sequence_number));
   EXPECT_EQ(latest("t", 0), 4);
+}
+
+// A roll makes the tick write a snapshot on the disk thread; a start after a
+// crash (no clean close, so no snapshot at close) then knows producers whose
+// segments DeleteRecords removed since: only the snapshot remembers them.
+TEST_F(Idempotence, SnapshotAfterARollServesTheStartAfterACrash) {
+  create("t", 1, {{"segment.bytes", "200"}});
+  const auto id = init(4).producer_id;
+  for (int i = 0; i < 6; ++i) ASSERT_EQ(send(id, 0, i * 2).error_code, 0);
+  auto partition = manager_->partition("t", 0);
+  ASSERT_GT(partition->status().segments, 2U);
+  manager_->tick();
+  const std::filesystem::path snapshot = "/data/t-0/producer.snapshot";
+  for (int i = 0; i < 400 && !storage::read_file(mem_, snapshot, 1U << 20U); ++i) {
+    io_.poll();
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_TRUE(storage::read_file(mem_, snapshot, 1U << 20U)) << "no snapshot after a roll";
+  ASSERT_TRUE(run(partition->advance_start(partition->end_offset())));
+  ASSERT_EQ(partition->status().segments, 1U);
+  partition.reset();
+  // kill -9: nothing closed, the page cache kept.
+  broker_.reset();
+  manager_.reset();
+  dir_.reset();
+  open();
+  auto dup = send(id, 0, 4);
+  EXPECT_EQ(dup.error_code, 0);
+  EXPECT_EQ(dup.base_offset, 4);
+  EXPECT_EQ(send(id, 0, 12).base_offset, 12);
 }
 
 }  // namespace
