@@ -84,8 +84,12 @@ void ProducerState::record(std::int64_t id, std::int16_t epoch, const ProducerBa
     entry.batches.clear();
     entry.epoch = epoch;
   }
+  if (entry.batches.size() >= kProducerBatchesKept) {
+    entry.batches.erase(entry.batches.begin(), entry.batches.end() - static_cast<std::ptrdiff_t>(
+                                                                         kProducerBatchesKept - 1));
+  }
+  if (entry.batches.capacity() < kProducerBatchesKept) entry.batches.reserve(kProducerBatchesKept);
   entry.batches.push_back(batch);
-  while (entry.batches.size() > kProducerBatchesKept) entry.batches.pop_front();
   entry.last_timestamp = std::max(entry.last_timestamp, now_ms);
   end_offset_ = std::max(end_offset_, batch.last_offset + 1);
   dirty_ = true;
@@ -211,6 +215,7 @@ Result<ProducerState> ProducerState::decode(std::span<const std::byte> body,
       return Error::corrupt(fmt::format("producer snapshot: bad entry for producer {}", *id));
     }
     ProducerEntry entry{.epoch = *epoch, .last_timestamp = *ts, .batches = {}};
+    entry.batches.reserve(*n);
     for (std::uint8_t j = 0; j < *n; ++j) {
       auto b = decode_batch(in);
       if (!b) return b.error();
