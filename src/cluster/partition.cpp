@@ -12,12 +12,16 @@ Partition::Partition(storage::TopicPartition id, std::unique_ptr<storage::Partit
   // Keep the term of the log: a restarted single node continues in the same
   // term (Raft will own this number later).
   term_ = std::max(Term(1), log_->last_term());
+  load_producers();
 }
 
 Result<storage::AppendResult> Partition::append(std::span<std::byte> batch,
                                                 protocol::DecompressBudget* budget) {
   if (closed_)
     return Error(Errc::shutting_down, fmt::format("partition {} is closing", id_.dir_name()));
+  auto duplicate = check_producer(batch);
+  if (!duplicate) return duplicate.error();
+  if (*duplicate) return **duplicate;
   auto result = log_->append(batch, term_, budget);
   if (!result) {
     if (log_->fenced()) committed_.notify_all();
@@ -34,6 +38,7 @@ Result<storage::AppendResult> Partition::append(std::span<std::byte> batch,
     return result.error();
   }
   appended_bytes_ += batch.size();
+  record_producer(batch, *result);
   if (log_->config().flush_policy == storage::FlushPolicy::always) {
     flush_soon();
   } else {
@@ -192,6 +197,7 @@ void Partition::tick() {
                  log_->start_offset());
   }
   if (log_->flush_due()) flush_soon();
+  producers_tick();
 }
 
 awaitable<Status> Partition::close() {
@@ -204,7 +210,7 @@ awaitable<void> Partition::stop() {
   closed_ = true;
   // Bounded: a flush or start ticket in flight completes (the disk thread
   // never stops early).
-  while (flush_in_flight_ || start_in_flight_) {
+  while (flush_in_flight_ || start_in_flight_ || snapshot_in_flight_) {
     co_await flush_idle_.wait_at_most(std::chrono::seconds(1));
   }
   committed_.notify_all();
@@ -215,7 +221,9 @@ Status Partition::close_log() {
     return Error::fenced(
         fmt::format("partition {}: log fenced, not closed cleanly", id_.dir_name()));
   }
-  return log_->close();
+  auto closed = log_->close();
+  if (closed) snapshot_producers_now();
+  return closed;
 }
 
 }  // namespace spate::cluster

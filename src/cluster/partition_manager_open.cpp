@@ -30,6 +30,9 @@ Result<std::unique_ptr<PartitionManager>> PartitionManager::open(
   std::unique_ptr<PartitionManager> m(
       new PartitionManager(fs, dir, defaults, clock, std::move(shard), disk));
   auto logger = log::get(log::Module::cluster);
+  auto ids = ProducerIds::open(fs, dir.path(), disk, m->shard_);
+  if (!ids) return ids.error();
+  m->producer_ids_ = std::move(*ids);
   bool changed = false;
   auto loaded = m->load_meta(&changed);
   if (!loaded) return loaded.error();

@@ -64,6 +64,10 @@ std::string_view errc_name(Errc code) {
       return "invalid_config";
     case Errc::invalid_partitions:
       return "invalid_partitions";
+    case Errc::out_of_order_sequence:
+      return "out_of_order_sequence";
+    case Errc::invalid_producer_epoch:
+      return "invalid_producer_epoch";
   }
   return "unknown";
 }

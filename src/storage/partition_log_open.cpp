@@ -9,6 +9,7 @@
 #include "spate/common/limits.h"
 #include "spate/common/log.h"
 #include "spate/storage/partition_log.h"
+#include "spate/storage/producer_state.h"
 
 #include "log_files.h"
 #include "segment.h"
@@ -72,7 +73,8 @@ Result<std::vector<Offset>> PartitionLog::list_segments() {
       // A write_file_atomic that did not finish: the old file is still valid.
       if (auto s = fs_.remove(dir_ / name); !s) return s.error();
     } else if (name != kRecoveryPointFile && name != kStartOffsetFile &&
-               name != kCleanShutdownFile && name != kRaftStateFile) {
+               name != kCleanShutdownFile && name != kRaftStateFile &&
+               name != kProducerSnapshotFile) {
       return Error::malformed(fmt::format(
           "{}: unexpected file '{}' in a partition directory (not a segment, index or log state "
           "file); move it away to open this log",

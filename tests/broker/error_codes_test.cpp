@@ -46,6 +46,8 @@ TEST(ErrorCodes, EveryErrcHasItsKafkaCode) {
       {Errc::policy_violation, ErrorCode::policy_violation},
       {Errc::invalid_config, ErrorCode::invalid_config},
       {Errc::invalid_partitions, ErrorCode::invalid_partitions},
+      {Errc::out_of_order_sequence, ErrorCode::out_of_order_sequence_number},
+      {Errc::invalid_producer_epoch, ErrorCode::invalid_producer_epoch},
   };
   // Every Errc: the enum is dense from 0, and errc_name knows each one.
   int count = 0;
@@ -63,7 +65,7 @@ TEST(ErrorCodes, EveryErrcHasItsKafkaCode) {
 
 TEST(ServedApis, EachIsInTheCodecsRangeAndHasAHandler) {
   const auto served = served_apis();
-  EXPECT_EQ(served.size(), 12U);
+  EXPECT_EQ(served.size(), 13U);
   for (const auto& api : served) {
     auto codec = protocol::api_info(static_cast<std::int16_t>(api.key));
     ASSERT_TRUE(codec) << api.name;

@@ -50,6 +50,8 @@ const std::vector<std::pair<Errc, std::string_view>>& all_codes() {
       {Errc::policy_violation, "policy_violation"},
       {Errc::invalid_config, "invalid_config"},
       {Errc::invalid_partitions, "invalid_partitions"},
+      {Errc::out_of_order_sequence, "out_of_order_sequence"},
+      {Errc::invalid_producer_epoch, "invalid_producer_epoch"},
   };
   return codes;
 }

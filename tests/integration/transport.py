@@ -12,6 +12,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "compat"))
+import kafka_wire  # noqa: E402
 from kafka_wire import connect, read_frame, request  # noqa: E402
 from spated import Spated  # noqa: E402
 
@@ -24,32 +25,8 @@ def metadata_all(cid):
     return request(3, 1, struct.pack(">i", -1), cid)
 
 
-def crc32c(data):
-    crc = 0xFFFFFFFF
-    for b in data:
-        crc ^= b
-        for _ in range(8):
-            crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)
-    return crc ^ 0xFFFFFFFF
-
-
-def varint(n):
-    n = (n << 1) ^ (n >> 63)
-    out = b""
-    while True:
-        if n < 0x80:
-            return out + bytes([n])
-        out += bytes([(n & 0x7F) | 0x80])
-        n >>= 7
-
-
 def record_batch(value):
-    body = b"\x00" + varint(0) + varint(0) + varint(-1) + varint(len(value)) + value + varint(0)
-    record = varint(len(body)) + body
-    after_crc = struct.pack(">hiqqqhii", 0, 0, 1000, 1000, -1, -1, -1, 1) + record
-    crc = crc32c(after_crc)
-    head = struct.pack(">qiib", 0, 49 + len(record), -1, 2) + struct.pack(">I", crc)
-    return head + after_crc
+    return kafka_wire.record_batch([value])
 
 
 def produce(cid, topic, acks, value=b"hello"):

@@ -22,6 +22,7 @@
 #include "spate/net/signal.h"
 #include "spate/storage/data_dir.h"
 #include "spate/storage/partition_log.h"
+#include "spate/storage/producer_state.h"
 
 namespace spate::cluster {
 
@@ -51,6 +52,11 @@ class Partition : public std::enable_shared_from_this<Partition> {
   // the log refuses writes after a full disk or exhausted descriptors
   // (retriable: the batch was not appended, reads go on, and writes resume
   // by themselves). `budget`: see protocol::check_client_batch.
+  // A batch with a producer id first passes the producer state (Kafka's
+  // idempotence rules, storage/producer_state.h): a retry of one of the
+  // producer's last 5 batches is not appended and answers the original
+  // offsets with `duplicate` set (wait_committed on them as for an append);
+  // out_of_order_sequence and invalid_producer_epoch refuse it.
   [[nodiscard]] Result<storage::AppendResult> append(std::span<std::byte> batch,
                                                      protocol::DecompressBudget* budget = nullptr);
 
@@ -107,6 +113,7 @@ class Partition : public std::enable_shared_from_this<Partition> {
   [[nodiscard]] Status close_log();
 
   [[nodiscard]] std::uint64_t appended_bytes() const { return appended_bytes_; }
+  [[nodiscard]] const storage::ProducerState& producers() const { return producers_; }
   // Stopped or closed: handlers must not read its log any more.
   [[nodiscard]] bool closed() const { return closed_; }
 
@@ -116,6 +123,17 @@ class Partition : public std::enable_shared_from_this<Partition> {
   // records were appended since the last flush began.
   void flush_if_many(const storage::AppendResult& appended);
   void flush_done(const storage::FlushTicket& ticket, const Status& result);
+
+  // Idempotent producers (partition_producers.cpp).
+  void load_producers();
+  // nullopt: append the batch; else the offsets of the batch it duplicates.
+  [[nodiscard]] Result<std::optional<storage::AppendResult>> check_producer(
+      std::span<const std::byte> batch) const;
+  void record_producer(std::span<const std::byte> batch, const storage::AppendResult& appended);
+  // Expiry, and a snapshot on the disk thread after a roll or a while.
+  void producers_tick();
+  // At a clean close, on the closing thread.
+  void snapshot_producers_now();
 
   storage::TopicPartition id_;
   std::unique_ptr<storage::PartitionLog> log_;
@@ -130,6 +148,12 @@ class Partition : public std::enable_shared_from_this<Partition> {
   net::Signal flush_idle_;  // a flush or a start ticket finished
   std::uint64_t appended_bytes_ = 0;
   std::int64_t unflushed_records_ = 0;  // appended since the last flush began
+  storage::ProducerState producers_;
+  bool snapshot_in_flight_ = false;
+  std::size_t snapshot_segments_ = 0;  // the segment count at the last snapshot
+  Offset snapshot_end_;                // the log end the last snapshot covers
+  Clock::SteadyTime snapshot_at_{};
+  Clock::SteadyTime expired_at_{};
 };
 
 }  // namespace spate::cluster

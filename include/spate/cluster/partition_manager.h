@@ -20,6 +20,7 @@
 
 #include "spate/cluster/disk_thread.h"
 #include "spate/cluster/partition.h"
+#include "spate/cluster/producer_ids.h"
 #include "spate/cluster/topic_config.h"
 #include "spate/common/asio.h"
 #include "spate/common/clock.h"
@@ -127,6 +128,8 @@ class PartitionManager {
   [[nodiscard]] const std::map<std::string, Topic>& topics() const { return topics_; }
   [[nodiscard]] const storage::LogConfig& defaults() const { return defaults_; }
   [[nodiscard]] std::size_t partition_count() const { return partition_count_; }
+  // The idempotent producer ids of this node (InitProducerId).
+  [[nodiscard]] ProducerIds& producer_ids() { return *producer_ids_; }
   // Sealed segment files kept open, and the cap (--max-open-segment-files).
   [[nodiscard]] const storage::FileCache& segment_files() const { return dir_.file_cache(); }
   // Admin operations waiting for their turn (plus the one running).
@@ -202,6 +205,7 @@ class PartitionManager {
   bool admin_busy_ = false;
   std::size_t admin_waiting_ = 0;
   net::Signal admin_idle_;
+  std::unique_ptr<ProducerIds> producer_ids_;
   // Last member: destroyed (joined) first, while everything its jobs use lives.
   std::unique_ptr<DiskThread> worker_;
 };

@@ -43,6 +43,8 @@ enum class Errc : std::uint8_t {
   policy_violation,    // past a broker-wide limit on what clients may create
   invalid_config,      // a topic config name or value refused
   invalid_partitions,  // a partition count refused
+  out_of_order_sequence,   // an idempotent producer's batch does not follow its last one
+  invalid_producer_epoch,  // an idempotent producer's epoch is older than the one known
 };
 
 [[nodiscard]] std::string_view errc_name(Errc code);

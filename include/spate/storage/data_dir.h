@@ -30,6 +30,8 @@ inline constexpr std::size_t kDefaultMaxOpenSegmentFiles = 1000;
 // Topic metadata beside node.meta, written and read by the cluster module
 // (cluster::PartitionManager); a data directory only knows its name.
 inline constexpr const char* kTopicsMetaFile = "topics.meta";
+// The next producer id not yet handed out (cluster::ProducerIds).
+inline constexpr const char* kProducerIdsFile = "producer.ids";
 
 // A partition's name. Topic names follow Kafka's rule: 1–249 characters of
 // [a-zA-Z0-9._-], not "." or "..".

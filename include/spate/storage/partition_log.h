@@ -94,6 +94,11 @@ struct LogConfig {
   // is refused (INVALID_TIMESTAMP); INT64 max = no limit.
   std::int64_t timestamp_before_max_ms = std::numeric_limits<std::int64_t>::max();
   std::int64_t timestamp_after_max_ms = std::numeric_limits<std::int64_t>::max();
+  // Broker-wide, not topic configs: the idempotent producers each partition
+  // remembers (storage/producer_state.h, docs/limits.md).
+  std::size_t producer_ids_max = 10'000;  // spate.max.producer.ids.per.partition
+  std::int64_t producer_id_expiration_ms =
+      7LL * 24 * 3600 * 1000;  // transactional.id.expiration.ms
 };
 
 // Errors: invalid_argument naming the setting.
@@ -109,6 +114,9 @@ struct AppendResult {
   Offset last_offset;
   // The time the broker stamped the batch with (LogAppendTime); -1 otherwise.
   std::int64_t log_append_time_ms = -1;
+  // Not appended: a retry of an idempotent producer's batch that the log
+  // already holds at these offsets (cluster::Partition, ProducerState).
+  bool duplicate = false;
 };
 
 // Whole record batches, verbatim, ready to be handed to sendfile(2). All the
@@ -398,6 +406,8 @@ class PartitionLog {
   // The clock the log was opened with (the partition above it reads time from it too).
   [[nodiscard]] const Clock& clock() const { return clock_; }
   [[nodiscard]] const std::filesystem::path& dir() const { return dir_; }
+  // The file system the log lives on (the producer state's snapshot sits beside it).
+  [[nodiscard]] Filesystem& filesystem() const { return fs_; }
 
  private:
   PartitionLog(Filesystem& fs, std::filesystem::path dir, LogConfig config, const Clock& clock,

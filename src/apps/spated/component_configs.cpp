@@ -37,6 +37,8 @@ broker::BrokerConfig broker_config(const DaemonConfig& c, std::string cluster_id
       {"max.connections", std::to_string(c.max_connections)},
       {"queued.max.request.bytes", std::to_string(c.max_queued_bytes)},
       {"default.replication.factor", "1"},
+      {"transactional.id.expiration.ms", std::to_string(c.producer_id_expiration_ms)},
+      {"spate.max.producer.ids.per.partition", std::to_string(c.max_producer_ids_per_partition)},
   };
   return bc;
 }

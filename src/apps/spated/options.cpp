@@ -105,6 +105,10 @@ Parsed parse_options(int argc, char** argv) {
   add(app, c.flush_interval_ms, "flush-interval-ms", "fsync period for flush-policy=interval");
   add(app, c.max_open_segment_files, "max-open-segment-files",
       "sealed segment files kept open for reads, across all partitions (LRU)");
+  add(app, c.max_producer_ids_per_partition, "max-producer-ids-per-partition",
+      "idempotent producers each partition remembers; past it the least recently active goes");
+  add(app, c.producer_id_expiration_ms, "producer-id-expiration-ms",
+      "forget an idempotent producer silent this long (transactional.id.expiration.ms)");
   bool print_config = false;
   app.add_flag("--print-config", print_config,
                "print the effective configuration as TOML and exit");
@@ -185,6 +189,12 @@ Status validate(const DaemonConfig& c) {
   if (c.max_open_segment_files < 1) {
     return Error::invalid("--max-open-segment-files must be >= 1");
   }
+  if (c.max_producer_ids_per_partition < 1) {
+    return Error::invalid("--max-producer-ids-per-partition must be >= 1");
+  }
+  if (c.producer_id_expiration_ms < 1) {
+    return Error::invalid("--producer-id-expiration-ms must be >= 1");
+  }
   if (c.idle_timeout_ms <= 0) {
     return Error::invalid(fmt::format("--idle-timeout-ms {} must be > 0", c.idle_timeout_ms));
   }
@@ -229,6 +239,8 @@ storage::LogConfig log_config(const DaemonConfig& c) {
   l.flush_policy = policy ? *policy : storage::FlushPolicy::always;
   l.flush_interval =
       std::chrono::milliseconds(std::min(c.flush_interval_ms, cluster::kDurationMsMax));
+  l.producer_ids_max = c.max_producer_ids_per_partition;
+  l.producer_id_expiration_ms = c.producer_id_expiration_ms;
   return l;
 }
 

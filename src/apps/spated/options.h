@@ -65,6 +65,10 @@ struct DaemonConfig {
   // Sealed segment files kept open across all partitions (docs/limits.md);
   // lowered at start to a quarter of RLIMIT_NOFILE if that is smaller.
   std::uint32_t max_open_segment_files = 1000;
+  // Idempotent producers remembered per partition (docs/idempotence.md).
+  std::uint32_t max_producer_ids_per_partition = 10'000;
+  std::int64_t producer_id_expiration_ms =
+      7LL * 24 * 3600 * 1000;  // transactional.id.expiration.ms
 };
 
 enum class ParseOutcome : std::uint8_t { run, exit_ok, exit_error };

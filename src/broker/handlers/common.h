@@ -40,6 +40,8 @@ struct AlterConfigsRequest;
 struct AlterConfigsResponse;
 struct IncrementalAlterConfigsRequest;
 struct IncrementalAlterConfigsResponse;
+struct InitProducerIdRequest;
+struct InitProducerIdResponse;
 }  // namespace spate::protocol
 
 namespace spate::broker {
@@ -132,6 +134,8 @@ awaitable<std::optional<protocol::AlterConfigsResponse>> alter_configs(
     HandlerContext& ctx, protocol::AlterConfigsRequest& request);
 awaitable<std::optional<protocol::IncrementalAlterConfigsResponse>> incremental_alter_configs(
     HandlerContext& ctx, protocol::IncrementalAlterConfigsRequest& request);
+awaitable<std::optional<protocol::InitProducerIdResponse>> init_producer_id(
+    HandlerContext& ctx, protocol::InitProducerIdRequest& request);
 awaitable<Result<Frame>> serve_fetch(HandlerContext& ctx, const protocol::ApiInfo& api,
                                      std::span<const std::byte> body);
 

@@ -29,6 +29,10 @@ ErrorCode error_code_for(Errc errc) {
       return ErrorCode::invalid_config;
     case Errc::invalid_partitions:
       return ErrorCode::invalid_partitions;
+    case Errc::out_of_order_sequence:  // the producer resets its sequence or fails
+      return ErrorCode::out_of_order_sequence_number;
+    case Errc::invalid_producer_epoch:  // what Kafka 2.7+ answers a fenced idempotent producer
+      return ErrorCode::invalid_producer_epoch;
     case Errc::offset_out_of_range:
       return ErrorCode::offset_out_of_range;
     case Errc::not_found:

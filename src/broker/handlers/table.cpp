@@ -12,6 +12,7 @@
 #include "spate/protocol/messages/create_topics.h"
 #include "spate/protocol/messages/delete_topics.h"
 #include "spate/protocol/messages/describe_configs.h"
+#include "spate/protocol/messages/init_producer_id.h"
 #include "spate/protocol/messages/list_offsets.h"
 #include "spate/protocol/messages/metadata.h"
 #include "spate/protocol/messages/partition_admin.h"
@@ -31,7 +32,7 @@ struct ServedApi {
   ApiHandler handle;
 };
 
-constexpr std::array<ServedApi, 12> kServedApis = {{
+constexpr std::array<ServedApi, 13> kServedApis = {{
     {ApiKey::produce, 0, 7, &serve<&produce>},
     {ApiKey::fetch, 4, 11, &serve_fetch},
     {ApiKey::list_offsets, 1, 3, &serve<&list_offsets>},
@@ -44,6 +45,7 @@ constexpr std::array<ServedApi, 12> kServedApis = {{
     {ApiKey::alter_configs, 0, 1, &serve<&alter_configs>},
     {ApiKey::create_partitions, 0, 1, &serve<&create_partitions>},
     {ApiKey::incremental_alter_configs, 0, 1, &serve<&incremental_alter_configs>},
+    {ApiKey::init_producer_id, 0, 4, &serve<&init_producer_id>},
 }};
 
 // The table as ApiInfo (name and first flexible version from the codec's
