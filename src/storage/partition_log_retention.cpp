@@ -53,7 +53,8 @@ Status PartitionLog::finish_advance_start(const StartTicket& ticket, const Statu
     return fail_write(persisted.error(), false);
   }
   if (auto s = check_not_fenced(); !s) return s;
-  while (segments_.size() > 1 && segments_[1]->base() <= start_offset_) {
+  // A compaction pass in flight holds the segments: retention deletes them later.
+  while (segments_.size() > 1 && segments_[1]->base() <= start_offset_ && !clean_in_flight_) {
     if (auto s = delete_front_segment(); !s) return s;
   }
   log::get(log::Module::storage)->info("[{}] advanced start_offset={}", name_, start_offset_);
@@ -78,8 +79,9 @@ Result<RetentionResult> PartitionLog::apply_retention() {
   if (writable() && !active().empty() && expired(active())) {
     if (auto s = roll(); !s && !write_block_) return s.error();
   }
-  // Bounded by the number of segments; the active one is never deleted.
-  while (segments_.size() > 1) {
+  // Bounded by the number of segments; the active one is never deleted, and
+  // none while a compaction pass holds them.
+  while (segments_.size() > 1 && !clean_in_flight_) {
     const Segment& front = *segments_.front();
     const bool too_big =
         config_.retention_bytes >= 0 &&
