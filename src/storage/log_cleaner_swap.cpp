@@ -97,13 +97,14 @@ Result<CleanerState> read_cleaner_state(Filesystem& fs, const std::filesystem::p
 }
 
 Status write_swap_manifest(Filesystem& fs, const std::filesystem::path& dir,
-                           const SwapManifest& manifest) {
+                           const SwapManifest& manifest, bool* replaced) {
   ByteWriter body(26);
   body.write<std::uint16_t>(0);  // reserved
   body.write<std::int64_t>(manifest.base.value());
   body.write<std::int64_t>(manifest.end.value());
   body.write<std::int64_t>(manifest.cleaned_at_ms);
-  return write_envelope(fs, dir / kSwapManifestFile, kSwapManifestMagic, kVersion, body.view());
+  return write_envelope(fs, dir / kSwapManifestFile, kSwapManifestMagic, kVersion, body.view(),
+                        replaced);
 }
 
 Result<SwapManifest> read_swap_manifest(Filesystem& fs, const std::filesystem::path& dir) {

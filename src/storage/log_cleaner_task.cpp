@@ -313,7 +313,11 @@ class Pass {
     if (auto s = (*out)->sync(); !s) return s;
     // The commit point: from the manifest on, a restart finishes this swap.
     SwapManifest manifest{base, end, any_dirty ? st_.now_ms : cleaned_at};
-    if (auto s = write_swap_manifest(fs, st_.dir, manifest); !s) return s;
+    bool placed = false;
+    if (auto s = write_swap_manifest(fs, st_.dir, manifest, &placed); !s) {
+      st_.swap_broken = placed;  // only the folder sync failed: committed all the same
+      return s;
+    }
     if (auto s = apply_swap(fs, st_.dir, manifest, st_.cleaner); !s) {
       st_.swap_broken = true;
       return s;

@@ -59,8 +59,10 @@ struct SwapManifest {
                                          const CleanerState& state);
 [[nodiscard]] Result<CleanerState> read_cleaner_state(Filesystem& fs,
                                                       const std::filesystem::path& dir);
+// `replaced`: set once the manifest is in place (then, even on error, the
+// swap is committed: its .cleaned files must stay).
 [[nodiscard]] Status write_swap_manifest(Filesystem& fs, const std::filesystem::path& dir,
-                                         const SwapManifest& manifest);
+                                         const SwapManifest& manifest, bool* replaced);
 [[nodiscard]] Result<SwapManifest> read_swap_manifest(Filesystem& fs,
                                                       const std::filesystem::path& dir);
 

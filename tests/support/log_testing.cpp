@@ -169,7 +169,7 @@ std::string unexpected_files(storage::Filesystem& fs, const std::filesystem::pat
       indexes.push_back(*i);
     } else if (auto t = stem_of(name, ".timeindex")) {
       indexes.push_back(*t);
-    } else if (name != "recovery.point" && name != "start.offset") {
+    } else if (name != "recovery.point" && name != "start.offset" && name != "cleaner.state") {
       problems += fmt::format(" unexpected file '{}';", name);
     }
   }
