@@ -63,7 +63,11 @@ Status validate_topic_config(std::string_view name, std::string_view value) {
     return {};
   }
   if (name == "cleanup.policy") {
-    if (value == "delete") return {};
+    // (h-compact: minimal until the topic-config work lands; the lead reconciles.)
+    if (value == "delete" || value == "compact" || value == "compact,delete" ||
+        value == "delete,compact") {
+      return {};
+    }
     return Error::invalid(fmt::format(
         "config cleanup.policy: '{}' is not supported (only 'delete'; compaction is not "
         "implemented)",
@@ -118,6 +122,11 @@ storage::LogConfig apply_topic_configs(const storage::LogConfig& defaults,
   }
   if (auto it = overrides.find("flush.policy"); it != overrides.end()) {
     if (auto p = storage::parse_flush_policy(it->second)) c.flush_policy = *p;
+  }
+  // (h-compact: minimal until the topic-config work lands; the lead reconciles.)
+  if (auto it = overrides.find("cleanup.policy"); it != overrides.end()) {
+    c.cleanup_compact = it->second.find("compact") != std::string::npos;
+    c.cleanup_delete = it->second.find("delete") != std::string::npos;
   }
   return c;
 }

@@ -16,6 +16,7 @@
 #include <memory>
 
 #include "spate/cluster/disk_thread.h"
+#include "spate/cluster/log_cleaner.h"
 #include "spate/common/asio.h"
 #include "spate/common/clock.h"
 #include "spate/common/result.h"
@@ -106,6 +107,14 @@ class Partition : public std::enable_shared_from_this<Partition> {
   awaitable<void> stop();
   [[nodiscard]] Status close_log();
 
+  // Compaction: with a cleaner, tick() starts a pass on it when one is due
+  // (cleanup.policy=compact) and stop() cancels it and waits.
+  void set_cleaner(LogCleaner* cleaner) { cleaner_ = cleaner; }
+  // Wall-clock ms of the last finished pass (0: none since start); below this
+  // offset the log is compacted.
+  [[nodiscard]] std::int64_t last_clean_ms() const { return last_clean_ms_; }
+  [[nodiscard]] Offset clean_point() const { return log_->clean_point(); }
+
   [[nodiscard]] std::uint64_t appended_bytes() const { return appended_bytes_; }
   // Stopped or closed: handlers must not read its log any more.
   [[nodiscard]] bool closed() const { return closed_; }
@@ -113,6 +122,8 @@ class Partition : public std::enable_shared_from_this<Partition> {
  private:
   void start_flush();
   void flush_done(const storage::FlushTicket& ticket, const Status& result);
+  void maybe_clean();
+  void clean_done(storage::CleanTask& task, const Status& result);
 
   storage::TopicPartition id_;
   std::unique_ptr<storage::PartitionLog> log_;
@@ -126,6 +137,9 @@ class Partition : public std::enable_shared_from_this<Partition> {
   net::Signal committed_;
   net::Signal flush_idle_;  // a flush or a start ticket finished
   std::uint64_t appended_bytes_ = 0;
+  LogCleaner* cleaner_ = nullptr;
+  std::shared_ptr<storage::CleanTask> clean_task_;  // the pass in flight
+  std::int64_t last_clean_ms_ = 0;
 };
 
 }  // namespace spate::cluster
