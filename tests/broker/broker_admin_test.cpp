@@ -80,7 +80,7 @@ TEST_F(BrokerTest, ConfigsDescribeAlterIncrementalAndBrokerIsReadOnly) {
   EXPECT_EQ(manager_->partition("t", 0)->config().segment_bytes_max, 100000U);
   protocol::AlterConfigsRequest alter;
   alter.resources.push_back({protocol::kResourceBroker, "0", {{"num.partitions", "3"}}});
-  alter.resources.push_back({protocol::kResourceTopic, "t", {{"cleanup.policy", "compact"}}});
+  alter.resources.push_back({protocol::kResourceTopic, "t", {{"cleanup.policy", "shred"}}});
   auto altered = call<protocol::AlterConfigsResponse>(ApiKey::alter_configs, 1, alter);
   EXPECT_EQ(altered.responses.at(0).error_code, code(ErrorCode::invalid_request));
   EXPECT_EQ(altered.responses.at(1).error_code, code(ErrorCode::invalid_config));

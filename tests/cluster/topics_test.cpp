@@ -32,7 +32,7 @@ TEST(TopicConfig, BadValuesAreRefusedNamingTheConfig) {
       {"retention.ms", "soon"},      {"retention.ms", "-2"},
       {"segment.bytes", "10"},       {"segment.ms", "0"},
       {"max.message.bytes", "1e6"},  {"flush.policy", "sometimes"},
-      {"cleanup.policy", "compact"}, {"no.such.config", "1"},
+      {"cleanup.policy", "shred"}, {"no.such.config", "1"},
       {"retention.bytes", ""},       {"segment.bytes", "99999999999"}};
   for (const auto& [name, value] : bad) {
     auto s = validate_topic_config(name, value);
