@@ -256,6 +256,36 @@ Status PartitionLog::load_clean(const std::vector<Offset>& bases, const CleanMar
   return {};
 }
 
+// A sealed segment known durable (below the recovery point): walk the
+// headers (cheap) to rebuild the indexes and find structural damage, which
+// here is corruption, not a torn write.
+Status PartitionLog::load_sealed(std::unique_ptr<Segment> segment, const File& file,
+                                 Offset next_base, Offset recovery_point) {
+  const bool gaps = next_base <= clean_point_;  // compacted (docs/storage-format.md §Compaction)
+  auto walked = segment->rebuild_from_headers(
+      file.size(), config_.index_interval_bytes,
+      [this](const protocol::BatchHeader& h) {
+        note_term(Term(h.partition_leader_epoch), h.base());
+      },
+      gaps);
+  if (walked && gaps && segment->end() < next_base) segment->extend_end(next_base);
+  if (!walked && walked.error().code() != Errc::corrupt_log) return walked.error();
+  if (!walked) {
+    return Error::corrupt(fmt::format("{} (below the recovery point {}, so not a torn write)",
+                                      walked.error().detail(), recovery_point));
+  }
+  if (segment->end() != next_base) {
+    return Error::corrupt(fmt::format("{} ends at offset {} but the next segment starts at {}",
+                                      segment->path(kLogSuffix).string(), segment->end(),
+                                      next_base));
+  }
+  segment->finish_time_index();
+  if (auto s = refresh_indexes(*segment, true); !s) return s;
+  segment->unpin();  // sealed: reads borrow from the cache
+  segments_.push_back(std::move(segment));
+  return {};
+}
+
 Status PartitionLog::load_unclean(const std::vector<Offset>& bases, Offset recovery_point) {
   recovery_.clean = false;
   for (std::size_t i = 0; i < bases.size(); ++i) {
@@ -268,31 +298,9 @@ Status PartitionLog::load_unclean(const std::vector<Offset>& bases, Offset recov
                                              (*file)->modified_ms().value_or(clock_.wall_ms()),
                                              *cache_, cache_owner_);
     if (next_base && *next_base <= recovery_point) {
-      // Sealed and known durable: walk the headers (cheap) to rebuild the
-      // indexes and find structural damage, which here is corruption, not a
-      // torn write.
-      const bool gaps = *next_base <= clean_point_;
-      auto walked =
-          segment->rebuild_from_headers((*file)->size(), config_.index_interval_bytes,
-                                        [this](const protocol::BatchHeader& h) {
-                                          note_term(Term(h.partition_leader_epoch), h.base());
-                                        },
-                                        gaps);
-      if (walked && gaps && segment->end() < *next_base) segment->extend_end(*next_base);
-      if (!walked && walked.error().code() != Errc::corrupt_log) return walked.error();
-      if (!walked) {
-        return Error::corrupt(fmt::format("{} (below the recovery point {}, so not a torn write)",
-                                          walked.error().detail(), recovery_point));
+      if (auto s = load_sealed(std::move(segment), **file, *next_base, recovery_point); !s) {
+        return s;
       }
-      if (segment->end() != *next_base) {
-        return Error::corrupt(fmt::format("{} ends at offset {} but the next segment starts at {}",
-                                          segment->path(kLogSuffix).string(), segment->end(),
-                                          *next_base));
-      }
-      segment->finish_time_index();
-      if (auto s = refresh_indexes(*segment, true); !s) return s;
-      segment->unpin();  // sealed: reads borrow from the cache
-      segments_.push_back(std::move(segment));
       continue;
     }
     Segment& seg = *segment;

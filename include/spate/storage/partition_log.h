@@ -421,6 +421,8 @@ class PartitionLog {
   [[nodiscard]] Status load();
   [[nodiscard]] Status load_clean(const std::vector<Offset>& bases, const CleanMarker& marker);
   [[nodiscard]] Status load_unclean(const std::vector<Offset>& bases, Offset recovery_point);
+  [[nodiscard]] Status load_sealed(std::unique_ptr<Segment> segment, const File& file,
+                                   Offset next_base, Offset recovery_point);
   [[nodiscard]] Status refresh_indexes(const Segment& segment, bool known_durable);
   [[nodiscard]] Result<std::vector<Offset>> list_segments();
   [[nodiscard]] Status remove_segment_files(Offset base);
