@@ -127,6 +127,18 @@ std::string Broker::render_metrics() const {
   counter("spate_partitions_refusing_writes",
           "Partitions refusing writes for now (full disk or no descriptors; they resume).",
           refusing, "gauge");
+  const auto& cleaner = partitions_.cleaner();
+  counter("spate_log_cleaner_runs_total", "Compaction passes finished (all partitions).",
+          cleaner.runs.load(), "counter");
+  counter("spate_log_cleaner_failures_total", "Compaction passes that failed or were cancelled.",
+          cleaner.failures.load(), "counter");
+  counter("spate_log_cleaner_read_bytes_total", "Segment bytes read by compaction passes.",
+          cleaner.bytes_read.load(), "counter");
+  counter("spate_log_cleaner_written_bytes_total", "Segment bytes written by compaction passes.",
+          cleaner.bytes_written.load(), "counter");
+  counter("spate_log_cleaner_records_removed_total",
+          "Records compaction removed (superseded keys and expired tombstones).",
+          cleaner.records_removed.load(), "counter");
   counter("spate_topic_operations_queued",
           "Topic operations (create, delete, add partitions, alter configs) running or waiting.",
           partitions_.admin_queue(), "gauge");
@@ -140,6 +152,9 @@ std::string Broker::render_metrics() const {
       {"spate_log_end_offset", "Offset after the last record of the partition log."},
       {"spate_high_watermark", "Offset below which records are committed and readable."},
       {"spate_log_size_bytes", "Bytes of the partition's segments."},
+      {"spate_log_last_clean_timestamp_ms",
+       "Wall-clock ms of the partition's last finished compaction pass (0: none since start)."},
+      {"spate_log_clean_point", "Offset below which the partition's log is compacted."},
   };
   // Closed partitions' logs belong to the threads that closed them.
   for (std::size_t g = 0; g < std::size(gauges) && !partitions_.closing(); ++g) {
@@ -159,8 +174,14 @@ std::string Broker::render_metrics() const {
           case 2:
             v = p.high_watermark().value();
             break;
-          default:
+          case 3:
             v = static_cast<std::int64_t>(p.status().size_bytes);
+            break;
+          case 4:
+            v = p.last_clean_ms();
+            break;
+          default:
+            v = p.clean_point().value();
         }
         line(fmt::format("{}{{topic=\"{}\",partition=\"{}\"}} {}", gauges[g].name, name, i, v));
       }

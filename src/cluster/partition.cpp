@@ -3,6 +3,7 @@
 #include "spate/cluster/partition.h"
 
 #include "spate/common/log.h"
+#include "spate/storage/log_cleaner.h"
 
 namespace spate::cluster {
 
@@ -198,6 +199,7 @@ void Partition::tick() {
   }
   if (log_->flush_due()) flush_soon();
   producers_tick();
+  maybe_clean();
 }
 
 awaitable<Status> Partition::close() {
@@ -209,8 +211,9 @@ awaitable<void> Partition::stop() {
   auto self = shared_from_this();
   closed_ = true;
   // Bounded: a flush or start ticket in flight completes (the disk thread
-  // never stops early).
-  while (flush_in_flight_ || start_in_flight_ || snapshot_in_flight_) {
+  // never stops early); a compaction pass stops at its next group.
+  if (clean_task_) clean_task_->cancel();
+  while (flush_in_flight_ || start_in_flight_ || snapshot_in_flight_ || clean_task_) {
     co_await flush_idle_.wait_at_most(std::chrono::seconds(1));
   }
   committed_.notify_all();

@@ -156,8 +156,10 @@ Status PartitionManager::attach_logs(const std::vector<TopicRecord>& records, Fo
 std::shared_ptr<Partition> PartitionManager::adopt(const std::string& topic, std::int32_t index,
                                                    std::unique_ptr<storage::PartitionLog> log) {
   ++partition_count_;
-  return std::make_shared<Partition>(storage::TopicPartition{topic, index}, std::move(log), shard_,
-                                     disk_);
+  auto partition = std::make_shared<Partition>(storage::TopicPartition{topic, index},
+                                               std::move(log), shard_, disk_);
+  partition->set_cleaner(cleaner_.get());
+  return partition;
 }
 
 const Topic* PartitionManager::topic(const std::string& name) const {

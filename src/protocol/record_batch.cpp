@@ -79,7 +79,9 @@ std::uint32_t compute_batch_crc(std::span<const std::byte> batch) {
   return crc32c::value(batch.subspan(kAttributes));
 }
 
-Result<BatchHeader> validate_batch(std::span<const std::byte> batch, std::size_t batch_bytes_max) {
+namespace {
+Result<BatchHeader> validate_stored(std::span<const std::byte> batch, std::size_t batch_bytes_max,
+                                    bool compacted) {
   auto header = decode_batch_header(batch, batch_bytes_max);
   if (!header) return header;
   const BatchHeader& h = *header;
@@ -92,11 +94,19 @@ Result<BatchHeader> validate_batch(std::span<const std::byte> batch, std::size_t
     return Error(Errc::crc_mismatch,
                  fmt::format("batch CRC {:#010x}, computed {:#010x}", h.crc, crc));
   }
-  if (h.record_count < 1) {
+  if (compacted) {
+    // The cleaner keeps each batch's offset range and drops records from it,
+    // down to none for the last batch of a producer id (Kafka does the same).
+    if (h.record_count < 0 ||
+        std::int64_t{h.record_count} > std::int64_t{h.last_offset_delta} + 1) {
+      return Error(Errc::invalid_record,
+                   fmt::format("recordCount {} does not fit lastOffsetDelta {}", h.record_count,
+                               h.last_offset_delta));
+    }
+  } else if (h.record_count < 1) {
     return Error(Errc::invalid_record,
                  fmt::format("recordCount {} (at least 1 needed)", h.record_count));
-  }
-  if (std::int64_t{h.last_offset_delta} != std::int64_t{h.record_count} - 1) {
+  } else if (std::int64_t{h.last_offset_delta} != std::int64_t{h.record_count} - 1) {
     return Error(Errc::invalid_record,
                  fmt::format("lastOffsetDelta {} does not match recordCount {}",
                              h.last_offset_delta, h.record_count));
@@ -109,6 +119,16 @@ Result<BatchHeader> validate_batch(std::span<const std::byte> batch, std::size_t
     }
   }
   return header;
+}
+}  // namespace
+
+Result<BatchHeader> validate_batch(std::span<const std::byte> batch, std::size_t batch_bytes_max) {
+  return validate_stored(batch, batch_bytes_max, false);
+}
+
+Result<BatchHeader> validate_compacted_batch(std::span<const std::byte> batch,
+                                             std::size_t batch_bytes_max) {
+  return validate_stored(batch, batch_bytes_max, true);
 }
 
 std::size_t records_bytes_max(std::size_t batch_bytes_max) {

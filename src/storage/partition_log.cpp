@@ -316,10 +316,11 @@ Result<ReadResult> PartitionLog::read(Offset from, std::uint64_t bytes_max,
   }
   SPATE_ASSERT(segment != nullptr, "{}: no segment holds offset {} below end {}", name_, from,
                end_offset_);
+  auto first = locate_batch(segment, from);
+  if (!first && first.error().code() == Errc::not_found) return result;  // a compacted-away tail
+  if (!first) return first.error();
   auto file = segment->log();
   if (!file) return file.error();
-  auto first = segment->find_batch(from);
-  if (!first) return first.error();
   if (first->header.next_offset() > limit) return result;
   std::uint64_t bytes = first->header.total_bytes();
   Offset next = first->header.next_offset();
@@ -340,7 +341,8 @@ Result<ReadResult> PartitionLog::read(Offset from, std::uint64_t bytes_max,
     --beyond;
   }
   // Bounded by the segment: each step consumes one batch.
-  while (next < limit && next < segment->end()) {
+  // (A compacted segment's batches may end before its offsets do.)
+  while (next < limit && next < segment->end() && first->position + bytes < segment->size_bytes()) {
     auto header = segment->read_header(**file, first->position + bytes);
     if (!header) return as_read_error(header.error());
     if (bytes + header->total_bytes() > bytes_max || header->next_offset() > limit) break;
@@ -525,7 +527,8 @@ Status PartitionLog::check_invariants() const {
                                 segments_[i]->base(), segments_[i]->end(),
                                 segments_[i + 1]->base()));
     }
-    if (segments_[i]->empty() && segments_[i]->end() != segments_[i]->base()) {
+    if (segments_[i]->empty() && segments_[i]->end() != segments_[i]->base() &&
+        segments_[i]->end() > clean_point_) {
       return broken(
           fmt::format("empty segment {} ends at {}", segments_[i]->base(), segments_[i]->end()));
     }

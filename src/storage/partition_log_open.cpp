@@ -11,6 +11,7 @@
 #include "spate/storage/partition_log.h"
 #include "spate/storage/producer_state.h"
 
+#include "log_cleaner_task.h"
 #include "log_files.h"
 #include "segment.h"
 
@@ -54,6 +55,9 @@ Result<std::unique_ptr<PartitionLog>> PartitionLog::open(Filesystem& fs,
   std::unique_ptr<PartitionLog> log(new PartitionLog(fs, dir, config, clock, std::move(name)));
   log->cache_ = cache ? std::move(cache) : std::make_shared<FileCache>(fs, kPrivateFileCacheSize);
   log->cache_owner_ = log->cache_->new_owner();
+  // An interrupted compaction swap is finished (or its leftovers dropped)
+  // before the segments are listed (log_cleaner_swap.cpp).
+  if (auto s = log->recover_clean(); !s) return s.error();
   if (auto s = log->load(); !s) return s.error();
   return log;
 }
@@ -74,7 +78,7 @@ Result<std::vector<Offset>> PartitionLog::list_segments() {
       if (auto s = fs_.remove(dir_ / name); !s) return s.error();
     } else if (name != kRecoveryPointFile && name != kStartOffsetFile &&
                name != kCleanShutdownFile && name != kRaftStateFile &&
-               name != kProducerSnapshotFile) {
+               name != kProducerSnapshotFile && name != kCleanerStateFile) {
       return Error::malformed(fmt::format(
           "{}: unexpected file '{}' in a partition directory (not a segment, index or log state "
           "file); move it away to open this log",
@@ -241,7 +245,8 @@ Status PartitionLog::load_clean(const std::vector<Offset>& bases, const CleanMar
     auto time_index = decode_time_index(*time_bytes, end - base);
     if (!time_index) return time_index.error();
     const std::int64_t max_ts = time_index->empty() ? -1 : time_index->back().timestamp;
-    if ((size == 0) != (end == base)) {
+    // A compacted segment may have lost every batch but still spans offsets.
+    if ((size == 0) != (end == base) && !(size == 0 && !last && end <= clean_point_)) {
       return Error::corrupt(
           fmt::format("segment {} has {} bytes for offsets up to {}", base, size, end));
     }
@@ -250,6 +255,36 @@ Status PartitionLog::load_clean(const std::vector<Offset>& bases, const CleanMar
   }
   for (const auto& t : marker.terms) note_term(Term(t.term), Offset(t.start));
   recovery_.clean = true;
+  return {};
+}
+
+// A sealed segment known durable (below the recovery point): walk the
+// headers (cheap) to rebuild the indexes and find structural damage, which
+// here is corruption, not a torn write.
+Status PartitionLog::load_sealed(std::unique_ptr<Segment> segment, const File& file,
+                                 Offset next_base, Offset recovery_point) {
+  const bool gaps = next_base <= clean_point_;  // compacted (docs/storage-format.md §Compaction)
+  auto walked = segment->rebuild_from_headers(
+      file.size(), config_.index_interval_bytes,
+      [this](const protocol::BatchHeader& h) {
+        note_term(Term(h.partition_leader_epoch), h.base());
+      },
+      gaps);
+  if (walked && gaps && segment->end() < next_base) segment->extend_end(next_base);
+  if (!walked && walked.error().code() != Errc::corrupt_log) return walked.error();
+  if (!walked) {
+    return Error::corrupt(fmt::format("{} (below the recovery point {}, so not a torn write)",
+                                      walked.error().detail(), recovery_point));
+  }
+  if (segment->end() != next_base) {
+    return Error::corrupt(fmt::format("{} ends at offset {} but the next segment starts at {}",
+                                      segment->path(kLogSuffix).string(), segment->end(),
+                                      next_base));
+  }
+  segment->finish_time_index();
+  if (auto s = refresh_indexes(*segment, true); !s) return s;
+  segment->unpin();  // sealed: reads borrow from the cache
+  segments_.push_back(std::move(segment));
   return {};
 }
 
@@ -265,37 +300,25 @@ Status PartitionLog::load_unclean(const std::vector<Offset>& bases, Offset recov
                                              (*file)->modified_ms().value_or(clock_.wall_ms()),
                                              *cache_, cache_owner_);
     if (next_base && *next_base <= recovery_point) {
-      // Sealed and known durable: walk the headers (cheap) to rebuild the
-      // indexes and find structural damage, which here is corruption, not a
-      // torn write.
-      auto walked = segment->rebuild_from_headers(
-          (*file)->size(), config_.index_interval_bytes, [this](const protocol::BatchHeader& h) {
-            note_term(Term(h.partition_leader_epoch), h.base());
-          });
-      if (!walked && walked.error().code() != Errc::corrupt_log) return walked.error();
-      if (!walked) {
-        return Error::corrupt(fmt::format("{} (below the recovery point {}, so not a torn write)",
-                                          walked.error().detail(), recovery_point));
+      if (auto s = load_sealed(std::move(segment), **file, *next_base, recovery_point); !s) {
+        return s;
       }
-      if (segment->end() != *next_base) {
-        return Error::corrupt(fmt::format("{} ends at offset {} but the next segment starts at {}",
-                                          segment->path(kLogSuffix).string(), segment->end(),
-                                          *next_base));
-      }
-      segment->finish_time_index();
-      if (auto s = refresh_indexes(*segment, true); !s) return s;
-      segment->unpin();  // sealed: reads borrow from the cache
-      segments_.push_back(std::move(segment));
       continue;
     }
     Segment& seg = *segment;
-    auto scan = scan_segment(**file, 0, base, static_cast<std::int32_t>(last_term().value()),
-                             limits::kBatchBytesMax,
-                             [&](const protocol::BatchHeader& h, std::uint64_t position) {
-                               seg.note_appended(h, position, config_.index_interval_bytes);
-                               note_term(Term(h.partition_leader_epoch), h.base());
-                             });
+    const bool gaps = next_base && *next_base <= clean_point_;
+    auto scan = scan_segment(
+        **file, 0, base, static_cast<std::int32_t>(last_term().value()), limits::kBatchBytesMax,
+        [&](const protocol::BatchHeader& h, std::uint64_t position) {
+          seg.note_appended(h, position, config_.index_interval_bytes, gaps);
+          note_term(Term(h.partition_leader_epoch), h.base());
+        },
+        gaps);
     if (!scan) return scan.error();
+    if (gaps && !scan->stop_reason && scan->next_offset <= *next_base) {
+      seg.extend_end(*next_base);
+      scan->next_offset = *next_base;
+    }
     recovery_.segments_scanned++;
     recovery_.bytes_scanned += scan->valid_end;
     std::optional<std::string> stop = scan->stop_reason;
@@ -376,6 +399,7 @@ Status PartitionLog::refresh_indexes(const Segment& segment, bool known_durable)
 
 Status PartitionLog::close() {
   if (auto s = check_not_fenced(); !s) return s;
+  if (clean_in_flight_) return Error(Errc::busy, fmt::format("{}: a compaction pass runs", name_));
   // A torn tail must go before the clean marker vouches for the sizes.
   if (write_block_) {
     if (auto s = try_resume(); !s) return s;

@@ -53,7 +53,8 @@ Status PartitionLog::finish_advance_start(const StartTicket& ticket, const Statu
     return fail_write(persisted.error(), false);
   }
   if (auto s = check_not_fenced(); !s) return s;
-  while (segments_.size() > 1 && segments_[1]->base() <= start_offset_) {
+  // A compaction pass in flight holds the segments: retention deletes them later.
+  while (segments_.size() > 1 && segments_[1]->base() <= start_offset_ && !clean_in_flight_) {
     if (auto s = delete_front_segment(); !s) return s;
   }
   log::get(log::Module::storage)->info("[{}] advanced start_offset={}", name_, start_offset_);
@@ -72,17 +73,20 @@ Result<RetentionResult> PartitionLog::apply_retention() {
   if (auto s = check_not_fenced(); !s) return s.error();
   RetentionResult result;
   const std::int64_t now_ms = clock_.wall_ms();
+  // cleanup.policy without "delete" (compact only): no retention by age or size.
   auto expired = [&](const Segment& s) {
-    return config_.retention_ms >= 0 && s.retention_timestamp() < now_ms - config_.retention_ms;
+    return config_.cleanup_delete && config_.retention_ms >= 0 &&
+           s.retention_timestamp() < now_ms - config_.retention_ms;
   };
   if (writable() && !active().empty() && expired(active())) {
     if (auto s = roll(); !s && !write_block_) return s.error();
   }
-  // Bounded by the number of segments; the active one is never deleted.
-  while (segments_.size() > 1) {
+  // Bounded by the number of segments; the active one is never deleted, and
+  // none while a compaction pass holds them.
+  while (segments_.size() > 1 && !clean_in_flight_) {
     const Segment& front = *segments_.front();
     const bool too_big =
-        config_.retention_bytes >= 0 &&
+        config_.cleanup_delete && config_.retention_bytes >= 0 &&
         size_bytes() - front.size_bytes() >= static_cast<std::uint64_t>(config_.retention_bytes);
     // Not below a start offset that is not durable yet (a start ticket in flight).
     const bool below_start = segments_[1]->base() <= start_before_ticket_.value_or(start_offset_);

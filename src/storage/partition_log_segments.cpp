@@ -98,6 +98,10 @@ Status PartitionLog::truncate_suffix(Offset end) {
         fmt::format("{}: truncate to {} outside [{}, {}]", name_, end, start_offset_, end_offset_));
   }
   if (end == end_offset_) return {};
+  if (clean_in_flight_) {
+    return Error(Errc::busy,
+                 fmt::format("{}: truncate to {} while a compaction pass runs", name_, end));
+  }
   Segment* segment = segment_for(end);
   SPATE_ASSERT(segment != nullptr, "no segment for offset {}", end);
   std::uint64_t position = 0;

@@ -177,9 +177,10 @@ std::filesystem::path Segment::path(const char* suffix) const {
 }
 
 void Segment::note_appended(const protocol::BatchHeader& header, std::uint64_t position,
-                            std::uint32_t index_interval_bytes) {
+                            std::uint32_t index_interval_bytes, bool gaps) {
   SPATE_ASSERT(position == size_bytes_, "append at {} but segment size {}", position, size_bytes_);
-  SPATE_ASSERT(header.base() == end_, "batch base {} but segment end {}", header.base_offset, end_);
+  SPATE_ASSERT(gaps ? header.base() >= end_ : header.base() == end_,
+               "batch base {} but segment end {}", header.base_offset, end_);
   const auto relative = static_cast<std::uint32_t>(header.base() - base_);
   // Index the first batch after every index_interval_bytes of log (Kafka's
   // rule); the first batch of a segment needs no entry (position 0).
@@ -199,6 +200,11 @@ void Segment::note_appended(const protocol::BatchHeader& header, std::uint64_t p
   bytes_since_index_entry_ += header.total_bytes();
   size_bytes_ += header.total_bytes();
   end_ = header.next_offset();
+}
+
+void Segment::extend_end(Offset end) {
+  SPATE_ASSERT(end >= end_, "segment end {} lowered to {}", end_, end);
+  end_ = end;
 }
 
 void Segment::reset(Offset end, std::uint64_t size_bytes, std::int64_t max_timestamp,
@@ -273,13 +279,14 @@ Result<BatchLocation> Segment::find_batch(Offset offset) const {
     if (header->last_offset() >= offset) return BatchLocation{*header, position};
     position += header->total_bytes();
   }
-  return Error::corrupt(fmt::format("{}: offset {} not found before position {}",
-                                    path(kLogSuffix).string(), offset, size_bytes_));
+  // Only a compacted segment may end before its offsets do (the caller knows).
+  return Error::not_found(fmt::format("{}: offset {} not found before position {}",
+                                      path(kLogSuffix).string(), offset, size_bytes_));
 }
 
 Status Segment::rebuild_from_headers(
     std::uint64_t size, std::uint32_t index_interval_bytes,
-    const std::function<void(const protocol::BatchHeader&)>& on_batch) {
+    const std::function<void(const protocol::BatchHeader&)>& on_batch, bool gaps) {
   reset(base_, 0, -1, {}, {});
   auto file = log();
   if (!file) return file.error();
@@ -288,7 +295,7 @@ Status Segment::rebuild_from_headers(
   while (position < size) {
     auto header = read_header(**file, position);
     if (!header) return header_error(position, header.error());
-    if (header->base() != end_) {
+    if (gaps ? header->base() < end_ : header->base() != end_) {
       return Error::corrupt(fmt::format("{} at position {}: batch base offset {}, expected {}",
                                         path(kLogSuffix).string(), position, header->base_offset,
                                         end_));
@@ -298,7 +305,7 @@ Status Segment::rebuild_from_headers(
                                         path(kLogSuffix).string(), position, header->total_bytes(),
                                         size));
     }
-    note_appended(*header, position, index_interval_bytes);
+    note_appended(*header, position, index_interval_bytes, gaps);
     on_batch(*header);
     position += header->total_bytes();
   }
@@ -323,7 +330,7 @@ Result<std::vector<std::shared_ptr<File>>> Segment::write_indexes(Filesystem& fs
 Result<ScanResult> scan_segment(
     const File& file, std::uint64_t position, Offset expected_base, std::int32_t last_term,
     std::size_t batch_bytes_max,
-    const std::function<void(const protocol::BatchHeader&, std::uint64_t)>& on_batch) {
+    const std::function<void(const protocol::BatchHeader&, std::uint64_t)>& on_batch, bool gaps) {
   const std::uint64_t file_size = file.size();
   ScanResult result{position, expected_base, std::nullopt};
   std::vector<std::byte> buffer;
@@ -371,12 +378,13 @@ Result<ScanResult> scan_segment(
     }
     auto batch =
         std::span<const std::byte>(buffer).subspan(at - buffer_start, header->total_bytes());
-    auto valid = protocol::validate_batch(batch, batch_bytes_max);
+    auto valid = gaps ? protocol::validate_compacted_batch(batch, batch_bytes_max)
+                      : protocol::validate_batch(batch, batch_bytes_max);
     if (!valid) {
       result.stop_reason = fmt::format("invalid batch at {}: {}", at, valid.error().message());
       break;
     }
-    if (header->base() != result.next_offset) {
+    if (gaps ? header->base() < result.next_offset : header->base() != result.next_offset) {
       result.stop_reason = fmt::format("batch at {} has base offset {}, expected {}", at,
                                        header->base_offset, result.next_offset);
       break;

@@ -120,8 +120,13 @@ class Segment {
 
   // Records a batch written at the current end of the file (already on disk):
   // advances end and size, adds index entries every `index_interval_bytes`.
+  // `gaps`: the segment was compacted (below the cleaner point): a batch may
+  // start past end() (the records between were cleaned away).
   void note_appended(const protocol::BatchHeader& header, std::uint64_t position,
-                     std::uint32_t index_interval_bytes);
+                     std::uint32_t index_interval_bytes, bool gaps = false);
+  // A compacted segment ends where the next one begins, whatever its last
+  // batch: raises end() to `end`. REQUIRES: end >= end().
+  void extend_end(Offset end);
   // Replaces the in-memory state with what a load found.
   void reset(Offset end, std::uint64_t size_bytes, std::int64_t max_timestamp,
              std::vector<IndexEntry> index, std::vector<TimeIndexEntry> time_index);
@@ -137,7 +142,8 @@ class Segment {
   [[nodiscard]] Result<protocol::BatchHeader> read_header(const File& file,
                                                           std::uint64_t position) const;
   // The batch containing `offset`, or the first batch after it.
-  // REQUIRES: base() <= offset < end(). Errors: io_error, corrupt_log.
+  // REQUIRES: base() <= offset < end(). Errors: io_error, corrupt_log;
+  //   not_found when no batch ends at or after `offset` (a compacted segment).
   [[nodiscard]] Result<BatchLocation> find_batch(Offset offset) const;
   // Largest indexed position whose batch starts at or below `offset`.
   [[nodiscard]] IndexEntry index_floor(Offset offset) const;
@@ -148,9 +154,10 @@ class Segment {
   // `size_bytes` (the file's size, or where it was just truncated). Calls
   // `on_batch` for each header.
   // Errors: io_error; corrupt_log naming the file and position of the damage.
+  // `gaps`: compacted segment (see note_appended).
   [[nodiscard]] Status rebuild_from_headers(
       std::uint64_t size_bytes, std::uint32_t index_interval_bytes,
-      const std::function<void(const protocol::BatchHeader&)>& on_batch);
+      const std::function<void(const protocol::BatchHeader&)>& on_batch, bool gaps = false);
 
   // Writes the .index and .timeindex files (not synced) and returns them so
   // the caller can sync them. Errors: io_error, no_space.
@@ -189,6 +196,7 @@ struct ScanResult {
 [[nodiscard]] Result<ScanResult> scan_segment(
     const File& file, std::uint64_t position, Offset expected_base, std::int32_t last_term,
     std::size_t batch_bytes_max,
-    const std::function<void(const protocol::BatchHeader&, std::uint64_t)>& on_batch);
+    const std::function<void(const protocol::BatchHeader&, std::uint64_t)>& on_batch,
+    bool gaps = false);
 
 }  // namespace spate::storage

@@ -170,7 +170,8 @@ std::string unexpected_files(storage::Filesystem& fs, const std::filesystem::pat
     } else if (auto t = stem_of(name, ".timeindex")) {
       indexes.push_back(*t);
     } else if (name != "recovery.point" && name != "start.offset" &&
-               name != "producer.snapshot") {  // the producer state's, beside the log
+               name != "producer.snapshot" &&  // the producer state's, beside the log
+               name != "cleaner.state") {
       problems += fmt::format(" unexpected file '{}';", name);
     }
   }

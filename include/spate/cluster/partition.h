@@ -16,6 +16,7 @@
 #include <memory>
 
 #include "spate/cluster/disk_thread.h"
+#include "spate/cluster/log_cleaner.h"
 #include "spate/common/asio.h"
 #include "spate/common/clock.h"
 #include "spate/common/result.h"
@@ -112,6 +113,14 @@ class Partition : public std::enable_shared_from_this<Partition> {
   awaitable<void> stop();
   [[nodiscard]] Status close_log();
 
+  // Compaction: with a cleaner, tick() starts a pass on it when one is due
+  // (cleanup.policy=compact) and stop() cancels it and waits.
+  void set_cleaner(LogCleaner* cleaner) { cleaner_ = cleaner; }
+  // Wall-clock ms of the last finished pass (0: none since start); below this
+  // offset the log is compacted.
+  [[nodiscard]] std::int64_t last_clean_ms() const { return last_clean_ms_; }
+  [[nodiscard]] Offset clean_point() const { return log_->clean_point(); }
+
   [[nodiscard]] std::uint64_t appended_bytes() const { return appended_bytes_; }
   [[nodiscard]] const storage::ProducerState& producers() const { return producers_; }
   // Stopped or closed: handlers must not read its log any more.
@@ -123,6 +132,8 @@ class Partition : public std::enable_shared_from_this<Partition> {
   // records were appended since the last flush began.
   void flush_if_many(const storage::AppendResult& appended);
   void flush_done(const storage::FlushTicket& ticket, const Status& result);
+  void maybe_clean();
+  void clean_done(storage::CleanTask& task, const Status& result);
 
   // Idempotent producers (partition_producers.cpp).
   void load_producers();
@@ -154,6 +165,9 @@ class Partition : public std::enable_shared_from_this<Partition> {
   Offset snapshot_end_;                // the log end the last snapshot covers
   Clock::SteadyTime snapshot_at_{};
   Clock::SteadyTime expired_at_{};
+  LogCleaner* cleaner_ = nullptr;
+  std::shared_ptr<storage::CleanTask> clean_task_;  // the pass in flight
+  std::int64_t last_clean_ms_ = 0;
 };
 
 }  // namespace spate::cluster

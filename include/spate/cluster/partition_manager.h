@@ -132,6 +132,8 @@ class PartitionManager {
   [[nodiscard]] ProducerIds& producer_ids() { return *producer_ids_; }
   // Sealed segment files kept open, and the cap (--max-open-segment-files).
   [[nodiscard]] const storage::FileCache& segment_files() const { return dir_.file_cache(); }
+  // The compaction thread every partition of this manager shares.
+  [[nodiscard]] const LogCleaner& cleaner() const { return *cleaner_; }
   // Admin operations waiting for their turn (plus the one running).
   [[nodiscard]] std::size_t admin_queue() const { return admin_waiting_ + (admin_busy_ ? 1 : 0); }
 
@@ -206,6 +208,8 @@ class PartitionManager {
   std::size_t admin_waiting_ = 0;
   net::Signal admin_idle_;
   std::unique_ptr<ProducerIds> producer_ids_;
+  // Joined after the worker, before the partitions it cleans are gone.
+  std::unique_ptr<LogCleaner> cleaner_ = std::make_unique<LogCleaner>();
   // Last member: destroyed (joined) first, while everything its jobs use lives.
   std::unique_ptr<DiskThread> worker_;
 };

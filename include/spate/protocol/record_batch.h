@@ -107,6 +107,10 @@ struct BatchHeader {
 //   crc_mismatch.
 [[nodiscard]] Result<BatchHeader> validate_batch(std::span<const std::byte> batch,
                                                  std::size_t batch_bytes_max);
+// validate_batch for a batch the log cleaner rewrote: records may be missing
+// from its offset range (0 <= recordCount <= lastOffsetDelta + 1).
+[[nodiscard]] Result<BatchHeader> validate_compacted_batch(std::span<const std::byte> batch,
+                                                           std::size_t batch_bytes_max);
 
 // The most bytes the records of a compressed batch may decompress to, for a
 // batch limit of `batch_bytes_max`: 16 times the limit, at most 64 MiB, and

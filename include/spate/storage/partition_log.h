@@ -149,7 +149,11 @@ struct RetentionResult {
   std::uint64_t bytes_deleted = 0;
 };
 
-class Segment;  // private: src/storage/segment.h
+class Segment;         // private: src/storage/segment.h
+class CleanTask;       // spate/storage/log_cleaner.h
+struct CleanStats;     // spate/storage/log_cleaner.h
+struct CleanerState;   // private: src/storage/log_cleaner_task.h
+struct BatchLocation;  // private: src/storage/segment.h
 
 // Serializes writes of the recovery point file between a flush ticket being
 // synced on another thread and a truncation on the owning thread, and caps
@@ -371,6 +375,27 @@ class PartitionLog {
   // append, roll or retention pass. Errors: invalid_argument.
   [[nodiscard]] Status set_config(const LogConfig& config);
 
+  // Log compaction (cleanup.policy=compact; log_cleaner.cpp,
+  // docs/storage-format.md §Compaction). begin_clean decides whether a pass
+  // is due: sealed, durable segments below `committed_end` (and older than
+  // min.compaction.lag.ms) whose dirty share (bytes above clean_point()) is
+  // at least min.cleanable.dirty.ratio, or whose oldest dirty record passed
+  // max.compaction.lag.ms, or `force`. It returns null when none is (or the
+  // policy is not compact, or a pass or start ticket is in flight). The task
+  // runs anywhere (CleanTask::run); finish_clean puts the swapped segments in
+  // place of the old ones and returns `ran`. While a task is in flight,
+  // appends, rolls and reads go on; retention and DeleteRecords delete no
+  // segment, and truncation into the cleaned range or close() is refused
+  // (busy). A failure after a swap's commit point fences the log (a restart
+  // finishes the swap). REQUIRES: finish_clean gets the task begin_clean gave.
+  [[nodiscard]] std::unique_ptr<CleanTask> begin_clean(Offset committed_end, bool force = false);
+  [[nodiscard]] Status finish_clean(CleanTask& task, const Status& ran);
+  // begin_clean, run and finish_clean on this thread. nullopt: nothing due.
+  [[nodiscard]] Result<std::optional<CleanStats>> clean(Offset committed_end, bool force = false);
+  // Every offset below this lies in compacted segments (gaps are normal).
+  [[nodiscard]] Offset clean_point() const { return clean_point_; }
+  [[nodiscard]] bool clean_in_flight() const { return clean_in_flight_; }
+
   // Checks what must hold between any two calls (the Invariant above and the
   // shape of the segment list: contiguous, non-empty, covering [first base,
   // end), start inside it, terms non-decreasing, the recovery point and the
@@ -427,9 +452,16 @@ class PartitionLog {
   [[nodiscard]] Status load();
   [[nodiscard]] Status load_clean(const std::vector<Offset>& bases, const CleanMarker& marker);
   [[nodiscard]] Status load_unclean(const std::vector<Offset>& bases, Offset recovery_point);
+  [[nodiscard]] Status load_sealed(std::unique_ptr<Segment> segment, const File& file,
+                                   Offset next_base, Offset recovery_point);
   [[nodiscard]] Status refresh_indexes(const Segment& segment, bool known_durable);
   [[nodiscard]] Result<std::vector<Offset>> list_segments();
   [[nodiscard]] Status remove_segment_files(Offset base);
+  // Compaction (log_cleaner*.cpp): finishing an interrupted swap on open;
+  // the batch holding `from` or the first after it, past the gaps that
+  // compaction leaves at the end of segments.
+  [[nodiscard]] Status recover_clean();
+  [[nodiscard]] Result<BatchLocation> locate_batch(Segment*& segment, Offset from) const;
 
   // Writing.
   [[nodiscard]] Status open_new_segment(Offset base);
@@ -489,6 +521,10 @@ class PartitionLog {
   std::shared_ptr<FileCache> cache_;
   std::uint64_t cache_owner_ = 0;
   RecoveryReport recovery_;
+  // Compaction: the cleaner state file's content, and the pass in flight.
+  std::shared_ptr<CleanerState> cleaner_;
+  Offset clean_point_{0};
+  bool clean_in_flight_ = false;
 };
 
 }  // namespace spate::storage
