@@ -35,7 +35,8 @@ Result<std::vector<std::byte>> ResponseFrame::flatten() const {
   return out;
 }
 
-awaitable<Result<std::optional<ResponseFrame>>> Broker::handle(std::vector<std::byte> frame) {
+awaitable<Result<std::optional<ResponseFrame>>> Broker::handle(std::vector<std::byte> frame,
+                                                               std::string client_host) {
   const auto started = clock_.steady_now();
   protocol::DecodeLimits limits;
   auto header = protocol::decode_request_header(frame, limits);
@@ -46,7 +47,9 @@ awaitable<Result<std::optional<ResponseFrame>>> Broker::handle(std::vector<std::
   }
   const auto& h = header->header;
   const auto served = served_handler(h.request_api_key);
-  HandlerContext ctx{*this, config_, partitions_, clock_, h, header->header_version, false};
+  HandlerContext ctx{
+      *this, config_,    partitions_, coordinator_, clock_, h, header->header_version,
+      false, client_host};
   const auto body = std::span<const std::byte>(frame).subspan(header->body_offset);
   Result<std::optional<ResponseFrame>> result = std::optional<ResponseFrame>{};
   const protocol::ApiInfo* api = served ? served->info : nullptr;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "spate/broker/broker.h"
+#include "spate/groups/group.h"
 #include "spate/protocol/error_code.h"
 #include "spate/protocol/frame.h"
 #include "spate/protocol/messages/fetch.h"
@@ -20,10 +21,14 @@ struct HandlerContext {
   Broker& broker;
   const BrokerConfig& config;
   cluster::PartitionManager& partitions;
+  // nullptr: this broker coordinates no groups (COORDINATOR_NOT_AVAILABLE).
+  groups::Coordinator* coordinator;
   const Clock& clock;
   const protocol::RequestHeader& header;
   std::int16_t header_version;
   bool error;  // set when any part of the response carries an error code
+  // The peer's address as Kafka shows it ("/127.0.0.1"); empty if unknown.
+  std::string_view client_host;
 
   [[nodiscard]] std::int16_t version() const { return header.request_api_version; }
   std::int16_t code(protocol::ErrorCode c) {
@@ -34,6 +39,8 @@ struct HandlerContext {
 
 // Errc -> the Kafka error code a client acts on (kafka-protocol.md §5).
 [[nodiscard]] protocol::ErrorCode error_code_for(Errc errc);
+// GroupError -> the Kafka error code (the groups module's outcomes).
+[[nodiscard]] protocol::ErrorCode error_code_for(groups::GroupError error);
 
 // Encodes a full response frame (size prefix, header, body).
 // Errors: limit_exceeded for a response over the protocol's 2 GiB.

@@ -29,6 +29,8 @@ SyncResult sync_error(GroupError e) {
 // Commits are written in batches of at most about this many bytes, well
 // under the offsets topic's max.message.bytes.
 constexpr std::size_t kChunkBytes = 512U << 10U;
+// offsets.topic.segment.bytes: small segments, so compaction starts early.
+constexpr std::int64_t kOffsetsSegmentBytes = 100LL << 20U;
 // The longest client id kept in a member id.
 constexpr std::size_t kClientIdInMemberId = 64;
 // What a coordinator-side wait adds to the group's own timeouts, so that the
@@ -104,10 +106,21 @@ std::int32_t Coordinator::partition_for(std::string_view group_id) const {
 
 awaitable<Status> Coordinator::start() {
   const std::string topic(kOffsetsTopic);
+  // Compacted: only the latest commit of each group and partition, and the
+  // latest record of each group, are kept (Kafka's offsets topic, too).
+  const cluster::ConfigMap configs = {{"cleanup.policy", "compact"},
+                                      {"segment.bytes", std::to_string(kOffsetsSegmentBytes)}};
   if (partitions_.topic(topic) == nullptr) {
-    auto s = co_await partitions_.create_topic(topic, config_.offsets_partitions, {}, false,
+    auto s = co_await partitions_.create_topic(topic, config_.offsets_partitions, configs, false,
                                                net::deadline_in(std::chrono::seconds(60)));
     if (!s && s.error().code() != Errc::already_exists) co_return s;
+  } else if (auto current = partitions_.topic(topic)->overrides;
+             current["cleanup.policy"] != "compact") {
+    // An operator's change, or a topic from before compaction existed.
+    current["cleanup.policy"] = "compact";
+    auto s = co_await partitions_.set_topic_configs(topic, current, false,
+                                                    net::deadline_in(std::chrono::seconds(60)));
+    if (!s) co_return s;
   }
   const auto* t = partitions_.topic(topic);
   if (t == nullptr || t->partitions.empty()) {

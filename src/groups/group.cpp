@@ -300,7 +300,8 @@ void Group::maybe_complete_join(std::int64_t now_ms, std::vector<Reply>& out, bo
     if (id == leader_) {
       for (const auto& [other_id, other] : members_) {
         const auto* metadata = metadata_for(other.info.protocols, protocol_name_);
-        r.members.push_back({other_id, metadata != nullptr ? *metadata : std::vector<std::byte>{}});
+        r.members.push_back({other_id, other.info.instance_id,
+                             metadata != nullptr ? *metadata : std::vector<std::byte>{}});
       }
     }
     out.push_back(Reply{*m.awaiting_join, std::move(r), std::nullopt});

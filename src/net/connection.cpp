@@ -220,7 +220,12 @@ awaitable<bool> Connection::grow(std::size_t more, const Reservation& held) {
 
 awaitable<void> Connection::handle(std::shared_ptr<Slot> slot, std::vector<std::byte> frame) {
   auto self = shared_from_this();
-  auto result = co_await state_->handler.handle(std::move(frame));
+  boost::system::error_code ec;
+  auto remote = socket_.remote_endpoint(ec);
+  // A named string: GCC 12 mishandles a temporary from ?: in a co_await.
+  std::string peer_host;
+  if (!ec) peer_host = remote.address().to_string();
+  auto result = co_await state_->handler.handle(std::move(frame), std::move(peer_host));
   slot->request.reset();  // the request is decoded, handled and gone
   if (closed_) co_return;
   if (!result) {

@@ -65,8 +65,11 @@ class KafkaServer::Handler final : public net::Handler {
     return protocol::decode_frame_size(prefix, frame_bytes_max);
   }
 
-  awaitable<Result<std::optional<net::OutFrame>>> handle(std::vector<std::byte> frame) override {
-    auto result = co_await broker_.handle(std::move(frame));
+  awaitable<Result<std::optional<net::OutFrame>>> handle(std::vector<std::byte> frame,
+                                                         std::string peer_host) override {
+    // Kafka shows a member's host as "/<address>".
+    std::string client_host = peer_host.empty() ? std::string() : "/" + peer_host;
+    auto result = co_await broker_.handle(std::move(frame), std::move(client_host));
     if (!result) co_return result.error();
     if (!*result) co_return std::optional<net::OutFrame>();
     co_return std::optional<net::OutFrame>(to_out_frame(std::move(**result)));

@@ -156,7 +156,7 @@ TEST_F(BrokerTest, DeleteRacingCreateOfTheSameNameNeverLosesTheNewTopicsData) {
       asio::co_spawn(
           io_,
           [&, bytes = std::move(bytes)]() mutable -> awaitable<void> {
-            out.emplace(co_await broker_->handle(std::move(bytes)));
+            out.emplace(co_await broker_->handle(std::move(bytes), {}));
           },
           asio::detached);
     };

@@ -80,7 +80,7 @@ class BrokerTest : public ::testing::Test {
   }
 
   Result<Frame> handle(std::vector<std::byte> bytes) {
-    return run(broker_->handle(std::move(bytes)));
+    return run(broker_->handle(std::move(bytes), "/127.0.0.1"));
   }
 
   template <typename Resp, typename Req>

@@ -63,9 +63,43 @@ TEST(ErrorCodes, EveryErrcHasItsKafkaCode) {
   EXPECT_EQ(count, static_cast<int>(expected.size()));
 }
 
+TEST(ErrorCodes, EveryGroupErrorHasItsKafkaCode) {
+  using groups::GroupError;
+  const std::map<GroupError, ErrorCode> expected = {
+      {GroupError::none, ErrorCode::none},
+      {GroupError::unknown_member_id, ErrorCode::unknown_member_id},
+      {GroupError::illegal_generation, ErrorCode::illegal_generation},
+      {GroupError::rebalance_in_progress, ErrorCode::rebalance_in_progress},
+      {GroupError::member_id_required, ErrorCode::member_id_required},
+      {GroupError::inconsistent_group_protocol, ErrorCode::inconsistent_group_protocol},
+      {GroupError::invalid_session_timeout, ErrorCode::invalid_session_timeout},
+      {GroupError::group_max_size_reached, ErrorCode::group_max_size_reached},
+      {GroupError::fenced_instance_id, ErrorCode::fenced_instance_id},
+      {GroupError::coordinator_loading, ErrorCode::coordinator_load_in_progress},
+      {GroupError::coordinator_not_available, ErrorCode::coordinator_not_available},
+      {GroupError::request_timed_out, ErrorCode::request_timed_out},
+      {GroupError::invalid_group_id, ErrorCode::invalid_group_id},
+      {GroupError::group_id_not_found, ErrorCode::group_id_not_found},
+      {GroupError::non_empty_group, ErrorCode::non_empty_group},
+      {GroupError::offset_metadata_too_large, ErrorCode::offset_metadata_too_large},
+      {GroupError::unknown_topic_or_partition, ErrorCode::unknown_topic_or_partition},
+      {GroupError::too_many_groups, ErrorCode::group_max_size_reached},
+  };
+  int count = 0;
+  for (int v = 0; v < 256; ++v) {
+    const auto e = static_cast<GroupError>(v);
+    if (std::string_view(groups::error_name(e)) == "?") break;
+    ++count;
+    auto it = expected.find(e);
+    ASSERT_NE(it, expected.end()) << groups::error_name(e) << " is not in this test";
+    EXPECT_EQ(error_code_for(e), it->second) << groups::error_name(e);
+  }
+  EXPECT_EQ(count, static_cast<int>(expected.size()));
+}
+
 TEST(ServedApis, EachIsInTheCodecsRangeAndHasAHandler) {
   const auto served = served_apis();
-  EXPECT_EQ(served.size(), 13U);
+  EXPECT_EQ(served.size(), 23U);
   for (const auto& api : served) {
     auto codec = protocol::api_info(static_cast<std::int16_t>(api.key));
     ASSERT_TRUE(codec) << api.name;
@@ -76,8 +110,8 @@ TEST(ServedApis, EachIsInTheCodecsRangeAndHasAHandler) {
     EXPECT_EQ(handler->info->key, api.key);
     EXPECT_NE(handler->handle, nullptr);
   }
-  // Group APIs are in the codec but not served yet.
-  EXPECT_FALSE(served_handler(static_cast<std::int16_t>(protocol::ApiKey::join_group)));
+  // SASL is in the codec but not served yet.
+  EXPECT_FALSE(served_handler(static_cast<std::int16_t>(protocol::ApiKey::sasl_handshake)));
   EXPECT_FALSE(served_handler(9999));
 }
 

@@ -71,7 +71,8 @@ struct World {
   std::optional<broker::ResponseFrame> handle(std::vector<std::byte> frame) {
     std::optional<Result<std::optional<broker::ResponseFrame>>> out;
     asio::co_spawn(
-        io, [&]() -> awaitable<void> { out.emplace(co_await broker->handle(std::move(frame))); },
+        io,
+        [&]() -> awaitable<void> { out.emplace(co_await broker->handle(std::move(frame), {})); },
         [](std::exception_ptr e) {
           if (e) finding("the handler threw");
         });

@@ -28,7 +28,8 @@ class Echo final : public Handler {
     if (size > max) return Error::limit(fmt::format("frame of {} bytes is too big", size));
     return std::size_t{size};
   }
-  awaitable<Result<std::optional<OutFrame>>> handle(std::vector<std::byte> frame) override {
+  awaitable<Result<std::optional<OutFrame>>> handle(std::vector<std::byte> frame,
+                                                    std::string /*peer_host*/) override {
     const auto first = frame.empty() ? 0 : std::to_integer<int>(frame[0]);
     if (first == 0xff) co_await never_.wait();
     asio::steady_timer t(co_await asio::this_coro::executor, first * 10ms);

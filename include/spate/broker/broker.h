@@ -24,6 +24,10 @@
 #include "spate/protocol/codec.h"
 #include "spate/storage/file.h"
 
+namespace spate::groups {
+class Coordinator;
+}  // namespace spate::groups
+
 namespace spate::broker {
 
 struct BrokerConfig {
@@ -82,7 +86,10 @@ class Broker {
 
   // Handles one request frame (the bytes after the 4-byte size). Errors mean
   // "close the connection" and say why (for the log).
-  awaitable<Result<std::optional<ResponseFrame>>> handle(std::vector<std::byte> frame);
+  // `client_host` is the peer's address as DescribeGroups shows it
+  // ("/127.0.0.1"; empty if unknown).
+  awaitable<Result<std::optional<ResponseFrame>>> handle(std::vector<std::byte> frame,
+                                                         std::string client_host);
 
   // Every metric in the Prometheus text format (version 0.0.4): request
   // counters and latency histograms by API, bytes, connections, and per
@@ -95,6 +102,10 @@ class Broker {
     config_.advertised_port = port;
   }
 
+  // The group coordinator the group APIs use (none: they answer
+  // COORDINATOR_NOT_AVAILABLE). Set before serving.
+  void set_coordinator(groups::Coordinator* coordinator) { coordinator_ = coordinator; }
+  [[nodiscard]] groups::Coordinator* coordinator() const { return coordinator_; }
   [[nodiscard]] const BrokerConfig& config() const { return config_; }
   [[nodiscard]] cluster::PartitionManager& partitions() { return partitions_; }
   [[nodiscard]] Metrics& metrics() { return metrics_; }
@@ -104,6 +115,7 @@ class Broker {
   cluster::PartitionManager& partitions_;
   Metrics& metrics_;
   const Clock& clock_;
+  groups::Coordinator* coordinator_ = nullptr;
 };
 
 }  // namespace spate::broker

@@ -89,6 +89,7 @@ class Coordinator {
   // get it too.
   void stop();
   [[nodiscard]] bool loaded() const { return loaded_; }
+  [[nodiscard]] const CoordinatorConfig& config() const { return config_; }
 
   awaitable<JoinResult> join(std::string group_id, JoinRequest request);
   awaitable<SyncResult> sync(std::string group_id, SyncRequest request,

@@ -87,6 +87,7 @@ struct JoinRequest {
 
 struct JoinMember {
   std::string member_id;
+  std::optional<std::string> instance_id;
   std::vector<std::byte> metadata;  // for the chosen protocol
   bool operator==(const JoinMember&) const = default;
 };

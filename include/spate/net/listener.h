@@ -81,8 +81,10 @@ class Handler {
                                                        std::size_t frame_bytes_max) const = 0;
   // Handles one frame (the bytes after the size prefix): the response to
   // send, no response, or an error saying why to close the connection once
-  // the responses before this one are sent.
-  virtual awaitable<Result<std::optional<OutFrame>>> handle(std::vector<std::byte> frame) = 0;
+  // the responses before this one are sent. `peer_host` is the peer's
+  // address ("127.0.0.1"; empty if unknown).
+  virtual awaitable<Result<std::optional<OutFrame>>> handle(std::vector<std::byte> frame,
+                                                            std::string peer_host) = 0;
 };
 
 // Opens, binds (with reuse_address) and listens on host:port. Returns the

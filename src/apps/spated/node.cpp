@@ -78,7 +78,7 @@ int Node::run(Clock::SteadyTime started) {
     return kExitListen;
   }
   shard_.start();
-  if (!open_storage()) {
+  if (!open_storage() || !start_groups()) {
     abandon();
     return kExitStorage;
   }
@@ -145,10 +145,22 @@ Status Node::open_storage() {
   return {};
 }
 
+// Replays the committed offsets and groups before the listener opens.
+Status Node::start_groups() {
+  coordinator_ =
+      std::make_unique<groups::Coordinator>(coordinator_config(config_), *partitions_, clock_);
+  auto started = shard_.call_awaitable<Status>([this] { return coordinator_->start(); });
+  if (!started) {
+    logger_->critical("cannot start the group coordinator: {}", started.error().message());
+  }
+  return started;
+}
+
 // From here on everything runs on the shard.
 Result<std::uint16_t> Node::start_kafka() {
   broker_ = std::make_unique<broker::Broker>(broker_config(config_, dir_->meta().cluster_id),
                                              *partitions_, metrics_, clock_);
+  broker_->set_coordinator(coordinator_.get());
   kafka_ = std::make_unique<server::KafkaServer>(shard_.io(), server_config(config_, listen_),
                                                  *broker_, clock_);
   return shard_.call([this]() -> Result<std::uint16_t> {
@@ -173,7 +185,10 @@ Result<std::uint16_t> Node::start_kafka() {
 std::size_t Node::serve_until_signal() {
   std::promise<std::size_t> stopped;
   shard_.call([&] {
-    shard_.start_ticking(kTickPeriod, [this] { partitions_->tick(); });
+    shard_.start_ticking(kTickPeriod, [this] {
+      partitions_->tick();
+      coordinator_->tick();
+    });
     signals_.async_wait([&](const boost::system::error_code& ec, int signal_number) {
       if (ec) return;
       logger_->info("stopping on signal {}: refusing new connections, finishing requests",
@@ -191,6 +206,7 @@ std::size_t Node::serve_until_signal() {
 }
 
 awaitable<std::size_t> Node::stop_in_order() {
+  coordinator_->stop();
   co_await kafka_->stop(std::chrono::milliseconds(config_.shutdown_grace_ms));
   const std::size_t failures = co_await partitions_->close_all();
   admin_->stop();

@@ -5,10 +5,12 @@
 // admin listeners, and the order in which they start and stop:
 //
 //   start:  admin listener (503) -> data directory -> partitions (opened in
-//           parallel) -> broker -> Kafka listener -> admin says 200
-//   stop:   admin says 503 -> Kafka listener stops accepting and lets
-//           requests finish (up to the grace) -> every partition flushed and
-//           closed -> admin listener closed
+//           parallel) -> group coordinator (replays __consumer_offsets) ->
+//           broker -> Kafka listener -> admin says 200
+//   stop:   admin says 503 -> the coordinator answers waiting group calls
+//           (COORDINATOR_NOT_AVAILABLE) -> Kafka listener stops accepting and
+//           lets requests finish (up to the grace) -> every partition flushed
+//           and closed -> admin listener closed
 //
 // main() parses the settings and runs a Node.
 
@@ -54,6 +56,7 @@ class Node {
  private:
   [[nodiscard]] Result<std::uint16_t> start_admin();
   [[nodiscard]] Status open_storage();
+  [[nodiscard]] Status start_groups();
   [[nodiscard]] Result<std::uint16_t> start_kafka();
   // Serves until a signal, then stops in order. Returns the partitions that
   // failed to close.
@@ -77,6 +80,7 @@ class Node {
   std::unique_ptr<storage::DataDir> dir_;
   std::unique_ptr<cluster::PartitionManager> partitions_;
   broker::Metrics metrics_;
+  std::unique_ptr<groups::Coordinator> coordinator_;
   std::unique_ptr<broker::Broker> broker_;
   std::unique_ptr<server::KafkaServer> kafka_;
 };

@@ -109,6 +109,16 @@ Parsed parse_options(int argc, char** argv) {
       "idempotent producers each partition remembers; past it the least recently active goes");
   add(app, c.producer_id_expiration_ms, "producer-id-expiration-ms",
       "forget an idempotent producer silent this long (transactional.id.expiration.ms)");
+  add(app, c.offsets_topic_partitions, "offsets-topic-partitions",
+      "partitions of __consumer_offsets when it is created (offsets.topic.num.partitions)");
+  add(app, c.offsets_retention_minutes, "offsets-retention-minutes",
+      "committed offsets of a group without members expire this long after their commit");
+  add(app, c.group_min_session_timeout_ms, "group-min-session-timeout-ms",
+      "shortest session timeout a consumer may ask for");
+  add(app, c.group_max_session_timeout_ms, "group-max-session-timeout-ms",
+      "longest session timeout a consumer may ask for");
+  add(app, c.group_max_size, "group-max-size", "most members in one consumer group");
+  add(app, c.max_groups, "max-groups", "most consumer groups this broker coordinates");
   bool print_config = false;
   app.add_flag("--print-config", print_config,
                "print the effective configuration as TOML and exit");
@@ -195,6 +205,21 @@ Status validate(const DaemonConfig& c) {
   if (c.producer_id_expiration_ms < 1) {
     return Error::invalid("--producer-id-expiration-ms must be >= 1");
   }
+  if (c.offsets_topic_partitions < 1 || c.offsets_topic_partitions > 1000) {
+    return Error::invalid(fmt::format("--offsets-topic-partitions {} must be in [1, 1000]",
+                                      c.offsets_topic_partitions));
+  }
+  if (c.offsets_retention_minutes < 1) {
+    return Error::invalid("--offsets-retention-minutes must be >= 1");
+  }
+  if (c.group_min_session_timeout_ms < 1 ||
+      c.group_max_session_timeout_ms < c.group_min_session_timeout_ms) {
+    return Error::invalid(fmt::format(
+        "--group-min-session-timeout-ms {} must be >= 1 and <= --group-max-session-timeout-ms {}",
+        c.group_min_session_timeout_ms, c.group_max_session_timeout_ms));
+  }
+  if (c.group_max_size < 1) return Error::invalid("--group-max-size must be >= 1");
+  if (c.max_groups < 1) return Error::invalid("--max-groups must be >= 1");
   if (c.idle_timeout_ms <= 0) {
     return Error::invalid(fmt::format("--idle-timeout-ms {} must be > 0", c.idle_timeout_ms));
   }
@@ -242,6 +267,19 @@ storage::LogConfig log_config(const DaemonConfig& c) {
   l.producer_ids_max = c.max_producer_ids_per_partition;
   l.producer_id_expiration_ms = c.producer_id_expiration_ms;
   return l;
+}
+
+groups::CoordinatorConfig coordinator_config(const DaemonConfig& c) {
+  groups::CoordinatorConfig g;
+  g.offsets_partitions = c.offsets_topic_partitions;
+  g.offsets_retention_ms =
+      std::min<std::int64_t>(c.offsets_retention_minutes, cluster::kDurationMsMax / 60'000) *
+      60'000;
+  g.groups_max = c.max_groups;
+  g.limits.session_timeout_min_ms = c.group_min_session_timeout_ms;
+  g.limits.session_timeout_max_ms = c.group_max_session_timeout_ms;
+  g.limits.members_max = c.group_max_size;
+  return g;
 }
 
 }  // namespace spate::apps

@@ -13,6 +13,7 @@
 
 #include "spate/broker/broker.h"
 #include "spate/common/result.h"
+#include "spate/groups/coordinator.h"
 #include "spate/server/kafka_server.h"
 #include "spate/storage/partition_log.h"
 
@@ -69,6 +70,13 @@ struct DaemonConfig {
   std::uint32_t max_producer_ids_per_partition = 10'000;
   std::int64_t producer_id_expiration_ms =
       7LL * 24 * 3600 * 1000;  // transactional.id.expiration.ms
+  // Consumer groups (docs/groups.md).
+  std::int32_t offsets_topic_partitions = 8;       // offsets.topic.num.partitions
+  std::int64_t offsets_retention_minutes = 10080;  // offsets.retention.minutes
+  std::int32_t group_min_session_timeout_ms = 6000;
+  std::int32_t group_max_session_timeout_ms = 1'800'000;
+  std::uint32_t group_max_size = 1000;
+  std::uint32_t max_groups = 10'000;
 };
 
 enum class ParseOutcome : std::uint8_t { run, exit_ok, exit_error };
@@ -87,6 +95,7 @@ struct Parsed {
 
 // The storage::LogConfig that every partition starts from.
 [[nodiscard]] storage::LogConfig log_config(const DaemonConfig& config);
+[[nodiscard]] groups::CoordinatorConfig coordinator_config(const DaemonConfig& config);
 // The broker's settings and its broker-level config table (DescribeConfigs).
 [[nodiscard]] broker::BrokerConfig broker_config(const DaemonConfig& config,
                                                  std::string cluster_id);

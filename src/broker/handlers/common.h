@@ -42,6 +42,26 @@ struct IncrementalAlterConfigsRequest;
 struct IncrementalAlterConfigsResponse;
 struct InitProducerIdRequest;
 struct InitProducerIdResponse;
+struct FindCoordinatorRequest;
+struct FindCoordinatorResponse;
+struct JoinGroupRequest;
+struct JoinGroupResponse;
+struct SyncGroupRequest;
+struct SyncGroupResponse;
+struct HeartbeatRequest;
+struct HeartbeatResponse;
+struct LeaveGroupRequest;
+struct LeaveGroupResponse;
+struct OffsetCommitRequest;
+struct OffsetCommitResponse;
+struct OffsetFetchRequest;
+struct OffsetFetchResponse;
+struct ListGroupsRequest;
+struct ListGroupsResponse;
+struct DescribeGroupsRequest;
+struct DescribeGroupsResponse;
+struct DeleteGroupsRequest;
+struct DeleteGroupsResponse;
 }  // namespace spate::protocol
 
 namespace spate::broker {
@@ -136,6 +156,27 @@ awaitable<std::optional<protocol::IncrementalAlterConfigsResponse>> incremental_
     HandlerContext& ctx, protocol::IncrementalAlterConfigsRequest& request);
 awaitable<std::optional<protocol::InitProducerIdResponse>> init_producer_id(
     HandlerContext& ctx, protocol::InitProducerIdRequest& request);
+// Consumer groups (the groups module's Coordinator).
+awaitable<std::optional<protocol::FindCoordinatorResponse>> find_coordinator(
+    HandlerContext& ctx, protocol::FindCoordinatorRequest& request);
+awaitable<std::optional<protocol::JoinGroupResponse>> join_group(
+    HandlerContext& ctx, protocol::JoinGroupRequest& request);
+awaitable<std::optional<protocol::SyncGroupResponse>> sync_group(
+    HandlerContext& ctx, protocol::SyncGroupRequest& request);
+awaitable<std::optional<protocol::HeartbeatResponse>> heartbeat(
+    HandlerContext& ctx, protocol::HeartbeatRequest& request);
+awaitable<std::optional<protocol::LeaveGroupResponse>> leave_group(
+    HandlerContext& ctx, protocol::LeaveGroupRequest& request);
+awaitable<std::optional<protocol::OffsetCommitResponse>> offset_commit(
+    HandlerContext& ctx, protocol::OffsetCommitRequest& request);
+awaitable<std::optional<protocol::OffsetFetchResponse>> offset_fetch(
+    HandlerContext& ctx, protocol::OffsetFetchRequest& request);
+awaitable<std::optional<protocol::ListGroupsResponse>> list_groups(
+    HandlerContext& ctx, protocol::ListGroupsRequest& request);
+awaitable<std::optional<protocol::DescribeGroupsResponse>> describe_groups(
+    HandlerContext& ctx, protocol::DescribeGroupsRequest& request);
+awaitable<std::optional<protocol::DeleteGroupsResponse>> delete_groups(
+    HandlerContext& ctx, protocol::DeleteGroupsRequest& request);
 awaitable<Result<Frame>> serve_fetch(HandlerContext& ctx, const protocol::ApiInfo& api,
                                      std::span<const std::byte> body);
 

@@ -3,6 +3,8 @@
 // Errc -> the Kafka error code a client acts on (kafka-protocol.md §5): the
 // one mapping, tested for every Errc in tests/broker/error_codes_test.cpp.
 
+#include "spate/groups/group.h"
+
 #include "common.h"
 
 namespace spate::broker {
@@ -55,6 +57,48 @@ ErrorCode error_code_for(Errc errc) {
     case Errc::log_fenced:
     case Errc::foreign_directory:
       return ErrorCode::kafka_storage_error;
+  }
+  return ErrorCode::unknown_server_error;
+}
+
+ErrorCode error_code_for(groups::GroupError error) {
+  using groups::GroupError;
+  switch (error) {
+    case GroupError::none:
+      return ErrorCode::none;
+    case GroupError::unknown_member_id:
+      return ErrorCode::unknown_member_id;
+    case GroupError::illegal_generation:
+      return ErrorCode::illegal_generation;
+    case GroupError::rebalance_in_progress:
+      return ErrorCode::rebalance_in_progress;
+    case GroupError::member_id_required:
+      return ErrorCode::member_id_required;
+    case GroupError::inconsistent_group_protocol:
+      return ErrorCode::inconsistent_group_protocol;
+    case GroupError::invalid_session_timeout:
+      return ErrorCode::invalid_session_timeout;
+    case GroupError::group_max_size_reached:
+    case GroupError::too_many_groups:  // a broker limit; no Kafka code of its own
+      return ErrorCode::group_max_size_reached;
+    case GroupError::fenced_instance_id:
+      return ErrorCode::fenced_instance_id;
+    case GroupError::coordinator_loading:
+      return ErrorCode::coordinator_load_in_progress;
+    case GroupError::coordinator_not_available:
+      return ErrorCode::coordinator_not_available;
+    case GroupError::request_timed_out:
+      return ErrorCode::request_timed_out;
+    case GroupError::invalid_group_id:
+      return ErrorCode::invalid_group_id;
+    case GroupError::group_id_not_found:
+      return ErrorCode::group_id_not_found;
+    case GroupError::non_empty_group:
+      return ErrorCode::non_empty_group;
+    case GroupError::offset_metadata_too_large:
+      return ErrorCode::offset_metadata_too_large;
+    case GroupError::unknown_topic_or_partition:
+      return ErrorCode::unknown_topic_or_partition;
   }
   return ErrorCode::unknown_server_error;
 }

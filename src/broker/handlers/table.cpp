@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 //
 // The one list of what this broker serves: the dispatch, the ApiVersions
-// answer, the "is it served" check and /metrics all read it. Groups, SASL
-// and the idempotent producer join it in the issues that add them.
+// answer, the "is it served" check and /metrics all read it. SASL joins it
+// in the issue that adds it.
 
 #include <array>
 #include <vector>
@@ -12,9 +12,13 @@
 #include "spate/protocol/messages/create_topics.h"
 #include "spate/protocol/messages/delete_topics.h"
 #include "spate/protocol/messages/describe_configs.h"
+#include "spate/protocol/messages/group_admin.h"
+#include "spate/protocol/messages/groups.h"
+#include "spate/protocol/messages/heartbeat.h"
 #include "spate/protocol/messages/init_producer_id.h"
 #include "spate/protocol/messages/list_offsets.h"
 #include "spate/protocol/messages/metadata.h"
+#include "spate/protocol/messages/offsets.h"
 #include "spate/protocol/messages/partition_admin.h"
 #include "spate/protocol/messages/produce.h"
 
@@ -32,11 +36,20 @@ struct ServedApi {
   ApiHandler handle;
 };
 
-constexpr std::array<ServedApi, 13> kServedApis = {{
+constexpr std::array<ServedApi, 23> kServedApis = {{
     {ApiKey::produce, 0, 7, &serve<&produce>},
     {ApiKey::fetch, 4, 11, &serve_fetch},
     {ApiKey::list_offsets, 1, 3, &serve<&list_offsets>},
     {ApiKey::metadata, 0, 6, &serve<&metadata>},
+    {ApiKey::offset_commit, 0, 7, &serve<&offset_commit>},
+    {ApiKey::offset_fetch, 1, 7, &serve<&offset_fetch>},
+    {ApiKey::find_coordinator, 0, 2, &serve<&find_coordinator>},
+    {ApiKey::join_group, 0, 5, &serve<&join_group>},
+    {ApiKey::heartbeat, 0, 3, &serve<&heartbeat>},
+    {ApiKey::leave_group, 0, 3, &serve<&leave_group>},
+    {ApiKey::sync_group, 0, 3, &serve<&sync_group>},
+    {ApiKey::describe_groups, 0, 4, &serve<&describe_groups>},
+    {ApiKey::list_groups, 0, 4, &serve<&list_groups>},
     {ApiKey::api_versions, 0, 3, &serve<&api_versions>},
     {ApiKey::create_topics, 0, 4, &serve<&create_topics>},
     {ApiKey::delete_topics, 0, 3, &serve<&delete_topics>},
@@ -44,6 +57,7 @@ constexpr std::array<ServedApi, 13> kServedApis = {{
     {ApiKey::describe_configs, 0, 2, &serve<&describe_configs>},
     {ApiKey::alter_configs, 0, 1, &serve<&alter_configs>},
     {ApiKey::create_partitions, 0, 1, &serve<&create_partitions>},
+    {ApiKey::delete_groups, 0, 1, &serve<&delete_groups>},
     {ApiKey::incremental_alter_configs, 0, 1, &serve<&incremental_alter_configs>},
     {ApiKey::init_producer_id, 0, 4, &serve<&init_producer_id>},
 }};
