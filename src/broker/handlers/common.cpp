@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "spate/groups/coordinator.h"
+
 namespace spate::broker {
 
 std::string shorten(std::string_view text, std::size_t max) {
@@ -12,6 +14,8 @@ std::string shorten(std::string_view text, std::size_t max) {
   while (n > 0 && (static_cast<unsigned char>(text[n]) & 0xC0U) == 0x80U) --n;
   return fmt::format("{}...", text.substr(0, n));
 }
+
+bool internal_topic(std::string_view name) { return name == groups::kOffsetsTopic; }
 
 SteadyTime deadline_after(const HandlerContext& ctx, std::int32_t timeout_ms) {
   const std::int32_t max = std::min(kRequestTimeoutMaxMs, ctx.config.request_wait_max_ms);

@@ -91,6 +91,11 @@ inline constexpr auto kSliceMax = std::chrono::microseconds(500);
   return shorten(name, kQuotedBytesMax);
 }
 
+// The broker's own topics (__consumer_offsets): shown in Metadata as
+// internal; clients may read them but not produce to, delete, grow or
+// truncate them (Kafka answers INVALID_TOPIC_EXCEPTION too).
+[[nodiscard]] bool internal_topic(std::string_view name);
+
 // Now plus the request's timeout, clamped to [0, request_wait_max_ms].
 [[nodiscard]] SteadyTime deadline_after(const HandlerContext& ctx, std::int32_t timeout_ms);
 

@@ -22,6 +22,12 @@ awaitable<std::optional<protocol::CreatePartitionsResponse>> create_partitions(
       tr.error_message = "topic named more than once in the request";
       continue;
     }
+    if (internal_topic(t.name)) {
+      // Groups are placed by a hash over its partition count.
+      tr.error_code = ctx.code(ErrorCode::invalid_topic_exception);
+      tr.error_message = "the partitions of an internal topic cannot be changed";
+      continue;
+    }
     auto s =
         co_await ctx.partitions.add_partitions(t.name, t.count, request.validate_only, deadline);
     if (!s) {

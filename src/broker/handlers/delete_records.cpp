@@ -23,6 +23,10 @@ awaitable<std::optional<protocol::DeleteRecordsResponse>> delete_records(
         pr.error_code = ctx.code(ErrorCode::unknown_topic_or_partition);
         continue;
       }
+      if (internal_topic(t.name)) {
+        pr.error_code = ctx.code(ErrorCode::invalid_topic_exception);
+        continue;
+      }
       const Offset hw = partition->high_watermark();
       const Offset to = p.offset == -1 ? hw : Offset(p.offset);
       if (to < Offset(0) || to > hw) {

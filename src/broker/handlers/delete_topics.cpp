@@ -15,6 +15,10 @@ awaitable<std::optional<protocol::DeleteTopicsResponse>> delete_topics(
   for (const auto& name : request.topic_names) {
     auto& tr = r.responses.emplace_back();
     tr.name = name;
+    if (internal_topic(name)) {
+      tr.error_code = ctx.code(ErrorCode::invalid_topic_exception);
+      continue;
+    }
     auto s = co_await ctx.partitions.delete_topic(name, deadline);
     if (!s) {
       tr.error_code = ctx.code(error_code_for(s.error().code()));

@@ -17,6 +17,7 @@ namespace {
 protocol::MetadataResponseTopic describe_topic(HandlerContext& ctx, const cluster::Topic& t) {
   protocol::MetadataResponseTopic out;
   out.name = t.name;
+  out.is_internal = internal_topic(t.name);
   for (std::size_t i = 0; i < t.partitions.size(); ++i) {
     protocol::MetadataResponsePartition p;
     p.partition_index = static_cast<std::int32_t>(i);

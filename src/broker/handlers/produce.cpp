@@ -44,6 +44,10 @@ awaitable<std::optional<protocol::ProduceResponse>> produce(HandlerContext& ctx,
         pr.error_code = ctx.code(ErrorCode::unknown_topic_or_partition);
         continue;
       }
+      if (internal_topic(topic.name)) {
+        pr.error_code = ctx.code(ErrorCode::invalid_topic_exception);
+        continue;
+      }
       pr.log_start_offset = partition->start_offset().value();
       if (!data.records || data.records->empty()) {
         pr.error_code = ctx.code(ErrorCode::corrupt_message);
