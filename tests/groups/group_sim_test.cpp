@@ -6,7 +6,7 @@
 // hold and every reply answers a request that was waiting, exactly once.
 // Then the faults stop: every live client must end up a member of one
 // stable generation, and every request must have had its answer.
-// SPATE_SIM_SEED=n replays one seed; SPATE_SIM_SEEDS=n runs n (default 300).
+// SPATE_SIM_SEED=n replays one seed; SPATE_SIM_SEEDS=n runs n (default 1,000).
 
 #include <algorithm>
 #include <cstdlib>
@@ -222,7 +222,7 @@ class Sim {
 
 std::vector<std::uint64_t> seeds() {
   if (const char* one = std::getenv("SPATE_SIM_SEED")) return {std::strtoull(one, nullptr, 10)};
-  std::uint64_t count = 300;
+  std::uint64_t count = 1000;
   if (const char* many = std::getenv("SPATE_SIM_SEEDS")) count = std::strtoull(many, nullptr, 10);
   std::vector<std::uint64_t> out;
   for (std::uint64_t s = 1; s <= count; ++s) out.push_back(s);
