@@ -80,6 +80,24 @@ struct BenchOptions {
   double rate = 0;     // records/s in all, one record per request (latency mode)
   int inflight = 4;    // requests in flight per connection
 };
+// Consumer groups (issue 14).
+int group_list(const CommonOptions& c, Io io);
+// State, protocol, members and their assignments, and per partition the
+// committed offset, log end offset and lag.
+int group_describe(const CommonOptions& c, const std::string& group, Io io);
+struct ResetOptions {
+  enum class To : std::uint8_t { earliest, latest, offset };
+  std::string topic;
+  To to = To::latest;
+  std::int64_t offset = 0;                // with To::offset
+  std::optional<std::int32_t> partition;  // else every partition of the topic
+  bool dry_run = false;
+};
+// Refused (exit 1) while the group has members.
+int group_reset_offsets(const CommonOptions& c, const std::string& group, const ResetOptions& o,
+                        Io io);
+int group_delete(const CommonOptions& c, const std::vector<std::string>& groups, Io io);
+
 int bench_produce(const CommonOptions& c, const BenchOptions& b, Io io);
 int bench_consume(const CommonOptions& c, const BenchOptions& b, Io io);
 

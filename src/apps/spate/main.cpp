@@ -39,6 +39,14 @@ struct Cli {
   std::int32_t consume_partition = -1;
   std::int64_t count = -1;
   BenchOptions bench;
+  // group
+  std::string group;
+  std::vector<std::string> groups;
+  ResetOptions reset;
+  bool to_earliest = false;
+  bool to_latest = false;
+  std::optional<std::int64_t> to_offset;
+  std::optional<std::int32_t> reset_partition;
 
   // The common options as the flags left them.
   const CommonOptions& options() {
@@ -138,6 +146,49 @@ void add_consume(CLI::App& app, Cli& f) {
   });
 }
 
+// group reset-offsets: exactly one of --to-earliest, --to-latest, --to-offset.
+void add_group_reset(CLI::App& group, Cli& f) {
+  auto* reset = group.add_subcommand(
+      "reset-offsets", "set a group's committed offsets (refused while it has members)");
+  reset->add_option("group", f.group, "group id")->required();
+  reset->add_option("-t,--topic", f.reset.topic, "topic")->required();
+  auto* earliest = reset->add_flag("--to-earliest", f.to_earliest, "the log start offset");
+  auto* latest = reset->add_flag("--to-latest", f.to_latest, "the log end offset");
+  auto* offset =
+      reset->add_option("--to-offset", f.to_offset, "this offset (clamped into the log's range)");
+  earliest->excludes(latest)->excludes(offset);
+  latest->excludes(offset);
+  reset->add_option("-p,--partition", f.reset_partition, "only this partition")
+      ->check(CLI::NonNegativeNumber);
+  reset->add_flag("--dry-run", f.reset.dry_run, "show the new offsets, change nothing");
+  reset->callback([&f] {
+    if (!f.to_earliest && !f.to_latest && !f.to_offset) {
+      throw CLI::RequiredError("one of --to-earliest, --to-latest or --to-offset");
+    }
+    using To = ResetOptions::To;
+    f.reset.to = f.to_earliest ? To::earliest : f.to_latest ? To::latest : To::offset;
+    if (f.to_offset) f.reset.offset = *f.to_offset;
+    f.reset.partition = f.reset_partition;
+    f.code = group_reset_offsets(f.options(), f.group, f.reset, f.io);
+  });
+}
+
+void add_group(CLI::App& app, Cli& f) {
+  auto* group = app.add_subcommand("group", "list, describe, reset, delete consumer groups");
+  group->require_subcommand(1);
+  group->add_subcommand("list", "list groups")->callback([&f] {
+    f.code = group_list(f.options(), f.io);
+  });
+  auto* describe =
+      group->add_subcommand("describe", "state, members, committed offsets and lag of a group");
+  describe->add_option("group", f.group, "group id")->required();
+  describe->callback([&f] { f.code = group_describe(f.options(), f.group, f.io); });
+  add_group_reset(*group, f);
+  auto* remove = group->add_subcommand("delete", "delete groups without members and their offsets");
+  remove->add_option("groups", f.groups, "group ids")->required();
+  remove->callback([&f] { f.code = group_delete(f.options(), f.groups, f.io); });
+}
+
 void add_bench(CLI::App& app, Cli& f) {
   auto* bench = app.add_subcommand("bench", "measure produce or consume throughput and latency");
   bench->require_subcommand(1);
@@ -198,6 +249,7 @@ int main(int argc, char** argv) {
   cluster->add_subcommand("info", "brokers, controller, topic and partition counts")
       ->callback([&f] { f.code = cluster_info(f.options(), f.io); });
   add_bench(app, f);
+  add_group(app, f);
 
   try {
     app.parse(argc, argv);
