@@ -22,6 +22,7 @@
 #include "spate/protocol/messages/offsets.h"
 
 #include "common.h"
+#include "group_member.h"
 #include "json.h"
 
 namespace spate::client {
@@ -79,34 +80,6 @@ Result<std::map<TopicPartition, std::int64_t>> committed_offsets(Client& client,
       if (p.error_code == 0 && p.committed_offset >= 0) {
         out[{t.name, p.partition_index}] = p.committed_offset;
       }
-    }
-  }
-  return out;
-}
-
-// A consumer protocol assignment (ConsumerProtocolAssignment v0-v3: version,
-// then topics with their partitions, then user data). nullopt when the bytes
-// are not one (another protocol type).
-std::optional<std::vector<TopicPartition>> decode_assignment(std::span<const std::byte> bytes) {
-  if (bytes.empty()) return std::vector<TopicPartition>{};  // not assigned yet
-  ByteReader in(bytes);
-  auto version = in.read<std::int16_t>();
-  auto topics = in.read<std::int32_t>();
-  if (!version || *version < 0 || !topics || *topics < 0) return std::nullopt;
-  std::vector<TopicPartition> out;
-  for (std::int32_t t = 0; t < *topics; ++t) {
-    auto len = in.read<std::int16_t>();
-    if (!len || *len < 0) return std::nullopt;
-    auto name = in.read_bytes(static_cast<std::size_t>(*len));
-    auto count = in.read<std::int32_t>();
-    if (!name || !count || *count < 0 || static_cast<std::size_t>(*count) > in.remaining() / 4) {
-      return std::nullopt;
-    }
-    const std::string topic(reinterpret_cast<const char*>(name->data()), name->size());
-    for (std::int32_t p = 0; p < *count; ++p) {
-      auto partition = in.read<std::int32_t>();
-      if (!partition) return std::nullopt;
-      out.emplace_back(topic, *partition);
     }
   }
   return out;

@@ -127,6 +127,24 @@ def errors(broker, group):
     print("  unknown group, bad flags (exit 2), unknown topic/partition, broker down")
 
 
+def bench_group(broker):
+    spate(broker, "topic", "create", "perf", "-p", "4")
+    for p in range(4):
+        spate(broker, "produce", "perf", "-p", str(p), stdin="".join(f"r{i}\n" for i in range(500)))
+    run = spate(broker, "--format", "json", "bench", "consume", "-t", "perf", "-c", "3", "--group",
+                "bench-group")
+    assert json.loads(run.stdout)["records"] >= 2000, run.stdout + run.stderr
+    assert "3 members of group bench-group" in run.stderr, run.stderr
+    d = describe(broker, "bench-group")
+    assert d["state"] == "Empty" and d["total_lag"] == 0, d
+    assert committed(d) == {("perf", p): 500 for p in range(4)}, d
+    # From the committed offsets: nothing left.
+    again = spate(broker, "--format", "json", "bench", "consume", "-t", "perf", "--group",
+                  "bench-group")
+    assert json.loads(again.stdout)["records"] == 0, again.stdout
+    print("  bench consume --group: 3 members read every partition and commit its end")
+
+
 def main(binary, spate_binary):
     global SPATE
     SPATE = spate_binary
@@ -148,6 +166,7 @@ def main(binary, spate_binary):
         assert group not in spate(broker, "group", "list").stdout
         spate(broker, "group", "describe", group, expect=1)
         print("  delete of an empty group")
+        bench_group(broker)
         assert broker.stop() == 0, broker.log()
     finally:
         if consumer is not None:

@@ -79,6 +79,7 @@ struct BenchOptions {
   int partitions = 0;  // create the topic with this many (0: one per connection)
   double rate = 0;     // records/s in all, one record per request (latency mode)
   int inflight = 4;    // requests in flight per connection
+  std::string group;   // consume: through this consumer group (one member per connection)
 };
 // Consumer groups (issue 14).
 int group_list(const CommonOptions& c, Io io);

@@ -220,6 +220,9 @@ void add_bench(CLI::App& app, Cli& f) {
   auto* consume_cmd =
       bench->add_subcommand("consume", "read a topic from the start to its current end");
   common(consume_cmd);
+  consume_cmd->add_option("-g,--group", f.bench.group,
+                          "consume through this consumer group (join, sync, fetch, commit; one "
+                          "member per connection), from its committed offsets");
   consume_cmd->callback([&f] { f.code = bench_consume(f.options(), f.bench, f.io); });
 }
 
