@@ -8,26 +8,14 @@ is a member; after it leaves, reset to earliest / an offset / latest (and
 Errors: an unknown group, bad flags (exit 2), a broker that is down.
 Usage: cli_groups.py SPATED_BINARY SPATE_BINARY"""
 import json
-import os
 import socket
-import subprocess
 import sys
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "compat"))
-from spated import Spated  # noqa: E402
-from confluent_kafka import Consumer  # noqa: E402
+from confluent_kafka import Consumer
 
-SPATE = None
-
-
-def spate(broker, *args, stdin=None, expect=0):
-    bs = broker if isinstance(broker, str) else broker.bootstrap
-    run = subprocess.run([SPATE, "-b", bs, *args], input=stdin, capture_output=True, text=True,
-                         timeout=60)
-    assert run.returncode == expect, (f"spate {' '.join(args)}: exit {run.returncode}, want "
-                                      f"{expect}\n{run.stdout}{run.stderr}")
-    return run
+import cli  # noqa: E402 (the spate() helper and the Spated harness, tests/integration/cli.py)
+from cli import Spated, spate  # noqa: E402
 
 
 def describe(broker, group):
@@ -146,8 +134,7 @@ def bench_group(broker):
 
 
 def main(binary, spate_binary):
-    global SPATE
-    SPATE = spate_binary
+    cli.SPATE = spate_binary
     broker = Spated(binary).start()
     consumer = None
     try:
