@@ -9,6 +9,7 @@
 #include "spate/protocol/messages/groups.h"
 
 #include <algorithm>
+#include <limits>
 #include <map>
 #include <set>
 
@@ -294,8 +295,9 @@ int group_describe(const CommonOptions& c, const std::string& group, Io io) {
 namespace {
 
 // The new offset of each chosen partition. Errors: the topic's or partition's.
-Result<std::vector<std::pair<std::int32_t, std::int64_t>>> reset_targets(Client& client,
-                                                                         const ResetOptions& o) {
+Result<std::vector<std::pair<std::int32_t, std::int64_t>>> reset_targets(
+    Client& client, const ResetOptions& o,
+    const std::map<TopicPartition, std::int64_t>& committed) {
   auto md = topic_metadata(client, o.topic, false);
   if (!md) return md.error();
   const auto n = static_cast<std::int32_t>(md->partitions.size());
@@ -307,16 +309,32 @@ Result<std::vector<std::pair<std::int32_t, std::int64_t>>> reset_targets(Client&
   if (!starts) return starts.error();
   auto ends = list_offsets(client, o.topic, n, protocol::kListOffsetsLatest);
   if (!ends) return ends.error();
+  Result<std::vector<std::int64_t>> at_time = std::vector<std::int64_t>{};
+  if (o.to == ResetOptions::To::time) at_time = list_offsets(client, o.topic, n, o.offset);
+  if (!at_time) return at_time.error();
   std::vector<std::pair<std::int32_t, std::int64_t>> out;
   for (std::int32_t p = 0; p < n; ++p) {
     if (o.partition && *o.partition != p) continue;
-    const auto start = (*starts)[static_cast<std::size_t>(p)];
-    const auto end = (*ends)[static_cast<std::size_t>(p)];
+    const auto k = static_cast<std::size_t>(p);
+    const auto start = (*starts)[k];
+    const auto end = (*ends)[k];
     std::int64_t target = end;
     if (o.to == ResetOptions::To::earliest) target = start;
+    if (o.to == ResetOptions::To::offset) target = o.offset;
+    // The first offset at or after the time; none: the end.
+    if (o.to == ResetOptions::To::time && (*at_time)[k] >= 0) target = (*at_time)[k];
+    if (o.to == ResetOptions::To::shift) {
+      auto it = committed.find({o.topic, p});
+      if (it == committed.end()) {
+        return Error::invalid(fmt::format(
+            "--shift-by: group has no committed offset for {}/{} (use --partition)", o.topic, p));
+      }
+      target = o.offset > 0 && it->second > std::numeric_limits<std::int64_t>::max() - o.offset
+                   ? end
+                   : it->second + o.offset;
+    }
     // Kafka's tool clamps an offset outside the log into it.
-    if (o.to == ResetOptions::To::offset) target = std::clamp(o.offset, start, end);
-    out.emplace_back(p, target);
+    out.emplace_back(p, std::clamp(target, start, end));
   }
   return out;
 }
@@ -369,10 +387,10 @@ int group_reset_offsets(const CommonOptions& c, const std::string& group, const 
                                 group, g->members.size(), g->members.size() == 1 ? "" : "s",
                                 g->group_state));
   }
-  auto targets = reset_targets(**client, o);
-  if (!targets) return fail(io, targets.error().detail());
   auto committed = committed_offsets(**client, group);
   if (!committed) return fail(io, committed.error().detail());
+  auto targets = reset_targets(**client, o, *committed);
+  if (!targets) return fail(io, targets.error().detail());
   if (!o.dry_run) {
     if (auto s = commit_offsets(**client, group, o.topic, *targets); !s) {
       return fail(io, s.error().detail());

@@ -66,6 +66,8 @@ def with_member(broker, group):
 
 
 def reset_after_leave(broker, group):
+    time.sleep(0.02)
+    t_mid = int(time.time() * 1000)
     spate(broker, "produce", "events", "-p", "0", stdin="".join(f"x{i}\n" for i in range(5)))
     d = describe(broker, group)
     assert d["state"] == "Empty" and d["members"] == [], d
@@ -88,7 +90,14 @@ def reset_after_leave(broker, group):
     spate(broker, "group", "reset-offsets", group, "--topic", "events", "--to-offset", "999",
           "-p", "0")
     assert committed(describe(broker, group))[("events", 0)] == 15
-    print("  reset-offsets to earliest, an offset, latest, --dry-run; lag after new records")
+    spate(broker, "group", "reset-offsets", group, "--topic", "events", "--shift-by", "-4")
+    assert committed(describe(broker, group)) == {("events", 0): 11, ("events", 1): 6}
+    spate(broker, "group", "reset-offsets", group, "--topic", "events", "--shift-by", "100")
+    assert committed(describe(broker, group)) == {("events", 0): 15, ("events", 1): 10}
+    # The first x record (offset 10 of partition 0); none on partition 1: its end.
+    spate(broker, "group", "reset-offsets", group, "--topic", "events", "--to-time", str(t_mid))
+    assert committed(describe(broker, group)) == {("events", 0): 10, ("events", 1): 10}
+    print("  reset-offsets to earliest, an offset, latest, a time, shifted, --dry-run; lag")
 
 
 def errors(broker, group):
@@ -97,6 +106,7 @@ def errors(broker, group):
     r = spate(broker, "group", "delete", "no-such-group", expect=1)
     assert "no-such-group" in r.stderr, r.stderr
     for flags in (["--to-earliest", "--to-latest"], [], ["--to-offset", "x"],
+                  ["--to-time", "5", "--shift-by", "1"], ["--to-time", "-1"],
                   ["--to-latest", "--partition", "-1"]):
         r = spate(broker, "group", "reset-offsets", group, "--topic", "events", *flags, expect=2)
         assert r.stderr, flags

@@ -87,10 +87,12 @@ int group_list(const CommonOptions& c, Io io);
 // committed offset, log end offset and lag.
 int group_describe(const CommonOptions& c, const std::string& group, Io io);
 struct ResetOptions {
-  enum class To : std::uint8_t { earliest, latest, offset };
+  // offset: an offset; time: the first offset at or after a time (ms since
+  // the epoch); shift: the committed offset plus a signed amount.
+  enum class To : std::uint8_t { earliest, latest, offset, time, shift };
   std::string topic;
   To to = To::latest;
-  std::int64_t offset = 0;                // with To::offset
+  std::int64_t offset = 0;                // the offset, time or shift
   std::optional<std::int32_t> partition;  // else every partition of the topic
   bool dry_run = false;
 };

@@ -46,6 +46,8 @@ struct Cli {
   bool to_earliest = false;
   bool to_latest = false;
   std::optional<std::int64_t> to_offset;
+  std::optional<std::int64_t> to_time;
+  std::optional<std::int64_t> shift_by;
   std::optional<std::int32_t> reset_partition;
 
   // The common options as the flags left them.
@@ -146,7 +148,8 @@ void add_consume(CLI::App& app, Cli& f) {
   });
 }
 
-// group reset-offsets: exactly one of --to-earliest, --to-latest, --to-offset.
+// group reset-offsets: exactly one of --to-earliest, --to-latest, --to-offset,
+// --to-time, --shift-by.
 void add_group_reset(CLI::App& group, Cli& f) {
   auto* reset = group.add_subcommand(
       "reset-offsets", "set a group's committed offsets (refused while it has members)");
@@ -156,18 +159,32 @@ void add_group_reset(CLI::App& group, Cli& f) {
   auto* latest = reset->add_flag("--to-latest", f.to_latest, "the log end offset");
   auto* offset =
       reset->add_option("--to-offset", f.to_offset, "this offset (clamped into the log's range)");
-  earliest->excludes(latest)->excludes(offset);
-  latest->excludes(offset);
+  auto* time = reset
+                   ->add_option("--to-time", f.to_time,
+                                "the first offset at or after this time (ms since the epoch)")
+                   ->check(CLI::NonNegativeNumber);
+  auto* shift = reset->add_option("--shift-by", f.shift_by,
+                                  "the committed offset plus N (N may be negative)");
+  const std::vector<CLI::Option*> targets{earliest, latest, offset, time, shift};
+  for (std::size_t i = 0; i < targets.size(); ++i) {
+    for (std::size_t j = i + 1; j < targets.size(); ++j) targets[i]->excludes(targets[j]);
+  }
   reset->add_option("-p,--partition", f.reset_partition, "only this partition")
       ->check(CLI::NonNegativeNumber);
   reset->add_flag("--dry-run", f.reset.dry_run, "show the new offsets, change nothing");
   reset->callback([&f] {
-    if (!f.to_earliest && !f.to_latest && !f.to_offset) {
-      throw CLI::RequiredError("one of --to-earliest, --to-latest or --to-offset");
-    }
     using To = ResetOptions::To;
-    f.reset.to = f.to_earliest ? To::earliest : f.to_latest ? To::latest : To::offset;
-    if (f.to_offset) f.reset.offset = *f.to_offset;
+    if (f.to_earliest) {
+      f.reset.to = To::earliest;
+    } else if (f.to_latest) {
+      f.reset.to = To::latest;
+    } else if (f.to_offset || f.to_time || f.shift_by) {
+      f.reset.to = f.to_offset ? To::offset : f.to_time ? To::time : To::shift;
+      f.reset.offset = f.to_offset ? *f.to_offset : f.to_time ? *f.to_time : *f.shift_by;
+    } else {
+      throw CLI::RequiredError(
+          "one of --to-earliest, --to-latest, --to-offset, --to-time or --shift-by");
+    }
     f.reset.partition = f.reset_partition;
     f.code = group_reset_offsets(f.options(), f.group, f.reset, f.io);
   });
