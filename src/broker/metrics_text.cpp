@@ -6,6 +6,8 @@
 
 #include "spate/broker/broker.h"
 
+#include "metrics_groups.h"
+
 namespace spate::broker {
 
 std::string Broker::render_metrics() const {
@@ -187,6 +189,7 @@ std::string Broker::render_metrics() const {
       }
     }
   }
+  if (coordinator_ != nullptr) render_group_metrics(*coordinator_, partitions_, out);
   return out;
 }
 

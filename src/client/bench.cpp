@@ -21,6 +21,7 @@
 #include "spate/protocol/record_batch.h"
 
 #include "common.h"
+#include "group_member.h"
 #include "json.h"
 
 namespace spate::client {
@@ -293,75 +294,192 @@ int bench_produce(const CommonOptions& c, const BenchOptions& b, Io io) {
   return summary(c, io, "produce", run.totals, seconds, *acks != 0);
 }
 
+namespace {
+
+// What the consume workers share.
+struct ConsumeRun {
+  ConsumeRun(Client& c, const BenchOptions& options) : client(c), b(options) {}
+  Client& client;
+  const BenchOptions& b;
+  std::int32_t n = 0;
+  std::vector<std::int64_t> starts;
+  std::vector<std::int64_t> ends;
+  Totals totals;
+  int connections = 1;
+  SteadyClock::time_point start = SteadyClock::now();
+  // --group: members at the end of their partitions, and when the last
+  // join (the group's last rebalance) finished, in ms from the start.
+  std::atomic<int> done{0};
+  std::atomic<std::int64_t> last_join_ms{0};
+};
+
+// One Fetch of the partitions of `position` below their end; counts whole
+// batches (no record decoding: this measures the broker, not the client) and
+// advances `position`. false: nothing left to read.
+Result<bool> fetch_round(Connection& conn, std::int16_t version, ConsumeRun& run,
+                         std::map<std::int32_t, std::int64_t>& position) {
+  protocol::FetchRequest f;
+  f.max_wait_ms = 100;
+  f.min_bytes = 1;
+  f.max_bytes = 64 << 20;
+  protocol::FetchTopic ft{run.b.topic, {}};
+  for (auto& [p, at] : position) {
+    if (at < run.ends[static_cast<std::size_t>(p)])
+      ft.partitions.push_back({p, -1, at, -1, 8 << 20});
+  }
+  if (ft.partitions.empty() || (run.b.records > 0 && run.totals.records.load() >= run.b.records)) {
+    return false;
+  }
+  f.topics.push_back(std::move(ft));
+  auto r = conn.call<protocol::FetchResponse>(ApiKey::fetch, version, f);
+  if (!r) return r.error();
+  for (const auto& pr : r->responses.at(0).partitions) {
+    if (pr.error_code != 0)
+      return Error::invalid(fmt::format("fetch: {}", error_name(pr.error_code)));
+    if (!pr.records) continue;
+    std::span<const std::byte> rest = *pr.records;
+    while (rest.size() >= protocol::kBatchHeaderBytes) {
+      auto h = protocol::decode_batch_header(rest, rest.size());
+      if (!h || h->total_bytes() > rest.size()) break;
+      run.totals.records += h->record_count;
+      run.totals.bytes += static_cast<std::int64_t>(h->total_bytes());
+      position[pr.partition_index] = h->last_offset().value() + 1;
+      rest = rest.subspan(h->total_bytes());
+    }
+  }
+  return true;
+}
+
+// Worker `index` of the plain benchmark: partitions index, index + connections, ...
+void plain_worker(ConsumeRun& run, int index) {
+  auto conn = run.client.open_another();
+  if (!conn) return run.totals.fail(conn.error().detail());
+  auto version = run.client.version(ApiKey::fetch);
+  if (!version) return run.totals.fail(version.error().detail());
+  std::map<std::int32_t, std::int64_t> position;
+  for (std::int32_t p = index; p < run.n; p += run.connections) {
+    position[p] = run.starts[static_cast<std::size_t>(p)];
+  }
+  // Bounded: each fetch advances at least one partition toward its end.
+  while (!run.totals.stop) {
+    auto more = fetch_round(**conn, *version, run, position);
+    if (!more) return run.totals.fail(more.error().detail());
+    if (!*more) break;
+  }
+}
+
+// (Re)joins and positions at the committed offsets (else the log start).
+Status group_join(ConsumeRun& run, GroupMember& member,
+                  std::map<std::int32_t, std::int64_t>& position) {
+  if (auto s = member.join(); !s) return s;
+  const auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - run.start).count();
+  std::int64_t seen = run.last_join_ms.load();
+  while (seen < ms && !run.last_join_ms.compare_exchange_weak(seen, ms)) {
+  }
+  auto committed = member.committed();
+  if (!committed) return committed.error();
+  position.clear();
+  for (const auto& [p, offset] : *committed) {
+    position[p] = offset >= 0 ? offset : run.starts[static_cast<std::size_t>(p)];
+  }
+  return {};
+}
+
+// A member of the group: reads its partitions, commits every 200 ms and at
+// the end, heartbeats every 500 ms, rejoins on a rebalance, and leaves once
+// every member is at the end.
+void group_worker(ConsumeRun& run) {
+  auto conn = run.client.open_another();
+  if (!conn) return run.totals.fail(conn.error().detail());
+  auto version = run.client.version(ApiKey::fetch);
+  if (!version) return run.totals.fail(version.error().detail());
+  GroupMember member(run.client, **conn, run.b.group, run.b.topic, run.n);
+  std::map<std::int32_t, std::int64_t> position;
+  bool rejoin = true;
+  bool finished = false;
+  auto last_commit = SteadyClock::now();
+  auto last_beat = SteadyClock::now();
+  using std::chrono::milliseconds;
+  while (!run.totals.stop) {
+    if (rejoin) {
+      if (finished) --run.done;
+      finished = rejoin = false;
+      if (auto s = group_join(run, member, position); !s)
+        return run.totals.fail(s.error().detail());
+    }
+    const auto now = SteadyClock::now();
+    bool more = false;
+    if (!finished) {
+      auto r = fetch_round(**conn, *version, run, position);
+      if (!r) return run.totals.fail(r.error().detail());
+      more = *r;
+    }
+    if ((!more && !finished) || now - last_commit > milliseconds(200)) {
+      auto c = member.commit(position);
+      if (!c) return run.totals.fail(c.error().detail());
+      last_commit = now;
+      rejoin = *c;
+      if (rejoin) continue;
+    }
+    if (!more && !finished) {
+      finished = true;
+      ++run.done;
+    }
+    if (finished && run.done.load() >= run.connections) break;
+    if (finished) std::this_thread::sleep_for(milliseconds(20));
+    if (SteadyClock::now() - last_beat > milliseconds(500)) {
+      auto h = member.heartbeat();
+      if (!h) return run.totals.fail(h.error().detail());
+      last_beat = SteadyClock::now();
+      rejoin = *h;
+    }
+  }
+  member.leave();
+}
+
+}  // namespace
+
 int bench_consume(const CommonOptions& c, const BenchOptions& b, Io io) {
   auto client = connect_or_report(c, io);
   if (!client) return 1;
   auto topic = topic_metadata(**client, b.topic, false);
   if (!topic) return fail(io, topic.error().detail());
-  const auto n = static_cast<std::int32_t>(topic->partitions.size());
-  auto starts = list_offsets(**client, b.topic, n, protocol::kListOffsetsEarliest);
-  auto ends = list_offsets(**client, b.topic, n, protocol::kListOffsetsLatest);
+  ConsumeRun run{**client, b};
+  run.n = static_cast<std::int32_t>(topic->partitions.size());
+  auto starts = list_offsets(**client, b.topic, run.n, protocol::kListOffsetsEarliest);
+  auto ends = list_offsets(**client, b.topic, run.n, protocol::kListOffsetsLatest);
   if (!starts || !ends) return fail(io, (!starts ? starts : ends).error().detail());
-  Totals totals;
-  const auto start = SteadyClock::now();
-  const int connections = std::max(1, std::min<int>(b.connections, n));
-  auto worker = [&](int index) {
-    auto conn = (*client)->open_another();
-    auto fail_with = [&](const std::string& why) { totals.fail(why); };
-    if (!conn) return fail_with(conn.error().detail());
-    auto version = (*client)->version(ApiKey::fetch);
-    if (!version) return fail_with(version.error().detail());
-    std::map<std::int32_t, std::int64_t> position;
-    for (std::int32_t p = index; p < n; p += connections) {
-      position[p] = (*starts)[static_cast<std::size_t>(p)];
-    }
-    const std::int64_t goal = b.records;
-    // Bounded: each fetch advances at least one partition toward its end.
-    while (!totals.stop) {
-      protocol::FetchRequest f;
-      f.max_wait_ms = 100;
-      f.min_bytes = 1;
-      f.max_bytes = 64 << 20;
-      protocol::FetchTopic ft{b.topic, {}};
-      for (auto& [p, at] : position) {
-        if (at < (*ends)[static_cast<std::size_t>(p)])
-          ft.partitions.push_back({p, -1, at, -1, 8 << 20});
-      }
-      if (ft.partitions.empty() || (goal > 0 && totals.records.load() >= goal)) break;
-      f.topics.push_back(std::move(ft));
-      auto r = (*conn)->call<protocol::FetchResponse>(ApiKey::fetch, *version, f);
-      if (!r) return fail_with(r.error().detail());
-      for (const auto& pr : r->responses.at(0).partitions) {
-        if (pr.error_code != 0)
-          return fail_with(fmt::format("fetch: {}", error_name(pr.error_code)));
-        if (!pr.records) continue;
-        // Count whole batches from their headers (no record decoding: this
-        // measures the broker, not the client).
-        std::span<const std::byte> rest = *pr.records;
-        while (rest.size() >= protocol::kBatchHeaderBytes) {
-          auto h = protocol::decode_batch_header(rest, rest.size());
-          if (!h || h->total_bytes() > rest.size()) break;
-          totals.records += h->record_count;
-          totals.bytes += static_cast<std::int64_t>(h->total_bytes());
-          position[pr.partition_index] = h->last_offset().value() + 1;
-          rest = rest.subspan(h->total_bytes());
-        }
-      }
-    }
-  };
-  std::thread reporter([&] { progress(totals, io.err, start, "consumed"); });
+  run.starts = std::move(*starts);
+  run.ends = std::move(*ends);
+  const bool group = !b.group.empty();
+  // A group may have more members than partitions (the others idle).
+  run.connections =
+      group ? std::max(1, b.connections) : std::max(1, std::min<int>(b.connections, run.n));
+  run.start = SteadyClock::now();
+  std::thread reporter([&] { progress(run.totals, io.err, run.start, "consumed"); });
   std::vector<std::thread> workers;
-  for (int i = 0; i < connections; ++i) workers.emplace_back(worker, i);
+  for (int i = 0; i < run.connections; ++i) {
+    if (group) {
+      workers.emplace_back([&run] { group_worker(run); });
+    } else {
+      workers.emplace_back([&run, i] { plain_worker(run, i); });
+    }
+  }
   for (auto& w : workers) w.join();
-  const double seconds = std::chrono::duration<double>(SteadyClock::now() - start).count();
-  totals.stop = true;
+  const double seconds = std::chrono::duration<double>(SteadyClock::now() - run.start).count();
+  run.totals.stop = true;
   reporter.join();
-  if (!totals.error.empty()) return fail(io, totals.error);
-  io.err << fmt::format(
-      "bench consume: topic {} ({} partitions) from the start to the end, {} "
-      "connection{}\n",
-      b.topic, n, connections, connections == 1 ? "" : "s");
-  return summary(c, io, "consume", totals, seconds, false);
+  if (!run.totals.error.empty()) return fail(io, run.totals.error);
+  io.err << fmt::format("bench consume: topic {} ({} partitions) from the {} to the end, {} {}{}\n",
+                        b.topic, run.n, group ? "committed offsets" : "start", run.connections,
+                        group ? "members of group " + b.group : "connection",
+                        !group && run.connections != 1 ? "s" : "");
+  if (group) {
+    io.err << fmt::format("group {}: last rebalance done {} ms after the start\n", b.group,
+                          run.last_join_ms.load());
+  }
+  return summary(c, io, "consume", run.totals, seconds, false);
 }
 
 }  // namespace spate::client

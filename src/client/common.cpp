@@ -85,6 +85,26 @@ std::string error_name(std::int16_t code) {
       return "KAFKA_STORAGE_ERROR";
     case ErrorCode::invalid_record:
       return "INVALID_RECORD";
+    case ErrorCode::coordinator_load_in_progress:
+      return "COORDINATOR_LOAD_IN_PROGRESS";
+    case ErrorCode::coordinator_not_available:
+      return "COORDINATOR_NOT_AVAILABLE";
+    case ErrorCode::not_coordinator:
+      return "NOT_COORDINATOR";
+    case ErrorCode::illegal_generation:
+      return "ILLEGAL_GENERATION";
+    case ErrorCode::invalid_group_id:
+      return "INVALID_GROUP_ID";
+    case ErrorCode::unknown_member_id:
+      return "UNKNOWN_MEMBER_ID";
+    case ErrorCode::rebalance_in_progress:
+      return "REBALANCE_IN_PROGRESS";
+    case ErrorCode::offset_metadata_too_large:
+      return "OFFSET_METADATA_TOO_LARGE";
+    case ErrorCode::non_empty_group:
+      return "NON_EMPTY_GROUP";
+    case ErrorCode::group_id_not_found:
+      return "GROUP_ID_NOT_FOUND";
     default:
       return fmt::format("error {}", code);
   }

@@ -79,7 +79,28 @@ struct BenchOptions {
   int partitions = 0;  // create the topic with this many (0: one per connection)
   double rate = 0;     // records/s in all, one record per request (latency mode)
   int inflight = 4;    // requests in flight per connection
+  std::string group;   // consume: through this consumer group (one member per connection)
 };
+// Consumer groups (issue 14).
+int group_list(const CommonOptions& c, Io io);
+// State, protocol, members and their assignments, and per partition the
+// committed offset, log end offset and lag.
+int group_describe(const CommonOptions& c, const std::string& group, Io io);
+struct ResetOptions {
+  // offset: an offset; time: the first offset at or after a time (ms since
+  // the epoch); shift: the committed offset plus a signed amount.
+  enum class To : std::uint8_t { earliest, latest, offset, time, shift };
+  std::string topic;
+  To to = To::latest;
+  std::int64_t offset = 0;                // the offset, time or shift
+  std::optional<std::int32_t> partition;  // else every partition of the topic
+  bool dry_run = false;
+};
+// Refused (exit 1) while the group has members.
+int group_reset_offsets(const CommonOptions& c, const std::string& group, const ResetOptions& o,
+                        Io io);
+int group_delete(const CommonOptions& c, const std::vector<std::string>& groups, Io io);
+
 int bench_produce(const CommonOptions& c, const BenchOptions& b, Io io);
 int bench_consume(const CommonOptions& c, const BenchOptions& b, Io io);
 

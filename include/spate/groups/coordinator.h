@@ -128,6 +128,17 @@ class Coordinator {
   [[nodiscard]] std::size_t waiting() const { return waiters_.size(); }
   [[nodiscard]] std::size_t member_bytes() const { return member_bytes_; }
 
+  // For /metrics: every group's state, member count and generation, as
+  // list() shows them but without copying members (a group known only by
+  // its committed offsets is Empty, with its stored generation).
+  struct GroupStats {
+    std::string group_id;
+    GroupState state = GroupState::empty;
+    std::size_t members = 0;
+    std::int32_t generation = 0;
+  };
+  [[nodiscard]] std::vector<GroupStats> group_stats() const;
+
  private:
   struct Waiter;
   struct PendingApply {

@@ -39,6 +39,16 @@ struct Cli {
   std::int32_t consume_partition = -1;
   std::int64_t count = -1;
   BenchOptions bench;
+  // group
+  std::string group;
+  std::vector<std::string> groups;
+  ResetOptions reset;
+  bool to_earliest = false;
+  bool to_latest = false;
+  std::optional<std::int64_t> to_offset;
+  std::optional<std::int64_t> to_time;
+  std::optional<std::int64_t> shift_by;
+  std::optional<std::int32_t> reset_partition;
 
   // The common options as the flags left them.
   const CommonOptions& options() {
@@ -138,6 +148,64 @@ void add_consume(CLI::App& app, Cli& f) {
   });
 }
 
+// group reset-offsets: exactly one of --to-earliest, --to-latest, --to-offset,
+// --to-time, --shift-by.
+void add_group_reset(CLI::App& group, Cli& f) {
+  auto* reset = group.add_subcommand(
+      "reset-offsets", "set a group's committed offsets (refused while it has members)");
+  reset->add_option("group", f.group, "group id")->required();
+  reset->add_option("-t,--topic", f.reset.topic, "topic")->required();
+  auto* earliest = reset->add_flag("--to-earliest", f.to_earliest, "the log start offset");
+  auto* latest = reset->add_flag("--to-latest", f.to_latest, "the log end offset");
+  auto* offset =
+      reset->add_option("--to-offset", f.to_offset, "this offset (clamped into the log's range)");
+  auto* time = reset
+                   ->add_option("--to-time", f.to_time,
+                                "the first offset at or after this time (ms since the epoch)")
+                   ->check(CLI::NonNegativeNumber);
+  auto* shift = reset->add_option("--shift-by", f.shift_by,
+                                  "the committed offset plus N (N may be negative)");
+  const std::vector<CLI::Option*> targets{earliest, latest, offset, time, shift};
+  for (std::size_t i = 0; i < targets.size(); ++i) {
+    for (std::size_t j = i + 1; j < targets.size(); ++j) targets[i]->excludes(targets[j]);
+  }
+  reset->add_option("-p,--partition", f.reset_partition, "only this partition")
+      ->check(CLI::NonNegativeNumber);
+  reset->add_flag("--dry-run", f.reset.dry_run, "show the new offsets, change nothing");
+  reset->callback([&f] {
+    using To = ResetOptions::To;
+    if (f.to_earliest) {
+      f.reset.to = To::earliest;
+    } else if (f.to_latest) {
+      f.reset.to = To::latest;
+    } else if (f.to_offset || f.to_time || f.shift_by) {
+      f.reset.to = f.to_offset ? To::offset : f.to_time ? To::time : To::shift;
+      f.reset.offset = f.to_offset ? *f.to_offset : f.to_time ? *f.to_time : *f.shift_by;
+    } else {
+      throw CLI::RequiredError(
+          "one of --to-earliest, --to-latest, --to-offset, --to-time or --shift-by");
+    }
+    f.reset.partition = f.reset_partition;
+    f.code = group_reset_offsets(f.options(), f.group, f.reset, f.io);
+  });
+}
+
+void add_group(CLI::App& app, Cli& f) {
+  auto* group = app.add_subcommand("group", "list, describe, reset, delete consumer groups");
+  group->require_subcommand(1);
+  group->add_subcommand("list", "list groups")->callback([&f] {
+    f.code = group_list(f.options(), f.io);
+  });
+  auto* describe =
+      group->add_subcommand("describe", "state, members, committed offsets and lag of a group");
+  describe->add_option("group", f.group, "group id")->required();
+  describe->callback([&f] { f.code = group_describe(f.options(), f.group, f.io); });
+  add_group_reset(*group, f);
+  auto* remove = group->add_subcommand("delete", "delete groups without members and their offsets");
+  remove->add_option("groups", f.groups, "group ids")->required();
+  remove->callback([&f] { f.code = group_delete(f.options(), f.groups, f.io); });
+}
+
 void add_bench(CLI::App& app, Cli& f) {
   auto* bench = app.add_subcommand("bench", "measure produce or consume throughput and latency");
   bench->require_subcommand(1);
@@ -169,6 +237,9 @@ void add_bench(CLI::App& app, Cli& f) {
   auto* consume_cmd =
       bench->add_subcommand("consume", "read a topic from the start to its current end");
   common(consume_cmd);
+  consume_cmd->add_option("-g,--group", f.bench.group,
+                          "consume through this consumer group (join, sync, fetch, commit; one "
+                          "member per connection), from its committed offsets");
   consume_cmd->callback([&f] { f.code = bench_consume(f.options(), f.bench, f.io); });
 }
 
@@ -198,6 +269,7 @@ int main(int argc, char** argv) {
   cluster->add_subcommand("info", "brokers, controller, topic and partition counts")
       ->callback([&f] { f.code = cluster_info(f.options(), f.io); });
   add_bench(app, f);
+  add_group(app, f);
 
   try {
     app.parse(argc, argv);
