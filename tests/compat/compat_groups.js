@@ -73,6 +73,7 @@ async function main() {
   for (const s of states) {
     for (const r of s.got) assert.ok(s.owned.includes(r.partition), 'read outside its assignment');
   }
+  const owned = states.map((s) => s.owned);
   for (const s of states) await s.consumer.disconnect(); // commits, then LeaveGroup
   const [fetched] = await admin.fetchOffsets({ groupId, topics: [topic] });
   const committed = fetched.partitions.map((p) => [p.partition, p.offset]).sort();
@@ -81,7 +82,7 @@ async function main() {
   const described = await admin.describeGroups([groupId]);
   assert.strictEqual(described.groups[0].state, 'Empty');
   await admin.disconnect();
-  console.log(JSON.stringify({ owned: states.map((s) => s.owned), records: seen.length }));
+  console.log(JSON.stringify({ owned, records: seen.length }));
 }
 
 main().catch((e) => { console.error('compat groups kafkajs: FAILED', e); process.exit(1); });

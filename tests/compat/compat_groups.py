@@ -134,9 +134,8 @@ class Worker:
 
 def create_topic(bootstrap, topic, partitions):
     from confluent_kafka.admin import AdminClient, NewTopic
-    futures = AdminClient({"bootstrap.servers": bootstrap}).create_topics(
-        [NewTopic(topic, partitions, 1)])
-    futures[topic].result(10)
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin.create_topics([NewTopic(topic, partitions, 1)])[topic].result(10)
 
 
 def produce(bootstrap, topic, partitions, values):
@@ -230,6 +229,11 @@ def test_confluent_static_membership(broker):
         assert after == [before[0], before[2]], ("the others rebalanced", before, after)
         assert back.count("assign") == 1 and back.owned() == owned[1], back.snapshot()
         # A second live instance with the same id fences one of the two.
+        twin = Worker(bs, topic, group, "static-0")
+        everyone.append(twin)
+        fenced = lambda: [e for w in (workers[0], twin) for e in w.errors()  # noqa: E731
+                          if "FENCED_INSTANCE_ID" in e["error"] or "fenced" in e["error"]]
+        wait_until(fenced, 15, "FENCED_INSTANCE_ID for one of two instances of static-0")
         return "restart kept partitions " + str(sorted(owned[1]))
     finally:
         for w in everyone:
@@ -309,7 +313,8 @@ def test_kafka_python_admin(broker):
 
 def test_kafkajs_group(broker):
     modules = NODE_MODULES
-    run = subprocess.run(["node", os.path.join(HERE, "compat_groups.js"), modules, broker.bootstrap],
+    run = subprocess.run(["node", os.path.join(HERE, "compat_groups.js"),
+                          os.path.abspath(modules), broker.bootstrap],
                          capture_output=True, text=True, timeout=60,
                          env=dict(os.environ, KAFKAJS_NO_PARTITIONER_WARNING="1"))
     assert run.returncode == 0, f"kafkajs: exit {run.returncode}\n{run.stdout}{run.stderr}"
