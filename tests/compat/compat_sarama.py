@@ -27,7 +27,7 @@ TOPIC = "sarama-compat"
 RETENTION_WAIT_S = 3.0  # 30 retention ticks
 
 
-def build(workdir):
+def build(workdir, directory="sarama", source="sarama_compat.go", gocache=None):
     """The Go program, built from Debian's Go packages only (GOPATH mode)."""
     env = dict(os.environ)
     env.update({
@@ -35,12 +35,12 @@ def build(workdir):
         "GOPATH": os.path.join(workdir, "gopath") + ":/usr/share/gocode",
         "GOPROXY": "off",
         "GOFLAGS": "",
-        "GOCACHE": os.path.join(workdir, "gocache"),
+        "GOCACHE": gocache or os.path.join(workdir, "gocache"),
         "CGO_ENABLED": "1",
     })
-    binary = os.path.join(workdir, "sarama_compat")
-    run = subprocess.run(["go", "build", "-o", binary, "sarama_compat.go"],
-                         cwd=os.path.join(HERE, "sarama"), env=env, capture_output=True,
+    binary = os.path.join(workdir, os.path.splitext(source)[0])
+    run = subprocess.run(["go", "build", "-o", binary, source],
+                         cwd=os.path.join(HERE, directory), env=env, capture_output=True,
                          text=True, timeout=600)
     assert run.returncode == 0, f"go build failed ({run.returncode}):\n{run.stderr}"
     return binary
