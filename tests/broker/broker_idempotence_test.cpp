@@ -108,6 +108,32 @@ TEST_F(Idempotence, DuplicateAnswersTheOriginalOffsetAndIsNotAppended) {
   EXPECT_EQ(send(id, 0, 0).error_code, code(ErrorCode::out_of_order_sequence_number));
 }
 
+// On a LogAppendTime topic a retry is answered as the original was: its
+// offsets and the time the broker stamped it with (Kafka's duplicate reply
+// carries the batch's timestamp), not -1 (CreateTime) and not a new time.
+TEST_F(Idempotence, DuplicateOnALogAppendTimeTopicAnswersTheOriginalAppendTime) {
+  create("t", 1, {{"message.timestamp.type", "LogAppendTime"}});
+  create("c", 1);
+  const auto id = init(4).producer_id;
+  const auto first = send(id, 0, 0);
+  ASSERT_EQ(first.error_code, 0);
+  ASSERT_GE(first.log_append_time_ms, 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  const auto again = send(id, 0, 0);
+  EXPECT_EQ(again.error_code, 0);
+  EXPECT_EQ(again.base_offset, first.base_offset);
+  EXPECT_EQ(again.log_append_time_ms, first.log_append_time_ms);
+  restart();  // the state from the snapshot written at the close
+  const auto after = send(id, 0, 0);
+  EXPECT_EQ(after.base_offset, first.base_offset);
+  EXPECT_EQ(after.log_append_time_ms, first.log_append_time_ms);
+  // CreateTime: no append time, for a retry either.
+  ASSERT_EQ(produce("c", 0, producer_batch(id, 0, 0, 2)).log_append_time_ms, -1);
+  EXPECT_EQ(produce("c", 0, producer_batch(id, 0, 0, 2)).log_append_time_ms, -1);
+  EXPECT_EQ(latest("t", 0), 2);
+  EXPECT_EQ(latest("c", 0), 2);
+}
+
 TEST_F(Idempotence, GapFencingAndNewEpochs) {
   create("t", 1);
   const auto id = init(4).producer_id;
