@@ -134,6 +134,25 @@ TEST_F(Idempotence, DuplicateOnALogAppendTimeTopicAnswersTheOriginalAppendTime) 
   EXPECT_EQ(latest("c", 0), 2);
 }
 
+// flush.messages counts records appended: retries answered as duplicates
+// append nothing, so they neither count towards it nor trigger a flush.
+TEST_F(Idempotence, RetriesDoNotCountTowardsFlushMessages) {
+  create("t", 1, {{"flush.policy", "interval"}, {"flush.ms", "3600000"}, {"flush.messages", "3"}});
+  const auto syncs = [&] { return fs_.calls(static_cast<std::uint32_t>(storage::FaultOp::sync)); };
+  const auto id = init(4).producer_id;
+  const auto start = syncs();
+  ASSERT_EQ(send(id, 0, 0, 2, 1).error_code, 0);
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(send(id, 0, 0, 2, 1).base_offset, 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(syncs(), start);  // 2 records appended, 6 more only retried
+  ASSERT_EQ(send(id, 0, 2, 1, 1).base_offset, 2);
+  for (int i = 0; i < 200 && syncs() == start; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_GT(syncs(), start);  // the third record flushes
+  EXPECT_EQ(latest("t", 0), 3);
+}
+
 TEST_F(Idempotence, GapFencingAndNewEpochs) {
   create("t", 1);
   const auto id = init(4).producer_id;
