@@ -82,6 +82,18 @@ class LogCleanerTest : public ::testing::Test, public spate::testing::LogRig {
     return n;
   }
 
+  // Producer 7 writes keys a, b at offsets 0-1 (sequence 0) and 2-3
+  // (sequence 2, with `codec`), a plain batch overwrites both, more updates
+  // follow; then a forced pass. Producer 7's last batch is left empty.
+  void overwrite_producer_and_clean(PartitionLog& log, protocol::Compression codec) {
+    put(log, {{-1, "a", "p1"}, {-1, "b", "p1"}}, protocol::Compression::none, 7, 0);
+    put(log, {{-1, "a", "p2"}, {-1, "b", "p2"}}, codec, 7, 2);
+    put(log, {{-1, "a", "plain"}, {-1, "b", "plain"}});
+    updates(log, 30, 10, 3);
+    seal(log);
+    ASSERT_TRUE(clean(log, true).has_value());
+  }
+
   KeyModel keys_;
   int counter_ = 0;
 };
@@ -253,12 +265,7 @@ TEST_F(LogCleanerTest, CompressedBatchesAreRewrittenWithTheirCodec) {
 
 TEST_F(LogCleanerTest, LastBatchOfAnIdempotentProducerStaysEvenEmpty) {
   auto log = open_log();
-  put(*log, {{-1, "a", "p1"}, {-1, "b", "p1"}}, protocol::Compression::none, 7, 0);
-  put(*log, {{-1, "a", "p2"}, {-1, "b", "p2"}}, protocol::Compression::none, 7, 2);
-  put(*log, {{-1, "a", "plain"}, {-1, "b", "plain"}});
-  updates(*log, 30, 10, 3);
-  seal(*log);
-  ASSERT_TRUE(clean(*log, true).has_value());
+  overwrite_producer_and_clean(*log, protocol::Compression::none);
   auto read = read_keyed_batches(*log);
   ASSERT_TRUE(read);
   int producer_batches = 0;
@@ -286,12 +293,7 @@ TEST_F(LogCleanerTest, LastBatchOfAnIdempotentProducerStaysEvenEmpty) {
 // nothing the pass removed can be appended again as new.
 TEST_F(LogCleanerTest, ProducerStateRebuiltFromTheCompactedLogStillSeesRetries) {
   auto log = open_log();
-  put(*log, {{-1, "a", "p1"}, {-1, "b", "p1"}}, protocol::Compression::none, 7, 0);
-  put(*log, {{-1, "a", "p2"}, {-1, "b", "p2"}}, protocol::Compression::lz4, 7, 2);
-  put(*log, {{-1, "a", "plain"}, {-1, "b", "plain"}});
-  updates(*log, 30, 10, 3);
-  seal(*log);
-  ASSERT_TRUE(clean(*log, true).has_value());
+  overwrite_producer_and_clean(*log, protocol::Compression::lz4);
   log.reset();
   mem_.crash();
   log = open_log();
