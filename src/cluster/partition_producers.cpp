@@ -88,8 +88,13 @@ Result<std::optional<storage::AppendResult>> Partition::check_producer(
                  fmt::format("partition {}: {}", id_.dir_name(), verdict.error().detail()));
   }
   if (!*verdict) return std::optional<storage::AppendResult>{};
+  // Answered as the original was: under LogAppendTime its maxTimestamp, as
+  // recorded, is the time the log stamped it with. (The topic's type now
+  // decides: a retry after message.timestamp.type changed follows the new one.)
+  const std::int64_t append_time = log_->config().log_append_time ? (*verdict)->max_timestamp : -1;
   return std::optional(storage::AppendResult{.base_offset = (*verdict)->first_offset,
                                              .last_offset = (*verdict)->last_offset,
+                                             .log_append_time_ms = append_time,
                                              .duplicate = true});
 }
 

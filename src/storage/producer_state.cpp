@@ -211,7 +211,10 @@ Result<ProducerState> ProducerState::decode(std::span<const std::byte> body,
     auto ts = in.read<std::int64_t>();
     auto n = in.read<std::uint8_t>();
     if (!id || !epoch || !ts || !n) return Error::corrupt("producer snapshot: truncated entry");
-    if (*id < 0 || *n == 0 || *n > kProducerBatchesKept || state.producers_.contains(*id)) {
+    // Activity times start at 0 and only grow (record()); a negative one would
+    // overflow expire()'s now - last.
+    if (*id < 0 || *ts < 0 || *n == 0 || *n > kProducerBatchesKept ||
+        state.producers_.contains(*id)) {
       return Error::corrupt(fmt::format("producer snapshot: bad entry for producer {}", *id));
     }
     ProducerEntry entry{.epoch = *epoch, .last_timestamp = *ts, .batches = {}};

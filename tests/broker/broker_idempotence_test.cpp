@@ -108,6 +108,51 @@ TEST_F(Idempotence, DuplicateAnswersTheOriginalOffsetAndIsNotAppended) {
   EXPECT_EQ(send(id, 0, 0).error_code, code(ErrorCode::out_of_order_sequence_number));
 }
 
+// On a LogAppendTime topic a retry is answered as the original was: its
+// offsets and the time the broker stamped it with (Kafka's duplicate reply
+// carries the batch's timestamp), not -1 (CreateTime) and not a new time.
+TEST_F(Idempotence, DuplicateOnALogAppendTimeTopicAnswersTheOriginalAppendTime) {
+  create("t", 1, {{"message.timestamp.type", "LogAppendTime"}});
+  create("c", 1);
+  const auto id = init(4).producer_id;
+  const auto first = send(id, 0, 0);
+  ASSERT_EQ(first.error_code, 0);
+  ASSERT_GE(first.log_append_time_ms, 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  const auto again = send(id, 0, 0);
+  EXPECT_EQ(again.error_code, 0);
+  EXPECT_EQ(again.base_offset, first.base_offset);
+  EXPECT_EQ(again.log_append_time_ms, first.log_append_time_ms);
+  restart();  // the state from the snapshot written at the close
+  const auto after = send(id, 0, 0);
+  EXPECT_EQ(after.base_offset, first.base_offset);
+  EXPECT_EQ(after.log_append_time_ms, first.log_append_time_ms);
+  // CreateTime: no append time, for a retry either.
+  ASSERT_EQ(produce("c", 0, producer_batch(id, 0, 0, 2)).log_append_time_ms, -1);
+  EXPECT_EQ(produce("c", 0, producer_batch(id, 0, 0, 2)).log_append_time_ms, -1);
+  EXPECT_EQ(latest("t", 0), 2);
+  EXPECT_EQ(latest("c", 0), 2);
+}
+
+// flush.messages counts records appended: retries answered as duplicates
+// append nothing, so they neither count towards it nor trigger a flush.
+TEST_F(Idempotence, RetriesDoNotCountTowardsFlushMessages) {
+  create("t", 1, {{"flush.policy", "interval"}, {"flush.ms", "3600000"}, {"flush.messages", "3"}});
+  const auto syncs = [&] { return fs_.calls(static_cast<std::uint32_t>(storage::FaultOp::sync)); };
+  const auto id = init(4).producer_id;
+  const auto start = syncs();
+  ASSERT_EQ(send(id, 0, 0, 2, 1).error_code, 0);
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(send(id, 0, 0, 2, 1).base_offset, 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(syncs(), start);  // 2 records appended, 6 more only retried
+  ASSERT_EQ(send(id, 0, 2, 1, 1).base_offset, 2);
+  for (int i = 0; i < 200 && syncs() == start; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_GT(syncs(), start);  // the third record flushes
+  EXPECT_EQ(latest("t", 0), 3);
+}
+
 TEST_F(Idempotence, GapFencingAndNewEpochs) {
   create("t", 1);
   const auto id = init(4).producer_id;

@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include "spate/storage/partition_log.h"
+#include "spate/storage/producer_state.h"
 
 #include "support/compaction.h"
 #include "support/log_rig.h"
@@ -79,6 +80,18 @@ class LogCleanerTest : public ::testing::Test, public spate::testing::LogRig {
     std::size_t n = 0;
     for (const auto& r : flatten(*read)) n += r.key == key ? 1U : 0U;
     return n;
+  }
+
+  // Producer 7 writes keys a, b at offsets 0-1 (sequence 0) and 2-3
+  // (sequence 2, with `codec`), a plain batch overwrites both, more updates
+  // follow; then a forced pass. Producer 7's last batch is left empty.
+  void overwrite_producer_and_clean(PartitionLog& log, protocol::Compression codec) {
+    put(log, {{-1, "a", "p1"}, {-1, "b", "p1"}}, protocol::Compression::none, 7, 0);
+    put(log, {{-1, "a", "p2"}, {-1, "b", "p2"}}, codec, 7, 2);
+    put(log, {{-1, "a", "plain"}, {-1, "b", "plain"}});
+    updates(log, 30, 10, 3);
+    seal(log);
+    ASSERT_TRUE(clean(log, true).has_value());
   }
 
   KeyModel keys_;
@@ -252,12 +265,7 @@ TEST_F(LogCleanerTest, CompressedBatchesAreRewrittenWithTheirCodec) {
 
 TEST_F(LogCleanerTest, LastBatchOfAnIdempotentProducerStaysEvenEmpty) {
   auto log = open_log();
-  put(*log, {{-1, "a", "p1"}, {-1, "b", "p1"}}, protocol::Compression::none, 7, 0);
-  put(*log, {{-1, "a", "p2"}, {-1, "b", "p2"}}, protocol::Compression::none, 7, 2);
-  put(*log, {{-1, "a", "plain"}, {-1, "b", "plain"}});
-  updates(*log, 30, 10, 3);
-  seal(*log);
-  ASSERT_TRUE(clean(*log, true).has_value());
+  overwrite_producer_and_clean(*log, protocol::Compression::none);
   auto read = read_keyed_batches(*log);
   ASSERT_TRUE(read);
   int producer_batches = 0;
@@ -277,6 +285,35 @@ TEST_F(LogCleanerTest, LastBatchOfAnIdempotentProducerStaysEvenEmpty) {
   log = open_log();
   ASSERT_NE(log, nullptr);
   expect_model(*log);
+}
+
+// The producer state rebuilt from a compacted log alone (a crash, no
+// snapshot) still knows the producer's last batch, kept empty: a retry of it
+// is a duplicate of its original offsets, the next sequence is taken, and
+// nothing the pass removed can be appended again as new.
+TEST_F(LogCleanerTest, ProducerStateRebuiltFromTheCompactedLogStillSeesRetries) {
+  auto log = open_log();
+  overwrite_producer_and_clean(*log, protocol::Compression::lz4);
+  log.reset();
+  mem_.crash();
+  log = open_log();
+  ASSERT_NE(log, nullptr);
+  ASSERT_EQ(*mem_.entry_type(spate::testing::kLogDir / kProducerSnapshotFile), EntryType::none);
+  ProducerState state;
+  auto loaded = load_producer_state(faulty_, *log, state, clock_.wall_ms());
+  ASSERT_TRUE(loaded) << loaded.error();
+  EXPECT_FALSE(loaded->snapshot_used);
+  auto retry = state.check(7, 0, 2, 3);
+  ASSERT_TRUE(retry) << retry.error();
+  ASSERT_TRUE(retry->has_value()) << "the retry of the last batch would be appended again";
+  EXPECT_EQ((*retry)->first_offset, Offset(2));
+  EXPECT_EQ((*retry)->last_offset, Offset(3));
+  auto next = state.check(7, 0, 4, 5);
+  ASSERT_TRUE(next) << next.error();
+  EXPECT_FALSE(next->has_value());
+  // The first batch went in the pass: its retry is refused, not appended.
+  auto older = state.check(7, 0, 0, 1);
+  EXPECT_TRUE(!older || older->has_value());
 }
 
 TEST_F(LogCleanerTest, KeylessRecordsAreNeverCompacted) {

@@ -10,6 +10,8 @@
 
 #include <gtest/gtest.h>
 
+#include "spate/common/bytes.h"
+
 namespace spate::storage {
 namespace {
 
@@ -187,6 +189,24 @@ TEST(ProducerState, SnapshotRoundTripsAndRefusesDamage) {
   auto extra = body;
   extra.push_back(std::byte{0});
   EXPECT_FALSE(ProducerState::decode(extra, s.limits()));
+}
+
+// The state never records a negative activity time (it starts at 0 and only
+// grows), so a snapshot claiming one is damaged: refused, instead of making
+// expiry compute now - INT64_MIN (signed overflow).
+TEST(ProducerState, SnapshotWithANegativeActivityTimeIsRefused) {
+  ProducerState s({.producers_max = 10, .expiration_ms = 1000});
+  Offset end(0);
+  append(s, 3, 0, 0, 1, &end);
+  auto body = s.encode();
+  constexpr std::size_t kActivityAt = 2 + 8 + 4 + 8 + 2;  // header, producer id, epoch
+  ASSERT_EQ(load_be<std::int64_t>(body.data() + kActivityAt), kNow);
+  for (std::int64_t bad : {std::int64_t{-1}, std::numeric_limits<std::int64_t>::min()}) {
+    store_be<std::int64_t>(body.data() + kActivityAt, bad);
+    auto back = ProducerState::decode(body, s.limits());
+    EXPECT_FALSE(back) << bad;
+    if (back) (void)back->expire(kNow);
+  }
 }
 
 }  // namespace
