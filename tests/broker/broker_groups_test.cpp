@@ -170,6 +170,36 @@ TEST_F(BrokerGroupsTest, JoinV4WithoutMemberIdGetsMemberIdRequired) {
   EXPECT_EQ(second.leader, first.member_id);
 }
 
+TEST_F(BrokerGroupsTest, AFencedStaticMemberIsToldSoOnSyncAndHeartbeat) {
+  protocol::JoinGroupRequest r;
+  r.group_id = "g";
+  r.session_timeout_ms = 10'000;
+  r.rebalance_timeout_ms = 10'000;
+  r.group_instance_id = "instance-1";
+  r.protocol_type = "consumer";
+  r.protocols.push_back({"range", to_bytes("meta")});
+  auto first = call<protocol::JoinGroupResponse>(ApiKey::join_group, 5, r);
+  ASSERT_EQ(first.error_code, 0);
+  protocol::SyncGroupRequest sync;
+  sync.group_id = "g";
+  sync.generation_id = first.generation_id;
+  sync.member_id = first.member_id;
+  sync.group_instance_id = "instance-1";
+  sync.assignments.push_back({first.member_id, to_bytes("a")});
+  ASSERT_EQ(call<protocol::SyncGroupResponse>(ApiKey::sync_group, 3, sync).error_code, 0);
+  // The same instance restarts: a new member id takes the instance over.
+  auto second = call<protocol::JoinGroupResponse>(ApiKey::join_group, 5, r);
+  ASSERT_EQ(second.error_code, 0);
+  ASSERT_NE(second.member_id, first.member_id);
+  // The old process, still running, is fenced.
+  EXPECT_EQ(call<protocol::SyncGroupResponse>(ApiKey::sync_group, 3, sync).error_code,
+            code(ErrorCode::fenced_instance_id));
+  auto beat = call<protocol::HeartbeatResponse>(
+      ApiKey::heartbeat, 3,
+      protocol::HeartbeatRequest{"g", first.generation_id, first.member_id, "instance-1"});
+  EXPECT_EQ(beat.error_code, code(ErrorCode::fenced_instance_id));
+}
+
 TEST_F(BrokerGroupsTest, SimpleConsumerCommitsAndCommitErrors) {
   create("t", 1);
   // assign() + commit: generation -1, no member id.

@@ -146,6 +146,9 @@ class Coordinator {
     std::vector<StoredRecord> records;
   };
 
+  // A static member's instance id now owned by another member id (KIP-345).
+  [[nodiscard]] static bool fenced(const Group& group, const std::string& member_id,
+                                   const std::optional<std::string>& instance_id);
   [[nodiscard]] GroupError check_group_id(const std::string& group_id, bool may_be_empty) const;
   Group* find(const std::string& group_id);
   [[nodiscard]] const Group* find(const std::string& group_id) const;
