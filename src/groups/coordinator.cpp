@@ -30,9 +30,6 @@ SyncResult sync_error(GroupError e) {
 constexpr std::int64_t kOffsetsSegmentBytes = 100LL << 20U;
 // The longest client id kept in a member id.
 constexpr std::size_t kClientIdInMemberId = 64;
-// What a coordinator-side wait adds to the group's own timeouts, so that the
-// group, not the wait, answers.
-constexpr std::int64_t kWaitSlackMs = 5'000;
 
 auto logger() { return log::get(log::Module::groups); }
 
@@ -287,7 +284,8 @@ awaitable<JoinResult> Coordinator::join(std::string group_id, JoinRequest reques
   deliver(std::move(replies));
   after_change(**group);
   const auto deadline = clock_.steady_now() +
-                        std::chrono::milliseconds(config_.rebalance_timeout_max_ms + kWaitSlackMs);
+                        std::chrono::milliseconds(std::int64_t{config_.rebalance_timeout_max_ms} +
+                                                  config_.wait_slack_ms);
   auto reply = co_await await_reply(waiter, deadline);
   if (!reply || !reply->join) co_return join_error(GroupError::rebalance_in_progress);
   co_return std::move(*reply->join);
@@ -308,7 +306,8 @@ awaitable<SyncResult> Coordinator::sync(std::string group_id, SyncRequest reques
   deliver(group->sync(request, now_ms()));
   after_change(*group);
   const auto deadline = clock_.steady_now() +
-                        std::chrono::milliseconds(config_.rebalance_timeout_max_ms + kWaitSlackMs);
+                        std::chrono::milliseconds(std::int64_t{config_.rebalance_timeout_max_ms} +
+                                                  config_.wait_slack_ms);
   auto reply = co_await await_reply(waiter, deadline);
   if (!reply || !reply->sync) co_return sync_error(GroupError::rebalance_in_progress);
   co_return std::move(*reply->sync);

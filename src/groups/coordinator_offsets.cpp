@@ -40,6 +40,12 @@ protocol::RecordSpec to_spec(const StoredRecord& r, std::int64_t wall_ms) {
   return spec;
 }
 
+// What a stored commit counts against offsets_bytes_max while pending.
+std::size_t offset_bytes_of(const StoredRecord& r) {
+  const auto* o = std::get_if<OffsetRecord>(&r);
+  return o != nullptr && o->value ? OffsetMap::entry_bytes(o->partition, *o->value) : 0;
+}
+
 GroupError from_status(const Error& e) {
   return e.code() == Errc::timeout ? GroupError::request_timed_out
                                    : GroupError::coordinator_not_available;
@@ -58,6 +64,7 @@ Result<Offset> Coordinator::write(const std::string& group_id, std::vector<Store
   auto appended = part->append(batch);
   if (!appended) return appended.error();
   const Offset end = appended->last_offset + 1;
+  for (const auto& r : records) pending_offset_bytes_ += offset_bytes_of(r);
   pending_[p].push_back(PendingApply{end, std::move(records)});
   return end;
 }
@@ -71,7 +78,10 @@ void Coordinator::apply_durable(std::int32_t partition) {
   auto& queue = it->second;
   std::size_t done = 0;
   while (done < queue.size() && queue[done].end <= hw) {
-    for (const auto& r : queue[done].records) offsets_.apply(r);
+    for (const auto& r : queue[done].records) {
+      pending_offset_bytes_ -= offset_bytes_of(r);
+      offsets_.apply(r);
+    }
     ++done;
   }
   queue.erase(queue.begin(), queue.begin() + static_cast<std::ptrdiff_t>(done));
@@ -120,6 +130,7 @@ awaitable<void> Coordinator::commit(std::string group_id, std::string member_id,
     fail_all(allowed);
     co_return;
   }
+  check_offsets_room(group_id, entries);
   // One batch per chunk of entries; the entries of a chunk share its fate.
   std::vector<std::pair<std::vector<std::size_t>, Offset>> written;
   std::vector<StoredRecord> chunk;
@@ -151,6 +162,41 @@ awaitable<void> Coordinator::commit(std::string group_id, std::string member_id,
     const auto e = co_await wait_durable(group_id, end, deadline);
     if (e == GroupError::none) continue;
     for (auto i : indexes) entries[i].error = e;
+  }
+}
+
+void Coordinator::check_offsets_room(const std::string& group_id,
+                                     std::vector<CommitEntry>& entries) {
+  std::size_t held = offset_bytes();
+  const auto* stored = offsets_.group(group_id);
+  std::size_t refused = 0;
+  for (auto& en : entries) {
+    if (en.error != GroupError::none) continue;
+    // Replacing a held offset costs only its growth.
+    std::size_t before = 0;
+    if (stored != nullptr) {
+      auto it = stored->offsets.find(en.partition);
+      if (it != stored->offsets.end()) before = OffsetMap::entry_bytes(it->first, it->second);
+    }
+    const auto now = OffsetMap::entry_bytes(en.partition, en.value);
+    const auto growth = now > before ? now - before : 0;
+    if (held + growth > config_.offsets_bytes_max) {
+      en.error = GroupError::offsets_full;
+      ++refused;
+      continue;
+    }
+    held += growth;
+  }
+  if (refused == 0) {
+    if (held < config_.offsets_bytes_max / 2) offsets_full_logged_ = false;
+    return;
+  }
+  if (!offsets_full_logged_) {
+    offsets_full_logged_ = true;
+    logger()->warn(
+        "committed offsets take {} of the {} bytes allowed (--max-offsets-bytes): {} commit(s) "
+        "of group {:.64} refused; delete unused groups or raise the limit",
+        held, config_.offsets_bytes_max, refused, group_id);
   }
 }
 

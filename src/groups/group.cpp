@@ -89,6 +89,8 @@ const char* error_name(GroupError error) {
       return "UNKNOWN_TOPIC_OR_PARTITION";
     case GroupError::too_many_groups:
       return "TOO_MANY_GROUPS";
+    case GroupError::offsets_full:
+      return "OFFSETS_FULL";
   }
   return "?";
 }

@@ -185,13 +185,23 @@ void OffsetMap::apply(const StoredRecord& record) {
     auto it = groups_.find(o->group);
     if (o->value) {
       auto& entry = groups_[o->group];
-      auto [pos, inserted] = entry.offsets.insert_or_assign(o->partition, *o->value);
-      (void)pos;
-      if (inserted) ++offsets_;
+      auto [pos, inserted] = entry.offsets.try_emplace(o->partition);
+      if (inserted) {
+        ++offsets_;
+      } else {
+        bytes_ -= entry_bytes(pos->first, pos->second);
+      }
+      pos->second = *o->value;
+      bytes_ += entry_bytes(pos->first, pos->second);
       return;
     }
     if (it == groups_.end()) return;
-    offsets_ -= it->second.offsets.erase(o->partition);
+    auto pos = it->second.offsets.find(o->partition);
+    if (pos != it->second.offsets.end()) {
+      bytes_ -= entry_bytes(pos->first, pos->second);
+      it->second.offsets.erase(pos);
+      --offsets_;
+    }
     if (it->second.offsets.empty() && !it->second.summary) groups_.erase(it);
     return;
   }
@@ -212,7 +222,9 @@ const OffsetMap::GroupEntry* OffsetMap::group(const std::string& group) const {
 }
 
 bool OffsetMap::operator==(const OffsetMap& other) const {
-  if (offsets_ != other.offsets_ || groups_.size() != other.groups_.size()) return false;
+  if (offsets_ != other.offsets_ || bytes_ != other.bytes_ ||
+      groups_.size() != other.groups_.size())
+    return false;
   for (const auto& [id, g] : groups_) {
     const auto* o = other.group(id);
     if (o == nullptr || o->offsets != g.offsets || o->summary != g.summary) return false;

@@ -29,9 +29,7 @@ class BrokerGroupsTest : public BrokerTest {
   }
 
   void start_coordinator() {
-    groups::CoordinatorConfig config;
-    config.offsets_partitions = 3;
-    coordinator_ = std::make_unique<groups::Coordinator>(config, *manager_, clock_);
+    coordinator_ = std::make_unique<groups::Coordinator>(coordinator_config_, *manager_, clock_);
     auto started = run(coordinator_->start());
     ASSERT_TRUE(started) << started.error();
     broker_->set_coordinator(coordinator_.get());
@@ -81,6 +79,11 @@ class BrokerGroupsTest : public BrokerTest {
     return call<protocol::OffsetFetchResponse>(ApiKey::offset_fetch, version, r);
   }
 
+  groups::CoordinatorConfig coordinator_config_ = [] {
+    groups::CoordinatorConfig c;
+    c.offsets_partitions = 3;
+    return c;
+  }();
   std::unique_ptr<groups::Coordinator> coordinator_;
 };
 
@@ -212,6 +215,64 @@ TEST_F(BrokerGroupsTest, SimpleConsumerCommitsAndCommitErrors) {
   auto fetched = fetch_offsets(5, "simple", std::vector<protocol::OffsetFetchTopic>{{"t", {0}}});
   EXPECT_EQ(fetched.topics.at(0).partitions.at(0).committed_offset, 6);
   EXPECT_EQ(fetched.topics[0].partitions[0].metadata, "");
+}
+
+TEST_F(BrokerGroupsTest, CommittedOffsetsStayWithinTheBrokersByteLimit) {
+  coordinator_config_.offsets_bytes_max = 1000;  // entry_bytes: 128 + topic + metadata
+  reopen();
+  create("t", 2);
+  const auto full = code(ErrorCode::group_max_size_reached);
+  EXPECT_EQ(commit("g", -1, "", "t", 0, 1, std::string(400, 'a')), 0);  // 529
+  EXPECT_EQ(commit("g", -1, "", "t", 1, 1, std::string(400, 'b')), full);
+  EXPECT_EQ(coordinator_->offset_bytes(), 529U);
+  // Replacing a held offset costs only its growth; shrinking makes room.
+  EXPECT_EQ(commit("g", -1, "", "t", 0, 2, std::string(300, 'c')), 0);  // 429
+  EXPECT_EQ(commit("g", -1, "", "t", 1, 2, ""), 0);                     // + 129
+  EXPECT_EQ(commit("h", -1, "", "t", 0, 5, std::string(400, 'd')), full);
+  auto fetched = fetch_offsets(7, "g", std::nullopt);
+  ASSERT_EQ(fetched.topics.at(0).partitions.size(), 2U);
+  EXPECT_EQ(fetched.topics[0].partitions[0].committed_offset, 2);
+  EXPECT_EQ(fetched.topics[0].partitions[1].committed_offset, 2);
+  EXPECT_EQ(fetch_offsets(7, "h", std::nullopt).topics.size(), 0U);  // nothing stored
+  // Deleting a group frees its room, and a replay counts what the live map did.
+  auto deleted = call<protocol::DeleteGroupsResponse>(ApiKey::delete_groups, 1,
+                                                      protocol::DeleteGroupsRequest{{"g"}});
+  EXPECT_EQ(deleted.results.at(0).error_code, 0);
+  EXPECT_EQ(commit("h", -1, "", "t", 0, 5, std::string(400, 'd')), 0);
+  const auto before = coordinator_->offset_bytes();
+  reopen();
+  EXPECT_EQ(coordinator_->offset_bytes(), before);
+  EXPECT_EQ(commit("h", -1, "", "t", 1, 5, std::string(400, 'e')), full);
+}
+
+TEST_F(BrokerGroupsTest, DescribeGroupsStaysWithinItsByteBudget) {
+  config_.describe_groups_bytes_max = 4096;
+  reopen();
+  protocol::JoinGroupRequest r;
+  r.group_id = "big";
+  r.session_timeout_ms = 10'000;
+  r.protocol_type = "consumer";
+  r.protocols.push_back({"range", std::vector<std::byte>(3000, std::byte{7})});
+  ASSERT_EQ(call<protocol::JoinGroupResponse>(ApiKey::join_group, 0, r).error_code, 0);
+  // One group named 5,000 times: described once, not 5,000 times; the rest
+  // are told to retry (an admin client asks for them again, one fits alone).
+  protocol::DescribeGroupsRequest many;
+  many.groups.assign(5000, "big");
+  auto described = call<protocol::DescribeGroupsResponse>(ApiKey::describe_groups, 4, many);
+  ASSERT_EQ(described.groups.size(), 5000U);
+  EXPECT_EQ(described.groups[0].error_code, 0);
+  ASSERT_EQ(described.groups[0].members.size(), 1U);
+  EXPECT_EQ(described.groups[0].members[0].member_metadata.size(), 3000U);
+  std::size_t members = 0;
+  for (std::size_t i = 1; i < described.groups.size(); ++i) {
+    EXPECT_EQ(described.groups[i].error_code, code(ErrorCode::coordinator_not_available));
+    members += described.groups[i].members.size();
+  }
+  EXPECT_EQ(members, 0U);
+  auto alone = call<protocol::DescribeGroupsResponse>(
+      ApiKey::describe_groups, 0, protocol::DescribeGroupsRequest{{"big"}, false});
+  EXPECT_EQ(alone.groups.at(0).error_code, 0);
+  EXPECT_EQ(alone.groups[0].members.size(), 1U);
 }
 
 TEST_F(BrokerGroupsTest, HostileGroupIdsAndVersions) {

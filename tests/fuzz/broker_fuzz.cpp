@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 //
 // libFuzzer target: Broker::handle end to end, on a real data directory (the
-// handlers, the partition manager and the storage behind the decoder).
+// handlers, the partition manager, the group coordinator and the storage
+// behind the decoder).
 //
 // An input is a sequence of request frames, each with its 4-byte size prefix
 // (so every single-frame seed of request_fuzz is a seed here too), handled in
@@ -27,6 +28,7 @@
 #include "spate/common/asio.h"
 #include "spate/common/clock.h"
 #include "spate/common/log.h"
+#include "spate/groups/coordinator.h"
 #include "spate/protocol/api_key.h"
 #include "spate/protocol/frame.h"
 #include "spate/protocol/requests.h"
@@ -65,6 +67,29 @@ struct World {
     config.request_wait_max_ms = 0;
     config.decode_limits.items_total_max = 2000;
     broker = std::make_unique<broker::Broker>(config, *manager, metrics, clock);
+    start_coordinator();
+  }
+
+  // Group requests reach a real coordinator over __consumer_offsets; no join
+  // or sync waits (rebalance and slack 0) and tick() runs after each request,
+  // so groups still move through their states.
+  void start_coordinator() {
+    groups::CoordinatorConfig config;
+    config.offsets_partitions = 2;
+    config.groups_max = 64;
+    config.member_bytes_max = 4U << 20U;
+    config.offsets_bytes_max = 4U << 20U;
+    config.rebalance_timeout_max_ms = 0;
+    config.wait_slack_ms = 0;
+    config.limits.members_max = 16;
+    coordinator = std::make_unique<groups::Coordinator>(config, *manager, clock);
+    std::optional<Status> started;
+    asio::co_spawn(
+        io, [&]() -> awaitable<void> { started.emplace(co_await coordinator->start()); },
+        asio::detached);
+    for (int i = 0; i < 1000 && !started; ++i) io.run_one_for(std::chrono::milliseconds(10));
+    if (!started || !*started) finding("the coordinator did not start");
+    broker->set_coordinator(coordinator.get());
   }
 
   // Runs one request to its end; returns its response frame, if any.
@@ -81,6 +106,9 @@ struct World {
     // so only blocking work on the worker threads takes any time.
     for (int i = 0; i < 1000 && !out; ++i) io.run_one_for(std::chrono::milliseconds(10));
     if (!out) finding("a request did not finish within 10 s");
+    coordinator->tick();
+    io.restart();
+    io.poll();  // what the tick answered
     if (!*out || !**out) return std::nullopt;
     return std::move(**out);
   }
@@ -94,6 +122,7 @@ struct World {
   std::unique_ptr<cluster::PartitionManager> manager;
   broker::Metrics metrics;
   std::unique_ptr<broker::Broker> broker;
+  std::unique_ptr<groups::Coordinator> coordinator;
 };
 
 World* g_world = nullptr;

@@ -75,9 +75,11 @@ TEST_F(Spated, StartsOnAFreshDirectoryAndStopsCleanlyOnSigterm) {
   if (pid == 0) {
     std::freopen(out_.c_str(), "w", stdout);
     ::dup2(::fileno(stdout), 2);
-    ::execl(SPATE_SPATED_PATH, SPATE_SPATED_PATH, "--data-dir", data_.c_str(), "--ready-file",
-            ready_.c_str(), "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0",
-            static_cast<char*>(nullptr));
+    // The committed sample config, as an operator would start with it (the
+    // flags after it override its addresses).
+    ::execl(SPATE_SPATED_PATH, SPATE_SPATED_PATH, "--config", SPATE_CONFIG_SAMPLE, "--data-dir",
+            data_.c_str(), "--ready-file", ready_.c_str(), "--listen", "127.0.0.1:0",
+            "--admin-listen", "127.0.0.1:0", static_cast<char*>(nullptr));
     std::_Exit(127);
   }
   bool ready = false;

@@ -51,6 +51,11 @@ struct BrokerConfig {
   // Bounds on decoding any request body; at most 20,000 entries (partitions,
   // topics, resources, names) in one request (docs/limits.md).
   protocol::DecodeLimits decode_limits{.items_total_max = 20'000};
+  // The most bytes of group descriptions (members' ids, hosts, metadata,
+  // assignments) one DescribeGroups response carries past its first group;
+  // later groups get COORDINATOR_NOT_AVAILABLE (retriable: asked again alone,
+  // a group is served). Bounds a request naming one big group 20,000 times.
+  std::size_t describe_groups_bytes_max = 32U << 20U;
   // Read-only broker configs shown by DescribeConfigs (name, value).
   std::vector<std::pair<std::string, std::string>> broker_configs;
 };

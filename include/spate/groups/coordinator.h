@@ -50,8 +50,15 @@ struct CoordinatorConfig {
   // The most bytes all members of all groups may hold (protocol metadata,
   // assignments, client ids): a JoinGroup past it gets too_many_groups.
   std::size_t member_bytes_max = 256U << 20U;
+  // The most bytes committed offsets may take in memory, all groups together
+  // (OffsetMap::entry_bytes each, commits not yet durable included): a commit
+  // that would grow past it gets offsets_full for those partitions.
+  std::size_t offsets_bytes_max = 256U << 20U;
   // Longest a JoinGroup waits at the barrier (rebalance timeouts are cut to it).
   std::int32_t rebalance_timeout_max_ms = 30 * 60 * 1000;
+  // What a JoinGroup or SyncGroup wait adds to the group's own timeouts, so
+  // that the group, not the wait, answers (the fuzz target sets 0).
+  std::int32_t wait_slack_ms = 5'000;
   // How often expiry of committed offsets runs.
   std::int64_t expiry_interval_ms = 60'000;
   GroupLimits limits;
@@ -127,6 +134,10 @@ class Coordinator {
   [[nodiscard]] std::int32_t partition_for(std::string_view group_id) const;
   [[nodiscard]] std::size_t waiting() const { return waiters_.size(); }
   [[nodiscard]] std::size_t member_bytes() const { return member_bytes_; }
+  // Committed offsets' bytes, durable and pending (the offsets_bytes_max usage).
+  [[nodiscard]] std::size_t offset_bytes() const {
+    return offsets_.bytes() + pending_offset_bytes_;
+  }
 
   // For /metrics: every group's state, member count and generation, as
   // list() shows them but without copying members (a group known only by
@@ -167,6 +178,9 @@ class Coordinator {
   awaitable<GroupError> wait_durable(const std::string& group_id, Offset end,
                                      Clock::SteadyTime deadline);
   void apply_durable(std::int32_t partition);
+  // Refuses (offsets_full) the entries that would grow the committed offsets
+  // past offsets_bytes_max.
+  void check_offsets_room(const std::string& group_id, std::vector<CommitEntry>& entries);
   awaitable<Status> replay(std::int32_t partition);
   void expire_offsets();
   [[nodiscard]] std::int64_t now_ms() const;
@@ -184,6 +198,8 @@ class Coordinator {
   std::size_t member_bytes_ = 0;
   OffsetMap offsets_;
   std::map<std::int32_t, std::vector<PendingApply>> pending_;
+  std::size_t pending_offset_bytes_ = 0;  // entry_bytes of commits in pending_
+  bool offsets_full_logged_ = false;
   std::map<RequestId, std::shared_ptr<Waiter>> waiters_;
   RequestId next_request_ = 1;
   std::uint64_t next_member_ = 0;

@@ -57,6 +57,7 @@ enum class GroupError : std::uint8_t {
   offset_metadata_too_large,   // past offset.metadata.max.bytes
   unknown_topic_or_partition,  // a commit for a partition that does not exist
   too_many_groups,             // past the coordinator's group limit
+  offsets_full,                // past the coordinator's limit on committed offsets' bytes
 };
 [[nodiscard]] const char* error_name(GroupError error);
 

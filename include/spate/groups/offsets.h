@@ -93,13 +93,20 @@ class OffsetMap {
 
   [[nodiscard]] const GroupEntry* group(const std::string& group) const;
   [[nodiscard]] const std::map<std::string, GroupEntry>& groups() const { return groups_; }
-  // Committed offsets held in all.
+  // Committed offsets held in all, and the bytes they take (entry_bytes).
   [[nodiscard]] std::size_t size() const { return offsets_; }
+  [[nodiscard]] std::size_t bytes() const { return bytes_; }
+  // What one committed offset costs in memory (an estimate: the strings it
+  // holds plus the map node), the unit of the coordinator's offsets limit.
+  [[nodiscard]] static std::size_t entry_bytes(const PartitionKey& p, const CommittedOffset& v) {
+    return 128 + p.topic.size() + v.metadata.size();
+  }
   bool operator==(const OffsetMap& other) const;
 
  private:
   std::map<std::string, GroupEntry> groups_;
   std::size_t offsets_ = 0;
+  std::size_t bytes_ = 0;
 };
 
 }  // namespace spate::groups

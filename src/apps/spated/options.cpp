@@ -119,9 +119,12 @@ Parsed parse_options(int argc, char** argv) {
       "longest session timeout a consumer may ask for");
   add(app, c.group_max_size, "group-max-size", "most members in one consumer group");
   add(app, c.max_groups, "max-groups", "most consumer groups this broker coordinates");
+  add(app, c.max_offsets_bytes, "max-offsets-bytes",
+      "most bytes committed offsets of all groups may take in memory");
   bool print_config = false;
-  app.add_flag("--print-config", print_config,
-               "print the effective configuration as TOML and exit");
+  // Not a setting: a config file written by --print-config must start a broker.
+  app.add_flag("--print-config", print_config, "print the effective configuration as TOML and exit")
+      ->configurable(false);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp&) {
@@ -220,6 +223,10 @@ Status validate(const DaemonConfig& c) {
   }
   if (c.group_max_size < 1) return Error::invalid("--group-max-size must be >= 1");
   if (c.max_groups < 1) return Error::invalid("--max-groups must be >= 1");
+  if (c.max_offsets_bytes < 1024 * 1024) {
+    return Error::invalid(
+        fmt::format("--max-offsets-bytes {} must be >= 1048576", c.max_offsets_bytes));
+  }
   if (c.idle_timeout_ms <= 0) {
     return Error::invalid(fmt::format("--idle-timeout-ms {} must be > 0", c.idle_timeout_ms));
   }
@@ -276,6 +283,7 @@ groups::CoordinatorConfig coordinator_config(const DaemonConfig& c) {
       std::min<std::int64_t>(c.offsets_retention_minutes, cluster::kDurationMsMax / 60'000) *
       60'000;
   g.groups_max = c.max_groups;
+  g.offsets_bytes_max = c.max_offsets_bytes;
   g.limits.session_timeout_min_ms = c.group_min_session_timeout_ms;
   g.limits.session_timeout_max_ms = c.group_max_session_timeout_ms;
   g.limits.members_max = c.group_max_size;

@@ -77,6 +77,7 @@ struct DaemonConfig {
   std::int32_t group_max_session_timeout_ms = 1'800'000;
   std::uint32_t group_max_size = 1000;
   std::uint32_t max_groups = 10'000;
+  std::uint64_t max_offsets_bytes = 256ULL << 20U;
 };
 
 enum class ParseOutcome : std::uint8_t { run, exit_ok, exit_error };

@@ -3,6 +3,7 @@
 // DescribeGroups (v0-v4): each group's state, protocol and members (their
 // client id and host, their metadata for the chosen protocol and their
 // assignment). A group this broker does not know is shown Dead, as in Kafka.
+// The descriptions of one response are bounded (describe_groups_bytes_max).
 
 #include "spate/groups/coordinator.h"
 #include "spate/protocol/messages/group_admin.h"
@@ -25,12 +26,27 @@ protocol::DescribeGroupsMember member_of(groups::MemberInfo& m, const std::strin
   return out;
 }
 
+// The bytes a group's description puts in the response (strings and bytes
+// fields, plus a little for each member's framing).
+std::size_t description_bytes(const groups::GroupView& view) {
+  std::size_t n = 64 + view.group_id.size() + view.protocol_type.size() + view.protocol_name.size();
+  for (const auto& m : view.members) {
+    n += 32 + m.member_id.size() + m.client_id.size() + m.client_host.size() + m.assignment.size() +
+         (m.instance_id ? m.instance_id->size() : 0);
+    for (const auto& p : m.protocols) {
+      if (p.name == view.protocol_name) n += p.metadata.size();
+    }
+  }
+  return n;
+}
+
 }  // namespace
 
 awaitable<std::optional<protocol::DescribeGroupsResponse>> describe_groups(
     HandlerContext& ctx, protocol::DescribeGroupsRequest& request) {
   protocol::DescribeGroupsResponse r;
   r.groups.reserve(request.groups.size());
+  std::size_t bytes = 0;
   for (auto& id : request.groups) {
     auto& out = r.groups.emplace_back();
     out.group_id = std::move(id);
@@ -40,11 +56,22 @@ awaitable<std::optional<protocol::DescribeGroupsResponse>> describe_groups(
                                               : ErrorCode::coordinator_load_in_progress);
       continue;
     }
+    if (bytes > ctx.config.describe_groups_bytes_max) {
+      out.error_code = ctx.code(ErrorCode::coordinator_not_available);
+      continue;
+    }
     auto view = ctx.coordinator->describe(out.group_id);
     if (!view) {
       out.group_state = groups::state_name(groups::GroupState::dead);
       continue;
     }
+    const auto size = description_bytes(*view);
+    if (bytes > 0 && bytes + size > ctx.config.describe_groups_bytes_max) {
+      bytes = ctx.config.describe_groups_bytes_max + 1;  // the groups after it wait too
+      out.error_code = ctx.code(ErrorCode::coordinator_not_available);
+      continue;
+    }
+    bytes += size;
     out.group_state = groups::state_name(view->state);
     out.protocol_type = std::move(view->protocol_type);
     // The chosen protocol only while members follow it.

@@ -79,7 +79,8 @@ ErrorCode error_code_for(groups::GroupError error) {
     case GroupError::invalid_session_timeout:
       return ErrorCode::invalid_session_timeout;
     case GroupError::group_max_size_reached:
-    case GroupError::too_many_groups:  // a broker limit; no Kafka code of its own
+    case GroupError::too_many_groups:  // broker limits; no Kafka code of their own
+    case GroupError::offsets_full:
       return ErrorCode::group_max_size_reached;
     case GroupError::fenced_instance_id:
       return ErrorCode::fenced_instance_id;
