@@ -96,6 +96,13 @@ void render_group_metrics(const groups::Coordinator& coordinator,
   header(out, "spate_group_series_dropped",
          "Group-partition series left out of this scrape past their limit (docs/limits.md).");
   out += fmt::format("spate_group_series_dropped {}\n", dropped);
+  header(out, "spate_group_offsets_bytes",
+         "Bytes committed offsets of all groups take in memory (pending commits included).");
+  out += fmt::format("spate_group_offsets_bytes {}\n", coordinator.offset_bytes());
+  header(out, "spate_group_offsets_bytes_limit",
+         "Bytes committed offsets may take at most (--max-offsets-bytes).");
+  out +=
+      fmt::format("spate_group_offsets_bytes_limit {}\n", coordinator.config().offsets_bytes_max);
 }
 
 }  // namespace spate::broker

@@ -10,51 +10,63 @@
 
 namespace spate::broker {
 
-std::string Broker::render_metrics() const {
-  std::string out;
-  auto line = [&out](std::string_view text) {
-    out.append(text);
-    out.push_back('\n');
-  };
-  auto load = [](const std::atomic<std::uint64_t>& v) { return v.load(std::memory_order_relaxed); };
+namespace {
 
-  line("# HELP spate_requests_total Requests handled, by API.");
-  line("# TYPE spate_requests_total counter");
+std::uint64_t load(const std::atomic<std::uint64_t>& v) {
+  return v.load(std::memory_order_relaxed);
+}
+
+void line(std::string& out, std::string_view text) {
+  out.append(text);
+  out.push_back('\n');
+}
+
+// One unlabelled series with its HELP and TYPE.
+void single(std::string& out, const char* name, const char* help, std::uint64_t v,
+            const char* type) {
+  line(out, fmt::format("# HELP {} {}", name, help));
+  line(out, fmt::format("# TYPE {} {}", name, type));
+  line(out, fmt::format("{} {}", name, v));
+}
+
+// Requests, errors and latency histograms by API.
+void render_api_metrics(const Metrics& metrics, std::string& out) {
+  line(out, "# HELP spate_requests_total Requests handled, by API.");
+  line(out, "# TYPE spate_requests_total counter");
   for (const auto& api : served_apis()) {
-    const auto& m = metrics_.apis[static_cast<std::size_t>(api.key)];
-    line(fmt::format("spate_requests_total{{api=\"{}\"}} {}", api.name, load(m.requests)));
+    const auto& m = metrics.apis[static_cast<std::size_t>(api.key)];
+    line(out, fmt::format("spate_requests_total{{api=\"{}\"}} {}", api.name, load(m.requests)));
   }
-  line("# HELP spate_request_errors_total Requests answered with an error code, by API.");
-  line("# TYPE spate_request_errors_total counter");
+  line(out, "# HELP spate_request_errors_total Requests answered with an error code, by API.");
+  line(out, "# TYPE spate_request_errors_total counter");
   for (const auto& api : served_apis()) {
-    const auto& m = metrics_.apis[static_cast<std::size_t>(api.key)];
-    line(fmt::format("spate_request_errors_total{{api=\"{}\"}} {}", api.name, load(m.errors)));
+    const auto& m = metrics.apis[static_cast<std::size_t>(api.key)];
+    line(out, fmt::format("spate_request_errors_total{{api=\"{}\"}} {}", api.name, load(m.errors)));
   }
-  line(
-      "# HELP spate_request_latency_seconds Time from a whole request read to its response, by "
-      "API.");
-  line("# TYPE spate_request_latency_seconds histogram");
+  line(out,
+       "# HELP spate_request_latency_seconds Time from a whole request read to its response, by "
+       "API.");
+  line(out, "# TYPE spate_request_latency_seconds histogram");
   for (const auto& api : served_apis()) {
-    const auto& m = metrics_.apis[static_cast<std::size_t>(api.key)];
+    const auto& m = metrics.apis[static_cast<std::size_t>(api.key)];
     std::uint64_t cumulative = 0;
     for (std::size_t b = 0; b < kLatencyBucketsUs.size(); ++b) {
       cumulative += load(m.latency_buckets[b]);
-      line(fmt::format("spate_request_latency_seconds_bucket{{api=\"{}\",le=\"{}\"}} {}", api.name,
-                       static_cast<double>(kLatencyBucketsUs[b]) / 1e6, cumulative));
+      line(out, fmt::format("spate_request_latency_seconds_bucket{{api=\"{}\",le=\"{}\"}} {}",
+                            api.name, static_cast<double>(kLatencyBucketsUs[b]) / 1e6, cumulative));
     }
     cumulative += load(m.latency_buckets[kLatencyBucketsUs.size()]);
-    line(fmt::format("spate_request_latency_seconds_bucket{{api=\"{}\",le=\"+Inf\"}} {}", api.name,
-                     cumulative));
-    line(fmt::format("spate_request_latency_seconds_sum{{api=\"{}\"}} {}", api.name,
-                     static_cast<double>(load(m.latency_sum_us)) / 1e6));
-    line(fmt::format("spate_request_latency_seconds_count{{api=\"{}\"}} {}", api.name, cumulative));
+    line(out, fmt::format("spate_request_latency_seconds_bucket{{api=\"{}\",le=\"+Inf\"}} {}",
+                          api.name, cumulative));
+    line(out, fmt::format("spate_request_latency_seconds_sum{{api=\"{}\"}} {}", api.name,
+                          static_cast<double>(load(m.latency_sum_us)) / 1e6));
+    line(out,
+         fmt::format("spate_request_latency_seconds_count{{api=\"{}\"}} {}", api.name, cumulative));
   }
-  auto counter = [&](const char* name, const char* help, std::uint64_t v, const char* type) {
-    line(fmt::format("# HELP {} {}", name, help));
-    line(fmt::format("# TYPE {} {}", name, type));
-    line(fmt::format("{} {}", name, v));
-  };
-  // The broker-wide counters and gauges, one row each.
+}
+
+// The broker-wide counters and gauges, one row each.
+void render_scalars(const Metrics& metrics, std::string& out) {
   struct Scalar {
     const char* name;
     const char* help;
@@ -97,22 +109,28 @@ std::string Broker::render_metrics() const {
        "Failed accepts on the client listener (e.g. out of descriptors).", "counter",
        &Metrics::accept_errors},
   };
-  for (const auto& row : kScalars) counter(row.name, row.help, load(metrics_.*row.value), row.type);
-  counter("spate_partitions", "Partitions on this broker.", partitions_.partition_count(), "gauge");
-  counter("spate_partitions_limit", "Partitions this broker holds at most (--max-partitions).",
-          partitions_.limits().partitions_max, "gauge");
-  counter("spate_topics", "Topics on this broker.", partitions_.topics().size(), "gauge");
-  counter("spate_topics_limit", "Topics this broker holds at most (--max-topics).",
-          partitions_.limits().topics_max, "gauge");
-  counter("spate_open_segment_files", "Sealed segment files kept open (all partitions).",
-          partitions_.segment_files().open_count(), "gauge");
-  counter("spate_open_segment_files_limit",
-          "Sealed segment files kept open at most (--max-open-segment-files).",
-          partitions_.segment_files().capacity(), "gauge");
+  for (const auto& row : kScalars)
+    single(out, row.name, row.help, load(metrics.*row.value), row.type);
+}
+
+// Partition counts and limits, fenced and refusing partitions, the cleaner.
+void render_partition_counters(const cluster::PartitionManager& partitions, std::string& out) {
+  single(out, "spate_partitions", "Partitions on this broker.", partitions.partition_count(),
+         "gauge");
+  single(out, "spate_partitions_limit", "Partitions this broker holds at most (--max-partitions).",
+         partitions.limits().partitions_max, "gauge");
+  single(out, "spate_topics", "Topics on this broker.", partitions.topics().size(), "gauge");
+  single(out, "spate_topics_limit", "Topics this broker holds at most (--max-topics).",
+         partitions.limits().topics_max, "gauge");
+  single(out, "spate_open_segment_files", "Sealed segment files kept open (all partitions).",
+         partitions.segment_files().open_count(), "gauge");
+  single(out, "spate_open_segment_files_limit",
+         "Sealed segment files kept open at most (--max-open-segment-files).",
+         partitions.segment_files().capacity(), "gauge");
   std::size_t fenced = 0;
   std::size_t refusing = 0;
-  if (!partitions_.closing()) {
-    for (const auto& [name, topic] : partitions_.topics()) {
+  if (!partitions.closing()) {
+    for (const auto& [name, topic] : partitions.topics()) {
       for (const auto& p : topic.partitions) {
         const auto status = p->status();
         if (status.fenced) {
@@ -123,28 +141,31 @@ std::string Broker::render_metrics() const {
       }
     }
   }
-  counter("spate_partitions_fenced",
-          "Partitions fenced after a failed fsync or EIO (reads only, until a restart).", fenced,
-          "gauge");
-  counter("spate_partitions_refusing_writes",
-          "Partitions refusing writes for now (full disk or no descriptors; they resume).",
-          refusing, "gauge");
-  const auto& cleaner = partitions_.cleaner();
-  counter("spate_log_cleaner_runs_total", "Compaction passes finished (all partitions).",
-          cleaner.runs.load(), "counter");
-  counter("spate_log_cleaner_failures_total", "Compaction passes that failed or were cancelled.",
-          cleaner.failures.load(), "counter");
-  counter("spate_log_cleaner_read_bytes_total", "Segment bytes read by compaction passes.",
-          cleaner.bytes_read.load(), "counter");
-  counter("spate_log_cleaner_written_bytes_total", "Segment bytes written by compaction passes.",
-          cleaner.bytes_written.load(), "counter");
-  counter("spate_log_cleaner_records_removed_total",
-          "Records compaction removed (superseded keys and expired tombstones).",
-          cleaner.records_removed.load(), "counter");
-  counter("spate_topic_operations_queued",
-          "Topic operations (create, delete, add partitions, alter configs) running or waiting.",
-          partitions_.admin_queue(), "gauge");
+  single(out, "spate_partitions_fenced",
+         "Partitions fenced after a failed fsync or EIO (reads only, until a restart).", fenced,
+         "gauge");
+  single(out, "spate_partitions_refusing_writes",
+         "Partitions refusing writes for now (full disk or no descriptors; they resume).", refusing,
+         "gauge");
+  const auto& cleaner = partitions.cleaner();
+  single(out, "spate_log_cleaner_runs_total", "Compaction passes finished (all partitions).",
+         cleaner.runs.load(), "counter");
+  single(out, "spate_log_cleaner_failures_total",
+         "Compaction passes that failed or were cancelled.", cleaner.failures.load(), "counter");
+  single(out, "spate_log_cleaner_read_bytes_total", "Segment bytes read by compaction passes.",
+         cleaner.bytes_read.load(), "counter");
+  single(out, "spate_log_cleaner_written_bytes_total",
+         "Segment bytes written by compaction passes.", cleaner.bytes_written.load(), "counter");
+  single(out, "spate_log_cleaner_records_removed_total",
+         "Records compaction removed (superseded keys and expired tombstones).",
+         cleaner.records_removed.load(), "counter");
+  single(out, "spate_topic_operations_queued",
+         "Topic operations (create, delete, add partitions, alter configs) running or waiting.",
+         partitions.admin_queue(), "gauge");
+}
 
+// Per-partition offsets, sizes and compaction progress.
+void render_partition_gauges(const cluster::PartitionManager& partitions, std::string& out) {
   struct Gauge {
     const char* name;
     const char* help;
@@ -159,10 +180,10 @@ std::string Broker::render_metrics() const {
       {"spate_log_clean_point", "Offset below which the partition's log is compacted."},
   };
   // Closed partitions' logs belong to the threads that closed them.
-  for (std::size_t g = 0; g < std::size(gauges) && !partitions_.closing(); ++g) {
-    line(fmt::format("# HELP {} {}", gauges[g].name, gauges[g].help));
-    line(fmt::format("# TYPE {} gauge", gauges[g].name));
-    for (const auto& [name, topic] : partitions_.topics()) {
+  for (std::size_t g = 0; g < std::size(gauges) && !partitions.closing(); ++g) {
+    line(out, fmt::format("# HELP {} {}", gauges[g].name, gauges[g].help));
+    line(out, fmt::format("# TYPE {} gauge", gauges[g].name));
+    for (const auto& [name, topic] : partitions.topics()) {
       for (std::size_t i = 0; i < topic.partitions.size(); ++i) {
         const auto& p = *topic.partitions[i];
         std::int64_t v = 0;
@@ -185,10 +206,21 @@ std::string Broker::render_metrics() const {
           default:
             v = p.clean_point().value();
         }
-        line(fmt::format("{}{{topic=\"{}\",partition=\"{}\"}} {}", gauges[g].name, name, i, v));
+        line(out,
+             fmt::format("{}{{topic=\"{}\",partition=\"{}\"}} {}", gauges[g].name, name, i, v));
       }
     }
   }
+}
+
+}  // namespace
+
+std::string Broker::render_metrics() const {
+  std::string out;
+  render_api_metrics(metrics_, out);
+  render_scalars(metrics_, out);
+  render_partition_counters(partitions_, out);
+  render_partition_gauges(partitions_, out);
   if (coordinator_ != nullptr) render_group_metrics(*coordinator_, partitions_, out);
   return out;
 }

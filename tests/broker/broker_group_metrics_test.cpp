@@ -61,6 +61,7 @@ TEST_F(GroupMetricsTest, CommittedOffsetAndLagPerGroupPartition) {
   EXPECT_EQ(broker_->render_metrics().find("spate_group_lag{"), std::string::npos);
   commit("app\"1\\x", "t", {{0, 2}, {1, 0}});
   const auto text = broker_->render_metrics();
+  EXPECT_GT(coordinator_->offset_bytes(), 256U);  // two offsets of 128+ bytes each
   const std::string g = "group=\"app\\\"1\\\\x\"";
   for (const auto& line : {
            "spate_group_members{" + g + "} 0",
@@ -72,6 +73,8 @@ TEST_F(GroupMetricsTest, CommittedOffsetAndLagPerGroupPartition) {
            "spate_group_lag{" + g + ",topic=\"t\",partition=\"0\"} 3",
            "spate_group_lag{" + g + ",topic=\"t\",partition=\"1\"} 0",
            std::string("spate_group_series_dropped 0"),
+           "spate_group_offsets_bytes " + std::to_string(coordinator_->offset_bytes()),
+           std::string("spate_group_offsets_bytes_limit 268435456"),
        }) {
     EXPECT_TRUE(has(text, line)) << line << "\n" << text;
   }
