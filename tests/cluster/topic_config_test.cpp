@@ -385,7 +385,7 @@ TEST(TopicConfigDescribe, SourcesAndSynonymsAsKafkaGivesThem) {
   EXPECT_EQ(comp.value, "producer");
   EXPECT_EQ(comp.source, kSourceDefault);
   EXPECT_TRUE(comp.is_default);
-  EXPECT_NE(comp.documentation.find("not implemented"), std::string::npos);
+  EXPECT_NE(comp.documentation.find("recompress"), std::string::npos);
   const auto& ratio = entry(all, "min.cleanable.dirty.ratio");
   EXPECT_EQ(ratio.value, "0.5");
   EXPECT_EQ(ratio.type, ConfigType::float64);
