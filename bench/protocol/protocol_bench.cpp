@@ -10,6 +10,8 @@
 #include <benchmark/benchmark.h>
 
 #include "spate/common/crc32c.h"
+#include "spate/common/rng.h"
+#include "spate/protocol/compression.h"
 #include "spate/protocol/messages/fetch.h"
 #include "spate/protocol/messages/produce.h"
 #include "spate/protocol/record_batch.h"
@@ -65,6 +67,51 @@ void BM_Batch_ValidateClientSmallRecords(benchmark::State& state) {
   state.SetLabel(framing_only ? "validate_batch" : "check_client_batch");
 }
 BENCHMARK(BM_Batch_ValidateClientSmallRecords)->Arg(0)->Arg(1);
+
+// 1000 records of 1 KiB of JSON-like text (compresses about 3:1), the batch
+// compressed with `codec` as a producer would send it.
+std::vector<std::byte> text_batch(Compression codec) {
+  BatchBuilder builder(1700000000000);
+  Rng rng(7);
+  while (builder.record_count() < 1000) {
+    std::string value;
+    while (value.size() < 1024) {
+      value += "{\"user\":" + std::to_string(rng.uniform(100000)) + ",\"event\":\"click\",\"ts\":" +
+               std::to_string(1700000000000 + rng.uniform(1000000)) + "},";
+    }
+    value.resize(1024);
+    builder.add_value(to_bytes(value));
+  }
+  auto plain = builder.build();
+  return codec == Compression::none ? plain : *compress_batch(plain, codec);
+}
+
+// compression.type on the append path, for an lz4 batch of 1 MiB of records:
+// -1 is `producer` (or lz4: the codec matches), what runs is validation only;
+// otherwise validation and the rewrite into that codec. Bytes: the records.
+void BM_Produce_Lz4BatchIntoCodec(benchmark::State& state) {
+  const auto batch = text_batch(Compression::lz4);
+  const auto records_bytes = text_batch(Compression::none).size() - kBatchHeaderBytes;
+  const bool passthrough = state.range(0) < 0;
+  const auto codec = static_cast<Compression>(std::max<std::int64_t>(state.range(0), 0));
+  std::vector<std::byte> out;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(check_client_batch(batch, 2U << 20U));
+    if (!passthrough) {
+      if (!recompress_batch(batch, codec, default_level(codec), 16U << 20U, out)) {
+        state.SkipWithError("recompress failed");
+      }
+      benchmark::DoNotOptimize(out.data());
+    }
+  }
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(records_bytes));
+  static constexpr const char* kNames[] = {"uncompressed", "gzip", "snappy", "lz4", "zstd"};
+  state.SetLabel(passthrough
+                     ? "passthrough (producer)"
+                     : fmt::format("lz4 -> {}, stored {} bytes of {}",
+                                   kNames[static_cast<int>(codec)], out.size(), batch.size()));
+}
+BENCHMARK(BM_Produce_Lz4BatchIntoCodec)->Arg(-1)->Arg(4)->Arg(1)->Arg(2)->Arg(0);
 
 void BM_Produce_DecodeRequest(benchmark::State& state) {
   auto batch = one_mib_batch();

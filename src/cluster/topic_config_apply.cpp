@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "spate/cluster/topic_config.h"
+#include "spate/protocol/record_batch.h"
 
 namespace spate::cluster {
 namespace {
@@ -56,6 +57,16 @@ std::optional<std::string> log_config_value(std::string_view name, const storage
   return std::nullopt;
 }
 
+// compression.type: `producer` keeps the producer's codec (nullopt).
+std::optional<protocol::Compression> codec_of(std::string_view name) {
+  if (name == "uncompressed") return protocol::Compression::none;
+  if (name == "gzip") return protocol::Compression::gzip;
+  if (name == "snappy") return protocol::Compression::snappy;
+  if (name == "lz4") return protocol::Compression::lz4;
+  if (name == "zstd") return protocol::Compression::zstd;
+  return std::nullopt;
+}
+
 }  // namespace
 
 storage::LogConfig apply_topic_configs(const storage::LogConfig& defaults,
@@ -100,6 +111,10 @@ storage::LogConfig apply_topic_configs(const storage::LogConfig& defaults,
   if (auto x = num("flush.messages")) c.flush_messages = *x;
   if (auto x = num("segment.jitter.ms")) c.segment_jitter_ms = *x;
   if (auto x = flag("preallocate")) c.preallocate = *x;
+  if (auto it = v.find("compression.type"); it != v.end()) c.compression = codec_of(it->second);
+  if (auto x = num("compression.gzip.level")) c.gzip_level = static_cast<int>(*x);
+  if (auto x = num("compression.lz4.level")) c.lz4_level = static_cast<int>(*x);
+  if (auto x = num("compression.zstd.level")) c.zstd_level = static_cast<int>(*x);
   if (auto x = num("index.interval.bytes")) c.index_interval_bytes = static_cast<std::uint32_t>(*x);
   if (auto it = v.find("message.timestamp.type"); it != v.end()) {
     c.log_append_time = it->second == "LogAppendTime";

@@ -51,36 +51,30 @@ constexpr std::array kDefs = std::to_array<TopicConfigDef>({
      .broker_name = "compression.gzip.level",
      .min = -1,
      .max = 9,
-     .effect = E::stored,
-     .doc = "gzip level for broker-side recompression (-1 or 1-9). Stored and reported; "
-            "Spate does not recompress yet."},
+     .doc = "gzip level for broker-side recompression (-1 or 1-9) when compression.type is "
+            "gzip."},
     {.name = "compression.lz4.level",
      .type = T::int32,
      .kafka_default = "9",
      .broker_name = "compression.lz4.level",
      .min = 1,
      .max = 17,
-     .effect = E::stored,
-     .doc = "lz4 level for broker-side recompression. Stored and reported; Spate does not "
-            "recompress yet."},
+     .doc = "lz4 level for broker-side recompression when compression.type is lz4 (9: lz4's "
+            "fast mode, as in Kafka; others its high-compression mode)."},
     {.name = "compression.type",
      .type = T::string,
      .kafka_default = "producer",
      .broker_name = "compression.type",
      .choices = kCompressionTypes,
-     .effect = E::stored,
-     .doc = "The codec batches are stored with ('producer' keeps the producer's). Stored and "
-            "reported; Spate stores batches as the producer compressed them (broker-side "
-            "recompression is not implemented yet)."},
+     .doc = "The codec batches are stored with: 'producer' keeps the producer's; any other "
+            "makes the broker recompress each batch in another codec into this one."},
     {.name = "compression.zstd.level",
      .type = T::int32,
      .kafka_default = "3",
      .broker_name = "compression.zstd.level",
      .min = -131072,
      .max = 22,
-     .effect = E::stored,
-     .doc = "zstd level for broker-side recompression. Stored and reported; Spate does not "
-            "recompress yet."},
+     .doc = "zstd level for broker-side recompression when compression.type is zstd."},
     {.name = "delete.retention.ms",
      .type = T::int64,
      .kafka_default = "86400000",
@@ -231,9 +225,8 @@ constexpr std::array kDefs = std::to_array<TopicConfigDef>({
      .type = T::boolean,
      .kafka_default = "false",
      .broker_name = "log.preallocate",
-     .effect = E::stored,
-     .doc = "Preallocate new segment files. Stored and reported; Spate's segments grow as "
-            "they are written (not implemented yet)."},
+     .doc = "Reserve segment.bytes on disk for each new segment file (fallocate); a roll or "
+            "a close gives back what was not used."},
     {.name = "remote.log.copy.disable",
      .type = T::boolean,
      .kafka_default = "false",

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <array>
+#include <limits>
 #include <lz4frame.h>
 #include <memory>
 #include <snappy.h>
@@ -154,22 +155,75 @@ Status unsnappy(std::span<const std::byte> in, std::size_t bytes_max, std::vecto
   return {};
 }
 
-Result<std::vector<std::byte>> gzip(std::span<const std::byte> in) {
+// The compressors append to `out`: room for the worst case, then trimmed.
+Status gzip_append(std::span<const std::byte> in, int level, std::vector<std::byte>& out) {
   z_stream z{};
-  if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
-    return Error::io("deflateInit2 failed");
+  if (deflateInit2(&z, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+    return Error::io(fmt::format("deflateInit2 failed (level {})", level));
   }
-  std::vector<std::byte> out(deflateBound(&z, static_cast<uLong>(in.size())) + 32);
+  std::unique_ptr<z_stream, decltype(&deflateEnd)> guard(&z, &deflateEnd);
+  const std::size_t at = out.size();
+  out.resize(at + deflateBound(&z, static_cast<uLong>(in.size())) + 32);
   z.next_in = const_cast<Bytef*>(reinterpret_cast<const Bytef*>(in.data()));
   z.avail_in = static_cast<uInt>(in.size());
-  z.next_out = reinterpret_cast<Bytef*>(out.data());
-  z.avail_out = static_cast<uInt>(out.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data() + at);
+  z.avail_out = static_cast<uInt>(out.size() - at);
   const int rc = deflate(&z, Z_FINISH);
-  const std::size_t used = out.size() - z.avail_out;
-  deflateEnd(&z);
+  out.resize(out.size() - z.avail_out);
   if (rc != Z_STREAM_END) return Error::io("gzip: deflate did not finish");
-  out.resize(used);
-  return out;
+  return {};
+}
+
+Status lz4_append(std::span<const std::byte> in, int level, std::vector<std::byte>& out) {
+  LZ4F_preferences_t prefs{};
+  // Independent blocks, as librdkafka writes them (Java's reader wants them).
+  prefs.frameInfo.blockMode = LZ4F_blockIndependent;
+  // Kafka's default level is lz4's fast compressor; others its HC levels.
+  prefs.compressionLevel = level == kLz4LevelDefault ? 0 : level;
+  const std::size_t at = out.size();
+  out.resize(at + LZ4F_compressFrameBound(in.size(), &prefs));
+  const std::size_t n =
+      LZ4F_compressFrame(out.data() + at, out.size() - at, in.data(), in.size(), &prefs);
+  if (LZ4F_isError(n)) return Error::io(fmt::format("lz4: {}", LZ4F_getErrorName(n)));
+  out.resize(at + n);
+  return {};
+}
+
+Status zstd_append(std::span<const std::byte> in, int level, std::vector<std::byte>& out) {
+  const std::size_t at = out.size();
+  out.resize(at + ZSTD_compressBound(in.size()));
+  const std::size_t n =
+      ZSTD_compress(out.data() + at, out.size() - at, in.data(), in.size(), level);
+  if (ZSTD_isError(n)) return Error::io(fmt::format("zstd: {}", ZSTD_getErrorName(n)));
+  out.resize(at + n);
+  return {};
+}
+
+Status snappy_append(std::span<const std::byte> in, std::vector<std::byte>& out) {
+  const std::size_t at = out.size();
+  out.resize(at + snappy::MaxCompressedLength(in.size()));
+  std::size_t n = 0;
+  snappy::RawCompress(reinterpret_cast<const char*>(in.data()), in.size(),
+                      reinterpret_cast<char*>(out.data() + at), &n);
+  out.resize(at + n);
+  return {};
+}
+
+Status compress_append(Compression codec, std::span<const std::byte> in, int level,
+                       std::vector<std::byte>& out) {
+  switch (codec) {
+    case Compression::gzip:
+      return gzip_append(in, level, out);
+    case Compression::snappy:
+      return snappy_append(in, out);
+    case Compression::lz4:
+      return lz4_append(in, level, out);
+    case Compression::zstd:
+      return zstd_append(in, level, out);
+    case Compression::none:
+      break;
+  }
+  return Error::invalid("compress with codec none");
 }
 
 }  // namespace
@@ -199,35 +253,30 @@ Result<std::vector<std::byte>> decompress(Compression codec, std::span<const std
   return out;
 }
 
-Result<std::vector<std::byte>> compress(Compression codec, std::span<const std::byte> input) {
+int default_level(Compression codec) {
   switch (codec) {
     case Compression::gzip:
-      return gzip(input);
-    case Compression::snappy: {
-      std::string out;
-      snappy::Compress(reinterpret_cast<const char*>(input.data()), input.size(), &out);
-      auto bytes = std::as_bytes(std::span<const char>(out.data(), out.size()));
-      return std::vector<std::byte>(bytes.begin(), bytes.end());
-    }
-    case Compression::lz4: {
-      std::vector<std::byte> out(LZ4F_compressFrameBound(input.size(), nullptr));
-      const std::size_t n =
-          LZ4F_compressFrame(out.data(), out.size(), input.data(), input.size(), nullptr);
-      if (LZ4F_isError(n)) return Error::io(fmt::format("lz4: {}", LZ4F_getErrorName(n)));
-      out.resize(n);
-      return out;
-    }
-    case Compression::zstd: {
-      std::vector<std::byte> out(ZSTD_compressBound(input.size()));
-      const std::size_t n = ZSTD_compress(out.data(), out.size(), input.data(), input.size(), 3);
-      if (ZSTD_isError(n)) return Error::io(fmt::format("zstd: {}", ZSTD_getErrorName(n)));
-      out.resize(n);
-      return out;
-    }
+      return kGzipLevelDefault;
+    case Compression::lz4:
+      return kLz4LevelDefault;
+    case Compression::zstd:
+      return kZstdLevelDefault;
     case Compression::none:
+    case Compression::snappy:
       break;
   }
-  return Error::invalid("compress with codec none");
+  return 0;
+}
+
+Result<std::vector<std::byte>> compress(Compression codec, std::span<const std::byte> input) {
+  return compress(codec, input, default_level(codec));
+}
+
+Result<std::vector<std::byte>> compress(Compression codec, std::span<const std::byte> input,
+                                        int level) {
+  std::vector<std::byte> out;
+  if (auto s = compress_append(codec, input, level, out); !s) return s.error();
+  return out;
 }
 
 Result<std::vector<std::byte>> batch_records(std::span<const std::byte> batch,
@@ -248,19 +297,56 @@ Result<std::vector<std::byte>> compress_batch(std::span<const std::byte> batch, 
   if (header->compression() != Compression::none) {
     return Error::invalid("compress_batch needs an uncompressed batch");
   }
-  auto packed = compress(codec, batch.subspan(kBatchHeaderBytes));
-  if (!packed) return packed.error();
-  ByteWriter w(kBatchHeaderBytes + packed->size());
-  w.write_bytes(batch.first(kBatchHeaderBytes));
-  w.write_bytes(*packed);
-  w.patch<std::int32_t>(batch_field::kBatchLength,
-                        static_cast<std::int32_t>(w.size() - kBatchLogOverheadBytes));
+  if (codec == Compression::none) return Error::invalid("compress with codec none");
+  std::vector<std::byte> out;
+  if (auto s = recompress_batch(batch, codec, default_level(codec), batch.size(), out); !s) {
+    return s.error();
+  }
+  return out;
+}
+
+// Recompression decompresses into a buffer kept per thread (its pages are
+// faulted in once); one that a large batch grew past this is given back.
+constexpr std::size_t kPlainKeepBytes = std::size_t{16} << 20U;
+
+Status recompress_batch(std::span<const std::byte> batch, Compression codec, int level,
+                        std::size_t records_bytes_max, std::vector<std::byte>& out) {
+  auto header = decode_batch_header(batch, batch.size());
+  if (!header) return header.error();
+  const auto section = batch.subspan(kBatchHeaderBytes);
+  std::span<const std::byte> records = section;
+  thread_local std::vector<std::byte> plain;
+  struct Trim {
+    ~Trim() {
+      if (plain.capacity() > kPlainKeepBytes) std::vector<std::byte>().swap(plain);
+    }
+  } trim;
+  if (header->compression() != Compression::none) {
+    if (auto s = decompress_into(header->compression(), section, records_bytes_max, plain); !s) {
+      return s;
+    }
+    records = plain;
+  } else if (records.size() > records_bytes_max) {
+    return too_big(records_bytes_max);
+  }
+  out.clear();
+  out.insert(out.end(), batch.begin(), batch.begin() + kBatchHeaderBytes);
+  if (codec == Compression::none) {
+    out.insert(out.end(), records.begin(), records.end());
+  } else if (auto s = compress_append(codec, records, level, out); !s) {
+    return s;
+  }
+  if (out.size() - kBatchLogOverheadBytes >
+      static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max())) {
+    return Error::limit(fmt::format("a recompressed batch of {} bytes", out.size()));
+  }
+  store_be<std::int32_t>(out.data() + batch_field::kBatchLength,
+                         static_cast<std::int32_t>(out.size() - kBatchLogOverheadBytes));
   const auto attributes =
       static_cast<std::int16_t>((header->attributes & ~0x7) | static_cast<std::int16_t>(codec));
-  w.patch<std::int16_t>(batch_field::kAttributes, attributes);
-  w.patch<std::uint32_t>(batch_field::kCrc,
-                         crc32c::value(w.view().subspan(batch_field::kAttributes)));
-  return w.release();
+  store_be<std::int16_t>(out.data() + batch_field::kAttributes, attributes);
+  store_be<std::uint32_t>(out.data() + batch_field::kCrc, compute_batch_crc(out));
+  return {};
 }
 
 }  // namespace spate::protocol

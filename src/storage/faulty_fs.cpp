@@ -14,7 +14,7 @@
 namespace spate::storage {
 namespace {
 
-constexpr std::size_t kOpKinds = 6;  // the single bits of FaultOp
+constexpr std::size_t kOpKinds = 7;  // the single bits of FaultOp
 
 std::size_t op_slot(FaultOp op) {
   const auto bits = static_cast<std::uint32_t>(op);
@@ -52,6 +52,13 @@ class FaultyFile final : public File {
       return injected(d.err, "ftruncate", path());
     }
     return base_->truncate(size_bytes);
+  }
+
+  Result<bool> preallocate(std::uint64_t size_bytes) override {
+    if (auto d = fs_.check(FaultOp::preallocate, path()); d.fail) {
+      return injected(d.err, "fallocate", path());
+    }
+    return base_->preallocate(size_bytes);
   }
 
   Status sync() override {

@@ -28,6 +28,7 @@ struct MemFs::Node {
   std::uint64_t durable_size = 0;
   std::optional<std::vector<std::byte>> durable_copy;
   bool name_durable = false;       // set by sync_directory(parent)
+  std::uint64_t reserved = 0;      // preallocate()d, past `data` it reads as nothing
   std::shared_ptr<Node> replaced;  // the durable node a rename replaced, until synced
 
   [[nodiscard]] std::span<const std::byte> durable() const {
@@ -44,6 +45,7 @@ struct MemFs::Node {
   void truncate(std::uint64_t size) {
     if (size < durable_size) keep_durable_copy();
     data.resize(static_cast<std::size_t>(size));
+    reserved = 0;  // what lay past the new size is given back
   }
 
   void sync() {
@@ -136,14 +138,16 @@ Error crashed(const std::filesystem::path& path) {
 class MemFile final : public File {
  public:
   MemFile(std::mutex& mutex, const std::uint64_t& fs_generation, std::shared_ptr<MemFs::Node> node,
-          std::filesystem::path path, bool writable, std::size_t& open_files)
+          std::filesystem::path path, bool writable, std::size_t& open_files,
+          const bool& preallocate_supported)
       : mutex_(mutex),
         fs_generation_(fs_generation),
         generation_(fs_generation),
         node_(std::move(node)),
         path_(std::move(path)),
         writable_(writable),
-        open_files_(open_files) {}
+        open_files_(open_files),
+        preallocate_supported_(preallocate_supported) {}
   ~MemFile() override {
     std::lock_guard<std::mutex> lock(mutex_);
     --open_files_;
@@ -182,6 +186,16 @@ class MemFile final : public File {
     return {};
   }
 
+  Result<bool> preallocate(std::uint64_t size_bytes) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (generation_ != fs_generation_) return crashed(path_);
+    if (!writable_) return fs_error(EBADF, "fallocate", path_.string());
+    if (size_bytes > kFileBytesMax) return fs_error(EFBIG, "fallocate", path_.string());
+    if (!preallocate_supported_) return false;
+    node_->reserved = std::max(node_->reserved, size_bytes);
+    return true;
+  }
+
   Status sync() override {
     std::lock_guard<std::mutex> lock(mutex_);
     if (generation_ != fs_generation_) return crashed(path_);
@@ -204,6 +218,7 @@ class MemFile final : public File {
   const std::filesystem::path path_;
   const bool writable_;      // not opened OpenMode::read_only
   std::size_t& open_files_;  // the MemFs's count of live handles, under mutex_
+  const bool& preallocate_supported_;
 };
 
 }  // namespace
@@ -229,8 +244,9 @@ Result<std::shared_ptr<File>> MemFs::open(const std::filesystem::path& path, Ope
     node = std::make_shared<Node>();
     nodes_.emplace(key, node);
   }
-  auto file = std::make_shared<MemFile>(mutex_, generation_, node, path,
-                                        mode != OpenMode::read_only, open_files_);
+  auto file =
+      std::make_shared<MemFile>(mutex_, generation_, node, path, mode != OpenMode::read_only,
+                                open_files_, preallocate_supported_);
   ++open_files_;
   open_files_peak_ = std::max(open_files_peak_, open_files_);
   return std::shared_ptr<File>(std::move(file));
@@ -244,6 +260,19 @@ std::size_t MemFs::open_files() const {
 std::size_t MemFs::open_files_peak() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return open_files_peak_;
+}
+
+Result<std::uint64_t> MemFs::allocated_bytes(const std::filesystem::path& path) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  const std::string key = normalize(path);
+  auto it = nodes_.find(key);
+  if (it == nodes_.end()) return fs_error(ENOENT, "allocated_bytes", key);
+  return std::max<std::uint64_t>(it->second->data.size(), it->second->reserved);
+}
+
+void MemFs::set_preallocate_supported(bool supported) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  preallocate_supported_ = supported;
 }
 
 void MemFs::set_open_files_max(std::size_t max) {

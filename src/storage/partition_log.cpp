@@ -15,6 +15,7 @@
 #include "spate/protocol/record_batch.h"
 
 #include "log_files.h"
+#include "recompress.h"
 #include "segment.h"
 
 namespace spate::storage {
@@ -262,6 +263,11 @@ Result<AppendResult> PartitionLog::append(std::span<std::byte> batch, Term term,
   auto header = protocol::validate_client_batch(batch, config_.batch_bytes_max, budget,
                                                 timestamp_rules(config_, clock_.wall_ms()));
   if (!header) return header.error();
+  std::vector<std::byte> recompressed;  // compression.type other than the batch's
+  if (needs_recompression(config_, *header)) {
+    if (auto s = recompress(config_, batch, *header, recompressed); !s) return s.error();
+    batch = recompressed;
+  }
   if (term < last_term()) {
     return Error::invalid(fmt::format("term {} below the log's last term {}", term, last_term()));
   }

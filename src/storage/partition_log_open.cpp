@@ -326,6 +326,11 @@ Status PartitionLog::load_unclean(const std::vector<Offset>& bases, Offset recov
       stop = fmt::format("segment ends at offset {} but the next starts at {}", scan->next_offset,
                          *next_base);
     }
+    if (stop && !next_base) {
+      auto unwritten = cut_unwritten_tail(**file, scan->valid_end);
+      if (!unwritten) return unwritten.error();
+      if (*unwritten) stop.reset();
+    }
     if (!stop) {
       if (next_base) {
         seg.finish_time_index();
@@ -404,6 +409,7 @@ Status PartitionLog::close() {
   if (write_block_) {
     if (auto s = try_resume(); !s) return s;
   }
+  if (auto s = trim_active(); !s) return fail_write(s.error(), false);
   Segment& segment = active();
   segment.finish_time_index();
   auto files = segment.write_indexes(fs_);

@@ -21,6 +21,7 @@ Status PartitionLog::open_new_segment(Offset base) {
   if (!file) return file.error();
   segments_.push_back(std::make_unique<Segment>(base, *file, dir_, clock_.steady_now(),
                                                 clock_.wall_ms(), *cache_, cache_owner_));
+  preallocate_active();
   directory_dirty_ = true;
   // Not durable until the next flush syncs the folder (a truncation may have
   // removed a newer, durable segment of the same or a higher base).
@@ -29,6 +30,7 @@ Status PartitionLog::open_new_segment(Offset base) {
 }
 
 Status PartitionLog::seal_active() {
+  if (auto s = trim_active(); !s) return s;
   Segment& segment = active();
   segment.finish_time_index();
   auto files = segment.write_indexes(fs_);

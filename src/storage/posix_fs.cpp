@@ -77,6 +77,22 @@ class PosixFile final : public File {
     return {};
   }
 
+  Result<bool> preallocate(std::uint64_t size_bytes) override {
+#ifdef __linux__
+    int rc = 0;
+    do {  // bounded: only a signal repeats it
+      rc = ::fallocate(fd_, FALLOC_FL_KEEP_SIZE, 0, static_cast<off_t>(size_bytes));
+    } while (rc != 0 && errno == EINTR);
+    if (rc == 0) return true;
+    const int err = errno;
+    if (err == EOPNOTSUPP || err == ENOSYS) return false;
+    return posix_error(err, "fallocate", path_);
+#else
+    (void)size_bytes;
+    return false;
+#endif
+  }
+
   Status truncate(std::uint64_t size_bytes) override {
     if (::ftruncate(fd_, static_cast<off_t>(size_bytes)) != 0) {
       const int err = errno;

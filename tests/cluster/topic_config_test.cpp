@@ -14,6 +14,7 @@
 #include <gtest/gtest.h>
 
 #include "spate/common/assert.h"
+#include "spate/protocol/compression.h"
 #include "spate/protocol/messages/alter_configs.h"
 
 namespace spate::cluster {
@@ -329,6 +330,29 @@ TEST(TopicConfigApply, EveryAppliedConfigReachesTheLogConfig) {
   EXPECT_EQ(plain.timestamp_before_max_ms, std::numeric_limits<std::int64_t>::max());
 }
 
+TEST(TopicConfigs, CompressionTypeAndLevelsReachTheLogConfig) {
+  using protocol::Compression;
+  const std::pair<const char*, std::optional<Compression>> cases[] = {
+      {"producer", std::nullopt},  {"uncompressed", Compression::none},
+      {"gzip", Compression::gzip}, {"snappy", Compression::snappy},
+      {"lz4", Compression::lz4},   {"zstd", Compression::zstd}};
+  for (const auto& [name, codec] : cases) {
+    const auto c = apply_topic_configs(storage::LogConfig{}, {{"compression.type", name}});
+    EXPECT_EQ(c.compression, codec) << name;
+  }
+  EXPECT_EQ(apply_topic_configs(storage::LogConfig{}, {}).compression, std::nullopt);
+  const auto c = apply_topic_configs(storage::LogConfig{}, {{"compression.gzip.level", "1"},
+                                                            {"compression.lz4.level", "12"},
+                                                            {"compression.zstd.level", "-5"}});
+  EXPECT_EQ(c.gzip_level, 1);
+  EXPECT_EQ(c.lz4_level, 12);
+  EXPECT_EQ(c.zstd_level, -5);
+  const storage::LogConfig defaults;
+  EXPECT_EQ(defaults.gzip_level, protocol::kGzipLevelDefault);
+  EXPECT_EQ(defaults.lz4_level, protocol::kLz4LevelDefault);
+  EXPECT_EQ(defaults.zstd_level, protocol::kZstdLevelDefault);
+}
+
 const ConfigEntry& entry(const std::vector<ConfigEntry>& all, std::string_view name) {
   auto it = std::find_if(all.begin(), all.end(), [&](const auto& e) { return e.name == name; });
   SPATE_ASSERT(it != all.end(), "no entry {}", name);
@@ -361,7 +385,7 @@ TEST(TopicConfigDescribe, SourcesAndSynonymsAsKafkaGivesThem) {
   EXPECT_EQ(comp.value, "producer");
   EXPECT_EQ(comp.source, kSourceDefault);
   EXPECT_TRUE(comp.is_default);
-  EXPECT_NE(comp.documentation.find("not implemented"), std::string::npos);
+  EXPECT_NE(comp.documentation.find("recompress"), std::string::npos);
   const auto& ratio = entry(all, "min.cleanable.dirty.ratio");
   EXPECT_EQ(ratio.value, "0.5");
   EXPECT_EQ(ratio.type, ConfigType::float64);

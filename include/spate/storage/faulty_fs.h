@@ -28,6 +28,7 @@ enum class FaultOp : std::uint32_t {
   // create_directories, list, remove, rename, sync_directory. entry_type (a
   // stat) is never counted and never fails.
   directory = 1U << 5U,
+  preallocate = 1U << 6U,
   all = 0xFFFFFFFFU,
 };
 
@@ -95,7 +96,7 @@ class FaultyFs final : public Filesystem {
   std::uint64_t fired_ = 0;
   std::vector<Fired> fired_log_;
   std::filesystem::path last_path_;
-  std::uint64_t counts_[6] = {};
+  std::uint64_t counts_[7] = {};  // one per FaultOp bit (kOpKinds in faulty_fs.cpp)
 };
 
 }  // namespace spate::storage

@@ -42,6 +42,14 @@ class File {
   // Errors: io_error.
   [[nodiscard]] virtual Status truncate(std::uint64_t size_bytes) = 0;
 
+  // Reserves disk space for the file up to `size_bytes` without changing
+  // size() or what reads see (Linux fallocate with FALLOC_FL_KEEP_SIZE): a
+  // preallocated segment (log.preallocate). truncate() gives back what lies
+  // past the new size, also when that is the current size. Returns false,
+  // reserving nothing, where the file system cannot (EOPNOTSUPP).
+  // Errors: io_error, no_space.
+  [[nodiscard]] virtual Result<bool> preallocate(std::uint64_t size_bytes) = 0;
+
   // Makes the data written so far durable (fdatasync).
   // Errors: io_error, no_space. After an error the durable contents are unknown.
   [[nodiscard]] virtual Status sync() = 0;
@@ -129,7 +137,8 @@ class Filesystem {
                                                        const std::filesystem::path& path,
                                                        std::size_t bytes_max);
 
-// The real file system (POSIX calls: pread, pwrite, fdatasync, ftruncate).
+// The real file system (POSIX calls: pread, pwrite, fdatasync, ftruncate,
+// Linux fallocate).
 [[nodiscard]] std::unique_ptr<Filesystem> make_posix_fs();
 
 }  // namespace spate::storage

@@ -75,6 +75,13 @@ class MemFs final : public Filesystem {
                                std::span<const std::byte> bytes);
   [[nodiscard]] Status set_size_durable(const std::filesystem::path& path, std::uint64_t size);
 
+  // Preallocation (File::preallocate): the bytes a file holds on "disk", its
+  // size or more where space was reserved past it (Errors: not_found); and
+  // whether preallocate() works (true by default; false: as on a file system
+  // without fallocate, it returns false).
+  [[nodiscard]] Result<std::uint64_t> allocated_bytes(const std::filesystem::path& path);
+  void set_preallocate_supported(bool supported);
+
   // Descriptor accounting, like RLIMIT_NOFILE: how many File handles are
   // alive, the most since set_open_files_max(), and a cap past which open()
   // fails with EMFILE (0 = none, the default).
@@ -93,6 +100,7 @@ class MemFs final : public Filesystem {
   std::size_t open_files_ = 0;    // live File handles
   std::size_t open_files_peak_ = 0;
   std::size_t open_files_max_ = 0;
+  bool preallocate_supported_ = true;
 };
 
 }  // namespace spate::storage

@@ -25,8 +25,9 @@
 #include "spate/storage/file_cache.h"
 
 namespace spate::protocol {
-struct DecompressBudget;  // spate/protocol/record_batch.h
-struct TimestampRules;    // spate/protocol/record_batch.h
+struct DecompressBudget;                // spate/protocol/record_batch.h
+struct TimestampRules;                  // spate/protocol/record_batch.h
+enum class Compression : std::uint8_t;  // spate/protocol/record_batch.h
 }  // namespace spate::protocol
 
 namespace spate::storage {
@@ -85,6 +86,14 @@ struct LogConfig {
   std::int64_t segment_jitter_ms = 0;
   // preallocate: allocate a new segment's full size on creation.
   bool preallocate = false;
+  // compression.type: nullopt is `producer` (batches stored as sent);
+  // otherwise every batch in another codec is recompressed into this one
+  // (Compression::none: `uncompressed`), at the codec's level below
+  // (compression.gzip.level, .lz4.level, .zstd.level; protocol/compression.h).
+  std::optional<protocol::Compression> compression;
+  int gzip_level = -1;
+  int lz4_level = 9;
+  int zstd_level = 3;
 
   // message.timestamp.type=LogAppendTime: the broker stamps each batch with
   // its clock (maxTimestamp and the timestamp-type attribute bit).
@@ -466,6 +475,14 @@ class PartitionLog {
   // Writing.
   [[nodiscard]] Status open_new_segment(Offset base);
   [[nodiscard]] Status seal_active();
+  // log.preallocate (partition_log_preallocate.cpp): reserve the new active
+  // segment's segment.bytes (never failing the append); give back what it
+  // did not use when it is sealed or the log closes; on recovery, cut the
+  // zeros past the last batch of the active segment quietly (unwritten
+  // preallocated space, not damage). Returns whether the tail was all zeros.
+  void preallocate_active();
+  [[nodiscard]] Status trim_active();
+  [[nodiscard]] Result<bool> cut_unwritten_tail(File& file, std::uint64_t valid_end);
   [[nodiscard]] Status fence(const Error& error);
   // A write-side failure: refuses writes if transient, else fences.
   // `torn_tail`: the active file may hold bytes past the last whole batch.
@@ -514,7 +531,8 @@ class PartitionLog {
   bool closed_ = false;
   // Transient write failures (see Failures above).
   std::optional<Error> write_block_;
-  bool torn_tail_ = false;  // the active file may hold a partial batch
+  bool torn_tail_ = false;            // the active file may hold a partial batch
+  bool active_preallocated_ = false;  // space reserved past the active segment's end
   std::chrono::milliseconds backoff_{0};
   Clock::SteadyTime retry_at_{};
   Clock::SteadyTime recovery_point_retry_at_{};
