@@ -258,9 +258,11 @@ Segment* PartitionLog::segment_for(Offset offset) {
 Result<AppendResult> PartitionLog::append(std::span<std::byte> batch, Term term,
                                           protocol::DecompressBudget* budget) {
   if (auto s = check_usable(); !s) return s.error();
-  // Kafka's log validator: the records too, and maxTimestamp made true.
+  // Kafka's log validator: the records too (each with a key on a compacted
+  // topic), and maxTimestamp made true.
   auto header = protocol::validate_client_batch(batch, config_.batch_bytes_max, budget,
-                                                timestamp_rules(config_, clock_.wall_ms()));
+                                                timestamp_rules(config_, clock_.wall_ms()),
+                                                config_.cleanup_compact);
   if (!header) return header.error();
   if (term < last_term()) {
     return Error::invalid(fmt::format("term {} below the log's last term {}", term, last_term()));

@@ -35,6 +35,11 @@ struct CrashRig : spate::testing::LogRig {
   }
 
   void write(PartitionLog& log, int batches) {
+    // Keyless records come from before the topic was compacted (a compacted
+    // topic refuses them): written under cleanup.policy=delete.
+    LogConfig as_delete = config_;
+    as_delete.cleanup_compact = false;
+    ASSERT_TRUE(log.set_config(as_delete));
     for (int b = 0; b < batches; ++b) {
       std::vector<KeyedRecord> records;
       for (int i = 0; i < 6; ++i, ++counter) {
@@ -49,6 +54,7 @@ struct CrashRig : spate::testing::LogRig {
       ASSERT_TRUE(r) << r.error();
       keys.append(r->base_offset.value(), records);
     }
+    ASSERT_TRUE(log.set_config(config_));
     ASSERT_TRUE(log.roll());
     ASSERT_TRUE(log.flush());
   }

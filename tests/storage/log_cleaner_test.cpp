@@ -316,15 +316,77 @@ TEST_F(LogCleanerTest, ProducerStateRebuiltFromTheCompactedLogStillSeesRetries) 
   EXPECT_TRUE(!older || older->has_value());
 }
 
+// Keyless records written before the topic became compacted (it refuses them
+// from then on) stay.
 TEST_F(LogCleanerTest, KeylessRecordsAreNeverCompacted) {
+  LogConfig as_delete = config_;
+  as_delete.cleanup_compact = false;
+  config_.cleanup_delete = true;
   auto log = open_log();
+  ASSERT_TRUE(log->set_config(as_delete));
   put(*log, {{-1, std::nullopt, "n1"}, {-1, "k", "1"}});
   put(*log, {{-1, std::nullopt, "n2"}, {-1, "k", "2"}});
+  ASSERT_TRUE(log->set_config(config_));
   updates(*log, 30, 10, 3);
   seal(*log);
   ASSERT_TRUE(clean(*log, true).has_value());
   EXPECT_EQ(count_key(*log, "k"), 1U);
   expect_model(*log);  // the model requires every keyless record
+}
+
+}  // namespace
+}  // namespace spate::storage
+
+namespace spate::storage {
+namespace {
+
+// A compacted topic (compact, or compact,delete) refuses a batch holding any
+// record without a key, compressed or not, whole: nothing is appended (Kafka's
+// LogValidator.validateKey). Keyed records and tombstones go in.
+TEST_F(LogCleanerTest, ACompactedLogRefusesRecordsWithoutAKey) {
+  for (bool also_delete : {false, true}) {
+    config_.cleanup_delete = also_delete;
+    auto log = open_log();
+    put(*log, {{-1, "k", "1"}, {-1, "k", std::nullopt}});
+    for (auto codec : {protocol::Compression::none, protocol::Compression::lz4}) {
+      const Offset end = log->end_offset();
+      const auto size = log->size_bytes();
+      auto batch =
+          keyed_batch({{-1, "a", "1"}, {-1, std::nullopt, "no key"}, {-1, "b", "2"}}, ts_, codec);
+      auto r = log->append(batch, Term(1));
+      ASSERT_FALSE(r);
+      EXPECT_EQ(r.error().code(), Errc::invalid_record) << r.error();
+      EXPECT_NE(r.error().message().find("record 1"), std::string::npos) << r.error();
+      EXPECT_EQ(log->end_offset(), end);
+      EXPECT_EQ(log->size_bytes(), size);
+      EXPECT_FALSE(log->fenced());
+      put(*log, {{-1, "a", "1"}, {-1, "b", std::nullopt}}, codec);
+    }
+    expect_model(*log);
+    ASSERT_TRUE(log->close());  // reopened under the next policy
+  }
+}
+
+// The policy is the log's current one: keyless records go in under delete,
+// not once it is switched to compact, and again once it is switched back.
+TEST_F(LogCleanerTest, KeysAreRequiredFromTheMomentThePolicyIsCompact) {
+  LogConfig as_delete = config_;
+  as_delete.cleanup_compact = false;
+  as_delete.cleanup_delete = true;
+  auto log = open_log();
+  auto keyless = [&] { return keyed_batch({{-1, std::nullopt, "v"}}, ts_); };
+  ASSERT_TRUE(log->set_config(as_delete));
+  auto before = keyless();
+  ASSERT_TRUE(log->append(before, Term(1)));
+  ASSERT_TRUE(log->set_config(config_));
+  auto during = keyless();
+  auto refused = log->append(during, Term(1));
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code(), Errc::invalid_record);
+  ASSERT_TRUE(log->set_config(as_delete));
+  auto after = keyless();
+  EXPECT_TRUE(log->append(after, Term(1)));
+  EXPECT_EQ(log->end_offset(), Offset(2));
 }
 
 }  // namespace
