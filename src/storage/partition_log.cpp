@@ -233,7 +233,9 @@ Result<Term> PartitionLog::term_at(Offset offset) const {
   }
   auto it = std::upper_bound(terms_.begin(), terms_.end(), offset,
                              [](Offset o, const TermStart& t) { return o < t.start; });
-  SPATE_ASSERT(it != terms_.begin(), "no term recorded for offset {}", offset);
+  if (it == terms_.begin()) {
+    return Error::not_found(fmt::format("no term recorded for offset {} (compacted away)", offset));
+  }
   return std::prev(it)->term;
 }
 
