@@ -267,7 +267,7 @@ TEST_F(BrokerConfigsTest, CompactedTopicsRefuseRecordsWithoutAKey) {
   EXPECT_EQ(invalid_record, 87);
   for (auto codec :
        {protocol::Compression::none, protocol::Compression::gzip, protocol::Compression::zstd}) {
-    for (std::int16_t version : {3, 7}) {
+    for (std::int16_t version : {std::int16_t{3}, std::int16_t{7}}) {
       auto refused = produce_v(keyed(std::nullopt, codec), version);
       EXPECT_EQ(refused.error_code, invalid_record) << static_cast<int>(codec) << " v" << version;
       EXPECT_EQ(refused.base_offset, -1);
