@@ -101,6 +101,15 @@ class ModelSim {
 
   void one_step();
 
+  // How many records a random batch has, how long its values may be, and
+  // its first timestamp (moves ts_ on).
+  struct BatchShape {
+    int records = 1;
+    std::size_t value_max = 0;
+    std::int64_t first_ts = 0;
+  };
+  BatchShape batch_shape(std::uint64_t records_max, std::size_t largest);
+
   std::vector<std::byte> random_batch();
 
   void append();

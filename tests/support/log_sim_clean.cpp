@@ -206,25 +206,20 @@ void ModelSim::setup_compaction() {
 }
 
 std::vector<std::byte> ModelSim::random_keyed_batch() {
-  const int records = 1 + static_cast<int>(rng_.uniform(30));
-  const auto size_class = rng_.uniform(100);
-  const std::uint64_t value_max = size_class < 70 ? 40 : size_class < 95 ? 400 : 2000;
-  ts_ = std::max(ts_, clock_.wall_ms());
-  const std::int64_t first = rng_.chance(10) ? ts_ - rng_.range(1, 5000) : ts_;
-  ts_ += records;
+  const auto shape = batch_shape(30, 2000);
   std::vector<KeyedRecord> rs;
-  for (int i = 0; i < records; ++i) {
+  for (int i = 0; i < shape.records; ++i) {
     KeyedRecord r;
     r.key = fmt::format("k{}", rng_.uniform(static_cast<std::uint64_t>(keys_)));
     if (!rng_.chance(8)) {
-      r.value = fmt::format(
-          "{}:{}", i,
-          std::string(rng_.uniform(value_max + 1), static_cast<char>('a' + rng_.uniform(26))));
+      r.value = fmt::format("{}:{}", i,
+                            std::string(rng_.uniform(shape.value_max + 1),
+                                        static_cast<char>('a' + rng_.uniform(26))));
     }
     rs.push_back(std::move(r));
   }
   const auto codec = rng_.chance(25) ? kCodecs[rng_.uniform(4)] : protocol::Compression::none;
-  return spate::testing::keyed_batch(rs, first, codec);
+  return spate::testing::keyed_batch(rs, shape.first_ts, codec);
 }
 
 // A batch with one record without a key: refused whole, nothing changes.

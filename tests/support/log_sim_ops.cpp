@@ -45,16 +45,22 @@ void ModelSim::one_step() {
   return unclean_reopen();
 }
 
-std::vector<std::byte> ModelSim::random_batch() {
-  if (compact_) return random_keyed_batch();
-  const int records = 1 + static_cast<int>(rng_.uniform(50));
+ModelSim::BatchShape ModelSim::batch_shape(std::uint64_t records_max, std::size_t largest) {
+  BatchShape shape;
+  shape.records = 1 + static_cast<int>(rng_.uniform(records_max));
   const auto size_class = rng_.uniform(100);
-  const std::size_t value_max = size_class < 70 ? 40 : size_class < 95 ? 400 : 3000;
+  shape.value_max = size_class < 70 ? 40 : size_class < 95 ? 400 : largest;
   ts_ = std::max(ts_, clock_.wall_ms());
   // CreateTime is the client's: now and then a batch from the past.
-  const std::int64_t first = rng_.chance(10) ? ts_ - rng_.range(1, 5000) : ts_;
-  ts_ += records;
-  return make_varied_batch(rng_, records, value_max, first);
+  shape.first_ts = rng_.chance(10) ? ts_ - rng_.range(1, 5000) : ts_;
+  ts_ += shape.records;
+  return shape;
+}
+
+std::vector<std::byte> ModelSim::random_batch() {
+  if (compact_) return random_keyed_batch();
+  const auto shape = batch_shape(50, 3000);
+  return make_varied_batch(rng_, shape.records, shape.value_max, shape.first_ts);
 }
 
 void ModelSim::append() {
