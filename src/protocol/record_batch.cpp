@@ -176,6 +176,13 @@ class RecordCursor {
     if (length == -1) return nullable;
     return length >= 0 && skip(static_cast<std::size_t>(length));
   }
+  // skip_sized(true), telling whether the field was null.
+  bool skip_nullable(bool& null) {
+    std::int32_t length = 0;
+    if (!varint32(length)) return false;
+    null = length == -1;
+    return null || (length >= 0 && skip(static_cast<std::size_t>(length)));
+  }
 
  private:
   template <std::size_t kBytesMax, unsigned kBits>
@@ -218,8 +225,11 @@ struct TimestampRange {
   std::int64_t max = -1;
 };
 
+// `keys_required`: a compacted topic's batch, where every record needs a key
+// (Kafka's LogValidator.validateKey).
 Result<TimestampRange> check_section_timestamps(const BatchHeader& header,
-                                                std::span<const std::byte> records_bytes) {
+                                                std::span<const std::byte> records_bytes,
+                                                bool keys_required) {
   RecordCursor in(records_bytes);
   std::int64_t max_timestamp = -1;  // Kafka's NO_TIMESTAMP
   std::int64_t min_timestamp = -1;
@@ -258,7 +268,13 @@ Result<TimestampRange> check_section_timestamps(const BatchHeader& header,
     if (timestamp != -1 && (min_timestamp == -1 || timestamp < min_timestamp)) {
       min_timestamp = timestamp;
     }
-    if (!body.skip_sized(true)) return invalid_record_at(i, "bad key");
+    bool null_key = false;
+    if (!body.skip_nullable(null_key)) return invalid_record_at(i, "bad key");
+    if (null_key && keys_required) {
+      return invalid_record_at(i,
+                               "a compacted topic (cleanup.policy=compact) cannot accept a record "
+                               "without a key");
+    }
     if (!body.skip_sized(true)) return invalid_record_at(i, "bad value");
     std::int32_t header_count = 0;
     if (!body.varint32(header_count) || header_count < 0 ||
@@ -288,7 +304,7 @@ Result<TimestampRange> check_section_timestamps(const BatchHeader& header,
 
 Result<std::int64_t> check_record_section(const BatchHeader& header,
                                           std::span<const std::byte> records_bytes) {
-  auto range = check_section_timestamps(header, records_bytes);
+  auto range = check_section_timestamps(header, records_bytes, false);
   if (!range) return range.error();
   return range->max;
 }
@@ -299,7 +315,8 @@ Result<std::int64_t> check_record_section(const BatchHeader& header,
 constexpr std::size_t kScratchKeepBytes = std::size_t{16} << 20U;
 
 Result<ClientBatch> check_client_batch(std::span<const std::byte> batch,
-                                       std::size_t batch_bytes_max, DecompressBudget* budget) {
+                                       std::size_t batch_bytes_max, DecompressBudget* budget,
+                                       bool keys_required) {
   auto header = validate_batch(batch, batch_bytes_max);
   if (!header) return header.error();
   const BatchHeader& h = *header;
@@ -317,7 +334,7 @@ Result<ClientBatch> check_client_batch(std::span<const std::byte> batch,
   const auto section = batch.subspan(kBatchHeaderBytes);
   Result<TimestampRange> timestamps = TimestampRange{};
   if (h.compression() == Compression::none) {
-    timestamps = check_section_timestamps(h, section);
+    timestamps = check_section_timestamps(h, section, keys_required);
   } else {
     const std::size_t batch_max = records_bytes_max(batch_bytes_max);
     const bool request_bound = budget != nullptr && !budget->first && budget->left < batch_max;
@@ -355,15 +372,16 @@ Result<ClientBatch> check_client_batch(std::span<const std::byte> batch,
       return Error(Errc::invalid_record,
                    fmt::format("the records do not decompress: {}", inflated.error().detail()));
     }
-    timestamps = check_section_timestamps(h, records);
+    timestamps = check_section_timestamps(h, records, keys_required);
   }
   if (!timestamps) return timestamps.error();
   return ClientBatch{h, timestamps->max, timestamps->min};
 }
 
 Result<BatchHeader> validate_client_batch(std::span<std::byte> batch, std::size_t batch_bytes_max,
-                                          DecompressBudget* budget, const TimestampRules& rules) {
-  auto checked = check_client_batch(batch, batch_bytes_max, budget);
+                                          DecompressBudget* budget, const TimestampRules& rules,
+                                          bool keys_required) {
+  auto checked = check_client_batch(batch, batch_bytes_max, budget, keys_required);
   if (!checked) return checked.error();
   if (auto s = check_timestamp_rules(*checked, rules); !s) return s.error();
   BatchHeader header = checked->header;

@@ -234,7 +234,9 @@ Result<Term> PartitionLog::term_at(Offset offset) const {
   }
   auto it = std::upper_bound(terms_.begin(), terms_.end(), offset,
                              [](Offset o, const TermStart& t) { return o < t.start; });
-  SPATE_ASSERT(it != terms_.begin(), "no term recorded for offset {}", offset);
+  if (it == terms_.begin()) {
+    return Error::not_found(fmt::format("no term recorded for offset {} (compacted away)", offset));
+  }
   return std::prev(it)->term;
 }
 
@@ -259,9 +261,11 @@ Segment* PartitionLog::segment_for(Offset offset) {
 Result<AppendResult> PartitionLog::append(std::span<std::byte> batch, Term term,
                                           protocol::DecompressBudget* budget) {
   if (auto s = check_usable(); !s) return s.error();
-  // Kafka's log validator: the records too, and maxTimestamp made true.
+  // Kafka's log validator: the records too (each with a key on a compacted
+  // topic), and maxTimestamp made true.
   auto header = protocol::validate_client_batch(batch, config_.batch_bytes_max, budget,
-                                                timestamp_rules(config_, clock_.wall_ms()));
+                                                timestamp_rules(config_, clock_.wall_ms()),
+                                                config_.cleanup_compact);
   if (!header) return header.error();
   std::vector<std::byte> recompressed;  // compression.type other than the batch's
   if (needs_recompression(config_, *header)) {

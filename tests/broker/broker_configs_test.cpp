@@ -4,9 +4,11 @@
 // configs librdkafka's admin tests use, AlterConfigs, IncrementalAlterConfigs
 // (APPEND/SUBTRACT on lists), DescribeConfigs sources and synonyms, and the
 // configs that act on Produce (LogAppendTime, the timestamp limits,
-// flush.messages).
+// flush.messages, keys required on compacted topics).
 
 #include <thread>
+
+#include "spate/protocol/compression.h"
 
 #include "broker_fixture.h"
 
@@ -225,6 +227,66 @@ TEST_F(BrokerConfigsTest, FlushMessagesFlushesUnderTheIntervalPolicy) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   EXPECT_GT(syncs(), start);
+}
+
+// A topic whose cleanup.policy includes compact refuses a Produce batch with
+// any record without a key, whole, with INVALID_RECORD (87) at every Produce
+// version, as Kafka does (LogValidator.validateKey; ReplicaManager answers
+// the same code to every version); compressed batches too. The policy is the
+// one in force: set by AlterConfigs, appended by IncrementalAlterConfigs.
+TEST_F(BrokerConfigsTest, CompactedTopicsRefuseRecordsWithoutAKey) {
+  create("t", 1);
+  ASSERT_EQ(produce("t", 0, batch(2)).error_code, 0);  // delete: keyless is fine
+  protocol::AlterConfigsRequest r;
+  r.resources.push_back({protocol::kResourceTopic, "t", {{"cleanup.policy", "compact"}}});
+  auto resp = call<protocol::AlterConfigsResponse>(ApiKey::alter_configs, 1, r);
+  ASSERT_EQ(resp.responses.at(0).error_code, 0) << resp.responses[0].error_message.value_or("");
+  auto keyed = [](std::optional<std::string> second_key, protocol::Compression codec) {
+    protocol::BatchBuilder b(1000);
+    protocol::RecordSpec first;
+    first.key = to_bytes("k1");
+    first.value = to_bytes("v1");
+    protocol::RecordSpec second;
+    if (second_key) second.key = to_bytes(*second_key);
+    second.value = to_bytes("v2");
+    b.add(first).add(second);
+    auto built = b.build();
+    if (codec == protocol::Compression::none) return built;
+    return *protocol::compress_batch(built, codec);
+  };
+  auto produce_v = [&](std::vector<std::byte> records, std::int16_t version) {
+    protocol::ProduceRequest p;
+    p.acks = -1;
+    p.timeout_ms = 5000;
+    p.topic_data.push_back({"t", {{0, std::move(records)}}});
+    return call<protocol::ProduceResponse>(ApiKey::produce, version, p)
+        .responses.at(0)
+        .partition_responses.at(0);
+  };
+  const auto invalid_record = code(ErrorCode::invalid_record);
+  EXPECT_EQ(invalid_record, 87);
+  for (auto codec :
+       {protocol::Compression::none, protocol::Compression::gzip, protocol::Compression::zstd}) {
+    for (std::int16_t version : {std::int16_t{3}, std::int16_t{7}}) {
+      auto refused = produce_v(keyed(std::nullopt, codec), version);
+      EXPECT_EQ(refused.error_code, invalid_record) << static_cast<int>(codec) << " v" << version;
+      EXPECT_EQ(refused.base_offset, -1);
+    }
+  }
+  EXPECT_EQ(latest("t", 0), 2);  // nothing of the refused batches was appended
+  EXPECT_EQ(produce_v(keyed("k2", protocol::Compression::none), 7).error_code, 0);
+  EXPECT_EQ(produce_v(keyed("k2", protocol::Compression::lz4), 3).error_code, 0);
+  EXPECT_EQ(latest("t", 0), 6);
+  // compact,delete requires keys too; delete alone no longer does.
+  r.resources[0].configs = {{"cleanup.policy", "delete"}};
+  ASSERT_EQ(
+      call<protocol::AlterConfigsResponse>(ApiKey::alter_configs, 1, r).responses.at(0).error_code,
+      0);
+  EXPECT_EQ(produce("t", 0, batch(1)).error_code, 0);
+  ASSERT_EQ(incremental("t", {{"cleanup.policy", protocol::kConfigOpAppend, "compact"}}).error_code,
+            0);
+  EXPECT_EQ(produce("t", 0, batch(1)).error_code, invalid_record);
+  EXPECT_EQ(latest("t", 0), 7);
 }
 
 }  // namespace

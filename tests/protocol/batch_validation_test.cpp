@@ -357,3 +357,51 @@ TEST(BatchValidation, DecompressedBoundScalesWithTheLimit) {
 
 }  // namespace
 }  // namespace spate::protocol
+
+namespace spate::protocol {
+namespace {
+
+// A compacted topic's batches (keys_required): one record with a null key
+// refuses the batch, compressed or not, naming the record; keyed records,
+// empty keys and tombstones pass; without the flag keyless records pass.
+TEST(BatchValidation, KeysAreRequiredOnCompactedTopics) {
+  auto spec = [](std::optional<std::string> key, std::optional<std::string> value) {
+    RecordSpec r;
+    r.timestamp = 1'700'000'000'000;
+    auto bytes = [](const std::string& s) {
+      auto b = std::as_bytes(std::span<const char>(s.data(), s.size()));
+      return std::vector<std::byte>(b.begin(), b.end());
+    };
+    if (key) r.key = bytes(*key);
+    if (value) r.value = bytes(*value);
+    return r;
+  };
+  BatchBuilder keyless(1'700'000'000'000);
+  keyless.add(spec("a", "1")).add(spec("b", "2")).add(spec(std::nullopt, "3"));
+  BatchBuilder keyed(1'700'000'000'000);
+  keyed.add(spec("a", "1")).add(spec("", "2")).add(spec("c", std::nullopt));
+  const auto plain_keyless = keyless.build();
+  const auto plain_keyed = keyed.build();
+  std::vector<std::pair<std::vector<std::byte>, std::vector<std::byte>>> cases = {
+      {plain_keyless, plain_keyed}};
+  for (auto codec : kCodecs) {
+    cases.emplace_back(*compress_batch(plain_keyless, codec), *compress_batch(plain_keyed, codec));
+  }
+  for (const auto& [without, with] : cases) {
+    auto refused = check_client_batch(without, kLimit, nullptr, true);
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error().code(), Errc::invalid_record);
+    EXPECT_NE(refused.error().message().find("record 2"), std::string::npos) << refused.error();
+    EXPECT_NE(refused.error().message().find("without a key"), std::string::npos);
+    EXPECT_TRUE(check_client_batch(without, kLimit, nullptr, false));
+    EXPECT_TRUE(check_client_batch(with, kLimit, nullptr, true));
+    auto copy = without;
+    auto validated = validate_client_batch(copy, kLimit, nullptr, {}, true);
+    ASSERT_FALSE(validated);
+    EXPECT_EQ(validated.error().code(), Errc::invalid_record);
+    EXPECT_EQ(copy, without);  // refused before anything is rewritten
+  }
+}
+
+}  // namespace
+}  // namespace spate::protocol

@@ -14,26 +14,21 @@
 #include "spate/storage/log_cleaner.h"
 #include "spate/storage/partition_log.h"
 
-#include "support/compaction.h"
-#include "support/log_rig.h"
+#include "support/compaction_rig.h"
 
 namespace spate::storage {
 namespace {
 
-using spate::testing::flatten;
-using spate::testing::keyed_batch;
 using spate::testing::KeyedRecord;
-using spate::testing::KeyModel;
-using spate::testing::read_keyed_batches;
 
-struct CrashRig : spate::testing::LogRig {
+struct CrashRig : spate::testing::CompactionRig {
   CrashRig() {
-    config_.retention_ms = -1;
-    config_.cleanup_compact = true;
     config_.segment_bytes_max = 2048;
     config_.delete_retention_ms = 0;  // tombstones go on the second pass
   }
 
+  // Keyless records come from before the topic was compacted (a compacted
+  // topic refuses them): written under cleanup.policy=delete.
   void write(PartitionLog& log, int batches) {
     for (int b = 0; b < batches; ++b) {
       std::vector<KeyedRecord> records;
@@ -44,23 +39,11 @@ struct CrashRig : spate::testing::LogRig {
         if (counter % 29 == 0) key.reset();  // keyless
         records.push_back({-1, key, value});
       }
-      auto batch = keyed_batch(records, clock_.wall_ms());
-      auto r = log.append(batch, Term(1));
-      ASSERT_TRUE(r) << r.error();
-      keys.append(r->base_offset.value(), records);
+      put_before_compact(log, records);
     }
-    ASSERT_TRUE(log.roll());
-    ASSERT_TRUE(log.flush());
+    seal(log);
   }
 
-  std::string check(PartitionLog& log) {
-    if (auto s = log.check_invariants(); !s) return s.error().message();
-    auto read = read_keyed_batches(log);
-    if (!read) return read.error().message();
-    return keys.check(flatten(*read), log.clean_point(), log.end_offset());
-  }
-
-  KeyModel keys;
   int counter = 0;
 };
 

@@ -15,8 +15,7 @@
 #include "spate/storage/partition_log.h"
 #include "spate/storage/producer_state.h"
 
-#include "support/compaction.h"
-#include "support/log_rig.h"
+#include "support/compaction_rig.h"
 
 namespace spate::storage {
 namespace {
@@ -24,28 +23,16 @@ namespace {
 using spate::testing::flatten;
 using spate::testing::keyed_batch;
 using spate::testing::KeyedRecord;
-using spate::testing::KeyModel;
 using spate::testing::read_keyed_batches;
 
-class LogCleanerTest : public ::testing::Test, public spate::testing::LogRig {
+class LogCleanerTest : public ::testing::Test, public spate::testing::CompactionRig {
  protected:
   LogCleanerTest() {
-    config_.retention_ms = -1;
-    config_.cleanup_compact = true;
     config_.cleanup_delete = false;
     config_.segment_bytes_max = 4096;
     ts_ = clock_.wall_ms();
   }
 
-  // Appends one batch of `records` and records it in the key model.
-  void put(PartitionLog& log, const std::vector<KeyedRecord>& records,
-           protocol::Compression codec = protocol::Compression::none, std::int64_t producer_id = -1,
-           std::int32_t sequence = 0) {
-    auto batch = keyed_batch(records, clock_.wall_ms(), codec, producer_id, sequence);
-    auto r = log.append(batch, Term(1));
-    ASSERT_TRUE(r) << r.error();
-    keys_.append(r->base_offset.value(), records);
-  }
   // `batches` batches of `per_batch` updates over `keys` keys, values v<n>.
   void updates(PartitionLog& log, int batches, int per_batch, int keys) {
     for (int b = 0; b < batches; ++b) {
@@ -58,22 +45,13 @@ class LogCleanerTest : public ::testing::Test, public spate::testing::LogRig {
       put(log, records);
     }
   }
-  // Rolls and flushes so that every segment but the active one is cleanable.
-  static void seal(PartitionLog& log) {
-    ASSERT_TRUE(log.roll());
-    ASSERT_TRUE(log.flush());
-  }
   std::optional<CleanStats> clean(PartitionLog& log, bool force = false) {
     auto r = log.clean(log.end_offset(), force);
     EXPECT_TRUE(r) << r.error();
     EXPECT_TRUE(log.check_invariants()) << log.check_invariants().error();
     return r ? *r : std::nullopt;
   }
-  void expect_model(PartitionLog& log) {
-    auto read = read_keyed_batches(log);
-    ASSERT_TRUE(read) << read.error();
-    EXPECT_EQ(keys_.check(flatten(*read), log.clean_point(), log.end_offset()), "");
-  }
+  void expect_model(PartitionLog& log) { EXPECT_EQ(check(log), ""); }
   std::size_t count_key(PartitionLog& log, const std::string& key) {
     auto read = read_keyed_batches(log);
     EXPECT_TRUE(read);
@@ -94,7 +72,6 @@ class LogCleanerTest : public ::testing::Test, public spate::testing::LogRig {
     ASSERT_TRUE(clean(log, true).has_value());
   }
 
-  KeyModel keys_;
   int counter_ = 0;
 };
 
@@ -316,15 +293,72 @@ TEST_F(LogCleanerTest, ProducerStateRebuiltFromTheCompactedLogStillSeesRetries) 
   EXPECT_TRUE(!older || older->has_value());
 }
 
+// Keyless records written before the topic became compacted (it refuses them
+// from then on) stay.
 TEST_F(LogCleanerTest, KeylessRecordsAreNeverCompacted) {
   auto log = open_log();
-  put(*log, {{-1, std::nullopt, "n1"}, {-1, "k", "1"}});
-  put(*log, {{-1, std::nullopt, "n2"}, {-1, "k", "2"}});
+  put_before_compact(*log, {{-1, std::nullopt, "n1"}, {-1, "k", "1"}});
+  put_before_compact(*log, {{-1, std::nullopt, "n2"}, {-1, "k", "2"}});
   updates(*log, 30, 10, 3);
   seal(*log);
   ASSERT_TRUE(clean(*log, true).has_value());
   EXPECT_EQ(count_key(*log, "k"), 1U);
   expect_model(*log);  // the model requires every keyless record
+}
+
+}  // namespace
+}  // namespace spate::storage
+
+namespace spate::storage {
+namespace {
+
+// A compacted topic (compact, or compact,delete) refuses a batch holding any
+// record without a key, compressed or not, whole: nothing is appended (Kafka's
+// LogValidator.validateKey). Keyed records and tombstones go in.
+TEST_F(LogCleanerTest, ACompactedLogRefusesRecordsWithoutAKey) {
+  for (bool also_delete : {false, true}) {
+    config_.cleanup_delete = also_delete;
+    auto log = open_log();
+    put(*log, {{-1, "k", "1"}, {-1, "k", std::nullopt}});
+    for (auto codec : {protocol::Compression::none, protocol::Compression::lz4}) {
+      const Offset end = log->end_offset();
+      const auto size = log->size_bytes();
+      auto batch =
+          keyed_batch({{-1, "a", "1"}, {-1, std::nullopt, "no key"}, {-1, "b", "2"}}, ts_, codec);
+      auto r = log->append(batch, Term(1));
+      ASSERT_FALSE(r);
+      EXPECT_EQ(r.error().code(), Errc::invalid_record) << r.error();
+      EXPECT_NE(r.error().message().find("record 1"), std::string::npos) << r.error();
+      EXPECT_EQ(log->end_offset(), end);
+      EXPECT_EQ(log->size_bytes(), size);
+      EXPECT_FALSE(log->fenced());
+      put(*log, {{-1, "a", "1"}, {-1, "b", std::nullopt}}, codec);
+    }
+    expect_model(*log);
+    ASSERT_TRUE(log->close());  // reopened under the next policy
+  }
+}
+
+// The policy is the log's current one: keyless records go in under delete,
+// not once it is switched to compact, and again once it is switched back.
+TEST_F(LogCleanerTest, KeysAreRequiredFromTheMomentThePolicyIsCompact) {
+  LogConfig as_delete = config_;
+  as_delete.cleanup_compact = false;
+  as_delete.cleanup_delete = true;
+  auto log = open_log();
+  auto keyless = [&] { return keyed_batch({{-1, std::nullopt, "v"}}, ts_); };
+  ASSERT_TRUE(log->set_config(as_delete));
+  auto before = keyless();
+  ASSERT_TRUE(log->append(before, Term(1)));
+  ASSERT_TRUE(log->set_config(config_));
+  auto during = keyless();
+  auto refused = log->append(during, Term(1));
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code(), Errc::invalid_record);
+  ASSERT_TRUE(log->set_config(as_delete));
+  auto after = keyless();
+  EXPECT_TRUE(log->append(after, Term(1)));
+  EXPECT_EQ(log->end_offset(), Offset(2));
 }
 
 }  // namespace

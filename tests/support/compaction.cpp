@@ -50,6 +50,28 @@ std::vector<std::byte> keyed_batch(const std::vector<KeyedRecord>& records, std:
   return batch;
 }
 
+Result<ReadBatch> decode_keyed_batch(std::span<const std::byte> b) {
+  auto header = protocol::decode_batch_header(b, 1 << 30);
+  if (!header) return header.error();
+  std::vector<std::byte> records(b.begin() + protocol::kBatchHeaderBytes, b.end());
+  if (header->compression() != protocol::Compression::none) {
+    auto plain = protocol::batch_records(b, 1 << 28);
+    if (!plain) return plain.error();
+    records = std::move(*plain);
+  }
+  auto views = protocol::decode_record_section(*header, records);
+  if (!views) return views.error();
+  ReadBatch rb{*header, {}};
+  for (const auto& v : *views) {
+    KeyedRecord k;
+    k.offset = v.offset;
+    if (v.key) k.key = string_of(*v.key);
+    if (v.value) k.value = string_of(*v.value);
+    rb.records.push_back(k);
+  }
+  return rb;
+}
+
 Result<std::vector<ReadBatch>> read_keyed_batches(storage::PartitionLog& log,
                                                   std::optional<Offset> end) {
   std::vector<ReadBatch> out;
@@ -65,25 +87,9 @@ Result<std::vector<ReadBatch>> read_keyed_batches(storage::PartitionLog& log,
     std::vector<std::span<const std::byte>> batches;
     if (!split_batches(*bytes, batches)) return Error::malformed("read did not end at a batch");
     for (auto b : batches) {
-      auto header = protocol::decode_batch_header(b, 1 << 30);
-      if (!header) return header.error();
-      std::vector<std::byte> records(b.begin() + protocol::kBatchHeaderBytes, b.end());
-      if (header->compression() != protocol::Compression::none) {
-        auto plain = protocol::batch_records(b, 1 << 28);
-        if (!plain) return plain.error();
-        records = std::move(*plain);
-      }
-      auto views = protocol::decode_record_section(*header, records);
-      if (!views) return views.error();
-      ReadBatch rb{*header, {}};
-      for (const auto& v : *views) {
-        KeyedRecord k;
-        k.offset = v.offset;
-        if (v.key) k.key = string_of(*v.key);
-        if (v.value) k.value = string_of(*v.value);
-        rb.records.push_back(k);
-      }
-      out.push_back(std::move(rb));
+      auto rb = decode_keyed_batch(b);
+      if (!rb) return rb.error();
+      out.push_back(std::move(*rb));
     }
     if (r->next_offset <= from) break;
     from = r->next_offset;

@@ -39,6 +39,10 @@ struct ReadBatch {
   std::vector<KeyedRecord> records;
 };
 
+// One stored batch, decoded (decompressed if need be).
+// Errors: malformed bytes.
+[[nodiscard]] Result<ReadBatch> decode_keyed_batch(std::span<const std::byte> batch);
+
 // Every batch of the log from its start to `end` (default: its end), decoded.
 // Errors: the log's, or malformed bytes.
 [[nodiscard]] Result<std::vector<ReadBatch>> read_keyed_batches(storage::PartitionLog& log,

@@ -25,8 +25,8 @@ using spate::testing::make_varied_batch;
 using spate::testing::split_batches;
 using spate::testing::unexpected_files;
 
-ModelSim::ModelSim(std::uint64_t seed, bool faults, SimStats& stats)
-    : seed_(seed), rng_(seed), faults_(faults), stats_(stats) {
+ModelSim::ModelSim(std::uint64_t seed, bool faults, SimStats& stats, bool compact)
+    : seed_(seed), rng_(seed), faults_(faults), compact_(compact), stats_(stats) {
   config_.segment_bytes_max = 16384 + rng_.uniform(49153);  // 16..64 KiB
   config_.index_interval_bytes = static_cast<std::uint32_t>(rng_.uniform(8193));
   config_.segment_age_max = std::chrono::milliseconds(1 + rng_.uniform(600'000));
@@ -38,6 +38,7 @@ ModelSim::ModelSim(std::uint64_t seed, bool faults, SimStats& stats)
                                        : FlushPolicy::none;
   config_.flush_interval = std::chrono::milliseconds(1 + rng_.uniform(5000));
   ts_ = clock_.wall_ms();
+  if (compact_) setup_compaction();  // after the draws above: other seeds run as before
 }
 
 // Runs `ops` random operations. Returns an empty string, or the seed, what
@@ -73,8 +74,9 @@ std::string ModelSim::fail(const std::string& what) {
   if (failure_.empty()) {
     std::ostringstream out;
     out << "seed " << seed_ << (faults_ ? " (FaultyFs)" : " (MemFs)") << " step " << step_ << ": "
-        << what << "\n  replay: SPATE_SIM_SEED=" << seed_ << " --gtest_filter=LogModelSim.*"
-        << (faults_ ? "Faults" : "MemFs") << "*\n  last operations:";
+        << what << "\n  replay: SPATE_SIM_SEED=" << seed_ << " --gtest_filter=LogModelSim."
+        << (compact_ ? "Compacted*" : "*") << (faults_ ? "Faults" : "MemFs")
+        << "*\n  last operations:";
     for (const auto& l : trail_) out << "\n    " << l;
     failure_ = out.str();
   }
@@ -246,24 +248,29 @@ void ModelSim::check_reads_match_model(Offset limit, const char* why) {
       return;
     }
     std::vector<std::span<const std::byte>> parts;
+    // Compaction may leave a gap up to the limit: nothing more to read.
+    const auto* next = model_.at_or_after(from);
+    if (bytes->empty() && (next == nullptr || next->base >= limit)) return;
     if (!check(
             split_batches(*bytes, parts) && !parts.empty(),
             fmt::format("{}: read from {} (limit {}) returned no whole batch", why, from, limit))) {
       return;
     }
     for (const auto& part : parts) {
-      const auto* want = model_.containing(from);
-      if (!check(want != nullptr && want->base <= from && want->next <= limit &&
+      const auto* want = model_.at_or_after(from);
+      if (!check(want != nullptr && (compact_ || want->base <= from) && want->next <= limit &&
                      std::equal(part.begin(), part.end(), want->bytes.begin(), want->bytes.end()),
                  fmt::format("{}: the batch read at {} differs from the model", why, from))) {
         return;
       }
       from = want->next;
     }
-    if (!check(r->next_offset == from, fmt::format("{}: read next_offset {} but batches end at {}",
-                                                   why, r->next_offset, from))) {
+    if (!check(r->next_offset >= from && model_.gap(from, r->next_offset),
+               fmt::format("{}: read next_offset {} but batches end at {}", why, r->next_offset,
+                           from))) {
       return;
     }
+    from = r->next_offset;
   }
 }
 
@@ -461,6 +468,7 @@ void ModelSim::verify_after_reopen(const char* why, bool nothing_lost) {
       return;
     }
     model_.restart_at(end);
+    tombstone_cleaned_ms_.clear();
     ++stats_.restarts;
   }
   if (nothing_lost && !crashed_in_reopen_ &&
@@ -479,7 +487,11 @@ void ModelSim::verify_after_reopen(const char* why, bool nothing_lost) {
   // not fire during the open is dropped.
   faulty_.clear();
   plan_pending_ = false;
-  if (auto diff = compare_with_model(*log_, model_); !diff.empty()) {
+  if (compact_) {
+    committed_ = std::min(committed_, end);
+    verify_compaction(why, false);
+    if (!failure_.empty()) return;
+  } else if (auto diff = compare_with_model(*log_, model_); !diff.empty()) {
     fail(fmt::format("{}: {}", why, diff));
     return;
   }

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <deque>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -26,6 +27,7 @@
 #include "spate/storage/mem_fs.h"
 #include "spate/storage/partition_log.h"
 
+#include "support/compaction.h"
 #include "support/log_testing.h"
 
 namespace spate::storage::sim {
@@ -53,11 +55,18 @@ struct SimStats {
   std::uint64_t refused = 0;   // failed writes after which the log refused writes
   std::uint64_t resumed = 0;   // refusing logs that took writes again without a restart
   std::uint64_t absorbed = 0;  // full disks absorbed on purpose (recovery point, retention roll)
+  // Compaction (ModelSim with `compact`):
+  std::uint64_t passes = 0;              // cleaning passes that ran through
+  std::uint64_t passes_failed = 0;       // passes an injected fault stopped
+  std::uint64_t records_removed = 0;     // records the passes removed (seen by the model)
+  std::uint64_t tombstones_removed = 0;  // of which tombstones past delete.retention.ms
 };
 
 class ModelSim {
  public:
-  ModelSim(std::uint64_t seed, bool faults, SimStats& stats);
+  // `compact`: the log has cleanup.policy=compact (keyed batches, some
+  // compressed; cleaning passes among the operations; log_sim_clean.cpp).
+  ModelSim(std::uint64_t seed, bool faults, SimStats& stats, bool compact = false);
 
   std::string run(int ops);
 
@@ -91,6 +100,15 @@ class ModelSim {
   void on_error(const Error& e, const char* op, Kind kind);
 
   void one_step();
+
+  // How many records a random batch has, how long its values may be, and
+  // its first timestamp (moves ts_ on).
+  struct BatchShape {
+    int records = 1;
+    std::size_t value_max = 0;
+    std::int64_t first_ts = 0;
+  };
+  BatchShape batch_shape(std::uint64_t records_max, std::size_t largest);
 
   std::vector<std::byte> random_batch();
 
@@ -133,9 +151,37 @@ class ModelSim {
 
   void check_steady();
 
+  // Compaction (log_sim_clean.cpp).
+  void setup_compaction();
+  std::vector<std::byte> random_keyed_batch();
+  void keyless_append();
+  void clean();
+  void on_clean_error(const Error& e);
+  bool clean_tolerated(const std::vector<FaultyFs::Fired>& fired, bool ran);
+  // Reads the whole log and checks it against the model record by record
+  // (below the clean point) and byte for byte (above it), then makes the
+  // model what the log holds. `pass_done`: a pass just ran through.
+  void verify_compaction(const char* why, bool pass_done);
+  // Truncation never goes below what was committed (cleaning covers only that).
+  [[nodiscard]] std::vector<Offset> truncation_targets(Offset start) const;
+  // The records of a model batch, decoded once (cached by base offset, size and CRC).
+  const std::vector<spate::testing::KeyedRecord>* records_of(const spate::testing::ModelBatch& b);
+
   std::uint64_t seed_;
   Rng rng_;
   bool faults_;
+  bool compact_ = false;
+  Offset committed_{0};    // cleaning may cover offsets below; truncation stays above
+  std::int64_t keys_ = 0;  // keys k0..k<keys_-1>
+  // When each tombstone first lay below the clean point (it may go
+  // delete.retention.ms later), by offset.
+  std::map<std::int64_t, std::int64_t> tombstone_cleaned_ms_;
+  struct Decoded {
+    std::size_t size = 0;
+    std::uint32_t crc = 0;
+    std::vector<spate::testing::KeyedRecord> records;
+  };
+  std::map<std::int64_t, Decoded> decoded_;  // by base offset
   SimStats& stats_;
   MemFs mem_;
   FaultyFs faulty_{mem_};

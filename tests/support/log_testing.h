@@ -51,11 +51,26 @@ class LogModel {
   // Drops everything: the log restarted empty at `at`.
   void restart_at(Offset at);
 
-  [[nodiscard]] Offset end() const { return batches_.empty() ? floor_ : batches_.back().next; }
+  [[nodiscard]] Offset end() const {
+    return batches_.empty() ? floor_ : std::max(floor_, batches_.back().next);
+  }
   [[nodiscard]] const std::vector<ModelBatch>& batches() const { return batches_; }
   [[nodiscard]] bool empty() const { return batches_.empty(); }
   // The batch holding `offset`, if any.
   [[nodiscard]] const ModelBatch* containing(Offset offset) const;
+  // The batch holding `offset`, or else the first one after it (compaction
+  // leaves gaps: a read from inside one starts at the next batch); if any.
+  [[nodiscard]] const ModelBatch* at_or_after(Offset offset) const;
+  // Compaction rewrote the batch at `base` (same offsets, fewer records) or
+  // removed it; the end stays where it was.
+  void replace(Offset base, std::vector<std::byte> bytes);
+  void erase(Offset base);
+  // Whether no batch holds an offset in [from, to) and `to` is not past the
+  // end: a read may step over it.
+  [[nodiscard]] bool gap(Offset from, Offset to) const {
+    const ModelBatch* b = at_or_after(from);
+    return b == nullptr ? to <= end() : b->base >= to;
+  }
   [[nodiscard]] const ModelBatch* starting_at(Offset base) const;
   // Whether `offset` is a base offset of a batch or end().
   [[nodiscard]] bool is_boundary(Offset offset) const;
@@ -66,13 +81,13 @@ class LogModel {
 
  private:
   std::vector<ModelBatch> batches_;
-  Offset floor_{0};  // end() of an empty model
+  Offset floor_{0};  // end() of an empty model; never above end() (a removed last batch)
 };
 
 // Reads every batch from log.start_offset() to log.end_offset() and checks
-// that each read returns whole batches, beginning at the batch holding `from`,
-// each identical to the model's. Returns an empty string if all is well, or
-// what differs.
+// that each read returns whole batches, beginning at the batch holding `from`
+// (or the next one, past a gap compaction left), each identical to the model's. Returns an empty
+// string if all is well, or what differs.
 [[nodiscard]] std::string compare_with_model(storage::PartitionLog& log, const LogModel& model);
 
 // Reads the whole log into separate batches (for equality checks).

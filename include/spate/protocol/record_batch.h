@@ -165,7 +165,9 @@ struct TimestampRules {
 // parsing completely (lengths, key, value, headers with non-null keys),
 // offsetDelta equal to the record's index (Kafka rewrites other deltas; Spate
 // stores batches verbatim, so it refuses them), timestampDelta not
-// overflowing, and no bytes after the last record.
+// overflowing, and no bytes after the last record. With `keys_required` (a
+// topic whose cleanup.policy includes compact), a record with a null key
+// refuses the whole batch, as Kafka's LogValidator.validateKey does.
 //
 // `budget`, if given, is what the request may still decompress (see
 // DecompressBudget); what this batch used is taken off.
@@ -174,7 +176,8 @@ struct TimestampRules {
 //   records decompress past records_bytes_max or past the budget.
 [[nodiscard]] Result<ClientBatch> check_client_batch(std::span<const std::byte> batch,
                                                      std::size_t batch_bytes_max,
-                                                     DecompressBudget* budget = nullptr);
+                                                     DecompressBudget* budget = nullptr,
+                                                     bool keys_required = false);
 
 // check_client_batch and check_timestamp_rules, then, as Kafka does, makes
 // the header's maxTimestamp the records' largest timestamp when it differs
@@ -184,7 +187,8 @@ struct TimestampRules {
 [[nodiscard]] Result<BatchHeader> validate_client_batch(std::span<std::byte> batch,
                                                         std::size_t batch_bytes_max,
                                                         DecompressBudget* budget = nullptr,
-                                                        const TimestampRules& rules = {});
+                                                        const TimestampRules& rules = {},
+                                                        bool keys_required = false);
 
 // Walks the records section of a batch (`records_bytes`: the bytes after the
 // header, decompressed if the batch was compressed) with the checks of

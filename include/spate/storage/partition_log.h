@@ -418,7 +418,9 @@ class PartitionLog {
   // The term of the last batch (0 for an empty log).
   [[nodiscard]] Term last_term() const;
   // The term of the batch holding `offset`.
-  // Errors: offset_out_of_range unless start_offset() <= offset < end_offset().
+  // Errors: offset_out_of_range unless start_offset() <= offset < end_offset();
+  //   not_found for an offset in a gap compaction left before the first batch
+  //   an open found (the terms are rebuilt from the batches).
   [[nodiscard]] Result<Term> term_at(Offset offset) const;
   // Total bytes of all segment files.
   [[nodiscard]] std::uint64_t size_bytes() const;

@@ -3,9 +3,10 @@
 // Seeded model test of PartitionLog (style.md §3.11, reliability.md S1/S2):
 // thousands of random operations per seed against an in-memory model, with
 // crashes, torn writes and injected EIO/ENOSPC, checking invariants after every
-// step. Environment: SPATE_SIM_SEED=n replays one seed, SPATE_SIM_SEEDS=n runs
-// n seeds (default 200 per test), SPATE_SIM_OPS=n operations per seed (2000),
-// SPATE_SIM_ALL=1 reports every failing seed instead of stopping after three.
+// step; on plain and on compacted logs (with cleaning passes). Environment: SPATE_SIM_SEED=n
+// replays one seed, SPATE_SIM_SEEDS=n runs n seeds (default 200 per test), SPATE_SIM_OPS=n
+// operations per seed (2000), SPATE_SIM_ALL=1 reports every failing seed instead of stopping after
+// three.
 
 #include <cstdio>
 #include <cstdlib>
@@ -34,7 +35,7 @@ std::vector<std::uint64_t> seeds(std::uint64_t first) {
   return out;
 }
 
-void run_seeds(bool faults, std::uint64_t first_seed) {
+void run_seeds(bool faults, std::uint64_t first_seed, bool compact = false) {
   spate::testing::quiet_storage_logs();
   const int ops = static_cast<int>(env_or("SPATE_SIM_OPS", 2000));
   // The first three failures in full; with SPATE_SIM_ALL=1, one line for
@@ -45,7 +46,7 @@ void run_seeds(bool faults, std::uint64_t first_seed) {
   std::size_t ran = 0;
   for (auto seed : seeds(first_seed)) {
     ++ran;
-    ModelSim sim(seed, faults, stats);
+    ModelSim sim(seed, faults, stats, compact);
     auto failure = sim.run(ops);
     if (failure.empty()) continue;
     ++failed;
@@ -73,11 +74,27 @@ void run_seeds(bool faults, std::uint64_t first_seed) {
       static_cast<unsigned long long>(stats.fenced), static_cast<unsigned long long>(stats.refused),
       static_cast<unsigned long long>(stats.resumed),
       static_cast<unsigned long long>(stats.absorbed));
+  if (compact) {
+    std::printf(
+        "[ sim      ] compaction: %llu passes, %llu stopped by a fault, %llu records removed "
+        "(%llu tombstones)\n",
+        static_cast<unsigned long long>(stats.passes),
+        static_cast<unsigned long long>(stats.passes_failed),
+        static_cast<unsigned long long>(stats.records_removed),
+        static_cast<unsigned long long>(stats.tombstones_removed));
+  }
 }
 
 TEST(LogModelSim, RandomOperationsOnMemFsMatchTheModel) { run_seeds(false, 1); }
 
 TEST(LogModelSim, RandomOperationsWithInjectedFaultsMatchTheModel) { run_seeds(true, 100'001); }
+
+// cleanup.policy=compact (tests/support/log_sim_clean.cpp): keyed batches,
+// batches without a key (refused), and cleaning passes among the operations;
+// a fault at any step of a pass, then a crash or a restart.
+TEST(LogModelSim, CompactedLogOnMemFsMatchesTheModel) { run_seeds(false, 200'001, true); }
+
+TEST(LogModelSim, CompactedLogWithInjectedFaultsMatchesTheModel) { run_seeds(true, 300'001, true); }
 
 // Seeds that once found bugs, replayed on every run whatever the seed range:
 // 100279 (an EIO reading the recovery point at a clean open was taken for
