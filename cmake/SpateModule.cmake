@@ -10,4 +10,8 @@ function(spate_module name)
   # -Wno-... for Asio's headers) come after them and win.
   target_link_libraries(spate_${name} PRIVATE spate_warnings)
   target_link_libraries(spate_${name} PUBLIC ${ARG_DEPS})
+  # The libFuzzer targets see coverage of the modules they drive (the asan preset).
+  if(SPATE_FUZZ)
+    target_compile_options(spate_${name} PRIVATE -fsanitize=fuzzer-no-link)
+  endif()
 endfunction()
