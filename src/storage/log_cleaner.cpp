@@ -66,7 +66,10 @@ std::unique_ptr<CleanTask> PartitionLog::begin_clean(Offset committed_end, bool 
     // Readers keep using the old file while the pass renames and removes
     // names: the segment holds it until finish_clean.
     auto file = s.log();
-    if (!file) return nullptr;  // retried on the next tick; the cache logs nothing
+    if (!file) {  // retried on the next tick; the cache logs nothing
+      for (std::size_t j = 0; j < i; ++j) segments_[j]->unpin();
+      return nullptr;
+    }
     s.pin(*file);
     st.sources.push_back(CleanSource{s.base(), s.end(), s.size_bytes(), s.retention_timestamp(),
                                      *file, s.end() > clean_point_});

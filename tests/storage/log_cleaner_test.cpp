@@ -361,5 +361,24 @@ TEST_F(LogCleanerTest, KeysAreRequiredFromTheMomentThePolicyIsCompact) {
   EXPECT_EQ(log->end_offset(), Offset(2));
 }
 
+TEST_F(LogCleanerTest, AFailedOpenWhileChoosingSegmentsLeavesNoFilePinned) {
+  auto log = open_log();
+  ASSERT_NE(log, nullptr);
+  updates(*log, 30, 10, 3);
+  seal(*log);
+  const auto baseline = mem_.open_files();
+  // The first sealed segment's file opens, the second's fails (EMFILE): no
+  // pass, and the first is let go again (pinned, it would stay open outside
+  // the file cache's limit until some later pass finished).
+  mem_.set_open_files_max(baseline + 1);
+  auto r = log->clean(log->end_offset(), true);
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_FALSE(r->has_value());
+  EXPECT_EQ(mem_.open_files(), baseline);
+  mem_.set_open_files_max(0);
+  ASSERT_TRUE(clean(*log, true).has_value());
+  expect_model(*log);
+}
+
 }  // namespace
 }  // namespace spate::storage
