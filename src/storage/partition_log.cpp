@@ -278,30 +278,36 @@ Result<AppendResult> PartitionLog::append(std::span<std::byte> batch, Term term,
   if (term.value() < 0 || term.value() > std::numeric_limits<std::int32_t>::max()) {
     return Error::invalid(fmt::format("term {} does not fit partitionLeaderEpoch", term));
   }
+  protocol::set_base_offset(batch, end_offset_);
+  protocol::set_partition_leader_epoch(batch, static_cast<std::int32_t>(term.value()));
+  header->base_offset = end_offset_.value();
+  header->partition_leader_epoch = static_cast<std::int32_t>(term.value());
+  return append_stamped(batch, *header);
+}
+
+Result<AppendResult> PartitionLog::append_stamped(std::span<const std::byte> batch,
+                                                  const protocol::BatchHeader& header) {
+  const Term term(header.partition_leader_epoch);
   const Segment& current = *segments_.back();
   const bool full = current.size_bytes() + batch.size() > config_.segment_bytes_max;
   const bool old = clock_.steady_now() - current.created() >= roll_age(current);
   // Relative offsets in the index are 32-bit.
-  const bool offsets_wide = (end_offset_ - current.base()) + header->last_offset_delta + 1 >
+  const bool offsets_wide = (end_offset_ - current.base()) + header.last_offset_delta + 1 >
                             std::int64_t{std::numeric_limits<std::int32_t>::max()};
   if (!current.empty() && (full || old || offsets_wide)) {
     if (auto s = roll(); !s) return s.error();
   }
   Segment& segment = active();
   const std::uint64_t position = segment.size_bytes();
-  protocol::set_base_offset(batch, end_offset_);
-  protocol::set_partition_leader_epoch(batch, static_cast<std::int32_t>(term.value()));
   if (auto s = segment.pinned()->append(batch); !s) return fail_write(s.error(), true).error();
   backoff_ = std::chrono::milliseconds{0};
-  header->base_offset = end_offset_.value();
-  header->partition_leader_epoch = static_cast<std::int32_t>(term.value());
-  segment.note_appended(*header, position, config_.index_interval_bytes);
+  segment.note_appended(header, position, config_.index_interval_bytes);
   segment.note_wall_time(clock_.wall_ms());
   mark_dirty(segment.pinned());
   note_term(term, end_offset_);
-  AppendResult result{end_offset_, header->last_offset()};
-  if (header->log_append_time()) result.log_append_time_ms = header->max_timestamp;
-  end_offset_ = header->next_offset();
+  AppendResult result{end_offset_, header.last_offset()};
+  if (header.log_append_time()) result.log_append_time_ms = header.max_timestamp;
+  end_offset_ = header.next_offset();
   return result;
 }
 

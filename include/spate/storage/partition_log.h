@@ -25,6 +25,7 @@
 #include "spate/storage/file_cache.h"
 
 namespace spate::protocol {
+struct BatchHeader;                     // spate/protocol/record_batch.h
 struct DecompressBudget;                // spate/protocol/record_batch.h
 struct TimestampRules;                  // spate/protocol/record_batch.h
 enum class Compression : std::uint8_t;  // spate/protocol/record_batch.h
@@ -126,6 +127,16 @@ struct AppendResult {
   // Not appended: a retry of an idempotent producer's batch that the log
   // already holds at these offsets (cluster::Partition, ProducerState).
   bool duplicate = false;
+};
+
+// One stored batch as replication sees it (cluster's raft log view).
+struct BatchInfo {
+  Offset base;
+  Offset last;  // inclusive
+  Term term;    // partitionLeaderEpoch
+  bool control = false;
+  std::uint64_t position = 0;  // in its segment's .log file
+  std::uint32_t bytes = 0;     // the whole batch
 };
 
 // Whole record batches, verbatim, ready to be handed to sendfile(2). All the
@@ -294,6 +305,20 @@ class PartitionLog {
   [[nodiscard]] Result<AppendResult> append(std::span<std::byte> batch, Term term,
                                             protocol::DecompressBudget* budget = nullptr);
 
+  // Appends a batch another replica stored (its leader's, through Raft)
+  // verbatim: its framing and CRC are checked (validate_batch, or
+  // validate_compacted_batch for one a cleaner rewrote), never its records,
+  // and nothing in it is rewritten. Errors: the framing's (malformed,
+  // crc_mismatch, invalid_record, record_too_large); invalid_argument unless
+  // its base offset is end_offset() and its partitionLeaderEpoch is at least
+  // last_term(); the write errors of append().
+  [[nodiscard]] Result<AppendResult> append_replicated(std::span<const std::byte> batch);
+
+  // The batch holding `offset`, or (in a gap compaction left) the first
+  // batch after it. Errors: offset_out_of_range unless start_offset() <=
+  // offset < end_offset(); not_found past the last batch (a compacted-away
+  // tail); io_error; corrupt_log; log_fenced once closed.
+  [[nodiscard]] Result<BatchInfo> batch_at(Offset offset);
   // Returns whole batches from one segment, starting with the batch that
   // contains `from` and stopping before `end` (default: end_offset()) and
   // before exceeding `bytes_max`, except that the first batch is always
@@ -475,6 +500,10 @@ class PartitionLog {
   [[nodiscard]] Result<BatchLocation> locate_batch(Segment*& segment, Offset from) const;
 
   // Writing.
+  // The part of append() and append_replicated() after validation: roll if
+  // due, write the (already stamped) batch, index it.
+  [[nodiscard]] Result<AppendResult> append_stamped(std::span<const std::byte> batch,
+                                                    const protocol::BatchHeader& header);
   [[nodiscard]] Status open_new_segment(Offset base);
   [[nodiscard]] Status seal_active();
   // log.preallocate (partition_log_preallocate.cpp): reserve the new active

@@ -1,0 +1,121 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// A partition's log as its Raft replica's log (docs/raft.md, docs/cluster.md):
+// raft::LogView over a storage::PartitionLog, and the driver's writes to it.
+//
+// Indexes: a batch [base, last] is the entry of index last + 1 and span
+// last - base + 1, so that raft's index 0 (the empty log) is "before offset
+// 0": the log's end offset is raft's last index, and raft's commit index is
+// the high watermark. Terms are the batches' partitionLeaderEpoch.
+//
+// A new leader's no-op and a membership entry are control batches (attributes
+// bit 5; consumers skip them) of one record whose key is Kafka's control key
+// (version 0, type) with types LEADER_CHANGE (2) and KRAFT_VOTERS (6), the
+// slots Kafka's own Raft log uses for the same things; the value of a
+// membership record is raft::encode_membership. Every replica builds the same
+// bytes for the same entry (no clock in them).
+
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "spate/cluster/raft_state.h"
+#include "spate/raft/log_view.h"
+#include "spate/storage/partition_log.h"
+
+namespace spate::cluster {
+
+inline constexpr std::int16_t kControlLeaderChange = 2;
+inline constexpr std::int16_t kControlMembership = 6;
+
+// The control batch stored for a no-op (`value` empty, type
+// kControlLeaderChange) or a membership entry, at offset `base` with
+// partitionLeaderEpoch `term`.
+[[nodiscard]] std::vector<std::byte> make_control_batch(std::int16_t type,
+                                                        std::span<const std::byte> value,
+                                                        Offset base, Term term);
+
+// What a stored control batch is to raft: its type and value.
+struct ControlRecord {
+  std::int16_t type = 0;
+  std::vector<std::byte> value;
+};
+// Errors: malformed if the batch is not a one-record uncompressed control
+// batch with a readable control key.
+[[nodiscard]] Result<ControlRecord> read_control_batch(std::span<const std::byte> batch);
+
+// Threading: the partition's shard only. Reads go to the log's files (the
+// page cache), except for the boundaries of the most recent batches, kept in
+// memory (most of raft's lookups land there).
+class PartitionRaftLog final : public raft::LogView {
+ public:
+  // `state` is the replica's raft.state (its start and membership indexes);
+  // indexes it names that no longer hold a membership batch (a crash between
+  // raft.state and the log) are dropped by open().
+  PartitionRaftLog(storage::PartitionLog& log, RaftState state);
+  // Checks the membership indexes against the log. Errors: the log's.
+  [[nodiscard]] Status open();
+
+  [[nodiscard]] raft::Index first_index() const override;
+  [[nodiscard]] raft::Index last_index() const override;
+  [[nodiscard]] Term term(raft::Index index) const override;
+  [[nodiscard]] raft::Index previous_index(raft::Index index) const override;
+  [[nodiscard]] std::vector<raft::Entry> entries(raft::Index from, raft::Index to,
+                                                 std::size_t max_bytes) const override;
+  [[nodiscard]] std::vector<raft::Index> membership_indexes() const override;
+  [[nodiscard]] std::optional<raft::Membership> start_membership() const override;
+  [[nodiscard]] std::vector<std::byte> start_snapshot() const override;
+
+  // The driver's writes (Ready, in its order). append: a normal entry's data
+  // is a stamped batch (stored verbatim); a no-op or membership entry becomes
+  // its control batch. Errors: the log's (append_replicated); invalid_argument
+  // if the entry does not start at last_index() + 1 or its batch disagrees
+  // with its index, span or term.
+  [[nodiscard]] Status append(const raft::Entry& entry);
+  // Removes every entry from index `first` on (an entry's first index).
+  [[nodiscard]] Status truncate_from(raft::Index first);
+
+  // What raft.state must hold for this log (the driver writes it before the
+  // appends and truncations that change it; see raft_state.h).
+  [[nodiscard]] const RaftState& state() const { return state_; }
+  [[nodiscard]] RaftState& state() { return state_; }
+  // Whether `entry` adds a membership index (raft.state to be written first).
+  [[nodiscard]] static bool is_membership(const raft::Entry& entry) {
+    return entry.kind == raft::EntryKind::membership;
+  }
+
+ private:
+  struct Boundary {
+    Offset base;
+    Offset last;
+    Term term;
+  };
+  [[nodiscard]] std::optional<Boundary> batch_ending_at(Offset last) const;
+  [[nodiscard]] std::optional<Boundary> batch_holding(Offset offset) const;
+  [[nodiscard]] const Boundary* cached(Offset offset) const;
+  void remember(const Boundary& b);
+  [[nodiscard]] raft::Entry to_entry(std::span<const std::byte> batch,
+                                     const protocol::BatchHeader& header) const;
+
+  storage::PartitionLog& log_;
+  RaftState state_;
+  // The membership entries state_.membership_indexes names, checked by open().
+  std::map<raft::Index, raft::Entry> memberships_;
+  // The most recent batches' boundaries, ascending and contiguous up to the
+  // log's end (a cache: anything older is read from the log).
+  std::deque<Boundary> recent_;
+  // The batch holding the log's start offset, found once per start.
+  struct FirstBatch {
+    Offset start;
+    Offset base;
+  };
+  mutable std::optional<FirstBatch> first_;
+  static constexpr std::size_t kRecentMax = 512;
+};
+
+}  // namespace spate::cluster

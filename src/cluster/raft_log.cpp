@@ -1,0 +1,257 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// raft::LogView over a PartitionLog (raft_log.h has the mapping).
+
+#include "spate/cluster/raft_log.h"
+
+#include <algorithm>
+
+#include "spate/common/bytes.h"
+#include "spate/common/log.h"
+#include "spate/protocol/record_batch.h"
+
+namespace spate::cluster {
+namespace {
+
+constexpr std::int16_t kControlAttribute = 0x20;
+
+raft::Index index_of(Offset last) { return last.value() + 1; }
+Offset last_of(raft::Index index) { return Offset(index - 1); }
+
+}  // namespace
+
+std::vector<std::byte> make_control_batch(std::int16_t type, std::span<const std::byte> value,
+                                          Offset base, Term term) {
+  ByteWriter key(4);
+  key.write<std::int16_t>(0);  // control key version
+  key.write<std::int16_t>(type);
+  protocol::BatchBuilder builder(0);
+  builder.add_value(value, key.view());
+  auto batch = builder.build();
+  // attributes: control; then the CRC over [21, end) again.
+  store_be<std::int16_t>(batch.data() + protocol::batch_field::kAttributes, kControlAttribute);
+  store_be<std::uint32_t>(batch.data() + protocol::batch_field::kCrc,
+                          protocol::compute_batch_crc(batch));
+  protocol::set_base_offset(batch, base);
+  protocol::set_partition_leader_epoch(batch, static_cast<std::int32_t>(term.value()));
+  return batch;
+}
+
+Result<ControlRecord> read_control_batch(std::span<const std::byte> batch) {
+  auto header = protocol::validate_batch(batch, batch.size());
+  if (!header) return header.error();
+  if (!header->is_control() || header->record_count != 1 ||
+      header->compression() != protocol::Compression::none) {
+    return Error::malformed("not a one-record uncompressed control batch");
+  }
+  auto records = protocol::decode_records(batch);
+  if (!records) return records.error();
+  const auto& r = records->front();
+  if (!r.key || r.key->size() < 4) return Error::malformed("control record without a key");
+  ControlRecord out;
+  out.type = load_be<std::int16_t>(r.key->data() + 2);
+  if (r.value) out.value.assign(r.value->begin(), r.value->end());
+  return out;
+}
+
+PartitionRaftLog::PartitionRaftLog(storage::PartitionLog& log, RaftState state)
+    : log_(log), state_(std::move(state)) {}
+
+Status PartitionRaftLog::open() {
+  std::vector<raft::Index> kept;
+  for (raft::Index i : state_.membership_indexes) {
+    if (i < first_index() || i > last_index()) continue;
+    auto info = log_.batch_at(last_of(i));
+    if (!info) return info.error();
+    if (info->last != last_of(i) || !info->control) continue;
+    auto read = log_.read(info->base, info->bytes, info->last + 1);
+    if (!read) return read.error();
+    auto bytes = read->bytes.read_all();
+    if (!bytes) return bytes.error();
+    auto control = read_control_batch(*bytes);
+    if (!control || control->type != kControlMembership) continue;
+    raft::Entry e{i, info->term, std::move(control->value), raft::EntryKind::membership, 1};
+    memberships_.emplace(i, std::move(e));
+    kept.push_back(i);
+  }
+  state_.membership_indexes = std::move(kept);
+  return {};
+}
+
+raft::Index PartitionRaftLog::first_index() const {
+  // The entry holding the start offset (DeleteRecords may put the start
+  // inside a batch; raft's start is always a batch's first offset).
+  const Offset start = log_.start_offset();
+  if (start >= log_.end_offset()) return log_.end_offset().value() + 1;
+  if (!first_ || first_->start != start) {
+    auto info = log_.batch_at(start);
+    first_ = FirstBatch{start, info ? info->base : start};
+  }
+  return first_->base.value() + 1;
+}
+
+raft::Index PartitionRaftLog::last_index() const { return log_.end_offset().value(); }
+
+const PartitionRaftLog::Boundary* PartitionRaftLog::cached(Offset offset) const {
+  if (recent_.empty() || offset < recent_.front().base || offset > recent_.back().last) {
+    return nullptr;
+  }
+  auto it = std::lower_bound(recent_.begin(), recent_.end(), offset,
+                             [](const Boundary& b, Offset o) { return b.last < o; });
+  return it == recent_.end() ? nullptr : &*it;
+}
+
+void PartitionRaftLog::remember(const Boundary& b) {
+  if (!recent_.empty() && recent_.back().last + 1 != b.base) recent_.clear();
+  recent_.push_back(b);
+  if (recent_.size() > kRecentMax) recent_.pop_front();
+}
+
+std::optional<PartitionRaftLog::Boundary> PartitionRaftLog::batch_holding(Offset offset) const {
+  if (const Boundary* b = cached(offset)) return *b;
+  auto info = log_.batch_at(offset);
+  if (!info) {
+    log::get(log::Module::cluster)
+        ->warn("{}: raft cannot read the batch at offset {}: {}", log_.dir().filename().string(),
+               offset, info.error());
+    return std::nullopt;
+  }
+  return Boundary{info->base, info->last, info->term};
+}
+
+std::optional<PartitionRaftLog::Boundary> PartitionRaftLog::batch_ending_at(Offset last) const {
+  auto b = batch_holding(last);
+  if (!b || b->last != last) return std::nullopt;
+  return b;
+}
+
+Term PartitionRaftLog::term(raft::Index index) const {
+  if (index == 0) return Term(0);
+  if (index == first_index() - 1) {
+    if (index == state_.start_index) return state_.start_term;
+    // The start moved (retention) after raft.state was written: the first
+    // kept batch's term is at least the true one, which costs at most a
+    // needless restart of a follower's log, never a wrong match.
+    if (index < last_index()) {
+      if (auto b = batch_holding(Offset(index))) return b->term;
+    }
+    return Term(-1);
+  }
+  if (index < first_index() || index > last_index()) return Term(-1);
+  auto b = batch_ending_at(last_of(index));
+  return b ? b->term : Term(-1);
+}
+
+raft::Index PartitionRaftLog::previous_index(raft::Index index) const {
+  auto b = batch_holding(last_of(index));
+  // Unreadable: the log's start, from where raft probes again.
+  if (!b) return first_index() - 1;
+  return b->base.value();  // the entry before ends at offset base - 1: index base
+}
+
+raft::Entry PartitionRaftLog::to_entry(std::span<const std::byte> batch,
+                                       const protocol::BatchHeader& header) const {
+  const raft::Index index = index_of(header.last_offset());
+  const auto span = static_cast<std::int32_t>(header.last_offset_delta + 1);
+  const Term term(header.partition_leader_epoch);
+  if (header.is_control()) {
+    if (auto m = memberships_.find(index); m != memberships_.end()) return m->second;
+    auto control = read_control_batch(batch);
+    if (control && control->type == kControlLeaderChange) return raft::Entry{index, term, {}};
+    if (control && control->type == kControlMembership) {
+      return raft::Entry{index, term, std::move(control->value), raft::EntryKind::membership, span};
+    }
+  }
+  return raft::Entry{index, term, std::vector<std::byte>(batch.begin(), batch.end()),
+                     raft::EntryKind::normal, span};
+}
+
+std::vector<raft::Entry> PartitionRaftLog::entries(raft::Index from, raft::Index to,
+                                                   std::size_t max_bytes) const {
+  std::vector<raft::Entry> out;
+  if (from > to || from < first_index() || to > last_index()) return out;
+  if (from == to) {
+    if (auto m = memberships_.find(from); m != memberships_.end()) return {m->second};
+  }
+  std::size_t bytes = 0;
+  // A read from inside a batch returns all of it; the start offset may lie
+  // inside the first batch (DeleteRecords), and reads refuse what is below it.
+  Offset next = std::max(last_of(from), log_.start_offset());
+  // Bounded: each read moves `next` past at least one batch, or stops.
+  while (next <= last_of(to) && (out.empty() || bytes < max_bytes)) {
+    auto read = log_.read(next, std::max<std::size_t>(max_bytes - std::min(bytes, max_bytes), 1),
+                          last_of(to) + 1);
+    if (!read || read->bytes.empty()) break;
+    auto data = read->bytes.read_all();
+    if (!data) break;
+    std::span<const std::byte> rest(*data);
+    while (rest.size() >= protocol::kBatchHeaderBytes) {
+      auto header = protocol::decode_batch_header(rest, rest.size());
+      if (!header || header->total_bytes() > rest.size()) break;
+      if (!out.empty() && bytes + header->total_bytes() > max_bytes) return out;
+      out.push_back(to_entry(rest.first(header->total_bytes()), *header));
+      bytes += header->total_bytes();
+      rest = rest.subspan(header->total_bytes());
+    }
+    if (read->next_offset <= next) break;
+    next = read->next_offset;
+  }
+  return out;
+}
+
+std::vector<raft::Index> PartitionRaftLog::membership_indexes() const {
+  return state_.membership_indexes;
+}
+
+std::optional<raft::Membership> PartitionRaftLog::start_membership() const {
+  return state_.start_membership;
+}
+
+std::vector<std::byte> PartitionRaftLog::start_snapshot() const { return state_.start_snapshot; }
+
+Status PartitionRaftLog::append(const raft::Entry& entry) {
+  if (entry.first() != last_index() + 1) {
+    return Error::invalid(fmt::format("raft entry {} (span {}) does not follow the log's end {}",
+                                      entry.index, entry.span, last_index()));
+  }
+  const Offset base(entry.first() - 1);
+  std::vector<std::byte> control;
+  std::span<const std::byte> batch = entry.data;
+  if (entry.kind == raft::EntryKind::membership || entry.data.empty()) {
+    if (entry.span != 1) return Error::invalid("a no-op or membership entry spans one index");
+    control = make_control_batch(entry.data.empty() && entry.kind == raft::EntryKind::normal
+                                     ? kControlLeaderChange
+                                     : kControlMembership,
+                                 entry.data, base, entry.term);
+    batch = control;
+  }
+  auto header = protocol::decode_batch_header(batch, batch.size());
+  if (!header) return header.error();
+  if (header->base() != base || index_of(header->last_offset()) != entry.index ||
+      header->partition_leader_epoch != entry.term.value()) {
+    return Error::invalid(fmt::format("raft entry {} term {} holds a batch [{}, {}] of epoch {}",
+                                      entry.index, entry.term, header->base(),
+                                      header->last_offset(), header->partition_leader_epoch));
+  }
+  auto appended = log_.append_replicated(batch);
+  if (!appended) return appended.error();
+  remember({header->base(), header->last_offset(), entry.term});
+  if (entry.kind == raft::EntryKind::membership) {
+    memberships_.emplace(entry.index, entry);
+    if (state_.membership_indexes.empty() || state_.membership_indexes.back() < entry.index) {
+      state_.membership_indexes.push_back(entry.index);
+    }
+  }
+  return {};
+}
+
+Status PartitionRaftLog::truncate_from(raft::Index first) {
+  if (auto s = log_.truncate_suffix(last_of(first)); !s) return s;
+  while (!recent_.empty() && recent_.back().last >= last_of(first)) recent_.pop_back();
+  memberships_.erase(memberships_.lower_bound(first), memberships_.end());
+  auto& indexes = state_.membership_indexes;
+  indexes.erase(std::lower_bound(indexes.begin(), indexes.end(), first), indexes.end());
+  return {};
+}
+
+}  // namespace spate::cluster
