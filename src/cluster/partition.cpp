@@ -8,44 +8,69 @@
 namespace spate::cluster {
 
 Partition::Partition(storage::TopicPartition id, std::unique_ptr<storage::PartitionLog> log,
-                     asio::any_io_executor shard, DiskThread& disk)
+                     asio::any_io_executor shard, DiskThread& disk, PartitionRaftConfig raft)
     : id_(std::move(id)), log_(std::move(log)), shard_(std::move(shard)), disk_(disk) {
-  // Keep the term of the log: a restarted single node continues in the same
-  // term (Raft will own this number later).
-  term_ = std::max(Term(1), log_->last_term());
   load_producers();
+  start_raft(std::move(raft));
 }
 
 Result<storage::AppendResult> Partition::append(std::span<std::byte> batch,
                                                 protocol::DecompressBudget* budget) {
   if (closed_)
     return Error(Errc::shutting_down, fmt::format("partition {} is closing", id_.dir_name()));
+  if (!confirmed_leader()) {
+    return Error(Errc::not_leader,
+                 fmt::format("partition {}: this replica is not its leader", id_.dir_name()));
+  }
   auto duplicate = check_producer(batch);
   if (!duplicate) return duplicate.error();
   if (*duplicate) return **duplicate;
-  auto result = log_->append(batch, term_, budget);
-  if (!result) {
+  const raft::Index next = next_index();
+  std::vector<std::byte> rewritten;
+  auto prepared = log_->prepare_append(batch, Offset(next), replica_->term(), rewritten, budget);
+  if (!prepared) {
     if (log_->fenced()) committed_.notify_all();
     if (!log_->fenced() && !log_->writable() &&
-        storage::is_transient_storage_error(result.error())) {
+        storage::is_transient_storage_error(prepared.error())) {
       // A full disk or no descriptors: the batch was not appended, and the
       // log takes writes again by itself. `busy` reaches producers as
       // REQUEST_TIMED_OUT, which every client retries (kafka-python 2.0.2
       // does not know KAFKA_STORAGE_ERROR and fails the send); docs/limits.md.
       // Waiters are not woken: what they wait for still becomes durable.
       return Error(Errc::busy,
-                   fmt::format("partition {}: {}", id_.dir_name(), result.error().message()));
+                   fmt::format("partition {}: {}", id_.dir_name(), prepared.error().message()));
     }
-    return result.error();
+    return prepared.error();
   }
-  appended_bytes_ += batch.size();
-  record_producer(batch, *result);
-  if (log_->config().flush_policy == storage::FlushPolicy::always) {
-    flush_soon();
-  } else {
-    committed_.notify_all();  // the high watermark is the log end
-    flush_if_many(*result);
+  const auto& header = prepared->header;
+  const auto span = static_cast<std::int32_t>(header.last_offset_delta + 1);
+  storage::AppendResult result{header.base(), header.last_offset()};
+  if (header.log_append_time()) result.log_append_time_ms = header.max_timestamp;
+  result.term = replica_->term();
+  Proposal proposal{std::vector<std::byte>(prepared->bytes.begin(), prepared->bytes.end()), span,
+                    next + span};
+  appended_bytes_ += proposal.batch.size();
+  queued_.push_back(std::move(proposal));
+  queued_span_ += span;
+  if (!pending_) {
+    propose_queued();
+    process_ready();
   }
+  if (raft_failed_ || log_->fenced()) {
+    return Error::fenced(fmt::format("partition {}: the log failed", id_.dir_name()));
+  }
+  // Recorded as accepted even if the disk stalls the write below: it is
+  // stored when the log recovers, and a retry must find it.
+  record_producer(batch, result);
+  if (pending_ && pending_->stalled) {
+    // Proposed, but the disk refused the write: it is stored once the log
+    // recovers (a producer that retries may store it twice, as after a
+    // timeout; an idempotent one does not).
+    return Error(Errc::busy, fmt::format("partition {}: {}", id_.dir_name(),
+                                         log_->write_block() ? log_->write_block()->message()
+                                                             : std::string("writes refused")));
+  }
+  flush_if_many(result);
   return result;
 }
 
@@ -56,24 +81,40 @@ void Partition::flush_if_many(const storage::AppendResult& appended) {
   if (unflushed_records_ >= config.flush_messages) flush_soon();
 }
 
-Offset Partition::high_watermark() const {
-  if (log_->config().flush_policy == storage::FlushPolicy::always) {
-    return std::max(log_->start_offset(), log_->flushed_end_offset());
-  }
-  return log_->end_offset();
-}
+Offset Partition::high_watermark() const { return std::max(log_->start_offset(), hw_); }
 
-awaitable<Status> Partition::wait_committed(Offset end, Clock::SteadyTime deadline) {
+awaitable<Status> Partition::wait_committed(Offset end, Clock::SteadyTime deadline, Term term) {
   auto self = shared_from_this();  // alive across the suspension
   // Bounded by the deadline: each pass either returns or waits until it.
   while (true) {
     if (closed_) {
       co_return Error(Errc::shutting_down, fmt::format("partition {} is closing", id_.dir_name()));
     }
-    if (log_->fenced()) {
+    if (log_->fenced() || raft_failed_) {
       co_return Error::fenced(fmt::format("partition {}: the log failed", id_.dir_name()));
     }
-    if (high_watermark() >= end || log_->end_offset() < end) co_return Status{};
+    if (term.value() >= 0 && replica_->term() != term && high_watermark() < end) {
+      // A proposal of an earlier term that did not commit in it may still
+      // commit under a later leader, or be replaced: never acknowledged here.
+      co_return Error(Errc::not_leader,
+                      fmt::format("partition {}: leadership changed (term {} -> {}) before "
+                                  "offset {} committed",
+                                  id_.dir_name(), term, replica_->term(), end - 1));
+    }
+    if (high_watermark() >= end) {
+      if (term.value() >= 0 && end > log_->start_offset() && view_->term(end.value()) != term) {
+        co_return Error(Errc::not_leader,
+                        fmt::format("partition {}: the batch ending at offset {} was replaced "
+                                    "by a new leader's log",
+                                    id_.dir_name(), end - 1));
+      }
+      co_return Status{};
+    }
+    if (log_->end_offset() < end && !pending_ && queued_.empty()) {
+      co_return Error(Errc::not_leader, fmt::format("partition {}: offset {} is no longer in the "
+                                                    "log (truncated by a new leader)",
+                                                    id_.dir_name(), end - 1));
+    }
     const auto now = log_->clock().steady_now();
     if (now >= deadline) {
       co_return Error(Errc::timeout,
@@ -123,8 +164,10 @@ PartitionStatus Partition::status() const {
                          .high_watermark = high_watermark(),
                          .size_bytes = log_->size_bytes(),
                          .segments = log_->segment_count(),
-                         .fenced = log_->fenced(),
-                         .writable = log_->writable()};
+                         .fenced = log_->fenced() || raft_failed_,
+                         .writable = log_->writable(),
+                         .leader_epoch = replica_->term(),
+                         .leader = replica_->leader()};
 }
 
 Result<storage::ReadResult> Partition::read(Offset from, std::uint64_t bytes_max) {
@@ -172,8 +215,14 @@ void Partition::flush_done(const storage::FlushTicket& ticket, const Status& res
     log::get(log::Module::cluster)
         ->error("[{}] flush failed, partition fenced: {}", id_.dir_name(), s.error().message());
   }
+  if (ready_done()) {
+    complete_ready();
+    process_ready();
+  }
   committed_.notify_all();
-  if (!closed_ && !log_->fenced() && (flush_again_ || log_->flush_due())) start_flush();
+  if (!closed_ && !log_->fenced() && !flush_in_flight_ && (flush_again_ || log_->flush_due())) {
+    start_flush();
+  }
   if (!flush_in_flight_) flush_idle_.notify_all();
 }
 
@@ -198,6 +247,14 @@ void Partition::tick() {
                  log_->start_offset());
   }
   if (log_->flush_due()) flush_soon();
+  if (pending_ && pending_->stalled && log_->writable()) {
+    continue_ready();
+    process_ready();
+  }
+  if (!pending_ && !raft_failed_) {
+    replica_->tick();
+    process_ready();
+  }
   producers_tick();
   maybe_clean();
 }
@@ -223,6 +280,14 @@ Status Partition::close_log() {
   if (log_->fenced()) {
     return Error::fenced(
         fmt::format("partition {}: log fenced, not closed cleanly", id_.dir_name()));
+  }
+  // The commit index, so that a restart starts from it (raft.state is
+  // otherwise written only when the term or vote changes).
+  if (!raft_failed_) {
+    if (auto s = write_state_now(); !s) {
+      log::get(log::Module::cluster)
+          ->warn("[{}] raft.state not written at close: {}", id_.dir_name(), s.error().message());
+    }
   }
   auto closed = log_->close();
   if (closed) snapshot_producers_now();

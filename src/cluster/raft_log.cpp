@@ -37,6 +37,28 @@ std::vector<std::byte> make_control_batch(std::int16_t type, std::span<const std
   return batch;
 }
 
+std::vector<std::byte> make_noop_batch(Offset base, Term term) {
+  namespace f = protocol::batch_field;
+  std::vector<std::byte> batch(protocol::kBatchHeaderBytes);
+  std::byte* p = batch.data();
+  store_be<std::int64_t>(p + f::kBaseOffset, base.value());
+  store_be<std::int32_t>(
+      p + f::kBatchLength,
+      static_cast<std::int32_t>(protocol::kBatchHeaderBytes - protocol::kBatchLogOverheadBytes));
+  store_be<std::int32_t>(p + f::kPartitionLeaderEpoch, static_cast<std::int32_t>(term.value()));
+  store_be<std::int8_t>(p + f::kMagic, protocol::kMagicV2);
+  store_be<std::int16_t>(p + f::kAttributes, 0);
+  store_be<std::int32_t>(p + f::kLastOffsetDelta, 0);
+  store_be<std::int64_t>(p + f::kBaseTimestamp, -1);  // Kafka's NO_TIMESTAMP
+  store_be<std::int64_t>(p + f::kMaxTimestamp, -1);
+  store_be<std::int64_t>(p + f::kProducerId, -1);
+  store_be<std::int16_t>(p + f::kProducerEpoch, -1);
+  store_be<std::int32_t>(p + f::kBaseSequence, -1);
+  store_be<std::int32_t>(p + f::kRecordCount, 0);
+  store_be<std::uint32_t>(p + f::kCrc, protocol::compute_batch_crc(batch));
+  return batch;
+}
+
 Result<ControlRecord> read_control_batch(std::span<const std::byte> batch) {
   auto header = protocol::validate_batch(batch, batch.size());
   if (!header) return header.error();
@@ -157,7 +179,6 @@ raft::Entry PartitionRaftLog::to_entry(std::span<const std::byte> batch,
   if (header.is_control()) {
     if (auto m = memberships_.find(index); m != memberships_.end()) return m->second;
     auto control = read_control_batch(batch);
-    if (control && control->type == kControlLeaderChange) return raft::Entry{index, term, {}};
     if (control && control->type == kControlMembership) {
       return raft::Entry{index, term, std::move(control->value), raft::EntryKind::membership, span};
     }
@@ -219,10 +240,9 @@ Status PartitionRaftLog::append(const raft::Entry& entry) {
   std::span<const std::byte> batch = entry.data;
   if (entry.kind == raft::EntryKind::membership || entry.data.empty()) {
     if (entry.span != 1) return Error::invalid("a no-op or membership entry spans one index");
-    control = make_control_batch(entry.data.empty() && entry.kind == raft::EntryKind::normal
-                                     ? kControlLeaderChange
-                                     : kControlMembership,
-                                 entry.data, base, entry.term);
+    control = entry.kind == raft::EntryKind::membership
+                  ? make_control_batch(kControlMembership, entry.data, base, entry.term)
+                  : make_noop_batch(base, entry.term);
     batch = control;
   }
   auto header = protocol::decode_batch_header(batch, batch.size());

@@ -60,6 +60,17 @@ void Replica::become_leader() {
   transfer_target_ = kNoNode;
   progress_->reset(membership(), config_.id, last_index() + 1);
   reset_timers();
+  if (sole_voter()) {
+    // A group of one: its durable log is a majority by itself and no other
+    // leader can exist in this membership, so everything durable commits now
+    // and no no-op is needed (a partition's would cost an offset on every
+    // restart of a single node). A membership change still waits for an
+    // entry of this term (check_change): the driver proposes an empty one.
+    (*progress_)[config_.id].match = log_->durable_last();
+    maybe_commit();
+    broadcast_append();
+    return;
+  }
   // §5.4.2: entries of earlier terms commit only once an entry of this term
   // does; the no-op makes that happen without waiting for a client.
   append_local({Entry{last_index() + 1, term_, {}}});
@@ -169,8 +180,9 @@ void Replica::broadcast_heartbeat() {
 bool Replica::maybe_commit() {
   // A leader that removed itself does not count itself.
   const Index q = progress_->quorum_match(membership(), config_.id, log_->durable_last());
-  // §5.4.2: count replicas only for an entry of the current term.
-  if (q > commit_ && term_at(q) == term_) {
+  // §5.4.2: count replicas only for an entry of the current term (a sole
+  // voter's entries of earlier terms cannot be overwritten by anyone).
+  if (q > commit_ && (term_at(q) == term_ || sole_voter())) {
     commit_ = q;
     return true;
   }

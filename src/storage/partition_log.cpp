@@ -260,6 +260,15 @@ Segment* PartitionLog::segment_for(Offset offset) {
 
 Result<AppendResult> PartitionLog::append(std::span<std::byte> batch, Term term,
                                           protocol::DecompressBudget* budget) {
+  std::vector<std::byte> recompressed;
+  auto prepared = prepare_append(batch, end_offset_, term, recompressed, budget);
+  if (!prepared) return prepared.error();
+  return append_stamped(prepared->bytes, prepared->header);
+}
+
+Result<PreparedBatch> PartitionLog::prepare_append(std::span<std::byte> batch, Offset base,
+                                                   Term term, std::vector<std::byte>& rewritten,
+                                                   protocol::DecompressBudget* budget) {
   if (auto s = check_usable(); !s) return s.error();
   // Kafka's log validator: the records too (each with a key on a compacted
   // topic), and maxTimestamp made true.
@@ -267,10 +276,9 @@ Result<AppendResult> PartitionLog::append(std::span<std::byte> batch, Term term,
                                                 timestamp_rules(config_, clock_.wall_ms()),
                                                 config_.cleanup_compact);
   if (!header) return header.error();
-  std::vector<std::byte> recompressed;  // compression.type other than the batch's
-  if (needs_recompression(config_, *header)) {
-    if (auto s = recompress(config_, batch, *header, recompressed); !s) return s.error();
-    batch = recompressed;
+  if (needs_recompression(config_, *header)) {  // compression.type other than the batch's
+    if (auto s = recompress(config_, batch, *header, rewritten); !s) return s.error();
+    batch = rewritten;
   }
   if (term < last_term()) {
     return Error::invalid(fmt::format("term {} below the log's last term {}", term, last_term()));
@@ -278,11 +286,11 @@ Result<AppendResult> PartitionLog::append(std::span<std::byte> batch, Term term,
   if (term.value() < 0 || term.value() > std::numeric_limits<std::int32_t>::max()) {
     return Error::invalid(fmt::format("term {} does not fit partitionLeaderEpoch", term));
   }
-  protocol::set_base_offset(batch, end_offset_);
+  protocol::set_base_offset(batch, base);
   protocol::set_partition_leader_epoch(batch, static_cast<std::int32_t>(term.value()));
-  header->base_offset = end_offset_.value();
+  header->base_offset = base.value();
   header->partition_leader_epoch = static_cast<std::int32_t>(term.value());
-  return append_stamped(batch, *header);
+  return PreparedBatch{batch, *header};
 }
 
 Result<AppendResult> PartitionLog::append_stamped(std::span<const std::byte> batch,

@@ -174,13 +174,18 @@ TEST_F(RaftLogTest, NoOpsAndMembershipsAreControlBatchesThatSurviveAReopen) {
   ASSERT_TRUE(view.append(change));
   add(view, 3, Term(2));
   EXPECT_EQ(view.membership_indexes(), std::vector<raft::Index>{4});
-  EXPECT_EQ(view.entries(3, 3, 0), std::vector<raft::Entry>{noop});
+  const raft::Entry stored_noop{3, Term(2), make_noop_batch(Offset(2), Term(2))};
+  EXPECT_EQ(view.entries(3, 3, 0), std::vector<raft::Entry>{stored_noop});
   EXPECT_EQ(view.entries(4, 4, 0), std::vector<raft::Entry>{change});
-  // Stored as control batches a consumer skips.
-  auto info = log_->batch_at(Offset(2));
-  ASSERT_TRUE(info);
-  EXPECT_TRUE(info->control);
-  EXPECT_EQ(info->term, Term(2));
+  // The no-op is an empty batch, the membership a control batch: consumers skip both.
+  auto noop_batch = log_->batch_at(Offset(2));
+  ASSERT_TRUE(noop_batch);
+  EXPECT_FALSE(noop_batch->control);
+  EXPECT_EQ(noop_batch->term, Term(2));
+  EXPECT_EQ(noop_batch->bytes, protocol::kBatchHeaderBytes);
+  auto change_batch = log_->batch_at(Offset(3));
+  ASSERT_TRUE(change_batch);
+  EXPECT_TRUE(change_batch->control);
 
   RaftState state = view.state();
   state.membership_indexes.push_back(5);  // a crash left a stale index
@@ -191,7 +196,7 @@ TEST_F(RaftLogTest, NoOpsAndMembershipsAreControlBatchesThatSurviveAReopen) {
   ASSERT_TRUE(reopened.open());
   EXPECT_EQ(reopened.membership_indexes(), std::vector<raft::Index>{4});
   EXPECT_EQ(reopened.entries(4, 4, 0), std::vector<raft::Entry>{change});
-  EXPECT_EQ(reopened.entries(3, 3, 0), std::vector<raft::Entry>{noop});
+  EXPECT_EQ(reopened.entries(3, 3, 0), std::vector<raft::Entry>{stored_noop});
   EXPECT_EQ(reopened.term(4), Term(2));
 }
 

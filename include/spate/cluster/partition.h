@@ -5,22 +5,32 @@
 // disk thread as group commit: while one flush is in flight, every append
 // made meanwhile waits for the next, which covers them all.
 //
-// The high watermark is what consumers may read. On a single node it is the
-// durable end under flush policy `always` (the Raft commit index of a group of
-// one) and the log end under `interval`/`none`. When Raft arrives, the commit
-// index replaces it here and the handlers stay as they are.
+// Every partition is a Raft group (design.md, Replication; docs/cluster.md):
+// its log is the Raft log (PartitionRaftLog), a produced batch is proposed by
+// the leader and stored when the replica's Ready says so, and the high
+// watermark is the Raft commit index. A Ready's entries are made durable on
+// the disk thread (group commit: one Ready at a time; what arrives meanwhile
+// is queued and proposed together after it) before its messages go and
+// advance() is called; under flush.policy `interval`/`none` a Ready counts as
+// durable once written, as the log end did before. Today every group has one
+// voter (this node), which leads as soon as it opens.
 
 #pragma once
 
 #include <chrono>
+#include <deque>
+#include <functional>
 #include <memory>
 
 #include "spate/cluster/disk_thread.h"
 #include "spate/cluster/log_cleaner.h"
+#include "spate/cluster/raft_log.h"
 #include "spate/common/asio.h"
 #include "spate/common/clock.h"
 #include "spate/common/result.h"
+#include "spate/common/rng.h"
 #include "spate/net/signal.h"
+#include "spate/raft/replica.h"
 #include "spate/storage/data_dir.h"
 #include "spate/storage/partition_log.h"
 #include "spate/storage/producer_state.h"
@@ -36,19 +46,33 @@ struct PartitionStatus {
   std::size_t segments = 0;
   bool fenced = false;   // a failed fsync or EIO: reads only, until a restart
   bool writable = true;  // false while writes are refused (full disk, no descriptors)
+  Term leader_epoch{0};  // the Raft term
+  NodeId leader{-1};     // the leader this replica knows (-1: none)
+};
+
+// A partition's Raft group as this node sees it.
+struct PartitionRaftConfig {
+  NodeId self{0};
+  std::vector<NodeId> voters{NodeId(0)};  // the initial membership
+  int election_ticks = 10;
+  int heartbeat_ticks = 1;
 };
 
 // The only door to a partition's log: handlers and the partition manager go
 // through it, never around it (the Raft driver will sit here).
 class Partition : public std::enable_shared_from_this<Partition> {
  public:
+  // Reads raft.state beside the log (blocking: call where opening files is
+  // fine); a group of one voter elects itself here, before the first append.
   Partition(storage::TopicPartition id, std::unique_ptr<storage::PartitionLog> log,
-            asio::any_io_executor shard, DiskThread& disk);
+            asio::any_io_executor shard, DiskThread& disk, PartitionRaftConfig raft = {});
 
   [[nodiscard]] const storage::TopicPartition& id() const { return id_; }
 
-  // Validates and appends one batch with this partition's term. Starts a
-  // flush if the policy is `always`. Errors: the log's (malformed,
+  // Validates one batch and proposes it with this partition's term; it is
+  // appended to the log with its Raft Ready (at once, or after the Ready in
+  // flight). Errors: not_leader unless this replica is the confirmed leader
+  // (it committed an entry of its term); the log's (malformed,
   // crc_mismatch, record_too_large, log_fenced, io_error, ...); busy while
   // the log refuses writes after a full disk or exhausted descriptors
   // (retriable: the batch was not appended, reads go on, and writes resume
@@ -62,8 +86,11 @@ class Partition : public std::enable_shared_from_this<Partition> {
                                                      protocol::DecompressBudget* budget = nullptr);
 
   // Waits until every offset below `end` is committed (below the high
-  // watermark). Errors: timeout at the deadline; log_fenced if a flush failed.
-  awaitable<Status> wait_committed(Offset end, Clock::SteadyTime deadline);
+  // watermark) and, with `term` (AppendResult::term), still holds the batch
+  // proposed in that term. Errors: timeout at the deadline; log_fenced if a
+  // flush failed; not_leader if the batch was replaced (a new leader's log
+  // won) or the partition lost its leadership before committing it.
+  awaitable<Status> wait_committed(Offset end, Clock::SteadyTime deadline, Term term = Term(-1));
 
   // Whole batches from `from`, never past the high watermark.
   // Errors: offset_out_of_range outside [start, end]; the log's.
@@ -93,6 +120,10 @@ class Partition : public std::enable_shared_from_this<Partition> {
   [[nodiscard]] Status set_config(const storage::LogConfig& config) {
     return log_->set_config(config);
   }
+
+  // The Raft term and whether this replica is the confirmed leader.
+  [[nodiscard]] Term term() const { return replica_->term(); }
+  [[nodiscard]] bool leader() const { return confirmed_leader(); }
 
   // Notified whenever the high watermark moves (or the log fails).
   [[nodiscard]] net::Signal& committed() { return committed_; }
@@ -146,11 +177,52 @@ class Partition : public std::enable_shared_from_this<Partition> {
   // At a clean close, on the closing thread.
   void snapshot_producers_now();
 
+  // Raft (partition_raft.cpp).
+  struct Proposal {
+    std::vector<std::byte> batch;
+    std::int32_t span = 1;
+    raft::Index index = 0;  // what it was promised
+  };
+  struct PendingReady {
+    raft::Ready ready;
+    bool state_pending = false;         // raft.state being written
+    std::optional<Offset> durable_end;  // the log must be flushed up to here
+    std::size_t applied = 0;            // entries written to the log so far
+    bool stalled = false;  // a full disk or no descriptors: the rest waits for the log to recover
+  };
+  void start_raft(PartitionRaftConfig config);
+  // A group of one voter: ticks until it leads, each Ready applied on this thread.
+  void elect_sole_voter();
+  [[nodiscard]] Status apply_ready_now();
+  // Applies Readies until one waits for the disk.
+  void process_ready();
+  // Writes the pending Ready's entries (from where a stall left off), then
+  // waits for durability or completes it.
+  void continue_ready();
+  [[nodiscard]] bool ready_done() const;
+  void complete_ready();
+  void propose_queued();
+  void note_commit();
+  // The next index a proposal gets: the replica's last plus what is queued.
+  [[nodiscard]] raft::Index next_index() const;
+  [[nodiscard]] bool confirmed_leader() const;
+  void fail_raft(const Error& error);
+  [[nodiscard]] Status write_state_now();
+
   storage::TopicPartition id_;
   std::unique_ptr<storage::PartitionLog> log_;
   asio::any_io_executor shard_;
   DiskThread& disk_;
-  Term term_{1};
+  std::unique_ptr<PartitionRaftLog> view_;
+  std::unique_ptr<Rng> rng_;
+  std::unique_ptr<raft::Replica> replica_;
+  raft::HardState persisted_;  // what raft.state holds on disk
+  std::optional<PendingReady> pending_;
+  std::deque<Proposal> queued_;
+  std::int32_t queued_span_ = 0;
+  Offset hw_;
+  Term confirmed_term_{-1};  // the term in which this replica committed an entry as leader
+  bool raft_failed_ = false;
   bool flush_in_flight_ = false;
   bool flush_again_ = false;
   bool start_in_flight_ = false;  // a start ticket is on the disk thread

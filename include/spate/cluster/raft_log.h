@@ -8,12 +8,15 @@
 // 0": the log's end offset is raft's last index, and raft's commit index is
 // the high watermark. Terms are the batches' partitionLeaderEpoch.
 //
-// A new leader's no-op and a membership entry are control batches (attributes
-// bit 5; consumers skip them) of one record whose key is Kafka's control key
-// (version 0, type) with types LEADER_CHANGE (2) and KRAFT_VOTERS (6), the
-// slots Kafka's own Raft log uses for the same things; the value of a
-// membership record is raft::encode_membership. Every replica builds the same
-// bytes for the same entry (no clock in them).
+// A new leader's no-op is an empty batch (no records, one offset: what Kafka's
+// own log cleaner leaves behind, so every client skips it; kafka-python 2.0.2
+// hands control records to the application as if they were data). A
+// membership entry is a control batch (attributes bit 5) of one record whose
+// key is Kafka's control key (version 0, type KRAFT_VOTERS (6), the slot
+// Kafka's own Raft log uses for its voters) and whose value is
+// raft::encode_membership. Every replica builds the same bytes for the same
+// entry (no clock in them). Read back, a no-op is a normal entry whose data is
+// its empty batch.
 
 #pragma once
 
@@ -30,11 +33,12 @@
 
 namespace spate::cluster {
 
-inline constexpr std::int16_t kControlLeaderChange = 2;
 inline constexpr std::int16_t kControlMembership = 6;
 
-// The control batch stored for a no-op (`value` empty, type
-// kControlLeaderChange) or a membership entry, at offset `base` with
+// The empty batch stored for a new leader's no-op, at `base` with epoch `term`.
+[[nodiscard]] std::vector<std::byte> make_noop_batch(Offset base, Term term);
+
+// The control batch stored for a membership entry, at offset `base` with
 // partitionLeaderEpoch `term`.
 [[nodiscard]] std::vector<std::byte> make_control_batch(std::int16_t type,
                                                         std::span<const std::byte> value,

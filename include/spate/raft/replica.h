@@ -96,6 +96,10 @@ class Replica {
   // start membership when it deletes the prefix up to `index`).
   // REQUIRES: index >= first_index() - 1 of the log this replica started with.
   [[nodiscard]] Membership membership_at(Index index) const;
+  // This node is the only voter of its latest membership.
+  [[nodiscard]] bool sole_voter() const {
+    return membership().voters.size() == 1 && membership().voters.front() == config_.id;
+  }
   // The index of the latest membership entry (0 if the log has none).
   [[nodiscard]] Index membership_index() const;
   // On a leader, every other member of the latest membership, by id; empty

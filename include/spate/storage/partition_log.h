@@ -21,15 +21,9 @@
 #include "spate/common/clock.h"
 #include "spate/common/result.h"
 #include "spate/common/types.h"
+#include "spate/protocol/record_batch.h"
 #include "spate/storage/file.h"
 #include "spate/storage/file_cache.h"
-
-namespace spate::protocol {
-struct BatchHeader;                     // spate/protocol/record_batch.h
-struct DecompressBudget;                // spate/protocol/record_batch.h
-struct TimestampRules;                  // spate/protocol/record_batch.h
-enum class Compression : std::uint8_t;  // spate/protocol/record_batch.h
-}  // namespace spate::protocol
 
 namespace spate::storage {
 
@@ -127,6 +121,15 @@ struct AppendResult {
   // Not appended: a retry of an idempotent producer's batch that the log
   // already holds at these offsets (cluster::Partition, ProducerState).
   bool duplicate = false;
+  // The Raft term it was proposed in (cluster::Partition; -1: unknown).
+  Term term{-1};
+};
+
+// A validated, stamped batch not yet written (PartitionLog::prepare_append):
+// `bytes` views the caller's batch or its rewrite.
+struct PreparedBatch {
+  std::span<std::byte> bytes;
+  protocol::BatchHeader header;
 };
 
 // One stored batch as replication sees it (cluster's raft log view).
@@ -304,6 +307,15 @@ class PartitionLog {
   // `budget`: see protocol::check_client_batch.
   [[nodiscard]] Result<AppendResult> append(std::span<std::byte> batch, Term term,
                                             protocol::DecompressBudget* budget = nullptr);
+
+  // append()'s validation without the write, for a replicated log whose
+  // leader proposes the batch first: validates `batch` as append() does
+  // (rewriting it into `rewritten` when the topic's compression.type asks)
+  // and stamps base offset `base` and partitionLeaderEpoch `term` in place.
+  // Errors: append()'s, except the write errors.
+  [[nodiscard]] Result<PreparedBatch> prepare_append(std::span<std::byte> batch, Offset base,
+                                                     Term term, std::vector<std::byte>& rewritten,
+                                                     protocol::DecompressBudget* budget = nullptr);
 
   // Appends a batch another replica stored (its leader's, through Raft)
   // verbatim: its framing and CRC are checked (validate_batch, or

@@ -19,6 +19,7 @@ awaitable<std::optional<protocol::ProduceResponse>> produce(HandlerContext& ctx,
     std::shared_ptr<cluster::Partition> partition;
     Offset end;
     protocol::ProducePartitionResponse* response;
+    Term term;  // proposed in (acks=all is never answered after it changed uncommitted)
   };
   std::vector<Pending> pending;
   // Validation decompresses on the shard: bounded per request, so that one
@@ -63,14 +64,14 @@ awaitable<std::optional<protocol::ProduceResponse>> produce(HandlerContext& ctx,
       }
       pr.base_offset = appended->base_offset.value();
       pr.log_append_time_ms = appended->log_append_time_ms;
-      pending.push_back({partition, appended->last_offset + 1, &pr});
+      pending.push_back({partition, appended->last_offset + 1, &pr, appended->term});
     }
   }
   if (request.acks == 0) co_return std::nullopt;
   if (request.acks == -1) {
     const auto deadline = deadline_after(ctx, request.timeout_ms);
     for (auto& p : pending) {
-      auto s = co_await p.partition->wait_committed(p.end, deadline);
+      auto s = co_await p.partition->wait_committed(p.end, deadline, p.term);
       if (!s) p.response->error_code = ctx.code(error_code_for(s.error().code()));
     }
   }

@@ -1,0 +1,241 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// A partition's Raft driver (partition.h describes the whole): the replica
+// over the partition's log, each Ready applied in raft's order (raft.state,
+// truncation, entries, durability, then messages and advance), one Ready at a
+// time, with proposals queued behind the one in flight.
+
+#include <algorithm>
+
+#include "spate/cluster/partition.h"
+#include "spate/common/log.h"
+
+namespace spate::cluster {
+namespace {
+
+std::uint64_t seed_of(const storage::TopicPartition& id, NodeId self) {
+  std::uint64_t h = 1469598103934665603ULL;  // FNV-1a of the name, then the node
+  for (char c : id.dir_name()) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ULL;
+  return h ^ static_cast<std::uint64_t>(self.value());
+}
+
+}  // namespace
+
+void Partition::start_raft(PartitionRaftConfig config) {
+  auto logger = log::get(log::Module::cluster);
+  auto state = read_raft_state(log_->filesystem(), log_->dir());
+  if (!state) {
+    // A damaged raft.state: the term and vote are unknown. A group of one
+    // loses nothing by starting over from the log (its log is the truth);
+    // a replicated group will need its peers (issue 15, later).
+    logger->error("[{}] {}; starting from the log's last term", id_.dir_name(),
+                  state.error().message());
+    state = RaftState{};
+  }
+  // The log may hold a later term than raft.state (a log written before
+  // raft.state existed, or a crash between them): a term never goes back.
+  if (state->hard.term < log_->last_term()) {
+    state->hard.term = log_->last_term();
+    state->hard.vote = raft::kNoNode;
+  }
+  state->hard.commit = std::min<raft::Index>(state->hard.commit, log_->end_offset().value());
+  persisted_ = state->hard;
+  view_ = std::make_unique<PartitionRaftLog>(*log_, std::move(*state));
+  if (auto s = view_->open(); !s) {
+    fail_raft(s.error());
+    return;
+  }
+  rng_ = std::make_unique<Rng>(seed_of(id_, config.self));
+  raft::Config rc;
+  rc.id = config.self;
+  rc.voters = config.voters;
+  rc.election_ticks = config.election_ticks;
+  rc.heartbeat_ticks = config.heartbeat_ticks;
+  replica_ = std::make_unique<raft::Replica>(rc, *view_, *rng_, persisted_);
+  hw_ = Offset(std::min(replica_->commit(), log_->end_offset().value()));
+  if (config.voters.size() == 1 && config.voters.front() == config.self) elect_sole_voter();
+}
+
+void Partition::elect_sole_voter() {
+  // Bounded: a sole voter campaigns within 2 x election_ticks and wins at once.
+  for (int i = 0; i < 1000 && replica_->role() != raft::Role::leader && !raft_failed_; ++i) {
+    replica_->tick();
+    for (int round = 0; round < 100 && replica_->has_ready() && !raft_failed_; ++round) {
+      if (auto s = apply_ready_now(); !s) fail_raft(s.error());
+    }
+  }
+  note_commit();
+  if (!confirmed_leader() && !raft_failed_) {
+    fail_raft(Error(Errc::not_leader, "a group of one did not elect itself"));
+  }
+}
+
+Status Partition::write_state_now() {
+  view_->state().hard.commit = std::max(view_->state().hard.commit,
+                                        std::min(replica_->commit(), log_->end_offset().value()));
+  if (auto s = write_raft_state(log_->filesystem(), log_->dir(), view_->state()); !s) return s;
+  persisted_ = view_->state().hard;
+  return {};
+}
+
+// Every step on this thread, the disk work included (opening only).
+Status Partition::apply_ready_now() {
+  raft::Ready r = replica_->ready();
+  if (r.hard_state) view_->state().hard = *r.hard_state;
+  if (r.restart) return Error::invalid("a log restart needs a replicated group");
+  const bool term_or_vote = r.hard_state && (r.hard_state->term != persisted_.term ||
+                                             r.hard_state->vote != persisted_.vote);
+  if (term_or_vote) {
+    if (auto s = write_raft_state(log_->filesystem(), log_->dir(), view_->state()); !s) return s;
+    persisted_ = view_->state().hard;
+  }
+  if (r.truncate_from) {
+    if (auto s = view_->truncate_from(*r.truncate_from); !s) return s;
+  }
+  for (const auto& e : r.entries) {
+    if (auto s = view_->append(e); !s) return s;
+  }
+  if (!r.entries.empty()) {
+    if (auto s = log_->flush(); !s) return s;
+  }
+  replica_->advance(r);
+  return {};
+}
+
+raft::Index Partition::next_index() const { return replica_->last_index() + queued_span_; }
+
+bool Partition::confirmed_leader() const {
+  return replica_ && !raft_failed_ && replica_->role() == raft::Role::leader &&
+         confirmed_term_ == replica_->term();
+}
+
+void Partition::fail_raft(const Error& error) {
+  if (raft_failed_) return;
+  raft_failed_ = true;
+  log::get(log::Module::cluster)
+      ->error("[{}] replication stopped, the partition serves reads only until a restart: {}",
+              id_.dir_name(), error.message());
+  committed_.notify_all();
+}
+
+void Partition::note_commit() {
+  const Offset commit(std::min(replica_->commit(), log_->end_offset().value()));
+  if (replica_->role() == raft::Role::leader && confirmed_term_ != replica_->term() &&
+      (replica_->sole_voter() || view_->term(commit.value()) == replica_->term())) {
+    confirmed_term_ = replica_->term();
+  }
+  if (commit > hw_) {
+    hw_ = commit;
+    committed_.notify_all();
+  }
+}
+
+void Partition::propose_queued() {
+  // Bounded by the queue.
+  while (!queued_.empty()) {
+    Proposal p = std::move(queued_.front());
+    queued_.pop_front();
+    queued_span_ -= p.span;
+    auto index = replica_->propose(std::move(p.batch), p.span);
+    if (!index || *index != p.index) {
+      // Leadership ended (its waiters learn it from the term) or, if the
+      // index differs, the promise made to the producer cannot be kept.
+      if (index) {
+        fail_raft(
+            Error::invalid(fmt::format("proposal got index {}, promised {}", *index, p.index)));
+      }
+      queued_span_ = 0;
+      queued_.clear();
+      committed_.notify_all();
+      return;
+    }
+  }
+}
+
+void Partition::process_ready() {
+  // Bounded: each round hands out a Ready; one that waits for the disk stops it.
+  for (int round = 0;
+       round < 1000 && !pending_ && !raft_failed_ && !closed_ && replica_->has_ready(); ++round) {
+    raft::Ready r = replica_->ready();
+    if (r.hard_state) view_->state().hard = *r.hard_state;
+    if (r.restart) {
+      fail_raft(Error::invalid("a log restart needs a replicated group"));
+      return;
+    }
+    const bool term_or_vote = r.hard_state && (r.hard_state->term != persisted_.term ||
+                                               r.hard_state->vote != persisted_.vote);
+    if (r.truncate_from) {
+      if (auto s = view_->truncate_from(*r.truncate_from); !s) {
+        fail_raft(s.error());
+        return;
+      }
+    }
+    pending_ = PendingReady{std::move(r), term_or_vote, std::nullopt};
+    if (term_or_vote) {
+      auto state = std::make_shared<RaftState>(view_->state());
+      auto written = std::make_shared<Status>();
+      auto self = shared_from_this();
+      disk_.submit(
+          [self, state, written] {
+            *written = write_raft_state(self->log_->filesystem(), self->log_->dir(), *state);
+          },
+          shard_,
+          [self, state, written] {
+            if (!*written) {
+              self->fail_raft(written->error());
+              return;
+            }
+            self->persisted_ = state->hard;
+            if (self->pending_) self->pending_->state_pending = false;
+            if (self->ready_done()) {
+              self->complete_ready();
+              self->process_ready();
+            }
+          });
+    }
+    continue_ready();
+  }
+}
+
+void Partition::continue_ready() {
+  PendingReady& p = *pending_;
+  const auto& entries = p.ready.entries;
+  // Bounded by the Ready's entries.
+  while (p.applied < entries.size()) {
+    if (auto s = view_->append(entries[p.applied]); !s) {
+      if (!log_->fenced() && !log_->writable() && storage::is_transient_storage_error(s.error())) {
+        // The entries stay in this Ready until the log takes writes again
+        // (tick); appends are refused with `busy` meanwhile.
+        p.stalled = true;
+        return;
+      }
+      fail_raft(s.error());
+      return;
+    }
+    ++p.applied;
+  }
+  p.stalled = false;
+  if (!entries.empty() && log_->config().flush_policy == storage::FlushPolicy::always) {
+    p.durable_end = Offset(entries.back().index);
+    flush_soon();
+  }
+  if (ready_done()) complete_ready();
+}
+
+bool Partition::ready_done() const {
+  return pending_ && !pending_->state_pending && !pending_->stalled && !raft_failed_ &&
+         pending_->applied == pending_->ready.entries.size() &&
+         (!pending_->durable_end || log_->flushed_end_offset() >= *pending_->durable_end);
+}
+
+void Partition::complete_ready() {
+  raft::Ready r = std::move(pending_->ready);
+  pending_.reset();
+  // Messages go to peers once a transport carries them (issue 15); a group
+  // of one has none.
+  replica_->advance(r);
+  note_commit();
+  propose_queued();
+}
+
+}  // namespace spate::cluster
