@@ -26,6 +26,20 @@ class RawPeer {
   void write(const std::vector<std::byte>& bytes) {
     asio::write(socket_, asio::buffer(bytes.data(), bytes.size()));
   }
+  // Reads what has arrived into `into`; true once the other side has closed.
+  bool drain(std::vector<std::byte>& into) {
+    socket_.non_blocking(true);
+    std::array<std::byte, 4096> buffer{};
+    boost::system::error_code ec;
+    // Bounded: the other side sends at most a hello before closing.
+    for (int i = 0; i < 100; ++i) {
+      const auto n = socket_.read_some(asio::buffer(buffer), ec);
+      if (ec == asio::error::would_block) return false;
+      if (ec) return true;
+      into.insert(into.end(), buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(n));
+    }
+    return false;
+  }
   // True once the other side has closed (after `rig` ran): reads to EOF.
   bool closed_by_peer() {
     socket_.non_blocking(true);
@@ -118,6 +132,49 @@ TEST(TransportFaults, GarbageClosesThatConnectionOnly) {
   EXPECT_TRUE(rig.call_now(1, 2, kEcho, to_bytes("still here")));
   EXPECT_EQ(rig.transport(1).peer_stats(NodeId(2)).reconnects, 0U);
   EXPECT_EQ(rig.transport(2).peer_stats(NodeId(1)).bad_frames, 0U);
+}
+
+TEST(TransportFaults, AnotherVersionIsRefusedWithOurHelloInAnswer) {
+  Rig rig;
+  rig.add(2);
+  rig.transport(2).start();
+  RawPeer future(rig.node(2).port);
+  future.write(encode_frame(Hello{"rig", NodeId(9), 2, 3}));
+  std::vector<std::byte> answer;
+  ASSERT_TRUE(rig.run_until([&] { return future.drain(answer); }));
+  EXPECT_EQ(rig.transport(2).stats().hellos_refused, 1U);
+  // Our hello came back before the close, so that the peer can log why.
+  ASSERT_GT(answer.size(), kFramePrefixBytes);
+  auto hello = decode_frame(std::span<const std::byte>(answer).subspan(kFramePrefixBytes));
+  ASSERT_TRUE(hello) << hello.error();
+  EXPECT_EQ(std::get<Hello>(*hello), (Hello{"rig", NodeId(2), kRpcVersionMin, kRpcVersionMax}));
+}
+
+TEST(TransportFaults, AWrongFrameOnOurOwnConnectionClosesIt) {
+  Rig rig;
+  rig.add(1);
+  // A fake node 5 that answers the hello, then sends a request the wrong way.
+  asio::io_context scratch;
+  tcp::acceptor fake(scratch, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  fake.non_blocking(true);
+  ASSERT_TRUE(rig.transport(1).set_peer(NodeId(5), "127.0.0.1", fake.local_endpoint().port()));
+  rig.transport(1).start();
+  tcp::socket accepted(scratch);
+  boost::system::error_code ec;
+  ASSERT_TRUE(rig.run_until([&] {
+    fake.accept(accepted, ec);
+    return !ec;
+  }));
+  const auto hello = encode_frame(Hello{"rig", NodeId(5), 1, 1});
+  asio::write(accepted, asio::buffer(hello.data(), hello.size()));
+  ASSERT_TRUE(rig.run_until([&] { return rig.transport(1).connected(NodeId(5)); }));
+  const auto wrong = encode_frame(Request{1, kEcho, to_bytes("the wrong way")});
+  asio::write(accepted, asio::buffer(wrong.data(), wrong.size()));
+  ASSERT_TRUE(
+      rig.run_until([&] { return rig.transport(1).peer_stats(NodeId(5)).bad_frames == 1; }));
+  EXPECT_FALSE(rig.transport(1).connected(NodeId(5)));
+  accepted.close();
+  fake.close();
 }
 
 TEST(TransportFaults, SilentConnectionsAreClosedAfterTheHelloTimeout) {
