@@ -12,9 +12,8 @@ namespace spate::cluster {
 namespace {
 
 constexpr std::size_t kHelloFixedBytes = 2 + 4 + 1 + 1;  // after version and kind
-constexpr std::size_t kRequestFixedBytes = 8 + 2 + 4;    // after version and kind
-constexpr std::size_t kResponseFixedBytes = 8 + 2 + 4;   // after version and kind
-constexpr std::size_t kFrameHeaderBytes = 2;             // version, kind
+constexpr std::size_t kCallFixedBytes = 8 + 2 + 4;  // request, response: after version and kind
+constexpr std::size_t kFrameHeaderBytes = 2;        // version, kind
 constexpr std::size_t kErrorDetailBytesMax = 1024;
 
 Error bad(std::string_view what, std::string_view why) {
@@ -55,7 +54,7 @@ std::vector<std::byte> encode_hello(const Hello& hello) {
 std::vector<std::byte> encode_payload_frame(FrameKind kind, std::uint8_t version,
                                             std::uint64_t correlation_id, std::uint16_t word,
                                             std::span<const std::byte> payload) {
-  auto out = start(kind, version, kRequestFixedBytes + payload.size());
+  auto out = start(kind, version, kCallFixedBytes + payload.size());
   out.write<std::uint64_t>(correlation_id);
   out.write<std::uint16_t>(word);
   out.write<std::uint32_t>(u32(payload.size()));
@@ -153,7 +152,7 @@ Result<Frame> decode_batch(ByteReader& in, const RpcLimits& limits) {
 // A request or a response: u64 correlation id, a 16-bit word, a payload.
 Result<Frame> decode_payload_frame(ByteReader& in, FrameKind kind, const RpcLimits& limits) {
   const char* what = frame_kind_name(kind);
-  if (in.remaining() < kRequestFixedBytes) return bad(what, "truncated");
+  if (in.remaining() < kCallFixedBytes) return bad(what, "truncated");
   const auto correlation_id = *in.read<std::uint64_t>();
   const auto word = *in.read<std::uint16_t>();
   const auto size = *in.read<std::uint32_t>();
