@@ -172,7 +172,10 @@ awaitable<void> Link::writer(NodeId from) {
     const std::vector<asio::const_buffer> buffers{asio::buffer(header.data(), header.size()),
                                                   asio::buffer(body.data(), body.size())};
     const bool sent = co_await write_buffers(buffers);
-    if (!sent) break;
+    if (!sent) {
+      if (stats_ != nullptr) stats_->messages_dropped += messages;  // cut off mid-frame
+      break;
+    }
     if (stats_ != nullptr) {
       stats_->bytes_sent += header.size() + body.size();
       ++stats_->frames_sent;

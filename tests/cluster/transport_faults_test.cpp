@@ -177,6 +177,67 @@ TEST(TransportFaults, AWrongFrameOnOurOwnConnectionClosesIt) {
   fake.close();
 }
 
+TEST(TransportFaults, APeerThatReadsNothingIsClosedAfterTheWriteTimeout) {
+  Rig rig;
+  auto config = rig.config(1);
+  config.write_timeout = 200ms;
+  rig.add(config);
+  asio::io_context scratch;
+  tcp::acceptor fake(scratch, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  fake.non_blocking(true);
+  ASSERT_TRUE(rig.transport(1).set_peer(NodeId(5), "127.0.0.1", fake.local_endpoint().port()));
+  rig.transport(1).start();
+  tcp::socket accepted(scratch);
+  boost::system::error_code ec;
+  ASSERT_TRUE(rig.run_until([&] {
+    fake.accept(accepted, ec);
+    return !ec;
+  }));
+  const auto hello = encode_frame(Hello{"rig", NodeId(5), 1, 1});
+  asio::write(accepted, asio::buffer(hello.data(), hello.size()));
+  ASSERT_TRUE(rig.run_until([&] { return rig.transport(1).connected(NodeId(5)); }));
+  // 48 MiB to a peer that reads none of it: the socket buffers fill, the
+  // writer stops making progress, the connection closes.
+  raft::Message big = heartbeat(1, 5, 0);
+  big.type = raft::MessageType::append;
+  big.entries.push_back(
+      raft::Entry{1, Term(1), std::vector<std::byte>(4U << 20U), raft::EntryKind::normal, 1});
+  for (int i = 0; i < 12; ++i) {
+    asio::post(rig.io(), [&] { (void)rig.transport(1).send(NodeId(5), RaftGroupId{1, 0}, big); });
+  }
+  const auto started = std::chrono::steady_clock::now();
+  ASSERT_TRUE(rig.run_until([&] { return !rig.transport(1).connected(NodeId(5)); }));
+  EXPECT_GE(std::chrono::steady_clock::now() - started, 150ms);
+  // Every message is sent or counted as dropped (queued, or cut off mid-frame).
+  ASSERT_TRUE(rig.run_until([&] {
+    const auto stats = rig.transport(1).peer_stats(NodeId(5));
+    return stats.messages_sent + stats.messages_dropped == 12;
+  }));
+  EXPECT_GT(rig.transport(1).peer_stats(NodeId(5)).messages_dropped, 0U);
+}
+
+TEST(TransportFaults, APeerThatStopsInTheMiddleOfAFrameIsClosed) {
+  Rig rig;
+  auto config = rig.config(2);
+  config.write_timeout = 150ms;
+  rig.add(config);
+  rig.transport(2).start();
+  RawPeer stalled(rig.node(2).port);
+  stalled.write(encode_frame(Hello{"rig", NodeId(9), 1, 1}));
+  auto request = encode_frame(Request{1, kEcho, std::vector<std::byte>(1'000)});
+  request.resize(100);  // the size says 1,000 and more; 96 bytes come
+  stalled.write(request);
+  ASSERT_TRUE(rig.run_until(
+      [&] { return rig.transport(2).peer_stats(NodeId(9)).inbound_connections == 1; }));
+  std::vector<std::byte> answer;
+  rig.run_for(50ms);
+  EXPECT_FALSE(stalled.drain(answer));
+  ASSERT_TRUE(rig.run_until([&] { return stalled.drain(answer); }, 2'000ms));
+  EXPECT_TRUE(rig.run_until(
+      [&] { return rig.transport(2).peer_stats(NodeId(9)).inbound_connections == 0; }));
+  EXPECT_EQ(rig.node(2).requests, 0U);
+}
+
 TEST(TransportFaults, SilentConnectionsAreClosedAfterTheHelloTimeout) {
   Rig rig;
   auto config = rig.config(2);
