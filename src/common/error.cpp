@@ -68,6 +68,8 @@ std::string_view errc_name(Errc code) {
       return "out_of_order_sequence";
     case Errc::invalid_producer_epoch:
       return "invalid_producer_epoch";
+    case Errc::unavailable:
+      return "unavailable";
   }
   return "unknown";
 }

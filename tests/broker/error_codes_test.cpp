@@ -48,6 +48,7 @@ TEST(ErrorCodes, EveryErrcHasItsKafkaCode) {
       {Errc::invalid_partitions, ErrorCode::invalid_partitions},
       {Errc::out_of_order_sequence, ErrorCode::out_of_order_sequence_number},
       {Errc::invalid_producer_epoch, ErrorCode::invalid_producer_epoch},
+      {Errc::unavailable, ErrorCode::request_timed_out},
   };
   // Every Errc: the enum is dense from 0, and errc_name knows each one.
   int count = 0;

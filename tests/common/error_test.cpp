@@ -52,6 +52,7 @@ const std::vector<std::pair<Errc, std::string_view>>& all_codes() {
       {Errc::invalid_partitions, "invalid_partitions"},
       {Errc::out_of_order_sequence, "out_of_order_sequence"},
       {Errc::invalid_producer_epoch, "invalid_producer_epoch"},
+      {Errc::unavailable, "unavailable"},
   };
   return codes;
 }

@@ -5,7 +5,8 @@
 # byte layouts of kafka-protocol.md: request frames as the real clients send
 # them, and the record batches captured from librdkafka and KafkaJS (§3.3).
 # The golden_* request seeds are the fixtures of tests/protocol/golden with
-# their size prefix.
+# their size prefix. The raft and rpc seeds follow raft/wire.h and
+# cluster/rpc.h (tests/cluster/rpc_test.cpp checks that the rpc ones decode).
 import os
 import struct
 import sys
@@ -103,9 +104,45 @@ RAFT = {
 }
 
 
+# Inter-broker frames (include/spate/cluster/rpc.h, version 1): u32 size, then
+# u8 version, u8 kind (1 hello, 2 raft_batch, 3 request, 4 response), fields.
+def rpc_frame(kind, body, version=1):
+    payload = struct.pack(">BB", version, kind) + body
+    return struct.pack(">I", len(payload)) + payload
+
+
+def rpc_hello(cluster, node, low=1, high=1):
+    c = cluster.encode()
+    return rpc_frame(1, struct.pack(">H", len(c)) + c + struct.pack(">iBB", node, low, high))
+
+
+def rpc_batch(frm, to, items):
+    body = struct.pack(">iiI", frm, to, len(items))
+    for topic, partition, message in items:
+        body += struct.pack(">QiI", topic, partition, len(message)) + message
+    return rpc_frame(2, body)
+
+
+def rpc_call(kind, correlation, word, payload):
+    return rpc_frame(kind, struct.pack(">QHI", correlation, word, len(payload)) + payload)
+
+
+RPC = {
+    "hello": rpc_hello("spate-cluster", 1),
+    "hello_then_heartbeats": rpc_hello("c", 0) + rpc_batch(0, 2, [
+        (0, 0, RAFT["heartbeat"]), (7, 0, RAFT["heartbeat"]), (7, 1, RAFT["heartbeat"])]),
+    "raft_batch_append": rpc_batch(0, 1, [(3, 2, RAFT["append"]), (3, 5, RAFT["restart"])]),
+    "raft_batch_empty": rpc_batch(4, 5, []),
+    "request": rpc_call(3, 42, 7, b"controller call"),
+    "response": rpc_call(4, 42, 0, b"answer"),
+    "response_error": rpc_call(4, 43, 3, b"no such topic"),
+    "request_response": rpc_call(3, 1, 1, b"") + rpc_call(4, 1, 0, b"x"),
+}
+
+
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "corpus")
-    for sub, items in (("request", REQUESTS), ("batch", BATCHES), ("raft", RAFT)):
+    for sub, items in (("request", REQUESTS), ("batch", BATCHES), ("raft", RAFT), ("rpc", RPC)):
         os.makedirs(os.path.join(out, sub), exist_ok=True)
         for name, data in items.items():
             with open(os.path.join(out, sub, name), "wb") as f:

@@ -45,6 +45,7 @@ enum class Errc : std::uint8_t {
   invalid_partitions,  // a partition count refused
   out_of_order_sequence,   // an idempotent producer's batch does not follow its last one
   invalid_producer_epoch,  // an idempotent producer's epoch is older than the one known
+  unavailable,             // a peer (another broker) is not reachable now: retry later
 };
 
 [[nodiscard]] std::string_view errc_name(Errc code);

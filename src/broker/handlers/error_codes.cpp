@@ -42,7 +42,8 @@ ErrorCode error_code_for(Errc errc) {
     case Errc::already_exists:
       return ErrorCode::topic_already_exists;
     case Errc::timeout:
-    case Errc::busy:  // retriable
+    case Errc::busy:         // retriable
+    case Errc::unavailable:  // another broker out of reach: retriable
       return ErrorCode::request_timed_out;
     case Errc::not_leader:
     case Errc::shutting_down:
