@@ -68,6 +68,14 @@ std::string_view errc_name(Errc code) {
       return "out_of_order_sequence";
     case Errc::invalid_producer_epoch:
       return "invalid_producer_epoch";
+    case Errc::invalid_replication_factor:
+      return "invalid_replication_factor";
+    case Errc::invalid_replica_assignment:
+      return "invalid_replica_assignment";
+    case Errc::fenced_leader_epoch:
+      return "fenced_leader_epoch";
+    case Errc::stale_broker_epoch:
+      return "stale_broker_epoch";
   }
   return "unknown";
 }
