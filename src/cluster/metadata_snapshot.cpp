@@ -106,8 +106,10 @@ Result<MetadataState> MetadataState::restore(std::vector<BrokerRegistration> bro
   MetadataState s(limits);
   if (brokers.size() > limits.brokers_max) return bad("too many brokers");
   for (auto& b : brokers) {
-    if (b.id.value() < 0 || s.brokers_.contains(b.id)) {
-      return bad(fmt::format("broker id {} is negative or repeated", b.id));
+    // In increasing id order, as encode_snapshot writes them: one state,
+    // one encoding.
+    if (b.id.value() < 0 || (!s.brokers_.empty() && b.id <= s.brokers_.rbegin()->first)) {
+      return bad(fmt::format("broker id {} is negative, repeated or out of order", b.id));
     }
     s.brokers_.emplace(b.id, std::move(b));
   }
@@ -118,10 +120,11 @@ Result<MetadataState> MetadataState::restore(std::vector<BrokerRegistration> bro
   if (topics.size() > limits.topics_max) return bad("too many topics");
   for (auto& t : topics) {
     if (auto v = storage::validate_topic_name(t.name); !v) return bad(v.error().detail());
-    if (t.id < kFirstTopicId || t.id >= next_topic_id || s.topics_.contains(t.id) ||
+    if (t.id < kFirstTopicId || t.id >= next_topic_id ||
+        (!s.topics_.empty() && t.id <= s.topics_.rbegin()->first) ||
         s.topic_ids_.contains(t.name)) {
-      return bad(fmt::format("topic {} has id {}: repeated, or not in [1, {})", t.name, t.id,
-                             next_topic_id));
+      return bad(fmt::format("topic {} has id {}: repeated, out of order, or not in [1, {})",
+                             t.name, t.id, next_topic_id));
     }
     if (t.partitions.empty() || t.partitions.size() > limits.partitions_per_topic_max ||
         t.partitions.size() > limits.partitions_max - s.partition_count_) {

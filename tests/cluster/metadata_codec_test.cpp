@@ -234,6 +234,8 @@ TEST(MetadataSnapshot, RestoreRefusesInconsistentStates) {
   t = topics;
   t[1].id = t[0].id;
   expect_bad(restore(brokers, t));
+  expect_bad(restore(brokers, {topics[1], topics[0]}));  // out of order
+  expect_bad(restore({brokers[1], brokers[0], brokers[2]}, topics));
   t = topics;
   t[0].partitions[0].leader = NodeId(3);
   expect_bad(restore(brokers, t));

@@ -221,8 +221,9 @@ class MetadataState {
   [[nodiscard]] Result<ApplyOutcome> apply(const Command& command, std::int64_t index);
 
   // Builds a state from a snapshot's parts, checking what apply() keeps true
-  // (ids unique, below next_topic_id, names valid, replicas registered...).
-  // Errors: malformed.
+  // (ids unique and below next_topic_id, names valid, replicas registered,
+  // the leader in sync...) and that brokers and topics come in increasing id
+  // order (so that a state has one encoding). Errors: malformed.
   [[nodiscard]] static Result<MetadataState> restore(
       std::vector<BrokerRegistration> brokers, std::vector<TopicMeta> topics, TopicId next_topic_id,
       std::int64_t next_producer_id, std::int64_t applied_index, MetadataLimits limits = {});
