@@ -14,6 +14,8 @@
 
 namespace spate::cluster {
 
+static_assert(MetadataLimits{}.config_value_bytes_max == kConfigValueBytesMax);
+
 namespace {
 
 ApplyOutcome refuse(Errc code, std::string message) {

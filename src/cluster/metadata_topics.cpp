@@ -166,6 +166,11 @@ ApplyOutcome MetadataState::set_leader(const SetPartitionLeader& c) {
     return refuse(Errc::invalid_argument,
                   fmt::format("the in-sync replicas lack the leader {}", c.leader));
   }
+  if (c.isr.size() > p->replicas.size() + p->target.size()) {
+    return refuse(Errc::invalid_argument,
+                  fmt::format("{} in-sync replicas for {} members", c.isr.size(),
+                              p->replicas.size() + p->target.size()));
+  }
   for (std::size_t i = 0; i < c.isr.size(); ++i) {
     const bool repeated = std::find(c.isr.begin(), c.isr.begin() + static_cast<std::ptrdiff_t>(i),
                                     c.isr[i]) != c.isr.begin() + static_cast<std::ptrdiff_t>(i);
