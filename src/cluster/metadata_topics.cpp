@@ -40,6 +40,16 @@ PartitionMeta new_partition(const std::vector<NodeId>& replicas) {
   return p;
 }
 
+// After the members changed (a reassignment begun, replaced, completed or
+// cancelled): in-sync replicas that are no longer members leave the set,
+// and a leader that is no longer one is cleared (its successor reports a
+// later epoch).
+void drop_non_members(PartitionMeta& p) {
+  auto member = [&](NodeId id) { return contains(p.replicas, id) || contains(p.target, id); };
+  std::erase_if(p.isr, [&](NodeId id) { return !member(id); });
+  if (!member(p.leader)) p.leader = kNoLeader;
+}
+
 std::string unknown_partition(TopicId topic, std::int32_t partition) {
   return fmt::format("no partition {} in topic id {}", partition, topic);
 }
@@ -193,6 +203,7 @@ ApplyOutcome MetadataState::begin_reassignment(const BeginReassignment& c) {
   }
   // Moving to where it is ends any move in progress (Kafka does the same).
   p->target = c.target == p->replicas ? std::vector<NodeId>{} : c.target;
+  drop_non_members(*p);  // a replaced target's replicas leave
   return applied();
 }
 
@@ -206,11 +217,7 @@ ApplyOutcome MetadataState::complete_reassignment(const CompleteReassignment& c)
   }
   p->replicas = std::move(p->target);
   p->target.clear();
-  std::erase_if(p->isr, [&](NodeId id) { return !contains(p->replicas, id); });
-  if (!contains(p->replicas, p->leader)) {
-    // The old leader left the group; its successor reports a later epoch.
-    p->leader = kNoLeader;
-  }
+  drop_non_members(*p);
   return applied();
 }
 
@@ -222,9 +229,7 @@ ApplyOutcome MetadataState::cancel_reassignment(const CancelReassignment& c) {
                                                c.partition, c.topic));
   }
   p->target.clear();
-  // Replicas that were only joining leave the in-sync set with the move.
-  std::erase_if(p->isr, [&](NodeId id) { return !contains(p->replicas, id); });
-  if (!contains(p->replicas, p->leader)) p->leader = kNoLeader;
+  drop_non_members(*p);  // replicas that were only joining leave
   return applied();
 }
 

@@ -304,8 +304,11 @@ TEST_F(MetadataTest, ReassignmentReplacedAndCancelled) {
   refused(BeginReassignment{id, 3, ids({3})}, Errc::not_found);
   refused(CancelReassignment{id, 0}, Errc::not_found);
   applies(BeginReassignment{id, 0, ids({3, 4})});
-  applies(BeginReassignment{id, 0, ids({2, 3})});  // replaces the first
   const auto* p = state_.partition(id, 0);
+  applies(SetPartitionLeader{id, 0, NodeId(4), Term(3), ids({4, 1})});
+  applies(BeginReassignment{id, 0, ids({2, 3})});  // replaces the first: 4 leaves
+  EXPECT_EQ(p->leader, kNoLeader);
+  EXPECT_EQ(p->isr, ids({1}));
   refused(CompleteReassignment{id, 0, ids({3, 4})}, Errc::not_found);
   applies(SetPartitionLeader{id, 0, NodeId(3), Term(4), ids({3, 1, 2})});
   applies(CancelReassignment{id, 0});
