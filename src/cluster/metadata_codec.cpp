@@ -4,6 +4,8 @@
 
 #include "spate/cluster/metadata_codec.h"
 
+#include <type_traits>
+
 #include <fmt/format.h>
 
 #include "metadata_wire.h"
@@ -12,76 +14,68 @@ namespace spate::cluster {
 
 namespace {
 
-template <class... Fs>
-struct Overloaded : Fs... {
-  using Fs::operator()...;
-};
-template <class... Fs>
-Overloaded(Fs...) -> Overloaded<Fs...>;
+// One overload per command: its fields in declaration order.
+void write(wire::Writer&, const NoopCommand&) {}
 
-void write_fields(wire::Writer& w, const Command& command) {
-  std::visit(Overloaded{
-                 [](const NoopCommand&) {},
-                 [&](const RegisterBroker& c) {
-                   w.num<std::int32_t>(c.id.value());
-                   w.host_port(c.advertised);
-                   w.host_port(c.cluster);
-                   w.opt_str(c.rack);
-                   w.num<std::uint64_t>(c.incarnation);
-                 },
-                 [&](const FenceBroker& c) {
-                   w.num<std::int32_t>(c.id.value());
-                   w.num<std::int64_t>(c.epoch);
-                 },
-                 [&](const UnfenceBroker& c) {
-                   w.num<std::int32_t>(c.id.value());
-                   w.num<std::int64_t>(c.epoch);
-                 },
-                 [&](const CreateTopic& c) {
-                   w.str(c.name);
-                   w.num<std::uint64_t>(c.id);
-                   w.assignment(c.assignments);
-                   w.configs(c.configs);
-                 },
-                 [&](const DeleteTopic& c) {
-                   w.str(c.name);
-                   w.num<std::uint64_t>(c.id);
-                 },
-                 [&](const CreatePartitions& c) {
-                   w.str(c.name);
-                   w.assignment(c.assignments);
-                 },
-                 [&](const AlterTopicConfigs& c) {
-                   w.str(c.name);
-                   w.configs(c.configs);
-                 },
-                 [&](const AllocateProducerIds& c) {
-                   w.num<std::int32_t>(c.broker.value());
-                   w.num<std::int64_t>(c.count);
-                 },
-                 [&](const SetPartitionLeader& c) {
-                   w.num<std::uint64_t>(c.topic);
-                   w.num<std::int32_t>(c.partition);
-                   w.num<std::int32_t>(c.leader.value());
-                   w.num<std::int64_t>(c.epoch.value());
-                   w.ids(c.isr);
-                 },
-                 [&](const BeginReassignment& c) {
-                   w.num<std::uint64_t>(c.topic);
-                   w.num<std::int32_t>(c.partition);
-                   w.ids(c.target);
-                 },
-                 [&](const CompleteReassignment& c) {
-                   w.num<std::uint64_t>(c.topic);
-                   w.num<std::int32_t>(c.partition);
-                   w.ids(c.target);
-                 },
-                 [&](const CancelReassignment& c) {
-                   w.num<std::uint64_t>(c.topic);
-                   w.num<std::int32_t>(c.partition);
-                 },
-             },
-             command);
+void write(wire::Writer& w, const RegisterBroker& c) {
+  w.num<std::int32_t>(c.id.value());
+  w.host_port(c.advertised);
+  w.host_port(c.cluster);
+  w.opt_str(c.rack);
+  w.num<std::uint64_t>(c.incarnation);
+}
+
+template <typename T>
+requires std::is_same_v<T, FenceBroker> || std::is_same_v<T, UnfenceBroker>
+void write(wire::Writer& w, const T& c) {
+  w.num<std::int32_t>(c.id.value());
+  w.num<std::int64_t>(c.epoch);
+}
+
+void write(wire::Writer& w, const CreateTopic& c) {
+  w.str(c.name);
+  w.num<std::uint64_t>(c.id);
+  w.assignment(c.assignments);
+  w.configs(c.configs);
+}
+
+void write(wire::Writer& w, const DeleteTopic& c) {
+  w.str(c.name);
+  w.num<std::uint64_t>(c.id);
+}
+
+void write(wire::Writer& w, const CreatePartitions& c) {
+  w.str(c.name);
+  w.assignment(c.assignments);
+}
+
+void write(wire::Writer& w, const AlterTopicConfigs& c) {
+  w.str(c.name);
+  w.configs(c.configs);
+}
+
+void write(wire::Writer& w, const AllocateProducerIds& c) {
+  w.num<std::int32_t>(c.broker.value());
+  w.num<std::int64_t>(c.count);
+}
+
+void write(wire::Writer& w, const SetPartitionLeader& c) {
+  w.num<std::uint64_t>(c.topic);
+  w.num<std::int32_t>(c.partition);
+  w.num<std::int32_t>(c.leader.value());
+  w.num<std::int64_t>(c.epoch.value());
+  w.ids(c.isr);
+}
+
+// Begin, complete and cancel a reassignment: the partition, then the target
+// (none for a cancel).
+template <typename T>
+requires std::is_same_v<T, BeginReassignment> || std::is_same_v<T, CompleteReassignment> ||
+    std::is_same_v<T, CancelReassignment>
+void write(wire::Writer& w, const T& c) {
+  w.num<std::uint64_t>(c.topic);
+  w.num<std::int32_t>(c.partition);
+  if constexpr (!std::is_same_v<T, CancelReassignment>) w.ids(c.target);
 }
 
 std::string topic_name(wire::Reader& r) {
@@ -192,7 +186,7 @@ std::vector<std::byte> encode_command(const Command& command) {
   wire::Writer w;
   w.num<std::uint8_t>(kMetadataCommandVersion);
   w.num<std::uint8_t>(static_cast<std::uint8_t>(command.index()));
-  write_fields(w, command);
+  std::visit([&](const auto& c) { write(w, c); }, command);
   return w.release();
 }
 
