@@ -70,6 +70,14 @@ std::string_view errc_name(Errc code) {
       return "invalid_producer_epoch";
     case Errc::unavailable:
       return "unavailable";
+    case Errc::invalid_replication_factor:
+      return "invalid_replication_factor";
+    case Errc::invalid_replica_assignment:
+      return "invalid_replica_assignment";
+    case Errc::fenced_leader_epoch:
+      return "fenced_leader_epoch";
+    case Errc::stale_broker_epoch:
+      return "stale_broker_epoch";
   }
   return "unknown";
 }

@@ -43,9 +43,13 @@ enum class Errc : std::uint8_t {
   policy_violation,    // past a broker-wide limit on what clients may create
   invalid_config,      // a topic config name or value refused
   invalid_partitions,  // a partition count refused
-  out_of_order_sequence,   // an idempotent producer's batch does not follow its last one
-  invalid_producer_epoch,  // an idempotent producer's epoch is older than the one known
-  unavailable,             // a peer (another broker) is not reachable now: retry later
+  out_of_order_sequence,       // an idempotent producer's batch does not follow its last one
+  invalid_producer_epoch,      // an idempotent producer's epoch is older than the one known
+  invalid_replication_factor,  // a replication factor below 1 or above the live brokers
+  invalid_replica_assignment,  // replicas named by hand that are repeated, unknown or uneven
+  fenced_leader_epoch,         // a partition leader's report older than the epoch known
+  stale_broker_epoch,          // a broker registration older than the one known
+  unavailable,                 // a peer (another broker) is not reachable now: retry later
 };
 
 [[nodiscard]] std::string_view errc_name(Errc code);

@@ -63,6 +63,7 @@ enum class ErrorCode : std::int16_t {
   fenced_leader_epoch = 74,
   unknown_leader_epoch = 75,
   unsupported_compression_type = 76,
+  stale_broker_epoch = 77,
   member_id_required = 79,
   group_max_size_reached = 81,
   fenced_instance_id = 82,

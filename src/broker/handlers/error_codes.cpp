@@ -35,6 +35,14 @@ ErrorCode error_code_for(Errc errc) {
       return ErrorCode::out_of_order_sequence_number;
     case Errc::invalid_producer_epoch:  // what Kafka 2.7+ answers a fenced idempotent producer
       return ErrorCode::invalid_producer_epoch;
+    case Errc::invalid_replication_factor:
+      return ErrorCode::invalid_replication_factor;
+    case Errc::invalid_replica_assignment:
+      return ErrorCode::invalid_replica_assignment;
+    case Errc::fenced_leader_epoch:
+      return ErrorCode::fenced_leader_epoch;
+    case Errc::stale_broker_epoch:
+      return ErrorCode::stale_broker_epoch;
     case Errc::offset_out_of_range:
       return ErrorCode::offset_out_of_range;
     case Errc::not_found:
