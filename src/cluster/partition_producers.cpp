@@ -125,7 +125,11 @@ void Partition::producers_tick() {
   }
   // After a roll or retention (also with no producer: it bounds what the
   // next start after a crash replays), or a while after producers changed.
-  if (snapshot_in_flight_ || log_->end_offset() == snapshot_end_) return;
+  // Not while the state holds batches the log does not (yet, or any more).
+  if (snapshot_in_flight_ || log_->end_offset() == snapshot_end_ || producers_stale_ || pending_ ||
+      !queued_.empty()) {
+    return;
+  }
   const bool segments_changed = log_->segment_count() != snapshot_segments_;
   if (!segments_changed && (!producers_.dirty() || now - snapshot_at_ < kSnapshotPeriod)) return;
   snapshot_in_flight_ = true;
@@ -154,6 +158,8 @@ void Partition::producers_tick() {
 }
 
 void Partition::snapshot_producers_now() {
+  // Otherwise the next start rebuilds it from the log.
+  if (producers_stale_ || !queued_.empty()) return;
   producers_.set_end_offset(log_->end_offset());
   if (auto s =
           storage::write_producer_snapshot(log_->filesystem(), log_->dir(), producers_.encode());

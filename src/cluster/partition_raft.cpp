@@ -123,6 +123,10 @@ void Partition::note_commit() {
   if (replica_->role() == raft::Role::leader && confirmed_term_ != replica_->term() &&
       (replica_->sole_voter() || view_->term(commit.value()) == replica_->term())) {
     confirmed_term_ = replica_->term();
+    if (producers_stale_) {
+      load_producers();
+      producers_stale_ = false;
+    }
   }
   if (commit > hw_) {
     hw_ = commit;
@@ -164,6 +168,9 @@ void Partition::process_ready() {
     }
     const bool term_or_vote = r.hard_state && (r.hard_state->term != persisted_.term ||
                                                r.hard_state->vote != persisted_.vote);
+    if (r.truncate_from || (!r.entries.empty() && replica_->role() != raft::Role::leader)) {
+      producers_stale_ = true;
+    }
     if (r.truncate_from) {
       if (auto s = view_->truncate_from(*r.truncate_from); !s) {
         fail_raft(s.error());
@@ -231,11 +238,48 @@ bool Partition::ready_done() const {
 void Partition::complete_ready() {
   raft::Ready r = std::move(pending_->ready);
   pending_.reset();
-  // Messages go to peers once a transport carries them (issue 15); a group
-  // of one has none.
+  // Durable now: the messages may say so (a vote, an append acknowledged).
+  if (sender_) {
+    for (auto& m : r.messages) sender_(std::move(m));
+  }
+  r.messages.clear();
   replica_->advance(r);
   note_commit();
   propose_queued();
+  // Bounded by the inbox (what arrived while the Ready was in flight).
+  while (!inbox_.empty() && !raft_failed_) {
+    raft::Message m = std::move(inbox_.front());
+    inbox_.pop_front();
+    step_now(std::move(m));
+  }
+}
+
+void Partition::step(raft::Message message) {
+  if (closed_ || raft_failed_) return;
+  if (pending_) {
+    // Raft tolerates loss: past the bound the oldest is dropped.
+    if (inbox_.size() >= kInboxMax) inbox_.pop_front();
+    inbox_.push_back(std::move(message));
+    return;
+  }
+  step_now(std::move(message));
+  process_ready();
+}
+
+void Partition::step_now(raft::Message message) {
+  const Term before = replica_->term();
+  if (auto s = replica_->step(std::move(message)); !s) {
+    log::get(log::Module::cluster)
+        ->debug("[{}] raft message dropped: {}", id_.dir_name(), s.error());
+  }
+  if (replica_->term() != before) lost_leadership();
+}
+
+void Partition::lost_leadership() {
+  // Proposals queued for the old term will never get their promised index.
+  queued_.clear();
+  queued_span_ = 0;
+  committed_.notify_all();
 }
 
 }  // namespace spate::cluster

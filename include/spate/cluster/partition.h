@@ -121,6 +121,13 @@ class Partition : public std::enable_shared_from_this<Partition> {
     return log_->set_config(config);
   }
 
+  // Where this replica's Raft messages go (the transport, or a test's
+  // router); without one they are dropped (a group of one sends none).
+  void set_sender(std::function<void(raft::Message)> sender) { sender_ = std::move(sender); }
+  // A Raft message from a peer: stepped now, or after the Ready in flight.
+  // A malformed one (not for this replica) is dropped and logged.
+  void step(raft::Message message);
+
   // The Raft term and whether this replica is the confirmed leader.
   [[nodiscard]] Term term() const { return replica_->term(); }
   [[nodiscard]] bool leader() const { return confirmed_leader(); }
@@ -202,6 +209,8 @@ class Partition : public std::enable_shared_from_this<Partition> {
   [[nodiscard]] bool ready_done() const;
   void complete_ready();
   void propose_queued();
+  void step_now(raft::Message message);
+  void lost_leadership();
   void note_commit();
   // The next index a proposal gets: the replica's last plus what is queued.
   [[nodiscard]] raft::Index next_index() const;
@@ -219,10 +228,17 @@ class Partition : public std::enable_shared_from_this<Partition> {
   raft::HardState persisted_;  // what raft.state holds on disk
   std::optional<PendingReady> pending_;
   std::deque<Proposal> queued_;
+  std::deque<raft::Message> inbox_;  // stepped after the Ready in flight
+  static constexpr std::size_t kInboxMax = 10'000;
+  std::function<void(raft::Message)> sender_;
   std::int32_t queued_span_ = 0;
   Offset hw_;
   Term confirmed_term_{-1};  // the term in which this replica committed an entry as leader
   bool raft_failed_ = false;
+  // The producer state missed batches (appended as a follower) or holds
+  // truncated ones: rebuilt from the log when this replica next leads, and
+  // never snapshotted meanwhile.
+  bool producers_stale_ = false;
   bool flush_in_flight_ = false;
   bool flush_again_ = false;
   bool start_in_flight_ = false;  // a start ticket is on the disk thread
