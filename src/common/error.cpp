@@ -68,8 +68,6 @@ std::string_view errc_name(Errc code) {
       return "out_of_order_sequence";
     case Errc::invalid_producer_epoch:
       return "invalid_producer_epoch";
-    case Errc::unavailable:
-      return "unavailable";
     case Errc::invalid_replication_factor:
       return "invalid_replication_factor";
     case Errc::invalid_replica_assignment:
@@ -78,6 +76,8 @@ std::string_view errc_name(Errc code) {
       return "fenced_leader_epoch";
     case Errc::stale_broker_epoch:
       return "stale_broker_epoch";
+    case Errc::unavailable:
+      return "unavailable";
   }
   return "unknown";
 }

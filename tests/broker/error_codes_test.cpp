@@ -48,11 +48,11 @@ TEST(ErrorCodes, EveryErrcHasItsKafkaCode) {
       {Errc::invalid_partitions, ErrorCode::invalid_partitions},
       {Errc::out_of_order_sequence, ErrorCode::out_of_order_sequence_number},
       {Errc::invalid_producer_epoch, ErrorCode::invalid_producer_epoch},
-      {Errc::unavailable, ErrorCode::request_timed_out},
       {Errc::invalid_replication_factor, ErrorCode::invalid_replication_factor},
       {Errc::invalid_replica_assignment, ErrorCode::invalid_replica_assignment},
       {Errc::fenced_leader_epoch, ErrorCode::fenced_leader_epoch},
       {Errc::stale_broker_epoch, ErrorCode::stale_broker_epoch},
+      {Errc::unavailable, ErrorCode::request_timed_out},
   };
   // Every Errc: the enum is dense from 0, and errc_name knows each one.
   int count = 0;

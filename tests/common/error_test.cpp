@@ -52,11 +52,11 @@ const std::vector<std::pair<Errc, std::string_view>>& all_codes() {
       {Errc::invalid_partitions, "invalid_partitions"},
       {Errc::out_of_order_sequence, "out_of_order_sequence"},
       {Errc::invalid_producer_epoch, "invalid_producer_epoch"},
-      {Errc::unavailable, "unavailable"},
       {Errc::invalid_replication_factor, "invalid_replication_factor"},
       {Errc::invalid_replica_assignment, "invalid_replica_assignment"},
       {Errc::fenced_leader_epoch, "fenced_leader_epoch"},
       {Errc::stale_broker_epoch, "stale_broker_epoch"},
+      {Errc::unavailable, "unavailable"},
   };
   return codes;
 }
