@@ -152,6 +152,10 @@ Result<std::optional<storage::TimestampHit>> Partition::find_offset_by_timestamp
     std::int64_t timestamp) {
   if (closed_)
     return Error(Errc::shutting_down, fmt::format("partition {} is closing", id_.dir_name()));
+  if (!confirmed_leader()) {
+    return Error(Errc::not_leader,
+                 fmt::format("partition {}: this replica is not its leader", id_.dir_name()));
+  }
   auto hit = log_->find_offset_by_timestamp(timestamp);
   if (!hit) return hit.error();
   if (*hit && (*hit)->offset >= high_watermark()) return std::optional<storage::TimestampHit>{};
@@ -167,10 +171,23 @@ PartitionStatus Partition::status() const {
                          .fenced = log_->fenced() || raft_failed_,
                          .writable = log_->writable(),
                          .leader_epoch = replica_->term(),
-                         .leader = replica_->leader()};
+                         .leader = replica_->leader(),
+                         .durable_end = log_->flushed_end_offset()};
 }
 
 Result<storage::ReadResult> Partition::read(Offset from, std::uint64_t bytes_max) {
+  if (closed_)
+    return Error(Errc::shutting_down, fmt::format("partition {} is closing", id_.dir_name()));
+  if (!confirmed_leader()) {
+    // A follower's high watermark lags its leader's: serving it could show a
+    // consumer less than it saw before (and a deposed leader, stale data).
+    return Error(Errc::not_leader,
+                 fmt::format("partition {}: this replica is not its leader", id_.dir_name()));
+  }
+  return read_local(from, bytes_max);
+}
+
+Result<storage::ReadResult> Partition::read_local(Offset from, std::uint64_t bytes_max) {
   if (closed_)
     return Error(Errc::shutting_down, fmt::format("partition {} is closing", id_.dir_name()));
   if (from < log_->start_offset() || from > log_->end_offset()) {

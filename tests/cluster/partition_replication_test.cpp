@@ -7,6 +7,7 @@
 // the leader is cut off, and the old leader's unacknowledged writes are
 // replaced, never acknowledged.
 
+#include <future>
 #include <set>
 
 #include <gtest/gtest.h>
@@ -34,6 +35,7 @@ class PartitionReplication : public ::testing::Test {
     EXPECT_TRUE(mem_.sync_directory("/"));
   }
   ~PartitionReplication() override {
+    for (auto& r : held_) r->set_value();
     for (auto& p : nodes_) {
       if (p) (void)wait(p->close());
     }
@@ -46,7 +48,8 @@ class PartitionReplication : public ::testing::Test {
     raft.self = NodeId(id);
     raft.voters = {NodeId(0), NodeId(1), NodeId(2)};
     auto p = std::make_shared<Partition>(storage::TopicPartition{"t", 0}, std::move(*log),
-                                         io_.get_executor(), disk_, raft);
+                                         io_.get_executor(), *disks_[static_cast<std::size_t>(id)],
+                                         raft);
     p->set_sender([this](raft::Message m) { route(std::move(m)); });
     nodes_[static_cast<std::size_t>(id)] = std::move(p);
   }
@@ -55,6 +58,10 @@ class PartitionReplication : public ::testing::Test {
     const auto from = static_cast<std::size_t>(m.from.value());
     const auto to = static_cast<std::size_t>(m.to.value());
     if (to >= 3 || cut_.contains(from) || cut_.contains(to)) return;
+    if (drop_replies_ && (m.type == raft::MessageType::append_reply ||
+                          m.type == raft::MessageType::heartbeat_reply)) {
+      return;
+    }
     ++delivered_;
     asio::post(io_, [this, to, m = std::move(m)]() mutable {
       if (nodes_[to]) nodes_[to]->step(std::move(m));
@@ -93,14 +100,22 @@ class PartitionReplication : public ::testing::Test {
   }
 
   // Starts acks=all's wait; `done` is set when it ends.
-  std::shared_ptr<std::optional<Status>> wait_acked(int id, const storage::AppendResult& r) {
+  std::shared_ptr<std::optional<Status>> wait_acked(int id, const storage::AppendResult& r,
+                                                    std::size_t* durable_at_ack = nullptr) {
     auto out = std::make_shared<std::optional<Status>>();
     auto p = nodes_[static_cast<std::size_t>(id)];
     const auto deadline = clock_.steady_now() + std::chrono::hours(1);  // the clock stands still
     asio::co_spawn(
         io_,
-        [p, r, out, deadline]() -> awaitable<void> {
+        [this, p, r, out, deadline, durable_at_ack]() -> awaitable<void> {
           *out = co_await p->wait_committed(r.last_offset + 1, deadline, r.term);
+          // How many replicas hold it on disk at the moment it is acknowledged.
+          if (durable_at_ack != nullptr) {
+            *durable_at_ack = 0;
+            for (auto& n : nodes_) {
+              if (n && n->status().durable_end > r.last_offset) ++*durable_at_ack;
+            }
+          }
         },
         asio::detached);
     return out;
@@ -120,7 +135,7 @@ class PartitionReplication : public ::testing::Test {
     auto& p = nodes_[static_cast<std::size_t>(id)];
     Offset at = p->start_offset();
     for (int guard = 0; at < end && guard < 1000; ++guard) {
-      auto r = p->read(at, 1 << 20);
+      auto r = p->read_local(at, 1 << 20);
       EXPECT_TRUE(r) << r.error();
       if (!r || r->bytes.empty()) break;
       auto bytes = r->bytes.read_all();
@@ -136,9 +151,23 @@ class PartitionReplication : public ::testing::Test {
   asio::io_context io_;
   // Each round waits for the disk thread's completions, up to its time.
   asio::executor_work_guard<asio::io_context::executor_type> work_ = asio::make_work_guard(io_);
-  DiskThread disk_;
+  // One disk thread per replica, so that one replica's disk can be held still.
+  std::array<std::unique_ptr<DiskThread>, 3> disks_{std::make_unique<DiskThread>(),
+                                                    std::make_unique<DiskThread>(),
+                                                    std::make_unique<DiskThread>()};
   std::array<std::shared_ptr<Partition>, 3> nodes_;
+
+  // Holds replica `id`'s disk thread until the returned promise is set.
+  std::shared_ptr<std::promise<void>> hold_disk(int id) {
+    auto release = std::make_shared<std::promise<void>>();
+    auto held = release->get_future().share();
+    disks_[static_cast<std::size_t>(id)]->submit([held] { held.wait(); }, io_.get_executor(),
+                                                 [] {});
+    return release;
+  }
   std::set<std::size_t> cut_;
+  bool drop_replies_ = false;
+  std::vector<std::shared_ptr<std::promise<void>>> held_;
   std::size_t delivered_ = 0;
   Rng rng_{3};
   std::int64_t ts_ = 1'700'000'000'000;
@@ -213,6 +242,125 @@ TEST_F(PartitionReplication, ElectsReplicatesAndFailsOverWithoutAcknowledgingLos
   }));
   const auto after = read_all(second, hw2);
   for (int id = 0; id < 3; ++id) EXPECT_EQ(read_all(id, hw2), after) << "replica " << id;
+}
+
+// A replica that leads but has not committed an entry of its term may hold a
+// stale view (another leader may have been elected since): it refuses
+// produce and fetch. Here replies never reach it, so it never confirms.
+TEST_F(PartitionReplication, AnUnconfirmedLeaderServesNothing) {
+  drop_replies_ = true;
+  for (int id = 0; id < 3; ++id) start(id);
+  int unconfirmed = -1;
+  ASSERT_TRUE(rounds_until(1000, [&] {
+    for (int id = 0; id < 3; ++id) {
+      if (nodes_[static_cast<std::size_t>(id)]->status().leader == NodeId(id)) unconfirmed = id;
+    }
+    return unconfirmed >= 0;
+  }));
+  auto& p = nodes_[static_cast<std::size_t>(unconfirmed)];
+  EXPECT_FALSE(p->leader());
+  auto r = produce(unconfirmed);
+  ASSERT_FALSE(r) << "produce accepted by a leader whose term is not confirmed";
+  EXPECT_EQ(r.error().code(), Errc::not_leader);
+  auto read = p->read(Offset(0), 1000);
+  ASSERT_FALSE(read);
+  EXPECT_EQ(read.error().code(), Errc::not_leader);
+}
+
+// acks=all is answered only once a majority holds the batch on disk: a
+// follower acknowledges an append only after its own flush.
+TEST_F(PartitionReplication, AcksAllMeansAMajorityHasItOnDisk) {
+  for (int id = 0; id < 3; ++id) start(id);
+  ASSERT_TRUE(rounds_until(500, [&] { return leader() >= 0; }));
+  const int l = leader();
+  std::vector<std::size_t> durable(20, 0);
+  std::vector<std::shared_ptr<std::optional<Status>>> acks;
+  for (int i = 0; i < 20; ++i) {
+    auto r = produce(l);
+    ASSERT_TRUE(r) << r.error();
+    acks.push_back(wait_acked(l, *r, &durable[static_cast<std::size_t>(i)]));
+    round();
+  }
+  ASSERT_TRUE(rounds_until(500, [&] {
+    for (auto& a : acks) {
+      if (!a->has_value()) return false;
+    }
+    return true;
+  }));
+  for (std::size_t i = 0; i < acks.size(); ++i) {
+    ASSERT_TRUE(**acks[i]) << i;
+    EXPECT_GE(durable[i], 2U) << "batch " << i << " acknowledged with " << durable[i]
+                              << " replica(s) holding it on disk";
+  }
+}
+
+// With both followers' disks held still, nothing is acknowledged (the leader
+// alone holds it on disk); once one follower's disk moves, it is.
+TEST_F(PartitionReplication, NoAckWhileOnlyTheLeaderHasItOnDisk) {
+  for (int id = 0; id < 3; ++id) start(id);
+  ASSERT_TRUE(rounds_until(500, [&] { return leader() >= 0; }));
+  const int l = leader();
+  std::vector<int> followers;
+  for (int id = 0; id < 3; ++id) {
+    if (id != l) followers.push_back(id);
+  }
+  for (int f : followers) held_.push_back(hold_disk(f));
+  auto r = produce(l);
+  ASSERT_TRUE(r) << r.error();
+  std::size_t durable = 0;
+  auto ack = wait_acked(l, *r, &durable);
+  // Fewer rounds than an election timeout (a follower held up answers no
+  // heartbeat either, and the leader would step down).
+  for (int i = 0; i < 6; ++i) round();
+  EXPECT_FALSE(ack->has_value() && ack->value())
+      << "acknowledged with " << durable << " replica(s) holding it on disk";
+  held_.front()->set_value();  // one follower's disk moves again
+  held_.erase(held_.begin());
+  ASSERT_TRUE(rounds_until(500, [&] { return ack->has_value(); }));
+  ASSERT_TRUE(**ack);
+  EXPECT_GE(durable, 2U);
+}
+
+// What consumers see never goes back: only the confirmed leader serves
+// reads, and its high watermark covers everything committed before it led.
+TEST_F(PartitionReplication, TheServedHighWatermarkNeverMovesBack) {
+  for (int id = 0; id < 3; ++id) start(id);
+  Offset seen{0};
+  int serving = 0;
+  auto observe = [&] {
+    for (auto& p : nodes_) {
+      if (!p) continue;
+      auto r = p->read(p->start_offset(), 1);
+      if (!r) continue;  // not the leader
+      ++serving;
+      EXPECT_GE(p->high_watermark(), seen) << "a replica served a high watermark below one seen";
+      seen = std::max(seen, p->high_watermark());
+    }
+  };
+  for (int phase = 0; phase < 4; ++phase) {
+    cut_.clear();
+    ASSERT_TRUE(rounds_until(1000, [&] {
+      observe();
+      return leader() >= 0;
+    }));
+    const int l = leader();
+    for (int i = 0; i < 5; ++i) {
+      (void)produce(l);
+      round();
+      observe();
+    }
+    for (int i = 0; i < 30; ++i) {
+      round();
+      observe();
+    }
+    cut_.insert(static_cast<std::size_t>(l));  // the next phase elects another
+    for (int i = 0; i < 5; ++i) {
+      round();
+      observe();
+    }
+  }
+  EXPECT_GT(seen, Offset(0));
+  EXPECT_GT(serving, 0);
 }
 
 }  // namespace

@@ -48,6 +48,7 @@ struct PartitionStatus {
   bool writable = true;  // false while writes are refused (full disk, no descriptors)
   Term leader_epoch{0};  // the Raft term
   NodeId leader{-1};     // the leader this replica knows (-1: none)
+  Offset durable_end;    // flushed to disk on this replica
 };
 
 // A partition's Raft group as this node sees it.
@@ -92,9 +93,13 @@ class Partition : public std::enable_shared_from_this<Partition> {
   // won) or the partition lost its leadership before committing it.
   awaitable<Status> wait_committed(Offset end, Clock::SteadyTime deadline, Term term = Term(-1));
 
-  // Whole batches from `from`, never past the high watermark.
-  // Errors: offset_out_of_range outside [start, end]; the log's.
+  // Whole batches from `from`, never past the high watermark, on the
+  // confirmed leader only. Errors: not_leader; offset_out_of_range outside
+  // [start, end]; the log's.
   [[nodiscard]] Result<storage::ReadResult> read(Offset from, std::uint64_t bytes_max);
+  // The same on any replica, up to its own high watermark (for checks and
+  // tools; clients read through read()).
+  [[nodiscard]] Result<storage::ReadResult> read_local(Offset from, std::uint64_t bytes_max);
 
   // Raises the start offset to `to` (DeleteRecords): in memory at once (reads
   // refuse what is below it), the start offset file on the disk thread, then
