@@ -64,6 +64,9 @@ void Partition::elect_sole_voter() {
       if (auto s = apply_ready_now(); !s) fail_raft(s.error());
     }
   }
+  // Treated as written (see apply_ready_now): only a later change of term or
+  // vote writes raft.state before its messages; the close writes it too.
+  persisted_ = view_->state().hard;
   note_commit();
   if (!confirmed_leader() && !raft_failed_) {
     fail_raft(Error(Errc::not_leader, "a group of one did not elect itself"));
@@ -83,12 +86,11 @@ Status Partition::apply_ready_now() {
   raft::Ready r = replica_->ready();
   if (r.hard_state) view_->state().hard = *r.hard_state;
   if (r.restart) return Error::invalid("a log restart needs a replicated group");
-  const bool term_or_vote = r.hard_state && (r.hard_state->term != persisted_.term ||
-                                             r.hard_state->vote != persisted_.vote);
-  if (term_or_vote) {
-    if (auto s = write_raft_state(log_->filesystem(), log_->dir(), view_->state()); !s) return s;
-    persisted_ = view_->state().hard;
-  }
+  // A sole voter's election is not written here: no other voter can be
+  // misled by a forgotten vote, and a restart after a crash takes its term
+  // from the log's last batch if that is later, so opening many partitions
+  // costs no fsync each. raft.state follows with the next change of term or
+  // vote made through process_ready, and at close.
   if (r.truncate_from) {
     if (auto s = view_->truncate_from(*r.truncate_from); !s) return s;
   }

@@ -58,6 +58,8 @@ class PartitionReplication : public ::testing::Test {
     const auto from = static_cast<std::size_t>(m.from.value());
     const auto to = static_cast<std::size_t>(m.to.value());
     if (to >= 3 || cut_.contains(from) || cut_.contains(to)) return;
+    // Followers learn the leader's commit late (as after lost messages).
+    if (commit_cap_ && m.commit > *commit_cap_) m.commit = *commit_cap_;
     if (drop_replies_ && (m.type == raft::MessageType::append_reply ||
                           m.type == raft::MessageType::heartbeat_reply)) {
       return;
@@ -167,6 +169,7 @@ class PartitionReplication : public ::testing::Test {
   }
   std::set<std::size_t> cut_;
   bool drop_replies_ = false;
+  std::optional<raft::Index> commit_cap_;
   std::vector<std::shared_ptr<std::promise<void>>> held_;
   std::size_t delivered_ = 0;
   Rng rng_{3};
@@ -361,6 +364,70 @@ TEST_F(PartitionReplication, TheServedHighWatermarkNeverMovesBack) {
   }
   EXPECT_GT(seen, Offset(0));
   EXPECT_GT(serving, 0);
+}
+
+// The followers have not heard the leader's latest commit when it dies: the
+// next leader's commit starts below what consumers were shown, and it must
+// not serve until it has committed past it (its term confirmed).
+TEST_F(PartitionReplication, ANewLeaderServesNothingBelowWhatWasServed) {
+  for (int id = 0; id < 3; ++id) start(id);
+  ASSERT_TRUE(rounds_until(500, [&] { return leader() >= 0; }));
+  const int first = leader();
+  auto& old = nodes_[static_cast<std::size_t>(first)];
+  auto r = produce(first);
+  ASSERT_TRUE(r);
+  auto ack = wait_acked(first, *r);
+  ASSERT_TRUE(rounds_until(500, [&] { return ack->has_value(); }));
+  commit_cap_ = old->high_watermark().value();
+  for (int i = 0; i < 3; ++i) {
+    auto more = produce(first);
+    ASSERT_TRUE(more);
+    ack = wait_acked(first, *more);
+    ASSERT_TRUE(rounds_until(500, [&] { return ack->has_value(); }));
+    ASSERT_TRUE(**ack);
+  }
+  ASSERT_TRUE(old->read(old->start_offset(), 1));
+  const Offset served = old->high_watermark();
+  ASSERT_GT(served.value(), *commit_cap_);
+  cut_.insert(static_cast<std::size_t>(first));
+  commit_cap_.reset();
+  int checked = 0;
+  auto observe = [&] {
+    for (std::size_t id = 0; id < 3; ++id) {
+      if (cut_.contains(id)) continue;
+      auto& p = nodes_[id];
+      if (!p->read(p->start_offset(), 1)) continue;
+      ++checked;
+      EXPECT_GE(p->high_watermark(), served)
+          << "replica " << id << " served a high watermark below " << served
+          << " after serving it from the old leader";
+    }
+  };
+  // A new leader is elected but hears no acknowledgement: its no-op cannot
+  // commit, its commit index is the stale one.
+  drop_replies_ = true;
+  int elected = -1;
+  ASSERT_TRUE(rounds_until(1000, [&] {
+    observe();
+    for (int id = 0; id < 3; ++id) {
+      if (id != first && nodes_[static_cast<std::size_t>(id)]->status().leader == NodeId(id)) {
+        elected = id;
+      }
+    }
+    return elected >= 0;
+  }));
+  EXPECT_LT(nodes_[static_cast<std::size_t>(elected)]->high_watermark(), served);
+  for (int i = 0; i < 5; ++i) {
+    round();
+    observe();
+  }
+  drop_replies_ = false;
+  ASSERT_TRUE(rounds_until(1000, [&] {
+    observe();
+    return leader() >= 0;
+  }));
+  observe();
+  EXPECT_GT(checked, 0);
 }
 
 }  // namespace
