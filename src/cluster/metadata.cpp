@@ -18,19 +18,6 @@ static_assert(MetadataLimits{}.config_value_bytes_max == kConfigValueBytesMax);
 
 namespace {
 
-ApplyOutcome refuse(Errc code, std::string message) {
-  ApplyOutcome out;
-  out.error = code;
-  out.message = std::move(message);
-  return out;
-}
-
-ApplyOutcome applied(std::int64_t value = -1) {
-  ApplyOutcome out;
-  out.value = value;
-  return out;
-}
-
 template <class... Fs>
 struct Overloaded : Fs... {
   using Fs::operator()...;
@@ -65,7 +52,7 @@ Result<ApplyOutcome> MetadataState::apply(const Command& command, std::int64_t i
   }
   applied_index_ = index;
   return std::visit(Overloaded{
-                        [](const NoopCommand&) { return applied(); },
+                        [](const NoopCommand&) { return ApplyOutcome::done(); },
                         [&](const RegisterBroker& c) { return register_broker(c, index); },
                         [&](const FenceBroker& c) { return set_fenced(c.id, c.epoch, true); },
                         [&](const UnfenceBroker& c) { return set_fenced(c.id, c.epoch, false); },
@@ -102,11 +89,12 @@ ApplyOutcome MetadataState::register_broker(const RegisterBroker& c, std::int64_
   if (why.empty() && c.rack && (c.rack->empty() || c.rack->size() > limits_.string_bytes_max)) {
     why = fmt::format("rack must have 1 to {} bytes", limits_.string_bytes_max);
   }
-  if (!why.empty()) return refuse(Errc::invalid_argument, std::move(why));
+  if (!why.empty()) return ApplyOutcome::refused(Errc::invalid_argument, std::move(why));
   auto it = brokers_.find(c.id);
   if (it == brokers_.end() && brokers_.size() >= limits_.brokers_max) {
-    return refuse(Errc::policy_violation,
-                  fmt::format("the cluster holds at most {} brokers", limits_.brokers_max));
+    return ApplyOutcome::refused(
+        Errc::policy_violation,
+        fmt::format("the cluster holds at most {} brokers", limits_.brokers_max));
   }
   BrokerRegistration& b = brokers_[c.id];
   // A retry of the registration in force keeps its epoch: the broker may
@@ -119,35 +107,37 @@ ApplyOutcome MetadataState::register_broker(const RegisterBroker& c, std::int64_
   b.incarnation = c.incarnation;
   if (!retry) b.epoch = index;
   b.fenced = false;
-  return applied(b.epoch);
+  return ApplyOutcome::done(b.epoch);
 }
 
 ApplyOutcome MetadataState::set_fenced(NodeId id, std::int64_t epoch, bool fenced) {
   auto it = brokers_.find(id);
-  if (it == brokers_.end()) return refuse(Errc::not_found, fmt::format("no broker {}", id));
+  if (it == brokers_.end())
+    return ApplyOutcome::refused(Errc::not_found, fmt::format("no broker {}", id));
   if (epoch != -1 && epoch != it->second.epoch) {
-    return refuse(Errc::stale_broker_epoch,
-                  fmt::format("broker {} has epoch {}, not {}", id, it->second.epoch, epoch));
+    return ApplyOutcome::refused(
+        Errc::stale_broker_epoch,
+        fmt::format("broker {} has epoch {}, not {}", id, it->second.epoch, epoch));
   }
   it->second.fenced = fenced;
-  return applied(it->second.epoch);
+  return ApplyOutcome::done(it->second.epoch);
 }
 
 ApplyOutcome MetadataState::allocate_producer_ids(const AllocateProducerIds& c) {
   if (!brokers_.contains(c.broker)) {
-    return refuse(Errc::not_found, fmt::format("no broker {}", c.broker));
+    return ApplyOutcome::refused(Errc::not_found, fmt::format("no broker {}", c.broker));
   }
   if (c.count < 1 || c.count > limits_.producer_id_block_max) {
-    return refuse(Errc::invalid_argument,
-                  fmt::format("a producer id block holds 1 to {} ids, not {}",
-                              limits_.producer_id_block_max, c.count));
+    return ApplyOutcome::refused(Errc::invalid_argument,
+                                 fmt::format("a producer id block holds 1 to {} ids, not {}",
+                                             limits_.producer_id_block_max, c.count));
   }
   if (next_producer_id_ > std::numeric_limits<std::int64_t>::max() - c.count) {
-    return refuse(Errc::limit_exceeded, "every producer id is used");
+    return ApplyOutcome::refused(Errc::limit_exceeded, "every producer id is used");
   }
   const std::int64_t start = next_producer_id_;
   next_producer_id_ += c.count;
-  return applied(start);
+  return ApplyOutcome::done(start);
 }
 
 std::string MetadataState::check_configs(const ConfigMap& configs) const {

@@ -198,6 +198,18 @@ struct ApplyOutcome {
   // register_broker: the broker's epoch; create_topic: the topic id;
   // allocate_producer_ids: the block's first id; otherwise -1.
   std::int64_t value = -1;
+
+  [[nodiscard]] static ApplyOutcome refused(Errc code, std::string why) {
+    ApplyOutcome out;
+    out.error = code;
+    out.message = std::move(why);
+    return out;
+  }
+  [[nodiscard]] static ApplyOutcome done(std::int64_t result = -1) {
+    ApplyOutcome out;
+    out.value = result;
+    return out;
+  }
   [[nodiscard]] bool applied() const { return error == Errc::ok; }
 };
 
