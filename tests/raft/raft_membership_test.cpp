@@ -240,3 +240,42 @@ TEST(RaftMembership, AFollowerBehindTheLeadersStartGetsItsMembershipAndSnapshot)
 
 }  // namespace
 }  // namespace spate::raft
+
+namespace spate::raft {
+namespace {
+
+// A group of one (every single-node partition): elected again after a
+// restart, it commits its whole durable log at once without appending a
+// no-op; a membership change still waits for an entry of its own term.
+TEST(RaftMembership, ASoleVoterCommitsItsLogOnElectionWithoutANoOp) {
+  Harness h(2, true, true, 1);  // voter 0, node 1 a spare
+  const std::set<int> all = {0, 1};
+  h.elect(0, all);
+  EXPECT_EQ(h.log(0).last_index(), 0) << "no no-op";
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(h.r(0).propose(bytes("x")));
+  h.deliver(all);
+  const Index last = h.log(0).last_index();
+  ASSERT_EQ(last, 3);
+  EXPECT_EQ(h.r(0).commit(), last);
+  h.crash(0);
+  h.start(0);
+  const Term before = h.r(0).term();
+  h.elect(0, all);
+  EXPECT_GT(h.r(0).term(), before);
+  EXPECT_EQ(h.log(0).last_index(), last) << "no no-op after a restart either";
+  EXPECT_EQ(h.r(0).commit(), last) << "entries of earlier terms commit at once";
+  // A change needs an entry of this term first (the 2015 single-server flaw).
+  auto busy = h.r(0).propose_change({MembershipChange::Type::add_learner, NodeId(1)});
+  ASSERT_FALSE(busy);
+  EXPECT_EQ(busy.error().code(), Errc::busy);
+  ASSERT_TRUE(h.r(0).propose({}));  // the driver's empty entry
+  h.deliver(all);
+  auto added = h.r(0).propose_change({MembershipChange::Type::add_learner, NodeId(1)});
+  ASSERT_TRUE(added) << added.error();
+  h.deliver(all);
+  EXPECT_GE(h.r(0).commit(), *added);
+  EXPECT_EQ(h.violation, "");
+}
+
+}  // namespace
+}  // namespace spate::raft
