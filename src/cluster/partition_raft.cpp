@@ -210,8 +210,12 @@ void Partition::continue_ready() {
   PendingReady& p = *pending_;
   const auto& entries = p.ready.entries;
   // Bounded by the Ready's entries.
+  // Entries of this term on its leader are its own proposals, validated by
+  // prepare_append (one leader per term): their CRC is not checked again.
+  const bool leading = replica_->role() == raft::Role::leader;
   while (p.applied < entries.size()) {
-    if (auto s = view_->append(entries[p.applied]); !s) {
+    const raft::Entry& e = entries[p.applied];
+    if (auto s = view_->append(e, leading && e.term == replica_->term()); !s) {
       if (!log_->fenced() && !log_->writable() && storage::is_transient_storage_error(s.error())) {
         // The entries stay in this Ready until the log takes writes again
         // (tick); appends are refused with `busy` meanwhile.

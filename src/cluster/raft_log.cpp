@@ -230,7 +230,7 @@ std::optional<raft::Membership> PartitionRaftLog::start_membership() const {
 
 std::vector<std::byte> PartitionRaftLog::start_snapshot() const { return state_.start_snapshot; }
 
-Status PartitionRaftLog::append(const raft::Entry& entry) {
+Status PartitionRaftLog::append(const raft::Entry& entry, bool own) {
   if (entry.first() != last_index() + 1) {
     return Error::invalid(fmt::format("raft entry {} (span {}) does not follow the log's end {}",
                                       entry.index, entry.span, last_index()));
@@ -253,7 +253,7 @@ Status PartitionRaftLog::append(const raft::Entry& entry) {
                                       entry.index, entry.term, header->base(),
                                       header->last_offset(), header->partition_leader_epoch));
   }
-  auto appended = log_.append_replicated(batch);
+  auto appended = log_.append_replicated(batch, own);
   if (!appended) return appended.error();
   remember({header->base(), header->last_offset(), entry.term});
   if (entry.kind == raft::EntryKind::membership) {

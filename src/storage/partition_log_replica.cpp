@@ -13,9 +13,11 @@
 
 namespace spate::storage {
 
-Result<AppendResult> PartitionLog::append_replicated(std::span<const std::byte> batch) {
+Result<AppendResult> PartitionLog::append_replicated(std::span<const std::byte> batch,
+                                                     bool validated) {
   if (auto s = check_usable(); !s) return s.error();
-  auto header = protocol::validate_batch(batch, config_.batch_bytes_max);
+  auto header = validated ? protocol::decode_batch_header(batch, config_.batch_bytes_max)
+                          : protocol::validate_batch(batch, config_.batch_bytes_max);
   // A batch a cleaner rewrote may lack records inside its offset range.
   if (!header && header.error().code() == Errc::invalid_record) {
     header = protocol::validate_compacted_batch(batch, config_.batch_bytes_max);

@@ -80,7 +80,8 @@ class PartitionRaftLog final : public raft::LogView {
   // its control batch. Errors: the log's (append_replicated); invalid_argument
   // if the entry does not start at last_index() + 1 or its batch disagrees
   // with its index, span or term.
-  [[nodiscard]] Status append(const raft::Entry& entry);
+  // `own`: an entry this replica proposed as leader (validated then).
+  [[nodiscard]] Status append(const raft::Entry& entry, bool own = false);
   // Removes every entry from index `first` on (an entry's first index).
   [[nodiscard]] Status truncate_from(raft::Index first);
 

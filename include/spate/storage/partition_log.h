@@ -323,8 +323,11 @@ class PartitionLog {
   // and nothing in it is rewritten. Errors: the framing's (malformed,
   // crc_mismatch, invalid_record, record_too_large); invalid_argument unless
   // its base offset is end_offset() and its partitionLeaderEpoch is at least
-  // last_term(); the write errors of append().
-  [[nodiscard]] Result<AppendResult> append_replicated(std::span<const std::byte> batch);
+  // last_term(); the write errors of append(). `validated`: the caller made
+  // or validated the batch itself (a leader's own proposal): only its header
+  // is read, not its CRC again.
+  [[nodiscard]] Result<AppendResult> append_replicated(std::span<const std::byte> batch,
+                                                       bool validated = false);
 
   // The batch holding `offset`, or (in a gap compaction left) the first
   // batch after it. Errors: offset_out_of_range unless start_offset() <=
