@@ -179,7 +179,10 @@ Result<std::vector<TopicPartition>> DataDir::list_partitions() {
   if (!names) return names.error();
   std::vector<TopicPartition> out;
   for (const auto& name : *names) {
-    if (name == kNodeMetaFile || name == kTopicsMetaFile || name == kProducerIdsFile) continue;
+    if (name == kNodeMetaFile || name == kTopicsMetaFile || name == kProducerIdsFile ||
+        name == kClusterDir) {
+      continue;
+    }
     if (name == std::string(kNodeMetaFile) + ".tmp" ||
         name == std::string(kTopicsMetaFile) + ".tmp" ||
         name == std::string(kProducerIdsFile) + ".tmp") {

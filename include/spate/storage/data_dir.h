@@ -32,6 +32,8 @@ inline constexpr std::size_t kDefaultMaxOpenSegmentFiles = 1000;
 inline constexpr const char* kTopicsMetaFile = "topics.meta";
 // The next producer id not yet handed out (cluster::ProducerIds).
 inline constexpr const char* kProducerIdsFile = "producer.ids";
+// The controller's folder (cluster::Controller): its log and Raft state.
+inline constexpr const char* kClusterDir = "__cluster";
 
 // A partition's name. Topic names follow Kafka's rule: 1–249 characters of
 // [a-zA-Z0-9._-], not "." or "..".

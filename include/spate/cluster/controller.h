@@ -1,0 +1,169 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// Controller: the cluster metadata's Raft group on this broker
+// (docs/controller.md, "The controller group"). The group's voters are the
+// `--seeds` brokers; its log is an internal partition log kept in
+// `<data_dir>/__cluster/metadata-0`, driven by a cluster::Partition like any
+// other (RaftGroupId {0, 0}); each committed record holds one Command
+// (metadata_codec.h), applied in log order to a MetadataState.
+//
+// Any broker proposes: the controller leader appends the command, waits for
+// its commit and answers the outcome; a follower forwards the command to the
+// leader over the transport (method kProposeMethod) and waits until it has
+// applied the entry itself, so whatever it answers next already reflects it.
+// Each broker registers itself at start and then heartbeats the leader; the
+// leader fences a broker whose heartbeats stopped for `broker_session` and
+// unfences it when they resume.
+//
+// One io_context (the shard's); every member is called on it.
+
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "spate/cluster/disk_thread.h"
+#include "spate/cluster/metadata.h"
+#include "spate/cluster/partition.h"
+#include "spate/cluster/transport.h"
+#include "spate/common/asio.h"
+#include "spate/common/clock.h"
+#include "spate/common/result.h"
+#include "spate/net/signal.h"
+#include "spate/storage/data_dir.h"
+#include "spate/storage/file.h"
+
+namespace spate::cluster {
+
+// Transport call methods of the controller (rpc.h: request frames).
+inline constexpr std::uint16_t kProposeMethod = 16;    // payload: a command; answer: the outcome
+inline constexpr std::uint16_t kHeartbeatMethod = 17;  // payload: broker id + epoch; answer: empty
+
+// The controller's folder inside the data directory, and its log's name.
+inline constexpr const char* kControllerDir = storage::kClusterDir;
+inline constexpr const char* kControllerLogName = "__cluster_metadata";
+
+struct ControllerConfig {
+  NodeId self{0};
+  std::vector<NodeId> voters{NodeId(0)};  // the --seeds brokers
+  // What this broker registers (its incarnation is drawn at open).
+  RegisterBroker registration;
+  int election_ticks = 10;
+  int heartbeat_ticks = 1;
+  std::chrono::milliseconds broker_heartbeat{1'000};
+  std::chrono::milliseconds broker_session{9'000};  // Kafka's broker.session.timeout.ms
+  std::chrono::milliseconds call_timeout{3'000};    // a forwarded proposal or heartbeat
+  std::chrono::milliseconds retry_backoff{100};     // while there is no leader
+  MetadataLimits limits;
+};
+
+// What a proposal came to: the outcome and the Raft index it was applied at.
+struct Proposed {
+  ApplyOutcome outcome;
+  std::int64_t index = -1;
+};
+
+// The bytes of a forwarded proposal's answer.
+[[nodiscard]] std::vector<std::byte> encode_proposed(const Proposed& p);
+// Errors: malformed (truncated, trailing bytes, an unknown error code, a
+// message past 64 KiB).
+[[nodiscard]] Result<Proposed> decode_proposed(std::span<const std::byte> bytes);
+
+class Controller {
+ public:
+  // Opens (creating) the controller log under `data_dir`/kControllerDir and
+  // applies what it has committed. `transport` may be null when the only
+  // voter is this broker. Errors: the storage's; corrupt_log if a committed
+  // record is not a command.
+  [[nodiscard]] static Result<std::unique_ptr<Controller>> open(
+      storage::Filesystem& fs, const std::filesystem::path& data_dir, const Clock& clock,
+      asio::any_io_executor shard, DiskThread& disk, Transport* transport, ControllerConfig config);
+  ~Controller();
+  Controller(const Controller&) = delete;
+  Controller& operator=(const Controller&) = delete;
+
+  // Starts registering this broker and heartbeating.
+  void start();
+
+  // Commits `command` through the controller leader and returns once this
+  // broker has applied it. A command the state refuses is not an error (see
+  // ApplyOutcome). Errors: timeout at the deadline (it may still commit);
+  // not_leader / unavailable when no leader could take it in time;
+  // shutting_down.
+  awaitable<Result<Proposed>> propose(Command command, Clock::SteadyTime deadline);
+
+  // A raft message for the controller group (from the transport).
+  void step(raft::Message message) { partition_->step(std::move(message)); }
+  // A transport call (kProposeMethod, kHeartbeatMethod). Errors:
+  // invalid_argument for another method or a bad payload; propose's.
+  awaitable<Result<std::vector<std::byte>>> handle_call(NodeId from, std::uint16_t method,
+                                                        std::vector<std::byte> payload);
+
+  // Raft ticks, and the leader's fencing of silent brokers.
+  void tick();
+  // Stops the loops and closes the log.
+  awaitable<void> close();
+
+  [[nodiscard]] const MetadataState& state() const { return state_; }
+  // The controller leader this broker knows (kNoLeader: none).
+  [[nodiscard]] NodeId leader() const;
+  [[nodiscard]] bool is_leader() const { return partition_->leader(); }
+  // Notified after every applied entry (and on close).
+  [[nodiscard]] net::Signal& changed() { return changed_; }
+  // This broker's registration epoch once its registration applied (-1 before).
+  [[nodiscard]] std::int64_t broker_epoch() const { return broker_epoch_; }
+  [[nodiscard]] const ControllerConfig& config() const { return config_; }
+  [[nodiscard]] Partition& partition() { return *partition_; }
+
+ private:
+  Controller(const Clock& clock, asio::any_io_executor shard, Transport* transport,
+             ControllerConfig config, std::shared_ptr<Partition> partition);
+  // Applies every committed record not applied yet. Errors: a record that
+  // is not a command, or a read error (the controller stops applying).
+  [[nodiscard]] Status apply_committed();
+  awaitable<void> apply_loop();
+  awaitable<void> register_loop();
+  // On the leader: append, wait for commit and apply.
+  awaitable<Result<Proposed>> propose_here(const Command& command, Clock::SteadyTime deadline);
+  awaitable<Result<Proposed>> forward(NodeId to, const Command& command,
+                                      Clock::SteadyTime deadline);
+  awaitable<Status> heartbeat(Clock::SteadyTime deadline);
+  void note_heartbeat(NodeId broker, std::int64_t epoch);
+  void fence_silent();
+  // Proposes a fence or unfence (one at a time: fencing_).
+  awaitable<void> propose_verdict(Command command);
+  void spawn(awaitable<void> task);
+
+  const Clock& clock_;
+  asio::any_io_executor shard_;
+  Transport* transport_;
+  ControllerConfig config_;
+  std::shared_ptr<Partition> partition_;
+  MetadataState state_;
+  Offset applied_end_{0};  // records below this offset are applied
+  // This leader's proposals waiting for their outcome, by offset: an entry
+  // of another term at that offset (a truncation replaced it) is not theirs.
+  struct Awaited {
+    Term term;
+    std::optional<ApplyOutcome> outcome;
+  };
+  std::map<Offset, Awaited> awaited_;
+  std::int64_t broker_epoch_ = -1;
+  // On the leader: when each broker was last heard from (steady clock).
+  std::map<NodeId, Clock::SteadyTime> last_heard_;
+  bool leading_ = false;
+  bool fencing_ = false;  // a fence/unfence proposal is in flight
+  bool stopping_ = false;
+  std::size_t running_ = 0;
+  Status failed_;  // set when applying failed: the controller stops applying
+  net::Signal changed_;
+  net::Signal done_;  // running_ fell
+  net::Signal wake_;  // close() began
+};
+
+}  // namespace spate::cluster

@@ -1,0 +1,315 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// Three cluster::Controllers, each with its own data directory and a real
+// Transport on 127.0.0.1, in one io_context: they elect a controller
+// leader, register their brokers, commit commands proposed on any of them
+// (a follower forwards to the leader), fence a broker that stops
+// heartbeating and unfence it when it comes back, and replay the same state
+// from their logs after a restart. Hostile call payloads get errors.
+
+#include "spate/cluster/controller.h"
+
+#include <gtest/gtest.h>
+
+#include "spate/cluster/assignment.h"
+#include "spate/cluster/metadata_codec.h"
+#include "spate/common/bytes.h"
+#include "spate/common/log.h"
+#include "spate/storage/mem_fs.h"
+
+namespace spate::cluster {
+namespace {
+
+using namespace std::chrono_literals;
+
+struct Node {
+  std::unique_ptr<DiskThread> disk;
+  std::unique_ptr<Transport> transport;
+  std::unique_ptr<Controller> controller;
+  std::uint16_t port = 0;
+};
+
+class ControllerGroup : public ::testing::Test {
+ protected:
+  ControllerGroup() {
+    log::set_level(std::getenv("SPATE_TEST_DEBUG") ? spdlog::level::debug
+                                                   : spdlog::level::critical);
+  }
+  ~ControllerGroup() override {
+    for (int id = 0; id < 3; ++id) stop(id);
+  }
+
+  ControllerConfig config(int id) const {
+    ControllerConfig c;
+    c.self = NodeId(id);
+    c.voters = {NodeId(0), NodeId(1), NodeId(2)};
+    c.registration.advertised = HostPort{"127.0.0.1", 9092 + id * 10};
+    c.registration.cluster = HostPort{"127.0.0.1", ports_[static_cast<std::size_t>(id)]};
+    c.broker_heartbeat = 50ms;
+    c.broker_session = 600ms;
+    c.call_timeout = 1'000ms;
+    c.retry_backoff = 20ms;
+    return c;
+  }
+
+  // Opens node `id`'s transport (on its old port after the first time) and controller.
+  void start(int id) {
+    auto& n = nodes_[static_cast<std::size_t>(id)];
+    n.disk = std::make_unique<DiskThread>();
+    TransportConfig tc;
+    tc.node = NodeId(id);
+    tc.cluster_id = "controller-test";
+    tc.host = "127.0.0.1";
+    tc.port = ports_[static_cast<std::size_t>(id)];
+    tc.backoff_min = 10ms;
+    tc.backoff_max = 100ms;
+    tc.seed = static_cast<std::uint64_t>(id) + 1;
+    n.transport = std::make_unique<Transport>(io_, tc, clock_);
+    auto port = n.transport->listen();
+    ASSERT_TRUE(port) << port.error();
+    ports_[static_cast<std::size_t>(id)] = *port;
+    n.port = *port;
+    const auto dir = std::filesystem::path(fmt::format("/n{}", id));
+    ASSERT_TRUE(fs_.create_directories(dir));
+    auto c = Controller::open(fs_, dir, clock_, io_.get_executor(), *n.disk, n.transport.get(),
+                              config(id));
+    ASSERT_TRUE(c) << c.error();
+    n.controller = std::move(*c);
+    auto* controller = n.controller.get();
+    n.transport->on_raft([controller](NodeId, RaftGroupId group, raft::Message m) {
+      if (group.is_controller()) controller->step(std::move(m));
+    });
+    n.transport->on_request(
+        [controller](NodeId from, std::uint16_t method, std::vector<std::byte> payload) {
+          return controller->handle_call(from, method, std::move(payload));
+        });
+  }
+
+  // Connects the started nodes to each other and starts them.
+  void connect_and_start(std::initializer_list<int> ids) {
+    for (int id : ids) {
+      auto& n = nodes_[static_cast<std::size_t>(id)];
+      for (int other = 0; other < 3; ++other) {
+        if (other == id || ports_[static_cast<std::size_t>(other)] == 0) continue;
+        ASSERT_TRUE(n.transport->set_peer(NodeId(other), "127.0.0.1",
+                                          ports_[static_cast<std::size_t>(other)]));
+      }
+      n.transport->start();
+      n.controller->start();
+    }
+  }
+
+  void stop(int id) {
+    auto& n = nodes_[static_cast<std::size_t>(id)];
+    if (!n.controller) return;
+    bool done = false;
+    asio::co_spawn(
+        io_,
+        [](Node& node, bool& finished) -> awaitable<void> {
+          co_await node.transport->stop();
+          co_await node.controller->close();
+          finished = true;
+        }(n, done),
+        asio::detached);
+    EXPECT_TRUE(run_until([&] { return done; }, 10'000ms));
+    n.controller.reset();
+    n.transport.reset();
+    n.disk.reset();
+  }
+
+  // Runs the io_context, ticking every controller every 10 ms.
+  bool run_until(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    auto next_tick = std::chrono::steady_clock::now();
+    while (!done()) {
+      const auto now = std::chrono::steady_clock::now();
+      if (now >= deadline) return false;
+      if (now >= next_tick) {
+        for (auto& n : nodes_) {
+          if (n.controller) n.controller->tick();
+        }
+        next_tick = now + 10ms;
+      }
+      if (io_.stopped()) io_.restart();
+      io_.run_for(2ms);
+    }
+    return true;
+  }
+
+  int leader() {
+    int found = -1;
+    for (int id = 0; id < 3; ++id) {
+      auto& c = nodes_[static_cast<std::size_t>(id)].controller;
+      if (c && c->is_leader()) found = id;
+    }
+    return found;
+  }
+
+  bool all_registered(std::initializer_list<int> ids, std::size_t brokers) {
+    for (int id : ids) {
+      auto& c = nodes_[static_cast<std::size_t>(id)].controller;
+      if (!c || c->state().brokers().size() < brokers || c->broker_epoch() < 0) return false;
+      for (const auto& [b, reg] : c->state().brokers()) {
+        if (reg.fenced) return false;
+      }
+    }
+    return true;
+  }
+
+  Result<Proposed> propose(int id, Command command) {
+    std::optional<Result<Proposed>> out;
+    auto& c = *nodes_[static_cast<std::size_t>(id)].controller;
+    asio::co_spawn(
+        io_,
+        [](Controller& ctl, Command cmd, std::optional<Result<Proposed>>& slot,
+           Clock::SteadyTime deadline) -> awaitable<void> {
+          slot.emplace(co_await ctl.propose(std::move(cmd), deadline));
+        }(c, std::move(command), out, clock_.steady_now() + 5s),
+        asio::detached);
+    EXPECT_TRUE(run_until([&] { return out.has_value(); }, 10'000ms));
+    return out.value_or(Result<Proposed>(Error(Errc::timeout, "test gave up")));
+  }
+
+  CreateTopic create_topic(int via, const std::string& name, int partitions, int rf = 3) {
+    const auto& state = nodes_[static_cast<std::size_t>(via)].controller->state();
+    auto assignment = assign_replicas(broker_slots(state), broker_load(state), partitions, rf);
+    EXPECT_TRUE(assignment) << assignment.error();
+    return CreateTopic{name, 0, assignment ? *assignment : ReplicaAssignment{}, {}};
+  }
+
+  std::vector<std::byte> snapshot(int id) {
+    return encode_snapshot(nodes_[static_cast<std::size_t>(id)].controller->state());
+  }
+
+  asio::io_context io_;
+  SystemClock clock_;
+  storage::MemFs fs_;
+  std::array<std::uint16_t, 3> ports_{};
+  std::array<Node, 3> nodes_;
+};
+
+TEST_F(ControllerGroup, ElectsRegistersAndCommitsWhatAFollowerProposes) {
+  for (int id = 0; id < 3; ++id) start(id);
+  connect_and_start({0, 1, 2});
+  ASSERT_TRUE(run_until([&] { return leader() >= 0 && all_registered({0, 1, 2}, 3); }, 10'000ms));
+  const int l = leader();
+  const int follower = (l + 1) % 3;
+  EXPECT_EQ(nodes_[static_cast<std::size_t>(follower)].controller->leader(), NodeId(l));
+
+  // Through a follower: forwarded, committed, and applied there before the answer.
+  auto created = propose(follower, create_topic(follower, "orders", 6));
+  ASSERT_TRUE(created) << created.error();
+  ASSERT_TRUE(created->outcome.applied()) << created->outcome.message;
+  EXPECT_EQ(created->outcome.value, 1);
+  const auto* topic =
+      nodes_[static_cast<std::size_t>(follower)].controller->state().topic("orders");
+  ASSERT_NE(topic, nullptr);
+  EXPECT_EQ(topic->partitions.size(), 6U);
+  for (const auto& p : topic->partitions) EXPECT_EQ(p.replicas.size(), 3U);
+
+  // The same name again is refused by the state, on every replica alike.
+  auto again = propose(l, create_topic(l, "orders", 1));
+  ASSERT_TRUE(again) << again.error();
+  EXPECT_EQ(again->outcome.error, Errc::already_exists);
+  ASSERT_TRUE(run_until(
+      [&] {
+        return snapshot(0) == snapshot(1) && snapshot(1) == snapshot(2) &&
+               nodes_[0].controller->state().applied_index() >= again->index;
+      },
+      5'000ms));
+}
+
+TEST_F(ControllerGroup, FencesASilentBrokerElectsAnotherLeaderAndReplaysAfterRestart) {
+  for (int id = 0; id < 3; ++id) start(id);
+  connect_and_start({0, 1, 2});
+  ASSERT_TRUE(run_until([&] { return leader() >= 0 && all_registered({0, 1, 2}, 3); }, 10'000ms));
+  const int old = leader();
+  ASSERT_TRUE(propose(old, create_topic(old, "t", 3)));
+  stop(old);
+  const int a = (old + 1) % 3;
+  const int b = (old + 2) % 3;
+  // A new leader, which fences the dead broker after its session.
+  ASSERT_TRUE(run_until(
+      [&] {
+        const auto* reg =
+            nodes_[static_cast<std::size_t>(a)].controller->state().broker(NodeId(old));
+        return leader() >= 0 && reg != nullptr && reg->fenced;
+      },
+      10'000ms));
+  // Three replicas no longer fit the live brokers; two do, and commit with two of three voters.
+  const auto& state = nodes_[static_cast<std::size_t>(b)].controller->state();
+  auto three = assign_replicas(broker_slots(state), broker_load(state), 2, 3);
+  ASSERT_FALSE(three);
+  EXPECT_EQ(three.error().code(), Errc::invalid_replication_factor);
+  auto more = propose(b, create_topic(b, "u", 2, 2));
+  ASSERT_TRUE(more) << more.error();
+  EXPECT_TRUE(more->outcome.applied()) << more->outcome.message;
+
+  // The old leader comes back with a new incarnation: it replays its log,
+  // catches up, registers again and is unfenced.
+  start(old);
+  connect_and_start({old});
+  ASSERT_TRUE(run_until([&] { return all_registered({0, 1, 2}, 3); }, 10'000ms));
+  ASSERT_TRUE(
+      run_until([&] { return snapshot(0) == snapshot(1) && snapshot(1) == snapshot(2); }, 5'000ms));
+  EXPECT_NE(nodes_[static_cast<std::size_t>(old)].controller->state().topic("u"), nullptr);
+
+  // Everyone restarts: the state replays from the logs, identical.
+  const auto before = snapshot(0);
+  for (int id = 0; id < 3; ++id) stop(id);
+  for (int id = 0; id < 3; ++id) start(id);
+  for (int id = 0; id < 3; ++id) {
+    auto replayed = decode_snapshot(snapshot(id));
+    ASSERT_TRUE(replayed) << replayed.error();
+    EXPECT_EQ(replayed->topics(), decode_snapshot(before)->topics()) << "node " << id;
+  }
+}
+
+TEST_F(ControllerGroup, HostileCallsGetErrorsAndChangeNothing) {
+  for (int id = 0; id < 3; ++id) start(id);
+  connect_and_start({0, 1, 2});
+  ASSERT_TRUE(run_until([&] { return leader() >= 0 && all_registered({0, 1, 2}, 3); }, 10'000ms));
+  auto& c = *nodes_[static_cast<std::size_t>(leader())].controller;
+  const auto before = encode_snapshot(c.state());
+  auto call = [&](std::uint16_t method, std::vector<std::byte> payload) {
+    std::optional<Result<std::vector<std::byte>>> out;
+    asio::co_spawn(
+        io_,
+        [](Controller& ctl, std::uint16_t m, std::vector<std::byte> p,
+           std::optional<Result<std::vector<std::byte>>>& slot) -> awaitable<void> {
+          slot.emplace(co_await ctl.handle_call(NodeId(1), m, std::move(p)));
+        }(c, method, std::move(payload), out),
+        asio::detached);
+    EXPECT_TRUE(run_until([&] { return out.has_value(); }, 5'000ms));
+    return out.value_or(Result<std::vector<std::byte>>(Error(Errc::timeout, "gave up")));
+  };
+  EXPECT_FALSE(call(kProposeMethod, to_bytes("garbage")));
+  EXPECT_FALSE(call(kProposeMethod, {}));
+  EXPECT_FALSE(call(999, {}));
+  EXPECT_FALSE(call(kHeartbeatMethod, to_bytes("xy")));
+  ByteWriter w;
+  w.write<std::int32_t>(2);  // claims to be node 2 but comes from node 1
+  w.write<std::int64_t>(5);
+  EXPECT_FALSE(call(kHeartbeatMethod, w.release()));
+  EXPECT_EQ(encode_snapshot(c.state()), before);
+
+  // A forwarded proposal's answer, truncated at every length, or with trailing bytes.
+  Proposed p{ApplyOutcome::refused(Errc::already_exists, "topic 'x' exists"), 42};
+  const auto good = encode_proposed(p);
+  auto back = decode_proposed(good);
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->outcome.error, Errc::already_exists);
+  EXPECT_EQ(back->index, 42);
+  for (std::size_t n = 0; n < good.size(); ++n) {
+    EXPECT_FALSE(decode_proposed(std::span(good).first(n))) << n;
+  }
+  auto longer = good;
+  longer.push_back(std::byte{0});
+  EXPECT_FALSE(decode_proposed(longer));
+  auto bad_code = good;
+  bad_code[0] = std::byte{0xEE};
+  EXPECT_FALSE(decode_proposed(bad_code));
+}
+
+}  // namespace
+}  // namespace spate::cluster
