@@ -47,9 +47,9 @@ awaitable<Result<std::optional<ResponseFrame>>> Broker::handle(std::vector<std::
   }
   const auto& h = header->header;
   const auto served = served_handler(h.request_api_key);
-  HandlerContext ctx{
-      *this, config_,    partitions_, coordinator_, clock_, h, header->header_version,
-      false, client_host};
+  HandlerContext ctx{*this,       config_,    partitions_, coordinator_,
+                     controller_, clock_,     h,           header->header_version,
+                     false,       client_host};
   const auto body = std::span<const std::byte>(frame).subspan(header->body_offset);
   Result<std::optional<ResponseFrame>> result = std::optional<ResponseFrame>{};
   const protocol::ApiInfo* api = served ? served->info : nullptr;

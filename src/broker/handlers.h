@@ -23,6 +23,9 @@ struct HandlerContext {
   cluster::PartitionManager& partitions;
   // nullptr: this broker coordinates no groups (COORDINATOR_NOT_AVAILABLE).
   groups::Coordinator* coordinator;
+  // nullptr: a single node (topics are this broker's own); otherwise topic
+  // changes and Metadata go through the cluster's controller.
+  cluster::Controller* controller;
   const Clock& clock;
   const protocol::RequestHeader& header;
   std::int16_t header_version;

@@ -132,6 +132,7 @@ void render_partition_counters(const cluster::PartitionManager& partitions, std:
   if (!partitions.closing()) {
     for (const auto& [name, topic] : partitions.topics()) {
       for (const auto& p : topic.partitions) {
+        if (!p) continue;  // a cluster partition held by other brokers
         const auto status = p->status();
         if (status.fenced) {
           ++fenced;
@@ -185,6 +186,7 @@ void render_partition_gauges(const cluster::PartitionManager& partitions, std::s
     line(out, fmt::format("# TYPE {} gauge", gauges[g].name));
     for (const auto& [name, topic] : partitions.topics()) {
       for (std::size_t i = 0; i < topic.partitions.size(); ++i) {
+        if (!topic.partitions[i]) continue;
         const auto& p = *topic.partitions[i];
         std::int64_t v = 0;
         switch (g) {

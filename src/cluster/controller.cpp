@@ -186,7 +186,8 @@ awaitable<void> Controller::register_loop() {
     const bool registered = broker_epoch_ >= 0 && mine != nullptr &&
                             mine->incarnation == config_.registration.incarnation;
     if (!registered) {
-      auto r = co_await propose(config_.registration, deadline);
+      Command command = config_.registration;  // named: see propose()
+      auto r = co_await propose(std::move(command), deadline);
       if (!r) {
         logger()->debug("controller: registering node {}: {}", config_.self, r.error());
       } else if (!r->outcome.applied()) {
@@ -220,7 +221,8 @@ void Controller::fence_silent() {
     fencing_ = true;
     logger()->warn("controller: fencing node {}: no heartbeat for {} ms", id,
                    std::chrono::duration_cast<std::chrono::milliseconds>(now - it->second).count());
-    spawn(propose_verdict(FenceBroker{id, broker.epoch}));
+    Command command = FenceBroker{id, broker.epoch};
+    spawn(propose_verdict(std::move(command)));
     return;
   }
 }
@@ -230,11 +232,13 @@ void Controller::note_heartbeat(NodeId broker, std::int64_t epoch) {
   const auto* b = state_.broker(broker);
   if (b == nullptr || !b->fenced || b->epoch != epoch || fencing_ || stopping_) return;
   fencing_ = true;
-  spawn(propose_verdict(UnfenceBroker{broker, epoch}));
+  Command command = UnfenceBroker{broker, epoch};
+  spawn(propose_verdict(std::move(command)));
 }
 
 awaitable<void> Controller::propose_verdict(Command command) {
-  auto r = co_await propose(command, clock_.steady_now() + config_.call_timeout);
+  const auto deadline = clock_.steady_now() + config_.call_timeout;
+  auto r = co_await propose(command, deadline);
   if (!r) {
     logger()->warn("controller: {}: {}", command_name(command), r.error());
   } else if (!r->outcome.applied()) {

@@ -122,8 +122,9 @@ awaitable<Result<Proposed>> Controller::propose_here(const Command& command,
 
 awaitable<Result<Proposed>> Controller::forward(NodeId to, const Command& command,
                                                 Clock::SteadyTime deadline) {
-  auto answer = co_await transport_->call(to, kProposeMethod, encode_command(command),
-                                          net::deadline_in(deadline - clock_.steady_now()));
+  auto payload = encode_command(command);
+  const auto until = net::deadline_in(deadline - clock_.steady_now());
+  auto answer = co_await transport_->call(to, kProposeMethod, std::move(payload), until);
   if (!answer) co_return answer.error();
   auto proposed = decode_proposed(*answer);
   if (!proposed) co_return proposed.error();
@@ -175,8 +176,9 @@ awaitable<Status> Controller::heartbeat(Clock::SteadyTime deadline) {
   ByteWriter w;
   w.write<std::int32_t>(config_.self.value());
   w.write<std::int64_t>(broker_epoch_);
-  auto r = co_await transport_->call(to, kHeartbeatMethod, w.release(),
-                                     net::deadline_in(deadline - clock_.steady_now()));
+  auto payload = w.release();
+  const auto until = net::deadline_in(deadline - clock_.steady_now());
+  auto r = co_await transport_->call(to, kHeartbeatMethod, std::move(payload), until);
   if (!r) co_return r.error();
   co_return Status{};
 }

@@ -11,23 +11,9 @@
 
 #include "spate/common/log.h"
 
+#include "partition_manager_turn.h"
+
 namespace spate::cluster {
-
-// One admin operation's turn; ends it when destroyed.
-class PartitionManager::Turn {
- public:
-  explicit Turn(PartitionManager* m) : m_(m) {}
-  Turn(Turn&& o) noexcept : m_(std::exchange(o.m_, nullptr)) {}
-  Turn& operator=(Turn&&) = delete;
-  Turn(const Turn&) = delete;
-  Turn& operator=(const Turn&) = delete;
-  ~Turn() {
-    if (m_ != nullptr) m_->end_turn();
-  }
-
- private:
-  PartitionManager* m_;
-};
 
 awaitable<Result<PartitionManager::Turn>> PartitionManager::take_turn(Deadline deadline) {
   if (closing_) co_return Error(Errc::shutting_down, "the broker is stopping");
@@ -69,16 +55,33 @@ awaitable<void> PartitionManager::off_shard(std::function<void()> work) {
   co_await worker_->run(std::move(work), shard_);
 }
 
+namespace {
+
+std::vector<std::int32_t> index_range(std::int32_t from, std::int32_t to) {
+  std::vector<std::int32_t> out;
+  for (std::int32_t i = from; i < to; ++i) out.push_back(i);
+  return out;
+}
+
+}  // namespace
+
 awaitable<Result<std::vector<std::unique_ptr<storage::PartitionLog>>>>
 PartitionManager::make_partitions(const std::string& name, const ConfigMap& overrides,
                                   std::int32_t from, std::int32_t to) {
+  co_return co_await make_partitions(name, overrides, index_range(from, to));
+}
+
+awaitable<Result<std::vector<std::unique_ptr<storage::PartitionLog>>>>
+PartitionManager::make_partitions(const std::string& name, const ConfigMap& overrides,
+                                  std::vector<std::int32_t> indexes) {
   using Logs = std::vector<std::unique_ptr<storage::PartitionLog>>;
   const auto config = apply_topic_configs(defaults_, overrides);
   auto made = std::make_shared<Result<Logs>>(Logs{});
-  std::function<void()> job = [this, made, name, config, from, to] {
+  std::function<void()> job = [this, made, name, config, indexes = std::move(indexes)] {
     *made = [&]() -> Result<Logs> {
       Logs out;
-      for (std::int32_t i = from; i < to; ++i) {
+      for (std::size_t n = 0; n < indexes.size(); ++n) {
+        const std::int32_t i = indexes[n];
         // Nothing of this topic's partition i is in topics.meta: a folder by
         // that name is a leftover of an interrupted delete, never data.
         auto log = [&]() -> Result<std::unique_ptr<storage::PartitionLog>> {
@@ -88,7 +91,8 @@ PartitionManager::make_partitions(const std::string& name, const ConfigMap& over
         if (!log) {
           for (auto& opened : out) (void)opened->close();
           out.clear();
-          for (std::int32_t j = from; j <= i; ++j) {
+          for (std::size_t k = 0; k <= n; ++k) {
+            const std::int32_t j = indexes[k];
             if (auto s = dir_.remove_partition({name, j}); !s) {
               log::get(log::Module::cluster)
                   ->error("cannot remove partition folder {}-{} of a failed create: {}", name, j,
@@ -108,8 +112,13 @@ PartitionManager::make_partitions(const std::string& name, const ConfigMap& over
 
 awaitable<void> PartitionManager::remove_partitions(const std::string& name, std::int32_t from,
                                                     std::int32_t to) {
-  std::function<void()> job = [this, name, from, to] {
-    for (std::int32_t i = from; i < to; ++i) {
+  co_await remove_partitions(name, index_range(from, to));
+}
+
+awaitable<void> PartitionManager::remove_partitions(const std::string& name,
+                                                    std::vector<std::int32_t> indexes) {
+  std::function<void()> job = [this, name, indexes = std::move(indexes)] {
+    for (const std::int32_t i : indexes) {
       if (auto s = dir_.remove_partition({name, i}); !s) {
         log::get(log::Module::cluster)
             ->error("cannot remove partition folder {}-{}: {} (it is removed at the next start)",
@@ -201,7 +210,7 @@ awaitable<std::vector<Status>> PartitionManager::create_topics(std::vector<Topic
   if (made.empty()) co_return out;
   auto records = this->records();
   for (const auto& [k, logs] : made) {
-    records.push_back({specs[k].name, specs[k].partitions, specs[k].overrides});
+    records.push_back({specs[k].name, specs[k].partitions, specs[k].overrides, 0, {}});
   }
   if (auto s = co_await write_meta(std::move(records)); !s) {
     for (auto& [k, logs] : made) {
@@ -213,7 +222,7 @@ awaitable<std::vector<Status>> PartitionManager::create_topics(std::vector<Topic
   }
   for (auto& [k, logs] : made) {
     const auto& spec = specs[k];
-    Topic topic{spec.name, spec.overrides, {}};
+    Topic topic{spec.name, spec.overrides, {}, 0, {}};
     for (std::size_t i = 0; i < logs.size(); ++i) {
       topic.partitions.push_back(
           adopt(spec.name, static_cast<std::int32_t>(i), std::move(logs[i])));
@@ -248,12 +257,18 @@ awaitable<Status> PartitionManager::delete_topic(std::string name, Deadline dead
   auto it = topics_.find(name);
   Topic topic = std::move(it->second);
   topics_.erase(it);
-  partition_count_ -= topic.partitions.size();
+  if (topic.id != 0) cluster_names_.erase(topic.id);
   // Stopped on the shard (appends and reads refused, the flush in flight
   // done); closed and removed on the worker: a close syncs several files.
-  for (auto& p : topic.partitions) co_await p->stop();
+  for (auto& p : topic.partitions) {
+    if (!p) continue;
+    --partition_count_;
+    co_await p->stop();
+  }
   std::function<void()> close_logs = [partitions = topic.partitions] {
-    for (const auto& p : partitions) (void)p->close_log();
+    for (const auto& p : partitions) {
+      if (p) (void)p->close_log();
+    }
   };
   co_await off_shard(std::move(close_logs));
   co_await remove_partitions(name, 0, static_cast<std::int32_t>(topic.partitions.size()));
@@ -269,6 +284,10 @@ awaitable<Status> PartitionManager::add_partitions(std::string name, std::int32_
   auto it = topics_.find(name);
   if (it == topics_.end()) {
     co_return Error::not_found(fmt::format("topic '{}' does not exist", name));
+  }
+  if (it->second.id != 0) {
+    co_return Error::invalid(fmt::format(
+        "topic '{}' belongs to the cluster: its partitions come from the controller", name));
   }
   const auto current = static_cast<std::int32_t>(it->second.partitions.size());
   if (total <= current) {
@@ -343,6 +362,7 @@ awaitable<Status> PartitionManager::change_topic_configs(std::string name, Confi
   Topic& topic = topics_.at(name);
   topic.overrides = std::move(*normalized);
   for (auto& p : topic.partitions) {
+    if (!p) continue;
     if (auto s = p->set_config(config); !s) co_return s;
   }
   log::get(log::Module::cluster)
@@ -358,7 +378,9 @@ awaitable<std::size_t> PartitionManager::close_all() {
   std::vector<std::shared_ptr<Partition>> all;
   all.reserve(partition_count_);
   for (auto& [name, t] : topics_) {
-    for (auto& p : t.partitions) all.push_back(p);
+    for (auto& p : t.partitions) {
+      if (p) all.push_back(p);
+    }
   }
   for (auto& p : all) co_await p->stop();
   // Each close syncs and writes a few small files: one after another they

@@ -15,7 +15,9 @@ using storage::kTopicsMetaFile;
 namespace {
 
 constexpr std::uint32_t kTopicsMagic = 0x53505450;  // "SPTP"
-constexpr std::uint16_t kTopicsVersion = 1;
+// Version 2 adds each topic's cluster id and replicas; version 1 is still
+// written while every topic is a single node's (id 0).
+constexpr std::uint16_t kTopicsVersion = 2;
 
 void write_string(ByteWriter& w, const std::string& s) {
   w.write<std::uint16_t>(static_cast<std::uint16_t>(s.size()));
@@ -35,7 +37,33 @@ Error bad(std::string_view why) {
 }
 
 // One topic of the body. Errors: corrupt_log.
-Result<TopicRecord> read_topic(ByteReader& r) {
+// Version 2's tail of a topic: its id, then per partition its replicas
+// (none: not hosted here). Errors: corrupt_log.
+Status read_cluster_fields(ByteReader& r, TopicRecord& t) {
+  auto id = r.read<std::uint64_t>();
+  auto lists = r.read<std::uint32_t>();
+  if (!id || !lists) return bad("truncated topic id");
+  t.id = *id;
+  if (*lists != 0 && *lists != static_cast<std::uint32_t>(t.partitions)) {
+    return bad(
+        fmt::format("topic {}: {} replica lists for {} partitions", t.name, *lists, t.partitions));
+  }
+  if (t.id == 0 && *lists != 0) return bad(fmt::format("topic {}: replicas without an id", t.name));
+  for (std::uint32_t i = 0; i < *lists; ++i) {
+    auto n = r.read<std::uint32_t>();
+    if (!n) return bad("truncated replica list");
+    if (*n > kReplicasMax) return bad(fmt::format("topic {}: {} replicas", t.name, *n));
+    auto& list = t.replicas.emplace_back();
+    for (std::uint32_t k = 0; k < *n; ++k) {
+      auto node = r.read<std::int32_t>();
+      if (!node || *node < 0) return bad("bad replica id");
+      list.emplace_back(*node);
+    }
+  }
+  return {};
+}
+
+Result<TopicRecord> read_topic(ByteReader& r, std::uint16_t version) {
   TopicRecord t;
   auto name = read_string(r);
   if (!name) return bad("truncated topic name");
@@ -56,6 +84,9 @@ Result<TopicRecord> read_topic(ByteReader& r) {
     if (!v) return bad("truncated config value");
     t.overrides[*k] = *v;
   }
+  if (version >= 2) {
+    if (auto st = read_cluster_fields(r, t); !st) return st.error();
+  }
   return t;
 }
 
@@ -73,6 +104,8 @@ Result<std::vector<std::byte>> encode_bounded(const std::vector<TopicRecord>& re
 
 std::vector<std::byte> encode_topics_meta(const std::vector<TopicRecord>& topics) {
   ByteWriter w(64);
+  const bool cluster =
+      std::any_of(topics.begin(), topics.end(), [](const TopicRecord& t) { return t.id != 0; });
   w.write<std::uint32_t>(static_cast<std::uint32_t>(topics.size()));
   for (const auto& t : topics) {
     write_string(w, t.name);
@@ -82,8 +115,15 @@ std::vector<std::byte> encode_topics_meta(const std::vector<TopicRecord>& topics
       write_string(w, k);
       write_string(w, v);
     }
+    if (!cluster) continue;
+    w.write<std::uint64_t>(t.id);
+    w.write<std::uint32_t>(static_cast<std::uint32_t>(t.replicas.size()));
+    for (const auto& list : t.replicas) {
+      w.write<std::uint32_t>(static_cast<std::uint32_t>(list.size()));
+      for (const NodeId n : list) w.write<std::int32_t>(n.value());
+    }
   }
-  return storage::encode_envelope(kTopicsMagic, kTopicsVersion, w.view());
+  return storage::encode_envelope(kTopicsMagic, cluster ? kTopicsVersion : 1, w.view());
 }
 
 Result<std::vector<TopicRecord>> decode_topics_meta(std::span<const std::byte> bytes) {
@@ -97,7 +137,7 @@ Result<std::vector<TopicRecord>> decode_topics_meta(std::span<const std::byte> b
   if (*count > r.remaining()) return bad("topic count larger than the file");
   std::vector<TopicRecord> out;
   for (std::uint32_t i = 0; i < *count; ++i) {
-    auto t = read_topic(r);
+    auto t = read_topic(r, file->version);
     if (!t) return t.error();
     out.push_back(std::move(*t));
   }
@@ -121,7 +161,8 @@ Result<std::optional<std::vector<TopicRecord>>> PartitionManager::load_meta(bool
     }
     if (*normalized != r.overrides) *changed = true;  // written by an older version
     r.overrides = std::move(*normalized);
-    topics_[r.name] = Topic{r.name, r.overrides, {}};
+    topics_[r.name] = Topic{r.name, r.overrides, {}, r.id, r.replicas};
+    if (r.id != 0) cluster_names_[r.id] = r.name;
   }
   return std::optional(std::move(*records));
 }
@@ -130,7 +171,8 @@ std::vector<TopicRecord> PartitionManager::records() const {
   std::vector<TopicRecord> out;
   out.reserve(topics_.size());
   for (const auto& [name, t] : topics_) {
-    out.push_back({name, static_cast<std::int32_t>(t.partitions.size()), t.overrides});
+    out.push_back(
+        {name, static_cast<std::int32_t>(t.partitions.size()), t.overrides, t.id, t.replicas});
   }
   return out;
 }

@@ -26,9 +26,10 @@ PartitionManager::~PartitionManager() = default;
 Result<std::unique_ptr<PartitionManager>> PartitionManager::open(
     storage::Filesystem& fs, storage::DataDir& dir, const storage::LogConfig& defaults,
     const Clock& clock, asio::any_io_executor shard, DiskThread& disk,
-    const storage::TaskRunner& runner) {
+    const storage::TaskRunner& runner, ReplicaContext replica) {
   std::unique_ptr<PartitionManager> m(
       new PartitionManager(fs, dir, defaults, clock, std::move(shard), disk));
+  m->replica_ = std::move(replica);
   auto logger = log::get(log::Module::cluster);
   auto ids = ProducerIds::open(fs, dir.path(), disk, m->shard_);
   if (!ids) return ids.error();
@@ -118,11 +119,17 @@ void PartitionManager::keep_unlisted_topics(FoundLogs& found, bool meta_present,
     log::get(log::Module::cluster)
         ->warn("topic {} has partition folders but there is no {}: keeping it with default configs",
                name, kTopicsMetaFile);
-    topics_.try_emplace(name, Topic{name, {}, {}});
-    records.push_back({name, 0, {}});
+    topics_.try_emplace(name, Topic{name, {}, {}, 0, {}});
+    records.push_back({name, 0, {}, 0, {}});
     *changed = true;
     ++it;
   }
+}
+
+bool is_replica(const std::vector<std::vector<NodeId>>& replicas, std::int32_t index, NodeId self) {
+  if (index < 0 || static_cast<std::size_t>(index) >= replicas.size()) return false;
+  const auto& list = replicas[static_cast<std::size_t>(index)];
+  return std::find(list.begin(), list.end(), self) != list.end();
 }
 
 Status PartitionManager::attach_logs(const std::vector<TopicRecord>& records, FoundLogs& found,
@@ -136,6 +143,12 @@ Status PartitionManager::attach_logs(const std::vector<TopicRecord>& records, Fo
                      : std::max(r.partitions, logs.empty() ? 0 : logs.rbegin()->first + 1);
     for (std::int32_t i = 0; i < total; ++i) {
       auto it = logs.find(i);
+      if (r.id != 0 && !is_replica(r.replicas, i, replica_.self)) {
+        // A cluster partition this broker is no replica of: not served
+        // (a folder left there stays, closed).
+        t.partitions.push_back(nullptr);
+        continue;
+      }
       std::unique_ptr<storage::PartitionLog> log;
       if (it != logs.end()) {
         log = std::move(it->second);
@@ -146,7 +159,9 @@ Status PartitionManager::attach_logs(const std::vector<TopicRecord>& records, Fo
         if (!created) return created.error();
         log = std::move(*created);
       }
-      t.partitions.push_back(adopt(r.name, i, std::move(log)));
+      t.partitions.push_back(
+          adopt(r.name, i, std::move(log), r.id,
+                r.id == 0 ? std::vector<NodeId>{} : r.replicas[static_cast<std::size_t>(i)]));
     }
     if (total != r.partitions) *changed = true;
   }
@@ -154,12 +169,32 @@ Status PartitionManager::attach_logs(const std::vector<TopicRecord>& records, Fo
 }
 
 std::shared_ptr<Partition> PartitionManager::adopt(const std::string& topic, std::int32_t index,
-                                                   std::unique_ptr<storage::PartitionLog> log) {
+                                                   std::unique_ptr<storage::PartitionLog> log,
+                                                   std::uint64_t id,
+                                                   const std::vector<NodeId>& replicas) {
   ++partition_count_;
+  PartitionRaftConfig raft;
+  if (id != 0) {
+    raft.self = replica_.self;
+    raft.voters = replicas;
+    raft.election_ticks = replica_.election_ticks;
+    raft.heartbeat_ticks = replica_.heartbeat_ticks;
+  }
   auto partition = std::make_shared<Partition>(storage::TopicPartition{topic, index},
-                                               std::move(log), shard_, disk_);
+                                               std::move(log), shard_, disk_, raft);
+  if (id != 0 && replica_.send) {
+    partition->set_sender([send = replica_.send, group = RaftGroupId{id, index}](raft::Message m) {
+      send(group, std::move(m));
+    });
+  }
   partition->set_cleaner(cleaner_.get());
   return partition;
+}
+
+std::shared_ptr<Partition> PartitionManager::partition(const RaftGroupId& group) const {
+  auto it = cluster_names_.find(group.topic_id);
+  if (it == cluster_names_.end()) return nullptr;
+  return partition(it->second, group.partition);
 }
 
 const Topic* PartitionManager::topic(const std::string& name) const {
@@ -179,7 +214,9 @@ std::shared_ptr<Partition> PartitionManager::partition(const std::string& topic,
 
 void PartitionManager::tick() {
   for (auto& [name, t] : topics_) {
-    for (auto& p : t.partitions) p->tick();
+    for (auto& p : t.partitions) {
+      if (p) p->tick();
+    }
   }
 }
 

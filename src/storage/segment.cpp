@@ -378,8 +378,11 @@ Result<ScanResult> scan_segment(
     }
     auto batch =
         std::span<const std::byte>(buffer).subspan(at - buffer_start, header->total_bytes());
-    auto valid = gaps ? protocol::validate_compacted_batch(batch, batch_bytes_max)
-                      : protocol::validate_batch(batch, batch_bytes_max);
+    // A replicated partition's Raft no-op is a batch without records
+    // (cluster/raft_log.h): one offset, no record; valid in any segment.
+    const bool noop = header->record_count == 0 && header->last_offset_delta == 0;
+    auto valid = gaps || noop ? protocol::validate_compacted_batch(batch, batch_bytes_max)
+                              : protocol::validate_batch(batch, batch_bytes_max);
     if (!valid) {
       result.stop_reason = fmt::format("invalid batch at {}: {}", at, valid.error().message());
       break;

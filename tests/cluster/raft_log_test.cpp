@@ -200,6 +200,27 @@ TEST_F(RaftLogTest, NoOpsAndMembershipsAreControlBatchesThatSurviveAReopen) {
   EXPECT_EQ(reopened.term(4), Term(2));
 }
 
+// A crash (no clean close) makes the next open scan the log: the no-op, a
+// batch without records, is a valid batch there too, not where the log ends.
+TEST_F(RaftLogTest, NoOpsSurviveACrashRecovery) {
+  PartitionRaftLog view(*log_, {});
+  ASSERT_TRUE(view.open());
+  add(view, 2, Term(1));
+  ASSERT_TRUE(view.append(raft::Entry{3, Term(2), {}}));
+  add(view, 3, Term(2));
+  auto ticket = log_->begin_flush();
+  ASSERT_TRUE(log_->finish_flush(ticket, ticket.sync()));
+  ASSERT_EQ(log_->end_offset(), Offset(6));
+  log_.reset();  // the process dies
+  log_ = open_log();
+  ASSERT_NE(log_, nullptr);
+  EXPECT_EQ(log_->end_offset(), Offset(6));
+  PartitionRaftLog reopened(*log_, view.state());
+  ASSERT_TRUE(reopened.open());
+  EXPECT_EQ(reopened.term(3), Term(2));
+  EXPECT_EQ(reopened.term(6), Term(2));
+}
+
 TEST_F(RaftLogTest, TruncationDropsEntriesAndMemberships) {
   PartitionRaftLog view(*log_, {});
   ASSERT_TRUE(view.open());

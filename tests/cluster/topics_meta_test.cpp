@@ -103,7 +103,17 @@ TEST(TopicsMeta, LyingCountsAndNewerVersionsAreCorrupt) {
       {"config value missing", Topics().count(1).str("a").i32(1).count(1).str("k").file()},
       {"zero partitions", Topics().count(1).str("a").i32(0).count(0).file()},
       {"trailing bytes", Topics().count(0).i32(0).file()},
-      {"version 2", Topics().count(0).file(2)},
+      {"version 3", Topics().count(0).file(3)},
+      // Version 2: a topic's cluster id (u64) and per partition its replicas.
+      {"v2 replica lists for other partitions",
+       Topics().count(1).str("a").i32(2).count(0).i32(0).i32(5).count(1).count(1).i32(0).file(2)},
+      {"v2 huge replica count",
+       Topics().count(1).str("a").i32(1).count(0).i32(0).i32(5).count(1).count(0xFFFFFFFF).file(2)},
+      {"v2 negative replica",
+       Topics().count(1).str("a").i32(1).count(0).i32(0).i32(5).count(1).count(1).i32(-1).file(2)},
+      {"v2 replicas without an id",
+       Topics().count(1).str("a").i32(1).count(0).i32(0).i32(0).count(1).count(1).i32(1).file(2)},
+      {"v2 truncated id", Topics().count(1).str("a").i32(1).count(0).i32(0).file(2)},
       {"version 0", Topics().count(0).file(0)},
   };
   for (const auto& [name, bytes] : cases) {
@@ -111,6 +121,29 @@ TEST(TopicsMeta, LyingCountsAndNewerVersionsAreCorrupt) {
     ASSERT_FALSE(r) << name;
     EXPECT_EQ(r.error().code(), Errc::corrupt_log) << name << ": " << r.error();
     EXPECT_NE(r.error().detail().find("topics.meta"), std::string::npos) << name;
+  }
+}
+
+// Cluster topics (an id, replicas per partition) make the file version 2; a
+// single node's topics alone still write version 1, which stays readable.
+TEST(TopicsMeta, ClusterTopicsRoundTripAsVersion2) {
+  const std::vector<TopicRecord> single = {{"a", 2, {}, 0, {}}};
+  const std::vector<TopicRecord> mixed = {
+      {"a", 2, {}, 0, {}},
+      {"orders", 3, {{"retention.ms", "1000"}}, 7,
+       {{NodeId(0), NodeId(1), NodeId(2)}, {NodeId(1), NodeId(2), NodeId(0)}, {NodeId(2)}}}};
+  auto v1 = encode_topics_meta(single);
+  EXPECT_EQ(v1[5], std::byte{1});  // the envelope's u16 version, after the u32 magic
+  auto v2 = encode_topics_meta(mixed);
+  EXPECT_EQ(v2[5], std::byte{2});
+  auto back = decode_topics_meta(v2);
+  ASSERT_TRUE(back) << back.error();
+  EXPECT_EQ(*back, mixed);
+  auto back1 = decode_topics_meta(v1);
+  ASSERT_TRUE(back1) << back1.error();
+  EXPECT_EQ(*back1, single);
+  for (std::size_t n = 0; n < v2.size(); ++n) {
+    EXPECT_FALSE(decode_topics_meta(std::span(v2).first(n))) << n;
   }
 }
 

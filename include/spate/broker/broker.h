@@ -28,6 +28,10 @@ namespace spate::groups {
 class Coordinator;
 }  // namespace spate::groups
 
+namespace spate::cluster {
+class Controller;
+}  // namespace spate::cluster
+
 namespace spate::broker {
 
 struct BrokerConfig {
@@ -111,6 +115,9 @@ class Broker {
   // COORDINATOR_NOT_AVAILABLE). Set before serving.
   void set_coordinator(groups::Coordinator* coordinator) { coordinator_ = coordinator; }
   [[nodiscard]] groups::Coordinator* coordinator() const { return coordinator_; }
+  // The cluster's controller (none: a single node; see handlers.h).
+  void set_controller(cluster::Controller* controller) { controller_ = controller; }
+  [[nodiscard]] cluster::Controller* controller() const { return controller_; }
   [[nodiscard]] const BrokerConfig& config() const { return config_; }
   [[nodiscard]] cluster::PartitionManager& partitions() { return partitions_; }
   [[nodiscard]] Metrics& metrics() { return metrics_; }
@@ -121,6 +128,7 @@ class Broker {
   Metrics& metrics_;
   const Clock& clock_;
   groups::Coordinator* coordinator_ = nullptr;
+  cluster::Controller* controller_ = nullptr;
 };
 
 }  // namespace spate::broker

@@ -87,11 +87,18 @@ class Controller {
   Controller(const Controller&) = delete;
   Controller& operator=(const Controller&) = delete;
 
+  // The address clients reach this broker at, for its registration (known
+  // once the client listener is bound). Before start().
+  void set_advertised(HostPort advertised) {
+    config_.registration.advertised = std::move(advertised);
+  }
   // Starts registering this broker and heartbeating.
   void start();
 
   // Commits `command` through the controller leader and returns once this
-  // broker has applied it. A command the state refuses is not an error (see
+  // broker has applied it. Pass a named Command (std::move'd), never a
+  // command struct converted in the call: GCC 12 destroys such a temporary
+  // twice when it becomes a coroutine's parameter. A command the state refuses is not an error (see
   // ApplyOutcome). Errors: timeout at the deadline (it may still commit);
   // not_leader / unavailable when no leader could take it in time;
   // shutting_down.

@@ -16,11 +16,13 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "spate/cluster/disk_thread.h"
 #include "spate/cluster/partition.h"
 #include "spate/cluster/producer_ids.h"
+#include "spate/cluster/raft_group_id.h"
 #include "spate/cluster/topic_config.h"
 #include "spate/common/asio.h"
 #include "spate/common/clock.h"
@@ -45,10 +47,31 @@ struct TopicLimits {
 inline constexpr std::size_t kTopicsMetaWriteBytesMax = 64U << 20U;
 inline constexpr std::size_t kTopicsMetaReadBytesMax = 512U << 20U;
 
+inline constexpr std::size_t kReplicasMax = 32;  // per partition (MetadataLimits::replicas_max)
+
+// A topic of this node. A single node's topic (id 0) holds every partition;
+// a cluster topic (its id from the controller) holds the partitions this
+// broker is a replica of, and null for the others.
 struct Topic {
   std::string name;
   ConfigMap overrides;
   std::vector<std::shared_ptr<Partition>> partitions;
+  std::uint64_t id = 0;
+  std::vector<std::vector<NodeId>> replicas{};  // cluster topics: per partition
+};
+
+// Whether partition `index` of a cluster topic lists `self` among its replicas.
+[[nodiscard]] bool is_replica(const std::vector<std::vector<NodeId>>& replicas, std::int32_t index,
+                              NodeId self);
+
+// What the controller's metadata asks this broker to hold of a cluster topic.
+struct HostedTopic {
+  std::string name;
+  std::uint64_t id = 0;  // not 0
+  ConfigMap overrides;
+  // Per partition (all of the topic's): its replicas; this broker holds the
+  // partitions whose list names it.
+  std::vector<std::vector<NodeId>> replicas;
 };
 
 struct TopicSpec {
@@ -62,10 +85,21 @@ struct TopicRecord {
   std::string name;
   std::int32_t partitions = 0;
   ConfigMap overrides;
+  std::uint64_t id = 0;                       // 0: a single node's topic
+  std::vector<std::vector<NodeId>> replicas{};  // cluster topics: per partition
   bool operator==(const TopicRecord&) const = default;
 };
 [[nodiscard]] std::vector<std::byte> encode_topics_meta(const std::vector<TopicRecord>& topics);
 [[nodiscard]] Result<std::vector<TopicRecord>> decode_topics_meta(std::span<const std::byte> bytes);
+
+// This broker as a replica of cluster partitions.
+struct ReplicaContext {
+  NodeId self{0};
+  // Where a cluster partition's Raft messages go (unset: dropped).
+  std::function<void(RaftGroupId group, raft::Message message)> send;
+  int election_ticks = 10;
+  int heartbeat_ticks = 1;
+};
 
 // Topic administration (create, delete, add partitions, change configs) runs
 // one operation at a time: an operation waits for the one running to
@@ -84,10 +118,12 @@ class PartitionManager {
 
   // Opens every partition in `dir` (in parallel through `runner`) and the
   // topic metadata. Errors: the storage's, naming the partition.
+  // `replica`: this broker's id and where cluster partitions' Raft messages
+  // go (a single node's topics need neither).
   [[nodiscard]] static Result<std::unique_ptr<PartitionManager>> open(
       storage::Filesystem& fs, storage::DataDir& dir, const storage::LogConfig& defaults,
       const Clock& clock, asio::any_io_executor shard, DiskThread& disk,
-      const storage::TaskRunner& runner = {});
+      const storage::TaskRunner& runner = {}, ReplicaContext replica = {});
   ~PartitionManager();
   PartitionManager(const PartitionManager&) = delete;
   PartitionManager& operator=(const PartitionManager&) = delete;
@@ -121,6 +157,18 @@ class PartitionManager {
   using ConfigChange = std::function<Result<ConfigMap>(const ConfigMap& current)>;
   awaitable<Status> change_topic_configs(std::string name, ConfigChange change, bool validate_only,
                                          Deadline deadline);
+
+  // Makes this broker hold what the controller assigned it of a cluster
+  // topic (partition_manager_cluster.cpp): creates the topic or the
+  // partitions it now holds (each a Raft group over its replicas), grows
+  // its count, and applies changed overrides; nothing changes if all is as
+  // asked. Errors: invalid_argument (a bad spec), already_exists (a topic of
+  // that name with another id is here: delete it first), invalid_partitions
+  // (fewer partitions than held), timeout, the storage's.
+  awaitable<Status> host_topic(HostedTopic spec, Deadline deadline);
+  // The partition of a cluster Raft group held here, or null.
+  [[nodiscard]] std::shared_ptr<Partition> partition(const RaftGroupId& group) const;
+  [[nodiscard]] const ReplicaContext& replica_context() const { return replica_; }
 
   [[nodiscard]] const Topic* topic(const std::string& name) const;
   [[nodiscard]] std::shared_ptr<Partition> partition(const std::string& topic,
@@ -186,11 +234,18 @@ class PartitionManager {
   // leftover folder first); on failure removes what it made.
   awaitable<Result<std::vector<std::unique_ptr<storage::PartitionLog>>>> make_partitions(
       const std::string& name, const ConfigMap& overrides, std::int32_t from, std::int32_t to);
+  // The same for the partitions listed.
+  awaitable<Result<std::vector<std::unique_ptr<storage::PartitionLog>>>> make_partitions(
+      const std::string& name, const ConfigMap& overrides, std::vector<std::int32_t> indexes);
   awaitable<void> remove_partitions(const std::string& name, std::int32_t from, std::int32_t to);
+  awaitable<void> remove_partitions(const std::string& name, std::vector<std::int32_t> indexes);
   // Closes logs that never became partitions, on the worker.
   awaitable<void> drop_logs(std::vector<std::unique_ptr<storage::PartitionLog>> logs);
+  // A partition over `log`: a single node's (topic id 0), or a Raft group
+  // over `replicas` of cluster topic `id`.
   std::shared_ptr<Partition> adopt(const std::string& topic, std::int32_t index,
-                                   std::unique_ptr<storage::PartitionLog> log);
+                                   std::unique_ptr<storage::PartitionLog> log, std::uint64_t id = 0,
+                                   const std::vector<NodeId>& replicas = {});
   [[nodiscard]] Status persist_now();
 
   storage::Filesystem& fs_;
@@ -201,6 +256,8 @@ class PartitionManager {
   DiskThread& disk_;
   TopicLimits limits_;
   std::map<std::string, Topic> topics_;
+  std::unordered_map<std::uint64_t, std::string> cluster_names_;  // cluster topics by id
+  ReplicaContext replica_;
   std::size_t partition_count_ = 0;
   static constexpr std::size_t kCloseThreads = 8;
   bool closing_ = false;

@@ -64,7 +64,8 @@ Node::Node(const DaemonConfig& config)
       admin_listen_(*parse_host_port(config.admin_listen, "admin-listen")),
       logger_(log::get(log::Module::spated)),
       shard_("spate-shard0"),
-      signals_(shard_.io(), SIGTERM, SIGINT) {}
+      signals_(shard_.io(), SIGTERM, SIGINT),
+      seeds_(parse_seeds(config.seeds).value()) {}
 
 Node::~Node() { shard_.stop(); }
 
@@ -92,11 +93,14 @@ int Node::run(Clock::SteadyTime started) {
       std::chrono::duration_cast<std::chrono::milliseconds>(clock_.steady_now() - started).count();
   logger_->info(
       "serving node_id={} cluster_id={} listen={}:{} advertised={}:{} admin=http://{}:{} "
-      "data_dir={} topics={} partitions={} flush_policy={} startup_ms={}",
+      "data_dir={} topics={} partitions={} flush_policy={} startup_ms={}{}",
       config_.node_id, broker_->config().cluster_id, listen_.host, *port,
       broker_->config().advertised_host, broker_->config().advertised_port, admin_listen_.host,
       *admin_port, config_.data_dir, partitions_->topics().size(), partitions_->partition_count(),
-      config_.flush_policy, startup_ms);
+      config_.flush_policy, startup_ms,
+      seeds_.empty()
+          ? std::string()
+          : fmt::format(" cluster_listen={} seeds={}", config_.cluster_listen, config_.seeds));
   write_ready_file(config_.ready_file, *port, *admin_port, partitions_->partition_count());
 
   const std::size_t failures = serve_until_signal();
@@ -134,8 +138,23 @@ Status Node::open_storage() {
   dir_->set_max_open_segment_files(segment_files);
   logger_->info("open files limit {}, sealed segment files kept open at most {}", open_files,
                 segment_files);
-  auto partitions = cluster::PartitionManager::open(*fs_, *dir_, log_config(config_), clock_,
-                                                    shard_.executor(), shard_.disk(), run_on_pool);
+  cluster::ReplicaContext replica;
+  if (!seeds_.empty()) {
+    auto bound = bind_cluster();
+    if (!bound) {
+      logger_->critical("{}", bound.error().detail());
+      return bound.error();
+    }
+    if (auto s = open_controller(); !s) return s;
+    replica.self = NodeId(config_.node_id);
+    replica.send = [t = transport_.get()](cluster::RaftGroupId group, raft::Message m) {
+      const NodeId to = m.to;
+      (void)t->send(to, group, m);
+    };
+  }
+  auto partitions =
+      cluster::PartitionManager::open(*fs_, *dir_, log_config(config_), clock_, shard_.executor(),
+                                      shard_.disk(), run_on_pool, std::move(replica));
   if (!partitions) {
     logger_->critical("cannot open partitions: {}", partitions.error().message());
     return partitions.error();
@@ -147,6 +166,12 @@ Status Node::open_storage() {
 
 // Replays the committed offsets and groups before the listener opens.
 Status Node::start_groups() {
+  if (!seeds_.empty()) {
+    // Groups are not replicated yet: a cluster broker coordinates none
+    // (COORDINATOR_NOT_AVAILABLE) rather than split a group between brokers.
+    logger_->warn("consumer groups are not served in cluster mode yet");
+    return {};
+  }
   coordinator_ =
       std::make_unique<groups::Coordinator>(coordinator_config(config_), *partitions_, clock_);
   auto started = shard_.call_awaitable<Status>([this] { return coordinator_->start(); });
@@ -158,12 +183,13 @@ Status Node::start_groups() {
 
 // From here on everything runs on the shard.
 Result<std::uint16_t> Node::start_kafka() {
-  broker_ = std::make_unique<broker::Broker>(broker_config(config_, dir_->meta().cluster_id),
-                                             *partitions_, metrics_, clock_);
+  broker_ = std::make_unique<broker::Broker>(broker_config(config_, cluster_id()), *partitions_,
+                                             metrics_, clock_);
   broker_->set_coordinator(coordinator_.get());
+  broker_->set_controller(controller_.get());
   kafka_ = std::make_unique<server::KafkaServer>(shard_.io(), server_config(config_, listen_),
                                                  *broker_, clock_);
-  return shard_.call([this]() -> Result<std::uint16_t> {
+  auto bound = shard_.call([this]() -> Result<std::uint16_t> {
     auto port = kafka_->listen();
     if (!port) return port;
     if (!config_.advertise.empty()) {
@@ -178,6 +204,8 @@ Result<std::uint16_t> Node::start_kafka() {
     admin_->set_serving(true);
     return port;
   });
+  if (bound && !seeds_.empty()) start_cluster();
+  return bound;
 }
 
 // Periodic partition work (roll by age, retention, interval flushes), and
@@ -187,7 +215,8 @@ std::size_t Node::serve_until_signal() {
   shard_.call([&] {
     shard_.start_ticking(kTickPeriod, [this] {
       partitions_->tick();
-      coordinator_->tick();
+      if (coordinator_) coordinator_->tick();
+      if (controller_) controller_->tick();
     });
     signals_.async_wait([&](const boost::system::error_code& ec, int signal_number) {
       if (ec) return;
@@ -206,14 +235,21 @@ std::size_t Node::serve_until_signal() {
 }
 
 awaitable<std::size_t> Node::stop_in_order() {
-  coordinator_->stop();
+  if (coordinator_) coordinator_->stop();
   co_await kafka_->stop(std::chrono::milliseconds(config_.shutdown_grace_ms));
+  co_await stop_cluster();
   const std::size_t failures = co_await partitions_->close_all();
   admin_->stop();
   co_return failures;
 }
 
 void Node::abandon() {
+  if (transport_ || controller_) {
+    shard_.call_awaitable<int>([this]() -> awaitable<int> {
+      co_await stop_cluster();
+      co_return 0;
+    });
+  }
   if (partitions_) {
     shard_.call_awaitable<std::size_t>([this] { return partitions_->close_all(); });
   }

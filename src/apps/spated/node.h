@@ -23,8 +23,11 @@
 #include <optional>
 
 #include "spate/broker/broker.h"
+#include "spate/cluster/controller.h"
+#include "spate/cluster/metadata_applier.h"
 #include "spate/cluster/partition_manager.h"
 #include "spate/cluster/shard.h"
+#include "spate/cluster/transport.h"
 #include "spate/common/clock.h"
 #include "spate/common/log.h"
 #include "spate/server/admin_server.h"
@@ -57,6 +60,17 @@ class Node {
   [[nodiscard]] Result<std::uint16_t> start_admin();
   [[nodiscard]] Status open_storage();
   [[nodiscard]] Status start_groups();
+  // Cluster mode (--seeds; node_cluster.cpp): the inter-broker listener,
+  // bound before storage opens; the controller, opened with it; and what
+  // starts once clients can be served.
+  [[nodiscard]] Result<std::uint16_t> bind_cluster();
+  [[nodiscard]] Status open_controller();
+  void start_cluster();
+  awaitable<void> stop_cluster();
+  // The cluster id: in cluster mode one all brokers derive from --seeds,
+  // otherwise node.meta's.
+  [[nodiscard]] std::string cluster_id() const;
+  void route_raft(NodeId from, cluster::RaftGroupId group, raft::Message message);
   [[nodiscard]] Result<std::uint16_t> start_kafka();
   // Serves until a signal, then stops in order. Returns the partitions that
   // failed to close.
@@ -78,7 +92,11 @@ class Node {
   std::unique_ptr<server::AdminServer> admin_;
   std::unique_ptr<storage::Filesystem> fs_;
   std::unique_ptr<storage::DataDir> dir_;
+  std::vector<Seed> seeds_;  // empty: a single node
+  std::unique_ptr<cluster::Transport> transport_;
+  std::unique_ptr<cluster::Controller> controller_;
   std::unique_ptr<cluster::PartitionManager> partitions_;
+  std::unique_ptr<cluster::MetadataApplier> applier_;
   broker::Metrics metrics_;
   std::unique_ptr<groups::Coordinator> coordinator_;
   std::unique_ptr<broker::Broker> broker_;

@@ -150,6 +150,44 @@ Parsed parse_options(int argc, char** argv) {
   return parsed;
 }
 
+Result<std::vector<Seed>> parse_seeds(const std::string& text) {
+  std::vector<Seed> out;
+  if (text.empty()) return out;
+  std::size_t at = 0;
+  // Bounded: each pass consumes one entry of the text.
+  while (at <= text.size()) {
+    const auto comma = std::min(text.find(',', at), text.size());
+    const std::string entry = text.substr(at, comma - at);
+    at = comma + 1;
+    const auto sep = entry.find('@');
+    if (sep == std::string::npos || sep == 0) {
+      return Error::invalid(fmt::format("--seeds entry '{}' is not ID@HOST:PORT", entry));
+    }
+    const std::string id_text = entry.substr(0, sep);
+    std::int32_t id = -1;
+    const auto [end, ec] = std::from_chars(id_text.data(), id_text.data() + id_text.size(), id);
+    if (ec != std::errc{} || end != id_text.data() + id_text.size() || id < 0) {
+      return Error::invalid(
+          fmt::format("--seeds entry '{}': '{}' is not a node id", entry, id_text));
+    }
+    auto hp = parse_host_port(entry.substr(sep + 1), "seeds");
+    if (!hp) return hp.error();
+    if (hp->port == 0 || hp->host == "0.0.0.0" || hp->host == "::") {
+      return Error::invalid(
+          fmt::format("--seeds entry '{}' must be an address other brokers can reach", entry));
+    }
+    for (const auto& s : out) {
+      if (s.id == id) return Error::invalid(fmt::format("--seeds names node {} twice", id));
+    }
+    if (out.size() == kSeedsMax) {
+      return Error::invalid(fmt::format("--seeds names more than {} voters", kSeedsMax));
+    }
+    out.push_back({id, std::move(*hp)});
+    if (comma == text.size()) break;
+  }
+  return out;
+}
+
 Status validate(const DaemonConfig& c) {
   if (c.node_id < 0) return Error::invalid(fmt::format("--node-id {} must be >= 0", c.node_id));
   if (c.data_dir.empty()) return Error::invalid("--data-dir must not be empty");
@@ -157,6 +195,15 @@ Status validate(const DaemonConfig& c) {
        {std::pair{c.listen, "listen"}, std::pair{c.cluster_listen, "cluster-listen"},
         std::pair{c.admin_listen, "admin-listen"}}) {
     if (auto hp = parse_host_port(value, name); !hp) return hp.error();
+  }
+  auto seeds = parse_seeds(c.seeds);
+  if (!seeds) return seeds.error();
+  if (!seeds->empty() && std::none_of(seeds->begin(), seeds->end(),
+                                      [&](const Seed& s) { return s.id == c.node_id; })) {
+    return Error::invalid(fmt::format(
+        "--node-id {} is not among --seeds: every broker of a cluster is a controller voter "
+        "for now (brokers outside the voters are not supported yet)",
+        c.node_id));
   }
   if (!c.advertise.empty()) {
     auto hp = parse_host_port(c.advertise, "advertise");

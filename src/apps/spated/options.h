@@ -27,6 +27,16 @@ struct HostPort {
 // Parses "HOST:PORT" (IPv6 hosts in brackets). Errors name `setting`.
 [[nodiscard]] Result<HostPort> parse_host_port(const std::string& text, const std::string& setting);
 
+// One controller voter of --seeds: ID@HOST:PORT (its cluster address).
+struct Seed {
+  std::int32_t id = 0;
+  HostPort address;
+};
+inline constexpr std::size_t kSeedsMax = 15;
+// Parses --seeds. Empty text: no seeds (a single node). Errors name the bad
+// entry: not ID@HOST:PORT, an id repeated, more than kSeedsMax.
+[[nodiscard]] Result<std::vector<Seed>> parse_seeds(const std::string& text);
+
 struct DaemonConfig {
   std::int32_t node_id = 0;
   std::string data_dir = "./spate-data";

@@ -8,6 +8,7 @@
 
 #include "spate/protocol/messages/describe_configs.h"
 
+#include "cluster_admin.h"
 #include "common.h"
 
 namespace spate::broker {
@@ -31,8 +32,13 @@ awaitable<protocol::AlterConfigsResourceResponse> alter_topic(
     fail(ErrorCode::invalid_request, fmt::format("resource type {} is not supported", type));
     co_return out;
   }
-  auto s = co_await ctx.partitions.change_topic_configs(name, change, validate_only,
-                                                        ctx.clock.steady_now() + kAdminWaitDefault);
+  const auto deadline = ctx.clock.steady_now() + kAdminWaitDefault;
+  Status s;
+  if (ctx.controller != nullptr) {
+    s = co_await cluster_change_topic_configs(ctx, name, change, validate_only, deadline);
+  } else {
+    s = co_await ctx.partitions.change_topic_configs(name, change, validate_only, deadline);
+  }
   if (!s) {
     fail(error_code_for(s.error().code()), s.error().detail());
   }

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "spate/cluster/controller.h"
 #include "spate/groups/coordinator.h"
 
 namespace spate::broker {
@@ -16,6 +17,17 @@ std::string shorten(std::string_view text, std::size_t max) {
 }
 
 bool internal_topic(std::string_view name) { return name == groups::kOffsetsTopic; }
+
+ErrorCode missing_partition(const HandlerContext& ctx, const std::string& topic,
+                            std::int32_t partition) {
+  if (ctx.controller == nullptr) return ErrorCode::unknown_topic_or_partition;
+  const auto* t = ctx.controller->state().topic(topic);
+  if (t == nullptr || partition < 0 ||
+      static_cast<std::size_t>(partition) >= t->partitions.size()) {
+    return ErrorCode::unknown_topic_or_partition;
+  }
+  return ErrorCode::not_leader_or_follower;
+}
 
 SteadyTime deadline_after(const HandlerContext& ctx, std::int32_t timeout_ms) {
   const std::int32_t max = std::min(kRequestTimeoutMaxMs, ctx.config.request_wait_max_ms);

@@ -96,6 +96,12 @@ inline constexpr auto kSliceMax = std::chrono::microseconds(500);
 // truncate them (Kafka answers INVALID_TOPIC_EXCEPTION too).
 [[nodiscard]] bool internal_topic(std::string_view name);
 
+// The code for a partition this broker does not hold: on a cluster broker,
+// NOT_LEADER_OR_FOLLOWER when the cluster has it (another broker leads it;
+// the client refreshes its metadata), else UNKNOWN_TOPIC_OR_PARTITION.
+[[nodiscard]] ErrorCode missing_partition(const HandlerContext& ctx, const std::string& topic,
+                                          std::int32_t partition);
+
 // Now plus the request's timeout, clamped to [0, request_wait_max_ms].
 [[nodiscard]] SteadyTime deadline_after(const HandlerContext& ctx, std::int32_t timeout_ms);
 

@@ -4,6 +4,7 @@
 
 #include "spate/protocol/messages/partition_admin.h"
 
+#include "cluster_admin.h"
 #include "common.h"
 
 namespace spate::broker {
@@ -28,8 +29,12 @@ awaitable<std::optional<protocol::CreatePartitionsResponse>> create_partitions(
       tr.error_message = "the partitions of an internal topic cannot be changed";
       continue;
     }
-    auto s =
-        co_await ctx.partitions.add_partitions(t.name, t.count, request.validate_only, deadline);
+    Status s;
+    if (ctx.controller != nullptr) {
+      s = co_await cluster_add_partitions(ctx, t.name, t.count, request.validate_only, deadline);
+    } else {
+      s = co_await ctx.partitions.add_partitions(t.name, t.count, request.validate_only, deadline);
+    }
     if (!s) {
       tr.error_code = ctx.code(error_code_for(s.error().code()));
       tr.error_message = bounded(s.error().detail());

@@ -9,6 +9,7 @@
 
 #include "spate/storage/data_dir.h"
 
+#include "cluster_admin.h"
 #include "common.h"
 
 namespace spate::broker {
@@ -18,7 +19,9 @@ awaitable<std::optional<protocol::CreateTopicsResponse>> create_topics(
   protocol::CreateTopicsResponse r;
   // What each topic asks for, checked here so that every cause has its own
   // error code; the manager checks again (and the limits) in its turn.
+  const bool cluster = ctx.controller != nullptr;
   std::vector<cluster::TopicSpec> specs;
+  std::vector<ClusterTopicSpec> cluster_specs;
   std::vector<std::size_t> spec_of;  // response index of each spec
   std::map<std::string_view, std::size_t> count;
   for (const auto& t : request.topics) ++count[t.name];
@@ -39,7 +42,32 @@ awaitable<std::optional<protocol::CreateTopicsResponse>> create_topics(
       continue;
     }
     std::int32_t partitions = t.num_partitions;
-    if (!t.assignments.empty()) {
+    std::optional<cluster::ReplicaAssignment> assignment;
+    if (!t.assignments.empty() && cluster) {
+      if (t.num_partitions != -1 || t.replication_factor != -1) {
+        fail(ErrorCode::invalid_request,
+             "give either assignments or partitions and replication factor, not both");
+        continue;
+      }
+      // The controller's state checks the brokers named (distinct, registered).
+      bool ok = t.assignments.size() <= static_cast<std::size_t>(cluster::kPartitionsMax);
+      assignment.emplace();
+      for (std::size_t i = 0; ok && i < t.assignments.size(); ++i) {
+        const auto& a = t.assignments[i];
+        ok = a.partition_index == static_cast<std::int32_t>(i) && !a.broker_ids.empty() &&
+             a.broker_ids.size() <= cluster::kReplicasMax;
+        auto& list = assignment->emplace_back();
+        for (const auto b : a.broker_ids) list.emplace_back(b);
+      }
+      if (!ok) {
+        fail(ErrorCode::invalid_replica_assignment,
+             fmt::format("assignments must name partitions 0..n-1 (at most {}), each with 1 to {} "
+                         "brokers",
+                         cluster::kPartitionsMax, cluster::kReplicasMax));
+        continue;
+      }
+      partitions = static_cast<std::int32_t>(t.assignments.size());
+    } else if (!t.assignments.empty()) {
       if (t.num_partitions != -1 || t.replication_factor != -1) {
         fail(ErrorCode::invalid_request,
              "give either assignments or partitions and replication factor, not both");
@@ -69,7 +97,14 @@ awaitable<std::optional<protocol::CreateTopicsResponse>> create_topics(
                        partitions));
       continue;
     }
-    if (t.replication_factor != -1 && t.replication_factor != 1) {
+    if (cluster && (t.replication_factor == 0 || t.replication_factor < -1 ||
+                    t.replication_factor > static_cast<std::int32_t>(cluster::kReplicasMax))) {
+      fail(ErrorCode::invalid_replication_factor,
+           fmt::format("replication factor {} is not in [1, {}]", t.replication_factor,
+                       cluster::kReplicasMax));
+      continue;
+    }
+    if (!cluster && t.replication_factor != -1 && t.replication_factor != 1) {
       fail(ErrorCode::invalid_replication_factor,
            fmt::format("replication factor {} is larger than the 1 available broker",
                        t.replication_factor));
@@ -92,12 +127,24 @@ awaitable<std::optional<protocol::CreateTopicsResponse>> create_topics(
       fail(ErrorCode::invalid_config, config_error);
       continue;
     }
-    specs.push_back({t.name, partitions, std::move(configs)});
+    if (cluster) {
+      cluster_specs.push_back(
+          {{t.name, partitions, std::move(configs)}, t.replication_factor, std::move(assignment)});
+    } else {
+      specs.push_back({t.name, partitions, std::move(configs)});
+    }
     spec_of.push_back(r.topics.size() - 1);
   }
-  if (specs.empty()) co_return r;
-  auto results = co_await ctx.partitions.create_topics(std::move(specs), request.validate_only,
-                                                       deadline_after(ctx, request.timeout_ms));
+  if (spec_of.empty()) co_return r;
+  const auto deadline = deadline_after(ctx, request.timeout_ms);
+  std::vector<Status> results;
+  if (cluster) {
+    results = co_await cluster_create_topics(ctx, std::move(cluster_specs), request.validate_only,
+                                             deadline);
+  } else {
+    results =
+        co_await ctx.partitions.create_topics(std::move(specs), request.validate_only, deadline);
+  }
   for (std::size_t i = 0; i < results.size(); ++i) {
     if (results[i]) continue;
     auto& tr = r.topics[spec_of[i]];

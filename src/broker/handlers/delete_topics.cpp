@@ -4,6 +4,7 @@
 
 #include "spate/protocol/messages/delete_topics.h"
 
+#include "cluster_admin.h"
 #include "common.h"
 
 namespace spate::broker {
@@ -19,7 +20,12 @@ awaitable<std::optional<protocol::DeleteTopicsResponse>> delete_topics(
       tr.error_code = ctx.code(ErrorCode::invalid_topic_exception);
       continue;
     }
-    auto s = co_await ctx.partitions.delete_topic(name, deadline);
+    Status s;
+    if (ctx.controller != nullptr) {
+      s = co_await cluster_delete_topic(ctx, name, deadline);
+    } else {
+      s = co_await ctx.partitions.delete_topic(name, deadline);
+    }
     if (!s) {
       tr.error_code = ctx.code(error_code_for(s.error().code()));
     }

@@ -47,8 +47,9 @@ std::int64_t fetch_once(HandlerContext& ctx, const protocol::FetchRequest& reque
       const auto& partition = partitions[index++];
       if (!partition || partition->closed()) {
         // Unknown, or deleted (or the broker stopping) while this Fetch waited.
-        pr.error_code = static_cast<std::int16_t>(
-            partition ? ErrorCode::not_leader_or_follower : ErrorCode::unknown_topic_or_partition);
+        pr.error_code =
+            static_cast<std::int16_t>(partition ? ErrorCode::not_leader_or_follower
+                                                : missing_partition(ctx, t.topic, p.partition));
         pr.high_watermark = -1;
         any_error = true;
         continue;

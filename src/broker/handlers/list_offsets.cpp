@@ -20,7 +20,7 @@ awaitable<std::optional<protocol::ListOffsetsResponse>> list_offsets(
       pr.partition_index = p.partition_index;
       auto partition = ctx.partitions.partition(t.name, p.partition_index);
       if (!partition) {
-        pr.error_code = ctx.code(ErrorCode::unknown_topic_or_partition);
+        pr.error_code = ctx.code(missing_partition(ctx, t.name, p.partition_index));
         continue;
       }
       if (p.timestamp == protocol::kListOffsetsLatest) {
@@ -35,7 +35,7 @@ awaitable<std::optional<protocol::ListOffsetsResponse>> list_offsets(
         // The topic may have gone (or been made again) meanwhile.
         partition = ctx.partitions.partition(t.name, p.partition_index);
         if (!partition) {
-          pr.error_code = ctx.code(ErrorCode::unknown_topic_or_partition);
+          pr.error_code = ctx.code(missing_partition(ctx, t.name, p.partition_index));
           continue;
         }
         auto hit = partition->find_offset_by_timestamp(p.timestamp);

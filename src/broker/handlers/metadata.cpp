@@ -9,6 +9,7 @@
 
 #include "spate/common/log.h"
 
+#include "cluster_admin.h"
 #include "common.h"
 
 namespace spate::broker {
@@ -24,7 +25,7 @@ protocol::MetadataResponseTopic describe_topic(HandlerContext& ctx, const cluste
     p.leader_id = ctx.config.node_id;
     p.replica_nodes = {ctx.config.node_id};
     p.isr_nodes = {ctx.config.node_id};
-    if (t.partitions[i]->fenced()) {
+    if (t.partitions[i] && t.partitions[i]->fenced()) {
       p.error_code = ctx.code(ErrorCode::kafka_storage_error);
       p.offline_replicas = {ctx.config.node_id};
     }
@@ -37,6 +38,7 @@ protocol::MetadataResponseTopic describe_topic(HandlerContext& ctx, const cluste
 
 awaitable<std::optional<protocol::MetadataResponse>> metadata(HandlerContext& ctx,
                                                               protocol::MetadataRequest& request) {
+  if (ctx.controller != nullptr) co_return co_await cluster_metadata(ctx, request);
   protocol::MetadataResponse r;
   r.brokers.push_back(
       {ctx.config.node_id, ctx.config.advertised_host, ctx.config.advertised_port, std::nullopt});

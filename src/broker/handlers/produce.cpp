@@ -42,7 +42,7 @@ awaitable<std::optional<protocol::ProduceResponse>> produce(HandlerContext& ctx,
       }
       auto partition = ctx.partitions.partition(topic.name, data.index);
       if (!partition) {
-        pr.error_code = ctx.code(ErrorCode::unknown_topic_or_partition);
+        pr.error_code = ctx.code(missing_partition(ctx, topic.name, data.index));
         continue;
       }
       if (internal_topic(topic.name)) {

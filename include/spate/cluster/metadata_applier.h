@@ -1,0 +1,75 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// MetadataApplier: makes this broker what the controller's metadata says
+// (docs/controller.md, "Applying the metadata"). After every change it
+// applied, and at least every `interval`:
+//   - every cluster topic with a partition assigned here is held
+//     (PartitionManager::host_topic), with the topic's configs;
+//   - a cluster topic held here that the metadata no longer has (its id is
+//     below next_topic_id, so its creation and deletion were both applied)
+//     is deleted; one the metadata has not reached yet is left alone;
+//   - every registered broker is a transport peer at its cluster address;
+//   - each partition this broker leads (confirmed) reports its leader and
+//     epoch to the controller when the metadata records another, so that any
+//     broker's Metadata answer names the leader.
+// One io_context (the shard's).
+
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+
+#include "spate/cluster/controller.h"
+#include "spate/cluster/partition_manager.h"
+#include "spate/cluster/transport.h"
+#include "spate/common/asio.h"
+#include "spate/net/signal.h"
+
+namespace spate::cluster {
+
+class MetadataApplier {
+ public:
+  MetadataApplier(Controller& controller, PartitionManager& partitions, Transport* transport,
+                  const Clock& clock, asio::any_io_executor shard,
+                  std::chrono::milliseconds interval = std::chrono::milliseconds(200));
+  MetadataApplier(const MetadataApplier&) = delete;
+  MetadataApplier& operator=(const MetadataApplier&) = delete;
+
+  void start();
+  // Ends the loop (after the pass in flight).
+  awaitable<void> stop();
+
+  // Passes made, and the metadata index the last one saw.
+  [[nodiscard]] std::uint64_t passes() const { return passes_; }
+  [[nodiscard]] std::int64_t applied_index() const { return applied_index_; }
+  // Notified after each pass.
+  [[nodiscard]] net::Signal& passed() { return passed_; }
+
+ private:
+  awaitable<void> run();
+  awaitable<void> pass();
+  awaitable<void> hold_topics();
+  awaitable<void> drop_topics();
+  void update_peers();
+  awaitable<void> report_leaders();
+
+  Controller& controller_;
+  PartitionManager& partitions_;
+  Transport* transport_;
+  const Clock& clock_;
+  asio::any_io_executor shard_;
+  std::chrono::milliseconds interval_;
+  std::map<NodeId, HostPort> peers_;  // as last given to the transport
+  // The last leader report proposed per partition (term, in-sync replicas):
+  // a refused report is not proposed again until something changes.
+  std::map<RaftGroupId, std::pair<Term, std::vector<NodeId>>> reported_;
+  bool stopping_ = false;
+  bool running_ = false;
+  std::uint64_t passes_ = 0;
+  std::int64_t applied_index_ = -1;
+  net::Signal passed_;
+  net::Signal wake_;
+};
+
+}  // namespace spate::cluster

@@ -1,0 +1,106 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// Node in cluster mode (--seeds): the inter-broker transport, the
+// controller, the metadata applier, and the routing of Raft messages to
+// partitions (docs/cluster.md, "A broker in a cluster").
+
+#include <algorithm>
+
+#include "node.h"
+
+namespace spate::apps {
+
+std::string Node::cluster_id() const {
+  if (seeds_.empty()) return dir_->meta().cluster_id;
+  // Every broker derives the same id from the voters' ids, so that their
+  // transports accept each other and clients see one cluster.
+  std::vector<std::int32_t> ids;
+  for (const auto& s : seeds_) ids.push_back(s.id);
+  std::sort(ids.begin(), ids.end());
+  return fmt::format("spate-{}", fmt::join(ids, "-"));
+}
+
+Result<std::uint16_t> Node::bind_cluster() {
+  auto hp = parse_host_port(config_.cluster_listen, "cluster-listen");
+  if (!hp) return hp.error();
+  cluster::TransportConfig tc;
+  tc.node = NodeId(config_.node_id);
+  tc.cluster_id = cluster_id();
+  tc.host = hp->host;
+  tc.port = hp->port;
+  transport_ = std::make_unique<cluster::Transport>(shard_.io(), tc, clock_);
+  transport_->on_raft([this](NodeId from, cluster::RaftGroupId group, raft::Message message) {
+    route_raft(from, group, std::move(message));
+  });
+  transport_->on_request(
+      [this](NodeId from, std::uint16_t method,
+             std::vector<std::byte> payload) -> awaitable<Result<std::vector<std::byte>>> {
+        if (!controller_) co_return Error(Errc::unavailable, "the controller is not open yet");
+        co_return co_await controller_->handle_call(from, method, std::move(payload));
+      });
+  auto port = shard_.call([this] { return transport_->listen(); });
+  if (!port) {
+    return Error(port.error().code(), fmt::format("cannot listen on --cluster-listen {}: {}",
+                                                  config_.cluster_listen, port.error().detail()));
+  }
+  for (const auto& s : seeds_) {
+    if (s.id == config_.node_id) continue;
+    if (auto st = shard_.call(
+            [&] { return transport_->set_peer(NodeId(s.id), s.address.host, s.address.port); });
+        !st) {
+      return st.error();
+    }
+  }
+  return port;
+}
+
+void Node::route_raft(NodeId /*from*/, cluster::RaftGroupId group, raft::Message message) {
+  if (group.is_controller()) {
+    if (controller_) controller_->step(std::move(message));
+    return;
+  }
+  if (!partitions_) return;
+  // A group this broker does not hold (yet): dropped; Raft retries.
+  if (auto p = partitions_->partition(group); p && !p->closed()) p->step(std::move(message));
+}
+
+Status Node::open_controller() {
+  cluster::ControllerConfig cc;
+  cc.self = NodeId(config_.node_id);
+  cc.voters.clear();
+  for (const auto& s : seeds_) cc.voters.emplace_back(s.id);
+  const auto self = std::find_if(seeds_.begin(), seeds_.end(),
+                                 [&](const Seed& s) { return s.id == config_.node_id; });
+  // Validated by options.cpp: this node is one of the seeds.
+  cc.registration.cluster = cluster::HostPort{self->address.host, self->address.port};
+  auto opened = shard_.call([&] {
+    return cluster::Controller::open(*fs_, dir_->path(), clock_, shard_.executor(), shard_.disk(),
+                                     transport_.get(), cc);
+  });
+  if (!opened) {
+    logger_->critical("cannot open the controller log: {}", opened.error().message());
+    return opened.error();
+  }
+  controller_ = std::move(*opened);
+  return {};
+}
+
+void Node::start_cluster() {
+  shard_.call([this] {
+    controller_->set_advertised(
+        cluster::HostPort{broker_->config().advertised_host, broker_->config().advertised_port});
+    applier_ = std::make_unique<cluster::MetadataApplier>(
+        *controller_, *partitions_, transport_.get(), clock_, shard_.executor());
+    transport_->start();
+    controller_->start();
+    applier_->start();
+  });
+}
+
+awaitable<void> Node::stop_cluster() {
+  if (applier_) co_await applier_->stop();
+  if (transport_) co_await transport_->stop();
+  if (controller_) co_await controller_->close();
+}
+
+}  // namespace spate::apps

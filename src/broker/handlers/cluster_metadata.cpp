@@ -1,0 +1,122 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// Metadata on a cluster broker: the brokers, topics and partitions of the
+// whole cluster from the controller's state (cluster_admin.h).
+
+#include <set>
+
+#include "spate/cluster/controller.h"
+#include "spate/common/log.h"
+#include "spate/protocol/messages/metadata.h"
+
+#include "cluster_admin.h"
+
+namespace spate::broker {
+namespace {
+
+std::vector<std::int32_t> ids(const std::vector<NodeId>& nodes) {
+  std::vector<std::int32_t> out;
+  out.reserve(nodes.size());
+  for (const NodeId n : nodes) out.push_back(n.value());
+  return out;
+}
+
+protocol::MetadataResponseTopic describe(HandlerContext& ctx, const cluster::TopicMeta& t) {
+  const auto& state = ctx.controller->state();
+  protocol::MetadataResponseTopic out;
+  out.name = t.name;
+  out.is_internal = internal_topic(t.name);
+  const auto* here = ctx.partitions.topic(t.name);
+  for (std::size_t i = 0; i < t.partitions.size(); ++i) {
+    const auto& meta = t.partitions[i];
+    protocol::MetadataResponsePartition p;
+    p.partition_index = static_cast<std::int32_t>(i);
+    NodeId leader = meta.leader;
+    // A replica here may know a newer leader than the last one reported.
+    if (here != nullptr && here->id == t.id && i < here->partitions.size() && here->partitions[i] &&
+        !here->partitions[i]->closed()) {
+      const auto status = here->partitions[i]->status();
+      if (status.leader != cluster::kNoLeader && status.leader_epoch >= meta.leader_epoch) {
+        leader = status.leader;
+      }
+    }
+    p.leader_id = leader.value();
+    p.replica_nodes = ids(meta.replicas);
+    p.isr_nodes = ids(meta.isr.empty() ? meta.replicas : meta.isr);
+    p.offline_replicas = ids(state.offline_replicas(meta));
+    if (leader == cluster::kNoLeader || !state.alive(leader)) {
+      p.error_code = ctx.code(ErrorCode::leader_not_available);
+    }
+    out.partitions.push_back(std::move(p));
+  }
+  return out;
+}
+
+}  // namespace
+
+awaitable<std::optional<protocol::MetadataResponse>> cluster_metadata(
+    HandlerContext& ctx, protocol::MetadataRequest& request) {
+  auto& controller = *ctx.controller;
+  protocol::MetadataResponse r;
+  r.cluster_id = ctx.config.cluster_id;
+  // Any broker takes admin requests (forwarding them to the controller
+  // leader); clients such as kafka-python cannot use -1 while it is elected.
+  const NodeId leader = controller.leader();
+  r.controller_id = leader == cluster::kNoLeader ? ctx.config.node_id : leader.value();
+  bool self_listed = false;
+  for (const auto& [id, b] : controller.state().brokers()) {
+    if (b.fenced) continue;
+    r.brokers.push_back({id.value(), b.advertised.host, b.advertised.port, b.rack});
+    self_listed = self_listed || id.value() == ctx.config.node_id;
+  }
+  if (!self_listed) {
+    // Not registered yet: clients may still talk to this broker.
+    r.brokers.push_back(
+        {ctx.config.node_id, ctx.config.advertised_host, ctx.config.advertised_port, std::nullopt});
+  }
+  const bool all = !request.topics || (ctx.version() == 0 && request.topics->empty());
+  if (all) {
+    for (const auto& [id, t] : controller.state().topics()) r.topics.push_back(describe(ctx, t));
+    co_return r;
+  }
+  const bool may_create =
+      ctx.config.auto_create_topics && (ctx.version() < 4 || request.allow_auto_topic_creation);
+  if (may_create) {
+    std::vector<ClusterTopicSpec> missing;
+    std::set<std::string_view> named;
+    for (const auto& wanted : *request.topics) {
+      if (controller.state().topic(wanted.name) != nullptr ||
+          !storage::validate_topic_name(wanted.name) || !named.insert(wanted.name).second) {
+        continue;
+      }
+      missing.push_back({{wanted.name, ctx.config.default_partitions, {}}, -1, std::nullopt});
+    }
+    if (!missing.empty()) {
+      auto created = co_await cluster_create_topics(ctx, missing, false,
+                                                    ctx.clock.steady_now() + kAdminWaitDefault);
+      for (std::size_t i = 0; i < created.size(); ++i) {
+        const auto& s = created[i];
+        if (s || s.error().code() == Errc::already_exists) continue;
+        log::get(log::Module::broker)
+            ->warn("auto-creating topic {} failed: {}", quote_name(missing[i].topic.name),
+                   s.error().message());
+      }
+    }
+  }
+  for (const auto& wanted : *request.topics) {
+    const auto* t = controller.state().topic(wanted.name);
+    if (t == nullptr) {
+      protocol::MetadataResponseTopic missing;
+      missing.name = wanted.name;
+      missing.error_code = ctx.code(!storage::validate_topic_name(wanted.name)
+                                        ? ErrorCode::invalid_topic_exception
+                                        : ErrorCode::unknown_topic_or_partition);
+      r.topics.push_back(std::move(missing));
+      continue;
+    }
+    r.topics.push_back(describe(ctx, *t));
+  }
+  co_return r;
+}
+
+}  // namespace spate::broker

@@ -1,0 +1,201 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// MetadataApplier (metadata_applier.h).
+
+#include "spate/cluster/metadata_applier.h"
+
+#include "spate/common/log.h"
+#include "spate/net/log_limiter.h"
+
+namespace spate::cluster {
+namespace {
+
+const std::shared_ptr<spdlog::logger>& logger() { return log::get(log::Module::cluster); }
+
+constexpr auto kOperationTimeout = std::chrono::seconds(30);
+
+bool assigned_here(const TopicMeta& t, NodeId self) {
+  for (const auto& p : t.partitions) {
+    if (std::find(p.replicas.begin(), p.replicas.end(), self) != p.replicas.end()) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+MetadataApplier::MetadataApplier(Controller& controller, PartitionManager& partitions,
+                                 Transport* transport, const Clock& clock,
+                                 asio::any_io_executor shard, std::chrono::milliseconds interval)
+    : controller_(controller),
+      partitions_(partitions),
+      transport_(transport),
+      clock_(clock),
+      shard_(std::move(shard)),
+      interval_(interval) {}
+
+void MetadataApplier::start() {
+  running_ = true;
+  asio::co_spawn(shard_, run(), [this](std::exception_ptr e) {
+    if (e) {
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        logger()->error("metadata applier: {}", ex.what());
+      }
+    }
+    running_ = false;
+    passed_.notify_all();
+  });
+}
+
+awaitable<void> MetadataApplier::stop() {
+  stopping_ = true;
+  wake_.notify_all();
+  const std::function<bool()> done = [this] { return !running_; };
+  (void)co_await passed_.wait_for(done, net::kNoDeadline);
+}
+
+awaitable<void> MetadataApplier::run() {
+  // Bounded: until stop().
+  while (!stopping_) {
+    co_await pass();
+    ++passes_;
+    passed_.notify_all();
+    if (stopping_) break;
+    if (controller_.state().applied_index() == applied_index_) {
+      co_await controller_.changed().wait_at_most(interval_);
+    }
+  }
+}
+
+awaitable<void> MetadataApplier::pass() {
+  applied_index_ = controller_.state().applied_index();
+  update_peers();
+  co_await hold_topics();
+  co_await drop_topics();
+  co_await report_leaders();
+}
+
+void MetadataApplier::update_peers() {
+  if (transport_ == nullptr) return;
+  const NodeId self = controller_.config().self;
+  for (const auto& [id, b] : controller_.state().brokers()) {
+    if (id == self || b.cluster.port <= 0 || b.cluster.port > 65535) continue;
+    auto it = peers_.find(id);
+    if (it != peers_.end() && it->second == b.cluster) continue;
+    if (auto s =
+            transport_->set_peer(id, b.cluster.host, static_cast<std::uint16_t>(b.cluster.port));
+        !s) {
+      logger()->warn("cannot add node {} at {}:{} as a peer: {}", id, b.cluster.host,
+                     b.cluster.port, s.error());
+      continue;
+    }
+    peers_[id] = b.cluster;
+  }
+}
+
+awaitable<void> MetadataApplier::hold_topics() {
+  const NodeId self = controller_.config().self;
+  // Copied: the state may change while a topic's folders are made.
+  std::vector<HostedTopic> wanted;
+  for (const auto& [id, t] : controller_.state().topics()) {
+    const auto* here = partitions_.topic(t.name);
+    if (!assigned_here(t, self) && (here == nullptr || here->id != id)) continue;
+    HostedTopic h{t.name, id, t.configs, {}};
+    for (const auto& p : t.partitions) h.replicas.push_back(p.replicas);
+    if (here != nullptr && here->id == id && here->overrides == h.overrides &&
+        here->replicas == h.replicas) {
+      continue;
+    }
+    wanted.push_back(std::move(h));
+  }
+  for (auto& h : wanted) {
+    if (stopping_) co_return;
+    const auto* here = partitions_.topic(h.name);
+    if (here != nullptr && here->id != h.id) {
+      // An older topic of the same name: the metadata deleted it (its id is
+      // below this one's) — drop_topics removes it first.
+      if (here->id == 0 || here->id > h.id) {
+        logger()->warn("topic {} is held here as id {}; the metadata has id {}: not served", h.name,
+                       here->id, h.id);
+        continue;
+      }
+      if (auto s =
+              co_await partitions_.delete_topic(h.name, clock_.steady_now() + kOperationTimeout);
+          !s) {
+        logger()->error("deleting the old topic {} (id {}): {}", h.name, here->id, s.error());
+        continue;
+      }
+    }
+    const auto name = h.name;
+    if (auto s =
+            co_await partitions_.host_topic(std::move(h), clock_.steady_now() + kOperationTimeout);
+        !s) {
+      logger()->error("holding topic {}: {}", name, s.error());
+    }
+  }
+}
+
+awaitable<void> MetadataApplier::drop_topics() {
+  const auto& state = controller_.state();
+  std::vector<std::string> gone;
+  for (const auto& [name, t] : partitions_.topics()) {
+    if (t.id == 0 || t.id >= state.next_topic_id()) continue;  // not reached yet
+    const auto* now = state.topic(t.id);
+    if (now == nullptr) gone.push_back(name);
+  }
+  for (const auto& name : gone) {
+    if (stopping_) co_return;
+    if (auto s = co_await partitions_.delete_topic(name, clock_.steady_now() + kOperationTimeout);
+        !s && s.error().code() != Errc::not_found) {
+      logger()->error("deleting topic {}: {}", name, s.error());
+    }
+  }
+}
+
+awaitable<void> MetadataApplier::report_leaders() {
+  const NodeId self = controller_.config().self;
+  std::vector<SetPartitionLeader> reports;
+  for (const auto& [name, t] : partitions_.topics()) {
+    if (t.id == 0) continue;
+    const auto* meta = controller_.state().topic(t.id);
+    if (meta == nullptr) continue;
+    for (std::size_t i = 0; i < t.partitions.size() && i < meta->partitions.size(); ++i) {
+      const auto& p = t.partitions[i];
+      if (!p || p->closed() || !p->leader()) continue;
+      const auto& m = meta->partitions[i];
+      // In sync: the replicas on live brokers (the leader's own view of its
+      // followers' progress is not reported yet).
+      std::vector<NodeId> isr;
+      for (const NodeId r : m.replicas) {
+        if (r == self || controller_.state().alive(r)) isr.push_back(r);
+      }
+      if (m.leader == self && m.leader_epoch == p->term() && m.isr == isr) continue;
+      if (m.leader_epoch > p->term()) continue;  // a later leader reported already
+      const RaftGroupId group{t.id, static_cast<std::int32_t>(i)};
+      auto last = reported_.find(group);
+      if (last != reported_.end() && last->second.first == p->term() &&
+          last->second.second == isr) {
+        continue;
+      }
+      reported_[group] = {p->term(), isr};
+      reports.push_back(
+          SetPartitionLeader{t.id, static_cast<std::int32_t>(i), self, p->term(), std::move(isr)});
+    }
+  }
+  for (auto& r : reports) {
+    if (stopping_) co_return;
+    Command command = r;  // named: see Controller::propose
+    const auto deadline = clock_.steady_now() + std::chrono::seconds(3);
+    auto out = co_await controller_.propose(std::move(command), deadline);
+    if (!out) {
+      logger()->debug("reporting the leader of topic {} partition {}: {}", r.topic, r.partition,
+                      out.error());
+      // Not committed (as far as this broker knows): the next pass tries again.
+      for (auto& each : reports) reported_.erase(RaftGroupId{each.topic, each.partition});
+      co_return;  // no controller now: the next pass tries again
+    }
+  }
+}
+
+}  // namespace spate::cluster
