@@ -2,6 +2,8 @@
 
 #include "common.h"
 
+#include <limits>
+
 #include <fmt/format.h>
 
 #include "spate/groups/coordinator.h"
@@ -16,6 +18,27 @@ std::string shorten(std::string_view text, std::size_t max) {
 }
 
 bool internal_topic(std::string_view name) { return name == groups::kOffsetsTopic; }
+
+ErrorCode leader_epoch_error(const cluster::Partition& partition,
+                             std::optional<std::int64_t> requested) {
+  switch (cluster::check_current_epoch(partition.term(), requested)) {
+    case cluster::EpochFence::ok:
+      return ErrorCode::none;
+    case cluster::EpochFence::fenced:
+      return ErrorCode::fenced_leader_epoch;
+    case cluster::EpochFence::unknown:
+      return ErrorCode::unknown_leader_epoch;
+  }
+  return ErrorCode::none;
+}
+
+std::int32_t wire_epoch(std::int64_t epoch) {
+  if (epoch < std::numeric_limits<std::int32_t>::min() ||
+      epoch > std::numeric_limits<std::int32_t>::max()) {
+    return -1;
+  }
+  return static_cast<std::int32_t>(epoch);
+}
 
 SteadyTime deadline_after(const HandlerContext& ctx, std::int32_t timeout_ms) {
   const std::int32_t max = std::min(kRequestTimeoutMaxMs, ctx.config.request_wait_max_ms);
