@@ -139,6 +139,37 @@ awaitable<Result<Proposed>> Controller::forward(NodeId to, const Command& comman
   co_return proposed;
 }
 
+awaitable<Result<std::int64_t>> Controller::allocate_producer_id(Clock::SteadyTime deadline) {
+  // Bounded: each pass either hands out an id or commits a new block (or fails).
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    if (!id_blocks_.empty() && next_producer_id_ < id_blocks_.back().second) {
+      co_return next_producer_id_++;
+    }
+    Command command = AllocateProducerIds{config_.self, kProducerIdBlock};
+    auto r = co_await propose(std::move(command), deadline);
+    if (!r) co_return r.error();
+    if (!r->outcome.applied()) co_return Error(r->outcome.error, r->outcome.message);
+    const std::int64_t first = r->outcome.value;
+    // (Another call may have taken a block meanwhile: the newest wins.)
+    if (id_blocks_.empty() || first >= id_blocks_.back().second) {
+      id_blocks_.emplace_back(first, first + kProducerIdBlock);
+      next_producer_id_ = first;
+    }
+  }
+  co_return Error(Errc::busy, "producer id blocks ran out while being allocated");
+}
+
+bool Controller::issued_producer_id(std::int64_t id) const {
+  // Ids of an earlier block that were not handed out never will be: taking
+  // one over harms nobody. The last block's are issued below next_producer_id_.
+  for (std::size_t i = 0; i < id_blocks_.size(); ++i) {
+    const auto [first, end] = id_blocks_[i];
+    const auto last = i + 1 == id_blocks_.size() ? next_producer_id_ : end;
+    if (id >= first && id < last) return true;
+  }
+  return false;
+}
+
 awaitable<Result<std::vector<std::byte>>> Controller::handle_call(NodeId from, std::uint16_t method,
                                                                   std::vector<std::byte> payload) {
   if (method == kHeartbeatMethod) {

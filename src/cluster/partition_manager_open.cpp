@@ -141,9 +141,19 @@ Status PartitionManager::attach_logs(const std::vector<TopicRecord>& records, Fo
     const std::int32_t total =
         meta_present ? r.partitions
                      : std::max(r.partitions, logs.empty() ? 0 : logs.rbegin()->first + 1);
+    // In a cluster (a sender is set) the controller's metadata says what is
+    // served: a single node's topic is kept on disk, not served.
+    const bool unserved = r.id == 0 && replica_.send;
+    if (unserved) {
+      log::get(log::Module::cluster)
+          ->warn(
+              "topic {} is a single node's topic and this broker is in a cluster now: kept on "
+              "disk, not served (the controller does not know it)",
+              r.name);
+    }
     for (std::int32_t i = 0; i < total; ++i) {
       auto it = logs.find(i);
-      if (r.id != 0 && !is_replica(r.replicas, i, replica_.self)) {
+      if (unserved || (r.id != 0 && !is_replica(r.replicas, i, replica_.self))) {
         // A cluster partition this broker is no replica of: not served
         // (a folder left there stays, closed).
         t.partitions.push_back(nullptr);

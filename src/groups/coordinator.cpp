@@ -129,6 +129,8 @@ awaitable<Status> Coordinator::replay(std::int32_t partition) {
       if (!header) co_return header.error();
       const auto batch = rest.first(header->total_bytes());
       rest = rest.subspan(header->total_bytes());
+      // Raft's membership entries (control batches) hold no group records.
+      if (header->is_control()) continue;
       auto records = protocol::batch_records(batch, limits::kBatchBytesMax);
       if (!records) co_return records.error();
       auto views = protocol::decode_record_section(*header, *records);

@@ -11,10 +11,10 @@ namespace {
 
 constexpr std::int16_t kNeverFlexible = 0x7FFF;
 
-constexpr std::array<ApiInfo, 25> kApis = {{
+constexpr std::array<ApiInfo, 26> kApis = {{
     {ApiKey::produce, "Produce", 0, 7, 9},
     {ApiKey::fetch, "Fetch", 4, 11, 12},
-    {ApiKey::list_offsets, "ListOffsets", 1, 3, 6},
+    {ApiKey::list_offsets, "ListOffsets", 1, 5, 6},
     {ApiKey::metadata, "Metadata", 0, 6, 9},
     {ApiKey::offset_commit, "OffsetCommit", 0, 7, 8},
     {ApiKey::offset_fetch, "OffsetFetch", 1, 7, 6},
@@ -31,6 +31,7 @@ constexpr std::array<ApiInfo, 25> kApis = {{
     {ApiKey::delete_topics, "DeleteTopics", 0, 3, 4},
     {ApiKey::delete_records, "DeleteRecords", 0, 1, 2},
     {ApiKey::init_producer_id, "InitProducerId", 0, 4, 2},
+    {ApiKey::offset_for_leader_epoch, "OffsetForLeaderEpoch", 0, 3, 4},
     {ApiKey::describe_configs, "DescribeConfigs", 0, 2, 4},
     {ApiKey::alter_configs, "AlterConfigs", 0, 1, 2},
     {ApiKey::sasl_authenticate, "SaslAuthenticate", 0, 1, 2},

@@ -17,6 +17,7 @@
 #include "spate/protocol/messages/init_producer_id.h"
 #include "spate/protocol/messages/list_offsets.h"
 #include "spate/protocol/messages/metadata.h"
+#include "spate/protocol/messages/offset_for_leader_epoch.h"
 #include "spate/protocol/messages/offsets.h"
 #include "spate/protocol/messages/partition_admin.h"
 #include "spate/protocol/messages/produce.h"
@@ -90,6 +91,8 @@ Status with_messages(ApiKey key, F&& f) {
       return f.template operator()<DeleteRecordsRequest, DeleteRecordsResponse>();
     case ApiKey::init_producer_id:
       return f.template operator()<InitProducerIdRequest, InitProducerIdResponse>();
+    case ApiKey::offset_for_leader_epoch:
+      return f.template operator()<OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse>();
     case ApiKey::describe_configs:
       return f.template operator()<DescribeConfigsRequest, DescribeConfigsResponse>();
     case ApiKey::sasl_authenticate:

@@ -9,6 +9,8 @@
 
 #include "spate/cluster/controller.h"
 
+#include <set>
+
 #include <gtest/gtest.h>
 
 #include "spate/cluster/assignment.h"
@@ -263,6 +265,34 @@ TEST_F(ControllerGroup, FencesASilentBrokerElectsAnotherLeaderAndReplaysAfterRes
     ASSERT_TRUE(replayed) << replayed.error();
     EXPECT_EQ(replayed->topics(), decode_snapshot(before)->topics()) << "node " << id;
   }
+}
+
+TEST_F(ControllerGroup, ProducerIdsAreUniqueAcrossBrokers) {
+  for (int id = 0; id < 3; ++id) start(id);
+  connect_and_start({0, 1, 2});
+  ASSERT_TRUE(run_until([&] { return leader() >= 0 && all_registered({0, 1, 2}, 3); }, 10'000ms));
+  std::set<std::int64_t> ids;
+  for (int round = 0; round < 3; ++round) {
+    for (int node = 0; node < 3; ++node) {
+      auto& c = *nodes_[static_cast<std::size_t>(node)].controller;
+      std::optional<Result<std::int64_t>> out;
+      asio::co_spawn(
+          io_,
+          [](Controller& ctl, std::optional<Result<std::int64_t>>& slot,
+             Clock::SteadyTime deadline) -> awaitable<void> {
+            slot.emplace(co_await ctl.allocate_producer_id(deadline));
+          }(c, out, clock_.steady_now() + 5s),
+          asio::detached);
+      ASSERT_TRUE(run_until([&] { return out.has_value(); }, 10'000ms));
+      ASSERT_TRUE(*out) << out->error();
+      EXPECT_TRUE(ids.insert(**out).second) << "id " << **out << " handed out twice";
+      EXPECT_TRUE(c.issued_producer_id(**out));
+      // Another broker's id is not this one's to bump.
+      auto& other = *nodes_[static_cast<std::size_t>((node + 1) % 3)].controller;
+      EXPECT_FALSE(other.issued_producer_id(**out));
+    }
+  }
+  EXPECT_EQ(ids.size(), 9U);
 }
 
 TEST_F(ControllerGroup, HostileCallsGetErrorsAndChangeNothing) {

@@ -247,13 +247,19 @@ TEST(Frame, ResponseHeaderAndFrame) {
 }
 
 TEST(ApiTable, MatchesTheReferenceRanges) {
-  EXPECT_EQ(api_table().size(), 25U);
+  EXPECT_EQ(api_table().size(), 26U);
   const auto produce = *api_info(0);
   EXPECT_EQ(produce.min_version, 0);
   EXPECT_EQ(produce.max_version, 7);
   const auto fetch = *api_info(1);
   EXPECT_EQ(fetch.min_version, 4);
   EXPECT_EQ(fetch.max_version, 11);
+  const auto list_offsets = *api_info(2);  // v4-v5: KIP-320's current leader epoch
+  EXPECT_EQ(list_offsets.max_version, 5);
+  const auto epochs = *api_info(23);  // OffsetForLeaderEpoch: v4 is the first flexible one
+  EXPECT_EQ(epochs.min_version, 0);
+  EXPECT_EQ(epochs.max_version, 3);
+  EXPECT_FALSE(is_flexible(epochs, 3));
   EXPECT_FALSE(api_info(4).has_value());
   for (const auto& api : api_table()) EXPECT_LE(api.min_version, api.max_version) << api.name;
 }

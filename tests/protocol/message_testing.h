@@ -28,6 +28,7 @@
 #include "spate/protocol/messages/init_producer_id.h"
 #include "spate/protocol/messages/list_offsets.h"
 #include "spate/protocol/messages/metadata.h"
+#include "spate/protocol/messages/offset_for_leader_epoch.h"
 #include "spate/protocol/messages/offsets.h"
 #include "spate/protocol/messages/partition_admin.h"
 #include "spate/protocol/messages/produce.h"
@@ -42,33 +43,34 @@ struct Api {
   using Response = Resp;
 };
 
-using AllApis =
-    std::tuple<Api<ApiKey::produce, ProduceRequest, ProduceResponse>,
-               Api<ApiKey::fetch, FetchRequest, FetchResponse>,
-               Api<ApiKey::list_offsets, ListOffsetsRequest, ListOffsetsResponse>,
-               Api<ApiKey::metadata, MetadataRequest, MetadataResponse>,
-               Api<ApiKey::offset_commit, OffsetCommitRequest, OffsetCommitResponse>,
-               Api<ApiKey::offset_fetch, OffsetFetchRequest, OffsetFetchResponse>,
-               Api<ApiKey::find_coordinator, FindCoordinatorRequest, FindCoordinatorResponse>,
-               Api<ApiKey::join_group, JoinGroupRequest, JoinGroupResponse>,
-               Api<ApiKey::heartbeat, HeartbeatRequest, HeartbeatResponse>,
-               Api<ApiKey::leave_group, LeaveGroupRequest, LeaveGroupResponse>,
-               Api<ApiKey::sync_group, SyncGroupRequest, SyncGroupResponse>,
-               Api<ApiKey::describe_groups, DescribeGroupsRequest, DescribeGroupsResponse>,
-               Api<ApiKey::list_groups, ListGroupsRequest, ListGroupsResponse>,
-               Api<ApiKey::sasl_handshake, SaslHandshakeRequest, SaslHandshakeResponse>,
-               Api<ApiKey::api_versions, ApiVersionsRequest, ApiVersionsResponse>,
-               Api<ApiKey::create_topics, CreateTopicsRequest, CreateTopicsResponse>,
-               Api<ApiKey::delete_topics, DeleteTopicsRequest, DeleteTopicsResponse>,
-               Api<ApiKey::delete_records, DeleteRecordsRequest, DeleteRecordsResponse>,
-               Api<ApiKey::init_producer_id, InitProducerIdRequest, InitProducerIdResponse>,
-               Api<ApiKey::describe_configs, DescribeConfigsRequest, DescribeConfigsResponse>,
-               Api<ApiKey::alter_configs, AlterConfigsRequest, AlterConfigsResponse>,
-               Api<ApiKey::sasl_authenticate, SaslAuthenticateRequest, SaslAuthenticateResponse>,
-               Api<ApiKey::create_partitions, CreatePartitionsRequest, CreatePartitionsResponse>,
-               Api<ApiKey::delete_groups, DeleteGroupsRequest, DeleteGroupsResponse>,
-               Api<ApiKey::incremental_alter_configs, IncrementalAlterConfigsRequest,
-                   IncrementalAlterConfigsResponse>>;
+using AllApis = std::tuple<
+    Api<ApiKey::produce, ProduceRequest, ProduceResponse>,
+    Api<ApiKey::fetch, FetchRequest, FetchResponse>,
+    Api<ApiKey::list_offsets, ListOffsetsRequest, ListOffsetsResponse>,
+    Api<ApiKey::metadata, MetadataRequest, MetadataResponse>,
+    Api<ApiKey::offset_commit, OffsetCommitRequest, OffsetCommitResponse>,
+    Api<ApiKey::offset_fetch, OffsetFetchRequest, OffsetFetchResponse>,
+    Api<ApiKey::find_coordinator, FindCoordinatorRequest, FindCoordinatorResponse>,
+    Api<ApiKey::join_group, JoinGroupRequest, JoinGroupResponse>,
+    Api<ApiKey::heartbeat, HeartbeatRequest, HeartbeatResponse>,
+    Api<ApiKey::leave_group, LeaveGroupRequest, LeaveGroupResponse>,
+    Api<ApiKey::sync_group, SyncGroupRequest, SyncGroupResponse>,
+    Api<ApiKey::describe_groups, DescribeGroupsRequest, DescribeGroupsResponse>,
+    Api<ApiKey::list_groups, ListGroupsRequest, ListGroupsResponse>,
+    Api<ApiKey::sasl_handshake, SaslHandshakeRequest, SaslHandshakeResponse>,
+    Api<ApiKey::api_versions, ApiVersionsRequest, ApiVersionsResponse>,
+    Api<ApiKey::create_topics, CreateTopicsRequest, CreateTopicsResponse>,
+    Api<ApiKey::delete_topics, DeleteTopicsRequest, DeleteTopicsResponse>,
+    Api<ApiKey::delete_records, DeleteRecordsRequest, DeleteRecordsResponse>,
+    Api<ApiKey::init_producer_id, InitProducerIdRequest, InitProducerIdResponse>,
+    Api<ApiKey::offset_for_leader_epoch, OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse>,
+    Api<ApiKey::describe_configs, DescribeConfigsRequest, DescribeConfigsResponse>,
+    Api<ApiKey::alter_configs, AlterConfigsRequest, AlterConfigsResponse>,
+    Api<ApiKey::sasl_authenticate, SaslAuthenticateRequest, SaslAuthenticateResponse>,
+    Api<ApiKey::create_partitions, CreatePartitionsRequest, CreatePartitionsResponse>,
+    Api<ApiKey::delete_groups, DeleteGroupsRequest, DeleteGroupsResponse>,
+    Api<ApiKey::incremental_alter_configs, IncrementalAlterConfigsRequest,
+        IncrementalAlterConfigsResponse>>;
 
 // Calls f(api, version) for every API of AllApis at every advertised version.
 template <typename F>

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// Round trips of Metadata, Produce, Fetch, ListOffsets and CreateTopics at
+// Round trips of Metadata, Produce, Fetch, ListOffsets, OffsetForLeaderEpoch
+// and CreateTopics at
 // every advertised version, with values that exist in that version, plus
 // truncation at every byte.
 
@@ -11,6 +12,7 @@
 #include "spate/protocol/messages/fetch.h"
 #include "spate/protocol/messages/list_offsets.h"
 #include "spate/protocol/messages/metadata.h"
+#include "spate/protocol/messages/offset_for_leader_epoch.h"
 #include "spate/protocol/messages/produce.h"
 
 #include "round_trip.h"
@@ -118,6 +120,66 @@ TEST(Messages, ListOffsetsAtEveryVersion) {
     resp.topics = {{"t", {{0, 0, -1, 0}, {1, 3, -1, -1}}}};
     expect_round_trip(resp, v);
   }
+}
+
+TEST(Messages, ListOffsetsV4CarriesTheEpochsAtKafkasPlaces) {
+  ListOffsetsRequest req;
+  req.isolation_level = 1;
+  req.topics = {{"t", {{2, -1, 7}}}};
+  ByteWriter w;
+  encode_message(w, req, 4);
+  // replica -1, isolation 1, 1 topic "t", 1 partition: index 2, current epoch 7, timestamp -1.
+  EXPECT_EQ(to_hex(w.view()),
+            "ffffffff01000000010001740000000100000002"
+            "00000007ffffffffffffffff");
+  ListOffsetsResponse resp;
+  resp.topics = {{"t", {{2, 0, -1, 42, 7}}}};
+  ByteWriter r;
+  encode_message(r, resp, 5);
+  // throttle 0, 1 topic "t", 1 partition: index 2, error 0, timestamp -1, offset 42, epoch 7.
+  EXPECT_EQ(to_hex(r.view()),
+            "000000000000000100017400000001000000020000ffffffffffffffff"
+            "000000000000002a00000007");
+  for (std::int16_t v = 4; v <= 5; ++v) {
+    expect_round_trip(req, v);
+    expect_round_trip(resp, v);
+  }
+}
+
+TEST(Messages, OffsetForLeaderEpochAtEveryVersion) {
+  auto [low, high] = range(ApiKey::offset_for_leader_epoch);
+  EXPECT_EQ(low, 0);
+  EXPECT_EQ(high, 3);
+  for (std::int16_t v = low; v <= high; ++v) {
+    OffsetForLeaderEpochRequest req;
+    if (v >= 3) req.replica_id = -1;
+    req.topics = {{"t", {{0, v >= 2 ? 5 : -1, 4}, {1, v >= 2 ? 5 : -1, -1}}}};
+    expect_round_trip(req, v);
+    OffsetForLeaderEpochResponse resp;
+    if (v >= 2) resp.throttle_time_ms = 1;
+    resp.topics = {{"t", {{0, 0, v >= 1 ? 4 : -1, 100}, {1, 74, -1, -1}}}};
+    expect_round_trip(resp, v);
+  }
+  // v3's layout from Kafka's schema: replica_id, topics[topic, partitions[
+  // partition, current_leader_epoch, leader_epoch]].
+  OffsetForLeaderEpochRequest req{-1, {{"t", {{3, 9, 8}}}}};
+  ByteWriter w;
+  encode_message(w, req, 3);
+  EXPECT_EQ(to_hex(w.view()),
+            "ffffffff000000010001740000000100000003"
+            "0000000900000008");
+  ByteWriter v0;
+  encode_message(v0, req, 0);
+  EXPECT_EQ(to_hex(v0.view()),
+            "000000010001740000000100000003"
+            "00000008");
+  // v1 answer: error, partition, leader_epoch, end_offset (no throttle before v2).
+  OffsetForLeaderEpochResponse resp{0, {{"t", {{0, 3, 8, 42}}}}};
+  ByteWriter r;
+  encode_message(r, resp, 1);
+  EXPECT_EQ(to_hex(r.view()),
+            "00000001000174000000010000"
+            "0000000300000008000000000000002a");
 }
 
 TEST(Messages, CreateTopicsAtEveryVersion) {

@@ -30,6 +30,7 @@
 #include "spate/cluster/disk_thread.h"
 #include "spate/cluster/metadata.h"
 #include "spate/cluster/partition.h"
+#include "spate/cluster/producer_ids.h"
 #include "spate/cluster/transport.h"
 #include "spate/common/asio.h"
 #include "spate/common/clock.h"
@@ -104,6 +105,14 @@ class Controller {
   // shutting_down.
   awaitable<Result<Proposed>> propose(Command command, Clock::SteadyTime deadline);
 
+  // An idempotent producer id unique in the cluster (InitProducerId): from
+  // a block of kProducerIdBlock ids (producer_ids.h) the controller allocated to this broker
+  // (allocate_producer_ids), a new block when it runs out. Errors: propose's,
+  // or the refusal (limit_exceeded when every id is used).
+  awaitable<Result<std::int64_t>> allocate_producer_id(Clock::SteadyTime deadline);
+  // Whether `id` came from a block allocated to this broker in this run.
+  [[nodiscard]] bool issued_producer_id(std::int64_t id) const;
+
   // A raft message for the controller group (from the transport).
   void step(raft::Message message) { partition_->step(std::move(message)); }
   // A transport call (kProposeMethod, kHeartbeatMethod). Errors:
@@ -161,6 +170,10 @@ class Controller {
   };
   std::map<Offset, Awaited> awaited_;
   std::int64_t broker_epoch_ = -1;
+  // Producer-id blocks [first, end) allocated to this broker in this run;
+  // ids are handed out from the last one.
+  std::vector<std::pair<std::int64_t, std::int64_t>> id_blocks_;
+  std::int64_t next_producer_id_ = 0;
   // On the leader: when each broker was last heard from (steady clock).
   std::map<NodeId, Clock::SteadyTime> last_heard_;
   bool leading_ = false;

@@ -23,6 +23,7 @@
 #include <memory>
 
 #include "spate/cluster/disk_thread.h"
+#include "spate/cluster/leader_epochs.h"
 #include "spate/cluster/log_cleaner.h"
 #include "spate/cluster/raft_log.h"
 #include "spate/common/asio.h"
@@ -49,6 +50,15 @@ struct PartitionStatus {
   Term leader_epoch{0};  // the Raft term
   NodeId leader{-1};     // the leader this replica knows (-1: none)
   Offset durable_end;    // flushed to disk on this replica
+};
+
+// What a Kafka client's Fetch gets of a partition (Partition::read_for_client):
+// the batches as stored (a file region), or a copy of them in which Raft's
+// membership entries are empty batches.
+struct ClientRead {
+  storage::FileSlice bytes;
+  std::vector<std::byte> substitute;  // non-empty: send this instead of `bytes`
+  Offset next_offset;
 };
 
 // A partition's Raft group as this node sees it.
@@ -101,6 +111,22 @@ class Partition : public std::enable_shared_from_this<Partition> {
   // tools; clients read through read()).
   [[nodiscard]] Result<storage::ReadResult> read_local(Offset from, std::uint64_t bytes_max);
 
+  // Kafka clients (partition_kafka.cpp; leader_epochs.h, docs/cluster.md).
+  // read() as a Kafka consumer may see it: a Raft membership entry (a
+  // control batch of type KRAFT_VOTERS, which kafka-python 2.0.2 would hand
+  // to the application as a record) is never sent. A read holding one is
+  // copied into `substitute` with each such batch replaced by an empty batch
+  // of its offset and epoch (what a new leader's no-op is: every client
+  // moves past it); any other read is the file region, for sendfile.
+  // Errors: read()'s; corrupt_log if the read does not hold whole batches.
+  [[nodiscard]] Result<ClientRead> read_for_client(Offset from, std::uint64_t bytes_max);
+  // OffsetForLeaderEpoch: `epoch_end_offset` (leader_epochs.h) over this
+  // log, on the confirmed leader only. Errors: shutting_down; not_leader.
+  [[nodiscard]] Result<EpochEnd> end_offset_for_epoch(std::int64_t epoch) const;
+  // The epoch of the batch holding `offset` (ListOffsets' leader_epoch);
+  // nullopt outside the log or where no term is known.
+  [[nodiscard]] std::optional<Term> epoch_at(Offset offset) const;
+
   // Raises the start offset to `to` (DeleteRecords): in memory at once (reads
   // refuse what is below it), the start offset file on the disk thread, then
   // the segments below it are deleted. Returns once the new start is durable.
@@ -134,7 +160,8 @@ class Partition : public std::enable_shared_from_this<Partition> {
   void step(raft::Message message);
 
   // The Raft term and whether this replica is the confirmed leader.
-  [[nodiscard]] Term term() const { return replica_->term(); }
+  // (The log's last term if replication failed before it started.)
+  [[nodiscard]] Term term() const { return replica_ ? replica_->term() : log_->last_term(); }
   [[nodiscard]] bool leader() const { return confirmed_leader(); }
 
   // Notified whenever the high watermark moves (or the log fails).

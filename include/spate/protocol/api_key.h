@@ -32,6 +32,7 @@ enum class ApiKey : std::int16_t {
   delete_topics = 20,
   delete_records = 21,
   init_producer_id = 22,
+  offset_for_leader_epoch = 23,
   describe_configs = 32,
   alter_configs = 33,
   sasl_authenticate = 36,
@@ -49,7 +50,7 @@ struct ApiInfo {
 };
 
 // Every API of the table in kafka-protocol.md §0, plus AlterConfigs,
-// DeleteGroups and IncrementalAlterConfigs, by key.
+// DeleteGroups, IncrementalAlterConfigs and OffsetForLeaderEpoch, by key.
 [[nodiscard]] std::span<const ApiInfo> api_table();
 [[nodiscard]] std::optional<ApiInfo> api_info(std::int16_t key);
 

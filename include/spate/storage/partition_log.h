@@ -462,6 +462,17 @@ class PartitionLog {
   //   not_found for an offset in a gap compaction left before the first batch
   //   an open found (the terms are rebuilt from the batches).
   [[nodiscard]] Result<Term> term_at(Offset offset) const;
+  // The first offset of each term that has a batch in the log, ascending by
+  // term and offset (Kafka's leader-epoch cache). Kept with every append,
+  // truncation and deletion of a front segment, saved in the clean-shutdown
+  // marker and rebuilt by the scan of an unclean open; a term whose batches
+  // were all compacted away before an unclean open is missing. The first
+  // entry may start below start_offset() (a term still in effect there).
+  struct TermStart {
+    Term term;
+    Offset start;
+  };
+  [[nodiscard]] std::span<const TermStart> term_starts() const { return terms_; }
   // Total bytes of all segment files.
   [[nodiscard]] std::uint64_t size_bytes() const;
   [[nodiscard]] std::size_t segment_count() const { return segments_.size(); }
@@ -488,11 +499,6 @@ class PartitionLog {
  private:
   PartitionLog(Filesystem& fs, std::filesystem::path dir, LogConfig config, const Clock& clock,
                std::string name);
-
-  struct TermStart {
-    Term term;
-    Offset start;
-  };
 
   // The age at which `segment` rolls: segment.ms less its segment.jitter.ms
   // share, a value in [0, min(jitter, segment.ms)) drawn from the log's name

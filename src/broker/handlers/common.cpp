@@ -2,6 +2,8 @@
 
 #include "common.h"
 
+#include <limits>
+
 #include <fmt/format.h>
 
 #include "spate/cluster/controller.h"
@@ -27,6 +29,27 @@ ErrorCode missing_partition(const HandlerContext& ctx, const std::string& topic,
     return ErrorCode::unknown_topic_or_partition;
   }
   return ErrorCode::not_leader_or_follower;
+}
+
+ErrorCode leader_epoch_error(const cluster::Partition& partition,
+                             std::optional<std::int64_t> requested) {
+  switch (cluster::check_current_epoch(partition.term(), requested)) {
+    case cluster::EpochFence::ok:
+      return ErrorCode::none;
+    case cluster::EpochFence::fenced:
+      return ErrorCode::fenced_leader_epoch;
+    case cluster::EpochFence::unknown:
+      return ErrorCode::unknown_leader_epoch;
+  }
+  return ErrorCode::none;
+}
+
+std::int32_t wire_epoch(std::int64_t epoch) {
+  if (epoch < std::numeric_limits<std::int32_t>::min() ||
+      epoch > std::numeric_limits<std::int32_t>::max()) {
+    return -1;
+  }
+  return static_cast<std::int32_t>(epoch);
 }
 
 SteadyTime deadline_after(const HandlerContext& ctx, std::int32_t timeout_ms) {

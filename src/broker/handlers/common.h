@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 
+#include "spate/cluster/partition.h"
 #include "spate/protocol/api_key.h"
 
 #include "../handlers.h"
@@ -42,6 +43,8 @@ struct IncrementalAlterConfigsRequest;
 struct IncrementalAlterConfigsResponse;
 struct InitProducerIdRequest;
 struct InitProducerIdResponse;
+struct OffsetForLeaderEpochRequest;
+struct OffsetForLeaderEpochResponse;
 struct FindCoordinatorRequest;
 struct FindCoordinatorResponse;
 struct JoinGroupRequest;
@@ -101,6 +104,16 @@ inline constexpr auto kSliceMax = std::chrono::microseconds(500);
 // the client refreshes its metadata), else UNKNOWN_TOPIC_OR_PARTITION.
 [[nodiscard]] ErrorCode missing_partition(const HandlerContext& ctx, const std::string& topic,
                                           std::int32_t partition);
+
+// KIP-320: a request's current leader epoch against the partition's (its
+// Raft term): none, FENCED_LEADER_EPOCH (older) or UNKNOWN_LEADER_EPOCH
+// (newer). `requested` nullopt: the request names none (see
+// cluster::check_current_epoch for which wire values mean none).
+[[nodiscard]] ErrorCode leader_epoch_error(const cluster::Partition& partition,
+                                           std::optional<std::int64_t> requested);
+// The wire's INT32 leader epoch of a term (terms past INT32_MAX are never
+// stamped in a batch: the log refuses them; they read as unknown, -1).
+[[nodiscard]] std::int32_t wire_epoch(std::int64_t epoch);
 
 // Now plus the request's timeout, clamped to [0, request_wait_max_ms].
 [[nodiscard]] SteadyTime deadline_after(const HandlerContext& ctx, std::int32_t timeout_ms);
@@ -167,6 +180,8 @@ awaitable<std::optional<protocol::IncrementalAlterConfigsResponse>> incremental_
     HandlerContext& ctx, protocol::IncrementalAlterConfigsRequest& request);
 awaitable<std::optional<protocol::InitProducerIdResponse>> init_producer_id(
     HandlerContext& ctx, protocol::InitProducerIdRequest& request);
+awaitable<std::optional<protocol::OffsetForLeaderEpochResponse>> offset_for_leader_epoch(
+    HandlerContext& ctx, protocol::OffsetForLeaderEpochRequest& request);
 // Consumer groups (the groups module's Coordinator).
 awaitable<std::optional<protocol::FindCoordinatorResponse>> find_coordinator(
     HandlerContext& ctx, protocol::FindCoordinatorRequest& request);

@@ -2,6 +2,9 @@
 //
 // Fetch: reads every named partition within the byte budgets, waits for data
 // up to max_wait, and answers with the records as file regions (sendfile).
+// A partition whose current leader epoch (v9+) is not the partition's gets
+// FENCED_LEADER_EPOCH or UNKNOWN_LEADER_EPOCH (KIP-320); Raft's membership
+// entries never reach a client (Partition::read_for_client).
 
 #include "spate/protocol/messages/fetch.h"
 
@@ -54,6 +57,18 @@ std::int64_t fetch_once(HandlerContext& ctx, const protocol::FetchRequest& reque
         any_error = true;
         continue;
       }
+      // Kafka reads any negative epoch as none here (FetchRequest.optionalEpoch),
+      // and answers a fenced or unknown one with unknown offsets (-1).
+      const auto epoch =
+          leader_epoch_error(*partition, p.current_leader_epoch >= 0
+                                             ? std::optional<std::int64_t>(p.current_leader_epoch)
+                                             : std::nullopt);
+      if (epoch != ErrorCode::none) {
+        pr.error_code = static_cast<std::int16_t>(epoch);
+        pr.high_watermark = -1;
+        any_error = true;
+        continue;
+      }
       pr.high_watermark = partition->high_watermark().value();
       pr.last_stable_offset = pr.high_watermark;
       pr.log_start_offset = partition->start_offset().value();
@@ -61,21 +76,26 @@ std::int64_t fetch_once(HandlerContext& ctx, const protocol::FetchRequest& reque
       const std::int64_t limit = std::min<std::int64_t>(std::max(p.partition_max_bytes, 0), budget);
       const bool first = total == 0;
       if (limit <= 0 && !first) continue;
-      auto read = partition->read(Offset(p.fetch_offset),
-                                  static_cast<std::uint64_t>(std::max<std::int64_t>(limit, 1)));
+      auto read = partition->read_for_client(
+          Offset(p.fetch_offset), static_cast<std::uint64_t>(std::max<std::int64_t>(limit, 1)));
       if (!read) {
         pr.error_code = static_cast<std::int16_t>(error_code_for(read.error().code()));
         any_error = true;
         continue;
       }
-      const auto size = static_cast<std::int64_t>(read->bytes.size);
+      const auto size = static_cast<std::int64_t>(
+          read->substitute.empty() ? read->bytes.size : read->substitute.size());
       if (size == 0) continue;
       // A read returns at least one whole batch: past the limits, only the
       // first partition with data may keep it.
       if (!first && size > limit) continue;
       total += size;
       budget = std::max<std::int64_t>(budget - size, 0);
-      slice = read->bytes;
+      if (read->substitute.empty()) {
+        slice = read->bytes;
+      } else {
+        pr.records = std::move(read->substitute);
+      }
     }
   }
   return total;

@@ -1,12 +1,27 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// ListOffsets: earliest, latest (the high watermark) and by timestamp.
+// ListOffsets: earliest, latest (the high watermark) and by timestamp, on the
+// confirmed leader only. v4+ (KIP-320): a current leader epoch other than the
+// partition's is FENCED_LEADER_EPOCH or UNKNOWN_LEADER_EPOCH, and each answer
+// carries the epoch of the offset it names (Kafka's: the current epoch for
+// latest, the epoch of the batch holding the offset otherwise).
 
 #include "spate/protocol/messages/list_offsets.h"
 
 #include "common.h"
 
 namespace spate::broker {
+namespace {
+
+// The epoch of `offset` as ListOffsets reports it: the batch's, or for the
+// log's end (an empty log) the current one; -1 where none is known.
+std::int32_t epoch_of(const cluster::Partition& partition, Offset offset) {
+  if (offset >= partition.end_offset()) return wire_epoch(partition.term().value());
+  auto epoch = partition.epoch_at(offset);
+  return epoch ? wire_epoch(epoch->value()) : -1;
+}
+
+}  // namespace
 
 awaitable<std::optional<protocol::ListOffsetsResponse>> list_offsets(
     HandlerContext& ctx, protocol::ListOffsetsRequest& request) {
@@ -19,14 +34,32 @@ awaitable<std::optional<protocol::ListOffsetsResponse>> list_offsets(
       auto& pr = tr.partitions.emplace_back();
       pr.partition_index = p.partition_index;
       auto partition = ctx.partitions.partition(t.name, p.partition_index);
-      if (!partition) {
-        pr.error_code = ctx.code(missing_partition(ctx, t.name, p.partition_index));
+      if (!partition || partition->closed()) {
+        pr.error_code = ctx.code(partition ? ErrorCode::not_leader_or_follower
+                                           : missing_partition(ctx, t.name, p.partition_index));
         continue;
       }
-      if (p.timestamp == protocol::kListOffsetsLatest) {
-        pr.offset = partition->high_watermark().value();
-      } else if (p.timestamp == protocol::kListOffsetsEarliest) {
-        pr.offset = partition->start_offset().value();
+      // Only -1 means none here (Kafka's ListOffsetsResponse.UNKNOWN_EPOCH).
+      const auto fence =
+          leader_epoch_error(*partition, p.current_leader_epoch == -1
+                                             ? std::nullopt
+                                             : std::optional<std::int64_t>(p.current_leader_epoch));
+      if (fence != ErrorCode::none) {
+        pr.error_code = ctx.code(fence);
+        continue;
+      }
+      if (p.timestamp == protocol::kListOffsetsLatest ||
+          p.timestamp == protocol::kListOffsetsEarliest) {
+        if (!partition->leader()) {
+          pr.error_code = ctx.code(ErrorCode::not_leader_or_follower);
+          continue;
+        }
+        const Offset at = p.timestamp == protocol::kListOffsetsLatest ? partition->high_watermark()
+                                                                      : partition->start_offset();
+        pr.offset = at.value();
+        pr.leader_epoch = p.timestamp == protocol::kListOffsetsLatest
+                              ? wire_epoch(partition->term().value())
+                              : epoch_of(*partition, at);
       } else if (p.timestamp < 0) {
         pr.error_code = ctx.code(ErrorCode::invalid_request);
       } else {
@@ -34,8 +67,9 @@ awaitable<std::optional<protocol::ListOffsetsResponse>> list_offsets(
         co_await slicer.maybe_yield();
         // The topic may have gone (or been made again) meanwhile.
         partition = ctx.partitions.partition(t.name, p.partition_index);
-        if (!partition) {
-          pr.error_code = ctx.code(missing_partition(ctx, t.name, p.partition_index));
+        if (!partition || partition->closed()) {
+          pr.error_code = ctx.code(partition ? ErrorCode::not_leader_or_follower
+                                             : missing_partition(ctx, t.name, p.partition_index));
           continue;
         }
         auto hit = partition->find_offset_by_timestamp(p.timestamp);
@@ -44,6 +78,7 @@ awaitable<std::optional<protocol::ListOffsetsResponse>> list_offsets(
         } else if (*hit) {
           pr.offset = (*hit)->offset.value();
           pr.timestamp = (*hit)->timestamp;
+          pr.leader_epoch = epoch_of(*partition, (*hit)->offset);
         }
       }
     }

@@ -18,6 +18,7 @@
 #include "spate/protocol/messages/init_producer_id.h"
 #include "spate/protocol/messages/list_offsets.h"
 #include "spate/protocol/messages/metadata.h"
+#include "spate/protocol/messages/offset_for_leader_epoch.h"
 #include "spate/protocol/messages/offsets.h"
 #include "spate/protocol/messages/partition_admin.h"
 #include "spate/protocol/messages/produce.h"
@@ -36,10 +37,10 @@ struct ServedApi {
   ApiHandler handle;
 };
 
-constexpr std::array<ServedApi, 23> kServedApis = {{
+constexpr std::array<ServedApi, 24> kServedApis = {{
     {ApiKey::produce, 0, 7, &serve<&produce>},
     {ApiKey::fetch, 4, 11, &serve_fetch},
-    {ApiKey::list_offsets, 1, 3, &serve<&list_offsets>},
+    {ApiKey::list_offsets, 1, 5, &serve<&list_offsets>},
     {ApiKey::metadata, 0, 6, &serve<&metadata>},
     {ApiKey::offset_commit, 0, 7, &serve<&offset_commit>},
     {ApiKey::offset_fetch, 1, 7, &serve<&offset_fetch>},
@@ -60,6 +61,7 @@ constexpr std::array<ServedApi, 23> kServedApis = {{
     {ApiKey::delete_groups, 0, 1, &serve<&delete_groups>},
     {ApiKey::incremental_alter_configs, 0, 1, &serve<&incremental_alter_configs>},
     {ApiKey::init_producer_id, 0, 4, &serve<&init_producer_id>},
+    {ApiKey::offset_for_leader_epoch, 0, 3, &serve<&offset_for_leader_epoch>},
 }};
 
 // The table as ApiInfo (name and first flexible version from the codec's

@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// ListOffsets (key 2), v1-v3, none flexible (kafka-protocol.md §4.5).
+// ListOffsets (key 2), v1-v5, none flexible (kafka-protocol.md §4.5); v4
+// adds the current leader epoch (KIP-320) and the answer's leader epoch, v5
+// is v4 (it allows OFFSET_NOT_AVAILABLE, which Spate never needs: only a
+// confirmed leader answers).
 
 #pragma once
 
@@ -18,6 +21,8 @@ inline constexpr std::int64_t kListOffsetsEarliest = -2;
 struct ListOffsetsPartition {
   std::int32_t partition_index = 0;
   std::int64_t timestamp = 0;
+  // v4+; after the timestamp here (not on the wire) so that {index, timestamp} still reads so.
+  std::int32_t current_leader_epoch = -1;
   bool operator==(const ListOffsetsPartition&) const = default;
 };
 
@@ -42,6 +47,7 @@ void fields(Io& io, ListOffsetsRequest& m, std::int16_t version) {
     io.string(t.name, false, "topics[].name");
     io.array(t.partitions, false, 12, "partitions", [&](ListOffsetsPartition& p) {
       io.i32(p.partition_index, "partitions[].partition_index");
+      if (version >= 4) io.i32(p.current_leader_epoch, "partitions[].current_leader_epoch");
       io.i64(p.timestamp, "partitions[].timestamp");
     });
   });
@@ -52,6 +58,7 @@ struct ListOffsetsPartitionResponse {
   std::int16_t error_code = 0;
   std::int64_t timestamp = -1;
   std::int64_t offset = -1;
+  std::int32_t leader_epoch = -1;  // v4+
   bool operator==(const ListOffsetsPartitionResponse&) const = default;
 };
 
@@ -77,6 +84,7 @@ void fields(Io& io, ListOffsetsResponse& m, std::int16_t version) {
       io.i16(p.error_code, "partitions[].error_code");
       io.i64(p.timestamp, "partitions[].timestamp");
       io.i64(p.offset, "partitions[].offset");
+      if (version >= 4) io.i32(p.leader_epoch, "partitions[].leader_epoch");
     });
   });
 }

@@ -1,0 +1,218 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Three real spated brokers on loopback in cluster mode (--seeds): a topic
+with replication factor 3 is created through any broker, every broker's
+Metadata names the leaders, replicas and in-sync replicas; confluent-kafka
+produces with acks=all, the leader of a partition is killed with SIGKILL and
+producing goes on through the new leaders; the killed broker restarts and
+catches up, and then every replica's log files are identical and every
+acknowledged record is read back. A replication factor above the brokers is
+refused; a deleted topic's folders leave every broker.
+Usage: cluster.py SPATED_BINARY"""
+import glob
+import os
+import signal
+import socket
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "compat"))
+from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition  # noqa: E402
+from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
+
+from spated import Spated  # noqa: E402
+
+TOPIC = "replicated"
+PARTITIONS = 6
+
+
+def quiet(conf):
+    return dict(conf, log_level=0)
+
+
+def free_ports(n):
+    socks = []
+    for _ in range(n):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        socks.append(s)
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
+
+
+def wait_for(what, check, timeout=20.0, step=0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(step)
+    raise AssertionError("timed out waiting for " + what)
+
+
+class Cluster:
+    def __init__(self, binary, n=3):
+        self.ports = free_ports(n)
+        seeds = ",".join(f"{i}@127.0.0.1:{p}" for i, p in enumerate(self.ports))
+        self.nodes = [Spated(binary, ["--node-id", str(i), "--seeds", seeds,
+                                      "--cluster-listen", f"127.0.0.1:{self.ports[i]}"])
+                      for i in range(n)]
+
+    def start(self):
+        for node in self.nodes:
+            node.start()
+        return self
+
+    @property
+    def bootstrap(self):
+        return ",".join(n.bootstrap for n in self.nodes if n.proc and n.proc.poll() is None)
+
+    def close(self):
+        for node in self.nodes:
+            node.close()
+
+
+def leaders(bootstrap, topic):
+    """partition -> (leader, replicas, isrs) from one broker's Metadata."""
+    md = AdminClient(quiet({"bootstrap.servers": bootstrap})).list_topics(topic, timeout=10)
+    t = md.topics.get(topic)
+    if t is None or t.error is not None:
+        return None
+    return {p.id: (p.leader, sorted(p.replicas), sorted(p.isrs)) for p in t.partitions.values()}
+
+
+def all_led(bootstrap, topic, partitions, exclude=()):
+    got = leaders(bootstrap, topic)
+    if not got or len(got) != partitions:
+        return None
+    if any(v[0] < 0 or v[0] in exclude for v in got.values()):
+        return None
+    return got
+
+
+def produce(bootstrap, first, count, acked):
+    """Unique values; returns the seconds to the first acknowledgement."""
+    errors = []
+    started = time.monotonic()
+    first_ack = []
+
+    def on_delivery(err, msg):
+        if err is not None:
+            errors.append(err)
+            return
+        if not first_ack:
+            first_ack.append(time.monotonic() - started)
+        acked.add((msg.partition(), msg.value().decode()))
+
+    p = Producer(quiet({"bootstrap.servers": bootstrap, "acks": "all",
+                        "message.timeout.ms": 30000, "retry.backoff.ms": 100}))
+    for i in range(first, first + count):
+        p.produce(TOPIC, value=f"v{i}".encode(), partition=i % PARTITIONS, on_delivery=on_delivery)
+        p.poll(0)
+    assert p.flush(60) == 0, "records left unacknowledged"
+    retriable = [e for e in errors if not e.retriable()]
+    assert not retriable, retriable
+    return first_ack[0] if first_ack else None
+
+
+def read_all(bootstrap, acked):
+    c = Consumer(quiet({"bootstrap.servers": bootstrap, "group.id": "cluster-test",
+                        "enable.auto.commit": False}))
+    ends = {p: c.get_watermark_offsets(TopicPartition(TOPIC, p), timeout=10)[1]
+            for p in range(PARTITIONS)}
+    c.assign([TopicPartition(TOPIC, p, 0) for p in range(PARTITIONS)])
+    seen = {}
+    deadline = time.monotonic() + 30
+    while sum(len(v) for v in seen.values()) < sum(ends.values()) and time.monotonic() < deadline:
+        m = c.poll(0.3)
+        if m is None:
+            continue
+        if m.error() is not None:
+            assert m.error().code() == KafkaError._PARTITION_EOF or m.error().retriable(), m.error()
+            continue
+        offsets = seen.setdefault(m.partition(), {})
+        assert m.offset() not in offsets, ("offset read twice", m.partition(), m.offset())
+        offsets[m.offset()] = m.value().decode()
+    c.close()
+    values = {(p, v) for p, offs in seen.items() for v in offs.values()}
+    missing = acked - values
+    assert not missing, f"{len(missing)} acknowledged records not read, e.g. {sorted(missing)[:5]}"
+    return seen
+
+
+def replica_logs(node, partition):
+    files = sorted(glob.glob(os.path.join(node.data_dir, f"{TOPIC}-{partition}", "*.log")))
+    return b"".join(open(f, "rb").read() for f in files)
+
+
+def main():
+    binary = sys.argv[1]
+    cluster = Cluster(binary).start()
+    try:
+        admin = AdminClient(quiet({"bootstrap.servers": cluster.bootstrap}))
+        # Through the third broker: admin requests reach the controller from any broker.
+        wait_for("three registered brokers", lambda: len(AdminClient(quiet(
+            {"bootstrap.servers": cluster.nodes[2].bootstrap})).list_topics(timeout=10).brokers) == 3)
+        futures = admin.create_topics([NewTopic(TOPIC, PARTITIONS, 3), NewTopic("too-wide", 1, 4)])
+        futures[TOPIC].result(30)
+        try:
+            futures["too-wide"].result(30)
+            raise AssertionError("replication factor 4 on 3 brokers was accepted")
+        except Exception as e:  # noqa: BLE001
+            assert "REPLICATION_FACTOR" in str(e).upper(), e
+        for node in cluster.nodes:
+            got = wait_for("leaders on " + node.bootstrap,
+                           lambda n=node: all_led(n.bootstrap, TOPIC, PARTITIONS))
+            assert all(v[1] == [0, 1, 2] for v in got.values()), got
+        acked = set()
+        produce(cluster.bootstrap, 0, 600, acked)
+        assert len(acked) == 600
+
+        # SIGKILL the leader of partition 0; producing goes on through the others.
+        victim = leaders(cluster.bootstrap, TOPIC)[0][0]
+        os.kill(cluster.nodes[victim].proc.pid, signal.SIGKILL)
+        cluster.nodes[victim].proc.wait(10)
+        killed_at = time.monotonic()
+        survivors = ",".join(n.bootstrap for i, n in enumerate(cluster.nodes) if i != victim)
+        first_ack = produce(survivors, 600, 600, acked)
+        assert len(acked) == 1200
+        print(f"first acknowledgement {first_ack:.2f} s after the kill; all 600 acknowledged "
+              f"{time.monotonic() - killed_at:.2f} s after it")
+        moved = wait_for("new leaders", lambda: all_led(survivors, TOPIC, PARTITIONS,
+                                                        exclude=(victim,)))
+        assert victim not in [v[0] for v in moved.values()], moved
+
+        # The killed broker comes back and catches up: replicas end identical.
+        cluster.nodes[victim].start()
+        produce(cluster.bootstrap, 1200, 60, acked)
+
+        def identical():
+            for p in range(PARTITIONS):
+                logs = [replica_logs(n, p) for n in cluster.nodes]
+                if not logs[0] or any(log != logs[0] for log in logs):
+                    return False
+            return True
+        wait_for("identical replica logs", identical, timeout=30)
+        seen = read_all(cluster.bootstrap, acked)
+        print(f"read {sum(len(v) for v in seen.values())} records, "
+              f"{len(acked)} acknowledged, replica logs identical")
+
+        # DeleteTopics through the controller: the folders leave every broker.
+        admin.delete_topics([TOPIC])[TOPIC].result(30)
+        wait_for("the topic's folders to go", lambda: not any(
+            glob.glob(os.path.join(n.data_dir, f"{TOPIC}-*")) for n in cluster.nodes))
+        for i, node in enumerate(cluster.nodes):
+            code = node.stop()
+            assert code == 0, f"node {i} exited {code}:\n{node.log()[-3000:]}"
+        print("cluster: OK")
+    except BaseException:
+        for i, node in enumerate(cluster.nodes):
+            print(f"---- node {i} log (tail) ----\n{node.log()[-4000:]}")
+        raise
+    finally:
+        cluster.close()
+
+
+if __name__ == "__main__":
+    main()
