@@ -169,9 +169,12 @@ void Partition::process_ready() {
        round < 1000 && !pending_ && !raft_failed_ && !closed_ && replica_->has_ready(); ++round) {
     raft::Ready r = replica_->ready();
     if (r.hard_state) view_->state().hard = *r.hard_state;
-    // A restart writes raft.state itself (continue_ready), the hard state with it.
+    // raft.state must name a membership entry before the log holds it
+    // (note_memberships); that write, or a restart's, carries the hard state.
+    const bool memberships =
+        std::any_of(r.entries.begin(), r.entries.end(), PartitionRaftLog::is_membership);
     const bool term_or_vote =
-        !r.restart && r.hard_state &&
+        !r.restart && !memberships && r.hard_state &&
         (r.hard_state->term != persisted_.term || r.hard_state->vote != persisted_.vote);
     if (r.restart || r.truncate_from ||
         (!r.entries.empty() && replica_->role() != raft::Role::leader)) {
@@ -184,6 +187,7 @@ void Partition::process_ready() {
       }
     }
     pending_ = PendingReady{std::move(r), term_or_vote, std::nullopt};
+    pending_->memberships = memberships;
     if (term_or_vote) {
       auto state = std::make_shared<RaftState>(view_->state());
       auto written = std::make_shared<Status>();
@@ -224,6 +228,17 @@ void Partition::continue_ready() {
       return;
     }
     p.restarted = true;
+  }
+  if (p.memberships) {
+    if (auto s = note_memberships(p.ready.entries); !s) {
+      if (!log_->fenced() && storage::is_transient_storage_error(s.error())) {
+        p.stalled = true;  // tried again from tick()
+        return;
+      }
+      fail_raft(s.error());
+      return;
+    }
+    p.memberships = false;
   }
   const auto& entries = p.ready.entries;
   // Bounded by the Ready's entries.
@@ -329,6 +344,23 @@ Status Partition::restart_log(const raft::LogRestart& restart) {
           "offset {} (term {})",
           id_.dir_name(), restart.index, restart.term);
   return view_->restart(restart.index);
+}
+
+Status Partition::note_memberships(const std::vector<raft::Entry>& entries) {
+  // Otherwise a crash could leave the entry durable (a vote or an
+  // acknowledgement may already count it) and raft.state without it: the
+  // reopened replica would use an older membership. An index named here
+  // whose entry never reaches the log is dropped when the partition opens.
+  auto& indexes = view_->state().membership_indexes;
+  for (const auto& e : entries) {
+    if (PartitionRaftLog::is_membership(e) && (indexes.empty() || indexes.back() < e.index)) {
+      indexes.push_back(e.index);
+    }
+  }
+  // On the shard, like a truncation: membership changes are rare.
+  if (auto s = write_raft_state(log_->filesystem(), log_->dir(), view_->state()); !s) return s;
+  persisted_ = view_->state().hard;
+  return {};
 }
 
 Status Partition::finish_restart(const RaftState& state) {

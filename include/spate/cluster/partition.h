@@ -220,6 +220,7 @@ class Partition : public std::enable_shared_from_this<Partition> {
     std::size_t applied = 0;            // entries written to the log so far
     bool stalled = false;    // a full disk or no descriptors: the rest waits for the log to recover
     bool restarted = false;  // ready.restart done (raft.state written, the log restarted)
+    bool memberships = false;  // raft.state must name its membership entries first
   };
   void start_raft(PartitionRaftConfig config);
   // A group of one voter: ticks until it leads, each Ready applied on this thread.
@@ -249,6 +250,9 @@ class Partition : public std::enable_shared_from_this<Partition> {
   // the log restarts empty there. Errors: busy while a start ticket or a
   // compaction pass is in flight (tried again from tick()); the storage's.
   [[nodiscard]] Status restart_log(const raft::LogRestart& restart);
+  // Writes raft.state naming the membership entries among `entries` (before
+  // they are appended). Errors: the file system's.
+  [[nodiscard]] Status note_memberships(const std::vector<raft::Entry>& entries);
   // At open: finishes a restart a crash interrupted (raft.state names a
   // start past the log's).
   [[nodiscard]] Status finish_restart(const RaftState& state);
