@@ -371,6 +371,7 @@ Status Partition::finish_restart(const RaftState& state) {
   log::get(log::Module::cluster)
       ->warn("[{}] finishing a log restart at offset {} (the log starts at {})", id_.dir_name(),
              state.start_index, log_->start_offset());
+  producers_stale_ = true;  // loaded from the log before it restarted
   return log_->restart_at(Offset(state.start_index));
 }
 
