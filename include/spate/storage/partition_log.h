@@ -374,7 +374,9 @@ class PartitionLog {
   // leaves the old log, at most cut back to that batch (its caller, Raft,
   // relies on nothing there: it keeps only its persisted commit, which is
   // below `start`, before a restart). Errors: invalid_argument if `start` <
-  // start_offset(), or if `start` lies in a gap compaction left; busy while
+  // start_offset(), if `start` lies in a gap compaction left, or inside the
+  // first batch when start_offset() is inside it too (no boundary to cut
+  // at; nothing changed in any of these); busy while
   // a compaction pass or a start ticket is in flight; the write errors of
   // truncate_suffix (no_space or io_error (EMFILE) before anything changed;
   // any failure after the commit point fences the log).
