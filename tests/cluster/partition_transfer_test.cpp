@@ -14,6 +14,7 @@
 #include "spate/cluster/partition_manager.h"
 #include "spate/common/bytes.h"
 #include "spate/protocol/record_batch.h"
+#include "spate/storage/data_dir.h"
 
 #include "cluster/replication_rig.h"
 
@@ -292,6 +293,39 @@ TEST(PartitionTransferSoleVoter, HasNothingToHandOver) {
   for (int i = 0; i < 1000 && !closed; ++i) io.run_for(std::chrono::milliseconds(1));
   ASSERT_TRUE(closed.has_value());
   EXPECT_TRUE(*closed);
+}
+
+// What SIGTERM calls: a broker whose partitions are all sole voters (a
+// single node) hands over nothing and does not wait.
+TEST(PartitionTransferSoleVoter, AManagerOfSoleVotersReturnsAtOnce) {
+  log::set_level(spdlog::level::critical);
+  storage::MemFs fs;
+  ManualClock clock;
+  asio::io_context io;
+  auto work = asio::make_work_guard(io);
+  DiskThread disk;
+  auto dir = storage::DataDir::open(fs, "/data", {0, "c"});
+  ASSERT_TRUE(dir) << dir.error();
+  ASSERT_TRUE(
+      storage::write_file_atomic(fs, "/data/topics.meta", encode_topics_meta({{"events", 3, {}}})));
+  auto m = PartitionManager::open(fs, **dir, storage::LogConfig{}, clock, io.get_executor(), disk);
+  ASSERT_TRUE(m) << m.error();
+  ASSERT_EQ((*m)->partition_count(), 3U);
+  std::optional<std::size_t> moved;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::hours(1);
+  asio::co_spawn(
+      io, [&]() -> awaitable<void> { moved = co_await (*m)->transfer_leaderships(deadline); },
+      asio::detached);
+  for (int i = 0; i < 100 && !moved; ++i) io.run_for(std::chrono::milliseconds(1));
+  ASSERT_TRUE(moved.has_value()) << "transfer_leaderships waited with nothing to hand over";
+  EXPECT_EQ(*moved, 0U);
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE((*m)->partition("events", i)->leader());
+  std::optional<std::size_t> failed;
+  asio::co_spawn(
+      io, [&]() -> awaitable<void> { failed = co_await (*m)->close_all(); }, asio::detached);
+  for (int i = 0; i < 2000 && !failed; ++i) io.run_for(std::chrono::milliseconds(1));
+  ASSERT_TRUE(failed.has_value());
+  EXPECT_EQ(*failed, 0U);
 }
 
 }  // namespace
