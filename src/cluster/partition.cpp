@@ -22,6 +22,13 @@ Result<storage::AppendResult> Partition::append(std::span<std::byte> batch,
     return Error(Errc::not_leader,
                  fmt::format("partition {}: this replica is not its leader", id_.dir_name()));
   }
+  if (transferring()) {
+    // Handing over: what the old leader accepted now might not reach the
+    // target before it campaigns. The producer retries at the new leader.
+    return Error(
+        Errc::not_leader,
+        fmt::format("partition {}: handing leadership to another replica", id_.dir_name()));
+  }
   auto duplicate = check_producer(batch);
   if (!duplicate) return duplicate.error();
   if (*duplicate) return **duplicate;
@@ -255,7 +262,9 @@ void Partition::tick() {
       return;
     }
   }
-  auto retention = log_->apply_retention();
+  // Raft deletes only committed entries: a follower may still need the rest
+  // from this replica if it leads next.
+  auto retention = log_->apply_retention(high_watermark());
   if (!retention) {
     logger->error("[{}] retention failed: {}", id_.dir_name(), retention.error().message());
   } else if (retention->segments_deleted > 0) {

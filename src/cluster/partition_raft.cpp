@@ -2,13 +2,14 @@
 //
 // A partition's Raft driver (partition.h describes the whole): the replica
 // over the partition's log, each Ready applied in raft's order (raft.state,
-// truncation, entries, durability, then messages and advance), one Ready at a
-// time, with proposals queued behind the one in flight.
+// a log restart, truncation, entries, durability, then messages and advance),
+// one Ready at a time, with proposals queued behind the one in flight.
 
 #include <algorithm>
 
 #include "spate/cluster/partition.h"
 #include "spate/common/log.h"
+#include "spate/storage/log_cleaner.h"
 
 namespace spate::cluster {
 namespace {
@@ -37,6 +38,10 @@ void Partition::start_raft(PartitionRaftConfig config) {
   if (state->hard.term < log_->last_term()) {
     state->hard.term = log_->last_term();
     state->hard.vote = raft::kNoNode;
+  }
+  if (auto s = finish_restart(*state); !s) {
+    fail_raft(s.error());
+    return;
   }
   state->hard.commit = std::min<raft::Index>(state->hard.commit, log_->end_offset().value());
   persisted_ = state->hard;
@@ -164,13 +169,15 @@ void Partition::process_ready() {
        round < 1000 && !pending_ && !raft_failed_ && !closed_ && replica_->has_ready(); ++round) {
     raft::Ready r = replica_->ready();
     if (r.hard_state) view_->state().hard = *r.hard_state;
-    if (r.restart) {
-      fail_raft(Error::invalid("a log restart needs a replicated group"));
-      return;
-    }
-    const bool term_or_vote = r.hard_state && (r.hard_state->term != persisted_.term ||
-                                               r.hard_state->vote != persisted_.vote);
-    if (r.truncate_from || (!r.entries.empty() && replica_->role() != raft::Role::leader)) {
+    // raft.state must name a membership entry before the log holds it
+    // (note_memberships); that write, or a restart's, carries the hard state.
+    const bool memberships =
+        std::any_of(r.entries.begin(), r.entries.end(), PartitionRaftLog::is_membership);
+    const bool term_or_vote =
+        !r.restart && !memberships && r.hard_state &&
+        (r.hard_state->term != persisted_.term || r.hard_state->vote != persisted_.vote);
+    if (r.restart || r.truncate_from ||
+        (!r.entries.empty() && replica_->role() != raft::Role::leader)) {
       producers_stale_ = true;
     }
     if (r.truncate_from) {
@@ -180,6 +187,7 @@ void Partition::process_ready() {
       }
     }
     pending_ = PendingReady{std::move(r), term_or_vote, std::nullopt};
+    pending_->memberships = memberships;
     if (term_or_vote) {
       auto state = std::make_shared<RaftState>(view_->state());
       auto written = std::make_shared<Status>();
@@ -208,6 +216,30 @@ void Partition::process_ready() {
 
 void Partition::continue_ready() {
   PendingReady& p = *pending_;
+  if (p.ready.restart && !p.restarted) {
+    if (auto s = restart_log(*p.ready.restart); !s) {
+      if (s.error().code() == Errc::busy ||
+          (!log_->fenced() && storage::is_transient_storage_error(s.error()))) {
+        // Tried again from tick(); nothing is sent or appended meanwhile.
+        p.stalled = true;
+        return;
+      }
+      fail_raft(s.error());
+      return;
+    }
+    p.restarted = true;
+  }
+  if (p.memberships) {
+    if (auto s = note_memberships(p.ready.entries); !s) {
+      if (!log_->fenced() && storage::is_transient_storage_error(s.error())) {
+        p.stalled = true;  // tried again from tick()
+        return;
+      }
+      fail_raft(s.error());
+      return;
+    }
+    p.memberships = false;
+  }
   const auto& entries = p.ready.entries;
   // Bounded by the Ready's entries.
   // Entries of this term on its leader are its own proposals, validated by
@@ -252,6 +284,7 @@ void Partition::complete_ready() {
   replica_->advance(r);
   note_commit();
   propose_queued();
+  if (transfer_to_ != raft::kNoNode) start_transfer();
   // Bounded by the inbox (what arrived while the Ready was in flight).
   while (!inbox_.empty() && !raft_failed_) {
     raft::Message m = std::move(inbox_.front());
@@ -285,7 +318,61 @@ void Partition::lost_leadership() {
   // Proposals queued for the old term will never get their promised index.
   queued_.clear();
   queued_span_ = 0;
+  transfer_to_ = raft::kNoNode;
   committed_.notify_all();
+}
+
+Status Partition::restart_log(const raft::LogRestart& restart) {
+  if (start_in_flight_ || clean_task_) {
+    if (clean_task_) clean_task_->cancel();
+    return Error(Errc::busy, "a start offset change or a compaction pass is in flight");
+  }
+  // raft.state first: once it names the new start, the restart is decided,
+  // and an open after a crash finishes it (finish_restart). Before, the old
+  // log is untouched. Written here, on the shard, like a truncation: rare.
+  RaftState& state = view_->state();
+  state.start_index = restart.index;
+  state.start_term = restart.term;
+  state.start_membership = restart.membership;
+  state.start_snapshot = restart.snapshot;
+  state.membership_indexes.clear();
+  if (auto s = write_raft_state(log_->filesystem(), log_->dir(), state); !s) return s;
+  persisted_ = state.hard;
+  log::get(log::Module::cluster)
+      ->info(
+          "[{}] the leader no longer has the log this replica lacks: restarting it empty at "
+          "offset {} (term {})",
+          id_.dir_name(), restart.index, restart.term);
+  return view_->restart(restart.index);
+}
+
+Status Partition::note_memberships(const std::vector<raft::Entry>& entries) {
+  // Otherwise a crash could leave the entry durable (a vote or an
+  // acknowledgement may already count it) and raft.state without it: the
+  // reopened replica would use an older membership. An index named here
+  // whose entry never reaches the log is dropped when the partition opens.
+  auto& indexes = view_->state().membership_indexes;
+  for (const auto& e : entries) {
+    if (PartitionRaftLog::is_membership(e) && (indexes.empty() || indexes.back() < e.index)) {
+      indexes.push_back(e.index);
+    }
+  }
+  // On the shard, like a truncation: membership changes are rare.
+  if (auto s = write_raft_state(log_->filesystem(), log_->dir(), view_->state()); !s) return s;
+  persisted_ = view_->state().hard;
+  return {};
+}
+
+Status Partition::finish_restart(const RaftState& state) {
+  // Only a restart moves raft.state's start (retention moves the log's start
+  // past it, never the other way), so a log starting before it was cut
+  // short by a crash in the middle of restart_log.
+  if (state.start_index == 0 || log_->start_offset().value() >= state.start_index) return {};
+  log::get(log::Module::cluster)
+      ->warn("[{}] finishing a log restart at offset {} (the log starts at {})", id_.dir_name(),
+             state.start_index, log_->start_offset());
+  producers_stale_ = true;  // loaded from the log before it restarted
+  return log_->restart_at(Offset(state.start_index));
 }
 
 }  // namespace spate::cluster

@@ -274,4 +274,15 @@ Status PartitionRaftLog::truncate_from(raft::Index first) {
   return {};
 }
 
+Status PartitionRaftLog::restart(raft::Index index) {
+  if (index != state_.start_index) {
+    return Error::invalid(
+        fmt::format("log restart after {} but raft.state names {}", index, state_.start_index));
+  }
+  recent_.clear();
+  memberships_.clear();
+  first_.reset();
+  return log_.restart_at(Offset(index));
+}
+
 }  // namespace spate::cluster

@@ -68,7 +68,7 @@ Status PartitionLog::advance_start(Offset new_start) {
   return finish_advance_start(*ticket, ticket->persist());
 }
 
-Result<RetentionResult> PartitionLog::apply_retention() {
+Result<RetentionResult> PartitionLog::apply_retention(std::optional<Offset> keep_from) {
   // Runs while writes are refused (it frees space), without the roll.
   if (auto s = check_not_fenced(); !s) return s.error();
   RetentionResult result;
@@ -91,6 +91,7 @@ Result<RetentionResult> PartitionLog::apply_retention() {
     // Not below a start offset that is not durable yet (a start ticket in flight).
     const bool below_start = segments_[1]->base() <= start_before_ticket_.value_or(start_offset_);
     if (!expired(front) && !too_big && !below_start) break;
+    if (keep_from && segments_[1]->base() > *keep_from) break;
     // Deleting is durable at once, so only delete a segment once its
     // successor's file is durable: otherwise a crash could leave neither.
     if (segments_[1]->base() > segments_durable_through_) break;

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// PartitionLog's segments: opening and sealing them, rolls, and truncating the
-// suffix. Appends, reads and flushes live in partition_log.cpp, the start
-// offset and retention in partition_log_retention.cpp, opening and recovery in
+// PartitionLog's segments: opening and sealing them, rolls, truncating the
+// suffix, and restarting the log empty. Appends, reads and flushes live in partition_log.cpp, the
+// start offset and retention in partition_log_retention.cpp, opening and recovery in
 // partition_log_open.cpp.
 
 #include <algorithm>
@@ -172,6 +172,62 @@ Status PartitionLog::truncate_suffix(Offset end) {
     }
   }
   log::get(log::Module::storage)->info("[{}] truncated suffix end_offset={}", name_, end);
+  return {};
+}
+
+Status PartitionLog::restart_at(Offset start) {
+  if (auto s = check_usable(); !s) return s;
+  if (start < start_offset_) {
+    return Error::invalid(
+        fmt::format("{}: restart at {} below the start offset {}", name_, start, start_offset_));
+  }
+  if (clean_in_flight_ || start_before_ticket_) {
+    return Error(Errc::busy, fmt::format("{}: restart at {} while a compaction pass or a start "
+                                         "offset change is in flight",
+                                         name_, start));
+  }
+  if (start < end_offset_) {
+    // Cut first, so that a crash before the start offset file names `start`
+    // cannot leave batches at or past it behind a start of `start`.
+    auto holding = batch_at(start);
+    if (!holding) return holding.error();
+    if (holding->base > start) {
+      return Error::invalid(fmt::format("{}: restart at {} inside a compacted gap", name_, start));
+    }
+    if (auto s = truncate_suffix(holding->base); !s) return s;
+  }
+  // The commit point: an open from here on finds the start past (or at) the
+  // end of what is left and restarts the log empty there (load()).
+  if (auto s = write_offset_file(fs_, dir_ / kStartOffsetFile, kStartOffsetMagic, start); !s) {
+    return fail_write(s.error(), false);
+  }
+  // Newest first, as truncation does. From here a failure fences the log;
+  // the next open finishes the restart.
+  start_offset_ = start;
+  while (!segments_.empty()) {
+    if (auto s = remove_segment_files(segments_.back()->base()); !s) return fence(s.error());
+    segments_.pop_back();
+  }
+  terms_.clear();
+  dirty_files_.clear();
+  if (auto s = open_new_segment(start); !s) return fence(s.error());
+  if (auto s = fs_.sync_directory(dir_); !s) return fence(s.error());
+  mark_dirty(active().pinned());
+  end_offset_ = start;
+  // An in-flight flush ticket covers the old log only: it must not claim
+  // anything of the new one, nor write a recovery point past `start`.
+  flushed_end_offset_ = start;
+  truncated_since_ticket_ = std::min(truncated_since_ticket_.value_or(start), start);
+  segments_durable_through_ = start;
+  if (pending_recovery_point_ && *pending_recovery_point_ > start) pending_recovery_point_ = start;
+  {
+    std::lock_guard lock(gate_->mutex);
+    if (ticket_in_flight_ && in_flight_recovery_point_) {
+      gate_->cap = std::min(gate_->cap.value_or(start), start);
+    }
+  }
+  recovery_point_ = std::min(recovery_point_, start);
+  log::get(log::Module::storage)->info("[{}] log restarted empty at offset {}", name_, start);
   return {};
 }
 

@@ -159,6 +159,29 @@ TEST_F(PartitionLogTest, RollOfAnEmptyActiveSegmentDoesNothing) {
 
 // ---------------------------------------------------------------- retention
 
+// A replicated log deletes only what its Raft group committed: never a
+// segment holding `keep_from` or a later offset.
+TEST_F(PartitionLogTest, RetentionNeverDeletesPastKeepFrom) {
+  const auto size = fixed_batch(2, 200, 0).size();
+  config_.segment_bytes_max = 3 * size;
+  auto log = open_log();
+  for (int i = 0; i < 15; ++i) append_bytes(*log, fixed_batch(2, 200, ts_));
+  ASSERT_EQ(log->segment_count(), 5U);  // bases 0, 6, 12, 18, 24
+  ASSERT_TRUE(log->flush());
+  LogConfig c = config_;
+  c.retention_bytes = 0;
+  ASSERT_TRUE(log->set_config(c));
+  auto capped = log->apply_retention(Offset(20));
+  ASSERT_TRUE(capped) << capped.error();
+  EXPECT_EQ(capped->segments_deleted, 3U);
+  EXPECT_EQ(log->start_offset(), Offset(18));
+  auto at_base = log->apply_retention(Offset(24));  // [18, 24) lies below 24
+  ASSERT_TRUE(at_base);
+  EXPECT_EQ(at_base->segments_deleted, 1U);
+  EXPECT_EQ(log->start_offset(), Offset(24));
+  expect_matches_model(*log);
+}
+
 TEST_F(PartitionLogTest, RetentionByBytesDeletesTheOldestWholeSegments) {
   const auto size = fixed_batch(2, 200, 0).size();
   config_.segment_bytes_max = 3 * size;

@@ -163,6 +163,24 @@ class Partition : public std::enable_shared_from_this<Partition> {
   // (The log's last term if replication failed before it started.)
   [[nodiscard]] Term term() const { return replica_ ? replica_->term() : log_->last_term(); }
   [[nodiscard]] bool leader() const { return confirmed_leader(); }
+  // This replica's node, and whether it is its group's only voter.
+  [[nodiscard]] NodeId node() const { return replica_->id(); }
+  [[nodiscard]] bool sole_voter() const { return replica_->sole_voter(); }
+
+  // Hands leadership to the voter `target` or, with kNoNode, to the voter
+  // whose log is most caught up (one heard from recently first). Raft brings
+  // the target's log up to date, then tells it to campaign at once; if that
+  // does not happen within an election timeout, raft gives up and this
+  // replica leads on. From this call until then, append() refuses with
+  // not_leader (NOT_LEADER_OR_FOLLOWER, retriable): what was accepted before
+  // is in the log the target receives, so nothing acknowledged is lost.
+  // Returns the target, or kNoNode if there is none (a sole voter has
+  // nothing to transfer). Errors: not_leader unless the confirmed leader;
+  // invalid_argument if `target` is not another voter; shutting_down;
+  // log_fenced after replication stopped.
+  [[nodiscard]] Result<NodeId> transfer_leadership(NodeId target = raft::kNoNode);
+  // A transfer started here is under way (produce is refused meanwhile).
+  [[nodiscard]] bool transferring() const;
 
   // Notified whenever the high watermark moves (or the log fails).
   [[nodiscard]] net::Signal& committed() { return committed_; }
@@ -227,7 +245,9 @@ class Partition : public std::enable_shared_from_this<Partition> {
     bool state_pending = false;         // raft.state being written
     std::optional<Offset> durable_end;  // the log must be flushed up to here
     std::size_t applied = 0;            // entries written to the log so far
-    bool stalled = false;  // a full disk or no descriptors: the rest waits for the log to recover
+    bool stalled = false;    // a full disk or no descriptors: the rest waits for the log to recover
+    bool restarted = false;  // ready.restart done (raft.state written, the log restarted)
+    bool memberships = false;  // raft.state must name its membership entries first
   };
   void start_raft(PartitionRaftConfig config);
   // A group of one voter: ticks until it leads, each Ready applied on this thread.
@@ -243,12 +263,26 @@ class Partition : public std::enable_shared_from_this<Partition> {
   void propose_queued();
   void step_now(raft::Message message);
   void lost_leadership();
+  // Starts the transfer asked for while a Ready was in flight, once what was
+  // queued before it is proposed.
+  void start_transfer();
+  [[nodiscard]] NodeId most_caught_up_voter() const;
   void note_commit();
   // The next index a proposal gets: the replica's last plus what is queued.
   [[nodiscard]] raft::Index next_index() const;
   [[nodiscard]] bool confirmed_leader() const;
   void fail_raft(const Error& error);
   [[nodiscard]] Status write_state_now();
+  // Ready::restart: raft.state names the new start (the commit point), then
+  // the log restarts empty there. Errors: busy while a start ticket or a
+  // compaction pass is in flight (tried again from tick()); the storage's.
+  [[nodiscard]] Status restart_log(const raft::LogRestart& restart);
+  // Writes raft.state naming the membership entries among `entries` (before
+  // they are appended). Errors: the file system's.
+  [[nodiscard]] Status note_memberships(const std::vector<raft::Entry>& entries);
+  // At open: finishes a restart a crash interrupted (raft.state names a
+  // start past the log's).
+  [[nodiscard]] Status finish_restart(const RaftState& state);
 
   storage::TopicPartition id_;
   std::unique_ptr<storage::PartitionLog> log_;
@@ -264,6 +298,7 @@ class Partition : public std::enable_shared_from_this<Partition> {
   static constexpr std::size_t kInboxMax = 10'000;
   std::function<void(raft::Message)> sender_;
   std::int32_t queued_span_ = 0;
+  NodeId transfer_to_ = raft::kNoNode;  // asked for, not yet handed to the replica
   Offset hw_;
   Term confirmed_term_{-1};  // the term in which this replica committed an entry as leader
   bool raft_failed_ = false;

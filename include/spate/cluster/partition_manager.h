@@ -112,6 +112,12 @@ struct ReplicaContext {
 // delete writes topics.meta first and removes folders after, and on open a
 // folder whose topic topics.meta does not list is an interrupted create or
 // delete, and is removed.
+// transfer_leaderships over any partitions (PartitionManager's, or a test's
+// replicas): those not led by this node, or led by a sole voter, are left
+// alone. Returns how many moved to another leader before `deadline`.
+awaitable<std::size_t> transfer_leaderships(std::vector<std::shared_ptr<Partition>> partitions,
+                                            const Clock& clock, Clock::SteadyTime deadline);
+
 class PartitionManager {
  public:
   using Deadline = std::chrono::steady_clock::time_point;
@@ -187,6 +193,15 @@ class PartitionManager {
 
   // Roll, retention and interval flushes for every partition.
   void tick();
+  // Before stopping (SIGTERM, ahead of close_all()): hands the leadership of
+  // every partition this node leads to another voter and waits until each
+  // has a new leader or `deadline` passes (a transfer raft gives up on is
+  // tried again meanwhile). Produce to those partitions is refused with
+  // NOT_LEADER_OR_FOLLOWER from the start, so a rolling restart costs
+  // producers only retriable errors. A sole voter has nothing to hand over:
+  // with only those it returns at once. tick() must keep running while it
+  // waits. Returns how many partitions were handed over.
+  awaitable<std::size_t> transfer_leaderships(Deadline deadline);
   // Closes every partition cleanly, several at a time off the shard.
   // Returns the number that failed. Afterwards closing() is true and the
   // partitions must not be read (their logs were closed on other threads).

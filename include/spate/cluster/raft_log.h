@@ -84,6 +84,12 @@ class PartitionRaftLog final : public raft::LogView {
   [[nodiscard]] Status append(const raft::Entry& entry, bool own = false);
   // Removes every entry from index `first` on (an entry's first index).
   [[nodiscard]] Status truncate_from(raft::Index first);
+  // Discards the log and restarts it empty after `index` (Ready::restart:
+  // its first entry will be index + 1, at offset `index`). state() must
+  // already name `index` as the start, durably in raft.state: that is the
+  // commit point, and an open finishes an interrupted restart from it
+  // (Partition's start_raft). Errors: PartitionLog::restart_at's.
+  [[nodiscard]] Status restart(raft::Index index);
 
   // What raft.state must hold for this log (the driver writes it before the
   // appends and truncations that change it; see raft_state.h).

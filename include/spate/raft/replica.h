@@ -87,6 +87,11 @@ class Replica {
   [[nodiscard]] Term term() const { return term_; }
   [[nodiscard]] NodeId leader() const { return leader_; }
   [[nodiscard]] NodeId id() const { return config_.id; }
+  // On a leader handing over (transfer_leadership), the target; else kNoNode.
+  // Proposals are refused meanwhile; it clears when the transfer gives up.
+  [[nodiscard]] NodeId transfer_target() const {
+    return role_ == Role::leader ? transfer_target_ : kNoNode;
+  }
   [[nodiscard]] Index commit() const { return commit_; }
   [[nodiscard]] Index last_index() const;
   [[nodiscard]] Term term_at(Index index) const;

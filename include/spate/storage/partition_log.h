@@ -363,6 +363,25 @@ class PartitionLog {
   //   only below `end`.
   [[nodiscard]] Status truncate_suffix(Offset end);
 
+  // Discards the whole log and restarts it empty at `start` (Raft: a
+  // follower behind its leader's log start, whose leader no longer has the
+  // batches it lacks): afterwards start_offset() == end_offset() == `start`,
+  // durably. The order keeps a crash harmless: batches at and after the
+  // batch holding `start` are cut first (as truncate_suffix, durable), then
+  // the start offset file names `start` (the commit point: from then on an
+  // open finds the log empty at `start`, see open()), then every segment is
+  // removed and a new one made at `start`. A crash before the commit point
+  // leaves the old log, at most cut back to that batch (its caller, Raft,
+  // relies on nothing there: it keeps only its persisted commit, which is
+  // below `start`, before a restart). Errors: invalid_argument if `start` <
+  // start_offset(), if `start` lies in a gap compaction left, or inside the
+  // first batch when start_offset() is inside it too (no boundary to cut
+  // at; nothing changed in any of these); busy while
+  // a compaction pass or a start ticket is in flight; the write errors of
+  // truncate_suffix (no_space or io_error (EMFILE) before anything changed;
+  // any failure after the commit point fences the log).
+  [[nodiscard]] Status restart_at(Offset start);
+
   // Raises start_offset() to `new_start` (DeleteRecords) and deletes the
   // segments that lie entirely below it. Never deletes the active segment.
   // The new start offset is persisted before this returns.
@@ -392,8 +411,11 @@ class PartitionLog {
   // system keeps no such time) and
   // retention_bytes (the
   // oldest, while the log would stay at or above the limit without it). An
-  // active segment that has expired is first rolled.
-  [[nodiscard]] Result<RetentionResult> apply_retention();
+  // active segment that has expired is first rolled. With `keep_from`, no
+  // segment holding that offset or a later one is deleted (a replicated log
+  // deletes only what its Raft group committed).
+  [[nodiscard]] Result<RetentionResult> apply_retention(
+      std::optional<Offset> keep_from = std::nullopt);
 
   // Starts a new active segment if the current one is non-empty and older than
   // roll_age() (size rolls happen inside append()).

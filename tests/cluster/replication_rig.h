@@ -1,0 +1,188 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// Three cluster::Partition replicas of one partition, each over its own log
+// on one MemFs, in one io_context, their Raft messages routed in memory (with
+// cuts), each with its own disk thread (so that one can be held still). The
+// fixture of partition_replication_test.cpp and partition_transfer_test.cpp.
+
+#pragma once
+
+#include <array>
+#include <future>
+#include <memory>
+#include <optional>
+#include <set>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "spate/cluster/partition.h"
+#include "spate/common/clock.h"
+#include "spate/common/log.h"
+#include "spate/common/rng.h"
+#include "spate/storage/mem_fs.h"
+
+#include "support/batches.h"
+
+namespace spate::cluster {
+
+class PartitionReplication : public ::testing::Test {
+ protected:
+  PartitionReplication() {
+    log::set_level(spdlog::level::critical);
+    EXPECT_TRUE(mem_.create_directories("/n0"));
+    EXPECT_TRUE(mem_.create_directories("/n1"));
+    EXPECT_TRUE(mem_.create_directories("/n2"));
+    EXPECT_TRUE(mem_.sync_directory("/"));
+  }
+  ~PartitionReplication() override {
+    for (auto& r : held_) r->set_value();
+    for (auto& p : nodes_) {
+      if (p) (void)wait(p->close());
+    }
+  }
+
+  void start(int id) {
+    auto log = storage::PartitionLog::open(mem_, fmt::format("/n{}/t-0", id), config_, clock_);
+    ASSERT_TRUE(log) << log.error();
+    PartitionRaftConfig raft;
+    raft.self = NodeId(id);
+    raft.voters = {NodeId(0), NodeId(1), NodeId(2)};
+    auto p = std::make_shared<Partition>(storage::TopicPartition{"t", 0}, std::move(*log),
+                                         io_.get_executor(), *disks_[static_cast<std::size_t>(id)],
+                                         raft);
+    p->set_sender([this](raft::Message m) { route(std::move(m)); });
+    nodes_[static_cast<std::size_t>(id)] = std::move(p);
+  }
+
+  void route(raft::Message m) {
+    const auto from = static_cast<std::size_t>(m.from.value());
+    const auto to = static_cast<std::size_t>(m.to.value());
+    if (to >= 3 || cut_.contains(from) || cut_.contains(to)) return;
+    // Followers learn the leader's commit late (as after lost messages).
+    if (commit_cap_ && m.commit > *commit_cap_) m.commit = *commit_cap_;
+    if (drop_replies_ && (m.type == raft::MessageType::append_reply ||
+                          m.type == raft::MessageType::heartbeat_reply)) {
+      return;
+    }
+    ++delivered_;
+    asio::post(io_, [this, to, m = std::move(m)]() mutable {
+      if (nodes_[to]) nodes_[to]->step(std::move(m));
+    });
+  }
+
+  // Closes replica `id` cleanly; start(id) reopens its files.
+  void stop(int id) {
+    auto& p = nodes_[static_cast<std::size_t>(id)];
+    auto closed = wait(p->close());
+    EXPECT_TRUE(closed) << closed.error();
+    p.reset();
+  }
+
+  // One round: every replica ticks, then the io_context runs what is ready.
+  void round() {
+    for (auto& p : nodes_) {
+      if (p) p->tick();
+    }
+    io_.run_for(std::chrono::milliseconds(1));
+  }
+
+  template <typename Done>
+  bool rounds_until(int max, Done done) {
+    for (int i = 0; i < max; ++i) {
+      if (done()) return true;
+      round();
+    }
+    return done();
+  }
+
+  int leader() const {
+    int found = -1;
+    for (std::size_t i = 0; i < 3; ++i) {
+      if (nodes_[i] && !cut_.contains(i) && nodes_[i]->leader()) found = static_cast<int>(i);
+    }
+    return found;
+  }
+
+  Result<storage::AppendResult> produce(int id) {
+    auto batch = spate::testing::make_varied_batch(rng_, 3, 100, ts_);
+    ts_ += 3;
+    return nodes_[static_cast<std::size_t>(id)]->append(batch);
+  }
+
+  // Starts acks=all's wait; `done` is set when it ends.
+  std::shared_ptr<std::optional<Status>> wait_acked(int id, const storage::AppendResult& r,
+                                                    std::size_t* durable_at_ack = nullptr) {
+    auto out = std::make_shared<std::optional<Status>>();
+    auto p = nodes_[static_cast<std::size_t>(id)];
+    const auto deadline = clock_.steady_now() + std::chrono::hours(1);  // the clock stands still
+    asio::co_spawn(
+        io_,
+        [this, p, r, out, deadline, durable_at_ack]() -> awaitable<void> {
+          *out = co_await p->wait_committed(r.last_offset + 1, deadline, r.term);
+          // How many replicas hold it on disk at the moment it is acknowledged.
+          if (durable_at_ack != nullptr) {
+            *durable_at_ack = 0;
+            for (auto& n : nodes_) {
+              if (n && n->status().durable_end > r.last_offset) ++*durable_at_ack;
+            }
+          }
+        },
+        asio::detached);
+    return out;
+  }
+
+  template <typename T>
+  T wait(awaitable<T> task) {
+    std::optional<T> out;
+    asio::co_spawn(
+        io_, [&]() -> awaitable<void> { out = co_await std::move(task); }, asio::detached);
+    for (int i = 0; i < 2000 && !out; ++i) round();
+    return out.value_or(T(Error(Errc::timeout, "test: not done")));
+  }
+
+  std::vector<std::byte> read_all(int id, Offset end) {
+    std::vector<std::byte> out;
+    auto& p = nodes_[static_cast<std::size_t>(id)];
+    Offset at = p->start_offset();
+    for (int guard = 0; at < end && guard < 1000; ++guard) {
+      auto r = p->read_local(at, 1 << 20);
+      EXPECT_TRUE(r) << r.error();
+      if (!r || r->bytes.empty()) break;
+      auto bytes = r->bytes.read_all();
+      out.insert(out.end(), bytes->begin(), bytes->end());
+      at = r->next_offset;
+    }
+    return out;
+  }
+
+  storage::MemFs mem_;
+  ManualClock clock_;
+  storage::LogConfig config_;
+  asio::io_context io_;
+  // Each round waits for the disk thread's completions, up to its time.
+  asio::executor_work_guard<asio::io_context::executor_type> work_ = asio::make_work_guard(io_);
+  // One disk thread per replica, so that one replica's disk can be held still.
+  std::array<std::unique_ptr<DiskThread>, 3> disks_{std::make_unique<DiskThread>(),
+                                                    std::make_unique<DiskThread>(),
+                                                    std::make_unique<DiskThread>()};
+  std::array<std::shared_ptr<Partition>, 3> nodes_;
+
+  // Holds replica `id`'s disk thread until the returned promise is set.
+  std::shared_ptr<std::promise<void>> hold_disk(int id) {
+    auto release = std::make_shared<std::promise<void>>();
+    auto held = release->get_future().share();
+    disks_[static_cast<std::size_t>(id)]->submit([held] { held.wait(); }, io_.get_executor(),
+                                                 [] {});
+    return release;
+  }
+  std::set<std::size_t> cut_;
+  bool drop_replies_ = false;
+  std::optional<raft::Index> commit_cap_;
+  std::vector<std::shared_ptr<std::promise<void>>> held_;
+  std::size_t delivered_ = 0;
+  Rng rng_{3};
+  std::int64_t ts_ = 1'700'000'000'000;
+};
+
+}  // namespace spate::cluster
