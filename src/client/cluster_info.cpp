@@ -57,7 +57,8 @@ Probe probe(std::optional<std::int32_t> id, std::string address, const CommonOpt
   return p;
 }
 
-// Every listed broker, then each bootstrap address no listed broker has.
+// Every listed broker, then each bootstrap address no listed broker has that
+// does not answer.
 std::vector<Probe> probe_brokers(const protocol::MetadataResponse& md,
                                  const std::vector<Endpoint>& bootstrap, const CommonOptions& c) {
   std::vector<Probe> out;
@@ -74,8 +75,12 @@ std::vector<Probe> probe_brokers(const protocol::MetadataResponse& md,
   }
   for (const auto& e : bootstrap) {
     const auto address = e.text();
-    if (std::none_of(out.begin(), out.end(), [&](const Probe& p) { return p.address == address; }))
-      out.push_back(probe(std::nullopt, address, c));
+    if (std::any_of(out.begin(), out.end(), [&](const Probe& p) { return p.address == address; }))
+      continue;
+    // One that answers is a broker under another name (localhost for
+    // 127.0.0.1) or one not registered yet: only a silent one is news.
+    auto p = probe(std::nullopt, address, c);
+    if (!p.client) out.push_back(std::move(p));
   }
   return out;
 }
@@ -166,13 +171,13 @@ std::string ids_text(const std::vector<std::int32_t>& ids) {
 void print_info_json(std::ostream& out, const protocol::MetadataResponse& md,
                      const std::vector<Probe>& probes, const std::vector<PartitionRow>& rows) {
   Json brokers = Json::array();
-  Json unlisted = Json::array();
+  Json unreachable = Json::array();
   for (const auto& p : probes) {
     Json b = p.id ? Json{{"id", *p.id}} : Json::object();
     b["address"] = json_bytes(p.address);
     b["answered"] = p.client != nullptr;
     b["error"] = p.client ? Json(nullptr) : json_bytes(p.error);
-    (p.id ? brokers : unlisted).push_back(std::move(b));
+    (p.id ? brokers : unreachable).push_back(std::move(b));
   }
   Json partitions = Json::array();
   for (const auto& r : rows) {
@@ -188,7 +193,7 @@ void print_info_json(std::ostream& out, const protocol::MetadataResponse& md,
   print_json(out, Json{{"cluster_id", json_bytes(md.cluster_id.value_or(""))},
                        {"controller", md.controller_id},
                        {"brokers", std::move(brokers)},
-                       {"unlisted", std::move(unlisted)},
+                       {"unreachable", std::move(unreachable)},
                        {"topics", md.topics.size()},
                        {"partitions", std::move(partitions)}});
 }
@@ -208,8 +213,7 @@ void print_info_table(std::ostream& out, const protocol::MetadataResponse& md,
   out << format_table({"BROKER", "ADDRESS", "ROLE", "STATE"}, brokers);
   for (const auto& p : probes) {
     if (p.id) continue;
-    out << fmt::format("bootstrap {} is not a listed broker: {}\n", p.address,
-                       p.client ? "it answered" : p.error);
+    out << fmt::format("bootstrap {} is not a listed broker: {}\n", p.address, p.error);
   }
   if (rows.empty()) return;
   std::vector<std::vector<std::string>> table;

@@ -209,7 +209,7 @@ def fail_over(d, bootstrap, state):
     # Right away: the victim is still listed (not fenced yet) or named as an
     # unreachable bootstrap address; either way a clear line, no crash.
     now = info(bootstrap)
-    down = [b for b in now["brokers"] + now["unlisted"]
+    down = [b for b in now["brokers"] + now["unreachable"]
             if b["address"] == f"127.0.0.1:{state_port(state, victim)}"]
     assert len(down) == 1 and not down[0]["answered"], now
     assert "Connection refused" in down[0]["error"], down
@@ -229,7 +229,7 @@ def fail_over(d, bootstrap, state):
     ends = [p["end_offset"] for p in partitions(after)]
     assert all(e >= p["end_offset"] for e, p in zip(ends, partitions(state))), (state, after)
     check_records(after)
-    assert after["unlisted"] and not after["unlisted"][0]["answered"], after
+    assert after["unreachable"] and not after["unreachable"][0]["answered"], after
     s = cluster("status", "--dir", d, expect=1)
     assert s.stdout.count("serving") == 2 and "stopped" in s.stdout, s.stdout
     print(f"  SIGKILL of broker {victim} (leader of orders/0): after {took:.1f} s it is "
