@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// The spate subcommands: topic admin, produce, consume, cluster info.
+// The spate subcommands: topic admin, produce, consume (cluster info is in
+// cluster_info.cpp).
 
 #include "spate/client/commands.h"
 
@@ -239,37 +240,6 @@ int topic_delete_records(const CommonOptions& c, const std::string& name, std::i
   } else {
     io.out << fmt::format("{}/{} now starts at offset {}\n", name, partition, result.low_watermark);
   }
-  return 0;
-}
-
-int cluster_info(const CommonOptions& c, Io io) {
-  auto client = connect_or_report(c, io);
-  if (!client) return 1;
-  auto md = metadata(**client, std::nullopt);
-  if (!md) return fail(io, md.error().detail());
-  std::size_t partitions = 0;
-  for (const auto& t : md->topics) partitions += t.partitions.size();
-  if (c.format == Format::json) {
-    Json brokers = Json::array();
-    for (const auto& b : md->brokers) {
-      brokers.push_back({{"id", b.node_id}, {"host", json_bytes(b.host)}, {"port", b.port}});
-    }
-    print_json(io.out, Json{{"cluster_id", json_bytes(md->cluster_id.value_or(""))},
-                            {"controller", md->controller_id},
-                            {"brokers", std::move(brokers)},
-                            {"topics", md->topics.size()},
-                            {"partitions", partitions}});
-    return 0;
-  }
-  io.out << fmt::format("cluster {}  controller {}  topics {}  partitions {}\n",
-                        md->cluster_id.value_or("(unknown)"), md->controller_id, md->topics.size(),
-                        partitions);
-  std::vector<std::vector<std::string>> rows;
-  for (const auto& b : md->brokers) {
-    rows.push_back({std::to_string(b.node_id), fmt::format("{}:{}", b.host, b.port),
-                    b.node_id == md->controller_id ? "controller" : ""});
-  }
-  io.out << format_table({"BROKER", "ADDRESS", "ROLE"}, rows);
   return 0;
 }
 

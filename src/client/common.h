@@ -68,8 +68,10 @@ class Producer {
 };
 
 // Calls on_record for every record of the batches in `records` (decompressing
-// as needed), and on_batch_end with the offset after each batch. A partial
-// batch at the end (a broker may cut one) is ignored. Errors: malformed.
+// as needed), and on_batch_end with the offset after each batch (batches
+// may hold fewer records than offsets, even none: compaction, Raft no-ops).
+// A partial batch at the end (a broker may cut one) is ignored.
+// Errors: malformed.
 Status for_each_record(std::span<const std::byte> records,
                        const std::function<void(const protocol::RecordView&)>& on_record,
                        const std::function<void(std::int64_t)>& on_batch_end);

@@ -29,6 +29,7 @@ struct Cli {
   std::vector<std::string> configs;
   std::vector<std::string> delete_configs;
   bool validate_only = false;
+  bool json = false;  // cluster info --json: the same as --format json
   std::int32_t total = 0;
   std::int32_t records_partition = 0;
   std::int64_t before = -1;
@@ -266,8 +267,15 @@ int main(int argc, char** argv) {
   add_consume(app, f);
   auto* cluster = app.add_subcommand("cluster", "the cluster");
   cluster->require_subcommand(1);
-  cluster->add_subcommand("info", "brokers, controller, topic and partition counts")
-      ->callback([&f] { f.code = cluster_info(f.options(), f.io); });
+  auto* info = cluster->add_subcommand(
+      "info",
+      "controller, brokers (down ones too), and each partition's leader, replicas, "
+      "in-sync and offline replicas and end offset");
+  info->add_flag("--json", f.json, "the same as --format json");
+  info->callback([&f] {
+    if (f.json) f.format = "json";
+    f.code = cluster_info(f.options(), f.io);
+  });
   add_bench(app, f);
   add_group(app, f);
 

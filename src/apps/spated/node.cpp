@@ -222,8 +222,6 @@ std::size_t Node::serve_until_signal() {
       if (ec) return;
       logger_->info("stopping on signal {}: refusing new connections, finishing requests",
                     signal_number);
-      shard_.stop_ticking();
-      admin_->set_serving(false);
       asio::co_spawn(shard_.io(), stop_in_order(),
                      [&](const std::exception_ptr& e, std::size_t failures) {
                        if (e) logger_->critical("shutdown failed with an exception");
@@ -235,6 +233,12 @@ std::size_t Node::serve_until_signal() {
 }
 
 awaitable<std::size_t> Node::stop_in_order() {
+  // In a cluster, leadership moves away first, while the broker still
+  // serves and ticks: producers get NOT_LEADER_OR_FOLLOWER (retriable) and
+  // follow the new leaders, instead of waiting out an election.
+  if (!seeds_.empty()) co_await hand_over_leadership();
+  shard_.stop_ticking();
+  admin_->set_serving(false);
   if (coordinator_) coordinator_->stop();
   co_await kafka_->stop(std::chrono::milliseconds(config_.shutdown_grace_ms));
   co_await stop_cluster();

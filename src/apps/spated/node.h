@@ -67,6 +67,9 @@ class Node {
   [[nodiscard]] Status open_controller();
   void start_cluster();
   awaitable<void> stop_cluster();
+  // SIGTERM in a cluster: hands every partition this broker leads (and the
+  // controller) to another replica, bounded by kHandOverMax.
+  awaitable<void> hand_over_leadership();
   // The cluster id: in cluster mode one all brokers derive from --seeds,
   // otherwise node.meta's.
   [[nodiscard]] std::string cluster_id() const;

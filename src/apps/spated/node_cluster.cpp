@@ -97,6 +97,20 @@ void Node::start_cluster() {
   });
 }
 
+awaitable<void> Node::hand_over_leadership() {
+  constexpr auto kHandOverMax = std::chrono::seconds(5);
+  const auto started = clock_.steady_now();
+  if (controller_ && controller_->is_leader()) {
+    if (auto target = controller_->partition().transfer_leadership(); !target) {
+      logger_->warn("cannot hand over the controller's leadership: {}", target.error());
+    }
+  }
+  const std::size_t moved = co_await partitions_->transfer_leaderships(started + kHandOverMax);
+  logger_->info(
+      "handed over the leadership of {} partitions in {} ms", moved,
+      std::chrono::duration_cast<std::chrono::milliseconds>(clock_.steady_now() - started).count());
+}
+
 awaitable<void> Node::stop_cluster() {
   if (applier_) co_await applier_->stop();
   if (transport_) co_await transport_->stop();

@@ -45,6 +45,7 @@ protocol::MetadataResponseTopic describe(HandlerContext& ctx, const cluster::Top
     p.isr_nodes = ids(meta.isr.empty() ? meta.replicas : meta.isr);
     p.offline_replicas = ids(state.offline_replicas(meta));
     if (leader == cluster::kNoLeader || !state.alive(leader)) {
+      p.leader_id = -1;  // as Kafka: no leader to send to
       p.error_code = ctx.code(ErrorCode::leader_not_available);
     }
     out.partitions.push_back(std::move(p));
