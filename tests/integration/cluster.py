@@ -194,11 +194,28 @@ def main():
                     return False
             return True
         wait_for("identical replica logs", identical, timeout=30)
+        # A rolling restart: SIGTERM hands each partition's leadership over first.
+        for i, node in enumerate(cluster.nodes):
+            assert node.stop() == 0, f"node {i} did not stop cleanly:\n{node.log()[-3000:]}"
+            handed = [line for line in node.log().splitlines() if "handed over the leadership" in line]
+            assert handed, f"node {i} did not hand over its leadership:\n{node.log()[-3000:]}"
+            survivors = ",".join(n.bootstrap for j, n in enumerate(cluster.nodes) if j != i)
+            produce(survivors, 2000 + 100 * i, 100, acked)
+            node.start()
+            wait_for("leaders after node %d came back" % i,
+                     lambda: all_led(cluster.bootstrap, TOPIC, PARTITIONS))
+        print("rolling restart: " + "; ".join(
+            [line.split("] ", 1)[-1] for n in cluster.nodes for line in n.log().splitlines()
+             if "handed over the leadership" in line]))
+        wait_for("identical replica logs after the rolling restart", identical, timeout=30)
         seen = read_all(cluster.bootstrap, acked)
         print(f"read {sum(len(v) for v in seen.values())} records, "
               f"{len(acked)} acknowledged, replica logs identical")
 
         # DeleteTopics through the controller: the folders leave every broker.
+        # (A new client: the brokers restarted on new client ports, which the
+        # first one, knowing only the old addresses, cannot find.)
+        admin = AdminClient(quiet({"bootstrap.servers": cluster.bootstrap}))
         admin.delete_topics([TOPIC])[TOPIC].result(30)
         wait_for("the topic's folders to go", lambda: not any(
             glob.glob(os.path.join(n.data_dir, f"{TOPIC}-*")) for n in cluster.nodes))

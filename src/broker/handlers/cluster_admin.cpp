@@ -34,6 +34,13 @@ bool leaders_known(const cluster::MetadataState& state, const std::string& name)
   return true;
 }
 
+// How long a proposal may take: the request's timeout, but at least a few
+// seconds, since a timeout of 0 (librdkafka's default for admin requests)
+// means "do not wait for the outcome", not "do not do it".
+SteadyTime commit_deadline(const HandlerContext& ctx, SteadyTime deadline) {
+  return std::max(deadline, ctx.clock.steady_now() + std::chrono::seconds(10));
+}
+
 }  // namespace
 
 std::int32_t default_replication_factor(const cluster::MetadataState& state) {
@@ -78,7 +85,8 @@ awaitable<std::vector<Status>> cluster_create_topics(HandlerContext& ctx,
     // destroys such a temporary twice.
     cluster::Command command =
         cluster::CreateTopic{spec.topic.name, 0, std::move(assignment), std::move(*configs)};
-    out[k] = as_status(co_await controller.propose(std::move(command), deadline));
+    out[k] =
+        as_status(co_await controller.propose(std::move(command), commit_deadline(ctx, deadline)));
     if (out[k]) created.push_back(spec.topic.name);
   }
   // Clients produce right after a create: answer once the new partitions
@@ -99,7 +107,8 @@ awaitable<Status> cluster_delete_topic(HandlerContext& ctx, std::string name, St
     co_return Error::not_found(fmt::format("topic '{}' does not exist", quote_name(name)));
   }
   cluster::Command command = cluster::DeleteTopic{name, 0};
-  co_return as_status(co_await ctx.controller->propose(std::move(command), deadline));
+  co_return as_status(
+      co_await ctx.controller->propose(std::move(command), commit_deadline(ctx, deadline)));
 }
 
 awaitable<Status> cluster_add_partitions(HandlerContext& ctx, std::string name, std::int32_t total,
@@ -122,7 +131,8 @@ awaitable<Status> cluster_add_partitions(HandlerContext& ctx, std::string name, 
   if (!assigned) co_return assigned.error();
   if (validate_only) co_return Status{};
   cluster::Command command = cluster::CreatePartitions{name, std::move(*assigned)};
-  co_return as_status(co_await ctx.controller->propose(std::move(command), deadline));
+  co_return as_status(
+      co_await ctx.controller->propose(std::move(command), commit_deadline(ctx, deadline)));
 }
 
 awaitable<Status> cluster_change_topic_configs(HandlerContext& ctx, std::string name,
@@ -143,7 +153,8 @@ awaitable<Status> cluster_change_topic_configs(HandlerContext& ctx, std::string 
   if (auto s = storage::validate(config); !s) co_return as_invalid_config(s.error());
   if (validate_only) co_return Status{};
   cluster::Command command = cluster::AlterTopicConfigs{name, std::move(*normalized)};
-  co_return as_status(co_await ctx.controller->propose(std::move(command), deadline));
+  co_return as_status(
+      co_await ctx.controller->propose(std::move(command), commit_deadline(ctx, deadline)));
 }
 
 }  // namespace spate::broker
