@@ -371,13 +371,14 @@ Result<std::vector<std::int32_t>> wanted_partitions(const ConsumeOptions& o, std
 
 // Sets where each wanted partition starts (--from), and the ends.
 Status start_positions(Client& client, const StartPosition& from, std::int32_t n, Consumer& c) {
-  auto starts = list_offsets(client, c.o.topic, n, protocol::kListOffsetsEarliest);
-  auto ends = list_offsets(client, c.o.topic, n, protocol::kListOffsetsLatest);
+  // Only the partitions wanted: in a cluster the others may be led elsewhere.
+  auto starts = list_offsets(client, c.o.topic, n, protocol::kListOffsetsEarliest, &c.wanted);
+  auto ends = list_offsets(client, c.o.topic, n, protocol::kListOffsetsLatest, &c.wanted);
   if (!starts) return starts.error();
   if (!ends) return ends.error();
   std::optional<std::vector<std::int64_t>> at_time;
   if (from.kind == StartPosition::Kind::timestamp) {
-    auto t = list_offsets(client, c.o.topic, n, from.value);
+    auto t = list_offsets(client, c.o.topic, n, from.value, &c.wanted);
     if (!t) return t.error();
     at_time = std::move(*t);
   }

@@ -145,10 +145,15 @@ Result<protocol::MetadataResponseTopic> topic_metadata(Client& client, const std
 }
 
 Result<std::vector<std::int64_t>> list_offsets(Client& client, const std::string& topic,
-                                               std::int32_t partitions, std::int64_t timestamp) {
+                                               std::int32_t partitions, std::int64_t timestamp,
+                                               const std::vector<std::int32_t>* only) {
   protocol::ListOffsetsRequest request;
   protocol::ListOffsetsTopic t{topic, {}};
-  for (std::int32_t p = 0; p < partitions; ++p) t.partitions.push_back({p, timestamp});
+  if (only != nullptr) {
+    for (const std::int32_t p : *only) t.partitions.push_back({p, timestamp});
+  } else {
+    for (std::int32_t p = 0; p < partitions; ++p) t.partitions.push_back({p, timestamp});
+  }
   request.topics.push_back(std::move(t));
   auto r = client.call<protocol::ListOffsetsResponse>(ApiKey::list_offsets, request);
   if (!r) return r.error();

@@ -39,8 +39,10 @@ Result<protocol::MetadataResponse> metadata(Client& client,
 Result<protocol::MetadataResponseTopic> topic_metadata(Client& client, const std::string& topic,
                                                        bool auto_create);
 // ListOffsets at `timestamp` (-1 latest, -2 earliest) for partitions 0..n-1.
+// `only`: ask for these partitions alone (the others stay -1).
 Result<std::vector<std::int64_t>> list_offsets(Client& client, const std::string& topic,
-                                               std::int32_t partitions, std::int64_t timestamp);
+                                               std::int32_t partitions, std::int64_t timestamp,
+                                               const std::vector<std::int32_t>* only = nullptr);
 
 Result<std::int16_t> parse_acks(const std::string& text);
 Result<protocol::Compression> parse_compression(const std::string& text);

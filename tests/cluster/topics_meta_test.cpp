@@ -130,7 +130,10 @@ TEST(TopicsMeta, ClusterTopicsRoundTripAsVersion2) {
   const std::vector<TopicRecord> single = {{"a", 2, {}, 0, {}}};
   const std::vector<TopicRecord> mixed = {
       {"a", 2, {}, 0, {}},
-      {"orders", 3, {{"retention.ms", "1000"}}, 7,
+      {"orders",
+       3,
+       {{"retention.ms", "1000"}},
+       7,
        {{NodeId(0), NodeId(1), NodeId(2)}, {NodeId(1), NodeId(2), NodeId(0)}, {NodeId(2)}}}};
   auto v1 = encode_topics_meta(single);
   EXPECT_EQ(v1[5], std::byte{1});  // the envelope's u16 version, after the u32 magic

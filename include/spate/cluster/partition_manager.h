@@ -85,7 +85,7 @@ struct TopicRecord {
   std::string name;
   std::int32_t partitions = 0;
   ConfigMap overrides;
-  std::uint64_t id = 0;                       // 0: a single node's topic
+  std::uint64_t id = 0;                         // 0: a single node's topic
   std::vector<std::vector<NodeId>> replicas{};  // cluster topics: per partition
   bool operator==(const TopicRecord&) const = default;
 };
