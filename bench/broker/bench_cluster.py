@@ -64,7 +64,7 @@ def start_cluster(build, directory, n=3):
 def create(nodes, topic, partitions, rf=None, assignment=None):
     admin = AdminClient({"bootstrap.servers": ",".join(x.bootstrap for x in nodes)})
     if assignment is not None:
-        t = NewTopic(topic, replica_assignment=assignment)
+        t = NewTopic(topic, num_partitions=len(assignment), replica_assignment=assignment)
     else:
         t = NewTopic(topic, partitions, rf)
     admin.create_topics([t])[topic].result(60)
