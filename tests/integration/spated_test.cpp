@@ -129,6 +129,34 @@ TEST_F(Spated, BadSettingsStopStartUpNamingTheSetting) {
   EXPECT_EQ(unknown_flag.exit_code, 2);
 }
 
+// Each bad --seeds gets exit code 2 and a message naming what is wrong,
+// before the data directory is touched.
+TEST_F(Spated, BadSeedsStopStartUpWithTheReason) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"0@127.0.0.1", "seeds"},                                    // no port
+      {"x@127.0.0.1:9093", "not a node id"},                       // id not a number
+      {"-1@127.0.0.1:9093", "not a node id"},                      // negative id
+      {"127.0.0.1:9093", "ID@HOST:PORT"},                          // no id
+      {"0@127.0.0.1:9093,0@127.0.0.1:9193", "twice"},              // id repeated
+      {"0@0.0.0.0:9093", "reach"},                                 // not reachable
+      {"0@127.0.0.1:9093,", "ID@HOST:PORT"},                       // empty entry
+      {"1@127.0.0.1:9093,2@127.0.0.1:9193", "not among --seeds"},  // this node (0) absent
+  };
+  for (const auto& [seeds, why] : cases) {
+    auto r = run_spated({"--data-dir", data_.string(), "--seeds", seeds}, {}, out_);
+    EXPECT_EQ(r.exit_code, 2) << seeds << ": " << r.output;
+    EXPECT_NE(r.output.find(why), std::string::npos) << seeds << ": " << r.output;
+    EXPECT_FALSE(std::filesystem::exists(data_)) << seeds;
+  }
+  std::string many;
+  for (int i = 0; i < 16; ++i) {
+    many += (i == 0 ? "" : ",") + std::to_string(i) + "@127.0.0.1:" + std::to_string(9000 + i);
+  }
+  auto r = run_spated({"--data-dir", data_.string(), "--seeds", many}, {}, out_);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("more than 15"), std::string::npos) << r.output;
+}
+
 TEST_F(Spated, ForeignOrOtherNodesDirectoryIsRefused) {
   std::filesystem::create_directories(data_);
   std::ofstream(data_ / "holiday.jpg") << "not spate";

@@ -60,9 +60,12 @@ Parsed parse_options(int argc, char** argv) {
   add(app, c.advertise, "advertise",
       "address given to clients in Metadata (default: the listen address, 127.0.0.1 for "
       "0.0.0.0)");
-  add(app, c.cluster_listen, "cluster-listen", "inter-broker listener, HOST:PORT");
+  add(app, c.cluster_listen, "cluster-listen",
+      "inter-broker listener, HOST:PORT (bound only with seeds: a single node needs none)");
   add(app, c.admin_listen, "admin-listen", "HTTP listener for /metrics and /health, HOST:PORT");
-  add(app, c.seeds, "seeds", "controller voters, ID@HOST:PORT,... (default: this node alone)");
+  add(app, c.seeds, "seeds",
+      "controller voters, ID@HOST:PORT,... by cluster address, this node among them (default: "
+      "this node alone, a single-node broker)");
   add(app, c.log_level, "log-level", "trace, debug, info, warn, error or critical");
   add(app, c.ready_file, "ready-file", "file written once the broker serves (for tests)");
   add(app, c.auto_create_topics, "auto-create-topics",
