@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "spate/broker/broker.h"
+#include "spate/cluster/controller.h"
 
 #include "metrics_groups.h"
 
@@ -215,6 +216,49 @@ void render_partition_gauges(const cluster::PartitionManager& partitions, std::s
   }
 }
 
+// A cluster broker: the cluster as its controller state says (every broker
+// reports the same), and what this broker leads.
+void render_cluster_metrics(const cluster::Controller& controller,
+                            const cluster::PartitionManager& partitions, std::string& out) {
+  const auto& state = controller.state();
+  std::uint64_t alive = 0;
+  for (const auto& [id, b] : state.brokers()) alive += b.fenced ? 0 : 1;
+  std::uint64_t leaderless = 0;
+  std::uint64_t under_replicated = 0;
+  for (const auto& [id, t] : state.topics()) {
+    for (const auto& p : t.partitions) {
+      if (p.leader == cluster::kNoLeader || !state.alive(p.leader)) ++leaderless;
+      if (!state.offline_replicas(p).empty() ||
+          (!p.isr.empty() && p.isr.size() < p.replicas.size())) {
+        ++under_replicated;
+      }
+    }
+  }
+  std::uint64_t led = 0;
+  if (!partitions.closing()) {
+    for (const auto& [name, topic] : partitions.topics()) {
+      for (const auto& p : topic.partitions) {
+        if (p && topic.id != 0 && !p->closed() && p->leader()) ++led;
+      }
+    }
+  }
+  single(out, "spate_cluster_brokers", "Brokers registered with the controller.",
+         state.brokers().size(), "gauge");
+  single(out, "spate_cluster_brokers_alive", "Registered brokers not fenced (heartbeating).", alive,
+         "gauge");
+  single(out, "spate_cluster_partitions_leaderless",
+         "Partitions of the cluster without a live leader.", leaderless, "gauge");
+  single(out, "spate_cluster_partitions_under_replicated",
+         "Partitions of the cluster with a replica offline or out of sync.", under_replicated,
+         "gauge");
+  single(out, "spate_partitions_led", "Cluster partitions this broker leads (confirmed).", led,
+         "gauge");
+  single(out, "spate_controller_leader", "1 if this broker leads the controller group.",
+         controller.is_leader() ? 1 : 0, "gauge");
+  single(out, "spate_controller_applied_index", "The controller log index this broker applied.",
+         static_cast<std::uint64_t>(std::max<std::int64_t>(state.applied_index(), 0)), "gauge");
+}
+
 }  // namespace
 
 std::string Broker::render_metrics() const {
@@ -224,6 +268,7 @@ std::string Broker::render_metrics() const {
   render_partition_counters(partitions_, out);
   render_partition_gauges(partitions_, out);
   if (coordinator_ != nullptr) render_group_metrics(*coordinator_, partitions_, out);
+  if (controller_ != nullptr) render_cluster_metrics(*controller_, partitions_, out);
   return out;
 }
 

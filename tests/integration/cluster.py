@@ -14,6 +14,7 @@ import signal
 import socket
 import sys
 import time
+import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "compat"))
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition  # noqa: E402
@@ -165,6 +166,20 @@ def main():
             got = wait_for("leaders on " + node.bootstrap,
                            lambda n=node: all_led(n.bootstrap, TOPIC, PARTITIONS))
             assert all(v[1] == [0, 1, 2] for v in got.values()), got
+        # /metrics: the cluster as the controller state says, and who leads what.
+        def metrics(node):
+            url = f"http://127.0.0.1:{node.admin_port}/metrics"
+            text = urllib.request.urlopen(url, timeout=10).read().decode()
+            return {line.split()[0]: float(line.split()[1]) for line in text.splitlines()
+                    if line and not line.startswith("#")}
+
+        def metrics_settled():
+            ms = [metrics(n) for n in cluster.nodes]
+            return (all(m["spate_cluster_brokers_alive"] == 3 and
+                        m["spate_cluster_partitions_leaderless"] == 0 for m in ms) and
+                    sum(m["spate_partitions_led"] for m in ms) == PARTITIONS and
+                    sum(m["spate_controller_leader"] for m in ms) == 1)
+        wait_for("/metrics to show the cluster", metrics_settled)
         acked = set()
         produce(cluster.bootstrap, 0, 600, acked)
         assert len(acked) == 600
