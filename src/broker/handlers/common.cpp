@@ -44,6 +44,23 @@ ErrorCode leader_epoch_error(const cluster::Partition& partition,
   return ErrorCode::none;
 }
 
+NamedPartition named_partition(const HandlerContext& ctx, const std::string& topic,
+                               std::int32_t index, std::int32_t current_leader_epoch) {
+  NamedPartition out;
+  out.partition = ctx.partitions.partition(topic, index);
+  if (!out.partition || out.partition->closed()) {
+    out.error =
+        out.partition ? ErrorCode::not_leader_or_follower : missing_partition(ctx, topic, index);
+    return out;
+  }
+  // Only -1 means none for these APIs (Kafka's UNKNOWN_EPOCH).
+  out.error =
+      leader_epoch_error(*out.partition, current_leader_epoch == -1
+                                             ? std::nullopt
+                                             : std::optional<std::int64_t>(current_leader_epoch));
+  return out;
+}
+
 std::int32_t wire_epoch(std::int64_t epoch) {
   if (epoch < std::numeric_limits<std::int32_t>::min() ||
       epoch > std::numeric_limits<std::int32_t>::max()) {

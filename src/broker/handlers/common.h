@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -104,6 +105,16 @@ inline constexpr auto kSliceMax = std::chrono::microseconds(500);
 // the client refreshes its metadata), else UNKNOWN_TOPIC_OR_PARTITION.
 [[nodiscard]] ErrorCode missing_partition(const HandlerContext& ctx, const std::string& topic,
                                           std::int32_t partition);
+
+// The partition an entry names (ListOffsets, OffsetForLeaderEpoch), open and
+// with the entry's current leader epoch (-1: none given) matching its term;
+// otherwise `error` is the code to answer (the partition may then be null).
+struct NamedPartition {
+  std::shared_ptr<cluster::Partition> partition;
+  ErrorCode error = ErrorCode::none;
+};
+[[nodiscard]] NamedPartition named_partition(const HandlerContext& ctx, const std::string& topic,
+                                             std::int32_t index, std::int32_t current_leader_epoch);
 
 // KIP-320: a request's current leader epoch against the partition's (its
 // Raft term): none, FENCED_LEADER_EPOCH (older) or UNKNOWN_LEADER_EPOCH

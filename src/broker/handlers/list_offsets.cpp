@@ -33,21 +33,12 @@ awaitable<std::optional<protocol::ListOffsetsResponse>> list_offsets(
     for (const auto& p : t.partitions) {
       auto& pr = tr.partitions.emplace_back();
       pr.partition_index = p.partition_index;
-      auto partition = ctx.partitions.partition(t.name, p.partition_index);
-      if (!partition || partition->closed()) {
-        pr.error_code = ctx.code(partition ? ErrorCode::not_leader_or_follower
-                                           : missing_partition(ctx, t.name, p.partition_index));
+      auto named = named_partition(ctx, t.name, p.partition_index, p.current_leader_epoch);
+      if (named.error != ErrorCode::none) {
+        pr.error_code = ctx.code(named.error);
         continue;
       }
-      // Only -1 means none here (Kafka's ListOffsetsResponse.UNKNOWN_EPOCH).
-      const auto fence =
-          leader_epoch_error(*partition, p.current_leader_epoch == -1
-                                             ? std::nullopt
-                                             : std::optional<std::int64_t>(p.current_leader_epoch));
-      if (fence != ErrorCode::none) {
-        pr.error_code = ctx.code(fence);
-        continue;
-      }
+      auto partition = std::move(named.partition);
       if (p.timestamp == protocol::kListOffsetsLatest ||
           p.timestamp == protocol::kListOffsetsEarliest) {
         if (!partition->leader()) {

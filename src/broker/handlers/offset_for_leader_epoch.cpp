@@ -23,21 +23,13 @@ awaitable<std::optional<protocol::OffsetForLeaderEpochResponse>> offset_for_lead
     for (const auto& p : t.partitions) {
       auto& pr = tr.partitions.emplace_back();
       pr.partition = p.partition;
-      auto partition = ctx.partitions.partition(t.topic, p.partition);
-      if (!partition || partition->closed()) {
-        pr.error_code = ctx.code(partition ? ErrorCode::not_leader_or_follower
-                                           : missing_partition(ctx, t.topic, p.partition));
+      // (current_leader_epoch: v2+, -1 before.)
+      auto named = named_partition(ctx, t.topic, p.partition, p.current_leader_epoch);
+      if (named.error != ErrorCode::none) {
+        pr.error_code = ctx.code(named.error);
         continue;
       }
-      // v2+; only -1 means none (as Kafka reads it for this API).
-      const auto fence =
-          leader_epoch_error(*partition, p.current_leader_epoch == -1
-                                             ? std::nullopt
-                                             : std::optional<std::int64_t>(p.current_leader_epoch));
-      if (fence != ErrorCode::none) {
-        pr.error_code = ctx.code(fence);
-        continue;
-      }
+      const auto& partition = named.partition;
       auto end = partition->end_offset_for_epoch(p.leader_epoch);
       if (!end) {
         pr.error_code = ctx.code(error_code_for(end.error().code()));
