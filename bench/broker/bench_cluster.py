@@ -23,6 +23,7 @@ import statistics
 import subprocess
 import sys
 import time
+import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
                                 "tests", "compat"))
@@ -117,6 +118,31 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def metric(node, name):
+    text = urllib.request.urlopen(f"http://127.0.0.1:{node.admin_port}/metrics",
+                                  timeout=10).read().decode()
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    return None
+
+
+def settle(nodes, timeout=120):
+    """Until every partition has a reported leader and the controller log has
+    been still for 3 s (leader reports, one command per partition, are done)."""
+    deadline = time.monotonic() + timeout
+    last, still_since = None, time.monotonic()
+    while time.monotonic() < deadline:
+        leaderless = metric(nodes[0], "spate_cluster_partitions_leaderless")
+        index = metric(nodes[0], "spate_controller_applied_index")
+        if index != last:
+            last, still_since = index, time.monotonic()
+        if leaderless == 0 and time.monotonic() - still_since >= 3:
+            return
+        time.sleep(0.2)
+    raise RuntimeError("the cluster did not settle")
+
+
 def idle_cpu(nodes, seconds=10):
     before = [cpu_seconds(x.proc.pid) for x in nodes]
     time.sleep(seconds)
@@ -165,7 +191,7 @@ def main():
         nodes = start_cluster(args.build, args.dir)
         try:
             create(nodes, "idle", args.idle_partitions, 3)
-            time.sleep(5)  # elections settle
+            settle(nodes)
             rows["idle"] = idle_cpu(nodes)
             print(f"idle, {args.idle_partitions} partitions of RF=3: "
                   + ", ".join(f"{c:.1f} %" for c in rows["idle"]), flush=True)
