@@ -144,7 +144,10 @@ void fetch_end_offsets(std::vector<PartitionRow>& rows, std::vector<Probe>& prob
     }
     by_leader[row.meta.leader_id].push_back(&row);
   }
-  for (auto& [leader, led] : by_leader) {
+  for (auto& [leader_id, led] : by_leader) {
+    // (A structured binding cannot be captured by a lambda before C++20's
+    // P1091 in clang: copied first.)
+    const std::int32_t leader = leader_id;
     auto it =
         std::find_if(probes.begin(), probes.end(), [&](const Probe& p) { return p.id == leader; });
     const std::string why = it == probes.end() ? fmt::format("leader {} is not listed", leader)
