@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 //
 // Controller: the cluster metadata's Raft group on this broker
-// (docs/controller.md, "The controller group"). The group's voters are the
+// (docs/cluster.md, "A broker in a cluster"). The group's voters are the
 // `--seeds` brokers; its log is an internal partition log kept in
 // `<data_dir>/__cluster/metadata-0`, driven by a cluster::Partition like any
 // other (RaftGroupId {0, 0}); each committed record holds one Command

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 //
 // MetadataApplier: makes this broker what the controller's metadata says
-// (docs/controller.md, "Applying the metadata"). After every change it
+// (docs/cluster.md, "A broker in a cluster"). After every change it
 // applied, and at least every `interval`:
 //   - every cluster topic with a partition assigned here is held
 //     (PartitionManager::host_topic), with the topic's configs;

@@ -2,7 +2,7 @@
 //
 // Topic administration and Metadata on a cluster broker (one with a
 // controller): the changes go through the controller's log
-// (docs/controller.md), and Metadata answers from the controller's state,
+// (docs/cluster.md, "A broker in a cluster"), and Metadata answers from the controller's state,
 // for the whole cluster. The handlers call these when ctx.controller is set.
 
 #pragma once
@@ -13,6 +13,7 @@
 
 #include "spate/cluster/metadata.h"
 #include "spate/cluster/partition_manager.h"
+#include "spate/protocol/messages/metadata.h"
 
 #include "../handlers.h"
 #include "common.h"
@@ -40,6 +41,10 @@ awaitable<Status> cluster_add_partitions(HandlerContext& ctx, std::string name, 
 awaitable<Status> cluster_change_topic_configs(HandlerContext& ctx, std::string name,
                                                cluster::PartitionManager::ConfigChange change,
                                                bool validate_only, SteadyTime deadline);
+// Metadata's entry for a topic that does not exist (metadata.cpp), on a
+// single node and in a cluster alike.
+[[nodiscard]] protocol::MetadataResponseTopic missing_metadata_topic(HandlerContext& ctx,
+                                                                     const std::string& name);
 awaitable<std::optional<protocol::MetadataResponse>> cluster_metadata(
     HandlerContext& ctx, protocol::MetadataRequest& request);
 

@@ -107,12 +107,7 @@ awaitable<std::optional<protocol::MetadataResponse>> cluster_metadata(
   for (const auto& wanted : *request.topics) {
     const auto* t = controller.state().topic(wanted.name);
     if (t == nullptr) {
-      protocol::MetadataResponseTopic missing;
-      missing.name = wanted.name;
-      missing.error_code = ctx.code(!storage::validate_topic_name(wanted.name)
-                                        ? ErrorCode::invalid_topic_exception
-                                        : ErrorCode::unknown_topic_or_partition);
-      r.topics.push_back(std::move(missing));
+      r.topics.push_back(missing_metadata_topic(ctx, wanted.name));
       continue;
     }
     r.topics.push_back(describe(ctx, *t));

@@ -36,6 +36,18 @@ protocol::MetadataResponseTopic describe_topic(HandlerContext& ctx, const cluste
 
 }  // namespace
 
+protocol::MetadataResponseTopic missing_metadata_topic(HandlerContext& ctx,
+                                                       const std::string& name) {
+  protocol::MetadataResponseTopic missing;
+  missing.name = name;
+  // Retriable while auto-creation is on (a limit or a failed create);
+  // invalid names never will be.
+  missing.error_code =
+      ctx.code(!storage::validate_topic_name(name) ? ErrorCode::invalid_topic_exception
+                                                   : ErrorCode::unknown_topic_or_partition);
+  return missing;
+}
+
 awaitable<std::optional<protocol::MetadataResponse>> metadata(HandlerContext& ctx,
                                                               protocol::MetadataRequest& request) {
   if (ctx.controller != nullptr) co_return co_await cluster_metadata(ctx, request);
@@ -80,14 +92,7 @@ awaitable<std::optional<protocol::MetadataResponse>> metadata(HandlerContext& ct
   for (const auto& wanted : *request.topics) {
     const cluster::Topic* t = ctx.partitions.topic(wanted.name);
     if (t == nullptr) {
-      protocol::MetadataResponseTopic missing;
-      missing.name = wanted.name;
-      // Retriable while auto-creation is on (a limit or a failed create);
-      // invalid names never will be.
-      missing.error_code = ctx.code(!storage::validate_topic_name(wanted.name)
-                                        ? ErrorCode::invalid_topic_exception
-                                        : ErrorCode::unknown_topic_or_partition);
-      r.topics.push_back(std::move(missing));
+      r.topics.push_back(missing_metadata_topic(ctx, wanted.name));
       continue;
     }
     r.topics.push_back(describe_topic(ctx, *t));
