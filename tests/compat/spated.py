@@ -10,8 +10,11 @@ import time
 
 
 class Spated:
-    def __init__(self, binary, extra_args=(), data_dir=None):
+    def __init__(self, binary, extra_args=(), data_dir=None, listen="127.0.0.1:0"):
         self.binary = binary
+        # A fixed port keeps the client address across restarts (clients
+        # bootstrapped with it still find the broker).
+        self.listen = listen
         self.extra_args = list(extra_args)
         self._tmp = tempfile.TemporaryDirectory(prefix="spate-test-")
         self.data_dir = data_dir or os.path.join(self._tmp.name, "data")
@@ -26,7 +29,7 @@ class Spated:
         self.log_path = os.path.join(self._tmp.name, "spated.log")
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [self.binary, "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0",
+            [self.binary, "--listen", self.listen, "--admin-listen", "127.0.0.1:0",
              "--data-dir", self.data_dir, "--ready-file", ready] + self.extra_args,
             stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout

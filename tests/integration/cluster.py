@@ -12,6 +12,7 @@ import glob
 import os
 import signal
 import socket
+import struct
 import sys
 import time
 import urllib.request
@@ -20,6 +21,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition  # noqa: E402
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
+import kafka_wire  # noqa: E402
 from spated import Spated  # noqa: E402
 
 TOPIC = "replicated"
@@ -143,6 +145,31 @@ def read_all(bootstrap, acked):
     return seen
 
 
+def metadata_v1_topic_error(node, topic):
+    """The error code one broker gives `topic` in a Metadata v1 request (which
+    asks for auto-creation: v1 has no flag for it)."""
+    name = topic.encode()
+    s = kafka_wire.connect(node)
+    try:
+        s.sendall(kafka_wire.request(3, 1, struct.pack(">ih", 1, len(name)) + name))
+        body = kafka_wire.read_frame(s)
+    finally:
+        s.close()
+    pos = 4  # correlation id
+    (count,) = struct.unpack_from(">i", body, pos)
+    pos += 4
+    for _ in range(count):  # brokers: id, host, port, rack
+        pos += 4
+        (n,) = struct.unpack_from(">h", body, pos)
+        pos += 2 + n + 4
+        (n,) = struct.unpack_from(">h", body, pos)
+        pos += 2 + max(n, 0)
+    pos += 4  # controller id
+    (count,) = struct.unpack_from(">i", body, pos)
+    assert count == 1, count
+    return struct.unpack_from(">h", body, pos + 4)[0]
+
+
 def replica_logs(node, partition):
     files = sorted(glob.glob(os.path.join(node.data_dir, f"{TOPIC}-{partition}", "*.log")))
     return b"".join(open(f, "rb").read() for f in files)
@@ -150,8 +177,16 @@ def replica_logs(node, partition):
 
 def main():
     binary = sys.argv[1]
-    cluster = Cluster(binary).start()
+    cluster = Cluster(binary)
     try:
+        # A broker alone (no quorum) has not caught up with the metadata: a
+        # topic it does not know may exist, so it is neither auto-created nor
+        # called unknown; LEADER_NOT_AVAILABLE (5) makes clients retry.
+        cluster.nodes[0].start()
+        assert metadata_v1_topic_error(cluster.nodes[0], "maybe-there") == 5
+        assert "auto-creating" not in cluster.nodes[0].log(), cluster.nodes[0].log()[-2000:]
+        for node in cluster.nodes[1:]:
+            node.start()
         admin = AdminClient(quiet({"bootstrap.servers": cluster.bootstrap}))
         # Through the third broker: admin requests reach the controller from any broker.
         wait_for("three registered brokers", lambda: len(AdminClient(quiet(

@@ -133,6 +133,11 @@ class Controller {
   [[nodiscard]] net::Signal& changed() { return changed_; }
   // This broker's registration epoch once its registration applied (-1 before).
   [[nodiscard]] std::int64_t broker_epoch() const { return broker_epoch_; }
+  // This run's registration is applied here, so the state holds at least
+  // everything committed before it: what a broker that just (re)started
+  // needs before it takes a topic missing from its state as missing from
+  // the cluster (and auto-creates it).
+  [[nodiscard]] bool caught_up() const { return broker_epoch_ >= 0; }
   [[nodiscard]] const ControllerConfig& config() const { return config_; }
   [[nodiscard]] Partition& partition() { return *partition_; }
 

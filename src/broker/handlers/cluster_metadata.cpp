@@ -80,8 +80,10 @@ awaitable<std::optional<protocol::MetadataResponse>> cluster_metadata(
     for (const auto& [id, t] : controller.state().topics()) r.topics.push_back(describe(ctx, t));
     co_return r;
   }
-  const bool may_create =
-      ctx.config.auto_create_topics && (ctx.version() < 4 || request.allow_auto_topic_creation);
+  // Not before this broker's metadata caught up: a topic it does not know
+  // yet may exist (the client retries on LEADER_NOT_AVAILABLE meanwhile).
+  const bool may_create = ctx.config.auto_create_topics && controller.caught_up() &&
+                          (ctx.version() < 4 || request.allow_auto_topic_creation);
   if (may_create) {
     std::vector<ClusterTopicSpec> missing;
     std::set<std::string_view> named;
@@ -108,6 +110,10 @@ awaitable<std::optional<protocol::MetadataResponse>> cluster_metadata(
     const auto* t = controller.state().topic(wanted.name);
     if (t == nullptr) {
       r.topics.push_back(missing_metadata_topic(ctx, wanted.name));
+      if (!controller.caught_up() && storage::validate_topic_name(wanted.name)) {
+        // Maybe not missing at all: clients keep such a topic and retry.
+        r.topics.back().error_code = ctx.code(ErrorCode::leader_not_available);
+      }
       continue;
     }
     r.topics.push_back(describe(ctx, *t));
