@@ -18,6 +18,32 @@ bool retriable(const Error& e) {
   return e.code() == Errc::not_leader || e.code() == Errc::unavailable || e.code() == Errc::busy;
 }
 
+Status check_forwarded(const Command& command, NodeId from) {
+  // A peer speaks for itself only: it registers, takes producer ids and
+  // reports leadership as itself. Fencing is the leader's own verdict (one
+  // forwarded by a former leader is stale). Topic changes come from any
+  // broker, on behalf of its clients.
+  auto refuse = [&](std::string_view what) {
+    return Error::invalid(fmt::format("node {} may not propose {}", from, what));
+  };
+  if (const auto* c = std::get_if<RegisterBroker>(&command); c != nullptr && c->id != from) {
+    return refuse(fmt::format("the registration of node {}", c->id));
+  }
+  if (const auto* c = std::get_if<AllocateProducerIds>(&command);
+      c != nullptr && c->broker != from) {
+    return refuse(fmt::format("producer ids for node {}", c->broker));
+  }
+  if (const auto* c = std::get_if<SetPartitionLeader>(&command);
+      c != nullptr && c->leader != from) {
+    return refuse(fmt::format("node {} as a partition's leader", c->leader));
+  }
+  if (std::holds_alternative<FenceBroker>(command) ||
+      std::holds_alternative<UnfenceBroker>(command)) {
+    return refuse("a fencing verdict");
+  }
+  return Status{};
+}
+
 }  // namespace
 
 std::vector<std::byte> encode_proposed(const Proposed& p) {
@@ -188,6 +214,7 @@ awaitable<Result<std::vector<std::byte>>> Controller::handle_call(NodeId from, s
   }
   auto command = decode_command(payload, config_.limits);
   if (!command) co_return command.error();
+  if (auto s = check_forwarded(*command, from); !s) co_return s.error();
   // Never forwarded again: a follower's answer sends the proposer to retry.
   if (!is_leader()) co_return Error(Errc::not_leader, "not the controller leader");
   auto r = co_await propose_here(*command, clock_.steady_now() + config_.call_timeout);

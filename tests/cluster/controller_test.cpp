@@ -321,7 +321,23 @@ TEST_F(ControllerGroup, HostileCallsGetErrorsAndChangeNothing) {
   w.write<std::int32_t>(2);  // claims to be node 2 but comes from node 1
   w.write<std::int64_t>(5);
   EXPECT_FALSE(call(kHeartbeatMethod, w.release()));
+  // Node 1 speaking for others: each refused, naming why.
+  const auto* two = c.state().broker(NodeId(2));
+  ASSERT_NE(two, nullptr);
+  RegisterBroker as_two{NodeId(2), {"evil", 1}, {"evil", 2}, std::nullopt, 99};
+  for (const Command& spoof :
+       std::vector<Command>{as_two, AllocateProducerIds{NodeId(2), 10},
+                            SetPartitionLeader{1, 0, NodeId(2), Term(7), {NodeId(2)}},
+                            FenceBroker{NodeId(2), two->epoch}, UnfenceBroker{NodeId(0), 1}}) {
+    auto r = call(kProposeMethod, encode_command(spoof));
+    ASSERT_FALSE(r) << command_name(spoof);
+    EXPECT_NE(r.error().message().find("node 1 may not propose"), std::string::npos)
+        << r.error().message();
+  }
   EXPECT_EQ(encode_snapshot(c.state()), before);
+  // As itself it may.
+  const Command mine = AllocateProducerIds{NodeId(1), 10};
+  EXPECT_TRUE(call(kProposeMethod, encode_command(mine)));
 
   // A forwarded proposal's answer, truncated at every length, or with trailing bytes.
   Proposed p{ApplyOutcome::refused(Errc::already_exists, "topic 'x' exists"), 42};
