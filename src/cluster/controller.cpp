@@ -24,8 +24,7 @@ constexpr std::uint64_t kControllerReadBytes = 1U << 20U;
 storage::LogConfig controller_log_config() {
   storage::LogConfig c;
   c.segment_bytes_max = 64U << 20U;
-  // Until the controller snapshots its state, its log is the state: never
-  // delete any of it.
+  // Only the controller cuts its log, at a snapshot (take_snapshot).
   c.retention_ms = -1;
   c.retention_bytes = -1;
   return c;
@@ -72,6 +71,13 @@ Result<std::unique_ptr<Controller>> Controller::open(
   }
   std::unique_ptr<Controller> c(
       new Controller(clock, std::move(shard), transport, std::move(config), std::move(partition)));
+  c->fs_ = &fs;
+  c->folder_ = folder;
+  c->disk_ = &disk;
+  if (auto s = c->load_snapshot(); !s) {
+    (void)c->partition_->close_log();
+    return s.error();
+  }
   if (auto s = c->apply_committed(); !s) {
     (void)c->partition_->close_log();
     return s.error();
@@ -102,6 +108,9 @@ NodeId Controller::leader() const {
 }
 
 Status Controller::apply_committed() {
+  if (partition_->start_offset() > applied_end_) {
+    if (auto s = install_start_snapshot(); !s) return s;
+  }
   const Offset end = partition_->high_watermark();
   bool progressed = false;
   // Bounded: every pass applies at least one batch or stops.
@@ -174,6 +183,11 @@ awaitable<void> Controller::apply_loop() {
                      config_.self, partition_->term());
     }
     leading_ = leading;
+    if (!snapshotting_ && config_.snapshot_every > 0 &&
+        applied_end_.value() - snapshot_at_.value() >= config_.snapshot_every) {
+      snapshotting_ = true;
+      spawn(take_snapshot());
+    }
     co_await partition_->committed().wait_at_most(std::chrono::milliseconds(100));
   }
 }

@@ -155,6 +155,14 @@ awaitable<Status> Partition::advance_start(Offset to) {
   co_return finished;
 }
 
+void Partition::set_start_snapshot(std::vector<std::byte> snapshot) {
+  view_->state().start_snapshot = std::move(snapshot);
+}
+
+const std::vector<std::byte>& Partition::start_snapshot() const {
+  return view_->state().start_snapshot;
+}
+
 Result<std::optional<storage::TimestampHit>> Partition::find_offset_by_timestamp(
     std::int64_t timestamp) {
   if (closed_)

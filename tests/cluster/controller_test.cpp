@@ -15,6 +15,7 @@
 
 #include "spate/cluster/assignment.h"
 #include "spate/cluster/metadata_codec.h"
+#include "spate/cluster/raft_state.h"
 #include "spate/common/bytes.h"
 #include "spate/common/log.h"
 #include "spate/storage/mem_fs.h"
@@ -43,6 +44,7 @@ class ControllerGroup : public ::testing::Test {
 
   ControllerConfig config(int id) const {
     ControllerConfig c;
+    c.snapshot_every = snapshot_every_;
     c.self = NodeId(id);
     c.voters = {NodeId(0), NodeId(1), NodeId(2)};
     c.registration.advertised = HostPort{"127.0.0.1", 9092 + id * 10};
@@ -183,6 +185,18 @@ class ControllerGroup : public ::testing::Test {
     return encode_snapshot(nodes_[static_cast<std::size_t>(id)].controller->state());
   }
 
+  Controller& controller(int id) { return *nodes_[static_cast<std::size_t>(id)].controller; }
+
+  // Creates `count` one-partition topics named prefix-N through node `via`.
+  void create_topics(int via, const std::string& prefix, int count) {
+    for (int i = 0; i < count; ++i) {
+      auto r = propose(via, create_topic(via, fmt::format("{}-{}", prefix, i), 1));
+      ASSERT_TRUE(r) << r.error();
+      ASSERT_TRUE(r->outcome.applied()) << r->outcome.message;
+    }
+  }
+
+  std::int64_t snapshot_every_ = 10'000;
   asio::io_context io_;
   SystemClock clock_;
   storage::MemFs fs_;
@@ -355,6 +369,106 @@ TEST_F(ControllerGroup, HostileCallsGetErrorsAndChangeNothing) {
   auto bad_code = good;
   bad_code[0] = std::byte{0xEE};
   EXPECT_FALSE(decode_proposed(bad_code));
+}
+
+TEST_F(ControllerGroup, SnapshotsCutTheLogAndARestartStartsFromThem) {
+  snapshot_every_ = 8;
+  for (int id = 0; id < 3; ++id) start(id);
+  connect_and_start({0, 1, 2});
+  ASSERT_TRUE(run_until([&] { return leader() >= 0 && all_registered({0, 1, 2}, 3); }, 10'000ms));
+  create_topics(leader(), "t", 20);
+  ASSERT_TRUE(run_until(
+      [&] {
+        for (int id = 0; id < 3; ++id) {
+          if (controller(id).partition().start_offset() < Offset(8)) return false;
+        }
+        return snapshot(0) == snapshot(1) && snapshot(1) == snapshot(2);
+      },
+      10'000ms));
+  for (int id = 0; id < 3; ++id) {
+    EXPECT_TRUE(storage::read_file(
+        fs_,
+        std::filesystem::path(fmt::format("/n{}", id)) / kControllerDir / kControllerSnapshotFile,
+        1U << 20U));
+  }
+  const auto before = decode_snapshot(snapshot(0));
+  ASSERT_TRUE(before);
+  for (int id = 0; id < 3; ++id) stop(id);
+  // Each opens from its snapshot (its log no longer holds the first topics)
+  // with the same topics; started again, they go on committing.
+  for (int id = 0; id < 3; ++id) {
+    start(id);
+    EXPECT_GT(controller(id).partition().start_offset(), Offset(0));
+    EXPECT_EQ(decode_snapshot(snapshot(id))->topics(), before->topics()) << "node " << id;
+  }
+  connect_and_start({0, 1, 2});
+  ASSERT_TRUE(run_until([&] { return leader() >= 0 && all_registered({0, 1, 2}, 3); }, 10'000ms));
+  create_topics(leader(), "u", 2);
+  ASSERT_TRUE(
+      run_until([&] { return snapshot(0) == snapshot(1) && snapshot(1) == snapshot(2); }, 5'000ms));
+  EXPECT_EQ(controller(0).state().topics().size(), 22U);
+}
+
+TEST_F(ControllerGroup, AFollowerBehindTheCutInstallsTheLeadersSnapshot) {
+  snapshot_every_ = 8;
+  for (int id = 0; id < 3; ++id) start(id);
+  connect_and_start({0, 1, 2});
+  ASSERT_TRUE(run_until([&] { return leader() >= 0 && all_registered({0, 1, 2}, 3); }, 10'000ms));
+  const int away = (leader() + 1) % 3;
+  const int l = leader();
+  stop(away);
+  create_topics(l, "t", 30);
+  ASSERT_TRUE(run_until(
+      [&] {
+        for (int id = 0; id < 3; ++id) {
+          if (id != away && controller(id).partition().start_offset() < Offset(16)) return false;
+        }
+        return true;
+      },
+      10'000ms));
+  start(away);
+  const Offset reopened_end = controller(away).partition().end_offset();
+  ASSERT_LT(reopened_end, controller(l).partition().start_offset());
+  connect_and_start({away});
+  // The leader no longer has the entries it lacks: it gets the snapshot.
+  ASSERT_TRUE(run_until(
+      [&] {
+        return all_registered({0, 1, 2}, 3) && snapshot(0) == snapshot(1) &&
+               snapshot(1) == snapshot(2);
+      },
+      10'000ms));
+  EXPECT_GT(controller(away).partition().start_offset(), reopened_end);
+  EXPECT_EQ(controller(away).state().topics().size(), 30U);
+  // ... and keeps it: reopened alone, it starts from it.
+  stop(away);
+  start(away);
+  EXPECT_EQ(controller(away).state().topics().size(), 30U);
+}
+
+TEST_F(ControllerGroup, ACutLogWithoutAUsableSnapshotRefusesToOpenNamingWhy) {
+  snapshot_every_ = 8;
+  for (int id = 0; id < 3; ++id) start(id);
+  connect_and_start({0, 1, 2});
+  ASSERT_TRUE(run_until([&] { return leader() >= 0 && all_registered({0, 1, 2}, 3); }, 10'000ms));
+  create_topics(leader(), "t", 12);
+  ASSERT_TRUE(
+      run_until([&] { return controller(0).partition().start_offset() > Offset(0); }, 10'000ms));
+  for (int id = 0; id < 3; ++id) stop(id);
+  const auto dir = std::filesystem::path("/n0") / kControllerDir;
+  const auto file = dir / kControllerSnapshotFile;
+  // A damaged file, and raft.state without its copy: nothing covers the cut.
+  ASSERT_TRUE(storage::write_file_atomic(fs_, file, to_bytes("not a snapshot")));
+  const auto log_dir = dir / "metadata-0";
+  auto raft_state = read_raft_state(fs_, log_dir, {});
+  ASSERT_TRUE(raft_state) << raft_state.error();
+  raft_state->start_snapshot.clear();
+  ASSERT_TRUE(write_raft_state(fs_, log_dir, *raft_state));
+  DiskThread disk;
+  auto c = Controller::open(fs_, "/n0", clock_, io_.get_executor(), disk, nullptr, config(0));
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error().code(), Errc::corrupt_log);
+  EXPECT_NE(c.error().message().find("no snapshot covers"), std::string::npos)
+      << c.error().message();
 }
 
 }  // namespace

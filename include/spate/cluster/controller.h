@@ -45,9 +45,11 @@ namespace spate::cluster {
 inline constexpr std::uint16_t kProposeMethod = 16;    // payload: a command; answer: the outcome
 inline constexpr std::uint16_t kHeartbeatMethod = 17;  // payload: broker id + epoch; answer: empty
 
-// The controller's folder inside the data directory, and its log's name.
+// The controller's folder inside the data directory, its log's name, and
+// the file holding its latest snapshot (controller_snapshot.cpp).
 inline constexpr const char* kControllerDir = storage::kClusterDir;
 inline constexpr const char* kControllerLogName = "__cluster_metadata";
+inline constexpr const char* kControllerSnapshotFile = "metadata.snapshot";
 
 struct ControllerConfig {
   NodeId self{0};
@@ -60,6 +62,9 @@ struct ControllerConfig {
   std::chrono::milliseconds broker_session{9'000};  // Kafka's broker.session.timeout.ms
   std::chrono::milliseconds call_timeout{3'000};    // a forwarded proposal or heartbeat
   std::chrono::milliseconds retry_backoff{100};     // while there is no leader
+  // A snapshot of the state is written, and the log cut at it, once this
+  // many offsets were applied since the last one (0: never).
+  std::int64_t snapshot_every = 10'000;
   MetadataLimits limits;
 };
 
@@ -144,6 +149,17 @@ class Controller {
  private:
   Controller(const Clock& clock, asio::any_io_executor shard, Transport* transport,
              ControllerConfig config, std::shared_ptr<Partition> partition);
+  // Snapshots (controller_snapshot.cpp). At open: the newest snapshot of
+  // the file and raft.state's start snapshot becomes the state; one is
+  // needed when the log no longer starts at 0. Errors: corrupt_log.
+  [[nodiscard]] Status load_snapshot();
+  // The log restarted past what was applied (the leader sent its snapshot
+  // instead of the entries): installs that snapshot. Errors: corrupt_log.
+  [[nodiscard]] Status install_start_snapshot();
+  // Writes the state to the snapshot file, then cuts the log there.
+  awaitable<void> take_snapshot();
+  // Writes `bytes` (a snapshot at `at`) to the file on the disk thread.
+  awaitable<Status> write_snapshot(std::shared_ptr<const std::vector<std::byte>> bytes, Offset at);
   // Applies every committed record not applied yet. Errors: a record that
   // is not a command, or a read error (the controller stops applying).
   [[nodiscard]] Status apply_committed();
@@ -162,11 +178,16 @@ class Controller {
 
   const Clock& clock_;
   asio::any_io_executor shard_;
+  storage::Filesystem* fs_ = nullptr;
+  std::filesystem::path folder_;  // <data_dir>/kControllerDir
+  DiskThread* disk_ = nullptr;
   Transport* transport_;
   ControllerConfig config_;
   std::shared_ptr<Partition> partition_;
   MetadataState state_;
   Offset applied_end_{0};  // records below this offset are applied
+  Offset snapshot_at_{0};  // the snapshot file holds the state there
+  bool snapshotting_ = false;
   // This leader's proposals waiting for their outcome, by offset: an entry
   // of another term at that offset (a truncation replaced it) is not theirs.
   struct Awaited {

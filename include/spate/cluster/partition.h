@@ -133,6 +133,12 @@ class Partition : public std::enable_shared_from_this<Partition> {
   // One at a time per partition: a second call waits for the first.
   // Errors: those of PartitionLog::advance_start; shutting_down.
   awaitable<Status> advance_start(Offset to);
+  // A state machine's snapshot (the controller's) covering at least what
+  // precedes the log's start: raft sends it with every restart of a follower
+  // that lacks that prefix (Ready::restart), and raft.state keeps it. Set it
+  // before advance_start moves the start past what the previous one covered.
+  void set_start_snapshot(std::vector<std::byte> snapshot);
+  [[nodiscard]] const std::vector<std::byte>& start_snapshot() const;
 
   // The first committed record whose timestamp is >= `timestamp` (ListOffsets
   // by time), or nullopt. Errors: the log's; shutting_down.
