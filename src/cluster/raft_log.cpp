@@ -156,6 +156,12 @@ Term PartitionRaftLog::term(raft::Index index) const {
     // needless restart of a follower's log, never a wrong match.
     if (index < last_index()) {
       if (auto b = batch_holding(Offset(index))) return b->term;
+    } else if (index == last_index()) {
+      // Nothing is left after the start (DeleteRecords or retention up to
+      // the end): the last batch's term, which the log keeps past the
+      // deletion of its batches (term_starts). Never unknown here, or raft
+      // would send a term the wire refuses and no election could be won.
+      return log_.last_term();
     }
     return Term(-1);
   }

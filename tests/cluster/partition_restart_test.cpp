@@ -141,6 +141,43 @@ TEST_F(PartitionRestart, AFollowerBehindTheLeadersRetentionRestartsItsLog) { run
 
 TEST_F(PartitionRestart, AFollowerBehindTheLeadersDeleteRecordsRestartsItsLog) { run(false); }
 
+// DeleteRecords up to the high watermark empties the leader's log (start ==
+// end: no batch is left to read the start's term from). It still
+// replicates, its followers still accept it, and after a failover and the
+// old leader's return every replica agrees.
+TEST_F(PartitionRestart, ALogEmptiedByDeleteRecordsReplicatesAndFailsOver) {
+  for (int id = 0; id < 3; ++id) start(id);
+  ASSERT_TRUE(rounds_until(500, [&] { return leader() >= 0; }));
+  const int l = leader();
+  for (int i = 0; i < 5; ++i) (void)ack(l);
+  ASSERT_TRUE(rounds_until(100, [&] {
+    for (auto& p : nodes_) {
+      if (p->high_watermark() < node(l)->high_watermark()) return false;
+    }
+    return true;
+  }));
+  const Offset hw = node(l)->high_watermark();
+  ASSERT_TRUE(wait(node(l)->advance_start(hw)));
+  ASSERT_EQ(node(l)->start_offset(), node(l)->end_offset());
+  const Offset next = ack(l);
+  EXPECT_EQ(next, hw);
+  // The leader goes; one of the others takes over and takes writes.
+  stop(l);
+  ASSERT_TRUE(rounds_until(500, [&] { return leader() >= 0 && leader() != l; }));
+  (void)ack(leader());
+  // The old leader returns (its emptied log reopened) and catches up.
+  start(l);
+  (void)ack(leader());
+  const Offset hw2 = node(leader())->high_watermark();
+  ASSERT_TRUE(rounds_until(500, [&] {
+    for (auto& p : nodes_) {
+      if (p->high_watermark() < hw2) return false;
+    }
+    return true;
+  })) << "a replica did not catch up";
+  expect_equal_logs();
+}
+
 // A crash after raft.state named the new start but before the log restarted:
 // the open finishes the restart.
 TEST_F(PartitionRestart, AnInterruptedRestartIsFinishedOnOpen) {

@@ -20,6 +20,7 @@
 #include "spate/common/clock.h"
 #include "spate/common/log.h"
 #include "spate/common/rng.h"
+#include "spate/raft/wire.h"
 #include "spate/storage/mem_fs.h"
 
 #include "support/batches.h"
@@ -66,6 +67,14 @@ class PartitionReplication : public ::testing::Test {
       return;
     }
     ++delivered_;
+    // Through the wire codec, as the transport sends it: a message it would
+    // refuse (a negative term, say) fails the test here.
+    auto decoded = raft::decode_message(raft::encode_message(m), raft::WireLimits{});
+    if (!decoded) {
+      ADD_FAILURE() << "a raft message the wire refuses: " << decoded.error();
+      return;
+    }
+    m = std::move(*decoded);
     asio::post(io_, [this, to, m = std::move(m)]() mutable {
       if (nodes_[to]) nodes_[to]->step(std::move(m));
     });
