@@ -86,7 +86,8 @@ class Run:
             raise RuntimeError(f"the cluster did not come up (CreateTopics answered {code})")
         tag = f"s{self.args.seed}"
         self.producers = [workload.ProducerWorker(i, self.cluster.bootstrap, TOPIC, PARTITIONS,
-                                                  self.args.rate, tag)
+                                                  self.args.rate, tag,
+                                                  os.path.join(self.workdir, f"producer-{i}.log"))
                           for i in range(self.args.producers)]
         kinds = list(workload.CONSUMER_KINDS.values())
         self.consumers = [kinds[i % len(kinds)](i, self.cluster.bootstrap, TOPIC, PARTITIONS,
@@ -195,8 +196,9 @@ class Run:
             unavailable.append("after the last fault")
         acked, hws, final, incomplete, conflicts = self.finish()
         self.check_crashes()
-        checks.judge(acked, self.sent_values(), {w.idx: w.polls for w in self.consumers}, final,
-                     conflicts, incomplete, self.records, 2 * self.election_s, report)
+        checks.judge(acked, self.sent_values(), {w.idx: w.polls for w in self.consumers},
+                     {w.idx: w.starts for w in self.consumers}, final, conflicts, incomplete,
+                     self.records, 2 * self.election_s, report)
         report.add("partitions without a serving leader 60 s after a fault", len(unavailable),
                    unavailable)
         report.add("brokers that died on their own", len(self.crashes), self.crashes)

@@ -61,10 +61,11 @@ class Report:
         return {k: v for k, v in self.counts.items() if v}
 
 
-def judge(acked, sent_values, polls, final, final_conflicts, incomplete, records, election_bound,
-          report):
+def judge(acked, sent_values, polls, starts, final, final_conflicts, incomplete, records,
+          election_bound, report):
     """acked: value -> (partition, offset); sent_values(value) -> bool (was it
     ever produced); polls: {consumer: [(generation, p, offset, value, t)]};
+    starts: {consumer: {generation: {p: offset assigned at}}};
     final: {p: {offset: value}}; records: the fault records."""
     # Every (partition, offset) -> values, every value -> places, from all sources.
     at = defaultdict(set)
@@ -103,16 +104,23 @@ def judge(acked, sent_values, polls, final, final_conflicts, incomplete, records
     report.add("values never written", len(phantom), phantom)
     report.add("partitions not read to the high watermark", len(incomplete), incomplete)
 
-    backwards = []
+    backwards, stale = [], []
     for consumer, rows in polls.items():
-        last = {}
+        last, seen = {}, defaultdict(int)
         for gen, p, o, v, _ in rows:
             key = (gen, p)
+            seen[key] += 1
             if key in last and o <= last[key]:
-                backwards.append(f"consumer {consumer} partition {p}: {last[key]} then {o} "
-                                 f"(generation {gen})")
+                start = starts.get(consumer, {}).get(gen, {}).get(p, 0)
+                text = (f"consumer {consumer} partition {p}: {last[key]} then {o} "
+                        f"(generation {gen}, assigned at {start})")
+                # One record of the previous assignment delivered first, then
+                # the new one from its start: the client's, not a broker's doing.
+                (stale if gen > 0 and seen[key] == 2 and o >= start else backwards).append(text)
             last[key] = o
     report.add("consumers going backwards (no reassignment)", len(backwards), backwards)
+    report.info["a record of the previous assignment delivered after a reassignment"] = (
+        len(stale), stale[:5])
 
     slow = [(r["fault"], p, g) for r in records for p, g, how in r["gaps"]
             if how == "kill" and (g is None or g > election_bound)]

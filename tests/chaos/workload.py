@@ -8,6 +8,7 @@ CONSUMER_KINDS is the consumer-kind table: "assign" consumers today; group
 consumers (subscribe()) are to be added there once consumer groups run on
 the cluster, with a `generation` bump on every rebalance so the
 monotonicity check restarts where Kafka allows it."""
+import logging
 import random
 import threading
 import time
@@ -25,8 +26,9 @@ class ProducerWorker:
 
     MAX_QUEUED = 4000
 
-    def __init__(self, idx, bootstrap, topic, partitions, rate, tag):
+    def __init__(self, idx, bootstrap, topic, partitions, rate, tag, log_path=None):
         self.idx = idx
+        self.log_path = log_path
         self.bootstrap = bootstrap
         self.topic = topic
         self.partitions = partitions
@@ -51,11 +53,23 @@ class ProducerWorker:
         self.acked[value] = (msg.partition(), msg.offset(), time.monotonic())
 
     def _make(self):
-        return Producer(quiet({
+        conf = quiet({
             "bootstrap.servers": self.bootstrap, "enable.idempotence": True, "acks": "all",
             "message.timeout.ms": 60000, "request.timeout.ms": 5000, "linger.ms": 5,
             "retry.backoff.ms": 100, "reconnect.backoff.max.ms": 500,
-            "topic.metadata.refresh.interval.ms": 1000}))
+            "topic.metadata.refresh.interval.ms": 1000})
+        if self.log_path:
+            # librdkafka's idempotence events (producer id, epoch bumps and
+            # why, sequence errors) to a file, to explain a duplicate.
+            log = logging.getLogger(f"chaos-producer-{self.idx}")
+            if not log.handlers:
+                handler = logging.FileHandler(self.log_path)
+                handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+                log.addHandler(handler)
+                log.setLevel(logging.DEBUG)
+                log.propagate = False
+            conf.update({"debug": "eos", "log_level": 7, "logger": log})
+        return Producer(conf)
 
     def _run(self):
         producer = self._make()
@@ -63,11 +77,11 @@ class ProducerWorker:
         next_at = time.monotonic()
         # Bounded: until stop() (the driver's deadline), then flush (bounded).
         while not self.stop.is_set():
-            if len(producer) >= self.MAX_QUEUED or time.monotonic() < next_at:
-                producer.poll(0.01)
-                continue
             value = f"{self.tag}-p{self.idx}-{self.sent}"
             try:
+                if len(producer) >= self.MAX_QUEUED or time.monotonic() < next_at:
+                    producer.poll(0.01)  # raises a fatal error too
+                    continue
                 producer.produce(self.topic, value=value.encode(),
                                  partition=self.sent % self.partitions, on_delivery=self._on_delivery)
             except BufferError:
@@ -75,9 +89,14 @@ class ProducerWorker:
                 continue
             except KafkaException as e:
                 if e.args and e.args[0].fatal():
-                    # Fenced for good: journaled; a new producer takes over.
+                    # Fenced for good: journaled; a new producer takes over
+                    # (what the old one held is reported failed by its purge).
                     self.fatal.append(str(e))
-                    producer.flush(10)
+                    try:
+                        producer.purge()
+                        producer.poll(0)
+                    except KafkaException:
+                        pass
                     producer = self._make()
                 else:
                     # Refused before it was queued (e.g. the topic unknown while
@@ -90,7 +109,11 @@ class ProducerWorker:
             if next_at < time.monotonic() - 1:
                 next_at = time.monotonic()  # after a stall, no burst
             producer.poll(0)
-        self.unresolved = producer.flush(90)
+        try:
+            self.unresolved = producer.flush(90)
+        except KafkaException as e:
+            self.fatal.append(str(e))
+            self.unresolved = len(producer)
 
     def start(self):
         self.thread.start()
@@ -117,6 +140,7 @@ class AssignConsumer:
         self.polls = []   # (generation, partition, offset, value, monotonic time)
         self.errors = []  # non-retriable errors seen
         self.generation = 0
+        self.starts = {0: {}}  # generation -> {partition: offset assigned at}
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True, name=f"consumer-{idx}")
 
@@ -147,6 +171,7 @@ class AssignConsumer:
                 if time.monotonic() >= reassign_at:
                     self.generation += 1
                     starts = {p: self.rng.randint(0, o) for p, o in last.items()}
+                    self.starts[self.generation] = starts
                     consumer.unassign()
                     self._assign(consumer, starts)
                     reassign_at = time.monotonic() + self.rng.uniform(*self.REASSIGN_EVERY)
