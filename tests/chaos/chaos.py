@@ -198,7 +198,7 @@ class Run:
         self.check_crashes()
         checks.judge(acked, self.sent_values(), {w.idx: w.polls for w in self.consumers},
                      {w.idx: w.starts for w in self.consumers}, final, conflicts, incomplete,
-                     self.records, 2 * self.election_s, report)
+                     self.records, self.args.leader_bound * self.election_s, report)
         report.add("partitions without a serving leader 60 s after a fault", len(unavailable),
                    unavailable)
         report.add("brokers that died on their own", len(self.crashes), self.crashes)
@@ -272,6 +272,8 @@ def main():
     ap.add_argument("--producers", type=int, default=2)
     ap.add_argument("--consumers", type=int, default=2)
     ap.add_argument("--keep", action="store_true", help="keep the data and logs")
+    ap.add_argument("--leader-bound", type=float, default=2.0,
+                    help="a leader kill must see a new leader within this many election timeouts")
     args = ap.parse_args()
     if args.seed is None:
         args.seed = random.SystemRandom().randrange(1 << 30)
