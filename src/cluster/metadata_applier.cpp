@@ -21,17 +21,37 @@ bool assigned_here(const TopicMeta& t, NodeId self) {
   return false;
 }
 
+bool valid_port(const HostPort& a) { return a.port > 0 && a.port <= 65535; }
+
 }  // namespace
+
+std::map<NodeId, HostPort> peer_addresses(NodeId self,
+                                          const std::map<NodeId, BrokerRegistration>& registered,
+                                          const std::map<NodeId, HostPort>& seeds) {
+  std::map<NodeId, HostPort> out;
+  for (const auto& [id, b] : registered) {
+    if (id == self) continue;
+    // A voter is reached the way the operator said: its registration carries
+    // the address it gave itself, which is not necessarily this broker's
+    // route to it.
+    const auto seed = seeds.find(id);
+    const HostPort& address = seed != seeds.end() ? seed->second : b.cluster;
+    if (valid_port(address)) out.emplace(id, address);
+  }
+  return out;
+}
 
 MetadataApplier::MetadataApplier(Controller& controller, PartitionManager& partitions,
                                  Transport* transport, const Clock& clock,
-                                 asio::any_io_executor shard, std::chrono::milliseconds interval)
+                                 asio::any_io_executor shard, std::map<NodeId, HostPort> seeds,
+                                 std::chrono::milliseconds interval)
     : controller_(controller),
       partitions_(partitions),
       transport_(transport),
       clock_(clock),
       shard_(std::move(shard)),
-      interval_(interval) {}
+      interval_(interval),
+      seeds_(std::move(seeds)) {}
 
 void MetadataApplier::start() {
   running_ = true;
@@ -78,19 +98,18 @@ awaitable<void> MetadataApplier::pass() {
 
 void MetadataApplier::update_peers() {
   if (transport_ == nullptr) return;
-  const NodeId self = controller_.config().self;
-  for (const auto& [id, b] : controller_.state().brokers()) {
-    if (id == self || b.cluster.port <= 0 || b.cluster.port > 65535) continue;
+  const auto wanted =
+      peer_addresses(controller_.config().self, controller_.state().brokers(), seeds_);
+  for (const auto& [id, address] : wanted) {
     auto it = peers_.find(id);
-    if (it != peers_.end() && it->second == b.cluster) continue;
-    if (auto s =
-            transport_->set_peer(id, b.cluster.host, static_cast<std::uint16_t>(b.cluster.port));
+    if (it != peers_.end() && it->second == address) continue;
+    if (auto s = transport_->set_peer(id, address.host, static_cast<std::uint16_t>(address.port));
         !s) {
-      logger()->warn("cannot add node {} at {}:{} as a peer: {}", id, b.cluster.host,
-                     b.cluster.port, s.error());
+      logger()->warn("cannot add node {} at {}:{} as a peer: {}", id, address.host, address.port,
+                     s.error());
       continue;
     }
-    peers_[id] = b.cluster;
+    peers_[id] = address;
   }
 }
 

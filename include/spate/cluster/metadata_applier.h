@@ -8,7 +8,10 @@
 //   - a cluster topic held here that the metadata no longer has (its id is
 //     below next_topic_id, so its creation and deletion were both applied)
 //     is deleted; one the metadata has not reached yet is left alone;
-//   - every registered broker is a transport peer at its cluster address;
+//   - every registered broker is a transport peer: at the address this
+//     broker's --seeds gives it if it is one of them (the operator's route to
+//     the voters, which may differ from the address the broker registered:
+//     a proxy, a NAT), otherwise at its registered cluster address;
 //   - each partition this broker leads (confirmed) reports its leader and
 //     epoch to the controller when the metadata records another, so that any
 //     broker's Metadata answer names the leader.
@@ -28,10 +31,20 @@
 
 namespace spate::cluster {
 
+// The transport peers this broker should have: every registered broker but
+// `self` with a valid cluster port, at its address in `seeds` (this broker's
+// --seeds) if it is there, else at its registered cluster address.
+[[nodiscard]] std::map<NodeId, HostPort> peer_addresses(
+    NodeId self, const std::map<NodeId, BrokerRegistration>& registered,
+    const std::map<NodeId, HostPort>& seeds);
+
 class MetadataApplier {
  public:
+  // `seeds`: this broker's --seeds (node -> cluster address); those brokers
+  // keep these addresses as peers (peer_addresses).
   MetadataApplier(Controller& controller, PartitionManager& partitions, Transport* transport,
                   const Clock& clock, asio::any_io_executor shard,
+                  std::map<NodeId, HostPort> seeds = {},
                   std::chrono::milliseconds interval = std::chrono::milliseconds(200));
   MetadataApplier(const MetadataApplier&) = delete;
   MetadataApplier& operator=(const MetadataApplier&) = delete;
@@ -60,6 +73,7 @@ class MetadataApplier {
   const Clock& clock_;
   asio::any_io_executor shard_;
   std::chrono::milliseconds interval_;
+  std::map<NodeId, HostPort> seeds_;  // this broker's --seeds
   std::map<NodeId, HostPort> peers_;  // as last given to the transport
   // The last leader report proposed per partition (term, in-sync replicas):
   // a refused report is not proposed again until something changes.

@@ -5,6 +5,7 @@
 // partitions (docs/cluster.md, "A broker in a cluster").
 
 #include <algorithm>
+#include <map>
 
 #include "node.h"
 
@@ -89,8 +90,13 @@ void Node::start_cluster() {
   shard_.call([this] {
     controller_->set_advertised(
         cluster::HostPort{broker_->config().advertised_host, broker_->config().advertised_port});
+    // The seeds keep their --seeds addresses as peers (docs/cluster.md).
+    std::map<NodeId, cluster::HostPort> seeds;
+    for (const auto& s : seeds_) {
+      seeds.emplace(NodeId(s.id), cluster::HostPort{s.address.host, s.address.port});
+    }
     applier_ = std::make_unique<cluster::MetadataApplier>(
-        *controller_, *partitions_, transport_.get(), clock_, shard_.executor());
+        *controller_, *partitions_, transport_.get(), clock_, shard_.executor(), std::move(seeds));
     transport_->start();
     controller_->start();
     applier_->start();

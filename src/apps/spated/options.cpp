@@ -65,7 +65,8 @@ Parsed parse_options(int argc, char** argv) {
   add(app, c.admin_listen, "admin-listen", "HTTP listener for /metrics and /health, HOST:PORT");
   add(app, c.seeds, "seeds",
       "controller voters, ID@HOST:PORT,... by cluster address, this node among them (default: "
-      "this node alone, a single-node broker)");
+      "this node alone, a single-node broker); this broker reaches the other voters at these "
+      "addresses, whatever address they registered (a proxy or NAT may stand in between)");
   add(app, c.log_level, "log-level", "trace, debug, info, warn, error or critical");
   add(app, c.ready_file, "ready-file", "file written once the broker serves (for tests)");
   add(app, c.auto_create_topics, "auto-create-topics",

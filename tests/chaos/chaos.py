@@ -1,0 +1,302 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
+"""The chaos test of issue 15 (docs/testing.md, "Chaos"): three spated
+brokers on 127.0.0.1 whose inter-broker connections all pass through
+userspace proxies (proxy.py), a topic of 6 partitions with replication
+factor 3, idempotent acks=all producers and assign consumers journaling
+everything, while the faults of faults.FAULTS rotate; then every cut is
+healed, every broker restarted, a final read, and the checks of checks.py.
+Prints a summary; exits 1 naming each violated check.
+
+Usage: chaos.py SPATED [--faults N] [--seed S] [--keep]"""
+import argparse
+import os
+import random
+import re
+import shutil
+import signal
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+
+from confluent_kafka import Consumer, TopicPartition  # noqa: E402
+
+import brokers  # noqa: E402
+import checks  # noqa: E402
+import faults  # noqa: E402
+import kafka_raw  # noqa: E402
+import proxy  # noqa: E402
+import workload  # noqa: E402
+
+TOPIC = "chaos"
+PARTITIONS = 6
+
+
+def election_timeout_s():
+    """ReplicaContext::election_ticks x the node's tick period, read from the
+    sources so the bound follows them."""
+    ticks = re.search(r"int election_ticks = (\d+);",
+                      open(os.path.join(ROOT, "include/spate/cluster/partition_manager.h")).read())
+    tick = re.search(r"kTickPeriod = std::chrono::milliseconds\((\d+)\)",
+                     open(os.path.join(ROOT, "src/apps/spated/node.cpp")).read())
+    if not ticks or not tick:
+        raise RuntimeError("cannot find election_ticks or kTickPeriod in the sources")
+    return int(ticks.group(1)) * int(tick.group(1)) / 1000.0
+
+
+class Run:
+    def __init__(self, args):
+        self.args = args
+        self.t_start = time.monotonic()
+        self.rng = random.Random(args.seed)
+        self.election_s = election_timeout_s()
+        self.workdir = tempfile.mkdtemp(prefix="spate-chaos-")
+        self.cluster = brokers.Cluster(args.spated, self.workdir, proxy.Mesh)
+        self.ctx = faults.Ctx(self.cluster, TOPIC, PARTITIONS, self.rng, self.election_s, self.say)
+        self.producers, self.consumers, self.records = [], [], []
+        self.crashes = []
+
+    def say(self, message):
+        print(f"[{time.monotonic() - self.t_start:7.2f}] {message}", flush=True)
+
+    def wait(self, what, check, timeout, step=0.1):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if check():
+                return True
+            time.sleep(step)
+        self.say(f"timed out after {timeout:.0f} s waiting for {what}")
+        return False
+
+    def setup(self):
+        self.cluster.start_all()
+        ok = self.wait("three registered brokers", lambda: all(
+            (md := self.ctx.view(b)) is not None and len(md.brokers) == 3
+            for b in self.cluster.brokers), 30)
+        code = None
+        deadline = time.monotonic() + 30
+        while ok and code not in (0, 36) and time.monotonic() < deadline:
+            code = kafka_raw.create_topic(self.cluster.brokers[0].client_port, TOPIC, PARTITIONS, 3,
+                                          10000)
+        if not ok or code not in (0, 36) or not self.wait("leaders", self.ctx.all_led, 30):
+            raise RuntimeError(f"the cluster did not come up (CreateTopics answered {code})")
+        tag = f"s{self.args.seed}"
+        self.producers = [workload.ProducerWorker(i, self.cluster.bootstrap, TOPIC, PARTITIONS,
+                                                  self.args.rate, tag,
+                                                  os.path.join(self.workdir, f"producer-{i}.log"))
+                          for i in range(self.args.producers)]
+        kinds = list(workload.CONSUMER_KINDS.values())
+        self.consumers = [kinds[i % len(kinds)](i, self.cluster.bootstrap, TOPIC, PARTITIONS,
+                                                self.rng) for i in range(self.args.consumers)]
+        for w in self.producers + self.consumers:
+            w.start()
+
+    def check_crashes(self):
+        for b in self.cluster.brokers:
+            code = b.exited_unexpectedly()
+            if code is not None:
+                self.crashes.append(f"broker {b.id} exited {code}: {b.log_tail(1500)}")
+                self.say(f"broker {b.id} exited on its own ({code}); restarting it")
+                b.proc = None
+
+    def restore(self):
+        """Heals every cut, resumes and restarts every broker, waits for leaders."""
+        self.cluster.mesh.heal_all()
+        for b in self.cluster.brokers:
+            b.resume()
+        self.check_crashes()
+        self.cluster.start_all()
+        t0 = time.monotonic()
+        led = self.wait("every partition to have a serving leader", self.ctx.all_led, 60, 0.05)
+        return led, time.monotonic() - t0
+
+    def run_faults(self):
+        names = list(faults.FAULTS)
+        order = []
+        for i in range(self.args.faults):
+            if i % len(names) == 0:
+                cycle = names[:]
+                self.rng.shuffle(cycle)
+                order += cycle
+        unavailable = []
+        for i, name in enumerate(order[:self.args.faults]):
+            t0 = time.monotonic()
+            try:
+                record = faults.FAULTS[name](self.ctx)
+            except RuntimeError as e:  # a broker that would not start again
+                self.crashes.append(f"fault {i} ({name}): {e}")
+                record = faults._record(name, notes=[str(e).splitlines()[0]])
+            led, recovered = self.restore()
+            record["seconds"] = time.monotonic() - t0
+            record["recovered"] = recovered
+            if not led:
+                unavailable.append(f"after fault {i} ({name})")
+            gaps = ", ".join(f"p{p} {'none' if g is None else f'{g:.2f}s'} ({how})"
+                             for p, g, how in record["gaps"])
+            self.say(f"fault {i + 1}/{self.args.faults} {name}: {record['details']}"
+                     f"{'; ' + '; '.join(record['notes']) if record['notes'] else ''}"
+                     f"{'; new leaders ' + gaps if gaps else ''}; "
+                     f"{record['seconds']:.1f} s, leaders again {recovered:.2f} s after restore")
+            self.records.append(record)
+            time.sleep(self.rng.uniform(0.5, 1.5))
+        return unavailable
+
+    def finish(self):
+        """Producers flushed, consumers caught up, high watermarks, final read."""
+        time.sleep(1.0)
+        for w in self.producers:
+            w.finish()
+        acked = {}
+        for w in self.producers:
+            acked.update({v: (p, o) for v, (p, o, _) in w.acked.items()})
+        for r in self.records:
+            for value, p, err, offset, *_ in r["probes"]:
+                if err == 0:
+                    acked[value] = (p, offset)
+        c = Consumer(workload.quiet({"bootstrap.servers": self.cluster.bootstrap,
+                                     "group.id": "chaos-hw"}))
+        hws = {p: c.get_watermark_offsets(TopicPartition(TOPIC, p), timeout=10)[1]
+               for p in range(PARTITIONS)}
+        c.close()
+        # Consumers see everything acknowledged (bounded), then stop.
+        wanted = set(acked)
+        self.wait("consumers to see every acknowledged record", lambda: all(
+            wanted <= {row[3] for row in w.polls} for w in self.consumers), 30, 0.5)
+        for w in self.consumers:
+            w.finish()
+        final, incomplete, conflicts = workload.final_read(self.cluster.bootstrap, TOPIC,
+                                                           PARTITIONS, hws)
+        return acked, hws, final, incomplete, conflicts
+
+    def sent_values(self):
+        sent = {w.idx: w.sent for w in self.producers}
+        probes = {pr[0] for r in self.records for pr in r["probes"]}
+        tag = f"s{self.args.seed}"
+
+        def was_sent(value):
+            m = checks.VALUE.match(value)
+            if m:
+                return m["tag"] == tag and int(m["seq"]) < sent.get(int(m["idx"]), 0)
+            return value in probes
+        return was_sent
+
+    def main(self):
+        report = checks.Report()
+        self.say(f"seed {self.args.seed}, {self.args.faults} faults, election timeout "
+                 f"{self.election_s:.1f} s, data in {self.workdir}")
+        self.setup()
+        time.sleep(2.0)
+        unavailable = self.run_faults()
+        led, _ = self.restore()
+        if not led:
+            unavailable.append("after the last fault")
+        acked, hws, final, incomplete, conflicts = self.finish()
+        self.check_crashes()
+        checks.judge(acked, self.sent_values(), {w.idx: w.polls for w in self.consumers},
+                     {w.idx: w.starts for w in self.consumers}, final, conflicts, incomplete,
+                     self.records, self.args.leader_bound * self.election_s, report)
+        report.add("partitions without a serving leader 60 s after a fault", len(unavailable),
+                   unavailable)
+        report.add("brokers that died on their own", len(self.crashes), self.crashes)
+        report.add("idempotent producers' fatal errors", sum(len(w.fatal) for w in self.producers),
+                   [e for w in self.producers for e in w.fatal])
+        dirs = [b.data_dir for b in self.cluster.brokers]
+        self.wait("identical replica logs below the high watermark", lambda: not (
+            checks.replica_divergence(dirs, TOPIC, PARTITIONS, hws)), 30, 0.5)
+        divergent = checks.replica_divergence(dirs, TOPIC, PARTITIONS, hws)
+        report.add("replica logs differing below the high watermark", len(divergent), divergent)
+        stopped = [(b.id, b.terminate()) for b in self.cluster.brokers]
+        bad_stop = [f"broker {i} exited {code}" for i, code in stopped if code != 0]
+        report.add("brokers not stopping cleanly on SIGTERM at the end", len(bad_stop), bad_stop)
+        self.summary(report, acked, hws, final)
+        return report
+
+    def summary(self, report, acked, hws, final):
+        print("\n==== chaos summary", flush=True)
+        by_kind = {}
+        for r in self.records:
+            by_kind.setdefault(r["fault"], []).append(r)
+        for name, rs in sorted(by_kind.items()):
+            gaps = [g for r in rs for _, g, how in r["gaps"] if g is not None and how == "kill"]
+            other = [g for r in rs for _, g, how in r["gaps"] if g is not None and how != "kill"]
+            probes = sum(len(r["probes"]) for r in rs)
+            line = f"  {name:26} x{len(rs):3}  mean {sum(r['seconds'] for r in rs) / len(rs):5.1f} s"
+            if gaps:
+                line += f"; kill->leader max {max(gaps):.2f} s mean {sum(gaps) / len(gaps):.2f} s"
+            if other:
+                line += f"; other->leader max {max(other):.2f} s"
+            if probes:
+                line += f"; {probes} pinned produces"
+            print(line)
+        sent = sum(w.sent for w in self.producers)
+        failed = sum(len(w.failed) for w in self.producers)
+        unresolved = sum(w.unresolved for w in self.producers)
+        polled = sum(len(w.polls) for w in self.consumers)
+        records = sum(len(v) for v in final.values())
+        by_producers = sum(len(w.acked) for w in self.producers)
+        refused = sum(w.refused for w in self.producers)
+        print(f"  produced {sent}, acknowledged {by_producers} (+{len(acked) - by_producers} pinned "
+              f"probes), failed {failed}, unresolved {unresolved}, refused locally {refused}; polled {polled} records by {len(self.consumers)} consumers "
+              f"({sum(w.generation for w in self.consumers)} reassignments); final read "
+              f"{records} records, high watermarks {[hws[p] for p in range(PARTITIONS)]}")
+        print(f"  run time {time.monotonic() - self.t_start:.0f} s, seed {self.args.seed}")
+        for name, (n, examples) in report.info.items():
+            print(f"  info {n:6}  {name}")
+            for e in examples:
+                print(f"             e.g. {e}")
+        for check, n in report.counts.items():
+            print(f"  {'FAIL' if n else 'ok  '} {n:6}  {check}")
+            for e in report.examples[check]:
+                print(f"             e.g. {e}")
+
+    def close(self, keep):
+        for w in self.producers + self.consumers:
+            w.stop.set()
+        self.cluster.close()
+        if keep:
+            print(f"chaos: data and broker logs kept in {self.workdir}")
+        else:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("spated", nargs="?", default=os.path.join(ROOT, "build", "bin", "spated"))
+    ap.add_argument("--faults", type=int, default=10)
+    ap.add_argument("--seed", type=int, default=None)
+    ap.add_argument("--rate", type=float, default=150.0, help="records/s per producer")
+    ap.add_argument("--producers", type=int, default=2)
+    ap.add_argument("--consumers", type=int, default=2)
+    ap.add_argument("--keep", action="store_true", help="keep the data and logs")
+    ap.add_argument("--leader-bound", type=float, default=2.0,
+                    help="a leader kill must see a new leader within this many election timeouts")
+    args = ap.parse_args()
+    if args.seed is None:
+        args.seed = random.SystemRandom().randrange(1 << 30)
+    run = Run(args)
+    failed = True
+
+    def on_term(signum, _frame):
+        raise SystemExit(f"chaos: stopped by signal {signum}")
+    signal.signal(signal.SIGTERM, on_term)
+    try:
+        report = run.main()
+        violations = report.violations()
+        failed = bool(violations)
+        if failed:
+            print("chaos: FAILED: " + "; ".join(f"{k}: {v}" for k, v in violations.items()))
+            for b in run.cluster.brokers:
+                print(f"---- broker {b.id} log (tail) ----\n{b.log_tail(3000)}")
+        else:
+            print("chaos: OK")
+    finally:
+        run.close(args.keep or failed)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,225 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The chaos test's clients, each on its own thread with its own journal:
+idempotent producers (confluent-kafka, acks=all) writing unique values and
+journaling every acknowledgement (value -> partition, offset), and
+consumers journaling every (partition, offset, value) they poll.
+
+CONSUMER_KINDS is the consumer-kind table: "assign" consumers today; group
+consumers (subscribe()) are to be added there once consumer groups run on
+the cluster, with a `generation` bump on every rebalance so the
+monotonicity check restarts where Kafka allows it."""
+import logging
+import random
+import threading
+import time
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+
+
+def quiet(conf):
+    return dict(conf, log_level=0)
+
+
+class ProducerWorker:
+    """Unique values "<tag>-p<idx>-<seq>", partitions round robin, at `rate`
+    records per second, in flight at most MAX_QUEUED."""
+
+    MAX_QUEUED = 4000
+
+    def __init__(self, idx, bootstrap, topic, partitions, rate, tag, log_path=None):
+        self.idx = idx
+        self.log_path = log_path
+        self.bootstrap = bootstrap
+        self.topic = topic
+        self.partitions = partitions
+        self.rate = rate
+        self.tag = tag
+        self.acked = {}     # value -> (partition, offset, monotonic time)
+        self.failed = {}    # value -> error text (indeterminate: may or may not be stored)
+        self.sent = 0
+        self.fatal = []     # fatal producer errors (idempotence broken)
+        self.unresolved = 0
+        self.refused = 0    # produce() calls refused locally (not sent)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True, name=f"producer-{idx}")
+
+    def _on_delivery(self, err, msg):
+        value = msg.value().decode()
+        if err is not None:
+            self.failed[value] = str(err)
+            if err.fatal():
+                self.fatal.append(str(err))
+            return
+        self.acked[value] = (msg.partition(), msg.offset(), time.monotonic())
+
+    def _make(self):
+        conf = quiet({
+            "bootstrap.servers": self.bootstrap, "enable.idempotence": True, "acks": "all",
+            "message.timeout.ms": 60000, "request.timeout.ms": 5000, "linger.ms": 5,
+            "retry.backoff.ms": 100, "reconnect.backoff.max.ms": 500,
+            "topic.metadata.refresh.interval.ms": 1000})
+        if self.log_path:
+            # librdkafka's idempotence events (producer id, epoch bumps and
+            # why, sequence errors) to a file, to explain a duplicate.
+            log = logging.getLogger(f"chaos-producer-{self.idx}")
+            if not log.handlers:
+                handler = logging.FileHandler(self.log_path)
+                handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+                log.addHandler(handler)
+                log.setLevel(logging.DEBUG)
+                log.propagate = False
+            conf.update({"debug": "eos", "log_level": 7, "logger": log})
+        return Producer(conf)
+
+    def _run(self):
+        producer = self._make()
+        period = 1.0 / self.rate
+        next_at = time.monotonic()
+        # Bounded: until stop() (the driver's deadline), then flush (bounded).
+        while not self.stop.is_set():
+            value = f"{self.tag}-p{self.idx}-{self.sent}"
+            try:
+                if len(producer) >= self.MAX_QUEUED or time.monotonic() < next_at:
+                    producer.poll(0.01)  # raises a fatal error too
+                    continue
+                producer.produce(self.topic, value=value.encode(),
+                                 partition=self.sent % self.partitions, on_delivery=self._on_delivery)
+            except BufferError:
+                producer.poll(0.05)
+                continue
+            except KafkaException as e:
+                if e.args and e.args[0].fatal():
+                    # Fenced for good: journaled; a new producer takes over
+                    # (what the old one held is reported failed by its purge).
+                    self.fatal.append(str(e))
+                    try:
+                        producer.purge()
+                        producer.poll(0)
+                    except KafkaException:
+                        pass
+                    producer = self._make()
+                else:
+                    # Refused before it was queued (e.g. the topic unknown while
+                    # every broker is down): not sent; tried again.
+                    self.refused += 1
+                    producer.poll(0.05)
+                continue
+            self.sent += 1
+            next_at += period
+            if next_at < time.monotonic() - 1:
+                next_at = time.monotonic()  # after a stall, no burst
+            producer.poll(0)
+        try:
+            self.unresolved = producer.flush(90)
+        except KafkaException as e:
+            self.fatal.append(str(e))
+            self.unresolved = len(producer)
+
+    def start(self):
+        self.thread.start()
+
+    def finish(self):
+        self.stop.set()
+        self.thread.join(120)
+
+
+class AssignConsumer:
+    """assign() to every partition from offset 0; now and then re-assigns each
+    partition at a random offset it has already read past (a new
+    `generation`: offsets may go back there, nowhere else)."""
+
+    kind = "assign"
+    REASSIGN_EVERY = (10.0, 25.0)  # seconds, drawn uniformly
+
+    def __init__(self, idx, bootstrap, topic, partitions, rng):
+        self.idx = idx
+        self.bootstrap = bootstrap
+        self.topic = topic
+        self.partitions = partitions
+        self.rng = random.Random(rng.random())
+        self.polls = []   # (generation, partition, offset, value, monotonic time)
+        self.errors = []  # non-retriable errors seen
+        self.generation = 0
+        self.starts = {0: {}}  # generation -> {partition: offset assigned at}
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True, name=f"consumer-{idx}")
+
+    def _assign(self, consumer, starts):
+        consumer.assign([TopicPartition(self.topic, p, starts.get(p, 0))
+                         for p in range(self.partitions)])
+
+    def _run(self):
+        consumer = Consumer(quiet({
+            "bootstrap.servers": self.bootstrap, "group.id": f"chaos-assign-{self.idx}",
+            "enable.auto.commit": False, "auto.offset.reset": "earliest",
+            "enable.partition.eof": False, "fetch.wait.max.ms": 100,
+            "topic.metadata.refresh.interval.ms": 1000, "reconnect.backoff.max.ms": 500}))
+        last = {}
+        self._assign(consumer, {})
+        reassign_at = time.monotonic() + self.rng.uniform(*self.REASSIGN_EVERY)
+        try:
+            # Bounded: until stop().
+            while not self.stop.is_set():
+                for m in consumer.consume(500, 0.2):
+                    if m.error() is not None:
+                        if not m.error().retriable() and m.error().code() >= 0:
+                            self.errors.append(str(m.error()))
+                        continue
+                    self.polls.append((self.generation, m.partition(), m.offset(),
+                                       m.value().decode(), time.monotonic()))
+                    last[m.partition()] = m.offset()
+                if time.monotonic() >= reassign_at:
+                    self.generation += 1
+                    starts = {p: self.rng.randint(0, o) for p, o in last.items()}
+                    self.starts[self.generation] = starts
+                    consumer.unassign()
+                    self._assign(consumer, starts)
+                    reassign_at = time.monotonic() + self.rng.uniform(*self.REASSIGN_EVERY)
+        finally:
+            consumer.close()
+
+    def start(self):
+        self.thread.start()
+
+    def finish(self):
+        self.stop.set()
+        self.thread.join(30)
+
+
+# The consumer-kind table: kind -> class(idx, bootstrap, topic, partitions, rng).
+# A group consumer ("subscribe") goes here once groups run on the cluster.
+CONSUMER_KINDS = {"assign": AssignConsumer}
+
+
+def final_read(bootstrap, topic, partitions, high_watermarks, timeout=60.0):
+    """Every record of every partition from offset 0 to its high watermark:
+    ({partition: {offset: value}}, the partitions not read to the end,
+    [(partition, offset, value, other value)] read twice differently)."""
+    consumer = Consumer(quiet({
+        "bootstrap.servers": bootstrap, "group.id": "chaos-final", "enable.auto.commit": False,
+        "auto.offset.reset": "earliest", "enable.partition.eof": True}))
+    seen = {p: {} for p in range(partitions)}
+    conflicts = []
+    done = {p for p in range(partitions) if high_watermarks[p] <= 0}
+    consumer.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
+    deadline = time.monotonic() + timeout
+    try:
+        while len(done) < partitions and time.monotonic() < deadline:
+            for m in consumer.consume(1000, 0.5):
+                p = m.partition()
+                if m.error() is not None:
+                    # EOF: the end of what the leader has (the high watermark);
+                    # empty batches (no-ops) at the end leave no record to see.
+                    if (m.error().code() == KafkaError._PARTITION_EOF
+                            and m.offset() >= high_watermarks[p]):
+                        done.add(p)
+                    continue
+                value = m.value().decode()
+                if m.offset() in seen[p] and seen[p][m.offset()] != value:
+                    conflicts.append((p, m.offset(), value, seen[p][m.offset()]))
+                seen[p][m.offset()] = value
+                if m.offset() + 1 >= high_watermarks[p]:
+                    done.add(p)
+    finally:
+        consumer.close()
+    return seen, sorted(set(range(partitions)) - done), conflicts
