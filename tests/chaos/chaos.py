@@ -37,7 +37,10 @@ PARTITIONS = 6
 
 
 def election_timeout_s():
-    """ReplicaContext::election_ticks x the node's tick period, read from the
+    """The election timeout: a follower campaigns after a randomized
+    [election_ticks, 2 x election_ticks) ticks without a leader
+    (raft::Replica::reset_timers), so its upper end, 2 x
+    ReplicaContext::election_ticks x the node's tick period, read from the
     sources so the bound follows them."""
     ticks = re.search(r"int election_ticks = (\d+);",
                       open(os.path.join(ROOT, "include/spate/cluster/partition_manager.h")).read())
@@ -45,7 +48,7 @@ def election_timeout_s():
                      open(os.path.join(ROOT, "src/apps/spated/node.cpp")).read())
     if not ticks or not tick:
         raise RuntimeError("cannot find election_ticks or kTickPeriod in the sources")
-    return int(ticks.group(1)) * int(tick.group(1)) / 1000.0
+    return 2 * int(ticks.group(1)) * int(tick.group(1)) / 1000.0
 
 
 class Run:
