@@ -61,6 +61,7 @@ struct ControllerConfig {
   std::chrono::milliseconds call_timeout{3'000};    // a forwarded proposal or heartbeat
   std::chrono::milliseconds retry_backoff{100};     // while there is no leader
   MetadataLimits limits;
+  RaftCounters* counters = nullptr;  // the controller group's elections count too
 };
 
 // What a proposal came to: the outcome and the Raft index it was applied at.
