@@ -73,6 +73,7 @@ Status Node::open_controller() {
                                  [&](const Seed& s) { return s.id == config_.node_id; });
   // Validated by options.cpp: this node is one of the seeds.
   cc.registration.cluster = cluster::HostPort{self->address.host, self->address.port};
+  cc.counters = &raft_counters_;
   auto opened = shard_.call([&] {
     return cluster::Controller::open(*fs_, dir_->path(), clock_, shard_.executor(), shard_.disk(),
                                      transport_.get(), cc);
@@ -91,9 +92,14 @@ void Node::start_cluster() {
         cluster::HostPort{broker_->config().advertised_host, broker_->config().advertised_port});
     applier_ = std::make_unique<cluster::MetadataApplier>(
         *controller_, *partitions_, transport_.get(), clock_, shard_.executor());
+    cluster::LeaderBalanceConfig balance;
+    balance.interval = std::chrono::milliseconds(config_.leader_rebalance_interval_ms);
+    balancer_ = std::make_unique<cluster::LeaderBalancer>(*controller_, *partitions_,
+                                                          shard_.executor(), balance);
     transport_->start();
     controller_->start();
     applier_->start();
+    balancer_->start();
   });
 }
 
@@ -112,6 +118,7 @@ awaitable<void> Node::hand_over_leadership() {
 }
 
 awaitable<void> Node::stop_cluster() {
+  if (balancer_) co_await balancer_->stop();
   if (applier_) co_await applier_->stop();
   if (transport_) co_await transport_->stop();
   if (controller_) co_await controller_->close();
