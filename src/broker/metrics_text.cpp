@@ -2,6 +2,8 @@
 //
 // The Prometheus text exposition of the broker's metrics.
 
+#include <map>
+
 #include <fmt/format.h>
 
 #include "spate/broker/broker.h"
@@ -235,10 +237,19 @@ void render_cluster_metrics(const cluster::Controller& controller,
     }
   }
   std::uint64_t led = 0;
+  // Per peer over the partitions led here: the largest lag, and how many
+  // partitions it is out of sync in (bounded by the brokers, not partitions).
+  std::map<NodeId, std::pair<std::int64_t, std::uint64_t>> peers;
   if (!partitions.closing()) {
     for (const auto& [name, topic] : partitions.topics()) {
       for (const auto& p : topic.partitions) {
-        if (p && topic.id != 0 && !p->closed() && p->leader()) ++led;
+        if (!p || topic.id == 0 || p->closed() || !p->leader()) continue;
+        ++led;
+        for (const auto& f : p->followers_progress()) {
+          auto& [lag, out_of_sync] = peers[f.node];
+          lag = std::max(lag, f.lag);
+          out_of_sync += f.in_sync ? 0 : 1;
+        }
       }
     }
   }
@@ -253,6 +264,30 @@ void render_cluster_metrics(const cluster::Controller& controller,
          "gauge");
   single(out, "spate_partitions_led", "Cluster partitions this broker leads (confirmed).", led,
          "gauge");
+  line(
+      out,
+      "# HELP spate_replica_lag_offsets Largest lag (leader log end minus the follower's match) of "
+      "a peer over the partitions this broker leads.");
+  line(out, "# TYPE spate_replica_lag_offsets gauge");
+  for (const auto& [peer, v] : peers) {
+    line(out, fmt::format("spate_replica_lag_offsets{{peer=\"{}\"}} {}", peer, v.first));
+  }
+  line(out,
+       "# HELP spate_replica_out_of_sync_partitions Partitions this broker leads in which the peer "
+       "is not in sync (replica.lag.time.max.ms).");
+  line(out, "# TYPE spate_replica_out_of_sync_partitions gauge");
+  for (const auto& [peer, v] : peers) {
+    line(out,
+         fmt::format("spate_replica_out_of_sync_partitions{{peer=\"{}\"}} {}", peer, v.second));
+  }
+  if (const auto* counters = partitions.replica_context().counters; counters != nullptr) {
+    single(out, "spate_raft_elections_total",
+           "Elections this broker's replicas started (became candidates).",
+           counters->elections.load(std::memory_order_relaxed), "counter");
+    single(out, "spate_raft_leader_changes_total",
+           "Times a replica on this broker learned of a new leader (another node or term).",
+           counters->leader_changes.load(std::memory_order_relaxed), "counter");
+  }
   single(out, "spate_controller_leader", "1 if this broker leads the controller group.",
          controller.is_leader() ? 1 : 0, "gauge");
   single(out, "spate_controller_applied_index", "The controller log index this broker applied.",

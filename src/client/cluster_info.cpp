@@ -2,9 +2,13 @@
 //
 // `spate cluster info`: the cluster id, the controller, every broker (asked
 // directly, so that one that is down shows as such), and per partition its
-// leader, replicas, in-sync and offline replicas and end offset as the
-// leader reports it. Kafka requests only (Metadata, ListOffsets), so it
-// works against any broker of the cluster, or any Kafka cluster.
+// leader, replicas, in-sync and offline replicas, end offset as the leader
+// reports it, and each follower's lag: the leader's log end minus the
+// follower's, each asked of the broker itself with ListOffsets' debugging
+// replica id (-2), which Kafka and Spate answer on any replica with its own
+// log end. The answers are a few milliseconds apart, so under load the lag is
+// approximate (never below 0). Kafka requests only (Metadata, ListOffsets),
+// so it works against any broker of the cluster, or any Kafka cluster.
 
 #include <algorithm>
 #include <map>
@@ -37,7 +41,8 @@ struct PartitionRow {
   std::string topic;
   protocol::MetadataResponsePartition meta;
   std::optional<std::int64_t> end_offset;
-  std::string error;  // why there is no end offset
+  std::string error;                                // why there is no end offset
+  std::map<std::int32_t, std::int64_t> log_ends{};  // by replica, as each reported it
 };
 
 std::string host_port(const std::string& host, std::int32_t port) {
@@ -89,12 +94,12 @@ std::vector<PartitionRow> partition_rows(const protocol::MetadataResponse& md) {
   std::vector<PartitionRow> rows;
   for (const auto& t : md.topics) {
     if (t.error_code != 0) {
-      rows.push_back({t.name, {}, std::nullopt, error_name(t.error_code)});
+      rows.push_back({t.name, {}, std::nullopt, error_name(t.error_code), {}});
       rows.back().meta.partition_index = -1;
       rows.back().meta.leader_id = -1;
       continue;
     }
-    for (const auto& p : t.partitions) rows.push_back({t.name, p, std::nullopt, ""});
+    for (const auto& p : t.partitions) rows.push_back({t.name, p, std::nullopt, "", {}});
   }
   std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) {
     return std::tie(a.topic, a.meta.partition_index) < std::tie(b.topic, b.meta.partition_index);
@@ -165,6 +170,66 @@ void fetch_end_offsets(std::vector<PartitionRow>& rows, std::vector<Probe>& prob
   }
 }
 
+// Kafka's ListOffsetsRequest.DEBUGGING_REPLICA_ID: any replica answers.
+constexpr std::int32_t kDebuggingReplicaId = -2;
+
+// Each answering broker's own log end of every partition it is a replica of.
+void fetch_log_ends(std::vector<PartitionRow>& rows, std::vector<Probe>& probes) {
+  for (auto& broker : probes) {
+    if (!broker.id || !broker.client) continue;
+    protocol::ListOffsetsRequest request;
+    request.replica_id = kDebuggingReplicaId;
+    std::map<std::pair<std::string, std::int32_t>, PartitionRow*> by_key;
+    for (auto& row : rows) {
+      const auto& replicas = row.meta.replica_nodes;
+      if (row.meta.partition_index < 0 ||
+          std::find(replicas.begin(), replicas.end(), *broker.id) == replicas.end()) {
+        continue;
+      }
+      if (request.topics.empty() || request.topics.back().name != row.topic)
+        request.topics.push_back({row.topic, {}});
+      request.topics.back().partitions.push_back(
+          {row.meta.partition_index, protocol::kListOffsetsLatest});
+      by_key[{row.topic, row.meta.partition_index}] = &row;
+    }
+    if (by_key.empty()) continue;
+    auto r = broker.client->call<protocol::ListOffsetsResponse>(ApiKey::list_offsets, request);
+    if (!r) continue;  // no lag shown for its replicas
+    for (const auto& t : r->topics) {
+      for (const auto& p : t.partitions) {
+        auto it = by_key.find({t.name, p.partition_index});
+        if (it != by_key.end() && p.error_code == 0) it->second->log_ends[*broker.id] = p.offset;
+      }
+    }
+  }
+}
+
+// Each follower's lag behind the leader's log end (nullopt: not known).
+std::map<std::int32_t, std::optional<std::int64_t>> lags(const PartitionRow& row) {
+  std::map<std::int32_t, std::optional<std::int64_t>> out;
+  auto leader = row.log_ends.find(row.meta.leader_id);
+  for (const auto id : row.meta.replica_nodes) {
+    if (id == row.meta.leader_id) continue;
+    auto follower = row.log_ends.find(id);
+    out[id] = leader == row.log_ends.end() || follower == row.log_ends.end()
+                  ? std::nullopt
+                  : std::optional<std::int64_t>(
+                        std::max<std::int64_t>(0, leader->second - follower->second));
+  }
+  return out;
+}
+
+// The largest follower lag, "-" if any is unknown (or no leader).
+std::string lag_text(const PartitionRow& row) {
+  if (row.meta.leader_id < 0) return "-";
+  std::int64_t most = 0;
+  for (const auto& [id, lag] : lags(row)) {
+    if (!lag) return "-";
+    most = std::max(most, *lag);
+  }
+  return std::to_string(most);
+}
+
 Json ids_json(const std::vector<std::int32_t>& ids) { return Json(ids); }
 
 std::string ids_text(const std::vector<std::int32_t>& ids) {
@@ -184,6 +249,8 @@ void print_info_json(std::ostream& out, const protocol::MetadataResponse& md,
   }
   Json partitions = Json::array();
   for (const auto& r : rows) {
+    Json lag = Json::object();
+    for (const auto& [id, v] : lags(r)) lag[std::to_string(id)] = v ? Json(*v) : Json(nullptr);
     partitions.push_back({{"topic", json_bytes(r.topic)},
                           {"partition", r.meta.partition_index},
                           {"leader", r.meta.leader_id},
@@ -191,6 +258,7 @@ void print_info_json(std::ostream& out, const protocol::MetadataResponse& md,
                           {"isr", ids_json(r.meta.isr_nodes)},
                           {"offline", ids_json(r.meta.offline_replicas)},
                           {"end_offset", r.end_offset ? Json(*r.end_offset) : Json(nullptr)},
+                          {"lag", std::move(lag)},
                           {"error", r.error.empty() ? Json(nullptr) : json_bytes(r.error)}});
   }
   print_json(out, Json{{"cluster_id", json_bytes(md.cluster_id.value_or(""))},
@@ -224,11 +292,12 @@ void print_info_table(std::ostream& out, const protocol::MetadataResponse& md,
     table.push_back({r.topic, std::to_string(r.meta.partition_index),
                      std::to_string(r.meta.leader_id), ids_text(r.meta.replica_nodes),
                      ids_text(r.meta.isr_nodes), ids_text(r.meta.offline_replicas),
-                     r.end_offset ? std::to_string(*r.end_offset) : "-", r.error});
+                     r.end_offset ? std::to_string(*r.end_offset) : "-", lag_text(r), r.error});
   }
   out << "\n"
       << format_table(
-             {"TOPIC", "PARTITION", "LEADER", "REPLICAS", "ISR", "OFFLINE", "END", "ERROR"}, table);
+             {"TOPIC", "PARTITION", "LEADER", "REPLICAS", "ISR", "OFFLINE", "END", "LAG", "ERROR"},
+             table);
 }
 
 }  // namespace
@@ -243,6 +312,7 @@ int cluster_info(const CommonOptions& c, Io io) {
   auto probes = probe_brokers(*md, *bootstrap, c);
   auto rows = partition_rows(*md);
   fetch_end_offsets(rows, probes);
+  fetch_log_ends(rows, probes);
   if (c.format == Format::json) {
     print_info_json(io.out, *md, probes, rows);
   } else {

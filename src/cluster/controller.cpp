@@ -61,6 +61,7 @@ Result<std::unique_ptr<Controller>> Controller::open(
   raft.voters = config.voters;
   raft.election_ticks = config.election_ticks;
   raft.heartbeat_ticks = config.heartbeat_ticks;
+  raft.counters = config.counters;
   auto partition = std::make_shared<Partition>(storage::TopicPartition{kControllerLogName, 0},
                                                std::move(*log), shard, disk, raft);
   if (transport != nullptr) {

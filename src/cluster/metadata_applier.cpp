@@ -183,11 +183,16 @@ awaitable<void> MetadataApplier::report_leaders() {
       const auto& p = t.partitions[i];
       if (!p || p->closed() || !p->leader()) continue;
       const auto& m = meta->partitions[i];
-      // In sync: the replicas on live brokers (the leader's own view of its
-      // followers' progress is not reported yet).
+      // In sync: the replicas whose progress kept up (Partition::
+      // in_sync_replicas, replica.lag.time.max.ms) on live brokers, in the
+      // assignment's order.
+      const auto in_sync = p->in_sync_replicas();
       std::vector<NodeId> isr;
       for (const NodeId r : m.replicas) {
-        if (r == self || controller_.state().alive(r)) isr.push_back(r);
+        if (r == self || (controller_.state().alive(r) &&
+                          std::find(in_sync.begin(), in_sync.end(), r) != in_sync.end())) {
+          isr.push_back(r);
+        }
       }
       if (m.leader == self && m.leader_epoch == p->term() && m.isr == isr) continue;
       if (m.leader_epoch > p->term()) continue;  // a later leader reported already

@@ -287,8 +287,10 @@ void Partition::tick() {
   }
   if (!pending_ && !raft_failed_) {
     replica_->tick();
+    count_raft_events();
     process_ready();
   }
+  if (!raft_failed_) sample_followers();
   producers_tick();
   maybe_clean();
 }

@@ -189,6 +189,8 @@ std::shared_ptr<Partition> PartitionManager::adopt(const std::string& topic, std
     raft.voters = replicas;
     raft.election_ticks = replica_.election_ticks;
     raft.heartbeat_ticks = replica_.heartbeat_ticks;
+    raft.replica_lag_max = replica_.replica_lag_max;
+    raft.counters = replica_.counters;
   }
   auto partition = std::make_shared<Partition>(storage::TopicPartition{topic, index},
                                                std::move(log), shard_, disk_, raft);

@@ -24,6 +24,8 @@ std::uint64_t seed_of(const storage::TopicPartition& id, NodeId self) {
 
 void Partition::start_raft(PartitionRaftConfig config) {
   auto logger = log::get(log::Module::cluster);
+  replica_lag_max_ = config.replica_lag_max;
+  counters_ = config.counters;
   auto state = read_raft_state(log_->filesystem(), log_->dir());
   if (!state) {
     // A damaged raft.state: the term and vote are unknown. A group of one
@@ -73,6 +75,9 @@ void Partition::elect_sole_voter() {
   // vote writes raft.state before its messages; the close writes it too.
   persisted_ = view_->state().hard;
   note_commit();
+  // Electing itself at open is no news for the counters.
+  counted_leader_ = replica_->leader();
+  counted_leader_term_ = replica_->term();
   if (!confirmed_leader() && !raft_failed_) {
     fail_raft(Error(Errc::not_leader, "a group of one did not elect itself"));
   }
@@ -295,6 +300,8 @@ void Partition::complete_ready() {
 
 void Partition::step(raft::Message message) {
   if (closed_ || raft_failed_) return;
+  if (refuse_leadership_ && message.type == raft::MessageType::timeout_now) return;
+  note_heard(message.from);
   if (pending_) {
     // Raft tolerates loss: past the bound the oldest is dropped.
     if (inbox_.size() >= kInboxMax) inbox_.pop_front();
@@ -312,6 +319,7 @@ void Partition::step_now(raft::Message message) {
         ->debug("[{}] raft message dropped: {}", id_.dir_name(), s.error());
   }
   if (replica_->term() != before) lost_leadership();
+  count_raft_events();
 }
 
 void Partition::lost_leadership() {

@@ -126,7 +126,10 @@ awaitable<std::size_t> transfer_leaderships(std::vector<std::shared_ptr<Partitio
 awaitable<std::size_t> PartitionManager::transfer_leaderships(Deadline deadline) {
   std::vector<std::shared_ptr<Partition>> all;
   for (const auto& [name, topic] : topics_) {
-    for (const auto& p : topic.partitions) all.push_back(p);
+    for (const auto& p : topic.partitions) {
+      if (p) p->refuse_leadership();  // this broker is stopping
+      all.push_back(p);
+    }
   }
   co_return co_await cluster::transfer_leaderships(std::move(all), clock_, deadline);
 }

@@ -49,6 +49,8 @@ class PartitionReplication : public ::testing::Test {
     PartitionRaftConfig raft;
     raft.self = NodeId(id);
     raft.voters = {NodeId(0), NodeId(1), NodeId(2)};
+    raft.replica_lag_max = lag_max_;
+    raft.counters = &counters_;
     auto p = std::make_shared<Partition>(storage::TopicPartition{"t", 0}, std::move(*log),
                                          io_.get_executor(), *disks_[static_cast<std::size_t>(id)],
                                          raft);
@@ -167,6 +169,8 @@ class PartitionReplication : public ::testing::Test {
 
   storage::MemFs mem_;
   ManualClock clock_;
+  std::chrono::milliseconds lag_max_{30'000};  // PartitionRaftConfig::replica_lag_max
+  RaftCounters counters_;                      // shared by the three replicas
   storage::LogConfig config_;
   asio::io_context io_;
   // Each round waits for the disk thread's completions, up to its time.

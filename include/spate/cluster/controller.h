@@ -66,6 +66,7 @@ struct ControllerConfig {
   // many offsets were applied since the last one (0: never).
   std::int64_t snapshot_every = 10'000;
   MetadataLimits limits;
+  RaftCounters* counters = nullptr;  // the controller group's elections count too
 };
 
 // What a proposal came to: the outcome and the Raft index it was applied at.

@@ -17,9 +17,11 @@
 
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 
 #include "spate/cluster/disk_thread.h"
@@ -61,12 +63,38 @@ struct ClientRead {
   Offset next_offset;
 };
 
+// Raft events of a broker's partitions, summed over them (for /metrics):
+// shared by every Partition given it, so that a partition closed or deleted
+// takes nothing back.
+struct RaftCounters {
+  // Elections this broker's replicas started (became candidates).
+  std::atomic<std::uint64_t> elections{0};
+  // A replica here learned of a new leader (another node or a new term).
+  std::atomic<std::uint64_t> leader_changes{0};
+};
+
 // A partition's Raft group as this node sees it.
 struct PartitionRaftConfig {
   NodeId self{0};
   std::vector<NodeId> voters{NodeId(0)};  // the initial membership
   int election_ticks = 10;
   int heartbeat_ticks = 1;
+  // A follower is in sync while it caught up with the leader's log end
+  // within this long (Kafka's replica.lag.time.max.ms).
+  std::chrono::milliseconds replica_lag_max{30'000};
+  RaftCounters* counters = nullptr;  // outlives the partition; null: not counted
+};
+
+// What a leader knows of one follower (Partition::followers_progress).
+struct FollowerProgress {
+  NodeId node{-1};
+  bool voter = false;
+  raft::Index match = 0;  // its log matches the leader's up to this offset (its end)
+  std::int64_t lag = 0;   // the leader's log end minus match
+  bool in_sync = false;   // caught up within replica_lag_max
+  // Since the last message from it (0 before the first tick of a term).
+  std::chrono::milliseconds silent{0};
+  bool operator==(const FollowerProgress&) const = default;
 };
 
 // The only door to a partition's log: handlers and the partition manager go
@@ -187,6 +215,21 @@ class Partition : public std::enable_shared_from_this<Partition> {
   [[nodiscard]] Result<NodeId> transfer_leadership(NodeId target = raft::kNoNode);
   // A transfer started here is under way (produce is refused meanwhile).
   [[nodiscard]] bool transferring() const;
+  // A broker that is stopping takes no leadership handed to it (TimeoutNow
+  // is dropped): another broker's leader balancing may pick it as the
+  // preferred replica while it hands its own partitions over. The transfer
+  // then gives up and the leader leads on.
+  void refuse_leadership() { refuse_leadership_ = true; }
+
+  // In-sync replicas and follower progress (partition_sync.cpp). On the
+  // confirmed leader: this node and every voter that caught up with the
+  // leader's log end (as of the previous tick) within replica_lag_max and
+  // was heard from then, in id order; empty elsewhere. A follower counts as
+  // caught up from the start of a term, so a new leader's followers get the
+  // whole lag time to show themselves.
+  [[nodiscard]] std::vector<NodeId> in_sync_replicas() const;
+  // On the leader, every other member's progress; empty elsewhere.
+  [[nodiscard]] std::vector<FollowerProgress> followers_progress() const;
 
   // Notified whenever the high watermark moves (or the log fails).
   [[nodiscard]] net::Signal& committed() { return committed_; }
@@ -273,6 +316,11 @@ class Partition : public std::enable_shared_from_this<Partition> {
   // queued before it is proposed.
   void start_transfer();
   [[nodiscard]] NodeId most_caught_up_voter() const;
+  // partition_sync.cpp: a message from `from` arrived; after a tick or a
+  // step, the followers' catch-up times and the election counters move.
+  void note_heard(NodeId from);
+  void sample_followers();
+  void count_raft_events();
   void note_commit();
   // The next index a proposal gets: the replica's last plus what is queued.
   [[nodiscard]] raft::Index next_index() const;
@@ -329,6 +377,20 @@ class Partition : public std::enable_shared_from_this<Partition> {
   LogCleaner* cleaner_ = nullptr;
   std::shared_ptr<storage::CleanTask> clean_task_;  // the pass in flight
   std::int64_t last_clean_ms_ = 0;
+  // In-sync tracking on a leader (partition_sync.cpp).
+  struct FollowerSync {
+    Clock::SteadyTime heard{};      // the last message from it
+    Clock::SteadyTime caught_up{};  // when it last held the leader's log end
+  };
+  std::chrono::milliseconds replica_lag_max_{30'000};
+  std::map<NodeId, FollowerSync> sync_;
+  Term sync_term_{-1};        // the term sync_ is about (-1: not leading)
+  raft::Index sync_end_ = 0;  // the leader's log end at the previous sample
+  RaftCounters* counters_ = nullptr;
+  bool refuse_leadership_ = false;
+  Term counted_candidate_{-1};  // the last term in which an election was counted
+  NodeId counted_leader_ = raft::kNoNode;
+  Term counted_leader_term_{-1};
 };
 
 }  // namespace spate::cluster

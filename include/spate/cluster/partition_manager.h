@@ -99,6 +99,9 @@ struct ReplicaContext {
   std::function<void(RaftGroupId group, raft::Message message)> send;
   int election_ticks = 10;
   int heartbeat_ticks = 1;
+  // PartitionRaftConfig's, for every cluster partition.
+  std::chrono::milliseconds replica_lag_max{30'000};
+  RaftCounters* counters = nullptr;
 };
 
 // Topic administration (create, delete, add partitions, change configs) runs

@@ -147,6 +147,8 @@ Status Node::open_storage() {
     }
     if (auto s = open_controller(); !s) return s;
     replica.self = NodeId(config_.node_id);
+    replica.replica_lag_max = std::chrono::milliseconds(config_.replica_lag_time_max_ms);
+    replica.counters = &raft_counters_;
     replica.send = [t = transport_.get()](cluster::RaftGroupId group, raft::Message m) {
       const NodeId to = m.to;
       (void)t->send(to, group, m);

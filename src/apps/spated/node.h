@@ -24,6 +24,7 @@
 
 #include "spate/broker/broker.h"
 #include "spate/cluster/controller.h"
+#include "spate/cluster/leader_balancer.h"
 #include "spate/cluster/metadata_applier.h"
 #include "spate/cluster/partition_manager.h"
 #include "spate/cluster/shard.h"
@@ -96,10 +97,13 @@ class Node {
   std::unique_ptr<storage::Filesystem> fs_;
   std::unique_ptr<storage::DataDir> dir_;
   std::vector<Seed> seeds_;  // empty: a single node
+  // Every cluster partition's and the controller's (they hold its address).
+  cluster::RaftCounters raft_counters_;
   std::unique_ptr<cluster::Transport> transport_;
   std::unique_ptr<cluster::Controller> controller_;
   std::unique_ptr<cluster::PartitionManager> partitions_;
   std::unique_ptr<cluster::MetadataApplier> applier_;
+  std::unique_ptr<cluster::LeaderBalancer> balancer_;
   broker::Metrics metrics_;
   std::unique_ptr<groups::Coordinator> coordinator_;
   std::unique_ptr<broker::Broker> broker_;

@@ -74,6 +74,7 @@ Status Node::open_controller() {
                                  [&](const Seed& s) { return s.id == config_.node_id; });
   // Validated by options.cpp: this node is one of the seeds.
   cc.registration.cluster = cluster::HostPort{self->address.host, self->address.port};
+  cc.counters = &raft_counters_;
   auto opened = shard_.call([&] {
     return cluster::Controller::open(*fs_, dir_->path(), clock_, shard_.executor(), shard_.disk(),
                                      transport_.get(), cc);
@@ -97,9 +98,14 @@ void Node::start_cluster() {
     }
     applier_ = std::make_unique<cluster::MetadataApplier>(
         *controller_, *partitions_, transport_.get(), clock_, shard_.executor(), std::move(seeds));
+    cluster::LeaderBalanceConfig balance;
+    balance.interval = std::chrono::milliseconds(config_.leader_rebalance_interval_ms);
+    balancer_ = std::make_unique<cluster::LeaderBalancer>(*controller_, *partitions_,
+                                                          shard_.executor(), balance);
     transport_->start();
     controller_->start();
     applier_->start();
+    balancer_->start();
   });
 }
 
@@ -118,6 +124,7 @@ awaitable<void> Node::hand_over_leadership() {
 }
 
 awaitable<void> Node::stop_cluster() {
+  if (balancer_) co_await balancer_->stop();
   if (applier_) co_await applier_->stop();
   if (transport_) co_await transport_->stop();
   if (controller_) co_await controller_->close();

@@ -67,6 +67,12 @@ Parsed parse_options(int argc, char** argv) {
       "controller voters, ID@HOST:PORT,... by cluster address, this node among them (default: "
       "this node alone, a single-node broker); this broker reaches the other voters at these "
       "addresses, whatever address they registered (a proxy or NAT may stand in between)");
+  add(app, c.replica_lag_time_max_ms, "replica-lag-time-max-ms",
+      "a follower that has not caught up with its leader's log for this long leaves the "
+      "in-sync replicas (replica.lag.time.max.ms)");
+  add(app, c.leader_rebalance_interval_ms, "leader-rebalance-interval-ms",
+      "how often each leader hands partitions back to their preferred (first) replica when it "
+      "is alive and in sync; 0 = never (auto.leader.rebalance.enable)");
   add(app, c.log_level, "log-level", "trace, debug, info, warn, error or critical");
   add(app, c.ready_file, "ready-file", "file written once the broker serves (for tests)");
   add(app, c.auto_create_topics, "auto-create-topics",
@@ -295,6 +301,14 @@ Status validate(const DaemonConfig& c) {
   }
   if (c.write_timeout_ms <= 0) {
     return Error::invalid(fmt::format("--write-timeout-ms {} must be > 0", c.write_timeout_ms));
+  }
+  if (c.replica_lag_time_max_ms < 100) {
+    return Error::invalid(
+        fmt::format("--replica-lag-time-max-ms {} must be >= 100", c.replica_lag_time_max_ms));
+  }
+  if (c.leader_rebalance_interval_ms < 0) {
+    return Error::invalid(fmt::format("--leader-rebalance-interval-ms {} must be >= 0",
+                                      c.leader_rebalance_interval_ms));
   }
   if (c.shutdown_grace_ms < 0) {
     return Error::invalid(fmt::format("--shutdown-grace-ms {} must be >= 0", c.shutdown_grace_ms));

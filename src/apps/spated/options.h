@@ -45,6 +45,9 @@ struct DaemonConfig {
   std::string cluster_listen = "0.0.0.0:9093";
   std::string admin_listen = "0.0.0.0:9094";
   std::string seeds;  // ID@HOST:PORT,...; default: this node alone
+  // Replication (docs/cluster.md).
+  std::int64_t replica_lag_time_max_ms = 30000;       // replica.lag.time.max.ms
+  std::int64_t leader_rebalance_interval_ms = 30000;  // 0: no preferred-leader balancing
   std::string log_level = "info";
   std::string ready_file;  // written once serving (tests)
   // Broker behaviour.

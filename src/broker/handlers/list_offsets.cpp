@@ -5,6 +5,9 @@
 // partition's is FENCED_LEADER_EPOCH or UNKNOWN_LEADER_EPOCH, and each answer
 // carries the epoch of the offset it names (Kafka's: the current epoch for
 // latest, the epoch of the batch holding the offset otherwise).
+// As in Kafka, a request with the debugging replica id (-2) is answered by
+// any replica, latest being its own log end (`spate cluster info` reads the
+// followers' lag from it).
 
 #include "spate/protocol/messages/list_offsets.h"
 
@@ -20,6 +23,9 @@ std::int32_t epoch_of(const cluster::Partition& partition, Offset offset) {
   auto epoch = partition.epoch_at(offset);
   return epoch ? wire_epoch(epoch->value()) : -1;
 }
+
+// Kafka's ListOffsetsRequest.DEBUGGING_REPLICA_ID.
+constexpr std::int32_t kDebuggingReplicaId = -2;
 
 }  // namespace
 
@@ -39,8 +45,12 @@ awaitable<std::optional<protocol::ListOffsetsResponse>> list_offsets(
         continue;
       }
       auto partition = std::move(named.partition);
-      if (p.timestamp == protocol::kListOffsetsLatest ||
-          p.timestamp == protocol::kListOffsetsEarliest) {
+      if (request.replica_id == kDebuggingReplicaId &&
+          p.timestamp == protocol::kListOffsetsLatest) {
+        pr.offset = partition->end_offset().value();
+        pr.leader_epoch = wire_epoch(partition->term().value());
+      } else if (p.timestamp == protocol::kListOffsetsLatest ||
+                 p.timestamp == protocol::kListOffsetsEarliest) {
         if (!partition->leader()) {
           pr.error_code = ctx.code(ErrorCode::not_leader_or_follower);
           continue;
