@@ -2,14 +2,12 @@
 
 #include "spate/groups/coordinator.h"
 
+#include <limits>
 #include <random>
 
 #include <fmt/format.h>
 
-#include "spate/common/limits.h"
 #include "spate/common/log.h"
-#include "spate/protocol/compression.h"
-#include "spate/protocol/record_batch.h"
 
 namespace spate::groups {
 namespace {
@@ -26,8 +24,6 @@ SyncResult sync_error(GroupError e) {
   return r;
 }
 
-// offsets.topic.segment.bytes: small segments, so compaction starts early.
-constexpr std::int64_t kOffsetsSegmentBytes = 100LL << 20U;
 // The longest client id kept in a member id.
 constexpr std::size_t kClientIdInMemberId = 64;
 
@@ -35,15 +31,13 @@ auto logger() { return log::get(log::Module::groups); }
 
 }  // namespace
 
-struct Coordinator::Waiter {
-  RequestId id = 0;
-  net::Signal signal;
-  std::optional<Reply> reply;
-};
-
 Coordinator::Coordinator(CoordinatorConfig config, cluster::PartitionManager& partitions,
                          const Clock& clock)
-    : config_(std::move(config)), partitions_(partitions), clock_(clock) {
+    : Coordinator(std::move(config), local_offsets_topic(partitions), clock) {}
+
+Coordinator::Coordinator(CoordinatorConfig config, std::unique_ptr<OffsetsTopic> topic,
+                         const Clock& clock)
+    : config_(std::move(config)), topic_(std::move(topic)), clock_(clock) {
   // Member ids must not repeat across restarts (a member from before one
   // must not be taken for a new one): a random start, then a counter.
   std::random_device rd;
@@ -59,98 +53,16 @@ std::int64_t Coordinator::now_ms() const {
 }
 
 std::int32_t Coordinator::partition_for(std::string_view group_id) const {
-  // FNV-1a: stable across versions and platforms (the placement of a group
-  // must never change while its records are in the log).
-  std::uint32_t h = 2166136261U;
-  for (char c : group_id) {
-    h ^= static_cast<std::uint8_t>(c);
-    h *= 16777619U;
-  }
-  return partition_count_ > 0
-             ? static_cast<std::int32_t>(h % static_cast<std::uint32_t>(partition_count_))
-             : 0;
+  return offsets_partition(group_id, partition_count_);
 }
 
 awaitable<Status> Coordinator::start() {
-  const std::string topic(kOffsetsTopic);
-  // Compacted: only the latest commit of each group and partition, and the
-  // latest record of each group, are kept (Kafka's offsets topic, too).
-  const cluster::ConfigMap configs = {{"cleanup.policy", "compact"},
-                                      {"segment.bytes", std::to_string(kOffsetsSegmentBytes)}};
-  if (partitions_.topic(topic) == nullptr) {
-    auto s = co_await partitions_.create_topic(topic, config_.offsets_partitions, configs, false,
-                                               net::deadline_in(std::chrono::seconds(60)));
-    if (!s && s.error().code() != Errc::already_exists) co_return s;
-  } else if (auto current = partitions_.topic(topic)->overrides;
-             current["cleanup.policy"] != "compact") {
-    // An operator's change, or a topic from before compaction existed.
-    current["cleanup.policy"] = "compact";
-    auto s = co_await partitions_.set_topic_configs(topic, current, false,
-                                                    net::deadline_in(std::chrono::seconds(60)));
-    if (!s) co_return s;
-  }
-  const auto* t = partitions_.topic(topic);
-  if (t == nullptr || t->partitions.empty()) {
-    co_return Error(Errc::not_found, fmt::format("topic {} is missing", topic));
-  }
-  partition_count_ = static_cast<std::int32_t>(t->partitions.size());
-  for (std::int32_t p = 0; p < partition_count_; ++p) {
-    if (auto s = co_await replay(p); !s) co_return s;
-  }
-  for (const auto& [id, entry] : offsets_.groups()) {
-    if (entry.summary) summary_generation_[id] = entry.summary->generation;
-  }
-  loaded_ = true;
+  if (auto s = co_await topic_->prepare(config_.offsets_partitions); !s) co_return s;
+  started_ = true;
+  // Whatever is led now loads at once (on a single node: every partition).
+  std::uint64_t unbounded = std::numeric_limits<std::uint64_t>::max();
+  if (auto s = follow_leaders(unbounded); !s) co_return s;
   next_expiry_ms_ = now_ms() + config_.expiry_interval_ms;
-  logger()->info("group coordinator loaded {} partitions of {}: {} groups, {} committed offsets",
-                 partition_count_, topic, offsets_.groups().size(), offsets_.size());
-  co_return Status{};
-}
-
-awaitable<Status> Coordinator::replay(std::int32_t partition) {
-  auto part = partitions_.partition(std::string(kOffsetsTopic), partition);
-  if (!part) co_return Error(Errc::not_found, fmt::format("{}-{}", kOffsetsTopic, partition));
-  Offset from = part->start_offset();
-  const Offset end = part->high_watermark();
-  std::size_t skipped = 0;
-  while (from < end) {
-    auto read = part->read(from, 1U << 20U);
-    if (!read) co_return read.error();
-    if (read->bytes.empty() || read->next_offset <= from) break;
-    auto bytes = read->bytes.read_all();
-    if (!bytes) co_return bytes.error();
-    std::span<const std::byte> rest = *bytes;
-    while (rest.size() >= protocol::kBatchHeaderBytes) {
-      auto peek = protocol::decode_batch_header(rest, limits::kBatchBytesMax);
-      if (!peek) co_return peek.error();
-      if (peek->total_bytes() > rest.size()) break;  // read() gives whole batches
-      auto header =
-          protocol::validate_batch(rest.first(peek->total_bytes()), limits::kBatchBytesMax);
-      if (!header) co_return header.error();
-      const auto batch = rest.first(header->total_bytes());
-      rest = rest.subspan(header->total_bytes());
-      // Raft's membership entries (control batches) hold no group records.
-      if (header->is_control()) continue;
-      auto records = protocol::batch_records(batch, limits::kBatchBytesMax);
-      if (!records) co_return records.error();
-      auto views = protocol::decode_record_section(*header, *records);
-      if (!views) co_return views.error();
-      for (const auto& v : *views) {
-        if (!v.key) continue;
-        auto rec = decode_stored(*v.key, v.value);
-        if (!rec) {
-          ++skipped;
-          continue;
-        }
-        offsets_.apply(*rec);
-      }
-    }
-    from = read->next_offset;
-  }
-  if (skipped > 0) {
-    logger()->warn("{}-{}: skipped {} records that are not group records", kOffsetsTopic, partition,
-                   skipped);
-  }
   co_return Status{};
 }
 
@@ -169,11 +81,25 @@ void Coordinator::stop() {
 
 GroupError Coordinator::check_group_id(const std::string& group_id, bool may_be_empty) const {
   if (stopped_) return GroupError::coordinator_not_available;
-  if (!loaded_) return GroupError::coordinator_loading;
+  if (!started_) return GroupError::coordinator_loading;
   if ((!may_be_empty && group_id.empty()) || group_id.size() > config_.group_id_bytes_max) {
     return GroupError::invalid_group_id;
   }
-  return GroupError::none;
+  return route(group_id);
+}
+
+GroupError Coordinator::route(const std::string& group_id) const {
+  if (stopped_) return GroupError::coordinator_not_available;
+  if (!started_) return GroupError::coordinator_loading;
+  if (partition_count_ == 0) return GroupError::not_coordinator;
+  auto it = served_.find(partition_for(group_id));
+  if (it == served_.end()) return GroupError::not_coordinator;
+  return it->second.loading ? GroupError::coordinator_loading : GroupError::none;
+}
+
+bool Coordinator::serves(std::int32_t index) const {
+  auto it = served_.find(index);
+  return it != served_.end() && !it->second.loading;
 }
 
 Group* Coordinator::find(const std::string& group_id) {
@@ -201,9 +127,10 @@ Result<Group*> Coordinator::find_or_create(const std::string& group_id) {
   return raw;
 }
 
-std::shared_ptr<Coordinator::Waiter> Coordinator::add_waiter() {
+std::shared_ptr<Coordinator::Waiter> Coordinator::add_waiter(const std::string& group_id) {
   auto w = std::make_shared<Waiter>();
   w->id = next_request_++;
+  w->partition = partition_for(group_id);
   waiters_.emplace(w->id, w);
   return w;
 }
@@ -280,7 +207,7 @@ awaitable<JoinResult> Coordinator::join(std::string group_id, JoinRequest reques
   if (request.rebalance_timeout_ms > config_.rebalance_timeout_max_ms) {
     request.rebalance_timeout_ms = config_.rebalance_timeout_max_ms;
   }
-  auto waiter = add_waiter();
+  auto waiter = add_waiter(group_id);
   request.id = waiter->id;
   auto replies = (*group)->join(request, fresh_member_id(request.client_id), now_ms());
   deliver(std::move(replies));
@@ -303,7 +230,7 @@ awaitable<SyncResult> Coordinator::sync(std::string group_id, SyncRequest reques
   if (fenced(*group, request.member_id, instance_id)) {
     co_return sync_error(GroupError::fenced_instance_id);
   }
-  auto waiter = add_waiter();
+  auto waiter = add_waiter(group_id);
   request.id = waiter->id;
   deliver(group->sync(request, now_ms()));
   after_change(*group);
@@ -370,7 +297,7 @@ GroupView Coordinator::view_of(const std::string& group_id, const Group* group) 
 
 std::vector<GroupView> Coordinator::list() const {
   std::vector<GroupView> out;
-  if (!loaded_) return out;
+  if (!started_) return out;
   for (const auto& [id, g] : groups_) out.push_back(view_of(id, g.get()));
   for (const auto& [id, entry] : offsets_.groups()) {
     if (!groups_.contains(id)) out.push_back(view_of(id, nullptr));
@@ -394,7 +321,9 @@ void Coordinator::forget(const std::string& group_id) {
 }
 
 void Coordinator::tick() {
-  if (!loaded_ || stopped_) return;
+  if (!started_ || stopped_) return;
+  std::uint64_t budget = config_.load_bytes_per_tick;
+  (void)follow_leaders(budget);  // failures are logged; the partition is not served
   const auto now = now_ms();
   std::vector<std::string> idle;
   for (auto& [id, group] : groups_) {
@@ -406,7 +335,7 @@ void Coordinator::tick() {
     }
   }
   for (const auto& id : idle) forget(id);
-  for (std::int32_t p = 0; p < partition_count_; ++p) apply_durable(p);
+  for (const auto& entry : served_) apply_durable(entry.first);
   if (now >= next_expiry_ms_) {
     next_expiry_ms_ = now + config_.expiry_interval_ms;
     expire_offsets();

@@ -47,37 +47,50 @@ std::size_t offset_bytes_of(const StoredRecord& r) {
 }
 
 GroupError from_status(const Error& e) {
-  return e.code() == Errc::timeout ? GroupError::request_timed_out
-                                   : GroupError::coordinator_not_available;
+  switch (e.code()) {
+    case Errc::timeout:
+      return GroupError::request_timed_out;
+    case Errc::not_leader:  // the leadership moved: the client finds the new coordinator
+      return GroupError::not_coordinator;
+    default:
+      return GroupError::coordinator_not_available;
+  }
 }
 
 }  // namespace
 
-Result<Offset> Coordinator::write(const std::string& group_id, std::vector<StoredRecord> records) {
+Result<Coordinator::Written> Coordinator::write(const std::string& group_id,
+                                                std::vector<StoredRecord> records) {
   const auto p = partition_for(group_id);
-  auto part = partitions_.partition(std::string(kOffsetsTopic), p);
-  if (!part) return Error(Errc::not_found, fmt::format("{}-{} is missing", kOffsetsTopic, p));
+  auto served_at = served_.find(p);
+  auto part = served(p);
+  if (!part || served_at->second.loading) {
+    return Error(Errc::not_leader, fmt::format("{}-{} is not led here", kOffsetsTopic, p));
+  }
   const auto wall = clock_.wall_ms();
   protocol::BatchBuilder builder(wall);
   for (const auto& r : records) builder.add(to_spec(r, wall));
   auto batch = builder.build();
   auto appended = part->append(batch);
   if (!appended) return appended.error();
-  const Offset end = appended->last_offset + 1;
+  const Written at{appended->last_offset + 1, appended->term};
   for (const auto& r : records) pending_offset_bytes_ += offset_bytes_of(r);
-  pending_[p].push_back(PendingApply{end, std::move(records)});
-  return end;
+  pending_[p].push_back(PendingApply{at, std::move(records)});
+  return at;
 }
 
 void Coordinator::apply_durable(std::int32_t partition) {
   auto it = pending_.find(partition);
   if (it == pending_.end()) return;
-  auto part = partitions_.partition(std::string(kOffsetsTopic), partition);
+  // Only while led in the term of the records: after a change of leader an
+  // offset below the high watermark may hold another leader's entry (the
+  // partition is then unloaded and replayed).
+  auto part = served(partition);
   if (!part) return;
   const Offset hw = part->high_watermark();
   auto& queue = it->second;
   std::size_t done = 0;
-  while (done < queue.size() && queue[done].end <= hw) {
+  while (done < queue.size() && queue[done].at.end <= hw && queue[done].at.term == part->term()) {
     for (const auto& r : queue[done].records) {
       pending_offset_bytes_ -= offset_bytes_of(r);
       offsets_.apply(r);
@@ -88,12 +101,14 @@ void Coordinator::apply_durable(std::int32_t partition) {
   if (queue.empty()) pending_.erase(it);
 }
 
-awaitable<GroupError> Coordinator::wait_durable(const std::string& group_id, Offset end,
+awaitable<GroupError> Coordinator::wait_durable(const std::string& group_id, Written at,
                                                 Clock::SteadyTime deadline) {
   const auto p = partition_for(group_id);
-  auto part = partitions_.partition(std::string(kOffsetsTopic), p);
-  if (!part) co_return GroupError::coordinator_not_available;
-  auto s = co_await part->wait_committed(end, deadline);
+  auto part = served(p);
+  if (!part) co_return GroupError::not_coordinator;
+  // With the term: a batch a new leader's log replaced is an error, never
+  // taken for committed.
+  auto s = co_await part->wait_committed(at.end, deadline, at.term);
   apply_durable(p);
   co_return s ? GroupError::none : from_status(s.error());
 }
@@ -113,7 +128,7 @@ awaitable<void> Coordinator::commit(std::string group_id, std::string member_id,
   for (auto& en : entries) {
     if (en.value.metadata.size() > config_.metadata_bytes_max) {
       en.error = GroupError::offset_metadata_too_large;
-    } else if (!partitions_.partition(en.partition.topic, en.partition.partition)) {
+    } else if (!topic_->exists(en.partition.topic, en.partition.partition)) {
       en.error = GroupError::unknown_topic_or_partition;
     }
   }
@@ -132,7 +147,7 @@ awaitable<void> Coordinator::commit(std::string group_id, std::string member_id,
   }
   check_offsets_room(group_id, entries);
   // One batch per chunk of entries; the entries of a chunk share its fate.
-  std::vector<std::pair<std::vector<std::size_t>, Offset>> written;
+  std::vector<std::pair<std::vector<std::size_t>, Written>> written;
   std::vector<StoredRecord> chunk;
   std::vector<std::size_t> members;
   std::size_t bytes = 0;
@@ -209,7 +224,7 @@ GroupError Coordinator::fetch(const std::string& group_id,
     if (entry == nullptr) return GroupError::none;
     for (const auto& [key, value] : entry->offsets) {
       // Offsets of deleted topics are not shown (expiry removes them).
-      if (partitions_.partition(key.topic, key.partition)) out.emplace(key, value);
+      if (topic_->exists(key.topic, key.partition)) out.emplace(key, value);
     }
     return GroupError::none;
   }
@@ -230,7 +245,7 @@ GroupError Coordinator::fetch(const std::string& group_id,
 awaitable<std::vector<GroupError>> Coordinator::delete_groups(std::vector<std::string> group_ids,
                                                               Clock::SteadyTime deadline) {
   std::vector<GroupError> out(group_ids.size(), GroupError::none);
-  std::vector<std::pair<std::size_t, Offset>> written;
+  std::vector<std::pair<std::size_t, Written>> written;
   for (std::size_t i = 0; i < group_ids.size(); ++i) {
     const auto& id = group_ids[i];
     if (auto e = check_group_id(id, true); e != GroupError::none) {
@@ -279,7 +294,7 @@ void Coordinator::expire_offsets() {
     const bool active = group != nullptr && group->member_count() > 0;
     std::vector<StoredRecord> tombstones;
     for (const auto& [key, value] : entry.offsets) {
-      const bool gone = !partitions_.partition(key.topic, key.partition);
+      const bool gone = !topic_->exists(key.topic, key.partition);
       const bool old = !active && wall - value.commit_ms > config_.offsets_retention_ms;
       if ((gone || old) && budget > 0) {
         tombstones.push_back(OffsetRecord{id, key, std::nullopt});

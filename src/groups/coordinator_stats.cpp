@@ -9,7 +9,7 @@ namespace spate::groups {
 
 std::vector<Coordinator::GroupStats> Coordinator::group_stats() const {
   std::vector<GroupStats> out;
-  if (!loaded_) return out;
+  if (!started_) return out;
   for (const auto& [id, g] : groups_) {
     out.push_back({id, g->state(), g->member_count(), g->generation()});
   }

@@ -91,6 +91,8 @@ const char* error_name(GroupError error) {
       return "TOO_MANY_GROUPS";
     case GroupError::offsets_full:
       return "OFFSETS_FULL";
+    case GroupError::not_coordinator:
+      return "NOT_COORDINATOR";
   }
   return "?";
 }

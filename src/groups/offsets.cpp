@@ -216,6 +216,14 @@ void OffsetMap::apply(const StoredRecord& record) {
   if (it->second.offsets.empty()) groups_.erase(it);
 }
 
+void OffsetMap::erase_group(const std::string& group) {
+  auto it = groups_.find(group);
+  if (it == groups_.end()) return;
+  for (const auto& [key, value] : it->second.offsets) bytes_ -= entry_bytes(key, value);
+  offsets_ -= it->second.offsets.size();
+  groups_.erase(it);
+}
+
 const OffsetMap::GroupEntry* OffsetMap::group(const std::string& group) const {
   auto it = groups_.find(group);
   return it == groups_.end() ? nullptr : &it->second;

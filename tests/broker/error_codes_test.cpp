@@ -90,6 +90,7 @@ TEST(ErrorCodes, EveryGroupErrorHasItsKafkaCode) {
       {GroupError::unknown_topic_or_partition, ErrorCode::unknown_topic_or_partition},
       {GroupError::too_many_groups, ErrorCode::group_max_size_reached},
       {GroupError::offsets_full, ErrorCode::group_max_size_reached},
+      {GroupError::not_coordinator, ErrorCode::not_coordinator},
   };
   int count = 0;
   for (int v = 0; v < 256; ++v) {

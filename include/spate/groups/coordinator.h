@@ -7,11 +7,21 @@
 // (JoinGroup at the rebalance barrier, a follower's SyncGroup) wait on a
 // signal until another call or tick() produces their reply.
 //
+// A group lives in one partition of __consumer_offsets (hash of the group
+// id), and the coordinator serves the groups of the partitions it leads
+// (offsets_topic.h): on a single node all of them, from start(); in a
+// cluster those whose Raft group this broker is the confirmed leader of.
+// tick() follows the leaderships: a partition newly led is loaded by
+// replaying it up to its high watermark (its groups get coordinator_loading
+// meanwhile), a partition no longer led (or led in a new term) is unloaded
+// (its waiting calls get not_coordinator, its groups and offsets are
+// dropped). A group of a partition not served here gets not_coordinator.
+//
 // Offsets are durable before OffsetCommit answers: the records are appended
-// to the group's partition of __consumer_offsets (hash of the group id) and
-// applied to the live map only once committed, in log order, so that the
-// live map is always what a replay of the log gives; start() does that
-// replay. Group deletion and offset expiry write tombstones.
+// to the group's partition (replicated to a majority in a cluster) and
+// applied to the live map only once committed in the term they were written
+// in, in log order, so that the live map is always what a replay of the log
+// gives. Group deletion and offset expiry write tombstones.
 
 #pragma once
 
@@ -29,11 +39,10 @@
 #include "spate/common/result.h"
 #include "spate/groups/group.h"
 #include "spate/groups/offsets.h"
+#include "spate/groups/offsets_topic.h"
 #include "spate/net/signal.h"
 
 namespace spate::groups {
-
-inline constexpr std::string_view kOffsetsTopic = "__consumer_offsets";
 
 struct CoordinatorConfig {
   // offsets.topic.num.partitions (used when the topic is first created).
@@ -61,6 +70,10 @@ struct CoordinatorConfig {
   std::int32_t wait_slack_ms = 5'000;
   // How often expiry of committed offsets runs.
   std::int64_t expiry_interval_ms = 60'000;
+  // The most bytes of __consumer_offsets one tick() replays while loading
+  // partitions this broker came to lead (the rest waits for the next tick,
+  // so that the shard keeps serving).
+  std::uint64_t load_bytes_per_tick = 16U << 20U;
   GroupLimits limits;
 };
 
@@ -83,19 +96,30 @@ struct GroupView {
 
 class Coordinator {
  public:
+  // A single node: every partition of the local __consumer_offsets.
   Coordinator(CoordinatorConfig config, cluster::PartitionManager& partitions, const Clock& clock);
+  // The partitions of `topic` this broker leads (a cluster, or a test's).
+  Coordinator(CoordinatorConfig config, std::unique_ptr<OffsetsTopic> topic, const Clock& clock);
   ~Coordinator();
   Coordinator(const Coordinator&) = delete;
   Coordinator& operator=(const Coordinator&) = delete;
 
-  // Creates __consumer_offsets if missing and replays it into the live map.
-  // Until it returns, group requests get coordinator_loading.
+  // Prepares __consumer_offsets (a single node creates it if missing) and
+  // loads every partition led here (on a single node: all of them). Until
+  // it returns, group requests get coordinator_loading.
   // Errors: the partition manager's or the log's (the broker does not start).
   awaitable<Status> start();
   // Answers every waiting call with coordinator_not_available; later calls
   // get it too.
   void stop();
-  [[nodiscard]] bool loaded() const { return loaded_; }
+  // Started, and no partition led here is still loading.
+  [[nodiscard]] bool loaded() const { return started_ && loading_ == 0; }
+  // Whether this broker serves `group_id` now: none, not_coordinator (its
+  // partition is not led here: the client finds the coordinator again),
+  // coordinator_loading, or coordinator_not_available (stopped).
+  [[nodiscard]] GroupError route(const std::string& group_id) const;
+  // Whether partition `index` of __consumer_offsets is led here and loaded.
+  [[nodiscard]] bool serves(std::int32_t index) const;
   [[nodiscard]] const CoordinatorConfig& config() const { return config_; }
 
   awaitable<JoinResult> join(std::string group_id, JoinRequest request);
@@ -125,8 +149,9 @@ class Coordinator {
   awaitable<std::vector<GroupError>> delete_groups(std::vector<std::string> group_ids,
                                                    Clock::SteadyTime deadline);
 
-  // Session and rebalance timeouts, durable records' application, offset
-  // expiry. Call often (every 100 ms).
+  // Follows the leaderships of __consumer_offsets (loads and unloads
+  // partitions), session and rebalance timeouts, durable records'
+  // application, offset expiry. Call often (every 100 ms).
   void tick();
 
   // For tests and /metrics.
@@ -151,10 +176,27 @@ class Coordinator {
   [[nodiscard]] std::vector<GroupStats> group_stats() const;
 
  private:
-  struct Waiter;
-  struct PendingApply {
+  // A JoinGroup or SyncGroup waiting for its reply.
+  struct Waiter {
+    RequestId id = 0;
+    std::int32_t partition = 0;  // of the group it waits in
+    net::Signal signal;
+    std::optional<Reply> reply;
+  };
+  // A batch of records appended, applied once committed in its term.
+  struct Written {
     Offset end;
+    Term term;
+  };
+  struct PendingApply {
+    Written at;
     std::vector<StoredRecord> records;
+  };
+  // A partition of __consumer_offsets this broker leads.
+  struct Served {
+    Term term;            // the leadership it was loaded in
+    bool loading = true;  // replaying up to the high watermark
+    Offset next{0};       // the replay's next offset
   };
 
   // A static member's instance id now owned by another member id (KIP-345).
@@ -168,29 +210,48 @@ class Coordinator {
   void after_change(Group& group);
   awaitable<std::optional<Reply>> await_reply(std::shared_ptr<Waiter> waiter,
                                               Clock::SteadyTime deadline);
-  std::shared_ptr<Waiter> add_waiter();
+  std::shared_ptr<Waiter> add_waiter(const std::string& group_id);
   void forget(const std::string& group_id);
   [[nodiscard]] GroupView view_of(const std::string& group_id, const Group* group) const;
   std::string fresh_member_id(const std::string& client_id);
-  // Appends records for `group_id`; they are applied once durable. Returns
-  // the end offset to wait for. Errors: the partition's.
-  Result<Offset> write(const std::string& group_id, std::vector<StoredRecord> records);
-  awaitable<GroupError> wait_durable(const std::string& group_id, Offset end,
+  // Appends records for `group_id`; they are applied once committed. Returns
+  // what to wait for. Errors: not_leader (the partition is not served
+  // here), the partition's.
+  Result<Written> write(const std::string& group_id, std::vector<StoredRecord> records);
+  // Errors: not_coordinator if the leadership was lost before the commit.
+  awaitable<GroupError> wait_durable(const std::string& group_id, Written at,
                                      Clock::SteadyTime deadline);
   void apply_durable(std::int32_t partition);
+  // The partition if it is served here in the term it was loaded in.
+  [[nodiscard]] std::shared_ptr<cluster::Partition> served(std::int32_t partition) const;
+
+  // Following the leaderships (coordinator_load.cpp). `budget`: bytes the
+  // loads may replay now. Errors: the first load that failed.
+  Status follow_leaders(std::uint64_t& budget);
+  // Replays partition `p` from where it stopped, up to the high watermark or
+  // the budget. Errors: the log's (the partition is unloaded).
+  Status load_step(std::int32_t p, std::uint64_t& budget);
+  // Applies the group records of one read from `from`; returns the next offset.
+  Result<Offset> replay_read(cluster::Partition& part, Offset from, std::uint64_t bytes_max,
+                             std::size_t& skipped);
+  // Drops what partition `p` holds; its waiting calls get not_coordinator.
+  void unload(std::int32_t p);
   // Refuses (offsets_full) the entries that would grow the committed offsets
   // past offsets_bytes_max.
   void check_offsets_room(const std::string& group_id, std::vector<CommitEntry>& entries);
-  awaitable<Status> replay(std::int32_t partition);
   void expire_offsets();
   [[nodiscard]] std::int64_t now_ms() const;
 
   CoordinatorConfig config_;
-  cluster::PartitionManager& partitions_;
+  std::unique_ptr<OffsetsTopic> topic_;
   const Clock& clock_;
-  bool loaded_ = false;
+  bool started_ = false;
   bool stopped_ = false;
   std::int32_t partition_count_ = 0;
+  std::map<std::int32_t, Served> served_;
+  std::size_t loading_ = 0;  // entries of served_ still loading
+  // A load that failed, by partition: not tried again in that term.
+  std::map<std::int32_t, Term> failed_;
   std::map<std::string, std::unique_ptr<Group>> groups_;
   std::map<std::string, std::size_t> group_bytes_;  // member bytes per group
   // The generation of the last group record written, per group.

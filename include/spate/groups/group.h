@@ -58,6 +58,7 @@ enum class GroupError : std::uint8_t {
   unknown_topic_or_partition,  // a commit for a partition that does not exist
   too_many_groups,             // past the coordinator's group limit
   offsets_full,                // past the coordinator's limit on committed offsets' bytes
+  not_coordinator,             // the group's partition is not led here (any more); find again
 };
 [[nodiscard]] const char* error_name(GroupError error);
 

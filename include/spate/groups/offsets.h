@@ -90,6 +90,8 @@ class OffsetMap {
   };
 
   void apply(const StoredRecord& record);
+  // Forgets a group (its partition is no longer coordinated here).
+  void erase_group(const std::string& group);
 
   [[nodiscard]] const GroupEntry* group(const std::string& group) const;
   [[nodiscard]] const std::map<std::string, GroupEntry>& groups() const { return groups_; }

@@ -166,16 +166,18 @@ Status Node::open_storage() {
   return {};
 }
 
-// Replays the committed offsets and groups before the listener opens.
+// Replays the committed offsets and groups before the listener opens. In a
+// cluster the coordinator serves the partitions of __consumer_offsets this
+// broker comes to lead, loading each as its leadership arrives (tick()).
 Status Node::start_groups() {
-  if (!seeds_.empty()) {
-    // Groups are not replicated yet: a cluster broker coordinates none
-    // (COORDINATOR_NOT_AVAILABLE) rather than split a group between brokers.
-    logger_->warn("consumer groups are not served in cluster mode yet");
-    return {};
+  if (seeds_.empty()) {
+    coordinator_ =
+        std::make_unique<groups::Coordinator>(coordinator_config(config_), *partitions_, clock_);
+  } else {
+    coordinator_ = std::make_unique<groups::Coordinator>(
+        coordinator_config(config_), groups::cluster_offsets_topic(*partitions_, *controller_),
+        clock_);
   }
-  coordinator_ =
-      std::make_unique<groups::Coordinator>(coordinator_config(config_), *partitions_, clock_);
   auto started = shard_.call_awaitable<Status>([this] { return coordinator_->start(); });
   if (!started) {
     logger_->critical("cannot start the group coordinator: {}", started.error().message());

@@ -50,10 +50,13 @@ awaitable<std::optional<protocol::DescribeGroupsResponse>> describe_groups(
   for (auto& id : request.groups) {
     auto& out = r.groups.emplace_back();
     out.group_id = std::move(id);
-    if (ctx.coordinator == nullptr || !ctx.coordinator->loaded()) {
-      out.error_code =
-          ctx.code(ctx.coordinator == nullptr ? ErrorCode::coordinator_not_available
-                                              : ErrorCode::coordinator_load_in_progress);
+    if (ctx.coordinator == nullptr) {
+      out.error_code = ctx.code(ErrorCode::coordinator_not_available);
+      continue;
+    }
+    // Loading, or (in a cluster) coordinated by another broker.
+    if (auto e = ctx.coordinator->route(out.group_id); e != groups::GroupError::none) {
+      out.error_code = ctx.code(error_code_for(e));
       continue;
     }
     if (bytes > ctx.config.describe_groups_bytes_max) {

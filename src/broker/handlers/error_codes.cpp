@@ -97,6 +97,8 @@ ErrorCode error_code_for(groups::GroupError error) {
       return ErrorCode::coordinator_load_in_progress;
     case GroupError::coordinator_not_available:
       return ErrorCode::coordinator_not_available;
+    case GroupError::not_coordinator:
+      return ErrorCode::not_coordinator;
     case GroupError::request_timed_out:
       return ErrorCode::request_timed_out;
     case GroupError::invalid_group_id:

@@ -30,7 +30,7 @@ awaitable<std::optional<protocol::LeaveGroupResponse>> leave_group(
     // Errors of the whole request (loading, a bad group id) go at the top.
     if (e == groups::GroupError::coordinator_loading ||
         e == groups::GroupError::coordinator_not_available ||
-        e == groups::GroupError::invalid_group_id) {
+        e == groups::GroupError::not_coordinator || e == groups::GroupError::invalid_group_id) {
       r.members.clear();
       r.error_code = ctx.code(error_code_for(e));
       co_return r;
