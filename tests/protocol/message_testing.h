@@ -70,7 +70,11 @@ using AllApis = std::tuple<
     Api<ApiKey::create_partitions, CreatePartitionsRequest, CreatePartitionsResponse>,
     Api<ApiKey::delete_groups, DeleteGroupsRequest, DeleteGroupsResponse>,
     Api<ApiKey::incremental_alter_configs, IncrementalAlterConfigsRequest,
-        IncrementalAlterConfigsResponse>>;
+        IncrementalAlterConfigsResponse>,
+    Api<ApiKey::alter_partition_reassignments, AlterPartitionReassignmentsRequest,
+        AlterPartitionReassignmentsResponse>,
+    Api<ApiKey::list_partition_reassignments, ListPartitionReassignmentsRequest,
+        ListPartitionReassignmentsResponse>>;
 
 // Calls f(api, version) for every API of AllApis at every advertised version.
 template <typename F>
