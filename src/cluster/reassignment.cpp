@@ -5,6 +5,7 @@
 #include "spate/cluster/reassignment.h"
 
 #include <algorithm>
+#include <tuple>
 
 namespace spate::cluster {
 namespace {
@@ -28,16 +29,17 @@ const raft::FollowerStatus* follower(const MoveView& view, NodeId id) {
 }
 
 // The voter of the goal to hand leadership to: one heard from lately first,
-// then the longest log.
-NodeId successor(const std::vector<NodeId>& goal, const MoveView& view) {
+// then one of the current replicas (the metadata accepts its leader report
+// before the move completes), then the longest log.
+NodeId successor(const std::vector<NodeId>& goal, const PartitionMeta& meta, const MoveView& view) {
   const raft::FollowerStatus* best = nullptr;
+  auto rank = [&](const raft::FollowerStatus& f) {
+    return std::make_tuple(f.active, contains(meta.replicas, f.id), f.match);
+  };
   for (const NodeId id : goal) {
     const auto* f = follower(view, id);
     if (f == nullptr || !view.membership.is_voter(id)) continue;
-    if (best == nullptr || (f->active && !best->active) ||
-        (f->active == best->active && f->match > best->match)) {
-      best = f;
-    }
+    if (best == nullptr || rank(*f) > rank(*best)) best = f;
   }
   return best == nullptr ? raft::kNoNode : best->id;
 }
@@ -82,7 +84,7 @@ MoveStep next_move_step(const PartitionMeta& meta, const MoveView& view) {
   if (!contains(goal, view.self)) {
     MoveStep s;
     s.kind = MoveStep::Kind::transfer;
-    s.to = successor(goal, view);
+    s.to = successor(goal, meta, view);
     if (s.to == raft::kNoNode) return {};
     return s;
   }

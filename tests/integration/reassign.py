@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """Replica movement on four real spated brokers (--seeds of all four): under
-acks=all produce load, `spate topic reassign` moves a partition from {0,1,2}
-to {1,2,3} (confluent-kafka 1.7's AdminClient has no
+acks=all produce load, `spate topic reassign` moves a partition off one of
+its brokers to the fourth (confluent-kafka 1.7's AdminClient has no
 alter_partition_reassignments, so the CLI sends AlterPartitionReassignments),
 `spate topic reassignments` lists it while pending, and `spate cluster drain 1`
 moves every replica off broker 1. Then every acknowledged record reads back,
@@ -98,31 +98,34 @@ def main():
         rig.wait_for("four registered brokers", lambda: len(AdminClient(rig.quiet(
             {"bootstrap.servers": boot})).list_topics(timeout=10).brokers) == 4)
         admin = AdminClient(rig.quiet({"bootstrap.servers": boot}))
-        admin.create_topics([NewTopic(TOPIC, replica_assignment=[[0, 1, 2], [1, 2, 0], [2, 0, 1]])]
-                            )[TOPIC].result(30)
+        admin.create_topics([NewTopic(TOPIC, PARTITIONS, 3)])[TOPIC].result(30)
         rig.wait_for("leaders", lambda: rig.all_led(boot, TOPIC, PARTITIONS))
+        # Partition 0 leaves one of its brokers for the one it lacks.
+        before = replicas(boot)[0]
+        leaving = before[0]
+        joining = ({0, 1, 2, 3} - set(before)).pop()
+        target = before[1:] + [joining]
         load = Load(boot).start()
         rig.wait_for("first acknowledgements", lambda: len(load.acked) > 200)
 
         # A bad target is refused with a clear error; a single partition moves.
         code, _, err = spate(boot, "topic", "reassign", TOPIC, "--partition", "0",
-                             "--replicas", "1,1,3")
+                             "--replicas", f"{joining},{joining}")
         assert code == 1 and "INVALID_REPLICA_ASSIGNMENT" in err, (code, err)
         code, out, err = spate(boot, "topic", "reassign", TOPIC, "--partition", "0",
-                               "--replicas", "1,2,3")
+                               "--replicas", ",".join(map(str, target)))
         assert code == 0, (out, err)
         code, out, err = spate(boot, "topic", "reassignments")
         assert code == 0, err
         print("pending: " + out.strip())
-        rig.wait_for("partition 0 on {1,2,3}",
-                     lambda: (replicas(boot) or {}).get(0) == [1, 2, 3], timeout=30)
+        rig.wait_for(f"partition 0 on {target}",
+                     lambda: (replicas(boot) or {}).get(0) == sorted(target), timeout=30)
         rig.wait_for("no reassignment pending",
                      lambda: "no reassignment" in spate(boot, "topic", "reassignments")[1])
-        rig.wait_for("broker 0 to drop its folder of partition 0",
-                     lambda: f"{TOPIC}-0" not in folders(cluster.nodes[0]))
-        assert f"{TOPIC}-0" in folders(cluster.nodes[3]), folders(cluster.nodes[3])
-        moved_at = time.monotonic()
-        print(f"partition 0 moved to 1,2,3 {moved_at - started:.1f} s in")
+        rig.wait_for(f"broker {leaving} to drop its folder of partition 0",
+                     lambda: f"{TOPIC}-0" not in folders(cluster.nodes[leaving]))
+        assert f"{TOPIC}-0" in folders(cluster.nodes[joining]), folders(cluster.nodes[joining])
+        print(f"partition 0 moved from {before} to {target} {time.monotonic() - started:.1f} s in")
 
         # Drain broker 1: every partition it holds moves elsewhere.
         code, out, err = spate(boot, "cluster", "drain", "1", "--timeout", "45", timeout=60)
