@@ -32,6 +32,7 @@
 #include "spate/protocol/messages/offsets.h"
 #include "spate/protocol/messages/partition_admin.h"
 #include "spate/protocol/messages/produce.h"
+#include "spate/protocol/messages/reassignments.h"
 #include "spate/protocol/messages/sasl_handshake.h"
 
 namespace spate::protocol::testing {
