@@ -79,6 +79,8 @@ std::string error_name(std::int16_t code) {
       return "INVALID_REPLICA_ASSIGNMENT";
     case ErrorCode::invalid_config:
       return "INVALID_CONFIG";
+    case ErrorCode::no_reassignment_in_progress:
+      return "NO_REASSIGNMENT_IN_PROGRESS";
     case ErrorCode::invalid_request:
       return "INVALID_REQUEST";
     case ErrorCode::kafka_storage_error:

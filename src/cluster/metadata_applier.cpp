@@ -4,6 +4,7 @@
 
 #include "spate/cluster/metadata_applier.h"
 
+#include "spate/cluster/reassignment.h"
 #include "spate/common/log.h"
 #include "spate/net/log_limiter.h"
 
@@ -17,6 +18,7 @@ constexpr auto kOperationTimeout = std::chrono::seconds(30);
 bool assigned_here(const TopicMeta& t, NodeId self) {
   for (const auto& p : t.partitions) {
     if (std::find(p.replicas.begin(), p.replicas.end(), self) != p.replicas.end()) return true;
+    if (std::find(p.target.begin(), p.target.end(), self) != p.target.end()) return true;
   }
   return false;
 }
@@ -94,6 +96,7 @@ awaitable<void> MetadataApplier::pass() {
   co_await hold_topics();
   co_await drop_topics();
   co_await report_leaders();
+  co_await move_replicas();
 }
 
 void MetadataApplier::update_peers() {
@@ -121,7 +124,16 @@ awaitable<void> MetadataApplier::hold_topics() {
     const auto* here = partitions_.topic(t.name);
     if (!assigned_here(t, self) && (here == nullptr || here->id != id)) continue;
     HostedTopic h{t.name, id, t.configs, {}};
-    for (const auto& p : t.partitions) h.replicas.push_back(p.replicas);
+    // A broker of a reassignment's target joins as a learner: it holds the
+    // partition, opened with the replicas as the group's voters.
+    for (const auto& p : t.partitions) {
+      h.replicas.push_back(partition_members(p));
+      h.voters.push_back(p.replicas);
+    }
+    // Only a state that holds everything committed before this run's
+    // registration may say this broker lost a partition (not one replaying
+    // an old log after a restart).
+    h.remove_unassigned = controller_.caught_up();
     if (here != nullptr && here->id == id && here->overrides == h.overrides &&
         here->replicas == h.replicas) {
       continue;

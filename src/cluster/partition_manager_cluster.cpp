@@ -19,6 +19,14 @@ Status check_hosted(const HostedTopic& spec) {
     return Error::invalid(
         fmt::format("topic '{}': {} partitions", spec.name, spec.replicas.size()));
   }
+  if (spec.voters.size() > spec.replicas.size()) {
+    return Error::invalid(fmt::format("topic '{}': {} voter lists", spec.name, spec.voters.size()));
+  }
+  for (const auto& list : spec.voters) {
+    if (list.size() > kReplicasMax) {
+      return Error::invalid(fmt::format("topic '{}': {} voters", spec.name, list.size()));
+    }
+  }
   for (const auto& list : spec.replicas) {
     if (list.empty() || list.size() > kReplicasMax) {
       return Error::invalid(fmt::format("topic '{}': {} replicas", spec.name, list.size()));
@@ -49,11 +57,14 @@ awaitable<Status> PartitionManager::host_topic(HostedTopic spec, Deadline deadli
                                 current, total));
   }
   std::vector<std::int32_t> make;
+  std::vector<std::int32_t> drop;  // held here, no longer assigned
   for (std::int32_t i = 0; i < total; ++i) {
     const bool held = i < current && it->second.partitions[static_cast<std::size_t>(i)] != nullptr;
-    if (!held && is_replica(spec.replicas, i, replica_.self)) make.push_back(i);
+    const bool assigned = is_replica(spec.replicas, i, replica_.self);
+    if (!held && assigned) make.push_back(i);
+    if (held && !assigned && spec.remove_unassigned) drop.push_back(i);
   }
-  const bool same = it != topics_.end() && make.empty() && total == current &&
+  const bool same = it != topics_.end() && make.empty() && drop.empty() && total == current &&
                     it->second.overrides == *normalized && it->second.replicas == spec.replicas;
   if (same) co_return Status{};
   if (partition_count_ + make.size() > limits_.partitions_max) {
@@ -91,13 +102,40 @@ awaitable<Status> PartitionManager::host_topic(HostedTopic spec, Deadline deadli
   topic.partitions.resize(static_cast<std::size_t>(total));
   for (std::size_t k = 0; k < make.size(); ++k) {
     const auto i = static_cast<std::size_t>(make[k]);
-    topic.partitions[i] =
-        adopt(spec.name, make[k], std::move((*logs)[k]), spec.id, spec.replicas[i]);
+    const bool voters_given = i < spec.voters.size() && !spec.voters[i].empty();
+    topic.partitions[i] = adopt(spec.name, make[k], std::move((*logs)[k]), spec.id,
+                                voters_given ? spec.voters[i] : spec.replicas[i]);
   }
+  if (!drop.empty()) co_await unhost_partitions(spec.name, std::move(drop));
   log::get(log::Module::cluster)
       ->info("cluster topic held name={} id={} partitions={} here={}", spec.name, spec.id, total,
              partition_count_);
   co_return Status{};
+}
+
+awaitable<void> PartitionManager::unhost_partitions(const std::string& name,
+                                                    std::vector<std::int32_t> indexes) {
+  // topics.meta was written without them: stopped on the shard, closed and
+  // removed on the worker (as delete_topic).
+  auto it = topics_.find(name);
+  if (it == topics_.end()) co_return;
+  std::vector<std::shared_ptr<Partition>> closing;
+  for (const std::int32_t i : indexes) {
+    auto& slot = it->second.partitions[static_cast<std::size_t>(i)];
+    if (!slot) continue;
+    closing.push_back(std::move(slot));
+    slot = nullptr;
+    --partition_count_;
+  }
+  for (auto& p : closing) co_await p->stop();
+  std::function<void()> close_logs = [closing] {
+    for (const auto& p : closing) (void)p->close_log();
+  };
+  co_await off_shard(std::move(close_logs));
+  log::get(log::Module::cluster)
+      ->info("cluster topic {}: {} partition(s) no longer assigned here, removed", name,
+             indexes.size());
+  co_await remove_partitions(name, std::move(indexes));
 }
 
 }  // namespace spate::cluster

@@ -152,7 +152,8 @@ void Partition::propose_queued() {
     Proposal p = std::move(queued_.front());
     queued_.pop_front();
     queued_span_ -= p.span;
-    auto index = replica_->propose(std::move(p.batch), p.span);
+    auto index =
+        p.change ? propose_change(*p.change) : replica_->propose(std::move(p.batch), p.span);
     if (!index || *index != p.index) {
       // Leadership ended (its waiters learn it from the term) or, if the
       // index differs, the promise made to the producer cannot be kept.

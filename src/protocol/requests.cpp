@@ -21,6 +21,7 @@
 #include "spate/protocol/messages/offsets.h"
 #include "spate/protocol/messages/partition_admin.h"
 #include "spate/protocol/messages/produce.h"
+#include "spate/protocol/messages/reassignments.h"
 #include "spate/protocol/messages/sasl_handshake.h"
 
 namespace spate::protocol {
@@ -106,6 +107,12 @@ Status with_messages(ApiKey key, F&& f) {
     case ApiKey::incremental_alter_configs:
       return f
           .template operator()<IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse>();
+    case ApiKey::alter_partition_reassignments:
+      return f.template
+      operator()<AlterPartitionReassignmentsRequest, AlterPartitionReassignmentsResponse>();
+    case ApiKey::list_partition_reassignments:
+      return f.template
+      operator()<ListPartitionReassignmentsRequest, ListPartitionReassignmentsResponse>();
   }
   return Error(Errc::unsupported_version, "unknown API");
 }

@@ -57,6 +57,11 @@ REQUESTS = {
                         LIBRDKAFKA_BATCH),
     "offset_fetch_v7": frame(9, 7, 5, "rdkafka",
                              hexbytes("0267 02 0274 0200000000 00 00 00"), True),
+    # KIP-455: partition 0 of "t" to [1, 2], partition 3's move cancelled (null).
+    "alter_partition_reassignments_v0": frame(
+        45, 0, 7, "spate",
+        hexbytes("000003e8 02 0274 03 00000000 03 0000000100000002 00 00000003 00 00 00 00"), True),
+    "list_partition_reassignments_v0": frame(46, 0, 8, "spate", hexbytes("0000ea60 00 00"), True),
     "fetch_v11": frame(1, 11, 6, "rdkafka",
                        struct.pack(">iiiibii", -1, 500, 1, 52428800, 0, 0, -1) +
                        struct.pack(">i", 1) + s16("t") + struct.pack(">i", 1) +

@@ -32,6 +32,7 @@
 #include "spate/protocol/messages/offsets.h"
 #include "spate/protocol/messages/partition_admin.h"
 #include "spate/protocol/messages/produce.h"
+#include "spate/protocol/messages/reassignments.h"
 #include "spate/protocol/messages/sasl_handshake.h"
 
 namespace spate::protocol::testing {
@@ -70,7 +71,11 @@ using AllApis = std::tuple<
     Api<ApiKey::create_partitions, CreatePartitionsRequest, CreatePartitionsResponse>,
     Api<ApiKey::delete_groups, DeleteGroupsRequest, DeleteGroupsResponse>,
     Api<ApiKey::incremental_alter_configs, IncrementalAlterConfigsRequest,
-        IncrementalAlterConfigsResponse>>;
+        IncrementalAlterConfigsResponse>,
+    Api<ApiKey::alter_partition_reassignments, AlterPartitionReassignmentsRequest,
+        AlterPartitionReassignmentsResponse>,
+    Api<ApiKey::list_partition_reassignments, ListPartitionReassignmentsRequest,
+        ListPartitionReassignmentsResponse>>;
 
 // Calls f(api, version) for every API of AllApis at every advertised version.
 template <typename F>

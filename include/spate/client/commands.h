@@ -46,6 +46,18 @@ int topic_delete_records(const CommonOptions& c, const std::string& name, std::i
                          std::int64_t before, Io io);
 int cluster_info(const CommonOptions& c, Io io);
 
+// Replica movement (reassign.cpp; AlterPartitionReassignments and
+// ListPartitionReassignments). Moves a partition to `replicas` (the first
+// is the preferred leader), or with `cancel` cancels its pending move.
+int topic_reassign(const CommonOptions& c, const std::string& name, std::int32_t partition,
+                   const std::vector<std::int32_t>& replicas, bool cancel, Io io);
+// The pending reassignments.
+int topic_reassignments(const CommonOptions& c, Io io);
+// Moves every replica off broker `id`, each to the other live broker with
+// the fewest replicas (the preferred leader's place kept), and waits until
+// no partition lists it, printing progress. Exit 1 if `wait` passes first.
+int cluster_drain(const CommonOptions& c, std::int32_t id, std::chrono::seconds wait, Io io);
+
 struct ProduceOptions {
   std::string topic;
   std::optional<std::int32_t> partition;  // else murmur2 of the key, else round robin

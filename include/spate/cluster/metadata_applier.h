@@ -66,6 +66,9 @@ class MetadataApplier {
   awaitable<void> drop_topics();
   void update_peers();
   awaitable<void> report_leaders();
+  // Each partition this broker leads moves its Raft membership one step
+  // towards the metadata's (reassignment.h; metadata_applier_moves.cpp).
+  awaitable<void> move_replicas();
 
   Controller& controller_;
   PartitionManager& partitions_;

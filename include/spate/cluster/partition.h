@@ -231,6 +231,26 @@ class Partition : public std::enable_shared_from_this<Partition> {
   // On the leader, every other member's progress; empty elsewhere.
   [[nodiscard]] std::vector<FollowerProgress> followers_progress() const;
 
+  // Replica movement (partition_membership.cpp; docs/cluster.md,
+  // "Reassignment"). Proposes one Raft membership change (add a learner,
+  // promote a learner, remove a member) on the confirmed leader: now, or
+  // after the Ready in flight, in order with the batches queued before it.
+  // Returns the index the entry gets. Should raft refuse it by then (an
+  // earlier change still uncommitted, a learner too far behind...), a no-op
+  // entry takes that index instead, so the offsets promised to the batches
+  // queued after it still hold; the caller sees the membership unchanged
+  // and tries again. Errors: not_leader; shutting_down; log_fenced; busy
+  // during a leadership transfer or while an earlier change is uncommitted.
+  [[nodiscard]] Result<raft::Index> change_membership(raft::MembershipChange change);
+  // The latest membership in the log (appended, perhaps not committed), and
+  // whether it is committed.
+  [[nodiscard]] raft::Membership membership() const;
+  [[nodiscard]] bool membership_committed() const;
+  // On the leader, every other member's replication progress (empty elsewhere).
+  [[nodiscard]] std::vector<raft::FollowerStatus> followers() const;
+  // The last index in the log (appended, perhaps not committed).
+  [[nodiscard]] raft::Index last_index() const { return replica_ ? replica_->last_index() : 0; }
+
   // Notified whenever the high watermark moves (or the log fails).
   [[nodiscard]] net::Signal& committed() { return committed_; }
 
@@ -288,6 +308,8 @@ class Partition : public std::enable_shared_from_this<Partition> {
     std::vector<std::byte> batch;
     std::int32_t span = 1;
     raft::Index index = 0;  // what it was promised
+    // A membership change instead of a batch (span 1).
+    std::optional<raft::MembershipChange> change{};
   };
   struct PendingReady {
     raft::Ready ready;
@@ -310,6 +332,9 @@ class Partition : public std::enable_shared_from_this<Partition> {
   [[nodiscard]] bool ready_done() const;
   void complete_ready();
   void propose_queued();
+  // Proposes a queued membership change (a no-op entry in its place if raft
+  // refuses it). Returns the index raft gave.
+  [[nodiscard]] Result<raft::Index> propose_change(const raft::MembershipChange& change);
   void step_now(raft::Message message);
   void lost_leadership();
   // Starts the transfer asked for while a Ready was in flight, once what was

@@ -69,9 +69,16 @@ struct HostedTopic {
   std::string name;
   std::uint64_t id = 0;  // not 0
   ConfigMap overrides;
-  // Per partition (all of the topic's): its replicas; this broker holds the
-  // partitions whose list names it.
+  // Per partition (all of the topic's): its members (the replicas, and during
+  // a reassignment the target's brokers joining); this broker holds the
+  // partitions whose list names it. Kept in topics.meta.
   std::vector<std::vector<NodeId>> replicas;
+  // Per partition, the Raft group's voters when this broker opens it now
+  // (a broker joining as a learner is not among them); empty: `replicas`.
+  std::vector<std::vector<NodeId>> voters{};
+  // Partitions held here whose list no longer names this broker are closed
+  // and their folders removed (set only once the metadata has caught up).
+  bool remove_unassigned = false;
 };
 
 struct TopicSpec {
@@ -265,6 +272,9 @@ class PartitionManager {
                                    std::unique_ptr<storage::PartitionLog> log, std::uint64_t id = 0,
                                    const std::vector<NodeId>& replicas = {});
   [[nodiscard]] Status persist_now();
+  // Closes the listed partitions of a held cluster topic (topics.meta no
+  // longer names this broker for them) and removes their folders.
+  awaitable<void> unhost_partitions(const std::string& name, std::vector<std::int32_t> indexes);
 
   storage::Filesystem& fs_;
   storage::DataDir& dir_;

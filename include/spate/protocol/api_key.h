@@ -39,6 +39,8 @@ enum class ApiKey : std::int16_t {
   create_partitions = 37,
   delete_groups = 42,
   incremental_alter_configs = 44,
+  alter_partition_reassignments = 45,
+  list_partition_reassignments = 46,
 };
 
 struct ApiInfo {
@@ -50,7 +52,8 @@ struct ApiInfo {
 };
 
 // Every API of the table in kafka-protocol.md §0, plus AlterConfigs,
-// DeleteGroups, IncrementalAlterConfigs and OffsetForLeaderEpoch, by key.
+// DeleteGroups, IncrementalAlterConfigs, OffsetForLeaderEpoch and the
+// partition reassignment APIs (KIP-455), by key.
 [[nodiscard]] std::span<const ApiInfo> api_table();
 [[nodiscard]] std::optional<ApiInfo> api_info(std::int16_t key);
 

@@ -67,6 +67,7 @@ enum class ErrorCode : std::int16_t {
   member_id_required = 79,
   group_max_size_reached = 81,
   fenced_instance_id = 82,
+  no_reassignment_in_progress = 85,
   invalid_record = 87,
   unstable_offset_commit = 88,
   throttling_quota_exceeded = 89,

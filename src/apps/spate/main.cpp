@@ -33,6 +33,11 @@ struct Cli {
   std::int32_t total = 0;
   std::int32_t records_partition = 0;
   std::int64_t before = -1;
+  std::int32_t reassign_partition = 0;
+  std::vector<std::int32_t> replicas;
+  bool cancel = false;
+  std::int32_t broker = -1;
+  std::int64_t drain_wait_s = 300;
   // produce, consume, bench
   ProduceOptions produce;
   std::int32_t produce_partition = -1;
@@ -106,6 +111,23 @@ void add_topic_partitions(CLI::App& topic, Cli& f) {
       ->required();
   delete_records->callback([&f] {
     f.code = topic_delete_records(f.options(), f.name, f.records_partition, f.before, f.io);
+  });
+}
+
+// topic reassign, reassignments.
+void add_topic_reassign(CLI::App& topic, Cli& f) {
+  auto* reassign = topic.add_subcommand(
+      "reassign", "move a partition's replicas (or --cancel a move in progress)");
+  reassign->add_option("name", f.name, "topic name")->required();
+  reassign->add_option("-p,--partition", f.reassign_partition, "partition")->required();
+  reassign->add_option("--replicas", f.replicas, "the new replicas, first the preferred leader")
+      ->delimiter(',');
+  reassign->add_flag("--cancel", f.cancel, "cancel the partition's move in progress");
+  reassign->callback([&f] {
+    f.code = topic_reassign(f.options(), f.name, f.reassign_partition, f.replicas, f.cancel, f.io);
+  });
+  topic.add_subcommand("reassignments", "the reassignments in progress")->callback([&f] {
+    f.code = topic_reassignments(f.options(), f.io);
   });
 }
 
@@ -263,6 +285,7 @@ int main(int argc, char** argv) {
   topic->require_subcommand(1);
   add_topic_admin(*topic, f);
   add_topic_partitions(*topic, f);
+  add_topic_reassign(*topic, f);
   add_produce(app, f);
   add_consume(app, f);
   auto* cluster = app.add_subcommand("cluster", "the cluster");
@@ -275,6 +298,14 @@ int main(int argc, char** argv) {
   info->callback([&f] {
     if (f.json) f.format = "json";
     f.code = cluster_info(f.options(), f.io);
+  });
+  auto* drain = cluster->add_subcommand(
+      "drain", "move every replica off a broker to the other live brokers, and wait");
+  drain->add_option("id", f.broker, "broker id")->required()->check(CLI::NonNegativeNumber);
+  drain->add_option("--timeout", f.drain_wait_s, "seconds to wait for the moves")
+      ->check(CLI::Range(1, 86'400));
+  drain->callback([&f] {
+    f.code = cluster_drain(f.options(), f.broker, std::chrono::seconds(f.drain_wait_s), f.io);
   });
   add_bench(app, f);
   add_group(app, f);

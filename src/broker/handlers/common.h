@@ -56,6 +56,10 @@ struct HeartbeatRequest;
 struct HeartbeatResponse;
 struct LeaveGroupRequest;
 struct LeaveGroupResponse;
+struct AlterPartitionReassignmentsRequest;
+struct AlterPartitionReassignmentsResponse;
+struct ListPartitionReassignmentsRequest;
+struct ListPartitionReassignmentsResponse;
 struct OffsetCommitRequest;
 struct OffsetCommitResponse;
 struct OffsetFetchRequest;
@@ -193,6 +197,12 @@ awaitable<std::optional<protocol::InitProducerIdResponse>> init_producer_id(
     HandlerContext& ctx, protocol::InitProducerIdRequest& request);
 awaitable<std::optional<protocol::OffsetForLeaderEpochResponse>> offset_for_leader_epoch(
     HandlerContext& ctx, protocol::OffsetForLeaderEpochRequest& request);
+// Replica movement (reassignments.cpp; KIP-455).
+awaitable<std::optional<protocol::AlterPartitionReassignmentsResponse>>
+alter_partition_reassignments(HandlerContext& ctx,
+                              protocol::AlterPartitionReassignmentsRequest& request);
+awaitable<std::optional<protocol::ListPartitionReassignmentsResponse>> list_partition_reassignments(
+    HandlerContext& ctx, protocol::ListPartitionReassignmentsRequest& request);
 // Consumer groups (the groups module's Coordinator).
 awaitable<std::optional<protocol::FindCoordinatorResponse>> find_coordinator(
     HandlerContext& ctx, protocol::FindCoordinatorRequest& request);

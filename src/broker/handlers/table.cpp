@@ -22,6 +22,7 @@
 #include "spate/protocol/messages/offsets.h"
 #include "spate/protocol/messages/partition_admin.h"
 #include "spate/protocol/messages/produce.h"
+#include "spate/protocol/messages/reassignments.h"
 
 #include "common.h"
 
@@ -37,7 +38,7 @@ struct ServedApi {
   ApiHandler handle;
 };
 
-constexpr std::array<ServedApi, 24> kServedApis = {{
+constexpr std::array<ServedApi, 26> kServedApis = {{
     {ApiKey::produce, 0, 7, &serve<&produce>},
     {ApiKey::fetch, 4, 11, &serve_fetch},
     {ApiKey::list_offsets, 1, 5, &serve<&list_offsets>},
@@ -62,6 +63,8 @@ constexpr std::array<ServedApi, 24> kServedApis = {{
     {ApiKey::incremental_alter_configs, 0, 1, &serve<&incremental_alter_configs>},
     {ApiKey::init_producer_id, 0, 4, &serve<&init_producer_id>},
     {ApiKey::offset_for_leader_epoch, 0, 3, &serve<&offset_for_leader_epoch>},
+    {ApiKey::alter_partition_reassignments, 0, 0, &serve<&alter_partition_reassignments>},
+    {ApiKey::list_partition_reassignments, 0, 0, &serve<&list_partition_reassignments>},
 }};
 
 // The table as ApiInfo (name and first flexible version from the codec's
