@@ -178,6 +178,10 @@ Result<std::optional<storage::TimestampHit>> Partition::find_offset_by_timestamp
 }
 
 PartitionStatus Partition::status() const {
+  const NodeId leader = replica_->leader();
+  const bool serving = leader != raft::kNoNode && !raft_failed_ &&
+                       serving_term_ == replica_->term() &&
+                       (leader != replica_->id() || confirmed_leader());
   return PartitionStatus{.start = log_->start_offset(),
                          .end = log_->end_offset(),
                          .high_watermark = high_watermark(),
@@ -186,7 +190,8 @@ PartitionStatus Partition::status() const {
                          .fenced = log_->fenced() || raft_failed_,
                          .writable = log_->writable(),
                          .leader_epoch = replica_->term(),
-                         .leader = replica_->leader(),
+                         .leader = leader,
+                         .serving_leader = serving ? leader : NodeId(-1),
                          .durable_end = log_->flushed_end_offset()};
 }
 

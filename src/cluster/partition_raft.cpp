@@ -140,6 +140,16 @@ void Partition::note_commit() {
       producers_stale_ = false;
     }
   }
+  // An entry of the current term below the commit index: this term's leader
+  // committed it, so it serves (status(); a follower learns it here from the
+  // leader's commit index). The log's term starts make it a cheap test.
+  if (serving_term_ != replica_->term()) {
+    const auto terms = log_->term_starts();
+    if (confirmed_term_ == replica_->term() ||
+        (!terms.empty() && terms.back().term == replica_->term() && commit > terms.back().start)) {
+      serving_term_ = replica_->term();
+    }
+  }
   if (commit > hw_) {
     hw_ = commit;
     committed_.notify_all();

@@ -60,7 +60,10 @@ class ProducerWorker:
             "topic.metadata.refresh.interval.ms": 1000})
         if self.log_path:
             # librdkafka's idempotence events (producer id, epoch bumps and
-            # why, sequence errors) to a file, to explain a duplicate.
+            # why, sequence errors), each batch's answer (msg: the error code
+            # and whether librdkafka takes it as persisted) and the leaders
+            # and partition counts it learns (metadata) to a file, to explain
+            # a duplicate or a fatal error.
             log = logging.getLogger(f"chaos-producer-{self.idx}")
             if not log.handlers:
                 handler = logging.FileHandler(self.log_path)
@@ -68,8 +71,19 @@ class ProducerWorker:
                 log.addHandler(handler)
                 log.setLevel(logging.DEBUG)
                 log.propagate = False
-            conf.update({"debug": "eos", "log_level": 7, "logger": log})
+            conf.update({"debug": "eos,msg,metadata", "log_level": 7, "logger": log})
         return Producer(conf)
+
+    def _replace(self, producer, error):
+        """Fenced for good: journaled; a new producer takes over (what the old
+        one held is reported failed by its purge)."""
+        self.fatal.append(str(error))
+        try:
+            producer.purge()
+            producer.poll(0)
+        except KafkaException:
+            pass
+        return self._make()
 
     def _run(self):
         producer = self._make()
@@ -89,15 +103,7 @@ class ProducerWorker:
                 continue
             except KafkaException as e:
                 if e.args and e.args[0].fatal():
-                    # Fenced for good: journaled; a new producer takes over
-                    # (what the old one held is reported failed by its purge).
-                    self.fatal.append(str(e))
-                    try:
-                        producer.purge()
-                        producer.poll(0)
-                    except KafkaException:
-                        pass
-                    producer = self._make()
+                    producer = self._replace(producer, e)
                 else:
                     # Refused before it was queued (e.g. the topic unknown while
                     # every broker is down): not sent; tried again.
@@ -108,7 +114,11 @@ class ProducerWorker:
             next_at += period
             if next_at < time.monotonic() - 1:
                 next_at = time.monotonic()  # after a stall, no burst
-            producer.poll(0)
+            try:
+                producer.poll(0)
+            except KafkaException as e:
+                if e.args and e.args[0].fatal():
+                    producer = self._replace(producer, e)
         try:
             self.unresolved = producer.flush(90)
         except KafkaException as e:

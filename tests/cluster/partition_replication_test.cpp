@@ -108,6 +108,52 @@ TEST_F(PartitionReplication, AnUnconfirmedLeaderServesNothing) {
   EXPECT_EQ(read.error().code(), Errc::not_leader);
 }
 
+// Metadata names the leader a replica knows only once it serves: between
+// its election and its first commit a leader refuses produce, and a client
+// sent to it then gets its pipelined batches refused in part (librdkafka
+// 2.0.2 fails the producer with OUT_OF_ORDER_SEQUENCE_NUMBER when the next
+// batch is judged after the leader starts serving). Followers learn it from
+// the commit index of the leader's next message.
+TEST_F(PartitionReplication, ALeaderIsNamedServingOnlyOnceItCommittedInItsTerm) {
+  drop_replies_ = true;
+  for (int id = 0; id < 3; ++id) start(id);
+  int elected = -1;
+  ASSERT_TRUE(rounds_until(1000, [&] {
+    for (int id = 0; id < 3; ++id) {
+      if (nodes_[static_cast<std::size_t>(id)]->status().leader == NodeId(id)) elected = id;
+    }
+    // The followers too know the winner (its appends reach them).
+    if (elected < 0) return false;
+    for (const auto& n : nodes_) {
+      if (n->status().leader != NodeId(elected)) return false;
+    }
+    return true;
+  }));
+  // Replies never reach it: it never commits, and nobody names it serving.
+  for (int i = 0; i < 50; ++i) {
+    for (int id = 0; id < 3; ++id) {
+      const auto status = nodes_[static_cast<std::size_t>(id)]->status();
+      ASSERT_EQ(status.serving_leader, NodeId(-1))
+          << "replica " << id << " names as serving leader " << status.leader
+          << ", which refuses produce";
+    }
+    round();
+  }
+  EXPECT_FALSE(produce(elected));
+
+  drop_replies_ = false;
+  int serving = -1;
+  ASSERT_TRUE(rounds_until(1000, [&] {
+    serving = leader();
+    if (serving < 0) return false;
+    for (const auto& n : nodes_) {
+      if (n->status().serving_leader != NodeId(serving)) return false;
+    }
+    return true;
+  }));
+  EXPECT_TRUE(produce(serving));
+}
+
 // acks=all is answered only once a majority holds the batch on disk: a
 // follower acknowledges an append only after its own flush.
 TEST_F(PartitionReplication, AcksAllMeansAMajorityHasItOnDisk) {

@@ -51,7 +51,12 @@ struct PartitionStatus {
   bool writable = true;  // false while writes are refused (full disk, no descriptors)
   Term leader_epoch{0};  // the Raft term
   NodeId leader{-1};     // the leader this replica knows (-1: none)
-  Offset durable_end;    // flushed to disk on this replica
+  // `leader` once this replica knows it serves: it has committed an entry of
+  // its term (on a follower: the commit index it sent covers one). Between
+  // an election and that commit the winner refuses produce and fetch with
+  // NOT_LEADER_OR_FOLLOWER, so Metadata must not send clients to it yet.
+  NodeId serving_leader{-1};
+  Offset durable_end;  // flushed to disk on this replica
 };
 
 // What a Kafka client's Fetch gets of a partition (Partition::read_for_client):
@@ -380,6 +385,7 @@ class Partition : public std::enable_shared_from_this<Partition> {
   NodeId transfer_to_ = raft::kNoNode;  // asked for, not yet handed to the replica
   Offset hw_;
   Term confirmed_term_{-1};  // the term in which this replica committed an entry as leader
+  Term serving_term_{-1};    // the term of which this replica saw an entry committed
   bool raft_failed_ = false;
   // The producer state missed batches (appended as a follower) or holds
   // truncated ones: rebuilt from the log when this replica next leads, and

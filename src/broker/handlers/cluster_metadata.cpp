@@ -32,12 +32,20 @@ protocol::MetadataResponseTopic describe(HandlerContext& ctx, const cluster::Top
     protocol::MetadataResponsePartition p;
     p.partition_index = static_cast<std::int32_t>(i);
     NodeId leader = meta.leader;
-    // A replica here may know a newer leader than the last one reported.
+    // A replica here may know a newer leader than the last one reported:
+    // named once it serves. Before its first commit a new leader refuses
+    // produce with NOT_LEADER_OR_FOLLOWER, and a client sent to it then may
+    // see its pipelined batches split between that refusal and an
+    // OUT_OF_ORDER_SEQUENCE_NUMBER once it serves (librdkafka then bumps its
+    // epoch, or with 2.0.2 fails the producer). No leader until then, as
+    // Kafka answers during an election.
     if (here != nullptr && here->id == t.id && i < here->partitions.size() && here->partitions[i] &&
         !here->partitions[i]->closed()) {
       const auto status = here->partitions[i]->status();
-      if (status.leader != cluster::kNoLeader && status.leader_epoch >= meta.leader_epoch) {
-        leader = status.leader;
+      if (status.serving_leader != cluster::kNoLeader && status.leader_epoch >= meta.leader_epoch) {
+        leader = status.serving_leader;
+      } else if (status.leader != cluster::kNoLeader && status.leader_epoch > meta.leader_epoch) {
+        leader = cluster::kNoLeader;  // elected in a later term, not serving yet
       }
     }
     p.leader_id = leader.value();
