@@ -199,9 +199,12 @@ class Run:
             unavailable.append("after the last fault")
         acked, hws, final, incomplete, conflicts = self.finish()
         self.check_crashes()
+        producer_at = checks.producer_of_offsets(self.cluster.brokers[0].data_dir, TOPIC,
+                                                 PARTITIONS, hws)
         checks.judge(acked, self.sent_values(), {w.idx: w.polls for w in self.consumers},
                      {w.idx: w.starts for w in self.consumers}, final, conflicts, incomplete,
-                     self.records, self.args.leader_bound * self.election_s, report)
+                     self.records, self.args.leader_bound * self.election_s, report,
+                     producer_at)
         report.add("partitions without a serving leader 60 s after a fault", len(unavailable),
                    unavailable)
         report.add("brokers that died on their own", len(self.crashes), self.crashes)
