@@ -23,7 +23,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 
-from confluent_kafka import Consumer, TopicPartition  # noqa: E402
+from confluent_kafka import Consumer, KafkaException, TopicPartition  # noqa: E402
 
 import brokers  # noqa: E402
 import checks  # noqa: E402
@@ -162,8 +162,19 @@ class Run:
                     acked[value] = (p, offset)
         c = Consumer(workload.quiet({"bootstrap.servers": self.cluster.bootstrap,
                                      "group.id": "chaos-hw"}))
-        hws = {p: c.get_watermark_offsets(TopicPartition(TOPIC, p), timeout=10)[1]
-               for p in range(PARTITIONS)}
+
+        def high_watermark(p):
+            # A leadership may still move (the balancer hands partitions back
+            # to their preferred replicas): retriable answers are retried.
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    return c.get_watermark_offsets(TopicPartition(TOPIC, p), timeout=10)[1]
+                except KafkaException as e:
+                    if not e.args[0].retriable() or time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.5)
+        hws = {p: high_watermark(p) for p in range(PARTITIONS)}
         c.close()
         # Consumers see everything acknowledged (bounded), then stop.
         wanted = set(acked)

@@ -170,6 +170,23 @@ def metadata_v1_topic_error(node, topic):
     return struct.unpack_from(">h", body, pos + 4)[0]
 
 
+def metrics(node):
+    url = f"http://127.0.0.1:{node.admin_port}/metrics"
+    text = urllib.request.urlopen(url, timeout=10).read().decode()
+    return {line.split()[0]: float(line.split()[1]) for line in text.splitlines()
+            if line and not line.startswith("#")}
+
+
+def all_registered(nodes, n):
+    """Every node's controller state has `n` registered, unfenced brokers (a
+    broker lists itself in Metadata before its registration applies, so a
+    count of Metadata brokers can run ahead of the controller's)."""
+    try:
+        return all(metrics(node).get("spate_cluster_brokers_alive") == n for node in nodes)
+    except OSError:
+        return False
+
+
 def replica_logs(node, partition):
     files = sorted(glob.glob(os.path.join(node.data_dir, f"{TOPIC}-{partition}", "*.log")))
     return b"".join(open(f, "rb").read() for f in files)
@@ -189,8 +206,9 @@ def main():
             node.start()
         admin = AdminClient(quiet({"bootstrap.servers": cluster.bootstrap}))
         # Through the third broker: admin requests reach the controller from any broker.
-        wait_for("three registered brokers", lambda: len(AdminClient(quiet(
-            {"bootstrap.servers": cluster.nodes[2].bootstrap})).list_topics(timeout=10).brokers) == 3)
+        # Registered and unfenced in the controller's state (a broker lists
+        # itself in Metadata before its registration applies).
+        wait_for("three registered brokers", lambda: all_registered(cluster.nodes, 3), timeout=30)
         futures = admin.create_topics([NewTopic(TOPIC, PARTITIONS, 3), NewTopic("too-wide", 1, 4)])
         futures[TOPIC].result(30)
         try:
@@ -203,11 +221,6 @@ def main():
                            lambda n=node: all_led(n.bootstrap, TOPIC, PARTITIONS))
             assert all(v[1] == [0, 1, 2] for v in got.values()), got
         # /metrics: the cluster as the controller state says, and who leads what.
-        def metrics(node):
-            url = f"http://127.0.0.1:{node.admin_port}/metrics"
-            text = urllib.request.urlopen(url, timeout=10).read().decode()
-            return {line.split()[0]: float(line.split()[1]) for line in text.splitlines()
-                    if line and not line.startswith("#")}
 
         def metrics_settled():
             ms = [metrics(n) for n in cluster.nodes]

@@ -133,8 +133,10 @@ def produce(bootstrap, first, count):
 
 def balancing(cluster):
     admin = AdminClient(quiet({"bootstrap.servers": cluster.bootstrap()}))
-    wait_for("three registered brokers",
-             lambda: len(admin.list_topics(timeout=5).brokers) == 3)
+    # Registered in the controller's state, not only listed (a broker lists
+    # itself in Metadata before its registration applies).
+    wait_for("three registered brokers", lambda: all(
+        metrics(n).get("spate_cluster_brokers_alive") == 3 for n in cluster.nodes), timeout=30)
     admin.create_topics([NewTopic(TOPIC, PARTITIONS, 3)])[TOPIC].result(30)
     got = wait_for("every partition led by its preferred replica",
                    lambda: preferred_led(cluster.running()), timeout=20)

@@ -20,6 +20,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -29,7 +30,7 @@ sys.path.insert(0, HERE)
 from confluent_kafka import Consumer, KafkaError, Producer  # noqa: E402
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
-from cluster import all_led, free_ports, leaders, quiet, wait_for  # noqa: E402
+from cluster import all_led, all_registered, free_ports, leaders, quiet, wait_for  # noqa: E402
 from spated import Spated  # noqa: E402
 
 TOPIC = "failover"
@@ -144,8 +145,10 @@ class KafkaJs:
         self.name = f"kafkajs-{role}"
         self.journal = journal
         args = ["node", os.path.join(HERE, "cluster_clients.js"), modules, bootstrap, TOPIC, role]
+        # stderr to a file: a pipe nobody reads would stop the process once full.
+        self.stderr = tempfile.TemporaryFile(mode="w+")
         self.proc = subprocess.Popen(args + ([group] if group else []), stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                     stdout=subprocess.PIPE, stderr=self.stderr, text=True,
                                      env=dict(os.environ, KAFKAJS_NO_PARTITIONER_WARNING="1"))
         self.done = False
         self.reader = threading.Thread(target=self.read, daemon=True)
@@ -176,8 +179,12 @@ class KafkaJs:
             self.proc.wait(10)
         self.reader.join(10)
         if self.proc.returncode != 0 or not self.done:
-            self.journal.error(self.name, False, f"exit {self.proc.returncode}: "
-                               f"{self.proc.stderr.read()[-2000:]}")
+            self.journal.error(self.name, False,
+                               f"exit {self.proc.returncode}: {self.stderr_tail()}")
+
+    def stderr_tail(self):
+        self.stderr.seek(0)
+        return self.stderr.read()[-2000:]
 
     def kill(self):
         if self.proc.poll() is None:
@@ -209,8 +216,7 @@ def main(binary, modules):
     try:
         for node in nodes:
             node.start()
-        wait_for("three registered brokers", lambda: len(AdminClient(quiet(
-            {"bootstrap.servers": bootstrap})).list_topics(timeout=10).brokers) == 3, timeout=30)
+        wait_for("three registered brokers", lambda: all_registered(nodes, 3), timeout=30)
         admin = AdminClient(quiet({"bootstrap.servers": bootstrap}))
         admin.create_topics([NewTopic(TOPIC, PARTITIONS, 3)])[TOPIC].result(30)
         wait_for("leaders", lambda: all_led(bootstrap, TOPIC, PARTITIONS))
@@ -222,7 +228,8 @@ def main(binary, modules):
         clients = [producer, group, js_producer, js_consumer]
         producer.start()
         group.start()
-        counts = progress(journal, "every client under way", {})
+        # Node and two KafkaJS clients starting take a while on a busy machine.
+        counts = progress(journal, "every client under way", {}, timeout=120)
         print(f"under way: {counts}")
 
         # 1. SIGKILL of partition 0's leader, later restarted.
@@ -291,6 +298,9 @@ def main(binary, modules):
     except BaseException:
         for i, node in enumerate(nodes):
             print(f"---- broker {i} log (tail) ----\n{node.log()[-3000:]}")
+        for c in clients:
+            if isinstance(c, KafkaJs):
+                print(f"---- {c.name} stderr (tail) ----\n{c.stderr_tail()}")
         with journal.lock:
             print(f"journal: {len(journal.acked)} acked, consumed "
                   f"{ {c: len(v) for c, v in journal.consumed.items()} }, "

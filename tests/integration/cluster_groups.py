@@ -21,7 +21,7 @@ from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 from kafka import KafkaConsumer  # noqa: E402
 from kafka.structs import TopicPartition as KTopicPartition  # noqa: E402
 
-from cluster import Cluster, leaders, quiet, wait_for  # noqa: E402
+from cluster import Cluster, all_registered, leaders, quiet, wait_for  # noqa: E402
 
 TOPIC = "orders"
 PARTITIONS = 4
@@ -177,8 +177,7 @@ def main():
     cluster.start()
     members = []
     try:
-        wait_for("three registered brokers", lambda: len(AdminClient(quiet(
-            {"bootstrap.servers": cluster.nodes[0].bootstrap})).list_topics(timeout=10).brokers) == 3)
+        wait_for("three registered brokers", lambda: all_registered(cluster.nodes, 3), timeout=30)
         admin = AdminClient(quiet({"bootstrap.servers": cluster.bootstrap}))
         admin.create_topics([NewTopic(TOPIC, PARTITIONS, 3)])[TOPIC].result(30)
         wait_for("leaders", lambda: (leaders(cluster.bootstrap, TOPIC) or {0: (-1,)})[0][0] >= 0)

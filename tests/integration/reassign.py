@@ -95,8 +95,8 @@ def main():
     try:
         cluster.start()
         boot = cluster.bootstrap
-        rig.wait_for("four registered brokers", lambda: len(AdminClient(rig.quiet(
-            {"bootstrap.servers": boot})).list_topics(timeout=10).brokers) == 4)
+        rig.wait_for("four registered brokers", lambda: rig.all_registered(cluster.nodes, 4),
+                     timeout=30)
         admin = AdminClient(rig.quiet({"bootstrap.servers": boot}))
         admin.create_topics([NewTopic(TOPIC, PARTITIONS, 3)])[TOPIC].result(30)
         rig.wait_for("leaders", lambda: rig.all_led(boot, TOPIC, PARTITIONS))
