@@ -108,6 +108,17 @@ awaitable<Status> Partition::wait_committed(Offset end, Clock::SteadyTime deadli
                                   "offset {} committed",
                                   id_.dir_name(), term, replica_->term(), end - 1));
     }
+    if (term.value() >= 0 && replica_->role() != raft::Role::leader && high_watermark() < end) {
+      // The same within the term: a leader that lost its quorum steps down
+      // (check_quorum) before any new term reaches it. Answered now, not at
+      // the deadline: REQUEST_TIMED_OUT reads as "possibly persisted" to
+      // librdkafka, which up to 2.2 then skips the batch's sequence
+      // (docs/idempotence.md); NOT_LEADER_OR_FOLLOWER is retried as it was.
+      co_return Error(Errc::not_leader,
+                      fmt::format("partition {}: this replica stopped leading (term {}) before "
+                                  "offset {} committed",
+                                  id_.dir_name(), term, end - 1));
+    }
     if (high_watermark() >= end) {
       if (term.value() >= 0 && end > log_->start_offset() && view_->term(end.value()) != term) {
         co_return Error(Errc::not_leader,
@@ -265,6 +276,11 @@ void Partition::flush_done(const storage::FlushTicket& ticket, const Status& res
 
 void Partition::tick() {
   if (closed_ || log_->fenced()) return;
+  // A leadership that ended without a new term (check_quorum) wakes its
+  // acks=all waiters (wait_committed answers them).
+  const bool leading = replica_->role() == raft::Role::leader;
+  if (was_leading_ && !leading) committed_.notify_all();
+  was_leading_ = leading;
   auto logger = log::get(log::Module::cluster);
   // After a full disk or exhausted descriptors the log refuses writes; it
   // retries, with backoff, from here (and from the next append).

@@ -108,6 +108,24 @@ TEST_F(PartitionReplication, AnUnconfirmedLeaderServesNothing) {
   EXPECT_EQ(read.error().code(), Errc::not_leader);
 }
 
+// A leader cut off from its followers steps down in its own term
+// (check_quorum): acks=all waiting on it are answered NOT_LEADER then, not
+// left to their deadline (a timeout reads as "possibly persisted").
+TEST_F(PartitionReplication, ALeaderThatLosesItsQuorumAnswersItsWaitersAtOnce) {
+  for (int id = 0; id < 3; ++id) start(id);
+  ASSERT_TRUE(rounds_until(500, [&] { return leader() >= 0; }));
+  const int l = leader();
+  cut_.insert(static_cast<std::size_t>(l));
+  auto r = produce(l);
+  ASSERT_TRUE(r) << r.error();
+  auto acked = wait_acked(l, *r);  // its deadline is an hour away
+  ASSERT_TRUE(rounds_until(500, [&] { return acked->has_value(); }))
+      << "an acks=all waiter was left to its deadline by a leader that stepped down";
+  ASSERT_FALSE(acked->value());
+  EXPECT_EQ(acked->value().error().code(), Errc::not_leader);
+  EXPECT_FALSE(nodes_[static_cast<std::size_t>(l)]->leader());
+}
+
 // Metadata names the leader a replica knows only once it serves: between
 // its election and its first commit a leader refuses produce, and a client
 // sent to it then gets its pipelined batches refused in part (librdkafka

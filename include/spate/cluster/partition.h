@@ -355,6 +355,7 @@ class Partition : public std::enable_shared_from_this<Partition> {
   // The next index a proposal gets: the replica's last plus what is queued.
   [[nodiscard]] raft::Index next_index() const;
   [[nodiscard]] bool confirmed_leader() const;
+  bool was_leading_ = false;  // at the last tick (tick())
   void fail_raft(const Error& error);
   [[nodiscard]] Status write_state_now();
   // Ready::restart: raft.state names the new start (the commit point), then
