@@ -184,9 +184,8 @@ awaitable<void> MetadataApplier::drop_topics() {
   }
 }
 
-awaitable<void> MetadataApplier::report_leaders() {
-  const NodeId self = controller_.config().self;
-  std::vector<SetPartitionLeader> reports;
+void MetadataApplier::for_each_led(
+    const std::function<void(TopicId, std::int32_t, const PartitionMeta&, Partition&)>& fn) const {
   for (const auto& [name, t] : partitions_.topics()) {
     if (t.id == 0) continue;
     const auto* meta = controller_.state().topic(t.id);
@@ -194,31 +193,37 @@ awaitable<void> MetadataApplier::report_leaders() {
     for (std::size_t i = 0; i < t.partitions.size() && i < meta->partitions.size(); ++i) {
       const auto& p = t.partitions[i];
       if (!p || p->closed() || !p->leader()) continue;
-      const auto& m = meta->partitions[i];
-      // In sync: the replicas whose progress kept up (Partition::
-      // in_sync_replicas, replica.lag.time.max.ms) on live brokers, in the
-      // assignment's order.
-      const auto in_sync = p->in_sync_replicas();
-      std::vector<NodeId> isr;
-      for (const NodeId r : m.replicas) {
-        if (r == self || (controller_.state().alive(r) &&
-                          std::find(in_sync.begin(), in_sync.end(), r) != in_sync.end())) {
-          isr.push_back(r);
-        }
-      }
-      if (m.leader == self && m.leader_epoch == p->term() && m.isr == isr) continue;
-      if (m.leader_epoch > p->term()) continue;  // a later leader reported already
-      const RaftGroupId group{t.id, static_cast<std::int32_t>(i)};
-      auto last = reported_.find(group);
-      if (last != reported_.end() && last->second.first == p->term() &&
-          last->second.second == isr) {
-        continue;
-      }
-      reported_[group] = {p->term(), isr};
-      reports.push_back(
-          SetPartitionLeader{t.id, static_cast<std::int32_t>(i), self, p->term(), std::move(isr)});
+      fn(t.id, static_cast<std::int32_t>(i), meta->partitions[i], *p);
     }
   }
+}
+
+awaitable<void> MetadataApplier::report_leaders() {
+  const NodeId self = controller_.config().self;
+  std::vector<SetPartitionLeader> reports;
+  for_each_led([&](TopicId topic, std::int32_t index, const PartitionMeta& m, Partition& part) {
+    Partition* p = &part;
+    // In sync: the replicas whose progress kept up (Partition::
+    // in_sync_replicas, replica.lag.time.max.ms) on live brokers, in the
+    // assignment's order.
+    const auto in_sync = p->in_sync_replicas();
+    std::vector<NodeId> isr;
+    for (const NodeId r : m.replicas) {
+      if (r == self || (controller_.state().alive(r) &&
+                        std::find(in_sync.begin(), in_sync.end(), r) != in_sync.end())) {
+        isr.push_back(r);
+      }
+    }
+    if (m.leader == self && m.leader_epoch == p->term() && m.isr == isr) return;
+    if (m.leader_epoch > p->term()) return;  // a later leader reported already
+    const RaftGroupId group{topic, index};
+    auto last = reported_.find(group);
+    if (last != reported_.end() && last->second.first == p->term() && last->second.second == isr) {
+      return;
+    }
+    reported_[group] = {p->term(), isr};
+    reports.push_back(SetPartitionLeader{topic, index, self, p->term(), std::move(isr)});
+  });
   for (auto& r : reports) {
     if (stopping_) co_return;
     Command command = r;  // named: see Controller::propose

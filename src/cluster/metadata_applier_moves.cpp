@@ -33,48 +33,40 @@ const char* change_name(raft::MembershipChange::Type type) {
 awaitable<void> MetadataApplier::move_replicas() {
   const NodeId self = controller_.config().self;
   std::vector<CompleteReassignment> completions;
-  for (const auto& [name, t] : partitions_.topics()) {
-    if (t.id == 0) continue;
-    const auto* meta = controller_.state().topic(t.id);
-    if (meta == nullptr) continue;
-    for (std::size_t i = 0; i < t.partitions.size() && i < meta->partitions.size(); ++i) {
-      const auto& p = t.partitions[i];
-      if (!p || p->closed() || !p->leader()) continue;
-      const auto& m = meta->partitions[i];
-      MoveView view;
-      view.self = self;
-      view.membership = p->membership();
-      view.committed = p->membership_committed();
-      view.followers = p->followers();
-      view.last_index = p->last_index();
-      const MoveStep step = next_move_step(m, view);
-      switch (step.kind) {
-        case MoveStep::Kind::none:
-          break;
-        case MoveStep::Kind::change: {
-          logger()->info("[{}] reassignment: {} node {} (membership {})", p->id().dir_name(),
-                         change_name(step.change.type), step.change.node,
-                         view.membership.describe());
-          if (auto s = p->change_membership(step.change); !s) {
-            logger()->debug("[{}] membership change: {}", p->id().dir_name(), s.error());
-          }
-          break;
+  for_each_led([&](TopicId topic, std::int32_t index, const PartitionMeta& m, Partition& part) {
+    Partition* p = &part;
+    MoveView view;
+    view.self = self;
+    view.membership = p->membership();
+    view.committed = p->membership_committed();
+    view.followers = p->followers();
+    view.last_index = p->last_index();
+    const MoveStep step = next_move_step(m, view);
+    switch (step.kind) {
+      case MoveStep::Kind::none:
+        break;
+      case MoveStep::Kind::change: {
+        logger()->info("[{}] reassignment: {} node {} (membership {})", p->id().dir_name(),
+                       change_name(step.change.type), step.change.node, view.membership.describe());
+        if (auto s = p->change_membership(step.change); !s) {
+          logger()->debug("[{}] membership change: {}", p->id().dir_name(), s.error());
         }
-        case MoveStep::Kind::transfer: {
-          if (p->transferring()) break;
-          logger()->info("[{}] reassignment: this leader leaves; handing over to node {}",
-                         p->id().dir_name(), step.to);
-          if (auto s = p->transfer_leadership(step.to); !s) {
-            logger()->debug("[{}] leadership transfer: {}", p->id().dir_name(), s.error());
-          }
-          break;
-        }
-        case MoveStep::Kind::complete:
-          completions.push_back(CompleteReassignment{t.id, static_cast<std::int32_t>(i), m.target});
-          break;
+        break;
       }
+      case MoveStep::Kind::transfer: {
+        if (p->transferring()) break;
+        logger()->info("[{}] reassignment: this leader leaves; handing over to node {}",
+                       p->id().dir_name(), step.to);
+        if (auto s = p->transfer_leadership(step.to); !s) {
+          logger()->debug("[{}] leadership transfer: {}", p->id().dir_name(), s.error());
+        }
+        break;
+      }
+      case MoveStep::Kind::complete:
+        completions.push_back(CompleteReassignment{topic, index, m.target});
+        break;
     }
-  }
+  });
   for (auto& c : completions) {
     if (stopping_) co_return;
     const auto topic = c.topic;

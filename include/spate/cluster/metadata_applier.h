@@ -20,6 +20,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 
@@ -66,6 +67,10 @@ class MetadataApplier {
   awaitable<void> drop_topics();
   void update_peers();
   awaitable<void> report_leaders();
+  // Calls `fn` for every partition of a cluster topic this broker leads
+  // (confirmed), with the metadata's view of it.
+  void for_each_led(
+      const std::function<void(TopicId, std::int32_t, const PartitionMeta&, Partition&)>& fn) const;
   // Each partition this broker leads moves its Raft membership one step
   // towards the metadata's (reassignment.h; metadata_applier_moves.cpp).
   awaitable<void> move_replicas();
