@@ -19,11 +19,9 @@ Usage: cluster_balance.py SPATED_BINARY SPATE_BINARY"""
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "compat"))
 from confluent_kafka import Producer  # noqa: E402
@@ -31,36 +29,12 @@ from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
 from spated import Spated  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cluster import free_ports, metrics, quiet, wait_for  # noqa: E402  (integration/cluster.py)
+
 TOPIC = "balanced"
 PARTITIONS = 6
 LAG_MS = 2000
-
-
-def quiet(conf):
-    return dict(conf, log_level=0)
-
-
-def free_ports(n):
-    socks = []
-    for _ in range(n):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        socks.append(s)
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
-
-
-def wait_for(what, check, timeout=20.0, step=0.2):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(step)
-    raise AssertionError(f"timed out ({timeout} s) waiting for {what}")
 
 
 class Cluster:
@@ -110,13 +84,6 @@ def spread(got):
     for leader, _, _ in got.values():
         counts[leader] = counts.get(leader, 0) + 1
     return sorted(counts.values())
-
-
-def metrics(node):
-    url = f"http://127.0.0.1:{node.admin_port}/metrics"
-    text = urllib.request.urlopen(url, timeout=5).read().decode()
-    return {line.split()[0]: float(line.split()[1]) for line in text.splitlines()
-            if line and not line.startswith("#")}
 
 
 def produce(bootstrap, first, count):
