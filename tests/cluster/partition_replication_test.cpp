@@ -222,7 +222,7 @@ TEST_F(PartitionReplication, NoAckWhileOnlyTheLeaderHasItOnDisk) {
   held_.front()->set_value();  // one follower's disk moves again
   held_.erase(held_.begin());
   ASSERT_TRUE(rounds_until(500, [&] { return ack->has_value(); }));
-  ASSERT_TRUE(**ack);
+  ASSERT_TRUE(**ack) << ack->value().error();
   EXPECT_GE(durable, 2U);
 }
 

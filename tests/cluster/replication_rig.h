@@ -90,12 +90,40 @@ class PartitionReplication : public ::testing::Test {
     p.reset();
   }
 
-  // One round: every replica ticks, then the io_context runs what is ready.
+  // One round: every replica ticks, then the io_context runs until the
+  // replicas are quiet (settle), so that a round does the same work on a
+  // loaded machine as on an idle one.
   void round() {
     for (auto& p : nodes_) {
       if (p) p->tick();
     }
-    io_.run_for(std::chrono::milliseconds(1));
+    settle();
+  }
+
+  // Runs the io_context until a pass in which only its own markers ran: each
+  // pass sends a marker through every disk thread that is not held (a FIFO:
+  // once it is back, what was queued before it is done) and runs what is
+  // ready. Bounded: 20 passes, each at most 50 ms.
+  void settle() {
+    for (int pass = 0; pass < 20; ++pass) {
+      auto left = std::make_shared<int>(0);
+      for (std::size_t i = 0; i < disks_.size(); ++i) {
+        const auto& held = holds_[i];
+        if (held.valid() && held.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+          continue;
+        }
+        ++*left;
+        disks_[i]->submit([] {}, io_.get_executor(), [left] { --*left; });
+      }
+      const int markers = *left;
+      std::size_t ran = io_.poll();
+      const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(50);
+      while (*left > 0 && std::chrono::steady_clock::now() < until) {
+        ran += io_.run_one_for(std::chrono::milliseconds(1));
+      }
+      ran += io_.poll();
+      if (*left == 0 && ran == static_cast<std::size_t>(markers)) return;
+    }
   }
 
   template <typename Done>
@@ -175,6 +203,9 @@ class PartitionReplication : public ::testing::Test {
   asio::io_context io_;
   // Each round waits for the disk thread's completions, up to its time.
   asio::executor_work_guard<asio::io_context::executor_type> work_ = asio::make_work_guard(io_);
+  // What hold_disk holds each disk thread on, until it is ready (read by
+  // settle, which sends no marker through a held thread).
+  std::array<std::shared_future<void>, 3> holds_{};
   // One disk thread per replica, so that one replica's disk can be held still.
   std::array<std::unique_ptr<DiskThread>, 3> disks_{std::make_unique<DiskThread>(),
                                                     std::make_unique<DiskThread>(),
@@ -185,6 +216,7 @@ class PartitionReplication : public ::testing::Test {
   std::shared_ptr<std::promise<void>> hold_disk(int id) {
     auto release = std::make_shared<std::promise<void>>();
     auto held = release->get_future().share();
+    holds_[static_cast<std::size_t>(id)] = held;
     disks_[static_cast<std::size_t>(id)]->submit([held] { held.wait(); }, io_.get_executor(),
                                                  [] {});
     return release;
