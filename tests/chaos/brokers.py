@@ -7,21 +7,12 @@ Every process is handled by pid: SIGKILL, SIGSTOP, SIGCONT, SIGTERM."""
 import ctypes
 import os
 import signal
-import socket
 import subprocess
+import sys
 import time
 
-
-def free_ports(n):
-    socks = []
-    for _ in range(n):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        socks.append(s)
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "compat"))
+from spated import free_ports  # noqa: E402,F401  (used by Cluster below)
 
 
 def _die_with_parent():

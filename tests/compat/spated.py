@@ -3,10 +3,46 @@
 temporary data directory; stops it by pid. Shared by the compatibility and
 bad-input tests (tests/compat, tests/integration)."""
 import os
+import random
 import signal
+import socket
 import subprocess
 import tempfile
 import time
+
+
+def _ephemeral_range():
+    try:
+        lo, hi = open("/proc/sys/net/ipv4/ip_local_port_range").read().split()
+        return int(lo), int(hi)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+def free_ports(n):
+    """n distinct ports free on 127.0.0.1 for a broker to listen on, and to
+    listen on again after a restart. Taken below the kernel's ephemeral range
+    where it can: a port from that range (bind to port 0) can be handed to
+    any outgoing connection on the machine in the meantime, and the broker
+    then fails with "Address already in use" (seen in CI)."""
+    lo, _ = _ephemeral_range()
+    rng = random.Random()
+    ports = []
+    for _ in range(200 * n):
+        if len(ports) == n:
+            return ports
+        port = rng.randrange(10000, lo) if lo > 11000 else 0
+        s = socket.socket()
+        try:
+            s.bind(("127.0.0.1", port))
+            port = s.getsockname()[1]
+            if port not in ports:
+                ports.append(port)
+        except OSError:
+            pass
+        finally:
+            s.close()
+    raise RuntimeError(f"no {n} free ports found")
 
 
 class Spated:

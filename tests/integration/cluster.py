@@ -11,7 +11,6 @@ Usage: cluster.py SPATED_BINARY"""
 import glob
 import os
 import signal
-import socket
 import struct
 import sys
 import time
@@ -22,7 +21,7 @@ from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition  # no
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
 import kafka_wire  # noqa: E402
-from spated import Spated  # noqa: E402
+from spated import Spated, free_ports  # noqa: E402  (free_ports: also for the other cluster tests)
 
 TOPIC = "replicated"
 PARTITIONS = 6
@@ -30,18 +29,6 @@ PARTITIONS = 6
 
 def quiet(conf):
     return dict(conf, log_level=0)
-
-
-def free_ports(n):
-    socks = []
-    for _ in range(n):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        socks.append(s)
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
 
 
 def wait_for(what, check, timeout=20.0, step=0.1):
