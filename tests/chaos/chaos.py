@@ -300,18 +300,23 @@ def main():
     def on_term(signum, _frame):
         raise SystemExit(f"chaos: stopped by signal {signum}")
     signal.signal(signal.SIGTERM, on_term)
+    verdict = ""
     try:
         report = run.main()
         violations = report.violations()
         failed = bool(violations)
         if failed:
-            print("chaos: FAILED: " + "; ".join(f"{k}: {v}" for k, v in violations.items()))
+            verdict = (f"chaos: FAILED (seed {args.seed}): "
+                       + "; ".join(f"{k}: {v}" for k, v in violations.items()))
+            print(verdict)
             for b in run.cluster.brokers:
                 print(f"---- broker {b.id} log (tail) ----\n{b.log_tail(3000)}")
         else:
             print("chaos: OK")
     finally:
         run.close(args.keep or failed)
+    if verdict:
+        print(verdict)  # again, last: a CI log keeps only the tail
     return 1 if failed else 0
 
 

@@ -41,6 +41,16 @@ def wait_for(what, check, timeout=20.0, step=0.1):
     raise AssertionError("timed out waiting for " + what)
 
 
+def print_failure(nodes, tail=4000, label="node"):
+    """In an except block: the error first (a CI log may keep only the start
+    of a test's output), then each broker's log tail; the traceback follows
+    when the caller re-raises."""
+    err = sys.exc_info()[1]
+    print(f"FAILED: {type(err).__name__}: {err}", flush=True)
+    for i, node in enumerate(nodes):
+        print(f"---- {label} {i} log (tail) ----\n{node.log()[-tail:]}")
+
+
 class Cluster:
     def __init__(self, binary, n=3):
         self.ports = free_ports(n)
@@ -275,8 +285,7 @@ def main():
             assert code == 0, f"node {i} exited {code}:\n{node.log()[-3000:]}"
         print("cluster: OK")
     except BaseException:
-        for i, node in enumerate(cluster.nodes):
-            print(f"---- node {i} log (tail) ----\n{node.log()[-4000:]}")
+        print_failure(cluster.nodes)
         raise
     finally:
         cluster.close()

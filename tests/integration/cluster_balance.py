@@ -30,7 +30,7 @@ from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 from spated import Spated  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cluster import free_ports, metrics, quiet, wait_for  # noqa: E402  (integration/cluster.py)
+from cluster import free_ports, metrics, print_failure, quiet, wait_for  # noqa: E402  (integration/cluster.py)
 
 TOPIC = "balanced"
 PARTITIONS = 6
@@ -217,8 +217,7 @@ def main():
             assert code == 0, f"node {i} exited {code}:\n{node.log()[-3000:]}"
         print(f"cluster_balance: OK ({time.monotonic() - started:.0f} s)")
     except BaseException:
-        for i, node in enumerate(cluster.nodes):
-            print(f"---- node {i} log (tail) ----\n{node.log()[-4000:]}")
+        print_failure(cluster.nodes)
         raise
     finally:
         for node in cluster.nodes:

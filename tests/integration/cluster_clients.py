@@ -30,7 +30,7 @@ sys.path.insert(0, HERE)
 from confluent_kafka import Consumer, KafkaError, Producer  # noqa: E402
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
-from cluster import all_led, all_registered, free_ports, leaders, quiet, wait_for  # noqa: E402
+from cluster import all_led, all_registered, free_ports, leaders, print_failure, quiet, wait_for  # noqa: E402
 from spated import Spated  # noqa: E402
 
 TOPIC = "failover"
@@ -296,8 +296,7 @@ def main(binary, modules):
             assert node.stop() == 0, f"broker {i} did not stop cleanly"
         print("cluster clients: OK")
     except BaseException:
-        for i, node in enumerate(nodes):
-            print(f"---- broker {i} log (tail) ----\n{node.log()[-3000:]}")
+        print_failure(nodes, 3000, "broker")
         for c in clients:
             if isinstance(c, KafkaJs):
                 print(f"---- {c.name} stderr (tail) ----\n{c.stderr_tail()}")

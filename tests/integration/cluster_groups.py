@@ -16,12 +16,12 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "compat"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: E402
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition  # noqa: E402
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 from kafka import KafkaConsumer  # noqa: E402
 from kafka.structs import TopicPartition as KTopicPartition  # noqa: E402
 
-from cluster import Cluster, all_registered, leaders, quiet, wait_for  # noqa: E402
+from cluster import Cluster, all_registered, leaders, print_failure, quiet, wait_for  # noqa: E402
 
 TOPIC = "orders"
 PARTITIONS = 4
@@ -97,9 +97,16 @@ class ConfluentMember:
         return {tp.partition: tp.offset for tp in got}
 
     def ends(self):
-        """The high watermarks (a new leader's no-op takes an offset too)."""
-        return {p: self.c.get_watermark_offsets(TopicPartition(TOPIC, p), timeout=10)[1]
-                for p in range(PARTITIONS)}
+        """The high watermarks (a new leader's no-op takes an offset too);
+        asked again while a leader moves."""
+        def read():
+            try:
+                return {p: self.c.get_watermark_offsets(TopicPartition(TOPIC, p), timeout=10)[1]
+                        for p in range(PARTITIONS)}
+            except KafkaException as e:
+                print("confluent watermarks:", e)
+                return None
+        return wait_for("the high watermarks", read, timeout=30, step=0.2)
 
     def close(self):
         self.c.close()
@@ -247,8 +254,7 @@ def main():
             assert code == 0, f"node {i} exited {code}:\n{node.log()[-3000:]}"
         print(f"cluster groups: OK in {time.monotonic() - started:.1f} s")
     except BaseException:
-        for i, node in enumerate(cluster.nodes):
-            print(f"---- node {i} log (tail) ----\n{node.log()[-4000:]}")
+        print_failure(cluster.nodes)
         raise
     finally:
         for m in members:

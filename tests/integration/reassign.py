@@ -148,8 +148,7 @@ def main():
             assert code == 0, f"node {i} exited {code}:\n{node.log()[-3000:]}"
         print(f"reassign: OK ({time.monotonic() - started:.1f} s)")
     except BaseException:
-        for i, node in enumerate(cluster.nodes):
-            print(f"---- node {i} log (tail) ----\n{node.log()[-4000:]}")
+        rig.print_failure(cluster.nodes)
         raise
     finally:
         cluster.close()
