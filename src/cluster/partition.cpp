@@ -178,7 +178,7 @@ Result<std::optional<storage::TimestampHit>> Partition::find_offset_by_timestamp
     std::int64_t timestamp) {
   if (closed_)
     return Error(Errc::shutting_down, fmt::format("partition {} is closing", id_.dir_name()));
-  if (!confirmed_leader()) {
+  if (!serving_reads()) {
     return Error(Errc::not_leader,
                  fmt::format("partition {}: this replica is not its leader", id_.dir_name()));
   }
@@ -192,7 +192,7 @@ PartitionStatus Partition::status() const {
   const NodeId leader = replica_->leader();
   const bool serving = leader != raft::kNoNode && !raft_failed_ &&
                        serving_term_ == replica_->term() &&
-                       (leader != replica_->id() || confirmed_leader());
+                       (leader != replica_->id() || serving_reads());
   return PartitionStatus{.start = log_->start_offset(),
                          .end = log_->end_offset(),
                          .high_watermark = high_watermark(),
@@ -209,11 +209,13 @@ PartitionStatus Partition::status() const {
 Result<storage::ReadResult> Partition::read(Offset from, std::uint64_t bytes_max) {
   if (closed_)
     return Error(Errc::shutting_down, fmt::format("partition {} is closing", id_.dir_name()));
-  if (!confirmed_leader()) {
+  if (!serving_reads()) {
     // A follower's high watermark lags its leader's: serving it could show a
     // consumer less than it saw before (and a deposed leader, stale data).
-    return Error(Errc::not_leader,
-                 fmt::format("partition {}: this replica is not its leader", id_.dir_name()));
+    return Error(
+        Errc::not_leader,
+        fmt::format("partition {}: this replica is not its leader{}", id_.dir_name(),
+                    confirmed_leader() ? " (no majority heard within its read lease)" : ""));
   }
   return read_local(from, bytes_max);
 }
@@ -276,6 +278,7 @@ void Partition::flush_done(const storage::FlushTicket& ticket, const Status& res
 
 void Partition::tick() {
   if (closed_ || log_->fenced()) return;
+  last_tick_ = log_->clock().steady_now();
   // A leadership that ended without a new term (check_quorum) wakes its
   // acks=all waiters (wait_committed answers them).
   const bool leading = replica_->role() == raft::Role::leader;

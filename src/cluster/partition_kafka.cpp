@@ -57,7 +57,7 @@ Result<EpochEnd> Partition::end_offset_for_epoch(std::int64_t epoch) const {
   if (closed_) {
     return Error(Errc::shutting_down, fmt::format("partition {} is closing", id_.dir_name()));
   }
-  if (!confirmed_leader()) {
+  if (!serving_reads()) {
     return Error(Errc::not_leader,
                  fmt::format("partition {}: this replica is not its leader", id_.dir_name()));
   }

@@ -190,6 +190,7 @@ std::shared_ptr<Partition> PartitionManager::adopt(const std::string& topic, std
     raft.election_ticks = replica_.election_ticks;
     raft.heartbeat_ticks = replica_.heartbeat_ticks;
     raft.replica_lag_max = replica_.replica_lag_max;
+    raft.read_lease = replica_.read_lease;
     raft.counters = replica_.counters;
   }
   auto partition = std::make_shared<Partition>(storage::TopicPartition{topic, index},

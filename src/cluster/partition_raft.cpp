@@ -25,6 +25,7 @@ std::uint64_t seed_of(const storage::TopicPartition& id, NodeId self) {
 void Partition::start_raft(PartitionRaftConfig config) {
   auto logger = log::get(log::Module::cluster);
   replica_lag_max_ = config.replica_lag_max;
+  read_lease_ = config.read_lease;
   counters_ = config.counters;
   auto state = read_raft_state(log_->filesystem(), log_->dir());
   if (!state) {
@@ -119,6 +120,24 @@ raft::Index Partition::next_index() const { return replica_->last_index() + queu
 bool Partition::confirmed_leader() const {
   return replica_ && !raft_failed_ && replica_->role() == raft::Role::leader &&
          confirmed_term_ == replica_->term();
+}
+
+bool Partition::serving_reads() const { return confirmed_leader() && lease_held(); }
+
+bool Partition::lease_held() const {
+  // Not sampled in this term yet: it has just been elected and has just
+  // committed (confirmed_leader), both with a majority's answers.
+  if (read_lease_.count() <= 0 || sync_term_ != replica_->term()) return true;
+  const auto now = log_->clock().steady_now();
+  std::size_t voters = 1;  // itself
+  std::size_t heard = 1;
+  // sync_ holds the followers as of the last tick (sample_followers).
+  for (const auto& [id, f] : sync_) {
+    if (!f.voter) continue;
+    ++voters;
+    if (now - f.heard <= read_lease_) ++heard;
+  }
+  return 2 * heard > voters;
 }
 
 void Partition::fail_raft(const Error& error) {

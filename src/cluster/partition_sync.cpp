@@ -18,7 +18,11 @@ namespace spate::cluster {
 void Partition::note_heard(NodeId from) {
   if (sync_term_ < Term(0)) return;  // not leading: nothing to track
   auto it = sync_.find(from);
-  if (it != sync_.end()) it->second.heard = log_->clock().steady_now();
+  // As of this replica's last tick, not now: a reply that waited in a socket
+  // while this process was stopped is read before the first tick after it
+  // resumes, and must not renew the read lease (lease_held) of a leader that
+  // others may have replaced meanwhile.
+  if (it != sync_.end()) it->second.heard = std::min(log_->clock().steady_now(), last_tick_);
 }
 
 void Partition::sample_followers() {
@@ -44,7 +48,8 @@ void Partition::sample_followers() {
     it = member ? std::next(it) : sync_.erase(it);
   }
   for (const auto& f : followers) {
-    auto [it, added] = sync_.try_emplace(f.id, FollowerSync{now, now});
+    auto [it, added] = sync_.try_emplace(f.id, FollowerSync{now, now, f.voter});
+    it->second.voter = f.voter;
     if (added) continue;
     if (f.match >= std::min(sync_end_, end)) {
       it->second.caught_up = std::max(it->second.caught_up, it->second.heard);

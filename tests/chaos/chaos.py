@@ -269,6 +269,9 @@ class Run:
             print(f"  {'FAIL' if n else 'ok  '} {n:6}  {check}")
             for e in report.examples[check]:
                 print(f"             e.g. {e}")
+        for w in self.consumers:
+            for at, line in getattr(w, "client_log", [])[:10]:
+                print(f"  consumer {w.idx} client at {at - self.t_start:.2f}: {line}")
 
     def close(self, keep):
         for w in self.producers + self.consumers:

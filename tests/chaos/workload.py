@@ -133,6 +133,19 @@ class ProducerWorker:
         self.thread.join(120)
 
 
+class _Kept(logging.Handler):
+    """Keeps the client log lines holding one of `words` (at most 100)."""
+
+    def __init__(self, out, words):
+        super().__init__()
+        self.out, self.words = out, words
+
+    def emit(self, record):
+        text = record.getMessage()
+        if len(self.out) < 100 and any(w in text.lower() for w in self.words):
+            self.out.append((time.monotonic(), text))
+
+
 class AssignConsumer:
     """assign() to every partition from offset 0; now and then re-assigns each
     partition at a random offset it has already read past (a new
@@ -153,17 +166,24 @@ class AssignConsumer:
         self.starts = {0: {}}  # generation -> {partition: offset assigned at}
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True, name=f"consumer-{idx}")
+        # The client's own warnings about its position (an offset reset, a
+        # truncation it detected), for the report: why a consumer went back.
+        self.client_log = []
+        self.logger = logging.getLogger(f"chaos-consumer-{idx}")
+        self.logger.propagate = False
+        self.logger.addHandler(_Kept(self.client_log, ("reset", "truncat")))
 
     def _assign(self, consumer, starts):
         consumer.assign([TopicPartition(self.topic, p, starts.get(p, 0))
                          for p in range(self.partitions)])
 
     def _run(self):
-        consumer = Consumer(quiet({
+        consumer = Consumer({
             "bootstrap.servers": self.bootstrap, "group.id": f"chaos-assign-{self.idx}",
             "enable.auto.commit": False, "auto.offset.reset": "earliest",
             "enable.partition.eof": False, "fetch.wait.max.ms": 100,
-            "topic.metadata.refresh.interval.ms": 1000, "reconnect.backoff.max.ms": 500}))
+            "topic.metadata.refresh.interval.ms": 1000, "reconnect.backoff.max.ms": 500,
+            "log_level": 4, "logger": self.logger})
         last = {}
         self._assign(consumer, {})
         reassign_at = time.monotonic() + self.rng.uniform(*self.REASSIGN_EVERY)

@@ -151,6 +151,62 @@ TEST_F(PartitionSync, ElectionsAndLeaderChangesAreCounted) {
   EXPECT_GE(counters_.leader_changes.load(), changes + 3) << "each replica saw the new leader";
 }
 
+// A leader stopped (as by SIGSTOP: its clock moves, it runs nothing) serves
+// no reads once its lease is over, and is named nowhere as serving: a
+// successor may be serving offsets past its log end meanwhile. Replies that
+// waited while it was stopped do not renew the lease before it ticks again.
+TEST_F(PartitionSync, AStoppedLeaderServesNoReadsPastItsLease) {
+  read_lease_ = std::chrono::milliseconds(750);
+  start_all();
+  const int l = leader();
+  produce_committed(l, 3);
+  pass(std::chrono::milliseconds(300));
+  const Offset hw = node(l).high_watermark();
+  ASSERT_TRUE(node(l).read(hw, 1 << 20));
+  EXPECT_EQ(node(l).status().serving_leader, NodeId(l));
+
+  // It sends its heartbeats and stops before their answers come back.
+  node(l).tick();
+  clock_.advance(std::chrono::milliseconds(500));
+  EXPECT_TRUE(node(l).read(hw, 1 << 20)) << "within the lease";
+  clock_.advance(std::chrono::milliseconds(300));
+  auto stale = node(l).read(hw, 1 << 20);
+  ASSERT_FALSE(stale);
+  EXPECT_EQ(stale.error().code(), Errc::not_leader) << stale.error();
+  EXPECT_FALSE(node(l).read_for_client(hw, 1 << 20));
+  EXPECT_FALSE(node(l).end_offset_for_epoch(node(l).status().leader_epoch.value()));
+  EXPECT_FALSE(node(l).find_offset_by_timestamp(0));
+  EXPECT_EQ(node(l).status().serving_leader, NodeId(-1));
+  EXPECT_TRUE(node(l).leader()) << "still the Raft leader: only its reads stop";
+
+  // The answers to its last heartbeats, which waited while it was stopped,
+  // arrive before it ticks again: no renewal from those.
+  const auto delivered = delivered_;
+  settle();
+  EXPECT_GT(delivered_, delivered);
+  EXPECT_FALSE(node(l).read(hw, 1 << 20));
+  // It runs again: heartbeats and their answers renew the lease.
+  ASSERT_TRUE(rounds_until(50, [&] { return node(l).read(hw, 1 << 20).has_value(); }));
+  EXPECT_EQ(node(l).status().serving_leader, NodeId(l));
+}
+
+// Cut off from both followers while it keeps running, a leader stops serving
+// reads within the lease, before check_quorum makes it step down.
+TEST_F(PartitionSync, ALeaderCutOffStopsServingReadsWithinItsLease) {
+  read_lease_ = std::chrono::milliseconds(750);
+  start_all();
+  const int l = leader();
+  produce_committed(l, 2);
+  pass(std::chrono::milliseconds(300));
+  for (int i = 0; i < 3; ++i) {
+    if (i != l) cut_.insert(static_cast<std::size_t>(i));
+  }
+  const Offset hw = node(l).high_watermark();
+  pass(std::chrono::milliseconds(900));
+  EXPECT_FALSE(node(l).read(hw, 1 << 20));
+  EXPECT_EQ(node(l).status().serving_leader, NodeId(-1));
+}
+
 TEST_F(PartitionSync, LeadershipGoesBackToThePreferredReplicaWhenInSync) {
   start_all();
   const int l = leader();

@@ -50,6 +50,7 @@ class PartitionReplication : public ::testing::Test {
     raft.self = NodeId(id);
     raft.voters = {NodeId(0), NodeId(1), NodeId(2)};
     raft.replica_lag_max = lag_max_;
+    raft.read_lease = read_lease_;
     raft.counters = &counters_;
     auto p = std::make_shared<Partition>(storage::TopicPartition{"t", 0}, std::move(*log),
                                          io_.get_executor(), *disks_[static_cast<std::size_t>(id)],
@@ -198,6 +199,7 @@ class PartitionReplication : public ::testing::Test {
   storage::MemFs mem_;
   ManualClock clock_;
   std::chrono::milliseconds lag_max_{30'000};  // PartitionRaftConfig::replica_lag_max
+  std::chrono::milliseconds read_lease_{0};    // PartitionRaftConfig::read_lease
   RaftCounters counters_;                      // shared by the three replicas
   storage::LogConfig config_;
   asio::io_context io_;

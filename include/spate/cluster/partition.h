@@ -87,6 +87,14 @@ struct PartitionRaftConfig {
   // A follower is in sync while it caught up with the leader's log end
   // within this long (Kafka's replica.lag.time.max.ms).
   std::chrono::milliseconds replica_lag_max{30'000};
+  // A leader serves reads (and is named in Metadata) only while a majority of
+  // its voters, itself included, was heard from within this long: a leader
+  // that was stopped (SIGSTOP, a stall) or cut off and does not know yet
+  // that others elected a successor would otherwise answer a consumer that
+  // already read further there with OFFSET_OUT_OF_RANGE, and the client
+  // resets to the beginning. Below the election timeout (followers refuse
+  // votes that long after hearing from their leader). 0: no lease.
+  std::chrono::milliseconds read_lease{0};
   RaftCounters* counters = nullptr;  // outlives the partition; null: not counted
 };
 
@@ -355,6 +363,9 @@ class Partition : public std::enable_shared_from_this<Partition> {
   // The next index a proposal gets: the replica's last plus what is queued.
   [[nodiscard]] raft::Index next_index() const;
   [[nodiscard]] bool confirmed_leader() const;
+  // confirmed_leader() within its read lease (PartitionRaftConfig::read_lease).
+  [[nodiscard]] bool serving_reads() const;
+  [[nodiscard]] bool lease_held() const;
   bool was_leading_ = false;  // at the last tick (tick())
   void fail_raft(const Error& error);
   [[nodiscard]] Status write_state_now();
@@ -413,8 +424,11 @@ class Partition : public std::enable_shared_from_this<Partition> {
   struct FollowerSync {
     Clock::SteadyTime heard{};      // the last message from it
     Clock::SteadyTime caught_up{};  // when it last held the leader's log end
+    bool voter = false;             // as of the last sample
   };
   std::chrono::milliseconds replica_lag_max_{30'000};
+  std::chrono::milliseconds read_lease_{0};
+  Clock::SteadyTime last_tick_{};  // when tick() last ran
   std::map<NodeId, FollowerSync> sync_;
   Term sync_term_{-1};        // the term sync_ is about (-1: not leading)
   raft::Index sync_end_ = 0;  // the leader's log end at the previous sample

@@ -108,6 +108,7 @@ struct ReplicaContext {
   int heartbeat_ticks = 1;
   // PartitionRaftConfig's, for every cluster partition.
   std::chrono::milliseconds replica_lag_max{30'000};
+  std::chrono::milliseconds read_lease{0};
   RaftCounters* counters = nullptr;
 };
 

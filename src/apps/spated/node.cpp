@@ -148,6 +148,8 @@ Status Node::open_storage() {
     if (auto s = open_controller(); !s) return s;
     replica.self = NodeId(config_.node_id);
     replica.replica_lag_max = std::chrono::milliseconds(config_.replica_lag_time_max_ms);
+    // Three quarters of the shortest election timeout (Partition::lease_held).
+    replica.read_lease = kTickPeriod * replica.election_ticks * 3 / 4;
     replica.counters = &raft_counters_;
     replica.send = [t = transport_.get()](cluster::RaftGroupId group, raft::Message m) {
       const NodeId to = m.to;
