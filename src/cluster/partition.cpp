@@ -278,7 +278,12 @@ void Partition::flush_done(const storage::FlushTicket& ticket, const Status& res
 
 void Partition::tick() {
   if (closed_ || log_->fenced()) return;
-  last_tick_ = log_->clock().steady_now();
+  const auto now = log_->clock().steady_now();
+  ++ticks_;
+  if (read_lease_.count() > 0 && ticks_ > 1 && now - last_tick_ > read_lease_) {
+    stalled_tick_ = ticks_;  // see lease_held
+  }
+  last_tick_ = now;
   // A leadership that ended without a new term (check_quorum) wakes its
   // acks=all waiters (wait_committed answers them).
   const bool leading = replica_->role() == raft::Role::leader;

@@ -135,7 +135,9 @@ bool Partition::lease_held() const {
   for (const auto& [id, f] : sync_) {
     if (!f.voter) continue;
     ++voters;
-    if (now - f.heard <= read_lease_) ++heard;
+    // Heard within the lease, and after the tick that followed a stall:
+    // answers read before it may have waited out the stall in a socket.
+    if (now - f.heard <= read_lease_ && f.heard_tick > stalled_tick_) ++heard;
   }
   return 2 * heard > voters;
 }
@@ -331,7 +333,7 @@ void Partition::complete_ready() {
 void Partition::step(raft::Message message) {
   if (closed_ || raft_failed_) return;
   if (refuse_leadership_ && message.type == raft::MessageType::timeout_now) return;
-  note_heard(message.from);
+  note_heard(message);
   if (pending_) {
     // Raft tolerates loss: past the bound the oldest is dropped.
     if (inbox_.size() >= kInboxMax) inbox_.pop_front();

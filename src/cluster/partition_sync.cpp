@@ -15,14 +15,24 @@
 
 namespace spate::cluster {
 
-void Partition::note_heard(NodeId from) {
+void Partition::note_heard(const raft::Message& message) {
   if (sync_term_ < Term(0)) return;  // not leading: nothing to track
-  auto it = sync_.find(from);
-  // As of this replica's last tick, not now: a reply that waited in a socket
-  // while this process was stopped is read before the first tick after it
-  // resumes, and must not renew the read lease (lease_held) of a leader that
-  // others may have replaced meanwhile.
-  if (it != sync_.end()) it->second.heard = std::min(log_->clock().steady_now(), last_tick_);
+  // Only a follower's answer to this leader (its appends and heartbeats, in
+  // its term) says the follower still follows it: a pre-vote request says
+  // the opposite, and must not renew the read lease (lease_held).
+  if ((message.type != raft::MessageType::append_reply &&
+       message.type != raft::MessageType::heartbeat_reply) ||
+      message.term != sync_term_) {
+    return;
+  }
+  auto it = sync_.find(message.from);
+  if (it == sync_.end()) return;
+  // As of this replica's last tick, not now: an answer that waited in a
+  // socket while this process was stopped is read right after it resumes
+  // (before or after its first tick, tick() marks that one as stalled_tick_)
+  // and must not renew the lease of a leader that others may have replaced.
+  it->second.heard = std::min(log_->clock().steady_now(), last_tick_);
+  it->second.heard_tick = ticks_;
 }
 
 void Partition::sample_followers() {
@@ -48,7 +58,7 @@ void Partition::sample_followers() {
     it = member ? std::next(it) : sync_.erase(it);
   }
   for (const auto& f : followers) {
-    auto [it, added] = sync_.try_emplace(f.id, FollowerSync{now, now, f.voter});
+    auto [it, added] = sync_.try_emplace(f.id, FollowerSync{now, now, f.voter, ticks_});
     it->second.voter = f.voter;
     if (added) continue;
     if (f.match >= std::min(sync_end_, end)) {

@@ -356,7 +356,7 @@ class Partition : public std::enable_shared_from_this<Partition> {
   [[nodiscard]] NodeId most_caught_up_voter() const;
   // partition_sync.cpp: a message from `from` arrived; after a tick or a
   // step, the followers' catch-up times and the election counters move.
-  void note_heard(NodeId from);
+  void note_heard(const raft::Message& message);
   void sample_followers();
   void count_raft_events();
   void note_commit();
@@ -425,10 +425,15 @@ class Partition : public std::enable_shared_from_this<Partition> {
     Clock::SteadyTime heard{};      // the last message from it
     Clock::SteadyTime caught_up{};  // when it last held the leader's log end
     bool voter = false;             // as of the last sample
+    std::uint64_t heard_tick = 0;   // ticks_ when `heard` was set
   };
   std::chrono::milliseconds replica_lag_max_{30'000};
   std::chrono::milliseconds read_lease_{0};
   Clock::SteadyTime last_tick_{};  // when tick() last ran
+  std::uint64_t ticks_ = 0;        // tick() calls
+  // The tick that came after a gap longer than the read lease (the process
+  // was stopped or stalled): answers heard up to it do not hold the lease.
+  std::uint64_t stalled_tick_ = 0;
   std::map<NodeId, FollowerSync> sync_;
   Term sync_term_{-1};        // the term sync_ is about (-1: not leading)
   raft::Index sync_end_ = 0;  // the leader's log end at the previous sample
