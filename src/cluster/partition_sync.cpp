@@ -12,6 +12,7 @@
 #include <algorithm>
 
 #include "spate/cluster/partition.h"
+#include "spate/common/log.h"
 
 namespace spate::cluster {
 
@@ -108,6 +109,14 @@ void Partition::count_raft_events() {
   }
   const NodeId leader = replica_->leader();
   if (leader != raft::kNoNode && (leader != counted_leader_ || term != counted_leader_term_)) {
+    // This replica's own leaderships, for the operator (and for reading a
+    // chaos run's elections back): one line per change here, not per peer.
+    if (leader == replica_->id()) {
+      log::get(log::Module::cluster)->info("[{}] leading in term {}", id_.dir_name(), term);
+    } else if (counted_leader_ == replica_->id()) {
+      log::get(log::Module::cluster)
+          ->info("[{}] node {} leads in term {}", id_.dir_name(), leader, term);
+    }
     counted_leader_ = leader;
     counted_leader_term_ = term;
     counters_->leader_changes.fetch_add(1, std::memory_order_relaxed);
