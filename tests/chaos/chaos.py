@@ -314,6 +314,9 @@ class Run:
                   f"{sum(len(w.commit_errors) for w in members)} commits given up; committed at "
                   f"the end {[g['committed'].get(p) for p in range(PARTITIONS)]}")
             for w in members:
+                for sent, answered, offsets in w.late_commits[:3]:
+                    print(f"    member {w.idx}: a commit sent at {sent - self.t_start:.2f} answered "
+                          f"at {answered - self.t_start:.2f} (not judged): {offsets}")
                 for at, text in w.commit_errors[:3]:
                     print(f"    member {w.idx} gave up a commit at {at - self.t_start:.2f}: {text}")
             if any(n and "group" in check for check, n in report.counts.items()):

@@ -268,6 +268,7 @@ class SubscribeConsumer:
     GROUP = "chaos-group"
     COMMIT_EVERY = (1.0, 4.0)
     COMMIT_RETRY = 5.0
+    COMMIT_LATE = 10.0  # seconds: a commit answered later is not journaled (_commit)
     REJOIN_EVERY = (15.0, 35.0)
 
     def __init__(self, idx, bootstrap, topic, partitions, rng):
@@ -282,6 +283,7 @@ class SubscribeConsumer:
         self.errors = []  # non-retriable consume errors seen
         self.commit_errors = []  # (monotonic time, text): commits given up (not journaled)
         self.commits = 0  # commits acknowledged (partitions)
+        self.late_commits = []  # (sent, answered, [(partition, offset)] or error): see _commit
         self.joins = 0
         self.generation = 0
         self.starts = {0: {}}
@@ -327,12 +329,27 @@ class SubscribeConsumer:
                 result = consumer.commit(offsets=offsets, asynchronous=False)
             except KafkaException as e:
                 err = e.args[0]
+                if time.monotonic() - sent > self.COMMIT_LATE:
+                    self.late_commits.append((sent, time.monotonic(), str(err)))
+                    self.last = {}  # see below
+                    return
                 if err.code() in RETRIABLE_COMMIT and time.monotonic() < deadline:
                     time.sleep(0.2)
                     continue
                 self.commit_errors.append((time.monotonic(), str(err)))
                 return
             done = [tp for tp in result if tp.error is None]
+            if time.monotonic() - sent > self.COMMIT_LATE:
+                # A synchronous commit has no timeout: this one waited past
+                # the poll interval, so the member may have been dropped
+                # from the group meanwhile and librdkafka sent it outside any
+                # generation (-1, which an empty group takes, as Kafka's).
+                # Not a commit of a member that held the partitions: not
+                # journaled, and what it held is stale.
+                self.late_commits.append((sent, time.monotonic(), [(tp.partition, tp.offset)
+                                                                  for tp in done]))
+                self.last = {}
+                return
             self.journal.add(self.idx, done, self.generation, sent)
             self.commits += len(done)
             offsets = [TopicPartition(tp.topic, tp.partition, tp.offset) for tp in result
@@ -360,7 +377,21 @@ class SubscribeConsumer:
         self.history.append((time.monotonic(), self.generation, "joined", []))
         return consumer
 
+    def _consume(self, consumer, timeout):
+        """One consume(): journals what it returns; serves the rebalance
+        callbacks due (a member dropped from the group loses its partitions
+        here: on_lost)."""
+        for m in consumer.consume(500, timeout):
+            if m.error() is not None:
+                if not m.error().retriable() and m.error().code() >= 0:
+                    self.errors.append(str(m.error()))
+                continue
+            self.polls.append((self.generation, m.partition(), m.offset(), m.value().decode(),
+                               time.monotonic()))
+            self.last[m.partition()] = m.offset()
+
     def _leave(self, consumer):
+        self._consume(consumer, 0.1)  # callbacks due first: commit only what is still held
         self._commit(consumer)
         consumer.close()  # on_revoke (another commit), then LeaveGroup
         if self.assigned:
@@ -374,14 +405,7 @@ class SubscribeConsumer:
         try:
             # Bounded: until stop().
             while not self.stop.is_set():
-                for m in consumer.consume(500, 0.2):
-                    if m.error() is not None:
-                        if not m.error().retriable() and m.error().code() >= 0:
-                            self.errors.append(str(m.error()))
-                        continue
-                    self.polls.append((self.generation, m.partition(), m.offset(),
-                                       m.value().decode(), time.monotonic()))
-                    self.last[m.partition()] = m.offset()
+                self._consume(consumer, 0.2)
                 now = time.monotonic()
                 if now >= commit_at:
                     self._commit(consumer)
