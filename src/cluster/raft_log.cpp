@@ -25,7 +25,12 @@ std::vector<std::byte> make_control_batch(std::int16_t type, std::span<const std
   ByteWriter key(4);
   key.write<std::int16_t>(0);  // control key version
   key.write<std::int16_t>(type);
-  protocol::BatchBuilder builder(0);
+  // No timestamp (-1), as the no-op: retention then ages the segment by the
+  // wall time of its appends. A timestamp of 0 read as 1970, so a segment
+  // holding only no-ops and a membership change (a reassignment of a
+  // partition not yet written to) was rolled and deleted at once, the
+  // change with it.
+  protocol::BatchBuilder builder(-1);
   builder.add_value(value, key.view());
   auto batch = builder.build();
   // attributes: control; then the CRC over [21, end) again.

@@ -3,12 +3,12 @@
 """The chaos test of issue 15 (docs/testing.md, "Chaos"): three spated
 brokers on 127.0.0.1 whose inter-broker connections all pass through
 userspace proxies (proxy.py), a topic of 6 partitions with replication
-factor 3, idempotent acks=all producers and assign consumers journaling
-everything, while the faults of faults.FAULTS rotate; then every cut is
-healed, every broker restarted, a final read, and the checks of checks.py.
-Prints a summary; exits 1 naming each violated check.
+factor 3, idempotent acks=all producers, assign consumers and the members of
+a consumer group journaling everything, while the faults of faults.FAULTS
+rotate; then every cut is healed, every broker restarted, a final read, and
+the checks of checks.py. Prints a summary; exits 1 naming each violated check.
 
-Usage: chaos.py SPATED [--faults N] [--seed S] [--keep]"""
+Usage: chaos.py SPATED [--spate SPATE] [--faults N] [--seed S] [--keep]"""
 import argparse
 import os
 import random
@@ -59,7 +59,8 @@ class Run:
         self.election_s = election_timeout_s()
         self.workdir = tempfile.mkdtemp(prefix="spate-chaos-")
         self.cluster = brokers.Cluster(args.spated, self.workdir, proxy.Mesh)
-        self.ctx = faults.Ctx(self.cluster, TOPIC, PARTITIONS, self.rng, self.election_s, self.say)
+        self.ctx = faults.Ctx(self.cluster, TOPIC, PARTITIONS, self.rng, self.election_s, self.say,
+                              spate=args.spate)
         self.producers, self.consumers, self.records = [], [], []
         self.crashes = []
 
@@ -148,8 +149,45 @@ class Run:
             time.sleep(self.rng.uniform(0.5, 1.5))
         return unavailable
 
+    def caught_up(self, wanted, final):
+        """Every assign consumer has seen every value of `wanted`; every group
+        has, between its members, and has polled each partition's last record."""
+        groups = {}
+        for w in self.consumers:
+            if getattr(w, "group", None) is None:
+                if not wanted <= {row[3] for row in w.polls}:
+                    return False
+            else:
+                groups.setdefault(w.group, []).append(w)
+        for members in groups.values():
+            rows = [row for w in members for row in list(w.polls)]
+            if not wanted <= {row[3] for row in rows}:
+                return False
+            top = {}
+            for _, p, o, _, _ in rows:
+                top[p] = max(top.get(p, -1), o)
+            if any(top.get(p, -1) < max(final[p], default=-1) for p in range(PARTITIONS)):
+                return False
+        return True
+
+    def groups(self, final):
+        """{group id: its members' polls and starts, its acknowledged commits,
+        and its committed offsets read once every member has left}."""
+        out = {}
+        for w in self.consumers:
+            if getattr(w, "group", None) is None:
+                continue
+            g = out.setdefault(w.group, {"polls": {}, "starts": {}, "commits": w.journal.commits,
+                                         "members": []})
+            g["polls"][w.idx] = w.polls
+            g["starts"][w.idx] = w.starts
+            g["members"].append(w)
+        for group, g in out.items():
+            g["committed"] = workload.committed(self.cluster.bootstrap, group, TOPIC, PARTITIONS)
+        return out
+
     def finish(self):
-        """Producers flushed, consumers caught up, high watermarks, final read."""
+        """Producers flushed, high watermarks, final read, consumers caught up."""
         time.sleep(1.0)
         for w in self.producers:
             w.finish()
@@ -176,14 +214,18 @@ class Run:
                     time.sleep(0.5)
         hws = {p: high_watermark(p) for p in range(PARTITIONS)}
         c.close()
-        # Consumers see everything acknowledged (bounded), then stop.
-        wanted = set(acked)
-        self.wait("consumers to see every acknowledged record", lambda: all(
-            wanted <= {row[3] for row in w.polls} for w in self.consumers), 30, 0.5)
-        for w in self.consumers:
-            w.finish()
         final, incomplete, conflicts = workload.final_read(self.cluster.bootstrap, TOPIC,
                                                            PARTITIONS, hws)
+        self.say("producers flushed, final read done")
+        # Consumers see everything acknowledged, groups drain (bounded), then stop.
+        wanted = set(acked)
+        self.wait("consumers to see every acknowledged record",
+                  lambda: self.caught_up(wanted, final), 30, 0.5)
+        for w in self.consumers:
+            w.stop.set()  # all at once: no member leaves and joins again meanwhile
+        for w in self.consumers:
+            w.finish()
+        self.say("consumers caught up and stopped")
         return acked, hws, final, incomplete, conflicts
 
     def sent_values(self):
@@ -216,6 +258,10 @@ class Run:
                      {w.idx: w.starts for w in self.consumers}, final, conflicts, incomplete,
                      self.records, self.args.leader_bound * self.election_s, report,
                      producer_at)
+        groups = self.groups(final)
+        checks.judge_groups(groups, acked, final, hws, report, self.t_start)
+        moved, moved_start = faults.read_moved(self.ctx) if self.ctx.moved_acked else (set(), 0)
+        checks.judge_moves(self.records, report, self.ctx.moved_acked, moved, moved_start)
         report.add("partitions without a serving leader 60 s after a fault", len(unavailable),
                    unavailable)
         report.add("brokers that died on their own", len(self.crashes), self.crashes)
@@ -229,10 +275,10 @@ class Run:
         stopped = [(b.id, b.terminate()) for b in self.cluster.brokers]
         bad_stop = [f"broker {i} exited {code}" for i, code in stopped if code != 0]
         report.add("brokers not stopping cleanly on SIGTERM at the end", len(bad_stop), bad_stop)
-        self.summary(report, acked, hws, final)
+        self.summary(report, acked, hws, final, groups)
         return report
 
-    def summary(self, report, acked, hws, final):
+    def summary(self, report, acked, hws, final, groups):
         print("\n==== chaos summary", flush=True)
         by_kind = {}
         for r in self.records:
@@ -258,8 +304,29 @@ class Run:
         refused = sum(w.refused for w in self.producers)
         print(f"  produced {sent}, acknowledged {by_producers} (+{len(acked) - by_producers} pinned "
               f"probes), failed {failed}, unresolved {unresolved}, refused locally {refused}; polled {polled} records by {len(self.consumers)} consumers "
-              f"({sum(w.generation for w in self.consumers)} reassignments); final read "
+              f"({sum(w.generation for w in self.consumers)} new generations); final read "
               f"{records} records, high watermarks {[hws[p] for p in range(PARTITIONS)]}")
+        for group, g in sorted(groups.items()):
+            members = g["members"]
+            print(f"  group {group}: {len(members)} members, {sum(w.joins for w in members)} "
+                  f"joins, {sum(w.generation for w in members)} rebalance callbacks, "
+                  f"{len(g['commits'])} partition commits acknowledged, "
+                  f"{sum(len(w.commit_errors) for w in members)} commits given up; committed at "
+                  f"the end {[g['committed'].get(p) for p in range(PARTITIONS)]}")
+            for w in members:
+                for sent, answered, offsets in w.late_commits[:3]:
+                    print(f"    member {w.idx}: a commit sent at {sent - self.t_start:.2f} answered "
+                          f"at {answered - self.t_start:.2f} (not judged): {offsets}")
+                for at, text in w.commit_errors[:3]:
+                    print(f"    member {w.idx} gave up a commit at {at - self.t_start:.2f}: {text}")
+            if any(n and "group" in check for check, n in report.counts.items()):
+                for w in members:  # what each member held when, to explain the failure
+                    print(f"    member {w.idx}: " + "; ".join(
+                        f"{at - self.t_start:.2f} gen {gen} {event} {held}"
+                        for at, gen, event, held in w.history[-40:]))
+        if self.ctx.moved_acked:
+            print(f"  {faults.MOVED}: {len(self.ctx.moved_acked)} records acknowledged over the "
+                  f"moves")
         print(f"  run time {time.monotonic() - self.t_start:.0f} s, seed {self.args.seed}")
         for name, (n, examples) in report.info.items():
             print(f"  info {n:6}  {name}")
@@ -290,13 +357,18 @@ def main():
     ap.add_argument("--seed", type=int, default=None)
     ap.add_argument("--rate", type=float, default=150.0, help="records/s per producer")
     ap.add_argument("--producers", type=int, default=2)
-    ap.add_argument("--consumers", type=int, default=2)
+    ap.add_argument("--consumers", type=int, default=4,
+                    help="consumers, their kinds in turn (assign, subscribe, assign, ...)")
+    ap.add_argument("--spate", default=None, help="the spate CLI (default: next to SPATED)")
     ap.add_argument("--keep", action="store_true", help="keep the data and logs")
     ap.add_argument("--leader-bound", type=float, default=2.0,
                     help="a leader kill must see a new leader within this many election timeouts")
     args = ap.parse_args()
     if args.seed is None:
         args.seed = random.SystemRandom().randrange(1 << 30)
+    args.spate = args.spate or os.path.join(os.path.dirname(os.path.abspath(args.spated)), "spate")
+    if not os.access(args.spate, os.X_OK):
+        ap.error(f"no spate CLI at {args.spate} (build the spate target, or give --spate)")
     run = Run(args)
     failed = True
 

@@ -166,4 +166,85 @@ def judge(acked, sent_values, polls, starts, final, final_conflicts, incomplete,
     return lost
 
 
+def judge_groups(groups, acked, final, high_watermarks, report, t0=0.0):
+    """groups: {group id: {"polls": {member: [(generation, p, offset, value, t)]},
+    "starts": {member: {generation: {p: committed floor}}}, "commits": [(t,
+    member, p, offset)] acknowledged, "committed": {p: offset or None} read
+    after the run}; final: {p: {offset: value}}; t0: the monotonic time the
+    examples' times count from."""
+    unseen, below, backwards, bad_end = [], [], [], []
+    for group, g in sorted(groups.items()):
+        seen = {row[3] for rows in g["polls"].values() for row in rows}
+        missing = sorted(v for v in acked if v not in seen)
+        unseen += [f"{group}: {v} acked at {acked[v]}" for v in missing]
+        # A generation's first record of a partition: not below what the
+        # group had acknowledged committing before the assignment.
+        for member, rows in sorted(g["polls"].items()):
+            first = {}
+            for gen, p, o, v, _ in rows:
+                first.setdefault((gen, p), o)
+            for (gen, p), o in sorted(first.items()):
+                floor = g["starts"][member].get(gen, {}).get(p, 0)
+                if o < floor:
+                    below.append(f"{group} member {member} generation {gen} partition {p}: "
+                                 f"first polled {o}, committed {floor} before the assignment")
+        # Acknowledged commits, in the order their answers came, never go back.
+        last = {}
+        for t, member, p, o, gen, sent in sorted(g["commits"]):
+            if o < last.get(p, (-1,))[0]:
+                o0, m0, gen0, sent0, a0 = last[p]
+                backwards.append(f"{group} partition {p}: {o0} (member {m0} generation {gen0}, "
+                                 f"sent {sent0 - t0:.2f} answered {a0 - t0:.2f}) then {o} (member "
+                                 f"{member} generation {gen}, sent {sent - t0:.2f} answered "
+                                 f"{t - t0:.2f})")
+            if o >= last.get(p, (-1,))[0]:
+                last[p] = (o, member, gen, sent, t)
+        # After the run: the highest acknowledged commit survived, nothing is
+        # committed past the high watermark, and the group drained: no record
+        # at or past its committed offset.
+        for p in sorted(final):
+            c = g["committed"].get(p)
+            end = max(final[p], default=-1) + 1
+            acked_max = last.get(p, (-1,))[0]
+            problems = []
+            if c is None and (acked_max >= 0 or end > 0):
+                problems.append("nothing committed")
+            elif c is not None:
+                if c < acked_max:
+                    problems.append(f"below the acknowledged commit {acked_max}")
+                if c > high_watermarks[p]:
+                    problems.append(f"past the high watermark {high_watermarks[p]}")
+                if c < end:
+                    problems.append(f"short of the last record's end {end}")
+            if problems:
+                bad_end.append(f"{group} partition {p}: committed {c}: {', '.join(problems)}")
+    report.add("acknowledged records the group never polled", len(unseen), unseen)
+    report.add("group members starting below the group's acknowledged commit", len(below), below)
+    report.add("group commits going backwards", len(backwards), backwards)
+    report.add("group offsets after the run lost, past the high watermark or short of the end",
+               len(bad_end), bad_end)
+
+
+def judge_moves(records, report, moved_acked, moved_final, moved_start):
+    """The controller_during_reassign faults: each reassignment completed
+    (none pending, every serving broker's Metadata naming the target) within
+    its bound; nothing acknowledged on the moved topic missing, right after
+    each move nor in a read at the end (moved_final: None if not read to its
+    end); and its log start still 0 (7-day retention: nothing may expire)."""
+    bad = [r["details"] for r in records if r.get("reassign_ok") is False]
+    report.add("reassignments not completed after a controller kill", len(bad), bad)
+    lost = [v for r in records for v in r.get("moved_lost", ())]
+    if moved_final is None:
+        lost.append("the moved topic not read to its end after the run")
+    else:
+        lost += [f"{v} (at the end)" for v in sorted(moved_acked - moved_final)]
+    report.add("records acknowledged on the moved topic missing", len(lost), lost)
+    starts = [f"after move: {r['details']}" for r in records
+              if r.get("moved_start") not in (None, 0)]
+    if moved_start not in (None, 0):
+        starts.append(f"at the end: {moved_start}")
+    report.add("moved topic's log start past 0 (segments deleted under 7-day retention)",
+               len(starts), starts)
+
+
 VALUE = re.compile(r"^(?P<tag>[\w.]+)-p(?P<idx>\d+)-(?P<seq>\d+)$")

@@ -1,8 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
 """The chaos test's faults and what they measure. FAULTS is the fault table
-(name -> function(ctx) -> record); the driver rotates through it. Faults to
-come (a reassignment's controller dying, group rebalances under kills) are
-added there once those features land.
+(name -> function(ctx) -> record); the driver rotates through it.
 
 Each fault leaves the cluster as it found it at most partly broken; the
 driver heals every cut, resumes and restarts every broker after it. A
@@ -11,8 +9,12 @@ record: {"fault", "details", "gaps": [(partition, seconds or None, how)],
 (SIGKILL: "kill", SIGSTOP: "pause", a cut: "cut") to a serving broker's
 Metadata naming a serving leader other than the lost one (None: none within
 GAP_TIMEOUT)."""
+import json
+import subprocess
 import threading
 import time
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
 import kafka_raw
 
@@ -21,8 +23,11 @@ POLL = 0.02
 
 
 class Ctx:
-    def __init__(self, cluster, topic, partitions, rng, election_s, say):
+    def __init__(self, cluster, topic, partitions, rng, election_s, say, spate=None):
         self.cluster = cluster
+        self.spate = spate  # the spate CLI (reassignments)
+        self.moved_acked = set()  # values acknowledged on MOVED, every move so far
+        self.moved_seq = 0
         self.mesh = cluster.mesh
         self.topic = topic
         self.partitions = partitions
@@ -303,6 +308,190 @@ def split(ctx):
     return _cut(ctx, "split", minority, ctx.led_by(minority), ctx.rng.choice(["drop", "blackhole"]))
 
 
+MOVED = "chaos-moved"  # one partition, replication factor 2: a replica to move
+MOVE_BOUND = 30.0      # seconds from the controller's restart for a move to complete
+
+
+def _spate(ctx, broker, *args, timeout=30):
+    """The spate CLI against `broker` only: (exit code, stdout, stderr)."""
+    try:
+        r = subprocess.run([ctx.spate, "-b", f"127.0.0.1:{broker.client_port}", "--timeout-ms",
+                            "10000", *args], capture_output=True, text=True, timeout=timeout,
+                           stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        return None, "", "timed out"
+    return r.returncode, r.stdout, r.stderr
+
+
+def _moved_topic(ctx):
+    """Creates MOVED once; True when every serving broker names its leader."""
+    code, deadline = None, time.monotonic() + 20
+    while code not in (0, 36) and time.monotonic() < deadline:
+        code = kafka_raw.create_topic(ctx.rng.choice(ctx.cluster.serving()).client_port, MOVED, 1,
+                                      2, 10000)
+    while time.monotonic() < deadline:
+        views = [ctx.view(b, MOVED) for b in ctx.cluster.serving()]
+        if all(v and v.partitions and v.partitions.get(0, (-1,))[0] >= 0 for v in views):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def _move_done(ctx, target):
+    """No reassignment pending and every serving broker's Metadata naming
+    `target` as MOVED's replicas, with a leader among them."""
+    serving = ctx.cluster.serving()
+    if len(serving) < len(ctx.cluster.brokers):
+        return False
+    for b in serving:
+        v = ctx.view(b, MOVED)
+        if not v or not v.partitions or v.partitions.get(0, (-1, []))[1] != sorted(target):
+            return False
+        if v.partitions[0][0] not in target:
+            return False
+    code, out, _ = _spate(ctx, ctx.rng.choice(serving), "--format", "json", "topic",
+                          "reassignments", timeout=15)
+    try:
+        return code == 0 and json.loads(out)["reassignments"] == []
+    except (ValueError, KeyError):
+        return False
+
+
+class _MovedLoad:
+    """An acks=all idempotent producer writing "moved-N" to MOVED until
+    stopped, adding each acknowledged value to ctx.moved_acked."""
+
+    def __init__(self, ctx):
+        self.ctx, self.stop = ctx, threading.Event()
+        self.failed = 0
+        self.producer = Producer({"bootstrap.servers": ctx.cluster.bootstrap, "log_level": 0,
+                                  "enable.idempotence": True, "acks": "all", "linger.ms": 5,
+                                  "message.timeout.ms": 30000, "request.timeout.ms": 5000,
+                                  "topic.metadata.refresh.interval.ms": 1000,
+                                  "reconnect.backoff.max.ms": 500})
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _on_delivery(self, err, msg):
+        if err is None:
+            self.ctx.moved_acked.add(msg.value().decode())
+        else:
+            self.failed += 1
+
+    def _run(self):
+        while not self.stop.is_set():
+            self.ctx.moved_seq += 1
+            try:
+                self.producer.produce(MOVED, value=f"moved-{self.ctx.moved_seq}".encode(),
+                                      partition=0, on_delivery=self._on_delivery)
+            except (BufferError, KafkaException):
+                pass
+            self.producer.poll(0.01)
+
+    def finish(self):
+        self.stop.set()
+        self.thread.join(10)
+        try:
+            return self.producer.flush(40)
+        except KafkaException:
+            return len(self.producer)
+
+
+def read_moved(ctx, timeout=30.0):
+    """(the values of MOVED from its start to its high watermark (None: not
+    read to it), its log start). Under the default retention (7 days) the
+    log start stays 0: anything else is reported."""
+    c = Consumer({"bootstrap.servers": ctx.cluster.bootstrap, "group.id": "chaos-moved-read",
+                  "enable.auto.commit": False, "enable.partition.eof": True,
+                  "auto.offset.reset": "earliest", "log_level": 0})
+    deadline = time.monotonic() + timeout
+    try:
+        low, hw = None, None
+        while hw is None and time.monotonic() < deadline:
+            try:
+                low, hw = c.get_watermark_offsets(TopicPartition(MOVED, 0), timeout=5)
+            except KafkaException:
+                time.sleep(0.5)
+        if hw is None:
+            return None, None
+        seen, at = set(), 0
+        c.assign([TopicPartition(MOVED, 0, 0)])
+        while at < hw and time.monotonic() < deadline:
+            for m in c.consume(1000, 0.5):
+                if m.error() is None:
+                    seen.add(m.value().decode())
+                    at = max(at, m.offset() + 1)
+                elif m.error().code() == KafkaError._PARTITION_EOF:
+                    # Past the last record: a leader's no-ops (empty batches) may follow it.
+                    at = max(at, m.offset())
+        return (seen if at >= hw else None), low
+    finally:
+        c.close()
+
+
+def controller_during_reassign(ctx):
+    """Moves one replica of MOVED (RF 2 over three brokers: the one not a
+    replica joins as a learner, is promoted, and a random replica, perhaps
+    the leader, is removed) while the controller leader is SIGKILLed (at a
+    random moment from the AlterPartitionReassignments in flight to the move
+    under way) and restarted; a producer writes to MOVED throughout. The move
+    must complete within MOVE_BOUND of the restart (re-asked if the first
+    answer was not a success), and every value acknowledged on MOVED so far
+    must read back."""
+    name = "controller_during_reassign"
+    if not _moved_topic(ctx):
+        return _record(name, notes=[f"{MOVED} not created with a leader"], reassign_ok=False)
+    views = [ctx.view(b, MOVED) for b in ctx.cluster.serving()]
+    replicas = next((v.partitions[0][1] for v in views if v and v.partitions), None)
+    controller = ctx.controller()
+    if controller is None or not replicas or len(replicas) != 2:
+        return _record(name, notes=[f"no controller ({controller}) or replicas ({replicas})"])
+    leaving = ctx.rng.choice(replicas)
+    joining = next(b.id for b in ctx.cluster.brokers if b.id not in replicas)
+    target = [r for r in replicas if r != leaving] + [joining]
+    ctx.rng.shuffle(target)
+    load = _MovedLoad(ctx)
+    time.sleep(0.3)
+    via = ctx.rng.choice(ctx.cluster.serving())
+    args = ("topic", "reassign", MOVED, "--partition", "0", "--replicas", ",".join(map(str, target)))
+    answer = []
+    t = threading.Thread(target=lambda: answer.append(_spate(ctx, via, *args)), daemon=True)
+    began = time.monotonic()
+    t.start()
+    time.sleep(ctx.rng.uniform(0.0, 0.8))
+    victim = ctx.cluster.brokers[controller]
+    led = ctx.led_by(controller)
+    victim.kill()
+    t0 = time.monotonic()
+    gaps = ctx.wait_new_leaders(led, controller, t0, "kill")
+    t.join(30)
+    time.sleep(ctx.rng.uniform(0.2, 1.0))
+    victim.start()
+    t1 = time.monotonic()
+    first = answer[0][0] if answer else None
+    code = first
+    deadline = t1 + MOVE_BOUND
+    while code != 0 and time.monotonic() < deadline:
+        time.sleep(0.5)
+        code = _spate(ctx, ctx.rng.choice(ctx.cluster.serving()), *args)[0]
+    ok = False
+    while code == 0 and not ok and time.monotonic() < deadline:
+        ok = _move_done(ctx, target)
+        if not ok:
+            time.sleep(0.2)
+    done_after = time.monotonic() - t1
+    unflushed = load.finish()
+    seen, low = read_moved(ctx)
+    lost = sorted(ctx.moved_acked - seen) if seen is not None else [f"{MOVED} not read to its end"]
+    details = (f"{MOVED} {replicas} -> {target} via broker {via.id}, controller {controller} killed "
+               f"{t0 - began:.2f} s after the alter began: first answer {first}, then "
+               f"{code}; {'completed' if ok else 'NOT completed'} {done_after:.2f} s after the "
+               f"restart; {len(ctx.moved_acked)} acknowledged on {MOVED} so far, "
+               f"{load.failed} failed, {unflushed} unflushed; log start {low}")
+    return _record(name, gaps=gaps, details=details, reassign_ok=ok, moved_start=low,
+                   moved_lost=[f"{v} (after move {replicas} -> {target})" for v in lost])
+
+
 # The fault table: rotated in a seeded order, every fault once per round.
 FAULTS = {
     "kill_leader": kill_leader,
@@ -313,4 +502,5 @@ FAULTS = {
     "controller_during_create": controller_during_create,
     "isolate_leader": isolate_leader,
     "split": split,
+    "controller_during_reassign": controller_during_reassign,
 }

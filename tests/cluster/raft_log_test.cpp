@@ -200,6 +200,35 @@ TEST_F(RaftLogTest, NoOpsAndMembershipsAreControlBatchesThatSurviveAReopen) {
   EXPECT_EQ(reopened.term(4), Term(2));
 }
 
+// A membership change carries no timestamp, as a no-op: a log holding only
+// those is aged by the wall time of its appends, so retention by age keeps it
+// (stamped 0, it was 1970: the segment was rolled and deleted at once).
+TEST_F(RaftLogTest, AMembershipChangeIsNotExpiredByRetention) {
+  PartitionRaftLog view(*log_, {});
+  ASSERT_TRUE(view.open());
+  ASSERT_TRUE(view.append(raft::Entry{1, Term(1), {}}));
+  const raft::Entry change{2, Term(1),
+                           raft::encode_membership({{NodeId(0), NodeId(1)}, {NodeId(2)}}),
+                           raft::EntryKind::membership};
+  ASSERT_TRUE(view.append(change));
+  const auto bytes = make_control_batch(kControlMembership, change.data, Offset(1), Term(1));
+  const auto header = protocol::decode_batch_header(bytes, bytes.size());
+  ASSERT_TRUE(header);
+  EXPECT_EQ(header->max_timestamp, -1);
+  for (int round = 0; round < 2; ++round) {  // the second after a flush of any roll
+    auto kept = log_->apply_retention(std::nullopt);
+    ASSERT_TRUE(kept);
+    EXPECT_EQ(kept->segments_deleted, 0u);
+    ASSERT_TRUE(log_->flush());
+  }
+  EXPECT_EQ(log_->start_offset(), Offset(0));
+  EXPECT_EQ(view.entries(2, 2, 0), std::vector<raft::Entry>{change});
+  // Still kept a day short of retention_ms later.
+  clock_.advance(std::chrono::milliseconds(config_.retention_ms - 24 * 3600 * 1000));
+  ASSERT_TRUE(log_->apply_retention(std::nullopt));
+  EXPECT_EQ(log_->start_offset(), Offset(0));
+}
+
 // A crash (no clean close) makes the next open scan the log: the no-op, a
 // batch without records, is a valid batch there too, not where the log ends.
 TEST_F(RaftLogTest, NoOpsSurviveACrashRecovery) {
