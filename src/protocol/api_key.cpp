@@ -15,7 +15,7 @@ constexpr std::array<ApiInfo, 28> kApis = {{
     {ApiKey::produce, "Produce", 0, 7, 9},
     {ApiKey::fetch, "Fetch", 4, 11, 12},
     {ApiKey::list_offsets, "ListOffsets", 1, 5, 6},
-    {ApiKey::metadata, "Metadata", 0, 6, 9},
+    {ApiKey::metadata, "Metadata", 0, 7, 9},
     {ApiKey::offset_commit, "OffsetCommit", 0, 7, 8},
     {ApiKey::offset_fetch, "OffsetFetch", 1, 7, 6},
     {ApiKey::find_coordinator, "FindCoordinator", 0, 2, 3},

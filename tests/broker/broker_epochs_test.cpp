@@ -3,7 +3,8 @@
 // KIP-320 through the broker: Fetch (v9+) and ListOffsets (v4+) fence a
 // current leader epoch older than the partition's Raft term and refuse a
 // newer one; ListOffsets v4+ names the epoch of its answer;
-// OffsetForLeaderEpoch v0-v3 tells where each epoch ends. Hostile values:
+// OffsetForLeaderEpoch v0-v3 tells where each epoch ends; Metadata v7 names
+// each partition's epoch. Hostile values:
 // negative and huge epochs, unknown topics and partitions, many entries.
 
 #include <limits>
@@ -90,6 +91,54 @@ TEST_F(BrokerEpochsTest, FetchFencesAnOlderEpochAndRefusesANewerOne) {
   restart();
   EXPECT_EQ(fetch_at_epoch(now).error_code, code(ErrorCode::fenced_leader_epoch));
   EXPECT_EQ(fetch_at_epoch(term("t", 0)).error_code, 0);
+}
+
+// Metadata v7 names each partition's Raft term, the epoch Fetch checks; a
+// restart (a new term) raises it. v6 has no epoch on the wire.
+TEST_F(BrokerEpochsTest, MetadataV7NamesEachPartitionsTermAndARestartRaisesIt) {
+  auto versions = call<protocol::ApiVersionsResponse>(ApiKey::api_versions, 3,
+                                                      protocol::ApiVersionsRequest{"test", "1"});
+  bool listed = false;
+  for (const auto& api : versions.api_keys) {
+    if (api.api_key != static_cast<std::int16_t>(ApiKey::metadata)) continue;
+    listed = true;
+    EXPECT_EQ(api.min_version, 0);
+    EXPECT_EQ(api.max_version, 7);
+  }
+  EXPECT_TRUE(listed);
+  create("t", 2);
+  produce("t", 0, batch(2));
+  auto epochs = [&](std::int16_t version) {
+    protocol::MetadataRequest all;  // null: every topic
+    auto resp = call<protocol::MetadataResponse>(ApiKey::metadata, version, all);
+    std::vector<std::int32_t> out;
+    for (const auto& p : resp.topics.at(0).partitions) {
+      EXPECT_EQ(p.error_code, 0);
+      EXPECT_EQ(p.leader_id, 0);
+      out.push_back(p.leader_epoch);
+    }
+    return out;
+  };
+  const std::int32_t first = term("t", 0);
+  ASSERT_GE(first, 1);
+  EXPECT_EQ(epochs(7), (std::vector<std::int32_t>{first, term("t", 1)}));
+  EXPECT_EQ(epochs(6), (std::vector<std::int32_t>{-1, -1}));  // absent before v7
+  EXPECT_EQ(fetch_at_epoch(first).error_code, 0);             // the epoch named is the one served
+  restart();
+  const std::int32_t now = term("t", 0);
+  ASSERT_GT(now, first);
+  EXPECT_EQ(epochs(7), (std::vector<std::int32_t>{now, term("t", 1)}));
+  EXPECT_EQ(fetch_at_epoch(first).error_code, code(ErrorCode::fenced_leader_epoch));
+  EXPECT_EQ(fetch_at_epoch(now).error_code, 0);
+  // Named topics too; one that is missing has no partitions to name.
+  protocol::MetadataRequest named;
+  named.topics = std::vector<protocol::MetadataRequestTopic>{{"t"}, {"missing"}};
+  named.allow_auto_topic_creation = false;
+  auto resp = call<protocol::MetadataResponse>(ApiKey::metadata, 7, named);
+  ASSERT_EQ(resp.topics.size(), 2U);
+  EXPECT_EQ(resp.topics[0].partitions.at(0).leader_epoch, now);
+  EXPECT_EQ(resp.topics[1].error_code, code(ErrorCode::unknown_topic_or_partition));
+  EXPECT_TRUE(resp.topics[1].partitions.empty());
 }
 
 TEST_F(BrokerEpochsTest, FetchFencesEachPartitionOnItsOwn) {

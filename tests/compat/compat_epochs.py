@@ -1,11 +1,11 @@
 # SPDX-License-Identifier: Apache-2.0
 """Leader epochs (KIP-320) against a real spated, by hand on the wire and with
-real clients: ApiVersions lists OffsetForLeaderEpoch 0-3 and ListOffsets 1-5;
-ListOffsets v4/v5 name the epoch; Fetch v11 and ListOffsets v5 fence an old
-epoch (74) and refuse a newer one (75); OffsetForLeaderEpoch v0-v3 says where
-each epoch ends across a restart (a new Raft term); and confluent-kafka
-(librdkafka 2.0.2), kcat and kafka-python 2.0.2 still consume every record
-once, in order, with the new APIs advertised.
+real clients: ApiVersions lists OffsetForLeaderEpoch 0-3, ListOffsets 1-5 and
+Metadata 0-7; ListOffsets v4/v5 and Metadata v7 name the epoch; Fetch v11 and
+ListOffsets v5 fence an old epoch (74) and refuse a newer one (75);
+OffsetForLeaderEpoch v0-v3 says where each epoch ends across a restart (a new
+Raft term); and confluent-kafka (librdkafka 2.0.2), kcat and kafka-python
+2.0.2 still consume every record once, in order, with the new APIs advertised.
 Usage: compat_epochs.py SPATED_BINARY"""
 import os
 import shutil
@@ -122,6 +122,33 @@ def epoch_ends(sock, version, entries):
     return out
 
 
+def metadata_epochs(sock, version=7):
+    """partition -> (error, leader, leader epoch) of TOPIC in Metadata v7 (v6
+    for comparison: no epoch on the wire, None)."""
+    r = call(sock, 3, version, struct.pack(">i", 1) + string(TOPIC) + b"\x00")
+    r.take(">i")  # throttle
+    for _ in range(r.take(">i")):  # brokers: id, host, port, rack (null)
+        r.take(">i")
+        r.string()
+        r.take(">i")
+        assert r.take(">h") == -1
+    r.string()  # cluster id
+    r.take(">i")  # controller id
+    assert r.take(">i") == 1
+    assert r.take(">h") == 0 and r.string() == TOPIC
+    r.take(">b")  # internal
+    out = {}
+    for _ in range(r.take(">i")):
+        error, index, leader = r.take(">hii")
+        epoch = r.take(">i") if version >= 7 else None
+        for _ in range(3):  # replicas, in-sync, offline
+            for _ in range(r.take(">i")):
+                r.take(">i")
+        out[index] = (error, leader, epoch)
+    assert r.at == len(r.data), "trailing bytes in Metadata response"
+    return out
+
+
 def produce(bs, partition, values):
     p = Producer({"bootstrap.servers": bs, "acks": "all", "linger.ms": 1})
     for v in values:
@@ -188,8 +215,14 @@ def run(binary, data):
         apis = api_versions(s)
         assert apis.get(23) == (0, 3), apis.get(23)
         assert apis.get(2) == (1, 5), apis.get(2)
+        assert apis.get(3) == (0, 7), apis.get(3)
         error, end, first = list_offsets(s, 4, 0, -1, -1)
         assert (error, end) == (0, 5) and first >= 1, (error, end, first)
+        # Metadata v7 names the epoch ListOffsets and Fetch use, per partition.
+        md = metadata_epochs(s)
+        assert md[0] == (0, 0, first), (md, first)
+        assert md[1][2] == list_offsets(s, 5, 1, -1, -1)[2], md
+        assert metadata_epochs(s, 6) == {p: (e, leader, None) for p, (e, leader, _) in md.items()}
         s.close()
     with Spated(binary, data_dir=os.path.join(data, "d")) as broker:
         bs = broker.bootstrap
@@ -207,6 +240,9 @@ def run(binary, data):
         assert fetch(s, 0, now + 1, 0)[0] == UNKNOWN_LEADER_EPOCH
         assert fetch(s, 0, -1, 0)[0] == 0
         now1 = list_offsets(s, 5, 1, -1, -1)[2]  # each partition has its own term
+        # After the restart Metadata v7 names the new terms (a client holding
+        # the old epoch is fenced by Fetch, refreshes and gets these).
+        assert metadata_epochs(s) == {0: (0, 0, now), 1: (0, 0, now1)}, metadata_epochs(s)
 
         for v in range(4):
             ends = epoch_ends(s, v, [(TOPIC, 0, -1, first), (TOPIC, 0, -1, now),

@@ -51,6 +51,9 @@ REQUESTS = {
                              compact("librdkafka") + compact("2.0.2") + b"\x00", True),
     "metadata_v1_one_topic": frame(3, 1, 2, "rdkafka", struct.pack(">i", 1) + s16("t")),
     "metadata_v4_all": frame(3, 4, 3, "rdkafka", struct.pack(">i", -1) + b"\x01"),
+    # v7: v6's body (the response adds the leader epochs); no auto-creation.
+    "metadata_v7_two_topics": frame(3, 7, 9, "java", struct.pack(">i", 2) + s16("t") + s16("u") +
+                                    b"\x00"),
     "produce_v7": frame(0, 7, 4, "rdkafka",
                         struct.pack(">hhi", -1, -1, 1500) + struct.pack(">i", 1) + s16("t") +
                         struct.pack(">ii", 1, 0) + struct.pack(">i", len(LIBRDKAFKA_BATCH)) +

@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
 """Three real spated brokers on loopback in cluster mode (--seeds): a topic
 with replication factor 3 is created through any broker, every broker's
-Metadata names the leaders, replicas and in-sync replicas; confluent-kafka
+Metadata names the leaders, replicas and in-sync replicas, and (v7) the
+leader epochs, which go up with a new leader and never down; confluent-kafka
 produces with acks=all, the leader of a partition is killed with SIGKILL and
 producing goes on through the new leaders; the killed broker restarts and
 catches up, and then every replica's log files are identical and every
@@ -13,6 +14,7 @@ import os
 import signal
 import struct
 import sys
+import threading
 import time
 import urllib.request
 
@@ -167,6 +169,89 @@ def metadata_v1_topic_error(node, topic):
     return struct.unpack_from(">h", body, pos + 4)[0]
 
 
+def metadata_v7(node, topic):
+    """partition -> (error, leader, leader epoch) from one broker's Metadata
+    v7 (the first version with each partition's leader epoch)."""
+    name = topic.encode()
+    s = kafka_wire.connect(node)
+    try:
+        s.sendall(kafka_wire.request(3, 7, struct.pack(">ih", 1, len(name)) + name + b"\x00"))
+        body = kafka_wire.read_frame(s)
+    finally:
+        s.close()
+    pos = 4 + 4  # correlation id, throttle time
+    (count,) = struct.unpack_from(">i", body, pos)
+    pos += 4
+    for _ in range(count):  # brokers: id, host, port, rack
+        pos += 4
+        (n,) = struct.unpack_from(">h", body, pos)
+        pos += 2 + n + 4
+        (n,) = struct.unpack_from(">h", body, pos)
+        pos += 2 + max(n, 0)
+    (n,) = struct.unpack_from(">h", body, pos)  # cluster id
+    pos += 2 + max(n, 0) + 4  # and controller id
+    (count,) = struct.unpack_from(">i", body, pos)
+    assert count == 1, count
+    pos += 4 + 2  # topic error
+    (n,) = struct.unpack_from(">h", body, pos)
+    pos += 2 + n + 1  # name, is_internal
+    (count,) = struct.unpack_from(">i", body, pos)
+    pos += 4
+    out = {}
+    for _ in range(count):
+        error, index, leader, epoch = struct.unpack_from(">hiii", body, pos)
+        pos += 14
+        for _ in range(3):  # replicas, in-sync replicas, offline replicas
+            (n,) = struct.unpack_from(">i", body, pos)
+            pos += 4 + 4 * n
+        out[index] = (error, leader, epoch)
+    assert pos == len(body), (pos, len(body))
+    return out
+
+
+def all_named(answer):
+    """A Metadata v7 answer if it names a leader for every partition."""
+    return answer if all(leader >= 0 for _, leader, _ in answer.values()) else None
+
+
+class EpochWatch:
+    """Polls every given broker's Metadata v7 for `topic` in a thread and
+    checks that the epoch each one names for a partition never goes down
+    (a partition without a leader names -1 with LEADER_NOT_AVAILABLE)."""
+
+    def __init__(self, nodes, topic):
+        self.nodes, self.topic = nodes, topic
+        self.last, self.errors, self.polls = {}, [], 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        while not self._stop.is_set():
+            for i, node in enumerate(self.nodes):
+                try:
+                    answer = metadata_v7(node, self.topic)
+                except (OSError, AssertionError, struct.error):
+                    continue  # not serving (yet), or the topic not known there
+                self.polls += 1
+                for p, (error, leader, epoch) in answer.items():
+                    if leader < 0:
+                        if (error, epoch) != (5, -1):
+                            self.errors.append(f"broker {i} p{p}: no leader, {error} {epoch}")
+                        continue
+                    if epoch < self.last.get((i, p), -1):
+                        self.errors.append(f"broker {i} p{p}: epoch {epoch} after "
+                                           f"{self.last[(i, p)]}")
+                    self.last[(i, p)] = epoch
+            time.sleep(0.05)
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join(10)
+        assert not self.errors, self.errors[:10]
+        assert self.polls > 0
+
+
 def metrics(node):
     url = f"http://127.0.0.1:{node.admin_port}/metrics"
     text = urllib.request.urlopen(url, timeout=10).read().decode()
@@ -226,12 +311,21 @@ def main():
                     sum(m["spate_partitions_led"] for m in ms) == PARTITIONS and
                     sum(m["spate_controller_leader"] for m in ms) == 1)
         wait_for("/metrics to show the cluster", metrics_settled)
+        # Metadata v7: every broker names each partition's leader with its
+        # epoch (the leader's Raft term, >= 1), the same on every broker.
+        def same_epochs_everywhere():
+            answers = [metadata_v7(n, TOPIC) for n in cluster.nodes]
+            ok = all(a == answers[0] for a in answers) and all(
+                e == 0 and leader >= 0 and epoch >= 1 for e, leader, epoch in answers[0].values())
+            return answers[0] if ok else None
+        before = wait_for("the same leaders and epochs on every broker", same_epochs_everywhere)
         acked = set()
         produce(cluster.bootstrap, 0, 600, acked)
         assert len(acked) == 600
 
         # SIGKILL the leader of partition 0; producing goes on through the others.
         victim = leaders(cluster.bootstrap, TOPIC)[0][0]
+        watch = EpochWatch([n for i, n in enumerate(cluster.nodes) if i != victim], TOPIC)
         os.kill(cluster.nodes[victim].proc.pid, signal.SIGKILL)
         cluster.nodes[victim].proc.wait(10)
         killed_at = time.monotonic()
@@ -243,6 +337,20 @@ def main():
         moved = wait_for("new leaders", lambda: all_led(survivors, TOPIC, PARTITIONS,
                                                         exclude=(victim,)))
         assert victim not in [v[0] for v in moved.values()], moved
+        # Each partition the victim led has a new leader in a later epoch, on
+        # every survivor; the others kept their leader and epoch or moved on.
+        for i, node in enumerate(cluster.nodes):
+            if i == victim:
+                continue
+            after = wait_for("a leader for every partition on " + node.bootstrap,
+                             lambda n=node: all_named(metadata_v7(n, TOPIC)))
+            for p, (_, leader, epoch) in after.items():
+                assert epoch >= before[p][2], (p, after, before)
+                if before[p][1] == victim:
+                    assert leader != victim and epoch > before[p][2], (p, after, before)
+        watch.stop()
+        print(f"leader epochs: {watch.polls} Metadata v7 answers during the failover, "
+              f"none went back; partition 0 epoch {before[0][2]} -> {after[0][2]}")
 
         # The killed broker comes back and catches up: replicas end identical.
         cluster.nodes[victim].start()

@@ -1,9 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// Round trips of Metadata, Produce, Fetch, ListOffsets, OffsetForLeaderEpoch
-// and CreateTopics at
-// every advertised version, with values that exist in that version, plus
-// truncation at every byte.
+// Round trips of Metadata (and v7's bytes by hand), Produce, Fetch, ListOffsets,
+// OffsetForLeaderEpoch and CreateTopics at every advertised version, with values that exist in that
+// version, plus truncation at every byte.
 
 #include <gtest/gtest.h>
 
@@ -44,8 +43,9 @@ TEST(Messages, MetadataAtEveryVersion) {
     if (v >= 3) resp.throttle_time_ms = 12;
     if (v >= 2) resp.cluster_id = "c-1";
     if (v >= 1) resp.controller_id = 0;
-    MetadataResponsePartition p{0, 3, 0, {0}, {0}, {}};
+    MetadataResponsePartition p{0, 3, 0, -1, {0}, {0}, {}};
     if (v >= 5) p.offline_replicas = {7};
+    if (v >= 7) p.leader_epoch = 5;
     resp.topics = {{0, "orders", v >= 1, {p, p}}, {3, "missing", false, {}}};
     expect_round_trip(resp, v);
   }
@@ -212,6 +212,92 @@ TEST(Messages, MetadataV0EmptyArrayMeansAllTopics) {
   ByteWriter v1;
   encode_message(v1, all, 1);
   EXPECT_EQ(to_hex(v1.view()), "ffffffff");
+}
+
+// Metadata v7 (Kafka's MetadataResponse.json): the request is v6's; each
+// partition carries LeaderEpoch (INT32) right after LeaderId. Bytes by hand.
+TEST(Messages, MetadataV7BytesByHand) {
+  MetadataRequest req;
+  req.topics = std::vector<MetadataRequestTopic>{{"t"}};
+  req.allow_auto_topic_creation = false;
+  ByteWriter rw;
+  encode_message(rw, req, 7);
+  EXPECT_EQ(to_hex(rw.view()), "0000000100017400");  // ["t"], no auto-creation
+
+  MetadataResponse resp;
+  resp.throttle_time_ms = 0;
+  resp.brokers = {{1, "h", 9092, std::nullopt}};
+  resp.cluster_id = "c";
+  resp.controller_id = 1;
+  MetadataResponsePartition p{0, 0, 1, 7, {1, 2}, {1}, {2}};
+  resp.topics = {{0, "t", false, {p}}};
+  ByteWriter w;
+  encode_message(w, resp, 7);
+  const std::string expected =
+      "00000000"                    // throttle_time_ms
+      "00000001"                    // brokers: 1
+      "0000000100016800002384ffff"  // node 1, "h", port 9092, rack null
+      "000163"                      // cluster_id "c"
+      "00000001"                    // controller_id
+      "00000001"                    // topics: 1
+      "000000017400"                // error, "t", not internal
+      "00000001"                    // partitions: 1
+      "00000000000000000001"        // error, index 0, leader 1
+      "00000007"                    // leader_epoch 7 (v7+)
+      "000000020000000100000002"    // replicas [1, 2]
+      "0000000100000001"            // isr [1]
+      "0000000100000002";           // offline [2]
+  EXPECT_EQ(to_hex(w.view()), expected);
+  auto back = decode_message<MetadataResponse>(w.view(), 7);
+  ASSERT_TRUE(back) << back.error();
+  EXPECT_EQ(back->topics.at(0).partitions.at(0).leader_epoch, 7);
+  // The same response at v6 is the same bytes less the epoch.
+  ByteWriter w6;
+  encode_message(w6, resp, 6);
+  auto v7_less_epoch = to_hex(w.view());
+  v7_less_epoch.erase(v7_less_epoch.find("00000007000000020000000100000002"), 8);
+  EXPECT_EQ(to_hex(w6.view()), v7_less_epoch);
+  auto v6 = decode_message<MetadataResponse>(w6.view(), 6);
+  ASSERT_TRUE(v6) << v6.error();
+  EXPECT_EQ(v6->topics.at(0).partitions.at(0).leader_epoch, -1);  // absent: unknown
+}
+
+TEST(Messages, MetadataV7WithALyingPartitionCountIsRejectedCheaply) {
+  // One topic "t" whose partition count claims 2^31-1 in a tiny frame.
+  ByteWriter w;
+  w.write<std::int32_t>(0);   // throttle_time_ms
+  w.write<std::int32_t>(0);   // no brokers
+  w.write<std::int16_t>(-1);  // cluster_id null
+  w.write<std::int32_t>(-1);  // controller_id
+  w.write<std::int32_t>(1);
+  w.write<std::int16_t>(0);  // error
+  w.write<std::int16_t>(1);
+  w.write_string("t");
+  w.write<std::uint8_t>(0);  // not internal
+  w.write<std::int32_t>(0x7fffffff);
+  auto r = decode_message<MetadataResponse>(w.view(), 7);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), Errc::malformed);
+  EXPECT_NE(r.error().detail().find("partitions"), std::string::npos) << r.error();
+  // A partition cut inside its leader epoch.
+  ByteWriter cut;
+  cut.write<std::int32_t>(0);
+  cut.write<std::int32_t>(0);
+  cut.write<std::int16_t>(-1);
+  cut.write<std::int32_t>(-1);
+  cut.write<std::int32_t>(1);
+  cut.write<std::int16_t>(0);
+  cut.write<std::int16_t>(1);
+  cut.write_string("t");
+  cut.write<std::uint8_t>(0);
+  cut.write<std::int32_t>(1);
+  cut.write<std::int16_t>(0);
+  cut.write<std::int32_t>(0);
+  cut.write<std::int32_t>(1);
+  cut.write<std::int16_t>(0);  // half an epoch
+  auto c = decode_message<MetadataResponse>(cut.view(), 7);
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error().code(), Errc::malformed);
 }
 
 TEST(Messages, ProduceWithALyingPartitionCountIsRejectedCheaply) {

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "spate/broker/leader_epoch_floors.h"
 #include "spate/broker/metrics.h"
 #include "spate/cluster/partition_manager.h"
 #include "spate/common/asio.h"
@@ -121,6 +122,8 @@ class Broker {
   [[nodiscard]] const BrokerConfig& config() const { return config_; }
   [[nodiscard]] cluster::PartitionManager& partitions() { return partitions_; }
   [[nodiscard]] Metrics& metrics() { return metrics_; }
+  // The leader epochs Metadata named (handlers/cluster_metadata.cpp).
+  [[nodiscard]] LeaderEpochFloors& leader_epoch_floors() { return leader_epoch_floors_; }
 
  private:
   BrokerConfig config_;
@@ -129,6 +132,7 @@ class Broker {
   const Clock& clock_;
   groups::Coordinator* coordinator_ = nullptr;
   cluster::Controller* controller_ = nullptr;
+  LeaderEpochFloors leader_epoch_floors_;
 };
 
 }  // namespace spate::broker

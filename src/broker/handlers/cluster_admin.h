@@ -7,6 +7,7 @@
 
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -47,5 +48,22 @@ awaitable<Status> cluster_change_topic_configs(HandlerContext& ctx, std::string 
                                                                      const std::string& name);
 awaitable<std::optional<protocol::MetadataResponse>> cluster_metadata(
     HandlerContext& ctx, protocol::MetadataRequest& request);
+
+// The leader and leader epoch a cluster broker's Metadata names for
+// partition `index` of topic `topic_id` (cluster_metadata.cpp explains the
+// choice): -1 and -1 for none (the partition then answers
+// LEADER_NOT_AVAILABLE). `local`: the status of the replica here, if one is
+// open. A leader is named only if alive(leader) and only at an epoch no
+// lower than `floors` holds, which it then raises.
+struct MetadataLeader {
+  std::int32_t leader_id = -1;
+  std::int32_t leader_epoch = -1;
+  bool operator==(const MetadataLeader&) const = default;
+};
+[[nodiscard]] MetadataLeader metadata_leader(const cluster::PartitionMeta& meta,
+                                             const std::optional<cluster::PartitionStatus>& local,
+                                             const std::function<bool(NodeId)>& alive,
+                                             LeaderEpochFloors& floors, cluster::TopicId topic_id,
+                                             std::size_t index);
 
 }  // namespace spate::broker

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 //
 // Metadata on a cluster broker: the brokers, topics and partitions of the
-// whole cluster from the controller's state (cluster_admin.h).
+// whole cluster from the controller's state (cluster_admin.h), with each
+// partition's leader epoch (v7+), never older than one named before.
 
 #include <set>
 
@@ -21,8 +22,30 @@ std::vector<std::int32_t> ids(const std::vector<NodeId>& nodes) {
   return out;
 }
 
+// The controller's last reported leader, unless a replica here knows a later
+// term. Its newer leader is named once it serves: before its first commit a
+// new leader refuses produce with NOT_LEADER_OR_FOLLOWER, and a client sent to
+// it then may see its pipelined batches split between that refusal and an
+// OUT_OF_ORDER_SEQUENCE_NUMBER once it serves (librdkafka then bumps its
+// epoch, or with 2.0.2 fails the producer). No leader until then, as Kafka
+// answers during an election; none either while the replica's term is newer
+// than the report and it knows no leader (an election under way: pre-vote
+// keeps an isolated replica's term still), since the reported leader is then
+// deposed. So a named epoch is max(reported epoch, local term), and both only
+// grow while the replica is open here.
+std::pair<NodeId, Term> choose_leader(const cluster::PartitionMeta& meta,
+                                      const std::optional<cluster::PartitionStatus>& local) {
+  if (local) {
+    if (local->serving_leader != cluster::kNoLeader && local->leader_epoch >= meta.leader_epoch)
+      return {local->serving_leader, local->leader_epoch};
+    if (local->leader_epoch > meta.leader_epoch) return {cluster::kNoLeader, cluster::kNoEpoch};
+  }
+  return {meta.leader, meta.leader_epoch};
+}
+
 protocol::MetadataResponseTopic describe(HandlerContext& ctx, const cluster::TopicMeta& t) {
   const auto& state = ctx.controller->state();
+  const auto alive = [&](NodeId id) { return state.alive(id); };
   protocol::MetadataResponseTopic out;
   out.name = t.name;
   out.is_internal = internal_topic(t.name);
@@ -31,37 +54,51 @@ protocol::MetadataResponseTopic describe(HandlerContext& ctx, const cluster::Top
     const auto& meta = t.partitions[i];
     protocol::MetadataResponsePartition p;
     p.partition_index = static_cast<std::int32_t>(i);
-    NodeId leader = meta.leader;
-    // A replica here may know a newer leader than the last one reported:
-    // named once it serves. Before its first commit a new leader refuses
-    // produce with NOT_LEADER_OR_FOLLOWER, and a client sent to it then may
-    // see its pipelined batches split between that refusal and an
-    // OUT_OF_ORDER_SEQUENCE_NUMBER once it serves (librdkafka then bumps its
-    // epoch, or with 2.0.2 fails the producer). No leader until then, as
-    // Kafka answers during an election.
+    std::optional<cluster::PartitionStatus> local;
     if (here != nullptr && here->id == t.id && i < here->partitions.size() && here->partitions[i] &&
         !here->partitions[i]->closed()) {
-      const auto status = here->partitions[i]->status();
-      if (status.serving_leader != cluster::kNoLeader && status.leader_epoch >= meta.leader_epoch) {
-        leader = status.serving_leader;
-      } else if (status.leader != cluster::kNoLeader && status.leader_epoch > meta.leader_epoch) {
-        leader = cluster::kNoLeader;  // elected in a later term, not serving yet
-      }
+      local = here->partitions[i]->status();
     }
-    p.leader_id = leader.value();
+    const auto named =
+        metadata_leader(meta, local, alive, ctx.broker.leader_epoch_floors(), t.id, i);
+    p.leader_id = named.leader_id;
+    p.leader_epoch = named.leader_epoch;
+    if (named.leader_id < 0) p.error_code = ctx.code(ErrorCode::leader_not_available);
     p.replica_nodes = ids(meta.replicas);
     p.isr_nodes = ids(meta.isr.empty() ? meta.replicas : meta.isr);
     p.offline_replicas = ids(state.offline_replicas(meta));
-    if (leader == cluster::kNoLeader || !state.alive(leader)) {
-      p.leader_id = -1;  // as Kafka: no leader to send to
-      p.error_code = ctx.code(ErrorCode::leader_not_available);
-    }
     out.partitions.push_back(std::move(p));
   }
   return out;
 }
 
+// Keeps the epoch floors to the metadata's topics (a deleted topic's id is
+// never used again). Cheap unless a topic went away since the last call.
+void forget_deleted_topics(HandlerContext& ctx) {
+  const auto& topics = ctx.controller->state().topics();
+  auto& floors = ctx.broker.leader_epoch_floors();
+  if (floors.topics() <= topics.size()) return;
+  floors.prune([&](std::uint64_t id) { return topics.contains(id); });
+}
+
 }  // namespace
+
+MetadataLeader metadata_leader(const cluster::PartitionMeta& meta,
+                               const std::optional<cluster::PartitionStatus>& local,
+                               const std::function<bool(NodeId)>& alive, LeaderEpochFloors& floors,
+                               cluster::TopicId topic_id, std::size_t index) {
+  const auto [leader, term] = choose_leader(meta, local);
+  const std::int32_t epoch = wire_epoch(term.value());
+  // Below an epoch named before (the replica here closed or moved away, the
+  // new leader's report not in yet): no leader rather than an older one,
+  // which a client that saw the newer epoch drops, and one that did not
+  // follows back to a deposed leader.
+  if (leader == cluster::kNoLeader || !alive(leader) || epoch < floors.floor(topic_id, index)) {
+    return {};  // as Kafka: no leader to send to
+  }
+  floors.named(topic_id, index, epoch);
+  return {leader.value(), epoch};
+}
 
 awaitable<std::optional<protocol::MetadataResponse>> cluster_metadata(
     HandlerContext& ctx, protocol::MetadataRequest& request) {
@@ -83,6 +120,7 @@ awaitable<std::optional<protocol::MetadataResponse>> cluster_metadata(
     r.brokers.push_back(
         {ctx.config.node_id, ctx.config.advertised_host, ctx.config.advertised_port, std::nullopt});
   }
+  forget_deleted_topics(ctx);
   const bool all = !request.topics || (ctx.version() == 0 && request.topics->empty());
   if (all) {
     for (const auto& [id, t] : controller.state().topics()) r.topics.push_back(describe(ctx, t));

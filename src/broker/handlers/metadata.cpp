@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// Metadata: brokers, topics and partitions; auto-creates topics when asked.
+// Metadata: brokers, topics and partitions (with their leader epochs, v7+);
+// auto-creates topics when asked.
 
 #include "spate/protocol/messages/metadata.h"
 
@@ -25,6 +26,9 @@ protocol::MetadataResponseTopic describe_topic(HandlerContext& ctx, const cluste
     p.leader_id = ctx.config.node_id;
     p.replica_nodes = {ctx.config.node_id};
     p.isr_nodes = {ctx.config.node_id};
+    // v7+: the partition's Raft term (its leader epoch, as Fetch and
+    // ListOffsets check it); it only grows while the topic lives.
+    if (t.partitions[i]) p.leader_epoch = wire_epoch(t.partitions[i]->term().value());
     if (t.partitions[i] && t.partitions[i]->fenced()) {
       p.error_code = ctx.code(ErrorCode::kafka_storage_error);
       p.offline_replicas = {ctx.config.node_id};

@@ -42,7 +42,7 @@ constexpr std::array<ServedApi, 26> kServedApis = {{
     {ApiKey::produce, 0, 7, &serve<&produce>},
     {ApiKey::fetch, 4, 11, &serve_fetch},
     {ApiKey::list_offsets, 1, 5, &serve<&list_offsets>},
-    {ApiKey::metadata, 0, 6, &serve<&metadata>},
+    {ApiKey::metadata, 0, 7, &serve<&metadata>},
     {ApiKey::offset_commit, 0, 7, &serve<&offset_commit>},
     {ApiKey::offset_fetch, 1, 7, &serve<&offset_fetch>},
     {ApiKey::find_coordinator, 0, 2, &serve<&find_coordinator>},

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// Metadata (key 3), v0-v6, none flexible (kafka-protocol.md §4.2).
+// Metadata (key 3), v0-v7, none flexible (kafka-protocol.md §4.2). v7 changes
+// only the response (each partition's leader epoch); its request is v6's.
 
 #pragma once
 
@@ -51,6 +52,7 @@ struct MetadataResponsePartition {
   std::int16_t error_code = 0;
   std::int32_t partition_index = 0;
   std::int32_t leader_id = 0;
+  std::int32_t leader_epoch = -1;  // v7+; -1: unknown (clients then do not fence with it)
   std::vector<std::int32_t> replica_nodes;
   std::vector<std::int32_t> isr_nodes;
   std::vector<std::int32_t> offline_replicas;  // v5+
@@ -90,18 +92,24 @@ void fields(Io& io, MetadataResponse& m, std::int16_t version) {
   });
   if (version >= 2) io.nullable_string(m.cluster_id, false, "cluster_id");
   if (version >= 1) io.i32(m.controller_id, "controller_id");
+  // A partition's smallest encoding: error, index, leader, two empty arrays,
+  // then the empty offline array (v5+) and the epoch (v7+).
+  const std::size_t partition_min = 18U + (version >= 5 ? 4U : 0U) + (version >= 7 ? 4U : 0U);
   io.array(m.topics, false, 8, "topics", [&](MetadataResponseTopic& t) {
     io.i16(t.error_code, "topics[].error_code");
     io.string(t.name, false, "topics[].name");
     if (version >= 1) io.boolean(t.is_internal, "topics[].is_internal");
-    io.array(t.partitions, false, 18, "topics[].partitions", [&](MetadataResponsePartition& p) {
-      io.i16(p.error_code, "partitions[].error_code");
-      io.i32(p.partition_index, "partitions[].partition_index");
-      io.i32(p.leader_id, "partitions[].leader_id");
-      int32_array(io, p.replica_nodes, "partitions[].replica_nodes");
-      int32_array(io, p.isr_nodes, "partitions[].isr_nodes");
-      if (version >= 5) int32_array(io, p.offline_replicas, "partitions[].offline_replicas");
-    });
+    io.array(t.partitions, false, partition_min, "topics[].partitions",
+             [&](MetadataResponsePartition& p) {
+               io.i16(p.error_code, "partitions[].error_code");
+               io.i32(p.partition_index, "partitions[].partition_index");
+               io.i32(p.leader_id, "partitions[].leader_id");
+               if (version >= 7) io.i32(p.leader_epoch, "partitions[].leader_epoch");
+               int32_array(io, p.replica_nodes, "partitions[].replica_nodes");
+               int32_array(io, p.isr_nodes, "partitions[].isr_nodes");
+               if (version >= 5)
+                 int32_array(io, p.offline_replicas, "partitions[].offline_replicas");
+             });
   });
 }
 
