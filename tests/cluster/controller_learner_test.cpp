@@ -117,5 +117,71 @@ TEST_F(ControllerLearner, AJoiningBrokerAppliesTheMetadataAndNeverVotes) {
   EXPECT_EQ(counters_[3].elections.load(), 0U) << "the learner campaigned";
 }
 
+TEST_F(ControllerLearner, ALearnerJoiningAfterTheCutGetsTheSnapshotAndStaysOneAcrossRestarts) {
+  snapshot_every_ = 8;
+  start_voters();
+  create_topics(leader(), "t", 30);
+  ASSERT_TRUE(run_until(
+      [&] {
+        for (int id = 0; id < 3; ++id) {
+          if (controller(id).partition().start_offset() < Offset(16)) return false;
+        }
+        return true;
+      },
+      10'000ms));
+  // The leader no longer has the start of the log: the learner gets the snapshot.
+  start(3);
+  connect_and_start({3});
+  ASSERT_TRUE(run_watching([&] { return joined(); }, 10'000ms));
+  EXPECT_GT(controller(3).partition().start_offset(), Offset(0));
+  EXPECT_EQ(controller(3).state().topics().size(), 30U);
+  expect_membership({0, 1, 2, 3});
+  create_topics(3, "u", 10);  // through the learner, past another cut
+  ASSERT_TRUE(run_watching([&] { return joined(); }, 10'000ms));
+
+  // Everyone restarts: the group's membership comes back from the logs (and
+  // the snapshots' start memberships); node 3 is a learner still, not added
+  // twice, registers again and follows.
+  for (int id = 0; id < 4; ++id) stop(id);
+  for (int id = 0; id < 4; ++id) start(id);
+  EXPECT_EQ(controller(3).state().topics().size(), 40U);
+  connect_and_start({0, 1, 2, 3});
+  ASSERT_TRUE(run_watching([&] { return leader() >= 0 && joined(); }, 10'000ms));
+  expect_membership({0, 1, 2, 3});
+  create_topics(3, "v", 2);
+  ASSERT_TRUE(run_watching([&] { return joined(); }, 10'000ms));
+  EXPECT_EQ(controller(3).state().topics().size(), 42U);
+  EXPECT_FALSE(learner_ever_led_);
+  EXPECT_EQ(counters_[3].elections.load(), 0U) << "the learner campaigned";
+}
+
+TEST_F(ControllerLearner, ALearnerCannotChangeTheGroupAndItsCallsAreCheckedLikeAnyPeers) {
+  start_voters();
+  start(3);
+  connect_and_start({3});
+  ASSERT_TRUE(run_watching([&] { return joined(); }, 10'000ms));
+  // Its own replica of the group leads nothing: no membership change from it.
+  auto promote = controller(3).partition().change_membership(
+      {raft::MembershipChange::Type::promote, NodeId(3)});
+  ASSERT_FALSE(promote);
+  EXPECT_EQ(promote.error().code(), Errc::not_leader);
+  // Through the leader it speaks for itself only (check_forwarded).
+  auto& l = controller(leader());
+  std::optional<Result<std::vector<std::byte>>> out;
+  const Command as_zero = RegisterBroker{NodeId(0), {"evil", 1}, {"evil", 2}, std::nullopt, 7};
+  asio::co_spawn(
+      io_,
+      [](Controller& ctl, std::vector<std::byte> p,
+         std::optional<Result<std::vector<std::byte>>>& slot) -> awaitable<void> {
+        slot.emplace(co_await ctl.handle_call(NodeId(3), kProposeMethod, std::move(p)));
+      }(l, encode_command(as_zero), out),
+      asio::detached);
+  ASSERT_TRUE(run_until([&] { return out.has_value(); }, 5'000ms));
+  ASSERT_FALSE(*out);
+  EXPECT_NE(out->error().message().find("node 3 may not propose"), std::string::npos)
+      << out->error().message();
+  expect_membership({0, 1, 2, 3});
+}
+
 }  // namespace
 }  // namespace spate::cluster
