@@ -184,6 +184,7 @@ awaitable<void> Controller::apply_loop() {
                      config_.self, partition_->term());
     }
     leading_ = leading;
+    if (leading_) add_learners();
     if (!snapshotting_ && config_.snapshot_every > 0 &&
         applied_end_.value() - snapshot_at_.value() >= config_.snapshot_every) {
       snapshotting_ = true;

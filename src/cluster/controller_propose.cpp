@@ -95,10 +95,10 @@ awaitable<Result<Proposed>> Controller::propose(Command command, Clock::SteadyTi
       co_return Error(Errc::timeout, "no controller leader took the command in time");
     }
     Result<Proposed> r = Error(Errc::not_leader, "no controller leader known");
-    const NodeId to = leader();
     if (is_leader()) {
       r = co_await propose_here(command, deadline);
-    } else if (to != kNoLeader && to != config_.self && transport_ != nullptr) {
+    } else if (const NodeId to = call_target();
+               to != kNoLeader && to != config_.self && transport_ != nullptr) {
       r = co_await forward(to, command, deadline);
     }
     if (r || !retriable(r.error())) co_return r;
@@ -227,7 +227,7 @@ awaitable<Status> Controller::heartbeat(Clock::SteadyTime deadline) {
     note_heartbeat(config_.self, broker_epoch_);
     co_return Status{};
   }
-  const NodeId to = leader();
+  const NodeId to = call_target();
   if (to == kNoLeader || to == config_.self || transport_ == nullptr) {
     co_return Error(Errc::not_leader, "no controller leader known");
   }

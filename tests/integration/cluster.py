@@ -54,9 +54,13 @@ def print_failure(nodes, tail=4000, label="node"):
 
 
 class Cluster:
-    def __init__(self, binary, n=3):
+    """`n` brokers, the first `voters` (default: all) of them the --seeds; the
+    others join the cluster as the controller's learners."""
+
+    def __init__(self, binary, n=3, voters=None):
         self.ports = free_ports(n)
-        seeds = ",".join(f"{i}@127.0.0.1:{p}" for i, p in enumerate(self.ports))
+        voters = n if voters is None else voters
+        seeds = ",".join(f"{i}@127.0.0.1:{p}" for i, p in enumerate(self.ports[:voters]))
         self.nodes = [Spated(binary, ["--node-id", str(i), "--seeds", seeds,
                                       "--cluster-listen", f"127.0.0.1:{self.ports[i]}"])
                       for i in range(n)]

@@ -4,6 +4,7 @@
 // SIGTERM ends it with exit 0, settings from flags, environment and TOML,
 // and clear errors (exit 2) for bad settings and (exit 3) a foreign directory.
 
+#include <array>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
@@ -133,20 +134,35 @@ TEST_F(Spated, BadSettingsStopStartUpNamingTheSetting) {
 // before the data directory is touched.
 TEST_F(Spated, BadSeedsStopStartUpWithTheReason) {
   const std::vector<std::pair<std::string, std::string>> cases = {
-      {"0@127.0.0.1", "seeds"},                                    // no port
-      {"x@127.0.0.1:9093", "not a node id"},                       // id not a number
-      {"-1@127.0.0.1:9093", "not a node id"},                      // negative id
-      {"127.0.0.1:9093", "ID@HOST:PORT"},                          // no id
-      {"0@127.0.0.1:9093,0@127.0.0.1:9193", "twice"},              // id repeated
-      {"0@0.0.0.0:9093", "reach"},                                 // not reachable
-      {"0@127.0.0.1:9093,", "ID@HOST:PORT"},                       // empty entry
-      {"1@127.0.0.1:9093,2@127.0.0.1:9193", "not among --seeds"},  // this node (0) absent
+      {"0@127.0.0.1", "seeds"},                        // no port
+      {"x@127.0.0.1:9093", "not a node id"},           // id not a number
+      {"-1@127.0.0.1:9093", "not a node id"},          // negative id
+      {"127.0.0.1:9093", "ID@HOST:PORT"},              // no id
+      {"0@127.0.0.1:9093,0@127.0.0.1:9193", "twice"},  // id repeated
+      {"0@0.0.0.0:9093", "reach"},                     // not reachable
+      {"0@127.0.0.1:9093,", "ID@HOST:PORT"},           // empty entry
+      // This node (0) is absent, so it joins: the default 0.0.0.0 is no address to register.
+      {"1@127.0.0.1:9093,2@127.0.0.1:9193", "outside --seeds"},
   };
   for (const auto& [seeds, why] : cases) {
     auto r = run_spated({"--data-dir", data_.string(), "--seeds", seeds}, {}, out_);
     EXPECT_EQ(r.exit_code, 2) << seeds << ": " << r.output;
     EXPECT_NE(r.output.find(why), std::string::npos) << seeds << ": " << r.output;
     EXPECT_FALSE(std::filesystem::exists(data_)) << seeds;
+  }
+  // A joining broker on a seed's address, and a second broker with a seed's
+  // id (same host, another port): refused, naming why.
+  const std::vector<std::array<std::string, 3>> colliding = {
+      {"0", "127.0.0.1:9193", "is the address of seed 2"},
+      {"1", "127.0.0.1:9393", "needs a node id of its own"},
+  };
+  for (const auto& [id, listen, why] : colliding) {
+    auto r = run_spated({"--data-dir", data_.string(), "--node-id", id, "--cluster-listen", listen,
+                         "--seeds", "1@127.0.0.1:9093,2@127.0.0.1:9193"},
+                        {}, out_);
+    EXPECT_EQ(r.exit_code, 2) << r.output;
+    EXPECT_NE(r.output.find(why), std::string::npos) << r.output;
+    EXPECT_FALSE(std::filesystem::exists(data_));
   }
   std::string many;
   for (int i = 0; i < 16; ++i) {

@@ -15,6 +15,15 @@
 // leader fences a broker whose heartbeats stopped for `broker_session` and
 // unfences it when they resume.
 //
+// A broker outside the voters (not among `--seeds`) joins as a learner of
+// the group: until it hears from a leader it sends its registration to the
+// voters in turn (a follower refuses it, naming no leader); once the
+// registration is applied, the leader adds the broker as a Raft learner
+// (add_learners), so that it receives the log (or the leader's snapshot, if
+// the log was cut) and applies it like a voter, without ever campaigning or
+// counting towards a commit. Nothing ever promotes a learner: the voters are
+// the --seeds, on every broker.
+//
 // One io_context (the shard's); every member is called on it.
 
 #pragma once
@@ -101,6 +110,9 @@ class Controller {
   }
   // Starts registering this broker and heartbeating.
   void start();
+  // This broker is one of the group's voters (a --seeds broker); otherwise
+  // it joins as a learner.
+  [[nodiscard]] bool voter() const;
 
   // Commits `command` through the controller leader and returns once this
   // broker has applied it. Pass a named Command (std::move'd), never a
@@ -172,6 +184,13 @@ class Controller {
                                       Clock::SteadyTime deadline);
   awaitable<Status> heartbeat(Clock::SteadyTime deadline);
   void note_heartbeat(NodeId broker, std::int64_t epoch);
+  // Where a proposal or heartbeat goes: the known leader; else, on a broker
+  // outside the voters (which hears of no leader before it is a learner), the
+  // next voter in turn; kNoLeader when there is nobody to ask.
+  [[nodiscard]] NodeId call_target();
+  // On the leader (controller_learners.cpp): proposes the next registered
+  // broker outside the group's membership as a learner, one change at a time.
+  void add_learners();
   void fence_silent();
   // Proposes a fence or unfence (one at a time: fencing_).
   awaitable<void> propose_verdict(Command command);
@@ -204,7 +223,8 @@ class Controller {
   // On the leader: when each broker was last heard from (steady clock).
   std::map<NodeId, Clock::SteadyTime> last_heard_;
   bool leading_ = false;
-  bool fencing_ = false;  // a fence/unfence proposal is in flight
+  std::size_t next_voter_ = 0;  // call_target's turn among the voters
+  bool fencing_ = false;        // a fence/unfence proposal is in flight
   bool stopping_ = false;
   std::size_t running_ = 0;
   Status failed_;  // set when applying failed: the controller stops applying

@@ -72,8 +72,15 @@ Status Node::open_controller() {
   for (const auto& s : seeds_) cc.voters.emplace_back(s.id);
   const auto self = std::find_if(seeds_.begin(), seeds_.end(),
                                  [&](const Seed& s) { return s.id == config_.node_id; });
-  // Validated by options.cpp: this node is one of the seeds.
-  cc.registration.cluster = cluster::HostPort{self->address.host, self->address.port};
+  if (self != seeds_.end()) {
+    cc.registration.cluster = cluster::HostPort{self->address.host, self->address.port};
+  } else {
+    // A broker joining as a learner: the voters reach it at its listener
+    // (options.cpp checked it names a host and port).
+    auto listen = parse_host_port(config_.cluster_listen, "cluster-listen");
+    if (!listen) return listen.error();
+    cc.registration.cluster = cluster::HostPort{listen->host, listen->port};
+  }
   cc.counters = &raft_counters_;
   auto opened = shard_.call([&] {
     return cluster::Controller::open(*fs_, dir_->path(), clock_, shard_.executor(), shard_.disk(),

@@ -64,9 +64,11 @@ Parsed parse_options(int argc, char** argv) {
       "inter-broker listener, HOST:PORT (bound only with seeds: a single node needs none)");
   add(app, c.admin_listen, "admin-listen", "HTTP listener for /metrics and /health, HOST:PORT");
   add(app, c.seeds, "seeds",
-      "controller voters, ID@HOST:PORT,... by cluster address, this node among them (default: "
-      "this node alone, a single-node broker); this broker reaches the other voters at these "
-      "addresses, whatever address they registered (a proxy or NAT may stand in between)");
+      "controller voters, ID@HOST:PORT,... by cluster address (default: this node alone, a "
+      "single-node broker); this broker reaches the voters at these addresses, whatever "
+      "address they registered (a proxy or NAT may stand in between). A broker whose "
+      "--node-id is not among them joins the cluster: it registers its --cluster-listen "
+      "address and follows the controller's log as a non-voting learner");
   add(app, c.replica_lag_time_max_ms, "replica-lag-time-max-ms",
       "a follower that has not caught up with its leader's log for this long leaves the "
       "in-sync replicas (replica.lag.time.max.ms)");
@@ -198,6 +200,48 @@ Result<std::vector<Seed>> parse_seeds(const std::string& text) {
   return out;
 }
 
+namespace {
+
+// A broker outside --seeds joins as a learner and registers its
+// --cluster-listen address, which the voters must reach; a broker whose id is
+// a seed's must be that seed, not a second broker with a copied id.
+Status validate_cluster_address(const DaemonConfig& c, const std::vector<Seed>& seeds) {
+  if (seeds.empty()) return Status{};
+  auto listen = parse_host_port(c.cluster_listen, "cluster-listen");
+  if (!listen) return listen.error();
+  const auto self =
+      std::find_if(seeds.begin(), seeds.end(), [&](const Seed& s) { return s.id == c.node_id; });
+  if (self != seeds.end()) {
+    // The same host with another port cannot be this seed (short of a proxy
+    // on its own host): most likely a copied command line.
+    if (listen->host == self->address.host && listen->port != self->address.port) {
+      return Error::invalid(fmt::format(
+          "--node-id {} is seed {}@{}:{}, but --cluster-listen {} is another address on that "
+          "host: a broker joining the cluster needs a node id of its own, outside --seeds",
+          c.node_id, self->id, self->address.host, self->address.port, c.cluster_listen));
+    }
+    return Status{};
+  }
+  if (listen->port == 0 || listen->host == "0.0.0.0" || listen->host == "::") {
+    return Error::invalid(fmt::format(
+        "--node-id {} is outside --seeds, so it joins the cluster and registers its "
+        "--cluster-listen address for the voters to reach: '{}' must name a host and port "
+        "they can reach, not a wildcard",
+        c.node_id, c.cluster_listen));
+  }
+  for (const auto& s : seeds) {
+    if (s.address.host == listen->host && s.address.port == listen->port) {
+      return Error::invalid(fmt::format(
+          "--cluster-listen {} is the address of seed {}: a broker outside --seeds (node {}) "
+          "needs its own",
+          c.cluster_listen, s.id, c.node_id));
+    }
+  }
+  return Status{};
+}
+
+}  // namespace
+
 Status validate(const DaemonConfig& c) {
   if (c.node_id < 0) return Error::invalid(fmt::format("--node-id {} must be >= 0", c.node_id));
   if (c.data_dir.empty()) return Error::invalid("--data-dir must not be empty");
@@ -208,13 +252,7 @@ Status validate(const DaemonConfig& c) {
   }
   auto seeds = parse_seeds(c.seeds);
   if (!seeds) return seeds.error();
-  if (!seeds->empty() && std::none_of(seeds->begin(), seeds->end(),
-                                      [&](const Seed& s) { return s.id == c.node_id; })) {
-    return Error::invalid(fmt::format(
-        "--node-id {} is not among --seeds: every broker of a cluster is a controller voter "
-        "for now (brokers outside the voters are not supported yet)",
-        c.node_id));
-  }
+  if (auto s = validate_cluster_address(c, *seeds); !s) return s;
   if (!c.advertise.empty()) {
     auto hp = parse_host_port(c.advertise, "advertise");
     if (!hp) return hp.error();

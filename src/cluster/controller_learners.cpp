@@ -1,0 +1,58 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// Controller: brokers outside the voters (controller.h; docs/cluster.md,
+// "Joining a cluster"). The leader makes every registered broker that is not
+// a member of the controller group a Raft learner of it; a broker that is not
+// a voter finds the leader by asking the voters in turn.
+
+#include <algorithm>
+
+#include "spate/cluster/controller.h"
+#include "spate/common/log.h"
+
+namespace spate::cluster {
+namespace {
+
+const std::shared_ptr<spdlog::logger>& logger() { return log::get(log::Module::cluster); }
+
+}  // namespace
+
+bool Controller::voter() const {
+  return std::find(config_.voters.begin(), config_.voters.end(), config_.self) !=
+         config_.voters.end();
+}
+
+NodeId Controller::call_target() {
+  const NodeId known = leader();
+  if (known != kNoLeader || voter() || config_.voters.empty()) return known;
+  // Not a member yet (or the leader is not known): a follower answers
+  // not_leader and the caller's retry asks the next one.
+  const NodeId to = config_.voters[next_voter_ % config_.voters.size()];
+  ++next_voter_;
+  return to;
+}
+
+void Controller::add_learners() {
+  if (stopping_ || !is_leader() || !partition_->membership_committed()) return;
+  const raft::Membership membership = partition_->membership();
+  // Every registered broker, fenced ones too: a fenced broker keeps its
+  // registration (and so its place as a learner) until it comes back; the
+  // leader probes it with one message at a time meanwhile.
+  for (const auto& [id, broker] : state_.brokers()) {
+    if (membership.contains(id)) continue;
+    raft::MembershipChange change{raft::MembershipChange::Type::add_learner, id};
+    auto index = partition_->change_membership(change);
+    if (index) {
+      logger()->info("controller: node {} joins the controller group as a learner (index {})", id,
+                     *index);
+    } else if (index.error().code() == Errc::busy || index.error().code() == Errc::not_leader) {
+      // No entry of this term committed yet, or leadership moved: next pass.
+      logger()->debug("controller: node {} as a learner: {}", id, index.error());
+    } else {
+      logger()->warn("controller: cannot add node {} as a learner: {}", id, index.error());
+    }
+    return;  // one membership change at a time
+  }
+}
+
+}  // namespace spate::cluster
