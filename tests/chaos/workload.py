@@ -146,6 +146,17 @@ class _Kept(logging.Handler):
             self.out.append((time.monotonic(), text))
 
 
+def _client_warnings(idx):
+    """([(monotonic time, line)], a logger for the client): the client's own
+    warnings about its position (an offset reset, a truncation it detected),
+    for the report: why a consumer went back."""
+    kept = []
+    logger = logging.getLogger(f"chaos-consumer-{idx}")
+    logger.propagate = False
+    logger.addHandler(_Kept(kept, ("reset", "truncat")))
+    return kept, logger
+
+
 class AssignConsumer:
     """assign() to every partition from offset 0; now and then re-assigns each
     partition at a random offset it has already read past (a new
@@ -166,12 +177,7 @@ class AssignConsumer:
         self.starts = {0: {}}  # generation -> {partition: offset assigned at}
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True, name=f"consumer-{idx}")
-        # The client's own warnings about its position (an offset reset, a
-        # truncation it detected), for the report: why a consumer went back.
-        self.client_log = []
-        self.logger = logging.getLogger(f"chaos-consumer-{idx}")
-        self.logger.propagate = False
-        self.logger.addHandler(_Kept(self.client_log, ("reset", "truncat")))
+        self.client_log, self.logger = _client_warnings(idx)
 
     def _assign(self, consumer, starts):
         consumer.assign([TopicPartition(self.topic, p, starts.get(p, 0))
@@ -294,10 +300,7 @@ class SubscribeConsumer:
         self.last = {}    # partition -> last offset polled in this generation
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True, name=f"consumer-{idx}")
-        self.client_log = []
-        self.logger = logging.getLogger(f"chaos-consumer-{idx}")
-        self.logger.propagate = False
-        self.logger.addHandler(_Kept(self.client_log, ("reset", "truncat")))
+        self.client_log, self.logger = _client_warnings(idx)
 
     def _bump(self, starts, event):
         self.generation += 1
