@@ -19,18 +19,35 @@ Result<storage::AppendResult> Partition::append(std::span<std::byte> batch,
   if (closed_)
     return Error(Errc::shutting_down, fmt::format("partition {} is closing", id_.dir_name()));
   if (!confirmed_leader()) {
+    refused_produce_at_ = log_->clock().steady_now();
     return Error(Errc::not_leader,
                  fmt::format("partition {}: this replica is not its leader", id_.dir_name()));
   }
   if (transferring()) {
     // Handing over: what the old leader accepted now might not reach the
     // target before it campaigns. The producer retries at the new leader.
+    refused_produce_at_ = log_->clock().steady_now();
     return Error(
         Errc::not_leader,
         fmt::format("partition {}: handing leadership to another replica", id_.dir_name()));
   }
   auto duplicate = check_producer(batch);
-  if (!duplicate) return duplicate.error();
+  if (!duplicate) {
+    // A sequence gap right after this replica refused produce as not the
+    // leader is most likely of its own making: a client's pipelined batch
+    // refused just before it took over, and the next one arriving just
+    // after. OUT_OF_ORDER_SEQUENCE_NUMBER there is fatal to librdkafka
+    // 2.0.2 (fixed in 2.3.0); NOT_LEADER_OR_FOLLOWER makes it re-send both
+    // in order. For a short while only: a real gap still gets its error.
+    if (duplicate.error().code() == Errc::out_of_order_sequence && refused_produce_at_ &&
+        log_->clock().steady_now() - *refused_produce_at_ < kGapAfterRefusal) {
+      return Error(Errc::not_leader,
+                   fmt::format("partition {}: a sequence gap just after this replica refused "
+                               "produce as not the leader ({})",
+                               id_.dir_name(), duplicate.error().message()));
+    }
+    return duplicate.error();
+  }
   if (*duplicate) return **duplicate;
   const raft::Index next = next_index();
   std::vector<std::byte> rewritten;

@@ -12,6 +12,8 @@
 
 #include "spate/cluster/leader_balancer.h"
 
+#include "support/producer_batches.h"
+
 #include "cluster/replication_rig.h"
 
 namespace spate::cluster {
@@ -225,6 +227,41 @@ TEST_F(PartitionSync, ALeaderCutOffStopsServingReadsWithinItsLease) {
   }
   EXPECT_FALSE(node(l).read(hw, 1 << 20));
   EXPECT_EQ(node(l).status().serving_leader, NodeId(-1));
+}
+
+// A client's pipelined idempotent batches: the first refused by a replica
+// not leading yet, the next arriving just after it took over. Its sequence
+// gap is answered NOT_LEADER (retriable: the client re-sends both in order),
+// not OUT_OF_ORDER_SEQUENCE_NUMBER (fatal to librdkafka 2.0.2), for a short
+// while; a gap long after a refusal still gets OUT_OF_ORDER.
+TEST_F(PartitionSync, AGapRightAfterARefusalAsNotLeaderIsAnsweredNotLeader) {
+  start_all();
+  const int l = leader();
+  const int next = (l + 1) % 3;
+  constexpr std::int64_t kProducer = 4242;
+  auto first = spate::testing::producer_batch(kProducer, 0, 0, 1, ts_);
+  ASSERT_TRUE(node(l).append(first));
+  ASSERT_TRUE(rounds_until(500, [&] { return node(next).high_watermark() >= Offset(1); }));
+  auto second = spate::testing::producer_batch(kProducer, 0, 1, 1, ts_);
+  auto refused = node(next).append(second);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code(), Errc::not_leader);
+  ASSERT_TRUE(node(l).transfer_leadership(NodeId(next)));
+  ASSERT_TRUE(rounds_until(500, [&] {
+    auto probe = spate::testing::producer_batch(kProducer + 1, 0, 0, 1, ts_);
+    return leader() == next && node(next).append(probe).has_value();
+  }));
+  auto third = spate::testing::producer_batch(kProducer, 0, 2, 1, ts_);
+  auto gap = node(next).append(third);
+  ASSERT_FALSE(gap);
+  EXPECT_EQ(gap.error().code(), Errc::not_leader) << gap.error();
+  clock_.advance(std::chrono::milliseconds(1'100));
+  auto later = node(next).append(third);
+  ASSERT_FALSE(later);
+  EXPECT_EQ(later.error().code(), Errc::out_of_order_sequence) << later.error();
+  // In order, both are taken.
+  EXPECT_TRUE(node(next).append(second));
+  EXPECT_TRUE(node(next).append(third));
 }
 
 TEST_F(PartitionSync, LeadershipGoesBackToThePreferredReplicaWhenInSync) {

@@ -23,6 +23,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 
 #include "spate/cluster/disk_thread.h"
 #include "spate/cluster/leader_epochs.h"
@@ -430,7 +431,10 @@ class Partition : public std::enable_shared_from_this<Partition> {
   std::chrono::milliseconds replica_lag_max_{30'000};
   std::chrono::milliseconds read_lease_{0};
   Clock::SteadyTime last_tick_{};  // when tick() last ran
-  std::uint64_t ticks_ = 0;        // tick() calls
+  // When append() last refused a batch as not the leader (see append).
+  std::optional<Clock::SteadyTime> refused_produce_at_;
+  static constexpr std::chrono::milliseconds kGapAfterRefusal{1'000};
+  std::uint64_t ticks_ = 0;  // tick() calls
   // The tick that came after a gap longer than the read lease (the process
   // was stopped or stalled): answers heard up to it do not hold the lease.
   std::uint64_t stalled_tick_ = 0;
