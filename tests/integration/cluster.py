@@ -156,17 +156,18 @@ def read_all(bootstrap, acked):
     return seen
 
 
-def metadata_v1_topic_error(node, topic):
-    """The error code one broker gives `topic` in a Metadata v1 request (which
-    asks for auto-creation: v1 has no flag for it)."""
+def _metadata_past_brokers(node, topic, version):
+    """Metadata `version` (1 or 7) for `topic` from one broker: (the response
+    body, the position just after its broker list)."""
     name = topic.encode()
+    flag = b"\x00" if version >= 4 else b""  # AllowAutoTopicCreation (v4+)
     s = kafka_wire.connect(node)
     try:
-        s.sendall(kafka_wire.request(3, 1, struct.pack(">ih", 1, len(name)) + name))
+        s.sendall(kafka_wire.request(3, version, struct.pack(">ih", 1, len(name)) + name + flag))
         body = kafka_wire.read_frame(s)
     finally:
         s.close()
-    pos = 4  # correlation id
+    pos = 4 + (4 if version >= 3 else 0)  # correlation id, throttle time (v3+)
     (count,) = struct.unpack_from(">i", body, pos)
     pos += 4
     for _ in range(count):  # brokers: id, host, port, rack
@@ -175,6 +176,13 @@ def metadata_v1_topic_error(node, topic):
         pos += 2 + n + 4
         (n,) = struct.unpack_from(">h", body, pos)
         pos += 2 + max(n, 0)
+    return body, pos
+
+
+def metadata_v1_topic_error(node, topic):
+    """The error code one broker gives `topic` in a Metadata v1 request (which
+    asks for auto-creation: v1 has no flag for it)."""
+    body, pos = _metadata_past_brokers(node, topic, 1)
     pos += 4  # controller id
     (count,) = struct.unpack_from(">i", body, pos)
     assert count == 1, count
@@ -184,22 +192,7 @@ def metadata_v1_topic_error(node, topic):
 def metadata_v7(node, topic):
     """partition -> (error, leader, leader epoch) from one broker's Metadata
     v7 (the first version with each partition's leader epoch)."""
-    name = topic.encode()
-    s = kafka_wire.connect(node)
-    try:
-        s.sendall(kafka_wire.request(3, 7, struct.pack(">ih", 1, len(name)) + name + b"\x00"))
-        body = kafka_wire.read_frame(s)
-    finally:
-        s.close()
-    pos = 4 + 4  # correlation id, throttle time
-    (count,) = struct.unpack_from(">i", body, pos)
-    pos += 4
-    for _ in range(count):  # brokers: id, host, port, rack
-        pos += 4
-        (n,) = struct.unpack_from(">h", body, pos)
-        pos += 2 + n + 4
-        (n,) = struct.unpack_from(">h", body, pos)
-        pos += 2 + max(n, 0)
+    body, pos = _metadata_past_brokers(node, topic, 7)
     (n,) = struct.unpack_from(">h", body, pos)  # cluster id
     pos += 2 + max(n, 0) + 4  # and controller id
     (count,) = struct.unpack_from(">i", body, pos)
