@@ -233,4 +233,12 @@ void PartitionManager::tick() {
   }
 }
 
+void PartitionManager::peer_unreachable(NodeId node) {
+  for (auto& [name, t] : topics_) {
+    for (auto& p : t.partitions) {
+      if (p) p->peer_unreachable(node);
+    }
+  }
+}
+
 }  // namespace spate::cluster

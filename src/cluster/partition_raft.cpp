@@ -297,6 +297,20 @@ void Partition::continue_ready() {
     ++p.applied;
   }
   p.stalled = false;
+  if (leading && !p.state_pending && sender_) {
+    // The leader's appends and heartbeats leave now, before its own write is
+    // durable (Raft thesis §10.2.1), so that the followers' fsyncs run
+    // alongside its own rather than after it. Safe: the leader counts itself
+    // toward a commit only once advance() says its log is durable, and the
+    // followers' answers wait in the inbox until then. Replies and votes
+    // still wait for durability (complete_ready).
+    auto& messages = p.ready.messages;
+    const auto early = std::stable_partition(messages.begin(), messages.end(), [](const auto& m) {
+      return m.type != raft::MessageType::append && m.type != raft::MessageType::heartbeat;
+    });
+    for (auto it = early; it != messages.end(); ++it) sender_(std::move(*it));
+    messages.erase(early, messages.end());
+  }
   if (!entries.empty() && log_->config().flush_policy == storage::FlushPolicy::always) {
     p.durable_end = Offset(entries.back().index);
     flush_soon();
@@ -342,6 +356,13 @@ void Partition::step(raft::Message message) {
   }
   step_now(std::move(message));
   process_ready();
+}
+
+void Partition::peer_unreachable(NodeId node) {
+  // Only the election timer changes, so this may run while a Ready is
+  // being persisted (pending_).
+  if (closed_ || raft_failed_) return;
+  replica_->leader_unreachable(node);
 }
 
 void Partition::step_now(raft::Message message) {

@@ -177,6 +177,10 @@ void Transport::fail_calls(Peer& peer, const Error& error) {
   }
 }
 
+void Transport::peer_lost(NodeId node) {
+  if (!stopping_ && peer_lost_handler_) peer_lost_handler_(node);
+}
+
 awaitable<void> Transport::stop() {
   stopping_ = true;
   boost::system::error_code ec;

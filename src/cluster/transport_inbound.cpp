@@ -90,6 +90,7 @@ awaitable<void> Transport::serve_inbound(std::shared_ptr<Link> link) {
   link->close();
   --peer->stats.inbound_connections;
   --inbound_links_;
+  peer_lost(peer->id);
 }
 
 awaitable<void> Transport::read_inbound(std::shared_ptr<Link> link) {

@@ -153,6 +153,7 @@ awaitable<void> Transport::run_outbound(Peer& peer, std::shared_ptr<Link> link) 
       logger()->info("lost the connection to node {} at {}{}", peer.id, link->remote(), note);
     }
   }
+  peer_lost(peer.id);
 }
 
 void Transport::on_response(Peer& peer, Response response) {

@@ -73,9 +73,29 @@ bool Replica::log_up_to_date(Index last, Term last_term) const {
 void Replica::reset_timers() {
   election_elapsed_ = 0;
   heartbeat_elapsed_ = 0;
+  randomize_timeout();
+}
+
+void Replica::randomize_timeout() {
+  expedited_ = false;
   randomized_timeout_ =
       config_.election_ticks +
       static_cast<int>(rng_.uniform(static_cast<std::uint64_t>(config_.election_ticks)));
+}
+
+void Replica::leader_unreachable(NodeId node) {
+  if (node == kNoNode || role_ != Role::follower || leader_ != node || !is_voter(config_.id)) {
+    return;
+  }
+  // Our place among the voters that may succeed the leader, by id: the same
+  // order on every node, so that the first campaigns alone.
+  int rank = 0;
+  for (const NodeId v : membership().voters) {
+    if (v != node && v < config_.id) ++rank;
+  }
+  const int stagger = std::min(rank * kUnreachableStaggerTicks, config_.election_ticks - 1);
+  randomized_timeout_ = std::min(randomized_timeout_, config_.election_ticks + stagger);
+  expedited_ = true;
 }
 
 void Replica::become_follower(Term term, NodeId leader) {

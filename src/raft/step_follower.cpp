@@ -35,6 +35,7 @@ Message Replica::follow(const Message& m, MessageType reply) {
   if (role_ != Role::follower) become_follower(m.term, m.from);
   leader_ = m.from;
   election_elapsed_ = 0;
+  if (expedited_) randomize_timeout();  // the leader is back (leader_unreachable)
   Message r;
   r.type = reply;
   r.to = m.from;

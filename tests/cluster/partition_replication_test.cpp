@@ -226,6 +226,40 @@ TEST_F(PartitionReplication, NoAckWhileOnlyTheLeaderHasItOnDisk) {
   EXPECT_GE(durable, 2U);
 }
 
+// The leader's appends leave before its own fsync: with the leader's disk
+// held still, both followers get the batch onto their disks; the ack waits
+// for the leader's disk all the same (the followers' answers are handled
+// once its write is durable), and comes once it moves.
+TEST_F(PartitionReplication, TheLeaderSendsAppendsBeforeItsOwnWriteIsDurable) {
+  for (int id = 0; id < 3; ++id) start(id);
+  ASSERT_TRUE(rounds_until(500, [&] { return leader() >= 0; }));
+  const int l = leader();
+  held_.push_back(hold_disk(l));
+  auto r = produce(l);
+  ASSERT_TRUE(r) << r.error();
+  std::size_t durable = 0;
+  auto ack = wait_acked(l, *r, &durable);
+  auto on_followers = [&] {
+    int n = 0;
+    for (int id = 0; id < 3; ++id) {
+      if (id != l && nodes_[static_cast<std::size_t>(id)]->status().durable_end > r->last_offset) {
+        ++n;
+      }
+    }
+    return n;
+  };
+  // Fewer rounds than an election timeout.
+  for (int i = 0; i < 6 && on_followers() < 2; ++i) round();
+  EXPECT_EQ(on_followers(), 2) << "the followers waited for the leader's fsync";
+  EXPECT_LE(nodes_[static_cast<std::size_t>(l)]->status().durable_end, r->last_offset);
+  EXPECT_FALSE(ack->has_value()) << "acknowledged before the leader's own write was durable";
+  held_.front()->set_value();
+  held_.clear();
+  ASSERT_TRUE(rounds_until(500, [&] { return ack->has_value(); }));
+  ASSERT_TRUE(**ack) << ack->value().error();
+  EXPECT_EQ(durable, 3U);
+}
+
 // What consumers see never goes back: only the confirmed leader serves
 // reads, and its high watermark covers everything committed before it led.
 TEST_F(PartitionReplication, TheServedHighWatermarkNeverMovesBack) {

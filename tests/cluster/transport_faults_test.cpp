@@ -96,6 +96,29 @@ TEST(TransportFaults, PeerRestartReconnectsAndDeliveryResumes) {
   EXPECT_TRUE(rig.call_now(1, 2, kEcho, to_bytes("back")));
 }
 
+TEST(TransportFaults, APeerThatGoesAwayIsReportedLostAndStoppingReportsNothing) {
+  Rig rig;
+  rig.add(1);
+  rig.add(2);
+  rig.add(3);
+  rig.mesh();
+  ASSERT_TRUE(rig.run_until([&] { return rig.connected_all(); }));
+  for (int id : {1, 2, 3}) EXPECT_TRUE(rig.node(id).lost.empty()) << id;
+  // Both of node 2's connections close: node 1 hears of it (at least once;
+  // once per connection at most), node 3 too; node 2, stopping, says nothing.
+  std::vector<NodeId> own;
+  rig.transport(2).on_peer_lost([&own](NodeId peer) { own.push_back(peer); });
+  rig.remove(2);
+  EXPECT_TRUE(own.empty());
+  ASSERT_TRUE(rig.run_until([&] { return rig.node(1).lost.size() >= 2; }));
+  ASSERT_TRUE(rig.run_until([&] { return rig.node(3).lost.size() >= 2; }));
+  rig.run_for(50ms);
+  for (int id : {1, 3}) {
+    EXPECT_EQ(rig.node(id).lost, std::vector<NodeId>(rig.node(id).lost.size(), NodeId(2))) << id;
+  }
+  EXPECT_LE(rig.node(1).lost.size(), 2U);  // reconnect attempts fail before the hello
+}
+
 TEST(TransportFaults, GarbageClosesThatConnectionOnly) {
   Rig rig;
   rig.add(1);

@@ -46,6 +46,7 @@ struct RigNode {
   std::uint16_t port = 0;
   std::vector<Delivered> delivered;
   std::size_t requests = 0;
+  std::vector<NodeId> lost;  // on_peer_lost's reports
 };
 
 class Rig {
@@ -78,6 +79,7 @@ class Rig {
     node.transport = std::make_unique<Transport>(io_, std::move(c), clock_);
     node.port = node.transport->listen().value();
     auto* record = &node;
+    node.transport->on_peer_lost([record](NodeId peer) { record->lost.push_back(peer); });
     node.transport->on_raft([record](NodeId from, RaftGroupId group, raft::Message message) {
       record->delivered.push_back({from, group, std::move(message)});
     });

@@ -133,6 +133,7 @@ class Controller {
 
   // A raft message for the controller group (from the transport).
   void step(raft::Message message) { partition_->step(std::move(message)); }
+  void peer_unreachable(NodeId node) { partition_->peer_unreachable(node); }
   // A transport call (kProposeMethod, kHeartbeatMethod). Errors:
   // invalid_argument for another method or a bad payload; propose's.
   awaitable<Result<std::vector<std::byte>>> handle_call(NodeId from, std::uint16_t method,

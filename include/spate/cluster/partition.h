@@ -206,6 +206,10 @@ class Partition : public std::enable_shared_from_this<Partition> {
   // A Raft message from a peer: stepped now, or after the Ready in flight.
   // A malformed one (not for this replica) is dropped and logged.
   void step(raft::Message message);
+  // The transport lost a connection to `node`: if it is this replica's
+  // leader, campaign at the minimum election timeout
+  // (raft::Replica::leader_unreachable; docs/cluster.md, "Failover").
+  void peer_unreachable(NodeId node);
 
   // The Raft term and whether this replica is the confirmed leader.
   // (The log's last term if replication failed before it started.)

@@ -204,6 +204,8 @@ class PartitionManager {
 
   // Roll, retention and interval flushes for every partition.
   void tick();
+  // Partition::peer_unreachable for every partition.
+  void peer_unreachable(NodeId node);
   // Before stopping (SIGTERM, ahead of close_all()): hands the leadership of
   // every partition this node leads to another voter and waits until each
   // has a new leader or `deadline` passes (a transfer raft gives up on is

@@ -104,6 +104,9 @@ class Transport {
   // reach the caller).
   using RequestHandler = std::function<awaitable<Result<std::vector<std::byte>>>(
       NodeId from, std::uint16_t method, std::vector<std::byte> payload)>;
+  // A connection to or from `node` that had passed its hello closed (the
+  // peer's process died, or the link broke); not called while stopping.
+  using PeerLostHandler = std::function<void(NodeId node)>;
 
   Transport(asio::io_context& io, TransportConfig config, const Clock& clock);
   ~Transport();
@@ -113,6 +116,7 @@ class Transport {
   // Where inbound raft messages and calls go (set before start()).
   void on_raft(RaftHandler handler) { raft_handler_ = std::move(handler); }
   void on_request(RequestHandler handler) { request_handler_ = std::move(handler); }
+  void on_peer_lost(PeerLostHandler handler) { peer_lost_handler_ = std::move(handler); }
 
   // Binds the cluster listener. Returns the bound port (the real one for
   // port 0). Errors: open_acceptor's (net/listener.h).
@@ -154,6 +158,7 @@ class Transport {
   std::shared_ptr<Link> make_link(tcp::socket socket, bool outbound);
   awaitable<void> sweep_loop();
   void fail_calls(Peer& peer, const Error& error);
+  void peer_lost(NodeId node);
   [[nodiscard]] Hello our_hello() const;
   // Reads and checks a peer's hello. Errors say why, for the log line.
   awaitable<Result<Hello>> read_hello(Link& link);
@@ -180,6 +185,7 @@ class Transport {
   bool stopping_ = false;
   RaftHandler raft_handler_;
   RequestHandler request_handler_;
+  PeerLostHandler peer_lost_handler_;
   std::unordered_map<NodeId, std::unique_ptr<Peer>> peers_;
   std::list<std::weak_ptr<Link>> links_;  // every connection, for the sweeper and stop()
   std::size_t inbound_links_ = 0;

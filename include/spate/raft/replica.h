@@ -27,6 +27,9 @@
 
 namespace spate::raft {
 
+// Replica::leader_unreachable: the ticks between two voters' campaigns.
+inline constexpr int kUnreachableStaggerTicks = 2;
+
 enum class Role : std::uint8_t { follower, pre_candidate, candidate, leader };
 [[nodiscard]] const char* role_name(Role role);
 
@@ -67,6 +70,18 @@ class Replica {
   Result<Index> propose(std::vector<std::byte> data, std::int32_t span = 1);
   // Hands leadership to `target` once its log is caught up.
   Status transfer_leadership(NodeId target);
+  // The driver lost its connection to `node` (the node's process died, or
+  // the link broke). A follower whose leader that is campaigns as soon as
+  // the minimum election timeout (election_ticks without hearing from the
+  // leader) has run out, instead of at a random point up to twice that; the
+  // voters go in id order, kUnreachableStaggerTicks apart, so that they do
+  // not split the vote. Only timing changes: a voter still hearing from the
+  // leader refuses to vote (check_quorum), and a leader's read lease is
+  // shorter than the minimum timeout. Hearing from the leader again restores
+  // a random timeout. Anything else (another node, not a follower): no-op.
+  // It touches only the election timer, so it may come between ready() and
+  // advance().
+  void leader_unreachable(NodeId node);
   // Appends a membership entry if this node is the leader; the new membership
   // is in effect as soon as it is appended, on every node. A leader that
   // removes itself leads (without counting itself) until the change commits,
@@ -123,6 +138,7 @@ class Replica {
   // replica.cpp: common to every role.
   void become_follower(Term term, NodeId leader);
   void reset_timers();
+  void randomize_timeout();
   void send(Message m) {
     m.from = config_.id;
     outbox_.push_back(std::move(m));
@@ -185,6 +201,7 @@ class Replica {
   int election_elapsed_ = 0;
   int heartbeat_elapsed_ = 0;
   int randomized_timeout_ = 0;
+  bool expedited_ = false;  // leader_unreachable shortened randomized_timeout_
   std::map<NodeId, bool> votes_;
   NodeId transfer_target_ = kNoNode;
   int transfer_elapsed_ = 0;

@@ -33,6 +33,13 @@ Result<std::uint16_t> Node::bind_cluster() {
   transport_->on_raft([this](NodeId from, cluster::RaftGroupId group, raft::Message message) {
     route_raft(from, group, std::move(message));
   });
+  // A closed connection to a partition's (or the controller's) leader: its
+  // followers campaign at the minimum election timeout (docs/cluster.md,
+  // "Failover").
+  transport_->on_peer_lost([this](NodeId node) {
+    if (controller_) controller_->peer_unreachable(node);
+    if (partitions_) partitions_->peer_unreachable(node);
+  });
   transport_->on_request(
       [this](NodeId from, std::uint16_t method,
              std::vector<std::byte> payload) -> awaitable<Result<std::vector<std::byte>>> {

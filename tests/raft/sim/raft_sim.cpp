@@ -204,11 +204,29 @@ void Cluster::random_faults() {
   auto chance = [&](int per_mille) {
     return rng_.uniform(1000) < static_cast<std::uint64_t>(per_mille);
   };
+  // The driver's word that a node cannot be reached (a connection closed):
+  // only the timing of elections may change.
+  auto unreachable = [&](int lost, int told) {
+    auto& node = nodes_[static_cast<std::size_t>(told)];
+    if (told != lost && node.replica && chance(faults_.unreachable_percent * 10)) {
+      node.replica->leader_unreachable(NodeId(lost));
+    }
+  };
   for (int i = 0; i < n; ++i) {
     if (nodes_[static_cast<std::size_t>(i)].replica) {
-      if (chance(faults_.crash_per_mille)) crash(i);
+      if (chance(faults_.crash_per_mille)) {
+        crash(i);
+        for (int j = 0; j < n; ++j) unreachable(i, j);
+      }
     } else if (chance(faults_.restart_percent * 10)) {
       restart(i);
+    }
+  }
+  if (chance(faults_.spurious_unreachable_per_mille)) {
+    const int told = static_cast<int>(rng_.uniform(static_cast<std::uint64_t>(n)));
+    const auto& node = nodes_[static_cast<std::size_t>(told)];
+    if (node.replica && node.replica->leader() != kNoNode) {
+      node.replica->leader_unreachable(node.replica->leader());
     }
   }
   if (chance(faults_.partition_per_mille)) {
@@ -237,6 +255,7 @@ void Cluster::random_faults() {
       }
     }
   }
+  for (const auto& [from, to] : cut_) unreachable(from, to);
   if (!cut_.empty() && chance(faults_.heal_percent * 10)) heal();
   for (auto& node : nodes_) {
     if (node.replica && chance(faults_.compact_per_mille)) {

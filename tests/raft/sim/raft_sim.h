@@ -45,6 +45,11 @@ struct Faults {
   // ... and far more often when the Ready restarts or truncates the log, the
   // steps whose order the durable commit depends on (torn before they ran).
   int torn_replacing_percent = 25;
+  // A node is told it lost its connection to a node (Replica::
+  // leader_unreachable): to every other node after a crash or a cut, and
+  // now and then spuriously (a link that broke while the leader lives).
+  int unreachable_percent = 50;
+  int spurious_unreachable_per_mille = 10;
 };
 
 // The sim's state machine is the log's prefix hash; its snapshot is that hash.
