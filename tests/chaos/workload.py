@@ -157,13 +157,10 @@ def _client_warnings(idx):
     return kept, logger
 
 
-class AssignConsumer:
-    """assign() to every partition from offset 0; now and then re-assigns each
-    partition at a random offset it has already read past (a new
-    `generation`: offsets may go back there, nowhere else)."""
-
-    kind = "assign"
-    REASSIGN_EVERY = (10.0, 25.0)  # seconds, drawn uniformly
+class _Consumer:
+    """What both consumer kinds hold: what they polled (a generation is a
+    span in which offsets may not go back), the non-retriable errors, the
+    client's position warnings, and the thread that runs _run until finish()."""
 
     def __init__(self, idx, bootstrap, topic, partitions, rng):
         self.idx = idx
@@ -172,12 +169,31 @@ class AssignConsumer:
         self.partitions = partitions
         self.rng = random.Random(rng.random())
         self.polls = []   # (generation, partition, offset, value, monotonic time)
-        self.errors = []  # non-retriable errors seen
+        self.errors = []  # non-retriable (consume) errors seen
         self.generation = 0
-        self.starts = {0: {}}  # generation -> {partition: offset assigned at}
+        self.starts = {0: {}}  # generation -> {partition: offset it may start at}
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True, name=f"consumer-{idx}")
         self.client_log, self.logger = _client_warnings(idx)
+
+    def _run(self):
+        raise NotImplementedError
+
+    def start(self):
+        self.thread.start()
+
+    def finish(self):
+        self.stop.set()
+        self.thread.join(30)
+
+
+class AssignConsumer(_Consumer):
+    """assign() to every partition from offset 0; now and then re-assigns each
+    partition at a random offset it has already read past (a new
+    `generation`: offsets may go back there, nowhere else)."""
+
+    kind = "assign"
+    REASSIGN_EVERY = (10.0, 25.0)  # seconds, drawn uniformly
 
     def _assign(self, consumer, starts):
         consumer.assign([TopicPartition(self.topic, p, starts.get(p, 0))
@@ -213,13 +229,6 @@ class AssignConsumer:
                     reassign_at = time.monotonic() + self.rng.uniform(*self.REASSIGN_EVERY)
         finally:
             consumer.close()
-
-    def start(self):
-        self.thread.start()
-
-    def finish(self):
-        self.stop.set()
-        self.thread.join(30)
 
 
 class GroupJournal:
@@ -259,7 +268,7 @@ RETRIABLE_COMMIT = {KafkaError.NOT_COORDINATOR, KafkaError.COORDINATOR_NOT_AVAIL
                     KafkaError._TIMED_OUT, KafkaError._TRANSPORT, KafkaError._WAIT_COORD}
 
 
-class SubscribeConsumer:
+class SubscribeConsumer(_Consumer):
     """A member of the group GROUP (subscribe(), the classic protocol, eager
     rebalances): commits the offsets after what it polled, synchronously,
     every COMMIT_EVERY seconds and when partitions are revoked, retrying
@@ -278,29 +287,18 @@ class SubscribeConsumer:
     REJOIN_EVERY = (15.0, 35.0)
 
     def __init__(self, idx, bootstrap, topic, partitions, rng):
-        self.idx = idx
-        self.bootstrap = bootstrap
-        self.topic = topic
-        self.partitions = partitions
-        self.rng = random.Random(rng.random())
+        super().__init__(idx, bootstrap, topic, partitions, rng)
         self.group = self.GROUP
         self.journal = GROUP_JOURNALS.setdefault(self.group, GroupJournal())
-        self.polls = []   # (generation, partition, offset, value, monotonic time)
-        self.errors = []  # non-retriable consume errors seen
         self.commit_errors = []  # (monotonic time, text): commits given up (not journaled)
         self.commits = 0  # commits acknowledged (partitions)
         self.late_commits = []  # (sent, answered, [(partition, offset)] or error): see _commit
         self.joins = 0
-        self.generation = 0
-        self.starts = {0: {}}
         # (monotonic time, generation, "assign"/"revoke"/"lost"/"closed"/"joined",
         # the partitions held from then on)
         self.history = []
         self.assigned = set()
         self.last = {}    # partition -> last offset polled in this generation
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True, name=f"consumer-{idx}")
-        self.client_log, self.logger = _client_warnings(idx)
 
     def _bump(self, starts, event):
         self.generation += 1
@@ -422,13 +420,6 @@ class SubscribeConsumer:
         finally:
             if consumer is not None:
                 self._leave(consumer)
-
-    def start(self):
-        self.thread.start()
-
-    def finish(self):
-        self.stop.set()
-        self.thread.join(30)
 
 
 def committed(bootstrap, group, topic, partitions, timeout=30.0):
