@@ -7,7 +7,8 @@ produces with acks=all, the leader of a partition is killed with SIGKILL and
 producing goes on through the new leaders; the killed broker restarts and
 catches up, and then every replica's log files are identical and every
 acknowledged record is read back. A replication factor above the brokers is
-refused; a deleted topic's folders leave every broker.
+refused; a deleted topic's folders leave every broker. A kafka-python
+consumer polls a log that ends with a new leader's no-op.
 Usage: cluster.py SPATED_BINARY"""
 import glob
 import os
@@ -21,6 +22,8 @@ import urllib.request
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "compat"))
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition  # noqa: E402
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
+from kafka import KafkaConsumer  # noqa: E402
+from kafka.structs import TopicPartition as KTopicPartition  # noqa: E402
 
 import kafka_wire  # noqa: E402
 from spated import Spated, free_ports  # noqa: E402  (free_ports: also for the other cluster tests)
@@ -257,6 +260,37 @@ class EpochWatch:
         assert self.polls > 0
 
 
+def kafka_python_past_a_trailing_noop(cluster, acked):
+    """kafka-python 2.0.2 (Fetch v4) raised IndexError on a fetch answered
+    with nothing but a new leader's no-op (an empty batch). Kills partition
+    0's leader so that its log ends with the successor's no-op, polls there,
+    then produces one record and receives it; restarts the killed broker."""
+    victim = leaders(cluster.bootstrap, TOPIC)[0][0]
+    os.kill(cluster.nodes[victim].proc.pid, signal.SIGKILL)
+    cluster.nodes[victim].proc.wait(10)
+    survivors = ",".join(n.bootstrap for i, n in enumerate(cluster.nodes) if i != victim)
+    wait_for("new leaders", lambda: all_led(survivors, TOPIC, PARTITIONS, exclude=(victim,)))
+    tp = KTopicPartition(TOPIC, 0)
+    c = KafkaConsumer(bootstrap_servers=survivors.split(","), enable_auto_commit=False,
+                      fetch_max_wait_ms=100)
+    try:
+        c.assign([tp])
+        end = c.end_offsets([tp])[tp]  # the high watermark: the no-op is the last offset
+        c.seek(tp, end - 1)
+        quiet_until = time.monotonic() + 1.5
+        while time.monotonic() < quiet_until:  # bounded by time
+            got = c.poll(200)
+            assert not got.get(tp), f"records at the no-op {end - 1}: {got}"
+        produce(survivors, 3000, 1, acked)  # value v3000, to partition 0
+        records = wait_for("kafka-python to receive v3000", lambda: c.poll(200).get(tp), timeout=20)
+        assert [(r.offset, r.value) for r in records] == [(end, b"v3000")], records
+    finally:
+        c.close()
+    cluster.nodes[victim].start()
+    wait_for("leaders with the broker back", lambda: all_led(cluster.bootstrap, TOPIC, PARTITIONS))
+    print(f"kafka-python polled at partition 0's trailing no-op ({end - 1}), then read offset {end}")
+
+
 def metrics(node):
     url = f"http://127.0.0.1:{node.admin_port}/metrics"
     text = urllib.request.urlopen(url, timeout=10).read().decode()
@@ -385,6 +419,7 @@ def main():
         seen = read_all(cluster.bootstrap, acked)
         print(f"read {sum(len(v) for v in seen.values())} records, "
               f"{len(acked)} acknowledged, replica logs identical")
+        kafka_python_past_a_trailing_noop(cluster, acked)
 
         # DeleteTopics through the controller: the folders leave every broker.
         # (A new client: the brokers restarted on new client ports, which the

@@ -9,8 +9,11 @@
 #include "spate/protocol/messages/fetch.h"
 
 #include <limits>
+#include <span>
+#include <vector>
 
 #include "spate/net/signal.h"
+#include "spate/protocol/record_batch.h"
 
 #include "common.h"
 
@@ -23,6 +26,47 @@ struct FetchResult {
   protocol::FetchResponse response;
   std::vector<std::optional<storage::FileSlice>> slices;
 };
+
+// kafka-python 2.0.2 (Fetch v4) fails its consumer with an IndexError when a
+// partition's records hold batches but no record: it takes the last record
+// of what it unpacked (fetcher.py, _parse_fetched_data). Such a read is a
+// new leader's no-op (an empty batch, docs/cluster.md) or a membership
+// entry passed as one, alone at the end of the log or cut off by the byte
+// limit. Up to this version such reads are left out: the read goes on from
+// after them (the records start later, as past compacted offsets) or, with
+// nothing after them, the partition answers no records and the consumer
+// waits at the no-op until more come (its lag reads 1 meanwhile, as after
+// a transaction marker in Kafka).
+constexpr std::int16_t kFetchVersionSkippingEmptyBatches = 4;
+// A read is checked only when it is small enough to be nothing but empty
+// batches, at most this many; and at most this many reads are skipped.
+constexpr std::size_t kEmptyBatchesChecked = 8;
+constexpr int kEmptyReadsSkipped = 16;
+
+// Every batch of the read holds no record.
+bool only_empty_batches(const cluster::ClientRead& read) {
+  const bool copied = !read.substitute.empty();
+  const std::size_t size = copied ? read.substitute.size() : read.bytes.size;
+  if (size == 0 || size % protocol::kBatchHeaderBytes != 0 ||
+      size > kEmptyBatchesChecked * protocol::kBatchHeaderBytes) {
+    return false;
+  }
+  std::vector<std::byte> file_bytes;
+  if (!copied) {
+    auto bytes = read.bytes.read_all();
+    if (!bytes) return false;  // sent as it is; the read itself reports the error
+    file_bytes = std::move(*bytes);
+  }
+  std::span<const std::byte> rest =
+      copied ? std::span<const std::byte>(read.substitute) : std::span<const std::byte>(file_bytes);
+  // Bounded: each pass consumes one whole batch.
+  while (!rest.empty()) {
+    auto header = protocol::decode_batch_header(rest, rest.size());
+    if (!header || header->total_bytes() > rest.size() || header->record_count != 0) return false;
+    rest = rest.subspan(header->total_bytes());
+  }
+  return true;
+}
 
 // Reads every partition once. Returns the bytes found in all.
 //
@@ -76,8 +120,17 @@ std::int64_t fetch_once(HandlerContext& ctx, const protocol::FetchRequest& reque
       const std::int64_t limit = std::min<std::int64_t>(std::max(p.partition_max_bytes, 0), budget);
       const bool first = total == 0;
       if (limit <= 0 && !first) continue;
-      auto read = partition->read_for_client(
-          Offset(p.fetch_offset), static_cast<std::uint64_t>(std::max<std::int64_t>(limit, 1)));
+      const auto read_max = static_cast<std::uint64_t>(std::max<std::int64_t>(limit, 1));
+      auto read = partition->read_for_client(Offset(p.fetch_offset), read_max);
+      if (ctx.version() <= kFetchVersionSkippingEmptyBatches) {
+        for (int pass = 0; pass < kEmptyReadsSkipped && read && only_empty_batches(*read); ++pass) {
+          if (read->next_offset >= partition->high_watermark()) {
+            read = cluster::ClientRead{};  // nothing after them: no records
+            break;
+          }
+          read = partition->read_for_client(read->next_offset, read_max);
+        }
+      }
       if (!read) {
         pr.error_code = static_cast<std::int16_t>(error_code_for(read.error().code()));
         any_error = true;
