@@ -260,6 +260,33 @@ class EpochWatch:
         assert self.polls > 0
 
 
+def fetch_v11(node, topic, partition, offset, max_wait_ms):
+    """One Fetch v11 (as librdkafka and KafkaJS send it) of one partition:
+    (seconds to the answer, error code, the records' bytes)."""
+    name = topic.encode()
+    body = struct.pack(">iiiibii", -1, max_wait_ms, 1, 1 << 20, 0, 0, -1)
+    body += struct.pack(">ih", 1, len(name)) + name
+    body += struct.pack(">iiiqqi", 1, partition, -1, offset, -1, 1 << 20)
+    body += struct.pack(">ih", 0, 0)  # no forgotten topics, rack ""
+    s = kafka_wire.connect(node, timeout=max_wait_ms / 1000 + 10)
+    try:
+        started = time.monotonic()
+        s.sendall(kafka_wire.request(1, 11, body))
+        answer = kafka_wire.read_frame(s)
+        elapsed = time.monotonic() - started
+    finally:
+        s.close()
+    pos = 4 + 4 + 2 + 4 + 4  # correlation id, throttle, error, session id, topics
+    (n,) = struct.unpack_from(">h", answer, pos)
+    pos += 2 + n + 4 + 4  # topic, partition count, partition index
+    (error,) = struct.unpack_from(">h", answer, pos)
+    pos += 2 + 8 + 8 + 8  # error, high watermark, last stable offset, log start
+    (aborted,) = struct.unpack_from(">i", answer, pos)
+    pos += 4 + max(aborted, 0) * 16 + 4  # aborted transactions, preferred read replica
+    (size,) = struct.unpack_from(">i", answer, pos)
+    return elapsed, error, bytes(answer[pos + 4:pos + 4 + max(size, 0)])
+
+
 def kafka_python_past_a_trailing_noop(cluster, acked):
     """kafka-python 2.0.2 (Fetch v4) raised IndexError on a fetch answered
     with nothing but a new leader's no-op (an empty batch). Kills partition
@@ -276,6 +303,12 @@ def kafka_python_past_a_trailing_noop(cluster, acked):
     try:
         c.assign([tp])
         end = c.end_offsets([tp])[tp]  # the high watermark: the no-op is the last offset
+        # Fetch v11 at the no-op: no reason to answer before max_wait (KafkaJS
+        # would fetch it again at once, over and over), then the empty batch.
+        leader = cluster.nodes[leaders(survivors, TOPIC)[0][0]]
+        elapsed, error, records = fetch_v11(leader, TOPIC, 0, end - 1, 1000)
+        assert error == 0 and len(records) == 61, (error, records)
+        assert elapsed >= 0.8, f"a Fetch of the no-op alone answered after {elapsed:.2f} s"
         c.seek(tp, end - 1)
         quiet_until = time.monotonic() + 1.5
         while time.monotonic() < quiet_until:  # bounded by time

@@ -27,16 +27,19 @@ struct FetchResult {
   std::vector<std::optional<storage::FileSlice>> slices;
 };
 
-// kafka-python 2.0.2 (Fetch v4) fails its consumer with an IndexError when a
-// partition's records hold batches but no record: it takes the last record
-// of what it unpacked (fetcher.py, _parse_fetched_data). Such a read is a
-// new leader's no-op (an empty batch, docs/cluster.md) or a membership
-// entry passed as one, alone at the end of the log or cut off by the byte
-// limit. Up to this version such reads are left out: the read goes on from
-// after them (the records start later, as past compacted offsets) or, with
-// nothing after them, the partition answers no records and the consumer
-// waits at the no-op until more come (its lag reads 1 meanwhile, as after
-// a transaction marker in Kafka).
+// A read of nothing but record-less batches: a new leader's no-op (an empty
+// batch, docs/cluster.md) or a membership entry passed as one, alone at the
+// end of the log (or cut off by the byte limit). Clients differ on it:
+// librdkafka and the Java client step past it; KafkaJS 2.2.4 does not and
+// fetches the same offset again at once, and kafka-python 2.0.2 (Fetch v4)
+// fails its consumer with an IndexError (it takes the last record of what
+// it unpacked, fetcher.py _parse_fetched_data). So:
+// - at the end of the log such a read counts as no data: the Fetch waits
+//   for more (or max_wait) like an empty one, then answers with the batch;
+// - up to Fetch v4 it is left out: the read goes on from after it (records
+//   starting later, as past compacted offsets) or, at the end of the log,
+//   the partition answers no records and the consumer waits at the no-op
+//   (its lag reads 1 meanwhile, as after a transaction marker in Kafka).
 constexpr std::int16_t kFetchVersionSkippingEmptyBatches = 4;
 // A read is checked only when it is small enough to be nothing but empty
 // batches, at most this many; and at most this many reads are skipped.
@@ -122,13 +125,16 @@ std::int64_t fetch_once(HandlerContext& ctx, const protocol::FetchRequest& reque
       if (limit <= 0 && !first) continue;
       const auto read_max = static_cast<std::uint64_t>(std::max<std::int64_t>(limit, 1));
       auto read = partition->read_for_client(Offset(p.fetch_offset), read_max);
+      bool empty_only = read && only_empty_batches(*read);
       if (ctx.version() <= kFetchVersionSkippingEmptyBatches) {
-        for (int pass = 0; pass < kEmptyReadsSkipped && read && only_empty_batches(*read); ++pass) {
+        for (int pass = 0; pass < kEmptyReadsSkipped && empty_only; ++pass) {
           if (read->next_offset >= partition->high_watermark()) {
             read = cluster::ClientRead{};  // nothing after them: no records
+            empty_only = false;
             break;
           }
           read = partition->read_for_client(read->next_offset, read_max);
+          empty_only = read && only_empty_batches(*read);
         }
       }
       if (!read) {
@@ -142,7 +148,8 @@ std::int64_t fetch_once(HandlerContext& ctx, const protocol::FetchRequest& reque
       // A read returns at least one whole batch: past the limits, only the
       // first partition with data may keep it.
       if (!first && size > limit) continue;
-      total += size;
+      // Empty batches at the end of the log are no reason to answer now.
+      if (!empty_only || read->next_offset < partition->high_watermark()) total += size;
       budget = std::max<std::int64_t>(budget - size, 0);
       if (read->substitute.empty()) {
         slice = read->bytes;
