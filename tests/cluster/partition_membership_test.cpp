@@ -68,7 +68,7 @@ class PartitionPrefixMembership : public PartitionReplication {
       }
       return true;
     }));
-    return index.value_or(0);
+    return index ? *index : 0;
   }
 
   // Every replica, closed and reopened from its files, has the membership

@@ -15,6 +15,8 @@
 #include "spate/common/rng.h"
 #include "spate/raft/replica.h"
 #include "spate/raft/wire.h"
+#include "spate/storage/envelope.h"
+#include "spate/storage/mem_fs.h"
 
 #include "support/batches.h"
 #include "support/log_rig.h"
