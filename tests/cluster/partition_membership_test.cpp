@@ -77,11 +77,12 @@ class PartitionPrefixMembership : public PartitionReplication {
     for (int id : reopened) {
       stop(id);
       start(id);
-      EXPECT_EQ(node(id)->membership(), changed_) << "replica " << id << " reopened";
+      EXPECT_EQ(node(id)->membership(), changed_)
+          << "replica " << id << " reopened with " << node(id)->membership().describe();
     }
     ASSERT_TRUE(rounds_until(500, [&] { return leader() >= 0; }));
     ack(leader());
-    for (auto& p : nodes_) EXPECT_EQ(p->membership(), changed_);
+    for (auto& p : nodes_) EXPECT_EQ(p->membership(), changed_) << p->membership().describe();
   }
 
   const raft::Membership changed_{{NodeId(0), NodeId(1), NodeId(2)}, {NodeId(3)}};
