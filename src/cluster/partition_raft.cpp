@@ -64,7 +64,17 @@ void Partition::start_raft(PartitionRaftConfig config) {
   hw_ = Offset(std::min(replica_->commit(), log_->end_offset().value()));
   // The membership in effect (the log's, else the configured one) says
   // whether this replica is a group of one.
-  if (replica_->sole_voter()) elect_sole_voter();
+  if (replica_->sole_voter()) {
+    elect_sole_voter();
+    return;
+  }
+  const auto& m = replica_->membership();
+  const bool own = view_->start_membership() || !view_->membership_indexes().empty();
+  logger->info("[{}] opens as {}: {} (from {})", id_.dir_name(),
+               m.is_voter(config.self)     ? "a voter"
+               : m.is_learner(config.self) ? "a learner"
+                                           : "no member",
+               m.describe(), own ? "its Raft state" : "its configuration");
 }
 
 void Partition::elect_sole_voter() {
