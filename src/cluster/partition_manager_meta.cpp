@@ -80,7 +80,11 @@ Status read_learners(ByteReader& r, TopicRecord& t) {
     auto n = r.read<std::uint32_t>();
     if (!n) return bad("truncated learner list");
     const auto& replicas = t.replicas[i];
-    if (*n > replicas.size()) return bad(fmt::format("topic {}: {} learners", t.name, *n));
+    // At least one replica votes.
+    if (*n > 0 && *n >= replicas.size()) {
+      return bad(fmt::format("topic {} partition {}: {} learners of {} replicas", t.name, i, *n,
+                             replicas.size()));
+    }
     auto& list = t.learners.emplace_back();
     for (std::uint32_t k = 0; k < *n; ++k) {
       auto node = r.read<std::int32_t>();

@@ -155,6 +155,20 @@ TEST(TopicsMeta, LyingCountsAndNewerVersionsAreCorrupt) {
                                              .count(1)
                                              .count(0xFFFFFFFF)
                                              .file(3)},
+      {"v3 every replica a learner", Topics()
+                                         .count(1)
+                                         .str("a")
+                                         .i32(1)
+                                         .count(0)
+                                         .i32(0)
+                                         .i32(5)
+                                         .count(1)
+                                         .count(1)
+                                         .i32(0)
+                                         .count(1)
+                                         .count(1)
+                                         .i32(0)
+                                         .file(3)},
       {"v3 truncated learners",
        Topics().count(1).str("a").i32(1).count(0).i32(0).i32(5).count(1).count(1).i32(0).file(3)},
   };
