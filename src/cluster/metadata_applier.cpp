@@ -125,7 +125,9 @@ awaitable<void> MetadataApplier::hold_topics() {
     if (!assigned_here(t, self) && (here == nullptr || here->id != id)) continue;
     HostedTopic h{t.name, id, t.configs, {}};
     // A broker of a reassignment's target joins as a learner: it holds the
-    // partition, opened with the replicas as the group's voters.
+    // partition, opened with the replicas as the group's voters and the
+    // joining brokers as learners (kept in topics.meta, so that one
+    // restarted before its log holds a membership comes back a learner).
     for (const auto& p : t.partitions) {
       h.replicas.push_back(partition_members(p));
       h.voters.push_back(p.replicas);
@@ -135,7 +137,7 @@ awaitable<void> MetadataApplier::hold_topics() {
     // an old log after a restart).
     h.remove_unassigned = controller_.caught_up();
     if (here != nullptr && here->id == id && here->overrides == h.overrides &&
-        here->replicas == h.replicas) {
+        here->replicas == h.replicas && here->learners == hosted_learners(h)) {
       continue;
     }
     wanted.push_back(std::move(h));

@@ -165,8 +165,17 @@ awaitable<Status> Partition::advance_start(Offset to) {
   while (start_in_flight_ && !closed_) {
     co_await flush_idle_.wait_at_most(std::chrono::seconds(1));
   }
+  // Bounded: a raft.state write in flight completes (the disk thread never
+  // stops early); keep_start_membership refuses if it has not by then.
+  for (int i = 0; i < 100 && state_write_in_flight() && !closed_; ++i) {
+    co_await flush_idle_.wait_at_most(std::chrono::milliseconds(10));
+  }
   if (closed_) {
     co_return Error(Errc::shutting_down, fmt::format("partition {} is closing", id_.dir_name()));
+  }
+  // The membership at the new start, recorded before the start moves.
+  if (to > log_->start_offset() && to <= log_->end_offset()) {
+    if (auto s = keep_start_membership(to); !s) co_return s;
   }
   auto begun = log_->begin_advance_start(to);
   if (!begun) co_return begun.error();
@@ -179,6 +188,7 @@ awaitable<Status> Partition::advance_start(Offset to) {
   co_await disk_.run(std::move(job), shard_);
   start_in_flight_ = false;
   auto finished = log_->finish_advance_start(*ticket, *persisted);
+  if (finished && view_) view_->forget_below_start();
   flush_idle_.notify_all();
   co_return finished;
 }
@@ -317,11 +327,13 @@ void Partition::tick() {
     }
   }
   // Raft deletes only committed entries: a follower may still need the rest
-  // from this replica if it leads next.
-  auto retention = log_->apply_retention(high_watermark());
+  // from this replica if it leads next. The membership at the new start is
+  // recorded first (retention_bound).
+  auto retention = log_->apply_retention(retention_bound(high_watermark()));
   if (!retention) {
     logger->error("[{}] retention failed: {}", id_.dir_name(), retention.error().message());
   } else if (retention->segments_deleted > 0) {
+    if (view_) view_->forget_below_start();
     logger->info("[{}] retention deleted {} segments ({} bytes), start offset now {}",
                  id_.dir_name(), retention->segments_deleted, retention->bytes_deleted,
                  log_->start_offset());

@@ -4,6 +4,8 @@
 // assigns them (host_topic), under the same turn and topics.meta ordering as
 // the other topic operations (partition_manager.cpp).
 
+#include <algorithm>
+
 #include "spate/cluster/partition_manager.h"
 #include "spate/common/log.h"
 
@@ -37,6 +39,22 @@ Status check_hosted(const HostedTopic& spec) {
 
 }  // namespace
 
+std::vector<std::vector<NodeId>> hosted_learners(const HostedTopic& spec) {
+  std::vector<std::vector<NodeId>> out(spec.replicas.size());
+  bool any = false;
+  for (std::size_t i = 0; i < spec.replicas.size() && i < spec.voters.size(); ++i) {
+    const auto& voters = spec.voters[i];
+    if (voters.empty()) continue;  // the replicas vote
+    for (const NodeId n : spec.replicas[i]) {
+      if (std::find(voters.begin(), voters.end(), n) != voters.end()) continue;
+      out[i].push_back(n);
+      any = true;
+    }
+  }
+  if (!any) out.clear();
+  return out;
+}
+
 awaitable<Status> PartitionManager::host_topic(HostedTopic spec, Deadline deadline) {
   if (auto s = check_hosted(spec); !s) co_return s;
   auto normalized = normalize_topic_configs(spec.overrides);
@@ -64,8 +82,10 @@ awaitable<Status> PartitionManager::host_topic(HostedTopic spec, Deadline deadli
     if (!held && assigned) make.push_back(i);
     if (held && !assigned && spec.remove_unassigned) drop.push_back(i);
   }
+  auto learners = hosted_learners(spec);
   const bool same = it != topics_.end() && make.empty() && drop.empty() && total == current &&
-                    it->second.overrides == *normalized && it->second.replicas == spec.replicas;
+                    it->second.overrides == *normalized && it->second.replicas == spec.replicas &&
+                    it->second.learners == learners;
   if (same) co_return Status{};
   if (partition_count_ + make.size() > limits_.partitions_max) {
     co_return Error(Errc::policy_violation,
@@ -77,7 +97,7 @@ awaitable<Status> PartitionManager::host_topic(HostedTopic spec, Deadline deadli
   if (!logs) co_return logs.error();
   auto records = this->records();
   std::erase_if(records, [&](const TopicRecord& r) { return r.name == spec.name; });
-  records.push_back({spec.name, total, *normalized, spec.id, spec.replicas});
+  records.push_back({spec.name, total, *normalized, spec.id, spec.replicas, learners});
   if (auto s = co_await write_meta(std::move(records)); !s) {
     co_await drop_logs(std::move(*logs));
     co_await remove_partitions(spec.name, make);
@@ -87,6 +107,7 @@ awaitable<Status> PartitionManager::host_topic(HostedTopic spec, Deadline deadli
   topic.name = spec.name;
   topic.id = spec.id;
   topic.replicas = spec.replicas;
+  topic.learners = learners;
   cluster_names_[spec.id] = spec.name;
   if (topic.overrides != *normalized) {
     topic.overrides = *normalized;
@@ -102,9 +123,9 @@ awaitable<Status> PartitionManager::host_topic(HostedTopic spec, Deadline deadli
   topic.partitions.resize(static_cast<std::size_t>(total));
   for (std::size_t k = 0; k < make.size(); ++k) {
     const auto i = static_cast<std::size_t>(make[k]);
-    const bool voters_given = i < spec.voters.size() && !spec.voters[i].empty();
-    topic.partitions[i] = adopt(spec.name, make[k], std::move((*logs)[k]), spec.id,
-                                voters_given ? spec.voters[i] : spec.replicas[i]);
+    topic.partitions[i] =
+        adopt(spec.name, make[k], std::move((*logs)[k]), spec.id, spec.replicas[i],
+              i < learners.size() ? learners[i] : std::vector<NodeId>{});
   }
   if (!drop.empty()) co_await unhost_partitions(spec.name, std::move(drop));
   log::get(log::Module::cluster)

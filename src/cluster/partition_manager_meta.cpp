@@ -3,6 +3,8 @@
 // PartitionManager: topics.meta, its format (an envelope, storage/envelope.h)
 // and its persistence (docs/storage-format.md §topics.meta).
 
+#include <algorithm>
+
 #include "spate/cluster/partition_manager.h"
 #include "spate/common/bytes.h"
 #include "spate/common/log.h"
@@ -15,9 +17,11 @@ using storage::kTopicsMetaFile;
 namespace {
 
 constexpr std::uint32_t kTopicsMagic = 0x53505450;  // "SPTP"
-// Version 2 adds each topic's cluster id and replicas; version 1 is still
-// written while every topic is a single node's (id 0).
-constexpr std::uint16_t kTopicsVersion = 2;
+// Version 2 adds each topic's cluster id and replicas; version 3 each
+// partition's learners (a reassignment in progress). Each is written only
+// when needed: version 1 while every topic is a single node's (id 0),
+// version 2 while no partition has learners.
+constexpr std::uint16_t kTopicsVersion = 3;
 
 void write_string(ByteWriter& w, const std::string& s) {
   w.write<std::uint16_t>(static_cast<std::uint16_t>(s.size()));
@@ -63,6 +67,38 @@ Status read_cluster_fields(ByteReader& r, TopicRecord& t) {
   return {};
 }
 
+// Version 3's tail of a cluster topic: per partition its learners, each one
+// of its replicas (no lists: none). Errors: corrupt_log.
+Status read_learners(ByteReader& r, TopicRecord& t) {
+  auto lists = r.read<std::uint32_t>();
+  if (!lists) return bad("truncated learner lists");
+  if (*lists != 0 && *lists != t.replicas.size()) {
+    return bad(fmt::format("topic {}: {} learner lists for {} replica lists", t.name, *lists,
+                           t.replicas.size()));
+  }
+  for (std::uint32_t i = 0; i < *lists; ++i) {
+    auto n = r.read<std::uint32_t>();
+    if (!n) return bad("truncated learner list");
+    const auto& replicas = t.replicas[i];
+    // At least one replica votes.
+    if (*n > 0 && *n >= replicas.size()) {
+      return bad(fmt::format("topic {} partition {}: {} learners of {} replicas", t.name, i, *n,
+                             replicas.size()));
+    }
+    auto& list = t.learners.emplace_back();
+    for (std::uint32_t k = 0; k < *n; ++k) {
+      auto node = r.read<std::int32_t>();
+      if (!node) return bad("truncated learner list");
+      if (std::find(replicas.begin(), replicas.end(), NodeId(*node)) == replicas.end()) {
+        return bad(
+            fmt::format("topic {} partition {}: learner {} is not a replica", t.name, i, *node));
+      }
+      list.emplace_back(*node);
+    }
+  }
+  return {};
+}
+
 Result<TopicRecord> read_topic(ByteReader& r, std::uint16_t version) {
   TopicRecord t;
   auto name = read_string(r);
@@ -87,6 +123,9 @@ Result<TopicRecord> read_topic(ByteReader& r, std::uint16_t version) {
   if (version >= 2) {
     if (auto st = read_cluster_fields(r, t); !st) return st.error();
   }
+  if (version >= 3) {
+    if (auto st = read_learners(r, t); !st) return st.error();
+  }
   return t;
 }
 
@@ -106,6 +145,9 @@ std::vector<std::byte> encode_topics_meta(const std::vector<TopicRecord>& topics
   ByteWriter w(64);
   const bool cluster =
       std::any_of(topics.begin(), topics.end(), [](const TopicRecord& t) { return t.id != 0; });
+  const bool learners = std::any_of(topics.begin(), topics.end(), [](const TopicRecord& t) {
+    return t.id != 0 && !t.learners.empty();
+  });
   w.write<std::uint32_t>(static_cast<std::uint32_t>(topics.size()));
   for (const auto& t : topics) {
     write_string(w, t.name);
@@ -122,8 +164,15 @@ std::vector<std::byte> encode_topics_meta(const std::vector<TopicRecord>& topics
       w.write<std::uint32_t>(static_cast<std::uint32_t>(list.size()));
       for (const NodeId n : list) w.write<std::int32_t>(n.value());
     }
+    if (!learners) continue;
+    w.write<std::uint32_t>(static_cast<std::uint32_t>(t.learners.size()));
+    for (const auto& list : t.learners) {
+      w.write<std::uint32_t>(static_cast<std::uint32_t>(list.size()));
+      for (const NodeId n : list) w.write<std::int32_t>(n.value());
+    }
   }
-  return storage::encode_envelope(kTopicsMagic, cluster ? kTopicsVersion : 1, w.view());
+  const std::uint16_t version = learners ? kTopicsVersion : cluster ? 2 : 1;
+  return storage::encode_envelope(kTopicsMagic, version, w.view());
 }
 
 Result<std::vector<TopicRecord>> decode_topics_meta(std::span<const std::byte> bytes) {
@@ -161,7 +210,7 @@ Result<std::optional<std::vector<TopicRecord>>> PartitionManager::load_meta(bool
     }
     if (*normalized != r.overrides) *changed = true;  // written by an older version
     r.overrides = std::move(*normalized);
-    topics_[r.name] = Topic{r.name, r.overrides, {}, r.id, r.replicas};
+    topics_[r.name] = Topic{r.name, r.overrides, {}, r.id, r.replicas, r.learners};
     if (r.id != 0) cluster_names_[r.id] = r.name;
   }
   return std::optional(std::move(*records));
@@ -171,8 +220,8 @@ std::vector<TopicRecord> PartitionManager::records() const {
   std::vector<TopicRecord> out;
   out.reserve(topics_.size());
   for (const auto& [name, t] : topics_) {
-    out.push_back(
-        {name, static_cast<std::int32_t>(t.partitions.size()), t.overrides, t.id, t.replicas});
+    out.push_back({name, static_cast<std::int32_t>(t.partitions.size()), t.overrides, t.id,
+                   t.replicas, t.learners});
   }
   return out;
 }

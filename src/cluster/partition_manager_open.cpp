@@ -169,9 +169,10 @@ Status PartitionManager::attach_logs(const std::vector<TopicRecord>& records, Fo
         if (!created) return created.error();
         log = std::move(*created);
       }
-      t.partitions.push_back(
-          adopt(r.name, i, std::move(log), r.id,
-                r.id == 0 ? std::vector<NodeId>{} : r.replicas[static_cast<std::size_t>(i)]));
+      const auto k = static_cast<std::size_t>(i);
+      t.partitions.push_back(adopt(r.name, i, std::move(log), r.id,
+                                   r.id == 0 ? std::vector<NodeId>{} : r.replicas[k],
+                                   k < r.learners.size() ? r.learners[k] : std::vector<NodeId>{}));
     }
     if (total != r.partitions) *changed = true;
   }
@@ -181,12 +182,18 @@ Status PartitionManager::attach_logs(const std::vector<TopicRecord>& records, Fo
 std::shared_ptr<Partition> PartitionManager::adopt(const std::string& topic, std::int32_t index,
                                                    std::unique_ptr<storage::PartitionLog> log,
                                                    std::uint64_t id,
-                                                   const std::vector<NodeId>& replicas) {
+                                                   const std::vector<NodeId>& replicas,
+                                                   const std::vector<NodeId>& learners) {
   ++partition_count_;
   PartitionRaftConfig raft;
   if (id != 0) {
     raft.self = replica_.self;
-    raft.voters = replicas;
+    raft.voters.clear();
+    for (const NodeId n : replicas) {
+      if (std::find(learners.begin(), learners.end(), n) == learners.end())
+        raft.voters.push_back(n);
+    }
+    raft.learners = learners;
     raft.election_ticks = replica_.election_ticks;
     raft.heartbeat_ticks = replica_.heartbeat_ticks;
     raft.replica_lag_max = replica_.replica_lag_max;

@@ -67,6 +67,58 @@ bool Partition::membership_committed() const {
   return replica_ && replica_->membership_index() <= replica_->commit();
 }
 
+Offset Partition::retention_bound(Offset keep) {
+  // Replication failed before the log was read: what it holds is unknown.
+  if (!view_) return log_->start_offset();
+  auto first = view_->first_unrecorded_membership();
+  if (!first || *first > keep.value()) return keep;
+  // No segment holding that entry goes before raft.state records it.
+  const Offset bound(*first - 1);
+  // A raft.state write on the disk thread holds a copy made before the
+  // record: landing after it, it would erase it. The next tick records.
+  if (state_write_in_flight()) return bound;
+  const Offset target = log_->retention_start(keep);
+  if (target.value() < *first) return bound;
+  if (auto s = record_deleted_memberships(target.value()); !s) {
+    log::get(log::Module::cluster)
+        ->error("[{}] retention waits: raft.state not written: {}", id_.dir_name(), s.error());
+    return bound;
+  }
+  auto next = view_->first_unrecorded_membership();
+  return next ? std::min(keep, Offset(*next - 1)) : keep;
+}
+
+Status Partition::keep_start_membership(Offset to) {
+  if (!view_) {
+    return Error::fenced(fmt::format("partition {}: replication stopped", id_.dir_name()));
+  }
+  auto first = view_->first_unrecorded_membership();
+  // An entry ending below `to` leaves raft's log (its start is the base of
+  // the batch holding `to`).
+  if (!first || *first > to.value()) return {};
+  if (state_write_in_flight()) {
+    return Error(Errc::busy,
+                 fmt::format("partition {}: a raft.state write is in flight", id_.dir_name()));
+  }
+  return record_deleted_memberships(to.value());
+}
+
+Status Partition::record_deleted_memberships(raft::Index through) {
+  auto before = view_->state().deleted_memberships;
+  if (!view_->record_memberships_through(through)) return {};
+  // On the shard, like a truncation: a deletion that takes a membership
+  // entry is as rare as membership changes.
+  if (auto s = write_raft_state(log_->filesystem(), log_->dir(), view_->state()); !s) {
+    view_->state().deleted_memberships = std::move(before);
+    return s;
+  }
+  persisted_ = view_->state().hard;
+  log::get(log::Module::cluster)
+      ->info("[{}] raft.state keeps the membership entries up to offset {} before their deletion",
+             id_.dir_name(), through - 1);
+  return {};
+}
+
 std::vector<raft::FollowerStatus> Partition::followers() const {
   if (!replica_ || raft_failed_) return {};
   return replica_->followers();

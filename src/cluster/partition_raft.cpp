@@ -57,11 +57,24 @@ void Partition::start_raft(PartitionRaftConfig config) {
   raft::Config rc;
   rc.id = config.self;
   rc.voters = config.voters;
+  rc.learners = config.learners;
   rc.election_ticks = config.election_ticks;
   rc.heartbeat_ticks = config.heartbeat_ticks;
   replica_ = std::make_unique<raft::Replica>(rc, *view_, *rng_, persisted_);
   hw_ = Offset(std::min(replica_->commit(), log_->end_offset().value()));
-  if (config.voters.size() == 1 && config.voters.front() == config.self) elect_sole_voter();
+  // The membership in effect (the log's, else the configured one) says
+  // whether this replica is a group of one.
+  if (replica_->sole_voter()) {
+    elect_sole_voter();
+    return;
+  }
+  const auto& m = replica_->membership();
+  const bool own = view_->start_membership() || !view_->membership_indexes().empty();
+  logger->info("[{}] opens as {}: {} (from {})", id_.dir_name(),
+               m.is_voter(config.self)     ? "a voter"
+               : m.is_learner(config.self) ? "a learner"
+                                           : "no member",
+               m.describe(), own ? "its Raft state" : "its configuration");
 }
 
 void Partition::elect_sole_voter() {
@@ -397,6 +410,7 @@ Status Partition::restart_log(const raft::LogRestart& restart) {
   state.start_membership = restart.membership;
   state.start_snapshot = restart.snapshot;
   state.membership_indexes.clear();
+  state.deleted_memberships.clear();  // the restart's membership replaces them
   if (auto s = write_raft_state(log_->filesystem(), log_->dir(), state); !s) return s;
   persisted_ = state.hard;
   log::get(log::Module::cluster)

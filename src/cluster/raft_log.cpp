@@ -9,6 +9,7 @@
 #include "spate/common/bytes.h"
 #include "spate/common/log.h"
 #include "spate/protocol/record_batch.h"
+#include "spate/raft/wire.h"
 
 namespace spate::cluster {
 namespace {
@@ -97,6 +98,11 @@ Status PartitionRaftLog::open() {
     if (!bytes) return bytes.error();
     auto control = read_control_batch(*bytes);
     if (!control || control->type != kControlMembership) continue;
+    // Raft decodes it as it opens: damage is this partition's error, named.
+    if (auto m = raft::decode_membership(control->value); !m) {
+      return Error::corrupt(fmt::format("{}: the membership entry at offset {} does not decode: {}",
+                                        log_.dir().string(), info->base, m.error().detail()));
+    }
     raft::Entry e{i, info->term, std::move(control->value), raft::EntryKind::membership, 1};
     memberships_.emplace(i, std::move(e));
     kept.push_back(i);
@@ -236,7 +242,50 @@ std::vector<raft::Index> PartitionRaftLog::membership_indexes() const {
 }
 
 std::optional<raft::Membership> PartitionRaftLog::start_membership() const {
-  return state_.start_membership;
+  // The latest recorded entry at or below the start; entries recorded above
+  // it are still in the log (a deletion stopped short of them).
+  const raft::Index start = first_index() - 1;
+  const auto& deleted = state_.deleted_memberships;
+  auto it = std::upper_bound(deleted.begin(), deleted.end(), start,
+                             [](raft::Index i, const auto& d) { return i < d.first; });
+  if (it == deleted.begin()) return state_.start_membership;
+  return std::prev(it)->second;
+}
+
+std::optional<raft::Index> PartitionRaftLog::first_unrecorded_membership() const {
+  const auto& deleted = state_.deleted_memberships;
+  auto it = deleted.empty() ? memberships_.begin() : memberships_.upper_bound(deleted.back().first);
+  if (it == memberships_.end()) return std::nullopt;
+  return it->first;
+}
+
+bool PartitionRaftLog::record_memberships_through(raft::Index through) {
+  auto& deleted = state_.deleted_memberships;
+  bool added = false;
+  for (const auto& [index, entry] : memberships_) {
+    if (index > through) break;
+    if (!deleted.empty() && index <= deleted.back().first) continue;
+    // Decoded when the entry was appended (raft) or read (open).
+    auto m = raft::decode_membership(entry.data);
+    if (!m) continue;
+    deleted.emplace_back(index, std::move(*m));
+    added = true;
+  }
+  return added;
+}
+
+void PartitionRaftLog::forget_below_start() {
+  const raft::Index first = first_index();
+  auto& deleted = state_.deleted_memberships;
+  auto above = std::upper_bound(deleted.begin(), deleted.end(), first - 1,
+                                [](raft::Index i, const auto& d) { return i < d.first; });
+  // Above the start: still in the log, recorded again before a deletion.
+  deleted.erase(above, deleted.end());
+  // Below the latest at or below the start: no start can need them again.
+  if (deleted.size() > 1) deleted.erase(deleted.begin(), deleted.end() - 1);
+  memberships_.erase(memberships_.begin(), memberships_.lower_bound(first));
+  auto& indexes = state_.membership_indexes;
+  indexes.erase(indexes.begin(), std::lower_bound(indexes.begin(), indexes.end(), first));
 }
 
 std::vector<std::byte> PartitionRaftLog::start_snapshot() const { return state_.start_snapshot; }
@@ -293,6 +342,7 @@ Status PartitionRaftLog::restart(raft::Index index) {
   recent_.clear();
   memberships_.clear();
   first_.reset();
+  state_.deleted_memberships.clear();
   return log_.restart_at(Offset(index));
 }
 

@@ -7,6 +7,8 @@
 //   u8 has start membership, then (if 1) u32 size + raft::encode_membership bytes
 //   u32 snapshot size, bytes
 //   u32 membership index count, i64 each (ascending, above the start index)
+//   (version 2) u32 deleted membership count, each: i64 index (ascending,
+//   above the start index), u32 size + raft::encode_membership bytes
 
 #include "spate/cluster/raft_state.h"
 
@@ -18,9 +20,9 @@ namespace spate::cluster {
 namespace {
 
 constexpr std::uint32_t kMagic = 0x53505253;  // "SPRS"
-constexpr std::uint16_t kVersion = 1;
+constexpr std::uint16_t kVersion = kRaftStateVersion;
 // The envelope, the fixed fields and up to the limits of the variable ones.
-constexpr std::size_t kFixedBytes = 2 + 8 + 4 + 8 + 8 + 8 + 1 + 4 + 4;
+constexpr std::size_t kFixedBytes = 2 + 8 + 4 + 8 + 8 + 8 + 1 + 4 + 4 + 4;
 
 Error bad(std::string_view why) { return Error::malformed(fmt::format("raft.state: {}", why)); }
 
@@ -42,6 +44,15 @@ Result<std::span<const std::byte>> read_sized(ByteReader& r, std::size_t max,
   return r.read_bytes(*size);
 }
 
+Result<raft::Membership> read_membership(ByteReader& r, std::string_view field) {
+  // A membership holds at most a few dozen ids: bounded by the bytes left.
+  auto bytes = read_sized(r, r.remaining(), field);
+  if (!bytes) return bytes.error();
+  auto membership = raft::decode_membership(*bytes);
+  if (!membership) return bad(fmt::format("{}: {}", field, membership.error().detail()));
+  return std::move(*membership);
+}
+
 Status decode_start(ByteReader& r, RaftState& s, const RaftStateLimits& limits) {
   auto index = read_int<std::int64_t>(r, "start index");
   if (!index) return index.error();
@@ -54,15 +65,35 @@ Status decode_start(ByteReader& r, RaftState& s, const RaftStateLimits& limits) 
   if (!has_membership) return has_membership.error();
   if (*has_membership > 1) return bad("start membership flag not 0 or 1");
   if (*has_membership == 1) {
-    auto bytes = read_sized(r, r.remaining(), "start membership");
-    if (!bytes) return bytes.error();
-    auto membership = raft::decode_membership(*bytes);
-    if (!membership) return bad(membership.error().detail());
+    auto membership = read_membership(r, "start membership");
+    if (!membership) return membership.error();
     s.start_membership = std::move(*membership);
   }
   auto snapshot = read_sized(r, limits.snapshot_bytes_max, "snapshot");
   if (!snapshot) return snapshot.error();
   s.start_snapshot.assign(snapshot->begin(), snapshot->end());
+  return {};
+}
+
+Status decode_deleted_memberships(ByteReader& r, RaftState& s, const RaftStateLimits& limits) {
+  auto count = read_int<std::uint32_t>(r, "deleted membership count");
+  if (!count) return count.error();
+  // Each takes at least 12 bytes.
+  if (*count > limits.membership_indexes_max || std::size_t{*count} * 12 > r.remaining()) {
+    return bad(fmt::format("{} deleted memberships (at most {}, {} bytes left)", *count,
+                           limits.membership_indexes_max, r.remaining()));
+  }
+  s.deleted_memberships.reserve(*count);
+  raft::Index previous = s.start_index;
+  for (std::uint32_t i = 0; i < *count; ++i) {
+    auto index = read_int<std::int64_t>(r, "deleted membership index");
+    if (!index) return index.error();
+    if (*index <= previous) return bad("deleted memberships not ascending above the start");
+    auto membership = read_membership(r, "deleted membership");
+    if (!membership) return membership.error();
+    s.deleted_memberships.emplace_back(*index, std::move(*membership));
+    previous = *index;
+  }
   return {};
 }
 
@@ -86,11 +117,18 @@ std::vector<std::byte> encode_raft_state(const RaftState& state) {
   w.write_bytes(state.start_snapshot);
   w.write<std::uint32_t>(static_cast<std::uint32_t>(state.membership_indexes.size()));
   for (auto i : state.membership_indexes) w.write<std::int64_t>(i);
+  w.write<std::uint32_t>(static_cast<std::uint32_t>(state.deleted_memberships.size()));
+  for (const auto& [index, membership] : state.deleted_memberships) {
+    w.write<std::int64_t>(index);
+    auto m = raft::encode_membership(membership);
+    w.write<std::uint32_t>(static_cast<std::uint32_t>(m.size()));
+    w.write_bytes(m);
+  }
   return w.release();
 }
 
-Result<RaftState> decode_raft_state(std::span<const std::byte> body,
-                                    const RaftStateLimits& limits) {
+Result<RaftState> decode_raft_state(std::span<const std::byte> body, const RaftStateLimits& limits,
+                                    std::uint16_t version) {
   ByteReader r(body);
   RaftState s;
   if (auto reserved = read_int<std::uint16_t>(r, "reserved"); !reserved) return reserved.error();
@@ -118,6 +156,9 @@ Result<RaftState> decode_raft_state(std::span<const std::byte> body,
     s.membership_indexes.push_back(*index);
     previous = *index;
   }
+  if (version >= 2) {
+    if (auto st = decode_deleted_memberships(r, s, limits); !st) return st.error();
+  }
   if (!r.empty()) return bad(fmt::format("{} trailing bytes", r.remaining()));
   return s;
 }
@@ -133,13 +174,13 @@ Result<RaftState> read_raft_state(storage::Filesystem& fs, const std::filesystem
   const auto path = dir / kRaftStateFile;
   const std::size_t bytes_max = kFixedBytes + storage::kEnvelopeOverheadBytes + 4 +
                                 limits.snapshot_bytes_max + limits.membership_indexes_max * 8 +
-                                (64U << 10U);
+                                (4U << 20U);
   auto file = storage::read_envelope(fs, path, kMagic, kVersion, bytes_max);
   if (!file) {
     if (file.error().code() == Errc::not_found) return RaftState{};
     return file.error();
   }
-  auto state = decode_raft_state(file->body, limits);
+  auto state = decode_raft_state(file->body, limits, file->version);
   if (!state) return Error::corrupt(fmt::format("{}: {}", path.string(), state.error().detail()));
   return state;
 }

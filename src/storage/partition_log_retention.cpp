@@ -68,33 +68,53 @@ Status PartitionLog::advance_start(Offset new_start) {
   return finish_advance_start(*ticket, ticket->persist());
 }
 
+bool PartitionLog::retention_deletes(std::size_t k, std::uint64_t size, Offset start,
+                                     std::optional<Offset> keep_from, std::int64_t now_ms) const {
+  // The active segment is never deleted, and none while a compaction pass
+  // holds them.
+  if (k + 1 >= segments_.size() || clean_in_flight_) return false;
+  const Segment& front = *segments_[k];
+  const Offset next = segments_[k + 1]->base();
+  // cleanup.policy without "delete" (compact only): no retention by age or size.
+  const bool expired = config_.cleanup_delete && config_.retention_ms >= 0 &&
+                       front.retention_timestamp() < now_ms - config_.retention_ms;
+  const bool too_big =
+      config_.cleanup_delete && config_.retention_bytes >= 0 &&
+      size - front.size_bytes() >= static_cast<std::uint64_t>(config_.retention_bytes);
+  // Not below a start offset that is not durable yet (a start ticket in flight).
+  const bool below_start = next <= start_before_ticket_.value_or(start);
+  if (!expired && !too_big && !below_start) return false;
+  if (keep_from && next > *keep_from) return false;
+  // Deleting is durable at once, so only delete a segment once its
+  // successor's file is durable: otherwise a crash could leave neither.
+  return next <= segments_durable_through_;
+}
+
+Offset PartitionLog::retention_start(std::optional<Offset> keep_from) const {
+  if (fenced_ || closed_) return start_offset_;
+  const std::int64_t now_ms = clock_.wall_ms();
+  std::uint64_t size = size_bytes();
+  Offset start = start_offset_;
+  // Bounded by the number of segments.
+  for (std::size_t k = 0; retention_deletes(k, size, start, keep_from, now_ms); ++k) {
+    size -= segments_[k]->size_bytes();
+    start = std::max(start, segments_[k + 1]->base());
+  }
+  return start;
+}
+
 Result<RetentionResult> PartitionLog::apply_retention(std::optional<Offset> keep_from) {
   // Runs while writes are refused (it frees space), without the roll.
   if (auto s = check_not_fenced(); !s) return s.error();
   RetentionResult result;
   const std::int64_t now_ms = clock_.wall_ms();
-  // cleanup.policy without "delete" (compact only): no retention by age or size.
-  auto expired = [&](const Segment& s) {
-    return config_.cleanup_delete && config_.retention_ms >= 0 &&
-           s.retention_timestamp() < now_ms - config_.retention_ms;
-  };
-  if (writable() && !active().empty() && expired(active())) {
+  if (writable() && !active().empty() && config_.cleanup_delete && config_.retention_ms >= 0 &&
+      active().retention_timestamp() < now_ms - config_.retention_ms) {
     if (auto s = roll(); !s && !write_block_) return s.error();
   }
-  // Bounded by the number of segments; the active one is never deleted, and
-  // none while a compaction pass holds them.
-  while (segments_.size() > 1 && !clean_in_flight_) {
+  // Bounded by the number of segments.
+  while (retention_deletes(0, size_bytes(), start_offset_, keep_from, now_ms)) {
     const Segment& front = *segments_.front();
-    const bool too_big =
-        config_.cleanup_delete && config_.retention_bytes >= 0 &&
-        size_bytes() - front.size_bytes() >= static_cast<std::uint64_t>(config_.retention_bytes);
-    // Not below a start offset that is not durable yet (a start ticket in flight).
-    const bool below_start = segments_[1]->base() <= start_before_ticket_.value_or(start_offset_);
-    if (!expired(front) && !too_big && !below_start) break;
-    if (keep_from && segments_[1]->base() > *keep_from) break;
-    // Deleting is durable at once, so only delete a segment once its
-    // successor's file is durable: otherwise a crash could leave neither.
-    if (segments_[1]->base() > segments_durable_through_) break;
     result.segments_deleted++;
     result.bytes_deleted += front.size_bytes();
     // Reads stop at the new start first: if the deletion fails half way the

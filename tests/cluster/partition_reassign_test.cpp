@@ -134,13 +134,15 @@ class PartitionReassign : public ::testing::Test {
     }
   }
 
-  // Every node opens with the replicas as the voters: node 3 is no voter.
-  void start(int id) {
+  // Every node opens with the replicas as the voters: node 3 is no voter
+  // (with `learners`, as a broker opens a joining replica: one of them).
+  void start(int id, std::vector<NodeId> learners = {}) {
     auto log = storage::PartitionLog::open(mem_, fmt::format("/n{}/t-0", id), config_, clock_);
     ASSERT_TRUE(log) << log.error();
     PartitionRaftConfig raft;
     raft.self = NodeId(id);
     raft.voters = ids({0, 1, 2});
+    raft.learners = std::move(learners);
     auto p = std::make_shared<Partition>(storage::TopicPartition{"t", 0}, std::move(*log),
                                          io_.get_executor(), *disks_[static_cast<std::size_t>(id)],
                                          raft);
@@ -404,6 +406,59 @@ TEST_F(PartitionReassign, ResumesAfterTheLeaderDiesMidway) {
     round();
   }
   expect_no_acknowledged_loss(group);
+}
+
+// A joining replica restarted while it is a learner (docs/cluster.md,
+// "Reassignment"): before its log holds any membership it opens with the
+// membership the broker keeps for it (topics.meta: the replicas vote, the
+// target's joining brokers learn), and once its log holds the change, with
+// that; either way it comes back a learner, never a voter, and the move
+// completes.
+TEST_F(PartitionReassign, AJoiningReplicaRestartedMidMoveComesBackALearner) {
+  for (int id = 0; id < 3; ++id) start(id);
+  start(3, ids({3}));
+  ASSERT_TRUE(rounds_until(500, [&] { return leader() >= 0; }));
+  for (int i = 0; i < 30; ++i) {
+    produce_some();
+    round();
+  }
+  meta_.target = ids({1, 2, 3});
+  const auto restart_learner = [&] {
+    kill(3);
+    dead_.erase(3);
+    start(3, ids({3}));
+    const raft::Membership m = nodes_[3]->membership();
+    EXPECT_FALSE(m.is_voter(NodeId(3))) << m.describe();
+    EXPECT_FALSE(nodes_[3]->leader());
+  };
+  int restarts = 0;
+  move_under_load(8000, [&](const MoveStep& s) {
+    if (s.kind != MoveStep::Kind::change) return;
+    if (s.change.type == Type::add_learner && restarts == 0) {
+      // The change is only proposed: node 3's log holds no membership yet.
+      ++restarts;
+      restart_learner();
+      EXPECT_TRUE(nodes_[3]->membership().is_learner(NodeId(3)));
+    } else if (s.change.type == Type::promote && restarts == 1) {
+      // Caught up: its log holds the change that added it.
+      ++restarts;
+      restart_learner();
+      EXPECT_TRUE(nodes_[3]->membership().is_learner(NodeId(3)));
+    }
+    for (int i = 0; i < 40; ++i) clock_.advance(std::chrono::milliseconds(1));
+  });
+  EXPECT_EQ(restarts, 2);
+  ASSERT_TRUE(meta_.target.empty()) << "the move did not complete after the learner's restarts";
+  EXPECT_EQ(meta_.replicas, ids({1, 2, 3}));
+  ASSERT_TRUE(rounds_until(500, [&] {
+    return nodes_[3]->membership() == raft::Membership{ids({1, 2, 3}), {}};
+  })) << nodes_[3]->membership().describe();
+  kill(0);
+  for (int i = 0; i < 50; ++i) {
+    produce_some();
+    round();
+  }
+  expect_no_acknowledged_loss({1, 2, 3});
 }
 
 }  // namespace

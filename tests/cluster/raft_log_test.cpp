@@ -79,8 +79,9 @@ TEST(RaftStateTest, RefusesHostileCountsAndOrder) {
   s.start_index = 5;
   s.membership_indexes = {6, 9};
   auto bytes = encode_raft_state(s);
-  // The membership index count is the 4 bytes before the two indexes.
-  const std::size_t count_at = bytes.size() - 16 - 4;
+  // The membership index count is the 4 bytes before the two indexes (and
+  // the deleted memberships' count, 0, after them).
+  const std::size_t count_at = bytes.size() - 4 - 16 - 4;
   store_be<std::uint32_t>(bytes.data() + count_at, 0xFFFFFFFFU);
   EXPECT_FALSE(decode_raft_state(bytes));
   store_be<std::uint32_t>(bytes.data() + count_at, 2);

@@ -3,8 +3,9 @@
 acks=all produce load, `spate topic reassign` moves a partition off one of
 its brokers to the fourth (confluent-kafka 1.7's AdminClient has no
 alter_partition_reassignments, so the CLI sends AlterPartitionReassignments),
-`spate topic reassignments` lists it while pending, and `spate cluster drain 1`
-moves every replica off broker 1. Then every acknowledged record reads back,
+`spate topic reassignments` lists it while pending, a second move completes
+through the restart (SIGKILL) of its joining broker, which reopens its replica
+as a learner, and `spate cluster drain 1` moves every replica off broker 1. Then every acknowledged record reads back,
 the metadata names no replica on the drained broker, and neither the drained
 broker nor the one a partition left holds the partition folders.
 Usage: reassign.py SPATED_BINARY SPATE_BINARY"""
@@ -126,6 +127,33 @@ def main():
                      lambda: f"{TOPIC}-0" not in folders(cluster.nodes[leaving]))
         assert f"{TOPIC}-0" in folders(cluster.nodes[joining]), folders(cluster.nodes[joining])
         print(f"partition 0 moved from {before} to {target} {time.monotonic() - started:.1f} s in")
+
+        # Partition 1 moves onto the broker that lacks it, which is killed as
+        # soon as it holds the partition and restarted: a replica that opens
+        # with no membership of its own (none in its log or raft.state yet)
+        # opens as a learner, never as a voter, and the move completes.
+        before1 = replicas(boot)[1]
+        joining1 = ({0, 1, 2, 3} - set(before1)).pop()
+        target1 = before1[1:] + [joining1]
+        node = cluster.nodes[joining1]
+        code, out, err = spate(boot, "topic", "reassign", TOPIC, "--partition", "1",
+                               "--replicas", ",".join(map(str, target1)))
+        assert code == 0, (out, err)
+        rig.wait_for(f"broker {joining1} to hold partition 1",
+                     lambda: f"{TOPIC}-1" in folders(node), timeout=10, step=0.01)
+        node.kill()
+        mark = len(node.log())
+        node.start()
+        boot = cluster.bootstrap
+        opened = rig.wait_for(f"broker {joining1} to reopen partition 1", lambda: [
+            line for line in node.log()[mark:].splitlines() if f"[{TOPIC}-1] opens as" in line])
+        print(opened[0].split("] ", 1)[-1])
+        assert "opens as a learner" in opened[0] or "from its Raft state" in opened[0], opened
+        rig.wait_for(f"partition 1 on {target1}",
+                     lambda: (replicas(boot) or {}).get(1) == sorted(target1), timeout=30)
+        rig.wait_for("no reassignment pending",
+                     lambda: "no reassignment" in spate(boot, "topic", "reassignments")[1])
+        print(f"partition 1 moved to {target1} through broker {joining1}'s restart")
 
         # Drain broker 1: every partition it holds moves elsewhere.
         code, out, err = spate(boot, "cluster", "drain", "1", "--timeout", "45", timeout=60)

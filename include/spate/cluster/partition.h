@@ -82,7 +82,12 @@ struct RaftCounters {
 // A partition's Raft group as this node sees it.
 struct PartitionRaftConfig {
   NodeId self{0};
-  std::vector<NodeId> voters{NodeId(0)};  // the initial membership
+  // The membership the replica starts with when its own durable Raft state
+  // holds none (no membership entry in its log, no start membership in
+  // raft.state); otherwise raft takes the latest of those. A replica that
+  // joins a group is opened as one of the learners.
+  std::vector<NodeId> voters{NodeId(0)};
+  std::vector<NodeId> learners{};
   int election_ticks = 10;
   int heartbeat_ticks = 1;
   // A follower is in sync while it caught up with the leader's log end
@@ -384,6 +389,19 @@ class Partition : public std::enable_shared_from_this<Partition> {
   // At open: finishes a restart a crash interrupted (raft.state names a
   // start past the log's).
   [[nodiscard]] Status finish_restart(const RaftState& state);
+  // A deletion of the log's prefix keeps the membership at its new start
+  // (partition_membership.cpp; raft_log.h): raft.state records the
+  // membership entries a deletion takes before it is made.
+  // Retention: the offset it may delete up to now (`keep` at most), after
+  // recording the entries it would take (a failed write deletes none).
+  [[nodiscard]] Offset retention_bound(Offset keep);
+  // DeleteRecords up to `to`: records the entries it takes. Errors: busy
+  // while a raft.state write is in flight; the file system's.
+  [[nodiscard]] Status keep_start_membership(Offset to);
+  // Records the membership entries up to `through` and writes raft.state
+  // (nothing recorded if the write fails). Errors: the file system's.
+  [[nodiscard]] Status record_deleted_memberships(raft::Index through);
+  [[nodiscard]] bool state_write_in_flight() const { return pending_ && pending_->state_pending; }
 
   storage::TopicPartition id_;
   std::unique_ptr<storage::PartitionLog> log_;

@@ -58,6 +58,7 @@ struct Topic {
   std::vector<std::shared_ptr<Partition>> partitions;
   std::uint64_t id = 0;
   std::vector<std::vector<NodeId>> replicas{};  // cluster topics: per partition
+  std::vector<std::vector<NodeId>> learners{};  // per partition; empty: none (TopicRecord)
 };
 
 // Whether partition `index` of a cluster topic lists `self` among its replicas.
@@ -81,6 +82,10 @@ struct HostedTopic {
   bool remove_unassigned = false;
 };
 
+// Per partition, the members of `spec` outside its voters (the brokers of a
+// reassignment's target that join as learners); empty if there are none.
+[[nodiscard]] std::vector<std::vector<NodeId>> hosted_learners(const HostedTopic& spec);
+
 struct TopicSpec {
   std::string name;
   std::int32_t partitions = 1;
@@ -94,6 +99,11 @@ struct TopicRecord {
   ConfigMap overrides;
   std::uint64_t id = 0;                         // 0: a single node's topic
   std::vector<std::vector<NodeId>> replicas{};  // cluster topics: per partition
+  // Per partition, those of its replicas that are (or join as) Raft learners
+  // (during a reassignment); empty: none anywhere. A partition opens with
+  // them as learners, so a replica restarted while it joins, whose own Raft
+  // state holds no membership yet, comes back a learner, not a voter.
+  std::vector<std::vector<NodeId>> learners{};
   bool operator==(const TopicRecord&) const = default;
 };
 [[nodiscard]] std::vector<std::byte> encode_topics_meta(const std::vector<TopicRecord>& topics);
@@ -270,10 +280,12 @@ class PartitionManager {
   // Closes logs that never became partitions, on the worker.
   awaitable<void> drop_logs(std::vector<std::unique_ptr<storage::PartitionLog>> logs);
   // A partition over `log`: a single node's (topic id 0), or a Raft group
-  // over `replicas` of cluster topic `id`.
+  // over `replicas` of cluster topic `id`, `learners` among them not voting
+  // (the membership it opens with unless its own Raft state holds one).
   std::shared_ptr<Partition> adopt(const std::string& topic, std::int32_t index,
                                    std::unique_ptr<storage::PartitionLog> log, std::uint64_t id = 0,
-                                   const std::vector<NodeId>& replicas = {});
+                                   const std::vector<NodeId>& replicas = {},
+                                   const std::vector<NodeId>& learners = {});
   [[nodiscard]] Status persist_now();
   // Closes the listed partitions of a held cluster topic (topics.meta no
   // longer names this broker for them) and removes their folders.

@@ -62,7 +62,8 @@ class PartitionRaftLog final : public raft::LogView {
   // indexes it names that no longer hold a membership batch (a crash between
   // raft.state and the log) are dropped by open().
   PartitionRaftLog(storage::PartitionLog& log, RaftState state);
-  // Checks the membership indexes against the log. Errors: the log's.
+  // Checks the membership indexes against the log. Errors: the log's;
+  // corrupt_log for a membership entry whose value does not decode.
   [[nodiscard]] Status open();
 
   [[nodiscard]] raft::Index first_index() const override;
@@ -90,6 +91,21 @@ class PartitionRaftLog final : public raft::LogView {
   // commit point, and an open finishes an interrupted restart from it
   // (Partition's start_raft). Errors: PartitionLog::restart_at's.
   [[nodiscard]] Status restart(raft::Index index);
+
+  // Deleting a prefix (retention, DeleteRecords) keeps the membership at the
+  // log's new start: raft.state records the membership entries a deletion
+  // takes (RaftState::deleted_memberships) before the deletion is made.
+  // The first membership entry of the log not recorded yet (a deletion must
+  // not reach it before it is), or nullopt.
+  [[nodiscard]] std::optional<raft::Index> first_unrecorded_membership() const;
+  // Records in state() every membership entry of the log up to index
+  // `through` (the driver writes raft.state before the deletion). Returns
+  // whether any was added.
+  bool record_memberships_through(raft::Index through);
+  // After the log's start moved, durably: forgets the membership entries
+  // and records the start no longer needs (the latest recorded at or below
+  // it stays: it is the start's membership).
+  void forget_below_start();
 
   // What raft.state must hold for this log (the driver writes it before the
   // appends and truncations that change it; see raft_state.h).

@@ -416,6 +416,12 @@ class PartitionLog {
   // deletes only what its Raft group committed).
   [[nodiscard]] Result<RetentionResult> apply_retention(
       std::optional<Offset> keep_from = std::nullopt);
+  // The start offset apply_retention(keep_from) would leave if it ran now,
+  // without the roll of an expired active segment (whose deletion it may
+  // then add: pass the answer as keep_from to delete no further). Changes
+  // nothing. For a caller that must record something about the entries a
+  // deletion takes before it is made (a replicated log's membership).
+  [[nodiscard]] Offset retention_start(std::optional<Offset> keep_from = std::nullopt) const;
 
   // Starts a new active segment if the current one is non-empty and older than
   // roll_age() (size rolls happen inside append()).
@@ -574,6 +580,10 @@ class PartitionLog {
   [[nodiscard]] Segment& active() { return *segments_.back(); }
   [[nodiscard]] Segment* segment_for(Offset offset);
   [[nodiscard]] Status delete_front_segment();
+  // Whether retention deletes segments_[k] once those before it are gone,
+  // the log then `size` bytes and starting at `start`.
+  [[nodiscard]] bool retention_deletes(std::size_t k, std::uint64_t size, Offset start,
+                                       std::optional<Offset> keep_from, std::int64_t now_ms) const;
 
   Filesystem& fs_;
   std::filesystem::path dir_;
