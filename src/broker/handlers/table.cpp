@@ -23,6 +23,7 @@
 #include "spate/protocol/messages/partition_admin.h"
 #include "spate/protocol/messages/produce.h"
 #include "spate/protocol/messages/reassignments.h"
+#include "spate/protocol/messages/unregister_broker.h"
 
 #include "common.h"
 
@@ -38,7 +39,7 @@ struct ServedApi {
   ApiHandler handle;
 };
 
-constexpr std::array<ServedApi, 26> kServedApis = {{
+constexpr std::array<ServedApi, 27> kServedApis = {{
     {ApiKey::produce, 0, 7, &serve<&produce>},
     {ApiKey::fetch, 4, 11, &serve_fetch},
     {ApiKey::list_offsets, 1, 5, &serve<&list_offsets>},
@@ -65,6 +66,7 @@ constexpr std::array<ServedApi, 26> kServedApis = {{
     {ApiKey::offset_for_leader_epoch, 0, 3, &serve<&offset_for_leader_epoch>},
     {ApiKey::alter_partition_reassignments, 0, 0, &serve<&alter_partition_reassignments>},
     {ApiKey::list_partition_reassignments, 0, 0, &serve<&list_partition_reassignments>},
+    {ApiKey::unregister_broker, 0, 0, &serve<&unregister_broker>},
 }};
 
 // The table as ApiInfo (name and first flexible version from the codec's
