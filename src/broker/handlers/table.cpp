@@ -7,6 +7,7 @@
 #include <array>
 #include <vector>
 
+#include "spate/broker/metrics.h"
 #include "spate/protocol/messages/alter_configs.h"
 #include "spate/protocol/messages/api_versions.h"
 #include "spate/protocol/messages/create_topics.h"
@@ -68,6 +69,14 @@ constexpr std::array<ServedApi, 27> kServedApis = {{
     {ApiKey::list_partition_reassignments, 0, 0, &serve<&list_partition_reassignments>},
     {ApiKey::unregister_broker, 0, 0, &serve<&unregister_broker>},
 }};
+
+// Metrics keep one slot per API key (metrics_text.cpp indexes them by key).
+static_assert([] {
+  for (const auto& s : kServedApis) {
+    if (static_cast<std::size_t>(s.key) >= kApiKeySlots) return false;
+  }
+  return true;
+}());
 
 // The table as ApiInfo (name and first flexible version from the codec's
 // table, the range from ours), in the table's order; built once.
