@@ -99,6 +99,8 @@ def main():
         rig.wait_for("every seed to stop connecting to 3", lambda: all(
             "node 3 is no longer registered: no longer connecting to it" in n.log()
             for n in seeds))
+        print(next(line for line in joiner.log().splitlines()
+                   if "node 3 was removed from the cluster" in line))
         code = joiner.stop()
         assert code == 0, f"broker 3 exited {code}:\n{joiner.log()[-3000:]}"
 
