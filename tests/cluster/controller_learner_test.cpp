@@ -50,7 +50,7 @@ class ControllerLearner : public ControllerGroup {
   // Every running voter's group has no learner and its state no node 3.
   bool three_gone(std::initializer_list<int> voters) {
     for (int id : voters) {
-      const auto& c = controller(id);
+      auto& c = controller(id);
       if (!c.partition().membership().learners.empty() || c.state().broker(NodeId(3)) != nullptr ||
           !c.partition().membership_committed()) {
         return false;
