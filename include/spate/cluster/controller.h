@@ -22,7 +22,9 @@
 // (add_learners), so that it receives the log (or the leader's snapshot, if
 // the log was cut) and applies it like a voter, without ever campaigning or
 // counting towards a commit. Nothing ever promotes a learner: the voters are
-// the --seeds, on every broker.
+// the --seeds, on every broker. A broker whose registration is removed
+// (unregister_broker; never a voter's) leaves the learners the same way, and
+// if still running stops registering (removed()).
 //
 // One io_context (the shard's); every member is called on it.
 
