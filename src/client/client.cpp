@@ -8,6 +8,12 @@
 #include "spate/protocol/messages/api_versions.h"
 
 namespace spate::client {
+namespace {
+
+// The API keys a broker's ApiVersions answer is kept for (UnregisterBroker is 64).
+constexpr std::int16_t kApiKeysMax = 128;
+
+}  // namespace
 
 std::string Endpoint::text() const {
   return host.find(':') != std::string::npos ? fmt::format("[{}]:{}", host, port)
@@ -196,9 +202,9 @@ Result<std::unique_ptr<Client>> Client::connect(std::string_view brokers, const 
     client->options_ = options;
     client->endpoint_ = endpoint;
     client->connection_ = std::move(*c);
-    client->versions_.assign(64, {-1, -1});
+    client->versions_.assign(kApiKeysMax, {-1, -1});
     for (const auto& k : versions->api_keys) {
-      if (k.api_key >= 0 && k.api_key < 64) {
+      if (k.api_key >= 0 && k.api_key < kApiKeysMax) {
         client->versions_[static_cast<std::size_t>(k.api_key)] = {k.min_version, k.max_version};
       }
     }
@@ -210,6 +216,9 @@ Result<std::unique_ptr<Client>> Client::connect(std::string_view brokers, const 
 Result<std::int16_t> Client::version(protocol::ApiKey key) const {
   const auto k = static_cast<std::int16_t>(key);
   auto ours = protocol::api_info(k);
+  if (k < 0 || k >= kApiKeysMax) {
+    return Error(Errc::unsupported_version, fmt::format("API key {} is out of range", k));
+  }
   const auto& theirs = versions_.at(static_cast<std::size_t>(k));
   if (!ours || theirs.second < 0 || theirs.second < ours->min_version ||
       ours->max_version < theirs.first) {

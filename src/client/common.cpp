@@ -81,6 +81,10 @@ std::string error_name(std::int16_t code) {
       return "INVALID_CONFIG";
     case ErrorCode::no_reassignment_in_progress:
       return "NO_REASSIGNMENT_IN_PROGRESS";
+    case ErrorCode::broker_id_not_registered:
+      return "BROKER_ID_NOT_REGISTERED";
+    case ErrorCode::policy_violation:
+      return "POLICY_VIOLATION";
     case ErrorCode::invalid_request:
       return "INVALID_REQUEST";
     case ErrorCode::kafka_storage_error:

@@ -198,6 +198,11 @@ awaitable<void> Controller::register_loop() {
   // Bounded: until close().
   while (!stopping_) {
     const auto deadline = clock_.steady_now() + config_.call_timeout;
+    if (check_removed()) {
+      // Registering again would undo the operator's removal: only a restart does.
+      co_await wake_.wait_at_most(config_.broker_heartbeat);
+      continue;
+    }
     const auto* mine = state_.broker(config_.self);
     const bool registered = broker_epoch_ >= 0 && mine != nullptr &&
                             mine->incarnation == config_.registration.incarnation;
@@ -221,6 +226,22 @@ awaitable<void> Controller::register_loop() {
   }
 }
 
+bool Controller::check_removed() {
+  if (removed_) return true;
+  // Before this run's registration applied, an absent one is not yet there.
+  if (broker_epoch_ < 0 || (state_.broker(config_.self) != nullptr && !removed_by_leader_)) {
+    return false;
+  }
+  removed_ = true;
+  logger()->error(
+      "controller: node {} was removed from the cluster (its registration, broker epoch {}, is "
+      "gone): it no longer registers nor heartbeats and holds no replica; stop it, or restart it "
+      "to join the cluster again as a new broker",
+      config_.self, broker_epoch_);
+  changed_.notify_all();
+  return true;
+}
+
 void Controller::tick() {
   if (partition_->closed()) return;
   partition_->tick();
@@ -230,6 +251,10 @@ void Controller::tick() {
 void Controller::fence_silent() {
   if (fencing_ || stopping_) return;
   const auto now = clock_.steady_now();
+  if (last_heard_.size() > state_.brokers().size()) {
+    // A removed broker's last heartbeat would fence it at once if it joined again.
+    std::erase_if(last_heard_, [&](const auto& e) { return state_.broker(e.first) == nullptr; });
+  }
   for (const auto& [id, broker] : state_.brokers()) {
     if (broker.fenced) continue;
     auto [it, fresh] = last_heard_.try_emplace(id, now);

@@ -2,10 +2,13 @@
 //
 // Controller: brokers outside the voters (controller.h; docs/cluster.md,
 // "Joining a cluster"). The leader makes every registered broker that is not
-// a member of the controller group a Raft learner of it; a broker that is not
-// a voter finds the leader by asking the voters in turn.
+// a member of the controller group a Raft learner of it, and removes a
+// learner whose registration was removed (unregister_broker); a broker that
+// is not a voter finds the leader by asking the voters in turn.
 
 #include <algorithm>
+
+#include <fmt/ranges.h>
 
 #include "spate/cluster/controller.h"
 #include "spate/common/log.h"
@@ -17,10 +20,7 @@ const std::shared_ptr<spdlog::logger>& logger() { return log::get(log::Module::c
 
 }  // namespace
 
-bool Controller::voter() const {
-  return std::find(config_.voters.begin(), config_.voters.end(), config_.self) !=
-         config_.voters.end();
-}
+bool Controller::voter() const { return is_voter(config_.self); }
 
 NodeId Controller::call_target() {
   const NodeId known = leader();
@@ -30,6 +30,21 @@ NodeId Controller::call_target() {
   const NodeId to = config_.voters[next_voter_ % config_.voters.size()];
   ++next_voter_;
   return to;
+}
+
+bool Controller::is_voter(NodeId id) const {
+  return std::find(config_.voters.begin(), config_.voters.end(), id) != config_.voters.end();
+}
+
+std::optional<ApplyOutcome> Controller::refusal(const Command& command) const {
+  const auto* c = std::get_if<UnregisterBroker>(&command);
+  if (c == nullptr || !is_voter(c->id)) return std::nullopt;
+  // The state does not hold the --seeds, every broker's config does.
+  return ApplyOutcome::refused(
+      Errc::invalid_argument,
+      fmt::format("broker {} is a controller voter (one of --seeds {}): only a broker that joined "
+                  "outside --seeds can be removed",
+                  c->id, fmt::join(config_.voters, ",")));
 }
 
 void Controller::add_learners() {
@@ -52,6 +67,26 @@ void Controller::add_learners() {
       logger()->warn("controller: cannot add node {} as a learner: {}", id, index.error());
     }
     return;  // one membership change at a time
+  }
+  // A learner with no registration was removed (unregister_broker): the
+  // leader stops sending it the log. The registration came before the
+  // learner's addition in the log, so a state that holds the membership's
+  // commit holds it too, unless it was removed since.
+  for (const NodeId id : membership.learners) {
+    if (state_.broker(id) != nullptr) continue;
+    raft::MembershipChange change{raft::MembershipChange::Type::remove, id};
+    auto index = partition_->change_membership(change);
+    if (index) {
+      logger()->info(
+          "controller: node {} is no longer registered: removed from the controller "
+          "group's learners (index {})",
+          id, *index);
+    } else if (index.error().code() == Errc::busy || index.error().code() == Errc::not_leader) {
+      logger()->debug("controller: removing learner {}: {}", id, index.error());
+    } else {
+      logger()->warn("controller: cannot remove learner {}: {}", id, index.error());
+    }
+    return;
   }
 }
 

@@ -86,6 +86,7 @@ Result<Proposed> decode_proposed(std::span<const std::byte> bytes) {
 }
 
 awaitable<Result<Proposed>> Controller::propose(Command command, Clock::SteadyTime deadline) {
+  if (auto refused = refusal(command)) co_return Proposed{std::move(*refused), -1};
   // Bounded: each pass waits retry_backoff (or an applied entry) and the
   // loop ends at the deadline.
   while (true) {
@@ -206,6 +207,12 @@ awaitable<Result<std::vector<std::byte>>> Controller::handle_call(NodeId from, s
       co_return Error::invalid(fmt::format("a bad heartbeat from node {}", from));
     }
     if (!is_leader()) co_return Error(Errc::not_leader, "not the controller leader");
+    // Its registration (at index `epoch`) applied here and is gone since: removed.
+    if (state_.broker(from) == nullptr && state_.applied_index() >= *epoch) {
+      co_return Error(
+          Errc::not_found,
+          fmt::format("node {} is not registered: it was removed from the cluster", from));
+    }
     note_heartbeat(from, *epoch);
     co_return std::vector<std::byte>{};
   }
@@ -215,6 +222,8 @@ awaitable<Result<std::vector<std::byte>>> Controller::handle_call(NodeId from, s
   auto command = decode_command(payload, config_.limits);
   if (!command) co_return command.error();
   if (auto s = check_forwarded(*command, from); !s) co_return s.error();
+  if (auto refused = refusal(*command))
+    co_return encode_proposed(Proposed{std::move(*refused), -1});
   // Never forwarded again: a follower's answer sends the proposer to retry.
   if (!is_leader()) co_return Error(Errc::not_leader, "not the controller leader");
   auto r = co_await propose_here(*command, clock_.steady_now() + config_.call_timeout);
@@ -237,7 +246,12 @@ awaitable<Status> Controller::heartbeat(Clock::SteadyTime deadline) {
   auto payload = w.release();
   const auto until = net::deadline_in(deadline - clock_.steady_now());
   auto r = co_await transport_->call(to, kHeartbeatMethod, std::move(payload), until);
-  if (!r) co_return r.error();
+  if (!r) {
+    // The leader has applied this run's registration and its removal (a
+    // removed learner may never get the entry itself).
+    if (r.error().code() == Errc::not_found) removed_by_leader_ = true;
+    co_return r.error();
+  }
   co_return Status{};
 }
 

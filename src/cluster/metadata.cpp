@@ -40,7 +40,8 @@ std::string_view command_name(const Command& command) {
                                                 "set_partition_leader",
                                                 "begin_reassignment",
                                                 "complete_reassignment",
-                                                "cancel_reassignment"};
+                                                "cancel_reassignment",
+                                                "unregister_broker"};
   static_assert(std::size(kNames) == std::variant_size_v<Command>);
   return kNames[command.index()];
 }
@@ -65,6 +66,7 @@ Result<ApplyOutcome> MetadataState::apply(const Command& command, std::int64_t i
                         [&](const BeginReassignment& c) { return begin_reassignment(c); },
                         [&](const CompleteReassignment& c) { return complete_reassignment(c); },
                         [&](const CancelReassignment& c) { return cancel_reassignment(c); },
+                        [&](const UnregisterBroker& c) { return unregister_broker(c); },
                     },
                     command);
 }
@@ -121,6 +123,24 @@ ApplyOutcome MetadataState::set_fenced(NodeId id, std::int64_t epoch, bool fence
   }
   it->second.fenced = fenced;
   return ApplyOutcome::done(it->second.epoch);
+}
+
+ApplyOutcome MetadataState::unregister_broker(const UnregisterBroker& c) {
+  auto it = brokers_.find(c.id);
+  if (it == brokers_.end()) {
+    return ApplyOutcome::refused(Errc::not_found, fmt::format("broker {} is not registered", c.id));
+  }
+  // A replica left on it would be lost with it: the operator drains first.
+  if (const auto held = partitions_on(c.id); held > 0) {
+    return ApplyOutcome::refused(
+        Errc::policy_violation,
+        fmt::format("broker {} still holds replicas of {} partition(s) (assigned or moving); "
+                    "drain it first (spate cluster drain {})",
+                    c.id, held, c.id));
+  }
+  const std::int64_t epoch = it->second.epoch;
+  brokers_.erase(it);
+  return ApplyOutcome::done(epoch);
 }
 
 ApplyOutcome MetadataState::allocate_producer_ids(const AllocateProducerIds& c) {
@@ -195,6 +215,19 @@ const BrokerRegistration* MetadataState::broker(NodeId id) const {
 bool MetadataState::alive(NodeId id) const {
   const auto* b = broker(id);
   return b != nullptr && !b->fenced;
+}
+
+std::size_t MetadataState::partitions_on(NodeId id) const {
+  std::size_t count = 0;
+  for (const auto& [topic_id, t] : topics_) {
+    for (const auto& p : t.partitions) {
+      if (std::find(p.replicas.begin(), p.replicas.end(), id) != p.replicas.end() ||
+          std::find(p.target.begin(), p.target.end(), id) != p.target.end()) {
+        ++count;
+      }
+    }
+  }
+  return count;
 }
 
 const TopicMeta* MetadataState::topic(TopicId id) const {

@@ -114,6 +114,17 @@ void MetadataApplier::update_peers() {
     }
     peers_[id] = address;
   }
+  // A broker removed from the cluster (unregister_broker) is no peer any more:
+  // nothing of it is replicated here, and it may be gone for good.
+  for (auto it = peers_.begin(); it != peers_.end();) {
+    if (wanted.contains(it->first)) {
+      ++it;
+      continue;
+    }
+    logger()->info("node {} is no longer registered: no longer connecting to it", it->first);
+    transport_->forget_peer(it->first);
+    it = peers_.erase(it);
+  }
 }
 
 awaitable<void> MetadataApplier::hold_topics() {

@@ -78,6 +78,8 @@ void write(wire::Writer& w, const T& c) {
   if constexpr (!std::is_same_v<T, CancelReassignment>) w.ids(c.target);
 }
 
+void write(wire::Writer& w, const UnregisterBroker& c) { w.num<std::int32_t>(c.id.value()); }
+
 std::string topic_name(wire::Reader& r) {
   return r.str(r.limits().topic_name_bytes_max, "topic name");
 }
@@ -174,11 +176,13 @@ std::optional<Command> read_fields(wire::Reader& r, std::uint8_t type) {
       return read_reassignment<CompleteReassignment>(r);
     case 12:
       return read_reassignment<CancelReassignment>(r);
+    case 13:
+      return UnregisterBroker{NodeId(r.num<std::int32_t>("broker id"))};
     default:
       return std::nullopt;
   }
 }
-static_assert(std::variant_size_v<Command> == 13, "a new command needs its type in read_fields");
+static_assert(std::variant_size_v<Command> == 14, "a new command needs its type in read_fields");
 
 }  // namespace
 

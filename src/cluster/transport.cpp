@@ -103,6 +103,16 @@ Status Transport::set_peer(NodeId node, std::string host, std::uint16_t port) {
   return {};
 }
 
+void Transport::forget_peer(NodeId node) {
+  auto* p = find_peer(node);
+  if (p == nullptr || !p->configured) return;
+  p->configured = false;
+  ++p->generation;
+  if (p->link) p->link->close();
+  if (p->connecting) p->connecting->close();
+  p->wake.notify_all();
+}
+
 std::shared_ptr<Link> Transport::make_link(tcp::socket socket, bool outbound) {
   auto link = std::make_shared<Link>(std::move(socket), outbound, config_, clock_);
   links_.push_back(link);

@@ -47,8 +47,9 @@ awaitable<Status> open_socket(Link& link, const std::string& host, std::uint16_t
 awaitable<void> Transport::connect_loop(Peer& peer) {
   std::uint32_t failures = 0;
   // Bounded: each pass is one attempt (ended by the connect and hello
-  // timeouts) or one connection's life, then a backoff; stop() ends it.
-  while (!stopping_) {
+  // timeouts) or one connection's life, then a backoff; stop() and
+  // forget_peer() end it.
+  while (!stopping_ && peer.configured) {
     const auto generation = peer.generation;
     auto link = co_await connect(peer);
     if (link) {
@@ -63,7 +64,7 @@ awaitable<void> Transport::connect_loop(Peer& peer) {
                        link.error().message(), note);
       }
     }
-    if (stopping_) break;
+    if (stopping_ || !peer.configured) break;
     // A new address is tried at once; anything else after a backoff.
     if (generation == peer.generation) co_await peer.wake.wait_at_most(backoff(failures));
   }

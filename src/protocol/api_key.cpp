@@ -11,7 +11,7 @@ namespace {
 
 constexpr std::int16_t kNeverFlexible = 0x7FFF;
 
-constexpr std::array<ApiInfo, 28> kApis = {{
+constexpr std::array<ApiInfo, 29> kApis = {{
     {ApiKey::produce, "Produce", 0, 7, 9},
     {ApiKey::fetch, "Fetch", 4, 11, 12},
     {ApiKey::list_offsets, "ListOffsets", 1, 5, 6},
@@ -40,6 +40,7 @@ constexpr std::array<ApiInfo, 28> kApis = {{
     {ApiKey::incremental_alter_configs, "IncrementalAlterConfigs", 0, 1, 1},
     {ApiKey::alter_partition_reassignments, "AlterPartitionReassignments", 0, 0, 0},
     {ApiKey::list_partition_reassignments, "ListPartitionReassignments", 0, 0, 0},
+    {ApiKey::unregister_broker, "UnregisterBroker", 0, 0, 0},
 }};
 
 }  // namespace

@@ -23,6 +23,7 @@
 #include "spate/protocol/messages/produce.h"
 #include "spate/protocol/messages/reassignments.h"
 #include "spate/protocol/messages/sasl_handshake.h"
+#include "spate/protocol/messages/unregister_broker.h"
 
 namespace spate::protocol {
 namespace {
@@ -113,6 +114,8 @@ Status with_messages(ApiKey key, F&& f) {
     case ApiKey::list_partition_reassignments:
       return f.template
       operator()<ListPartitionReassignmentsRequest, ListPartitionReassignmentsResponse>();
+    case ApiKey::unregister_broker:
+      return f.template operator()<UnregisterBrokerRequest, UnregisterBrokerResponse>();
   }
   return Error(Errc::unsupported_version, "unknown API");
 }

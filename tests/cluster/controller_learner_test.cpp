@@ -6,6 +6,8 @@
 // the same metadata as the voters, from the log or from the leader's
 // snapshot when the log was cut before it came, across a leader change and a
 // restart of everyone. It never campaigns and never counts in the quorum.
+// Removed (unregister_broker) once it holds nothing, it leaves the group's
+// learners, nobody connects to it, it finds out, and a restart joins again.
 
 #include <algorithm>
 
@@ -43,6 +45,24 @@ class ControllerLearner : public ControllerGroup {
       EXPECT_EQ(m.voters, kVoterIds) << "node " << id << ": " << m.describe();
       EXPECT_EQ(m.learners, kLearnerIds) << "node " << id << ": " << m.describe();
     }
+  }
+
+  // Every running voter's group has no learner and its state no node 3.
+  bool three_gone(std::initializer_list<int> voters) {
+    for (int id : voters) {
+      auto& c = controller(id);
+      if (!c.partition().membership().learners.empty() || c.state().broker(NodeId(3)) != nullptr ||
+          !c.partition().membership_committed()) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  Proposed propose_ok(int via, Command command) {
+    auto r = propose(via, std::move(command));
+    EXPECT_TRUE(r) << r.error();
+    return r ? *r : Proposed{};
   }
 
   bool learner_ever_led_ = false;
@@ -181,6 +201,101 @@ TEST_F(ControllerLearner, ALearnerCannotChangeTheGroupAndItsCallsAreCheckedLikeA
   EXPECT_NE(out->error().message().find("node 3 may not propose"), std::string::npos)
       << out->error().message();
   expect_membership({0, 1, 2, 3});
+}
+
+TEST_F(ControllerLearner, ARemovedBrokerLeavesTheGroupFindsOutAndMayJoinAgain) {
+  start_voters();
+  start(3);
+  connect_and_start({3});
+  ASSERT_TRUE(run_watching([&] { return joined(); }, 10'000ms));
+  const auto first_epoch = controller(3).broker_epoch();
+
+  // Refused: a voter (by whoever proposes it, forwarded or not), an unknown
+  // broker, a broker holding a replica.
+  for (int via : {3, leader()}) {
+    const auto voter = propose_ok(via, UnregisterBroker{NodeId(1)});
+    EXPECT_EQ(voter.outcome.error, Errc::invalid_argument);
+    EXPECT_NE(voter.outcome.message.find("controller voter"), std::string::npos)
+        << voter.outcome.message;
+  }
+  std::optional<Result<std::vector<std::byte>>> out;
+  const Command forwarded = UnregisterBroker{NodeId(2)};
+  asio::co_spawn(
+      io_,
+      [](Controller& ctl, std::vector<std::byte> p,
+         std::optional<Result<std::vector<std::byte>>>& slot) -> awaitable<void> {
+        slot.emplace(co_await ctl.handle_call(NodeId(3), kProposeMethod, std::move(p)));
+      }(controller(leader()), encode_command(forwarded), out),
+      asio::detached);
+  ASSERT_TRUE(run_until([&] { return out.has_value(); }, 5'000ms));
+  ASSERT_TRUE(*out) << out->error();
+  auto answer = decode_proposed(**out);
+  ASSERT_TRUE(answer);
+  EXPECT_EQ(answer->outcome.error, Errc::invalid_argument);
+  EXPECT_EQ(propose_ok(0, UnregisterBroker{NodeId(9)}).outcome.error, Errc::not_found);
+  auto topic = propose_ok(3, CreateTopic{"on-three", 0, {{NodeId(3), NodeId(0)}}, {}});
+  ASSERT_TRUE(topic.outcome.applied()) << topic.outcome.message;
+  const auto held = propose_ok(1, UnregisterBroker{NodeId(3)});
+  EXPECT_EQ(held.outcome.error, Errc::policy_violation);
+  EXPECT_NE(held.outcome.message.find("drain it first"), std::string::npos);
+  expect_membership({0, 1, 2, 3});
+
+  // Nothing on it: removed. The leader takes it out of the learners, the
+  // voters stop connecting to it, and it stops registering: it stays gone.
+  auto deleted = propose_ok(1, DeleteTopic{"on-three", 0});
+  ASSERT_TRUE(deleted.outcome.applied()) << deleted.outcome.message;
+  const auto removed = propose_ok(1, UnregisterBroker{NodeId(3)});
+  ASSERT_TRUE(removed.outcome.applied()) << removed.outcome.message;
+  EXPECT_EQ(removed.outcome.value, first_epoch);
+  ASSERT_TRUE(run_watching(
+      [&] {
+        return three_gone({0, 1, 2}) && controller(3).removed();
+      },
+      10'000ms));
+  for (int id = 0; id < 3; ++id) {
+    EXPECT_EQ(controller(id).state().brokers().size(), 3U);
+    EXPECT_EQ(controller(id).partition().membership().voters, kVoterIds);
+  }
+  ASSERT_TRUE(run_until(
+      [&] {
+        for (int id = 0; id < 3; ++id) {
+          if (nodes_[static_cast<std::size_t>(id)].transport->connected(NodeId(3))) return false;
+        }
+        return true;
+      },
+      5'000ms));
+  std::array<std::uint64_t, 3> connects{};
+  for (int id = 0; id < 3; ++id) {
+    connects[static_cast<std::size_t>(id)] =
+        nodes_[static_cast<std::size_t>(id)].transport->peer_stats(NodeId(3)).connects;
+  }
+  run_until([] { return false; }, 500ms);  // ten heartbeats of node 3's
+  EXPECT_TRUE(three_gone({0, 1, 2})) << "node 3 registered again";
+  for (int id = 0; id < 3; ++id) {
+    EXPECT_FALSE(nodes_[static_cast<std::size_t>(id)].transport->connected(NodeId(3)));
+    EXPECT_EQ(nodes_[static_cast<std::size_t>(id)].transport->peer_stats(NodeId(3)).connects,
+              connects[static_cast<std::size_t>(id)]);
+  }
+  EXPECT_EQ(propose_ok(0, UnregisterBroker{NodeId(3)}).outcome.error, Errc::not_found);
+
+  // A new leader neither adds it back nor fails on it.
+  const int old = leader();
+  stop(old);
+  ASSERT_TRUE(run_watching([&] { return leader() >= 0; }, 10'000ms));
+  start(old);
+  connect_and_start({old});
+  ASSERT_TRUE(run_watching([&] { return all_registered({0, 1, 2}, 3); }, 10'000ms));
+  EXPECT_TRUE(three_gone({0, 1, 2}));
+
+  // Restarted (a new incarnation), it joins again as a new broker.
+  stop(3);
+  start(3);
+  connect_and_start({3});
+  ASSERT_TRUE(run_watching([&] { return joined(); }, 10'000ms));
+  EXPECT_FALSE(controller(3).removed());
+  EXPECT_GT(controller(3).broker_epoch(), first_epoch);
+  expect_membership({0, 1, 2, 3});
+  EXPECT_FALSE(learner_ever_led_);
 }
 
 }  // namespace

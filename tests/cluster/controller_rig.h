@@ -148,7 +148,8 @@ class ControllerGroup : public ::testing::Test {
   }
 
   // What MetadataApplier::update_peers does: every registered broker
-  // becomes a peer, the voters at their --seeds address.
+  // becomes a peer, the voters at their --seeds address, and a broker no
+  // longer registered (removed) is forgotten.
   void sync_peers() {
     std::map<NodeId, HostPort> seeds;
     for (int v = 0; v < kVoters; ++v) {
@@ -157,10 +158,14 @@ class ControllerGroup : public ::testing::Test {
     }
     for (auto& n : nodes_) {
       if (!n.controller) continue;
-      for (const auto& [id, address] :
-           peer_addresses(n.controller->config().self, n.controller->state().brokers(), seeds)) {
+      const auto wanted =
+          peer_addresses(n.controller->config().self, n.controller->state().brokers(), seeds);
+      for (const auto& [id, address] : wanted) {
         EXPECT_TRUE(
             n.transport->set_peer(id, address.host, static_cast<std::uint16_t>(address.port)));
+      }
+      for (int other = kVoters; other < kNodes; ++other) {
+        if (!wanted.contains(NodeId(other))) n.transport->forget_peer(NodeId(other));
       }
     }
   }

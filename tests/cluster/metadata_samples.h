@@ -52,6 +52,7 @@ inline std::vector<Command> sample_commands() {
       BeginReassignment{3, 0, ids({4, 5, 6})},
       CompleteReassignment{3, 0, ids({4, 5, 6})},
       CancelReassignment{3, 2},
+      UnregisterBroker{NodeId(4)},
   };
 }
 
@@ -62,7 +63,7 @@ class CommandGen {
   explicit CommandGen(std::uint64_t seed) : rng_(seed) {}
 
   Command next(const MetadataState& state) {
-    switch (rng_.uniform(13)) {
+    switch (rng_.uniform(14)) {
       case 0:
         return NoopCommand{};
       case 1:
@@ -89,6 +90,8 @@ class CommandGen {
         return BeginReassignment{topic_id(state), partition(), some_brokers(rng_.uniform(4))};
       case 11:
         return complete(state);
+      case 13:
+        return unregister(state);
       default:
         return CancelReassignment{topic_id(state), partition()};
     }
@@ -169,6 +172,17 @@ class CommandGen {
       c.isr = some_brokers(rng_.uniform(3));
     }
     return c;
+  }
+  // Half the time a registered broker that holds nothing (when there is one).
+  Command unregister(const MetadataState& state) {
+    if (rng_.chance(50)) {
+      std::vector<NodeId> idle;
+      for (const auto& [id, b] : state.brokers()) {
+        if (state.partitions_on(id) == 0) idle.push_back(id);
+      }
+      if (!idle.empty()) return UnregisterBroker{idle[rng_.uniform(idle.size())]};
+    }
+    return UnregisterBroker{broker()};
   }
   Command complete(const MetadataState& state) {
     CompleteReassignment c{topic_id(state), partition(), {}};

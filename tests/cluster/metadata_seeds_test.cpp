@@ -51,6 +51,8 @@ std::vector<Command> a_log() {
       DeleteTopic{"events", 0},
       BeginReassignment{1, 0, ids({3, 2})},
       CancelReassignment{1, 0},
+      broker_cmd(4, "b"),
+      UnregisterBroker{NodeId(4)},
       NoopCommand{},
   };
 }

@@ -324,6 +324,57 @@ TEST_F(MetadataTest, ReassignmentReplacedAndCancelled) {
   EXPECT_TRUE(p->target.empty());
 }
 
+TEST_F(MetadataTest, UnregisterBroker) {
+  for (int id : {1, 2, 3, 4}) applies(broker_cmd(id));
+  const auto epoch = state_.broker(NodeId(4))->epoch;
+  applies(FenceBroker{NodeId(4), -1});  // a fenced broker may go too
+  auto out = apply(UnregisterBroker{NodeId(4)});
+  ASSERT_TRUE(out.applied()) << out.message;
+  EXPECT_EQ(out.value, epoch);
+  EXPECT_EQ(state_.broker(NodeId(4)), nullptr);
+  EXPECT_EQ(state_.brokers().size(), 3U);
+  EXPECT_FALSE(state_.alive(NodeId(4)));
+  // Gone: a second removal, a fence or producer ids for it are refused;
+  // it may register again (a new join) and gets a new epoch.
+  refused(UnregisterBroker{NodeId(4)}, Errc::not_found);
+  refused(FenceBroker{NodeId(4), -1}, Errc::not_found);
+  refused(AllocateProducerIds{NodeId(4), 10}, Errc::not_found);
+  out = apply(broker_cmd(4));
+  ASSERT_TRUE(out.applied());
+  EXPECT_EQ(out.value, index_);
+  EXPECT_GT(out.value, epoch);
+  // Placement and hand-named replicas no longer see a removed broker.
+  applies(UnregisterBroker{NodeId(4)});
+  refused(CreateTopic{"t", 0, {ids({1, 4})}, {}}, Errc::invalid_replica_assignment);
+  EXPECT_FALSE(broker_slots(state_).empty());
+  for (const auto& slot : broker_slots(state_)) EXPECT_NE(slot.id, NodeId(4));
+}
+
+TEST_F(MetadataTest, UnregisterBrokerRefused) {
+  for (int id : {1, 2, 3, 4}) applies(broker_cmd(id));
+  refused(UnregisterBroker{NodeId(9)}, Errc::not_found);
+  refused(UnregisterBroker{NodeId(-1)}, Errc::not_found);
+  // An assigned replica.
+  const auto id = create("orders", {ids({1, 2}), ids({2, 4})});
+  refused(UnregisterBroker{NodeId(4)}, Errc::policy_violation);
+  EXPECT_NE(apply(UnregisterBroker{NodeId(4)}).message.find("drain it first"), std::string::npos);
+  // Moving off it: still a replica until the move completes.
+  applies(BeginReassignment{id, 1, ids({2, 3})});
+  refused(UnregisterBroker{NodeId(4)}, Errc::policy_violation);
+  applies(CompleteReassignment{id, 1, ids({2, 3})});
+  // Moving onto it: in the pending target only.
+  applies(BeginReassignment{id, 0, ids({1, 4})});
+  EXPECT_EQ(state_.partitions_on(NodeId(4)), 1U);
+  refused(UnregisterBroker{NodeId(4)}, Errc::policy_violation);
+  applies(CancelReassignment{id, 0});
+  EXPECT_EQ(state_.partitions_on(NodeId(4)), 0U);
+  applies(UnregisterBroker{NodeId(4)});
+  // Once the topic is deleted, its replicas no longer hold a broker.
+  refused(UnregisterBroker{NodeId(3)}, Errc::policy_violation);
+  applies(DeleteTopic{"orders", id});
+  applies(UnregisterBroker{NodeId(3)});
+}
+
 TEST_F(MetadataTest, OfflineReplicasAndPreferredLeaderMoves) {
   three_brokers();
   const auto id = create("orders", {ids({1, 2}), ids({2, 3}), ids({3, 1})});

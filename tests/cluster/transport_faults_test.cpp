@@ -363,6 +363,36 @@ TEST(TransportFaults, ANewAddressIsTriedAtOnce) {
   EXPECT_LT(std::chrono::steady_clock::now() - moved, 900ms);
 }
 
+// A removed broker (forget_peer): the connection to it closes, no new one
+// is tried while it stays unreachable, and set_peer takes it back.
+TEST(TransportFaults, AForgottenPeerIsNoLongerConnectedTo) {
+  Rig rig;
+  auto config = rig.config(1);
+  config.backoff_min = 10ms;
+  config.backoff_max = 20ms;
+  rig.add(config);
+  rig.add(2);
+  rig.transport(2).start();
+  ASSERT_TRUE(rig.transport(1).set_peer(NodeId(2), "127.0.0.1", rig.node(2).port));
+  rig.transport(1).start();
+  ASSERT_TRUE(rig.run_until([&] { return rig.transport(1).connected(NodeId(2)); }));
+  rig.transport(1).forget_peer(NodeId(2));
+  rig.transport(1).forget_peer(NodeId(7));  // no such peer: nothing
+  ASSERT_TRUE(rig.run_until([&] { return !rig.transport(1).connected(NodeId(2)); }));
+  const auto connects = rig.transport(1).peer_stats(NodeId(2)).connects;
+  const auto failures = rig.transport(1).peer_stats(NodeId(2)).connect_failures;
+  rig.run_for(300ms);  // 15 backoffs' worth
+  EXPECT_FALSE(rig.transport(1).connected(NodeId(2)));
+  EXPECT_EQ(rig.transport(1).peer_stats(NodeId(2)).connects, connects);
+  EXPECT_EQ(rig.transport(1).peer_stats(NodeId(2)).connect_failures, failures);
+  auto refused = rig.call_now(1, 2, kEcho, {std::byte{1}}, 200ms);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code(), Errc::unavailable);
+  ASSERT_TRUE(rig.transport(1).set_peer(NodeId(2), "127.0.0.1", rig.node(2).port));
+  ASSERT_TRUE(rig.run_until([&] { return rig.transport(1).connected(NodeId(2)); }));
+  EXPECT_EQ(rig.transport(1).peer_stats(NodeId(2)).connects, connects + 1);
+}
+
 TEST(TransportFaults, StopEndsCallsAndConnections) {
   Rig rig;
   rig.add(1);

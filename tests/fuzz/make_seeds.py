@@ -65,6 +65,8 @@ REQUESTS = {
         45, 0, 7, "spate",
         hexbytes("000003e8 02 0274 03 00000000 03 0000000100000002 00 00000003 00 00 00 00"), True),
     "list_partition_reassignments_v0": frame(46, 0, 8, "spate", hexbytes("0000ea60 00 00"), True),
+    # `spate cluster remove 3`.
+    "unregister_broker_v0": frame(64, 0, 9, "spate", hexbytes("00000003 00"), True),
     "fetch_v11": frame(1, 11, 6, "rdkafka",
                        struct.pack(">iiiibii", -1, 500, 1, 52428800, 0, 0, -1) +
                        struct.pack(">i", 1) + s16("t") + struct.pack(">i", 1) +

@@ -35,6 +35,10 @@ def consume_json(broker, topic, *args):
 def topics_and_configs(broker):
     info = json.loads(spate(broker, "--format", "json", "cluster", "info").stdout)
     assert len(info["brokers"]) == 1 and info["controller"] == 0, info
+    # A single node has no other broker to remove (UnregisterBroker).
+    alone = spate(broker, "cluster", "remove", "0", expect=1)
+    assert "single node" in alone.stderr and "INVALID_REQUEST" in alone.stderr, alone.stderr
+    spate(broker, "cluster", "remove", expect=2)  # no id: usage
     spate(broker, "topic", "create", "orders", "-p", "3", "-c", "retention.ms=3600000")
     spate(broker, "topic", "create", "orders", "-p", "3", expect=1)  # exists
     bad = spate(broker, "topic", "create", "bad", "-c", "retention.ms=soon", expect=1)

@@ -34,6 +34,7 @@
 #include "spate/protocol/messages/produce.h"
 #include "spate/protocol/messages/reassignments.h"
 #include "spate/protocol/messages/sasl_handshake.h"
+#include "spate/protocol/messages/unregister_broker.h"
 
 namespace spate::protocol::testing {
 
@@ -75,7 +76,8 @@ using AllApis = std::tuple<
     Api<ApiKey::alter_partition_reassignments, AlterPartitionReassignmentsRequest,
         AlterPartitionReassignmentsResponse>,
     Api<ApiKey::list_partition_reassignments, ListPartitionReassignmentsRequest,
-        ListPartitionReassignmentsResponse>>;
+        ListPartitionReassignmentsResponse>,
+    Api<ApiKey::unregister_broker, UnregisterBrokerRequest, UnregisterBrokerResponse>>;
 
 // Calls f(api, version) for every API of AllApis at every advertised version.
 template <typename F>

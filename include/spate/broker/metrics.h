@@ -14,7 +14,8 @@
 
 namespace spate::broker {
 
-inline constexpr std::size_t kApiKeySlots = 64;
+// Every served API key has a slot (UnregisterBroker, 64, is the highest).
+inline constexpr std::size_t kApiKeySlots = 65;
 // Latency histogram bucket upper bounds, in microseconds (+Inf is implied).
 inline constexpr std::array<std::uint64_t, 12> kLatencyBucketsUs = {
     100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 500000, 1000000};

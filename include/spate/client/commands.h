@@ -57,6 +57,10 @@ int topic_reassignments(const CommonOptions& c, Io io);
 // the fewest replicas (the preferred leader's place kept), and waits until
 // no partition lists it, printing progress. Exit 1 if `wait` passes first.
 int cluster_drain(const CommonOptions& c, std::int32_t id, std::chrono::seconds wait, Io io);
+// Removes broker `id` from the cluster (cluster_remove.cpp; UnregisterBroker):
+// refused (exit 1, the broker's reason printed) while it holds a replica, if
+// it is a controller voter (a --seeds broker), or if it is not registered.
+int cluster_remove(const CommonOptions& c, std::int32_t id, Io io);
 
 struct ProduceOptions {
   std::string topic;

@@ -22,7 +22,9 @@
 // (add_learners), so that it receives the log (or the leader's snapshot, if
 // the log was cut) and applies it like a voter, without ever campaigning or
 // counting towards a commit. Nothing ever promotes a learner: the voters are
-// the --seeds, on every broker.
+// the --seeds, on every broker. A broker whose registration is removed
+// (unregister_broker; never a voter's) leaves the learners the same way, and
+// if still running stops registering (removed()).
 //
 // One io_context (the shard's); every member is called on it.
 
@@ -113,6 +115,7 @@ class Controller {
   // This broker is one of the group's voters (a --seeds broker); otherwise
   // it joins as a learner.
   [[nodiscard]] bool voter() const;
+  [[nodiscard]] bool is_voter(NodeId id) const;
 
   // Commits `command` through the controller leader and returns once this
   // broker has applied it. Pass a named Command (std::move'd), never a
@@ -152,6 +155,10 @@ class Controller {
   [[nodiscard]] net::Signal& changed() { return changed_; }
   // This broker's registration epoch once its registration applied (-1 before).
   [[nodiscard]] std::int64_t broker_epoch() const { return broker_epoch_; }
+  // This run's registration was applied and then removed
+  // (unregister_broker): the broker no longer registers nor heartbeats; a
+  // restart (a new incarnation) joins again.
+  [[nodiscard]] bool removed() const { return removed_; }
   // This run's registration is applied here, so the state holds at least
   // everything committed before it: what a broker that just (re)started
   // needs before it takes a topic missing from its state as missing from
@@ -190,8 +197,14 @@ class Controller {
   // next voter in turn; kNoLeader when there is nobody to ask.
   [[nodiscard]] NodeId call_target();
   // On the leader (controller_learners.cpp): proposes the next registered
-  // broker outside the group's membership as a learner, one change at a time.
+  // broker outside the group's membership as a learner, or else the removal
+  // of the next learner no longer registered, one change at a time.
   void add_learners();
+  // What every broker refuses before proposing, knowing its config:
+  // unregistering a voter. nullopt: nothing to refuse here.
+  [[nodiscard]] std::optional<ApplyOutcome> refusal(const Command& command) const;
+  // This run was registered and its registration is gone: logs it once.
+  [[nodiscard]] bool check_removed();
   void fence_silent();
   // Proposes a fence or unfence (one at a time: fencing_).
   awaitable<void> propose_verdict(Command command);
@@ -226,6 +239,9 @@ class Controller {
   bool leading_ = false;
   std::size_t next_voter_ = 0;  // call_target's turn among the voters
   bool fencing_ = false;        // a fence/unfence proposal is in flight
+  bool removed_ = false;        // check_removed()
+  // The leader answered this broker's heartbeat that its registration is gone.
+  bool removed_by_leader_ = false;
   bool stopping_ = false;
   std::size_t running_ = 0;
   Status failed_;  // set when applying failed: the controller stops applying

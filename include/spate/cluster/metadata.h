@@ -179,12 +179,20 @@ struct CancelReassignment {
   std::int32_t partition = 0;
   bool operator==(const CancelReassignment&) const = default;
 };
+// Removes a broker's registration (`spate cluster remove`). Refused while any
+// partition names it as a replica or in a pending target. Whether it is a
+// controller voter is the proposer's check (the state does not hold the
+// --seeds): Controller::unregister_broker.
+struct UnregisterBroker {
+  NodeId id;
+  bool operator==(const UnregisterBroker&) const = default;
+};
 
 // The alternatives' order is their wire type (metadata_codec.h): append only.
 using Command =
     std::variant<NoopCommand, RegisterBroker, FenceBroker, UnfenceBroker, CreateTopic, DeleteTopic,
                  CreatePartitions, AlterTopicConfigs, AllocateProducerIds, SetPartitionLeader,
-                 BeginReassignment, CompleteReassignment, CancelReassignment>;
+                 BeginReassignment, CompleteReassignment, CancelReassignment, UnregisterBroker>;
 
 [[nodiscard]] std::string_view command_name(const Command& command);
 
@@ -196,7 +204,8 @@ struct ApplyOutcome {
   Errc error = Errc::ok;
   std::string message;
   // register_broker: the broker's epoch; create_topic: the topic id;
-  // allocate_producer_ids: the block's first id; otherwise -1.
+  // allocate_producer_ids: the block's first id; unregister_broker: the
+  // epoch of the registration removed; otherwise -1.
   std::int64_t value = -1;
 
   [[nodiscard]] static ApplyOutcome refused(Errc code, std::string why) {
@@ -245,6 +254,8 @@ class MetadataState {
   [[nodiscard]] const BrokerRegistration* broker(NodeId id) const;
   // Registered and not fenced.
   [[nodiscard]] bool alive(NodeId id) const;
+  // How many partitions name `id` among their replicas or a pending target.
+  [[nodiscard]] std::size_t partitions_on(NodeId id) const;
   [[nodiscard]] const std::map<TopicId, TopicMeta>& topics() const { return topics_; }
   [[nodiscard]] const TopicMeta* topic(TopicId id) const;
   [[nodiscard]] const TopicMeta* topic(std::string_view name) const;
@@ -277,6 +288,7 @@ class MetadataState {
   ApplyOutcome begin_reassignment(const BeginReassignment& c);
   ApplyOutcome complete_reassignment(const CompleteReassignment& c);
   ApplyOutcome cancel_reassignment(const CancelReassignment& c);
+  ApplyOutcome unregister_broker(const UnregisterBroker& c);
 
   // Refusal reasons (empty: fine) shared by commands and restore().
   [[nodiscard]] std::string check_configs(const ConfigMap& configs) const;

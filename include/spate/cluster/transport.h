@@ -127,6 +127,11 @@ class Transport {
   // closed and the next attempt made at once. Errors: invalid_argument for
   // our own id, limit_exceeded past peers_max.
   [[nodiscard]] Status set_peer(NodeId node, std::string host, std::uint16_t port);
+  // Stops connecting to a peer set before (a broker removed from the
+  // cluster): its outbound connection is closed and no new one is made until
+  // set_peer is called again. Its inbound connections are its own to close.
+  // Nothing for a node that is no peer.
+  void forget_peer(NodeId node);
 
   // Queues a raft message for `to` (see the top of this file). False if it
   // was dropped (and counted).

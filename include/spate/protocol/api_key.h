@@ -41,6 +41,7 @@ enum class ApiKey : std::int16_t {
   incremental_alter_configs = 44,
   alter_partition_reassignments = 45,
   list_partition_reassignments = 46,
+  unregister_broker = 64,
 };
 
 struct ApiInfo {
@@ -52,8 +53,8 @@ struct ApiInfo {
 };
 
 // Every API of the table in kafka-protocol.md §0, plus AlterConfigs,
-// DeleteGroups, IncrementalAlterConfigs, OffsetForLeaderEpoch and the
-// partition reassignment APIs (KIP-455), by key.
+// DeleteGroups, IncrementalAlterConfigs, OffsetForLeaderEpoch, the
+// partition reassignment APIs (KIP-455) and UnregisterBroker, by key.
 [[nodiscard]] std::span<const ApiInfo> api_table();
 [[nodiscard]] std::optional<ApiInfo> api_info(std::int16_t key);
 

@@ -71,6 +71,7 @@ enum class ErrorCode : std::int16_t {
   invalid_record = 87,
   unstable_offset_commit = 88,
   throttling_quota_exceeded = 89,
+  broker_id_not_registered = 102,
 };
 
 }  // namespace spate::protocol

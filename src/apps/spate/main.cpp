@@ -307,6 +307,12 @@ int main(int argc, char** argv) {
   drain->callback([&f] {
     f.code = cluster_drain(f.options(), f.broker, std::chrono::seconds(f.drain_wait_s), f.io);
   });
+  auto* remove = cluster->add_subcommand(
+      "remove",
+      "remove a broker from the cluster (it must hold no replica: drain it first; not a --seeds "
+      "broker)");
+  remove->add_option("id", f.broker, "broker id")->required()->check(CLI::NonNegativeNumber);
+  remove->callback([&f] { f.code = cluster_remove(f.options(), f.broker, f.io); });
   add_bench(app, f);
   add_group(app, f);
 

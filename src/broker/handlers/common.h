@@ -60,6 +60,8 @@ struct AlterPartitionReassignmentsRequest;
 struct AlterPartitionReassignmentsResponse;
 struct ListPartitionReassignmentsRequest;
 struct ListPartitionReassignmentsResponse;
+struct UnregisterBrokerRequest;
+struct UnregisterBrokerResponse;
 struct OffsetCommitRequest;
 struct OffsetCommitResponse;
 struct OffsetFetchRequest;
@@ -203,6 +205,9 @@ alter_partition_reassignments(HandlerContext& ctx,
                               protocol::AlterPartitionReassignmentsRequest& request);
 awaitable<std::optional<protocol::ListPartitionReassignmentsResponse>> list_partition_reassignments(
     HandlerContext& ctx, protocol::ListPartitionReassignmentsRequest& request);
+// Broker removal (unregister_broker.cpp; `spate cluster remove`).
+awaitable<std::optional<protocol::UnregisterBrokerResponse>> unregister_broker(
+    HandlerContext& ctx, protocol::UnregisterBrokerRequest& request);
 // Consumer groups (the groups module's Coordinator).
 awaitable<std::optional<protocol::FindCoordinatorResponse>> find_coordinator(
     HandlerContext& ctx, protocol::FindCoordinatorRequest& request);

@@ -7,6 +7,7 @@
 #include <array>
 #include <vector>
 
+#include "spate/broker/metrics.h"
 #include "spate/protocol/messages/alter_configs.h"
 #include "spate/protocol/messages/api_versions.h"
 #include "spate/protocol/messages/create_topics.h"
@@ -23,6 +24,7 @@
 #include "spate/protocol/messages/partition_admin.h"
 #include "spate/protocol/messages/produce.h"
 #include "spate/protocol/messages/reassignments.h"
+#include "spate/protocol/messages/unregister_broker.h"
 
 #include "common.h"
 
@@ -38,7 +40,7 @@ struct ServedApi {
   ApiHandler handle;
 };
 
-constexpr std::array<ServedApi, 26> kServedApis = {{
+constexpr std::array<ServedApi, 27> kServedApis = {{
     {ApiKey::produce, 0, 7, &serve<&produce>},
     {ApiKey::fetch, 4, 11, &serve_fetch},
     {ApiKey::list_offsets, 1, 5, &serve<&list_offsets>},
@@ -65,7 +67,16 @@ constexpr std::array<ServedApi, 26> kServedApis = {{
     {ApiKey::offset_for_leader_epoch, 0, 3, &serve<&offset_for_leader_epoch>},
     {ApiKey::alter_partition_reassignments, 0, 0, &serve<&alter_partition_reassignments>},
     {ApiKey::list_partition_reassignments, 0, 0, &serve<&list_partition_reassignments>},
+    {ApiKey::unregister_broker, 0, 0, &serve<&unregister_broker>},
 }};
+
+// Metrics keep one slot per API key (metrics_text.cpp indexes them by key).
+static_assert([] {
+  for (const auto& s : kServedApis) {
+    if (static_cast<std::size_t>(s.key) >= kApiKeySlots) return false;
+  }
+  return true;
+}());
 
 // The table as ApiInfo (name and first flexible version from the codec's
 // table, the range from ours), in the table's order; built once.
