@@ -143,10 +143,14 @@ awaitable<void> MetadataApplier::hold_topics() {
   for (auto& h : wanted) {
     if (stopping_) co_return;
     const auto* here = partitions_.topic(h.name);
+    if (here != nullptr && here->id == 0) {
+      co_await adopt_single_node_topic(std::move(h));
+      continue;
+    }
     if (here != nullptr && here->id != h.id) {
       // An older topic of the same name: the metadata deleted it (its id is
       // below this one's) — drop_topics removes it first.
-      if (here->id == 0 || here->id > h.id) {
+      if (here->id > h.id) {
         logger()->warn("topic {} is held here as id {}; the metadata has id {}: not served", h.name,
                        here->id, h.id);
         continue;
@@ -165,6 +169,29 @@ awaitable<void> MetadataApplier::hold_topics() {
       logger()->error("holding topic {}: {}", name, s.error());
     }
   }
+}
+
+awaitable<void> MetadataApplier::adopt_single_node_topic(HostedTopic h) {
+  // A single node's topic kept on disk (single_node_migration.h): adopted
+  // when the controller's topic of its name is its migration (all of its
+  // partitions on this broker alone); otherwise left on disk, not served,
+  // and said once per topic id.
+  const auto name = h.name;
+  const TopicId id = h.id;
+  auto s = co_await partitions_.adopt_single_node_topic(std::move(h),
+                                                        clock_.steady_now() + kOperationTimeout);
+  if (s) {
+    refused_.erase(name);
+    co_return;
+  }
+  if (s.error().code() == Errc::timeout) co_return;  // the next pass tries again
+  auto [it, added] = refused_.try_emplace(name, id);
+  if (!added && it->second == id) co_return;
+  it->second = id;
+  logger()->error(
+      "topic {} (id {} in the controller) is a single node's topic here that cannot be served "
+      "as it: {}; its data is kept on disk, not served and not deleted",
+      name, id, s.error());
 }
 
 awaitable<void> MetadataApplier::drop_topics() {
