@@ -174,20 +174,23 @@ awaitable<void> MetadataApplier::hold_topics() {
 awaitable<void> MetadataApplier::adopt_single_node_topic(HostedTopic h) {
   // A single node's topic kept on disk (single_node_migration.h): adopted
   // when the controller's topic of its name is its migration (all of its
-  // partitions on this broker alone); otherwise left on disk, not served,
-  // and said once per topic id.
+  // partitions on this broker alone). A refusal that lasts (another shape, a
+  // raft.state that is not a single node's) is said once per topic id and
+  // not tried again in this run: the data stays on disk, not served.
   const auto name = h.name;
   const TopicId id = h.id;
+  if (auto r = refused_.find(name); r != refused_.end() && r->second == id) co_return;
   auto s = co_await partitions_.adopt_single_node_topic(std::move(h),
                                                         clock_.steady_now() + kOperationTimeout);
-  if (s) {
-    refused_.erase(name);
+  if (s) co_return;
+  const auto code = s.error().code();
+  if (code != Errc::invalid_partitions && code != Errc::invalid_replica_assignment &&
+      code != Errc::invalid_argument && code != Errc::corrupt_log) {
+    logger()->warn("adopting the single node's topic {} as cluster topic id {}: {} (tried again)",
+                   name, id, s.error());
     co_return;
   }
-  if (s.error().code() == Errc::timeout) co_return;  // the next pass tries again
-  auto [it, added] = refused_.try_emplace(name, id);
-  if (!added && it->second == id) co_return;
-  it->second = id;
+  refused_[name] = id;
   logger()->error(
       "topic {} (id {} in the controller) is a single node's topic here that cannot be served "
       "as it: {}; its data is kept on disk, not served and not deleted",

@@ -150,7 +150,7 @@ Status PartitionManager::attach_logs(const std::vector<TopicRecord>& records, Fo
       log::get(log::Module::cluster)
           ->info(
               "topic {} is a single node's topic and this broker is in a cluster now: kept on "
-              "disk, served once the controller has it (migrated)",
+              "disk, served once the controller has it as migrated from here",
               r.name);
     }
     for (std::int32_t i = 0; i < total; ++i) {

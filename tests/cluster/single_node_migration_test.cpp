@@ -152,30 +152,38 @@ TEST_F(SingleNodeFiles, ADamagedFileIsRefusedAndLeftAsItWas) {
   EXPECT_EQ(bytes(), cut);
 }
 
-TEST_F(SingleNodeFiles, TheMarkerIsDurableAndTheDataDirectoryStillOpens) {
-  auto dir = storage::DataDir::open(fs_, "/data", {3, "c"});
+TEST(SingleNodeMarker, IsDurableAndTheDataDirectoryStillOpens) {
+  log::set_level(spdlog::level::critical);
+  storage::MemFs fs;
+  ASSERT_TRUE(fs.create_directories("/node"));
+  ASSERT_TRUE(fs.sync_directory("/"));
+  auto dir = storage::DataDir::open(fs, "/node", {3, "c"});
   ASSERT_TRUE(dir) << dir.error();
-  auto before = single_node_migrated(fs_, "/data");
+  auto before = single_node_migrated(fs, "/node");
   ASSERT_TRUE(before) << before.error();
   EXPECT_FALSE(*before);
   const std::vector<TopicRecord> topics = {{"events", 3, {{"retention.ms", "1000"}}}};
-  ASSERT_TRUE(mark_single_node_migrated(fs_, "/data", topics));
-  auto after = single_node_migrated(fs_, "/data");
+  ASSERT_TRUE(mark_single_node_migrated(fs, "/node", topics));
+  auto after = single_node_migrated(fs, "/node");
   ASSERT_TRUE(after) << after.error();
   EXPECT_TRUE(*after);
-  auto recorded = decode_topics_meta(*fs_.contents("/data/topics.meta.migrated"));
+  auto recorded = decode_topics_meta(*fs.contents("/node/topics.meta.migrated"));
   ASSERT_TRUE(recorded) << recorded.error();
   EXPECT_EQ(*recorded, topics);
   // Durable: it survives a crash (only synced bytes are kept).
-  fs_.crash();
-  auto kept = single_node_migrated(fs_, "/data");
-  ASSERT_TRUE(kept && *kept);
-  // The data directory's own check accepts it (and a leftover .tmp).
-  ASSERT_TRUE(storage::write_file_atomic(fs_, "/data/topics.meta.migrated.tmp", {}));
-  auto reopened = storage::DataDir::open(fs_, "/data", {3, "c"});
+  fs.crash();
+  auto kept = single_node_migrated(fs, "/node");
+  ASSERT_TRUE(kept) << kept.error();
+  EXPECT_TRUE(*kept);
+  // The data directory's own check accepts it (and removes a leftover .tmp).
+  ASSERT_TRUE(storage::write_file_atomic(fs, "/node/topics.meta.migrated.tmp", {}));
+  auto reopened = storage::DataDir::open(fs, "/node", {3, "c"});
   ASSERT_TRUE(reopened) << reopened.error();
   auto listed = (*reopened)->list_partitions();
   ASSERT_TRUE(listed) << listed.error();
+  EXPECT_TRUE(listed->empty());
+  EXPECT_FALSE(fs.contents("/node/topics.meta.migrated.tmp"));
+  EXPECT_TRUE(fs.contents("/node/topics.meta.migrated"));
 }
 
 TEST(MigratedShape, AllPartitionsOnThisBrokerAlone) {
