@@ -187,7 +187,11 @@ TEST(SingleNodeMarker, IsDurableAndTheDataDirectoryStillOpens) {
 }
 
 TEST(MigratedShape, AllPartitionsOnThisBrokerAlone) {
-  TopicMeta t{"events", 5, {{{kSelf}}, {{kSelf}}}, {}};
+  TopicMeta t;
+  t.name = "events";
+  t.id = 5;
+  t.partitions.resize(2);
+  for (auto& p : t.partitions) p.replicas = {kSelf};
   EXPECT_TRUE(migrated_shape(t, 2, kSelf));
   EXPECT_FALSE(migrated_shape(t, 3, kSelf));
   EXPECT_FALSE(migrated_shape(t, 2, NodeId(4)));
