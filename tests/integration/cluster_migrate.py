@@ -6,22 +6,24 @@ idempotent confluent-kafka producer; it stops, and its data directory is
 restarted as broker 2 of three (the others fresh, all with --seeds). Then
 every broker's Metadata has the topic with each partition on broker 2 alone
 and led by it, every record reads back at the offset the single node
-acknowledged it at, DescribeConfigs shows the override, producing works, and
+acknowledged it at, `spate topic describe` shows the override, producing works, and
 a new idempotent producer's id is above every id the single node handed out
 (read from the segment files' batch headers against producer.ids). The whole
 cluster restarts once more: the migration does not run again, and everything
 still reads back.
-Usage: cluster_migrate.py SPATED_BINARY"""
+Usage: cluster_migrate.py SPATED_BINARY SPATE_BINARY"""
 import glob
+import json
 import os
 import struct
+import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "compat"))
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition  # noqa: E402
-from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic  # noqa: E402
+from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
 import cluster as rig  # noqa: E402  (tests/integration/cluster.py: its helpers)
 from spated import Spated, free_ports  # noqa: E402
@@ -31,6 +33,7 @@ PARTITIONS = 3
 OVERRIDE = ("retention.ms", "123456789")
 SELF = 2  # the single node's --node-id, and its broker id in the cluster
 MIGRATING = "migrating them into the controller"
+SPATE = None
 
 
 def produce(bootstrap, first, count):
@@ -99,20 +102,24 @@ def next_producer_id(data_dir):
     return struct.unpack_from(">q", data, 8)[0]
 
 
-def check_cluster(nodes, boot):
+def check_cluster(nodes):
     for node in nodes:
         got = rig.wait_for(f"broker {nodes.index(node)}'s Metadata of {TOPIC}",
                            lambda n=node: rig.all_led(n.bootstrap, TOPIC, PARTITIONS), timeout=30)
         assert all(v[0] == SELF and v[1] == [SELF] for v in got.values()), got
-    res = ConfigResource(ConfigResource.Type.TOPIC, TOPIC)
-    admin = AdminClient(rig.quiet({"bootstrap.servers": boot}))
-    entries = admin.describe_configs([res])[res].result(10)
-    entry = entries[OVERRIDE[0]]
-    assert entry.value == OVERRIDE[1] and not entry.is_default, (entry.value, entry.is_default)
+    # `spate topic describe` through broker 2: DescribeConfigs answers from
+    # the topics a broker holds (brokers 0 and 1 hold no replica of it).
+    r = subprocess.run([SPATE, "-b", nodes[SELF].bootstrap, "--format", "json", "topic",
+                        "describe", TOPIC], capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+    assert r.returncode == 0, r.stderr
+    described = json.loads(r.stdout)
+    assert described["configs"].get(OVERRIDE[0]) == OVERRIDE[1], described["configs"]
+    assert len(described["partitions"]) == PARTITIONS, described
 
 
 def main():
-    binary = os.path.abspath(sys.argv[1])
+    global SPATE
+    binary, SPATE = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
     started = time.monotonic()
     single = Spated(binary, ["--node-id", str(SELF)])
     ports = free_ports(3)
@@ -142,7 +149,7 @@ def main():
         marker = os.path.join(single.data_dir, "topics.meta.migrated")
         rig.wait_for("the migration", lambda: os.path.exists(marker), timeout=30)
         print(f"cluster of three: migration done ({time.monotonic() - started:.1f} s)")
-        check_cluster(nodes, boot)
+        check_cluster(nodes)
         read_back(boot, before)
         after = produce(boot, 300, 60)
         new_ids = producer_ids(single.data_dir) - old_ids
@@ -161,7 +168,7 @@ def main():
         for node in nodes:
             node.start()
         boot = ",".join(n.bootstrap for n in nodes)
-        check_cluster(nodes, boot)
+        check_cluster(nodes)
         read_back(boot, {**before, **after})
         again = nodes[SELF].log()[logged[SELF]:]
         assert MIGRATING not in again and "adopted" not in again, again[-3000:]
