@@ -110,7 +110,8 @@ def check_cluster(nodes):
     # `spate topic describe` through broker 2: DescribeConfigs answers from
     # the topics a broker holds (brokers 0 and 1 hold no replica of it).
     r = subprocess.run([SPATE, "-b", nodes[SELF].bootstrap, "--format", "json", "topic",
-                        "describe", TOPIC], capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+                        "describe", TOPIC], capture_output=True, text=True, timeout=30,
+                       stdin=subprocess.DEVNULL)
     assert r.returncode == 0, r.stderr
     described = json.loads(r.stdout)
     assert described["configs"].get(OVERRIDE[0]) == OVERRIDE[1], described["configs"]
