@@ -10,7 +10,8 @@ acknowledged it at, `spate topic describe` shows the override, producing works, 
 a new idempotent producer's id is above every id the single node handed out
 (read from the segment files' batch headers against producer.ids). The whole
 cluster restarts once more: the migration does not run again, and everything
-still reads back.
+still reads back. Last, a damaged topics.meta stops broker 2's start (exit 3,
+the log naming the file).
 Usage: cluster_migrate.py SPATED_BINARY SPATE_BINARY"""
 import glob
 import json
@@ -176,6 +177,22 @@ def main():
         for i, node in enumerate(nodes):
             code = node.stop()
             assert code == 0, f"broker {i} exited {code}:\n{node.log()[-3000:]}"
+        # A damaged topics.meta stops the start with an error naming it.
+        path = os.path.join(single.data_dir, "topics.meta")
+        data = bytearray(open(path, "rb").read())
+        data[len(data) // 2] ^= 0x01
+        open(path, "wb").write(bytes(data))
+        logged = len(nodes[SELF].log())
+        try:
+            nodes[SELF].start()
+            raise AssertionError("spated started with a damaged topics.meta")
+        except RuntimeError:
+            pass
+        said = nodes[SELF].log()[logged:]
+        assert nodes[SELF].proc.returncode == 3 and "topics.meta" in said, \
+            (nodes[SELF].proc.returncode, said[-2000:])
+        print("damaged topics.meta: " +
+              next(line for line in said.splitlines() if "topics.meta" in line)[-160:])
         print(f"cluster_migrate: OK ({time.monotonic() - started:.1f} s)")
     except BaseException:
         rig.print_failure(nodes)
