@@ -27,6 +27,16 @@ std::string replicas_of(const TopicMeta& t) {
   return t.partitions.size() > 8 ? out + " ..." : out;
 }
 
+std::vector<TopicRecord> single_node_topics(const PartitionManager& partitions) {
+  std::vector<TopicRecord> out;
+  for (const auto& [name, t] : partitions.topics()) {
+    if (t.id == 0) {
+      out.push_back({name, static_cast<std::int32_t>(t.partitions.size()), t.overrides});
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 SingleNodeMigration::SingleNodeMigration(Controller& controller, PartitionManager& partitions,
@@ -66,12 +76,7 @@ awaitable<void> SingleNodeMigration::stop() {
 awaitable<void> SingleNodeMigration::run() {
   // What the single node left: its topics (kept on disk, not served) and
   // the ids its producer.ids says it may have handed out.
-  std::vector<TopicRecord> topics;
-  for (const auto& [name, t] : partitions_.topics()) {
-    if (t.id == 0) {
-      topics.push_back({name, static_cast<std::int32_t>(t.partitions.size()), t.overrides});
-    }
-  }
+  const std::vector<TopicRecord> topics = single_node_topics(partitions_);
   const std::int64_t ids_next = partitions_.producer_ids().next();
   if (topics.empty() && ids_next <= 0) co_return;
   auto migrated = single_node_migrated(fs_, data_dir_);
@@ -107,19 +112,7 @@ awaitable<void> SingleNodeMigration::run() {
       if (t != topics.end() && check_topic(*t, *out)) moved.push_back(*t);
       continue;
     }
-    if (!out->applied()) {
-      logger()->error(
-          "cannot reserve the single node's producer ids in the controller: {}: {} (the "
-          "migration runs again at the next start)",
-          errc_name(out->error), out->message);
-      complete = false;
-    } else if (first_block && out->value > 0) {
-      logger()->warn(
-          "the controller had handed out producer ids below {} before this migration (an "
-          "interrupted earlier run, or other brokers' producers): any of them below {} may be "
-          "an id this node's producers used too",
-          out->value, ids_next);
-    }
+    complete = check_block(*out, first_block, ids_next) && complete;
     first_block = false;
   }
   if (!complete) co_return;
@@ -146,6 +139,25 @@ awaitable<std::optional<ApplyOutcome>> SingleNodeMigration::propose_until_commit
     co_await ended_.wait_at_most(kRetryBackoff);
   }
   co_return std::nullopt;
+}
+
+bool SingleNodeMigration::check_block(const ApplyOutcome& outcome, bool first,
+                                      std::int64_t ids_next) const {
+  if (!outcome.applied()) {
+    logger()->error(
+        "cannot reserve the single node's producer ids in the controller: {}: {} (the "
+        "migration runs again at the next start)",
+        errc_name(outcome.error), outcome.message);
+    return false;
+  }
+  if (first && outcome.value > 0) {
+    logger()->warn(
+        "the controller had handed out producer ids below {} before this migration (an "
+        "interrupted earlier run, or other brokers' producers): any of them below {} may be "
+        "an id this node's producers used too",
+        outcome.value, ids_next);
+  }
+  return true;
 }
 
 bool SingleNodeMigration::check_topic(const TopicRecord& topic, const ApplyOutcome& outcome) const {

@@ -95,6 +95,9 @@ class SingleNodeMigration {
   awaitable<void> run();
   // Proposes `command` until it commits (or stop()); nullopt if stopped.
   awaitable<std::optional<ApplyOutcome>> propose_until_committed(Command command);
+  // Logs what a producer-id block's outcome means; false if it was refused.
+  [[nodiscard]] bool check_block(const ApplyOutcome& outcome, bool first,
+                                 std::int64_t ids_next) const;
   // Logs what the outcome of migrating `topic` means; false if it was not
   // migrated.
   [[nodiscard]] bool check_topic(const TopicRecord& topic, const ApplyOutcome& outcome) const;
