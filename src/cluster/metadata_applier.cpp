@@ -156,10 +156,14 @@ awaitable<void> MetadataApplier::hold_topics() {
   for (auto& h : wanted) {
     if (stopping_) co_return;
     const auto* here = partitions_.topic(h.name);
+    if (here != nullptr && here->id == 0) {
+      co_await adopt_single_node_topic(std::move(h));
+      continue;
+    }
     if (here != nullptr && here->id != h.id) {
       // An older topic of the same name: the metadata deleted it (its id is
       // below this one's) — drop_topics removes it first.
-      if (here->id == 0 || here->id > h.id) {
+      if (here->id > h.id) {
         logger()->warn("topic {} is held here as id {}; the metadata has id {}: not served", h.name,
                        here->id, h.id);
         continue;
@@ -178,6 +182,32 @@ awaitable<void> MetadataApplier::hold_topics() {
       logger()->error("holding topic {}: {}", name, s.error());
     }
   }
+}
+
+awaitable<void> MetadataApplier::adopt_single_node_topic(HostedTopic h) {
+  // A single node's topic kept on disk (single_node_migration.h): adopted
+  // when the controller's topic of its name is its migration (all of its
+  // partitions on this broker alone). A refusal that lasts (another shape, a
+  // raft.state that is not a single node's) is said once per topic id and
+  // not tried again in this run: the data stays on disk, not served.
+  const auto name = h.name;
+  const TopicId id = h.id;
+  if (auto r = refused_.find(name); r != refused_.end() && r->second == id) co_return;
+  auto s = co_await partitions_.adopt_single_node_topic(std::move(h),
+                                                        clock_.steady_now() + kOperationTimeout);
+  if (s) co_return;
+  const auto code = s.error().code();
+  if (code != Errc::invalid_partitions && code != Errc::invalid_replica_assignment &&
+      code != Errc::invalid_argument && code != Errc::corrupt_log) {
+    logger()->warn("adopting the single node's topic {} as cluster topic id {}: {} (tried again)",
+                   name, id, s.error());
+    co_return;
+  }
+  refused_[name] = id;
+  logger()->error(
+      "topic {} (id {} in the controller) is a single node's topic here that cannot be served "
+      "as it: {}; its data is kept on disk, not served and not deleted",
+      name, id, s.error());
 }
 
 awaitable<void> MetadataApplier::drop_topics() {

@@ -142,13 +142,15 @@ Status PartitionManager::attach_logs(const std::vector<TopicRecord>& records, Fo
         meta_present ? r.partitions
                      : std::max(r.partitions, logs.empty() ? 0 : logs.rbegin()->first + 1);
     // In a cluster (a sender is set) the controller's metadata says what is
-    // served: a single node's topic is kept on disk, not served.
+    // served: a single node's topic is kept on disk, not served, until it
+    // is adopted as the cluster topic it was migrated into
+    // (adopt_single_node_topic, single_node_migration.h).
     const bool unserved = r.id == 0 && replica_.send;
     if (unserved) {
       log::get(log::Module::cluster)
-          ->warn(
+          ->info(
               "topic {} is a single node's topic and this broker is in a cluster now: kept on "
-              "disk, not served (the controller does not know it)",
+              "disk, served once the controller has it as migrated from here",
               r.name);
     }
     for (std::int32_t i = 0; i < total; ++i) {

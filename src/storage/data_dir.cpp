@@ -180,12 +180,13 @@ Result<std::vector<TopicPartition>> DataDir::list_partitions() {
   std::vector<TopicPartition> out;
   for (const auto& name : *names) {
     if (name == kNodeMetaFile || name == kTopicsMetaFile || name == kProducerIdsFile ||
-        name == kClusterDir) {
+        name == kClusterDir || name == kTopicsMetaMigratedFile) {
       continue;
     }
     if (name == std::string(kNodeMetaFile) + ".tmp" ||
         name == std::string(kTopicsMetaFile) + ".tmp" ||
-        name == std::string(kProducerIdsFile) + ".tmp") {
+        name == std::string(kProducerIdsFile) + ".tmp" ||
+        name == std::string(kTopicsMetaMigratedFile) + ".tmp") {
       if (auto s = fs_.remove(path_ / name); !s) return s.error();
       continue;
     }

@@ -4,7 +4,9 @@
 // (docs/cluster.md, "A broker in a cluster"). After every change it
 // applied, and at least every `interval`:
 //   - every cluster topic with a partition assigned here is held
-//     (PartitionManager::host_topic), with the topic's configs;
+//     (PartitionManager::host_topic), with the topic's configs; a single
+//     node's topic kept here under that name is adopted if the topic is its
+//     migration (PartitionManager::adopt_single_node_topic);
 //   - a cluster topic held here that the metadata no longer has (its id is
 //     below next_topic_id, so its creation and deletion were both applied)
 //     is deleted; one the metadata has not reached yet is left alone;
@@ -23,6 +25,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <string>
 
 #include "spate/cluster/controller.h"
 #include "spate/cluster/partition_manager.h"
@@ -65,6 +68,8 @@ class MetadataApplier {
   awaitable<void> pass();
   awaitable<void> hold_topics();
   awaitable<void> drop_topics();
+  // A single node's topic held here (id 0) that the metadata has as `h`.
+  awaitable<void> adopt_single_node_topic(HostedTopic h);
   void update_peers();
   awaitable<void> report_leaders();
   // Calls `fn` for every partition of a cluster topic this broker leads
@@ -86,6 +91,9 @@ class MetadataApplier {
   // The last leader report proposed per partition (term, in-sync replicas):
   // a refused report is not proposed again until something changes.
   std::map<RaftGroupId, std::pair<Term, std::vector<NodeId>>> reported_;
+  // Single node's topics that could not be adopted, and the metadata's id
+  // of each when that was logged (logged again only for another id).
+  std::map<std::string, TopicId> refused_;
   bool stopping_ = false;
   bool running_ = false;
   std::uint64_t passes_ = 0;

@@ -193,6 +193,19 @@ class PartitionManager {
   // that name with another id is here: delete it first), invalid_partitions
   // (fewer partitions than held), timeout, the storage's.
   awaitable<Status> host_topic(HostedTopic spec, Deadline deadline);
+  // Makes a single node's topic kept here (id 0: on disk, not served in a
+  // cluster) the cluster topic `spec` that the controller migrated it into
+  // (single_node_migration.h; partition_manager_adopt.cpp): `spec` must
+  // have the topic's partition count, each with this broker as its only
+  // replica. Every partition's raft.state is checked first (nothing is
+  // written if one is damaged or not a single node's), then rewritten to
+  // name this broker, the partitions open as Raft groups of it alone with
+  // their data, and topics.meta records the topic's id. Errors: not_found
+  // (no single node's topic of that name), invalid_partitions or
+  // invalid_replica_assignment (another shape: nothing changes),
+  // invalid_argument or corrupt_log (a raft.state: nothing changes),
+  // timeout, the storage's.
+  awaitable<Status> adopt_single_node_topic(HostedTopic spec, Deadline deadline);
   // The partition of a cluster Raft group held here, or null.
   [[nodiscard]] std::shared_ptr<Partition> partition(const RaftGroupId& group) const;
   [[nodiscard]] const ReplicaContext& replica_context() const { return replica_; }

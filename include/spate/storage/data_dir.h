@@ -30,6 +30,9 @@ inline constexpr std::size_t kDefaultMaxOpenSegmentFiles = 1000;
 // Topic metadata beside node.meta, written and read by the cluster module
 // (cluster::PartitionManager); a data directory only knows its name.
 inline constexpr const char* kTopicsMetaFile = "topics.meta";
+// Written once a single node's topics.meta was migrated into the controller
+// (cluster/single_node_migration.h): the topics it migrated.
+inline constexpr const char* kTopicsMetaMigratedFile = "topics.meta.migrated";
 // The next producer id not yet handed out (cluster::ProducerIds).
 inline constexpr const char* kProducerIdsFile = "producer.ids";
 // The controller's folder (cluster::Controller): its log and Raft state.

@@ -28,6 +28,7 @@
 #include "spate/cluster/metadata_applier.h"
 #include "spate/cluster/partition_manager.h"
 #include "spate/cluster/shard.h"
+#include "spate/cluster/single_node_migration.h"
 #include "spate/cluster/transport.h"
 #include "spate/common/clock.h"
 #include "spate/common/log.h"
@@ -104,6 +105,7 @@ class Node {
   std::unique_ptr<cluster::PartitionManager> partitions_;
   std::unique_ptr<cluster::MetadataApplier> applier_;
   std::unique_ptr<cluster::LeaderBalancer> balancer_;
+  std::unique_ptr<cluster::SingleNodeMigration> migration_;
   broker::Metrics metrics_;
   std::unique_ptr<groups::Coordinator> coordinator_;
   std::unique_ptr<broker::Broker> broker_;

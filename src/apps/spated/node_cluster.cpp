@@ -116,10 +116,15 @@ void Node::start_cluster() {
     balance.interval = std::chrono::milliseconds(config_.leader_rebalance_interval_ms);
     balancer_ = std::make_unique<cluster::LeaderBalancer>(*controller_, *partitions_,
                                                           shard_.executor(), balance);
+    // A single node's topics.meta and producer.ids, if this data directory
+    // holds them unmigrated (single_node_migration.h).
+    migration_ = std::make_unique<cluster::SingleNodeMigration>(
+        *controller_, *partitions_, *fs_, dir_->path(), shard_.disk(), clock_, shard_.executor());
     transport_->start();
     controller_->start();
     applier_->start();
     balancer_->start();
+    migration_->start();
   });
 }
 
@@ -142,6 +147,8 @@ awaitable<void> Node::stop_cluster() {
   if (applier_) co_await applier_->stop();
   if (transport_) co_await transport_->stop();
   if (controller_) co_await controller_->close();
+  // After the controller: its close ends a proposal in flight at once.
+  if (migration_) co_await migration_->stop();
 }
 
 }  // namespace spate::apps
