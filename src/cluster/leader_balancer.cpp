@@ -55,25 +55,13 @@ LeaderBalancer::LeaderBalancer(const Controller& controller, const PartitionMana
 
 void LeaderBalancer::start() {
   if (config_.interval.count() <= 0) return;
-  running_ = true;
-  asio::co_spawn(shard_, run(), [this](std::exception_ptr e) {
-    if (e) {
-      try {
-        std::rethrow_exception(e);
-      } catch (const std::exception& ex) {
-        log::get(log::Module::cluster)->error("leader balancer: {}", ex.what());
-      }
-    }
-    running_ = false;
-    ended_.notify_all();
-  });
+  task_.spawn(shard_, run());
 }
 
 awaitable<void> LeaderBalancer::stop() {
   stopping_ = true;
   wake_.notify_all();
-  const std::function<bool()> done = [this] { return !running_; };
-  (void)co_await ended_.wait_for(done, net::kNoDeadline);
+  co_await task_.ended();
 }
 
 std::size_t LeaderBalancer::round() {

@@ -55,26 +55,13 @@ MetadataApplier::MetadataApplier(Controller& controller, PartitionManager& parti
       interval_(interval),
       seeds_(std::move(seeds)) {}
 
-void MetadataApplier::start() {
-  running_ = true;
-  asio::co_spawn(shard_, run(), [this](std::exception_ptr e) {
-    if (e) {
-      try {
-        std::rethrow_exception(e);
-      } catch (const std::exception& ex) {
-        logger()->error("metadata applier: {}", ex.what());
-      }
-    }
-    running_ = false;
-    passed_.notify_all();
-  });
-}
+void MetadataApplier::start() { task_.spawn(shard_, run()); }
 
 awaitable<void> MetadataApplier::stop() {
   stopping_ = true;
   wake_.notify_all();
-  const std::function<bool()> done = [this] { return !running_; };
-  (void)co_await passed_.wait_for(done, net::kNoDeadline);
+  co_await task_.ended();
+  passed_.notify_all();  // whoever waits for a pass: there is none to come
 }
 
 awaitable<void> MetadataApplier::run() {

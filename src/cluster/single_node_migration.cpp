@@ -51,26 +51,12 @@ SingleNodeMigration::SingleNodeMigration(Controller& controller, PartitionManage
       clock_(clock),
       shard_(std::move(shard)) {}
 
-void SingleNodeMigration::start() {
-  running_ = true;
-  asio::co_spawn(shard_, run(), [this](std::exception_ptr e) {
-    if (e) {
-      try {
-        std::rethrow_exception(e);
-      } catch (const std::exception& ex) {
-        logger()->error("single node migration: {}", ex.what());
-      }
-    }
-    running_ = false;
-    ended_.notify_all();
-  });
-}
+void SingleNodeMigration::start() { task_.spawn(shard_, run()); }
 
 awaitable<void> SingleNodeMigration::stop() {
   stopping_ = true;
-  ended_.notify_all();
-  const std::function<bool()> ended = [this] { return !running_; };
-  (void)co_await ended_.wait_for(ended, net::kNoDeadline);
+  wake_.notify_all();
+  co_await task_.ended();
 }
 
 awaitable<void> SingleNodeMigration::run() {
@@ -96,7 +82,7 @@ awaitable<void> SingleNodeMigration::run() {
       "migrating them into the controller once this broker is registered",
       topics.size(), ids_next);
   // Bounded: until the registration applies or stop().
-  while (!stopping_ && !controller_.caught_up()) co_await ended_.wait_at_most(kRetryBackoff);
+  while (!stopping_ && !controller_.caught_up()) co_await wake_.wait_at_most(kRetryBackoff);
   const NodeId self = controller_.config().self;
   bool complete = true;
   bool first_block = true;
@@ -136,7 +122,7 @@ awaitable<std::optional<ApplyOutcome>> SingleNodeMigration::propose_until_commit
     if (r) co_return std::move(r->outcome);
     if (r.error().code() == Errc::shutting_down) break;
     logger()->debug("migrating a single node: proposing {}: {}", command_name(command), r.error());
-    co_await ended_.wait_at_most(kRetryBackoff);
+    co_await wake_.wait_at_most(kRetryBackoff);
   }
   co_return std::nullopt;
 }

@@ -29,6 +29,7 @@
 #include "spate/cluster/partition.h"
 #include "spate/cluster/partition_manager.h"
 #include "spate/common/asio.h"
+#include "spate/net/background_task.h"
 #include "spate/net/signal.h"
 
 namespace spate::cluster {
@@ -73,9 +74,8 @@ class LeaderBalancer {
   LeaderBalanceConfig config_;
   std::size_t started_ = 0;
   bool stopping_ = false;
-  bool running_ = false;
   net::Signal wake_;
-  net::Signal ended_;
+  net::BackgroundTask task_{log::Module::cluster, "leader balancer"};
 };
 
 }  // namespace spate::cluster

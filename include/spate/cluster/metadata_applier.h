@@ -31,6 +31,7 @@
 #include "spate/cluster/partition_manager.h"
 #include "spate/cluster/transport.h"
 #include "spate/common/asio.h"
+#include "spate/net/background_task.h"
 #include "spate/net/signal.h"
 
 namespace spate::cluster {
@@ -95,11 +96,11 @@ class MetadataApplier {
   // of each when that was logged (logged again only for another id).
   std::map<std::string, TopicId> refused_;
   bool stopping_ = false;
-  bool running_ = false;
   std::uint64_t passes_ = 0;
   std::int64_t applied_index_ = -1;
   net::Signal passed_;
   net::Signal wake_;
+  net::BackgroundTask task_{log::Module::cluster, "metadata applier"};
 };
 
 }  // namespace spate::cluster

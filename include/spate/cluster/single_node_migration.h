@@ -36,6 +36,7 @@
 #include "spate/cluster/raft_state.h"
 #include "spate/common/asio.h"
 #include "spate/common/clock.h"
+#include "spate/net/background_task.h"
 #include "spate/net/signal.h"
 #include "spate/storage/file.h"
 
@@ -111,9 +112,9 @@ class SingleNodeMigration {
   const Clock& clock_;
   asio::any_io_executor shard_;
   bool stopping_ = false;
-  bool running_ = false;
   bool done_ = false;
-  net::Signal ended_;
+  net::Signal wake_;  // stop()
+  net::BackgroundTask task_{log::Module::cluster, "single node migration"};
 };
 
 }  // namespace spate::cluster

@@ -1,0 +1,82 @@
+// SPDX-License-Identifier: Apache-2.0
+
+#include "spate/net/background_task.h"
+
+#include <stdexcept>
+
+#include <gtest/gtest.h>
+
+namespace spate::net {
+namespace {
+
+void poll(asio::io_context& io) {
+  io.restart();
+  io.poll();
+}
+
+TEST(BackgroundTask, EndedWaitsForTheBodyAndASecondSpawnWhileRunningIsIgnored) {
+  asio::io_context io;
+  BackgroundTask task(log::Module::cluster, "test task");
+  Signal wake;
+  bool stop = false;
+  int bodies = 0;
+  auto body = [&]() -> awaitable<void> {
+    ++bodies;
+    // Bounded: until stop.
+    while (!stop) co_await wake.wait();
+  };
+  EXPECT_FALSE(task.running());
+  task.spawn(io.get_executor(), body());
+  task.spawn(io.get_executor(), body());  // running: left alone
+  poll(io);
+  EXPECT_TRUE(task.running());
+  EXPECT_EQ(bodies, 1);
+  bool ended = false;
+  asio::co_spawn(
+      io,
+      [&]() -> awaitable<void> {
+        co_await task.ended();
+        ended = true;
+      },
+      asio::detached);
+  poll(io);
+  EXPECT_FALSE(ended);
+  stop = true;
+  wake.notify_all();
+  poll(io);
+  EXPECT_TRUE(ended);
+  EXPECT_FALSE(task.running());
+  // Ended already: returns at once; and it may run again.
+  ended = false;
+  asio::co_spawn(
+      io,
+      [&]() -> awaitable<void> {
+        co_await task.ended();
+        ended = true;
+      },
+      asio::detached);
+  poll(io);
+  EXPECT_TRUE(ended);
+  stop = false;
+  task.spawn(io.get_executor(), body());
+  poll(io);
+  EXPECT_EQ(bodies, 2);
+  stop = true;
+  wake.notify_all();
+  poll(io);
+  EXPECT_FALSE(task.running());
+}
+
+TEST(BackgroundTask, AnExceptionEndsTheTaskWithoutEscaping) {
+  asio::io_context io;
+  BackgroundTask task(log::Module::cluster, "throwing task");
+  task.spawn(io.get_executor(), []() -> awaitable<void> {
+    throw std::runtime_error("boom");
+    co_return;
+  }());
+  EXPECT_NO_THROW(poll(io));
+  EXPECT_FALSE(task.running());
+}
+
+}  // namespace
+}  // namespace spate::net
