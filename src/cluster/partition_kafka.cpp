@@ -11,9 +11,39 @@
 
 namespace spate::cluster {
 
+Offset Partition::client_high_watermark() const {
+  const Offset hw = high_watermark();
+  if (closed_) return hw;
+  const auto terms = log_->term_starts();
+  if (terms.empty() || terms.back().start + 1 != hw) return hw;
+  const auto& last = terms.back();
+  // A term that is one offset long so far: its first batch, a replicated
+  // leader's no-op, unless this was a group of one (whose terms start with
+  // records). Looked at once per term; a batch that short is small.
+  if (!tail_noop_ || std::get<0>(*tail_noop_) != last.term ||
+      std::get<1>(*tail_noop_) != last.start) {
+    bool empty = false;
+    if (auto r = log_->read(last.start, 1, hw); r && r->bytes.size > 0) {
+      if (auto bytes = r->bytes.read_all(); bytes) {
+        auto header = protocol::decode_batch_header(*bytes, bytes->size());
+        empty = header && header->record_count == 0 && header->base() == last.start;
+      }
+    }
+    tail_noop_ = std::make_tuple(last.term, last.start, empty);
+  }
+  return std::get<2>(*tail_noop_) ? last.start : hw;
+}
+
 Result<ClientRead> Partition::read_for_client(Offset from, std::uint64_t bytes_max) {
   auto read = this->read(from, bytes_max);
   if (!read) return read.error();
+  if (const Offset visible = client_high_watermark(); read->next_offset > visible) {
+    // The read ends with the trailing no-op (the last batch below the high
+    // watermark): nothing, if it is all the read holds, else the rest.
+    if (from >= visible) return ClientRead{{}, {}, from};
+    read = log_->read(from, bytes_max, visible);
+    if (!read) return read.error();
+  }
   ClientRead out{read->bytes, {}, read->next_offset};
   if (read->bytes.empty()) return out;
   // A membership entry is one offset: index i is offset i - 1. Ascending;

@@ -230,6 +230,47 @@ TEST_F(PartitionReplication, NoAckWhileOnlyTheLeaderHasItOnDisk) {
 // held still, both followers get the batch onto their disks; the ack waits
 // for the leader's disk all the same (the followers' answers are handled
 // once its write is durable), and comes once it moves.
+// A new leader's no-op as the last committed batch is not shown to clients:
+// their high watermark stops at it and a read there finds nothing; once a
+// batch follows, both move past it and the no-op is read with the batch.
+TEST_F(PartitionReplication, ClientsAreNotToldOfATrailingNoop) {
+  for (int id = 0; id < 3; ++id) start(id);
+  ASSERT_TRUE(rounds_until(500, [&] { return leader() >= 0; }));
+  int l = leader();
+  auto r = produce(l);
+  ASSERT_TRUE(r) << r.error();
+  auto ack = wait_acked(l, *r);
+  ASSERT_TRUE(rounds_until(500, [&] { return ack->has_value(); }));
+  auto& before = nodes_[static_cast<std::size_t>(l)];
+  ASSERT_EQ(before->client_high_watermark(), before->high_watermark()) << "a batch of records";
+  // A new leader: its no-op is the last batch.
+  ASSERT_TRUE(before->transfer_leadership(raft::kNoNode));
+  ASSERT_TRUE(rounds_until(500, [&] { return leader() >= 0 && leader() != l; }));
+  l = leader();
+  auto& p = nodes_[static_cast<std::size_t>(l)];
+  ASSERT_TRUE(rounds_until(500, [&] { return p->high_watermark() > r->last_offset + 1; }));
+  const Offset noop = r->last_offset + 1;
+  EXPECT_EQ(p->high_watermark(), noop + 1);
+  EXPECT_EQ(p->client_high_watermark(), noop);
+  auto at_noop = p->read_for_client(noop, 1 << 20);
+  ASSERT_TRUE(at_noop) << at_noop.error();
+  EXPECT_EQ(at_noop->bytes.size, 0U);
+  EXPECT_TRUE(at_noop->substitute.empty());
+  EXPECT_EQ(at_noop->next_offset, noop);
+  auto upto = p->read_for_client(r->base_offset, 1 << 20);  // stops before the no-op
+  ASSERT_TRUE(upto) << upto.error();
+  EXPECT_EQ(upto->next_offset, noop);
+  // A batch after it: shown, and read together with the no-op.
+  auto next = produce(l);
+  ASSERT_TRUE(next) << next.error();
+  auto ack2 = wait_acked(l, *next);
+  ASSERT_TRUE(rounds_until(500, [&] { return ack2->has_value(); }));
+  EXPECT_EQ(p->client_high_watermark(), p->high_watermark());
+  auto with = p->read_for_client(noop, 1 << 20);
+  ASSERT_TRUE(with) << with.error();
+  EXPECT_EQ(with->next_offset, next->last_offset + 1);
+}
+
 TEST_F(PartitionReplication, TheLeaderSendsAppendsBeforeItsOwnWriteIsDurable) {
   for (int id = 0; id < 3; ++id) start(id);
   ASSERT_TRUE(rounds_until(500, [&] { return leader() >= 0; }));

@@ -24,6 +24,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <tuple>
 
 #include "spate/cluster/disk_thread.h"
 #include "spate/cluster/leader_epochs.h"
@@ -166,7 +167,16 @@ class Partition : public std::enable_shared_from_this<Partition> {
   // of its offset and epoch (what a new leader's no-op is: every client
   // moves past it); any other read is the file region, for sendfile.
   // Errors: read()'s; corrupt_log if the read does not hold whole batches.
+  // Reads stop at client_high_watermark().
   [[nodiscard]] Result<ClientRead> read_for_client(Offset from, std::uint64_t bytes_max);
+  // The high watermark Kafka clients are told (Fetch, ListOffsets LATEST):
+  // high_watermark(), less the current leader's no-op when it is the last
+  // committed batch (a term holding nothing else yet). A consumer at the end
+  // then sits at the no-op with no lag and nothing to fetch, instead of
+  // fetching a batch with no record: KafkaJS 2.2.4 fetched it again and
+  // again, kafka-python 2.0.2 failed with an IndexError. Once records follow
+  // it, the no-op is read with them and every client steps over it.
+  [[nodiscard]] Offset client_high_watermark() const;
   // OffsetForLeaderEpoch: `epoch_end_offset` (leader_epochs.h) over this
   // log, on the confirmed leader only. Errors: shutting_down; not_leader.
   [[nodiscard]] Result<EpochEnd> end_offset_for_epoch(std::int64_t epoch) const;
@@ -416,6 +426,9 @@ class Partition : public std::enable_shared_from_this<Partition> {
   std::deque<raft::Message> inbox_;  // stepped after the Ready in flight
   static constexpr std::size_t kInboxMax = 10'000;
   std::function<void(raft::Message)> sender_;
+  // client_high_watermark's last look at a term's first batch: (term, its
+  // offset, whether it holds no record).
+  mutable std::optional<std::tuple<Term, Offset, bool>> tail_noop_;
   std::int32_t queued_span_ = 0;
   NodeId transfer_to_ = raft::kNoNode;  // asked for, not yet handed to the replica
   Offset hw_;

@@ -55,8 +55,9 @@ awaitable<std::optional<protocol::ListOffsetsResponse>> list_offsets(
           pr.error_code = ctx.code(ErrorCode::not_leader_or_follower);
           continue;
         }
-        const Offset at = p.timestamp == protocol::kListOffsetsLatest ? partition->high_watermark()
-                                                                      : partition->start_offset();
+        const Offset at = p.timestamp == protocol::kListOffsetsLatest
+                              ? partition->client_high_watermark()
+                              : partition->start_offset();
         pr.offset = at.value();
         pr.leader_epoch = p.timestamp == protocol::kListOffsetsLatest
                               ? wire_epoch(partition->term().value())
