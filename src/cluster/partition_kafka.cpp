@@ -11,35 +11,63 @@
 
 namespace spate::cluster {
 
+namespace {
+
+// Terms, from the last, whose committed part is a lone record-less batch
+// that client_high_watermark() looks past: a few failovers with no write
+// in between; more are shown.
+constexpr int kTrailingNoopsMax = 16;
+
+// The batch at `start` holds no record (a leader's no-op).
+bool record_less_batch_at(storage::PartitionLog& log, Offset start, Offset limit) {
+  auto r = log.read(start, 1, limit);
+  if (!r || r->bytes.size == 0) return false;
+  auto bytes = r->bytes.read_all();
+  if (!bytes) return false;
+  auto header = protocol::decode_batch_header(*bytes, bytes->size());
+  return header && header->record_count == 0 && header->base() == start;
+}
+
+}  // namespace
+
 Offset Partition::client_high_watermark() const {
   const Offset hw = high_watermark();
   if (closed_) return hw;
   const auto terms = log_->term_starts();
-  if (terms.empty() || terms.back().start + 1 != hw) return hw;
-  const auto& last = terms.back();
-  // A term that is one offset long so far: its first batch, a replicated
-  // leader's no-op, unless this was a group of one (whose terms start with
-  // records). Looked at once per term; a batch that short is small.
-  if (!tail_noop_ || std::get<0>(*tail_noop_) != last.term ||
-      std::get<1>(*tail_noop_) != last.start) {
+  Offset end = hw;
+  int hidden = 0;
+  // Bounded by the terms and kTrailingNoopsMax. A term whose committed part
+  // is one offset holds its leader's no-op there, unless this was a group
+  // of one (whose terms start with records, never hidden). The last term's
+  // answer is kept (tail_noop_), as every Fetch asks; earlier ones are read
+  // only while the last one is hidden (a batch that short is small).
+  for (auto it = terms.rbegin(); it != terms.rend() && hidden < kTrailingNoopsMax; ++it) {
+    if (it->start >= end) continue;  // nothing of this term committed
+    if (it->start + 1 != end) break;
     bool empty = false;
-    if (auto r = log_->read(last.start, 1, hw); r && r->bytes.size > 0) {
-      if (auto bytes = r->bytes.read_all(); bytes) {
-        auto header = protocol::decode_batch_header(*bytes, bytes->size());
-        empty = header && header->record_count == 0 && header->base() == last.start;
+    if (it == terms.rbegin()) {
+      if (!tail_noop_ || std::get<0>(*tail_noop_) != it->term ||
+          std::get<1>(*tail_noop_) != it->start) {
+        tail_noop_ =
+            std::make_tuple(it->term, it->start, record_less_batch_at(*log_, it->start, hw));
       }
+      empty = std::get<2>(*tail_noop_);
+    } else {
+      empty = record_less_batch_at(*log_, it->start, hw);
     }
-    tail_noop_ = std::make_tuple(last.term, last.start, empty);
+    if (!empty) break;
+    end = it->start;
+    ++hidden;
   }
-  return std::get<2>(*tail_noop_) ? last.start : hw;
+  return end;
 }
 
 Result<ClientRead> Partition::read_for_client(Offset from, std::uint64_t bytes_max) {
   auto read = this->read(from, bytes_max);
   if (!read) return read.error();
   if (const Offset visible = client_high_watermark(); read->next_offset > visible) {
-    // The read ends with the trailing no-op (the last batch below the high
-    // watermark): nothing, if it is all the read holds, else the rest.
+    // The read ends with trailing no-ops (client_high_watermark): nothing,
+    // if they are all the read holds, else the rest.
     if (from >= visible) return ClientRead{{}, {}, from};
     read = log_->read(from, bytes_max, visible);
     if (!read) return read.error();
