@@ -170,8 +170,8 @@ class Partition : public std::enable_shared_from_this<Partition> {
   // Reads stop at client_high_watermark().
   [[nodiscard]] Result<ClientRead> read_for_client(Offset from, std::uint64_t bytes_max);
   // The high watermark Kafka clients are told (Fetch, ListOffsets LATEST):
-  // high_watermark(), less the current leader's no-op when it is the last
-  // committed batch (a term holding nothing else yet). A consumer at the end
+  // high_watermark(), less the trailing terms whose committed part is one
+  // record-less batch, a leader's no-op (up to 16). A consumer at the end
   // then sits at the no-op with no lag and nothing to fetch, instead of
   // fetching a batch with no record: KafkaJS 2.2.4 fetched it again and
   // again, kafka-python 2.0.2 failed with an IndexError. Once records follow
