@@ -104,10 +104,12 @@ TEST(MetadataRandom, ReplicasAndSnapshotsStayEqual) {
 }
 
 // Every kind of command is applied, and refused, somewhere in the seeds.
+// (200 seeds: with 50, the clang build's draws, which differ from GCC's,
+// applied no cancel_reassignment once unregister_broker joined the mix.)
 TEST(MetadataRandom, EveryCommandIsAppliedAndRefused) {
   std::vector<int> applied(std::variant_size_v<Command>);
   std::vector<int> refused(std::variant_size_v<Command>);
-  for (std::uint64_t seed = 1; seed <= 50; ++seed) {
+  for (std::uint64_t seed = 1; seed <= 200; ++seed) {
     testing::CommandGen gen(seed);
     MetadataState s;
     for (std::int64_t index = 1; index <= 300; ++index) {
