@@ -14,6 +14,17 @@ void poll(asio::io_context& io) {
   io.poll();
 }
 
+// Spawns a wait for the task's end; `ended` is set when it returns.
+void wait_ended(asio::io_context& io, BackgroundTask& task, bool& ended) {
+  asio::co_spawn(
+      io,
+      [&task, &ended]() -> awaitable<void> {
+        co_await task.ended();
+        ended = true;
+      },
+      asio::detached);
+}
+
 TEST(BackgroundTask, EndedWaitsForTheBodyAndASecondSpawnWhileRunningIsIgnored) {
   asio::io_context io;
   BackgroundTask task(log::Module::cluster, "test task");
@@ -32,13 +43,7 @@ TEST(BackgroundTask, EndedWaitsForTheBodyAndASecondSpawnWhileRunningIsIgnored) {
   EXPECT_TRUE(task.running());
   EXPECT_EQ(bodies, 1);
   bool ended = false;
-  asio::co_spawn(
-      io,
-      [&]() -> awaitable<void> {
-        co_await task.ended();
-        ended = true;
-      },
-      asio::detached);
+  wait_ended(io, task, ended);
   poll(io);
   EXPECT_FALSE(ended);
   stop = true;
@@ -48,13 +53,7 @@ TEST(BackgroundTask, EndedWaitsForTheBodyAndASecondSpawnWhileRunningIsIgnored) {
   EXPECT_FALSE(task.running());
   // Ended already: returns at once; and it may run again.
   ended = false;
-  asio::co_spawn(
-      io,
-      [&]() -> awaitable<void> {
-        co_await task.ended();
-        ended = true;
-      },
-      asio::detached);
+  wait_ended(io, task, ended);
   poll(io);
   EXPECT_TRUE(ended);
   stop = false;
