@@ -116,7 +116,8 @@ std::int64_t fetch_once(HandlerContext& ctx, const protocol::FetchRequest& reque
         any_error = true;
         continue;
       }
-      pr.high_watermark = partition->client_high_watermark().value();
+      const Offset visible = partition->client_high_watermark();  // once per partition
+      pr.high_watermark = visible.value();
       pr.last_stable_offset = pr.high_watermark;
       pr.log_start_offset = partition->start_offset().value();
       pr.records = std::vector<std::byte>{};
@@ -128,7 +129,7 @@ std::int64_t fetch_once(HandlerContext& ctx, const protocol::FetchRequest& reque
       bool empty_only = read && only_empty_batches(*read);
       if (ctx.version() <= kFetchVersionSkippingEmptyBatches) {
         for (int pass = 0; pass < kEmptyReadsSkipped && empty_only; ++pass) {
-          if (read->next_offset >= partition->client_high_watermark()) {
+          if (read->next_offset >= visible) {
             read = cluster::ClientRead{};  // nothing after them: no records
             empty_only = false;
             break;
@@ -149,7 +150,7 @@ std::int64_t fetch_once(HandlerContext& ctx, const protocol::FetchRequest& reque
       // first partition with data may keep it.
       if (!first && size > limit) continue;
       // Empty batches at the end of the log are no reason to answer now.
-      if (!empty_only || read->next_offset < partition->client_high_watermark()) total += size;
+      if (!empty_only || read->next_offset < visible) total += size;
       budget = std::max<std::int64_t>(budget - size, 0);
       if (read->substitute.empty()) {
         slice = read->bytes;
