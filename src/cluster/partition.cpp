@@ -2,6 +2,8 @@
 
 #include "spate/cluster/partition.h"
 
+#include <algorithm>
+
 #include "spate/common/log.h"
 #include "spate/storage/log_cleaner.h"
 
@@ -343,7 +345,9 @@ void Partition::tick() {
     continue_ready();
     process_ready();
   }
-  if (!pending_ && !raft_failed_) {
+  if (pending_ && !raft_failed_) {
+    deferred_ticks_ = std::min(deferred_ticks_ + 1, kDeferredTicksMax);  // see complete_ready
+  } else if (!raft_failed_) {
     replica_->tick();
     count_raft_events();
     process_ready();

@@ -355,6 +355,14 @@ void Partition::complete_ready() {
     inbox_.pop_front();
     step_now(std::move(m));
   }
+  // Then the ticks that passed meanwhile (bounded by kDeferredTicksMax):
+  // skipped, they would leave a busy leader without heartbeats, and a
+  // follower whose append was lost (a restart, a dropped connection) is
+  // found again only by a heartbeat's reply.
+  for (; deferred_ticks_ > 0 && !raft_failed_; --deferred_ticks_) {
+    replica_->tick();
+    count_raft_events();
+  }
 }
 
 void Partition::step(raft::Message message) {

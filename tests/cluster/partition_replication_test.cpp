@@ -301,6 +301,41 @@ TEST_F(PartitionReplication, TheLeaderSendsAppendsBeforeItsOwnWriteIsDurable) {
   EXPECT_EQ(durable, 3U);
 }
 
+// Under steady load every tick comes while the leader's last write is in
+// flight. Those ticks still reach its Raft replica (once the write is done):
+// otherwise it sends no heartbeat, and a follower whose probe was lost (here
+// to a cut, in a cluster to a restarted broker or a dropped connection)
+// never hears from it again, since only a heartbeat's reply resends it.
+// Found by PartitionReassign.AJoiningReplicaRestartedMidMoveComesBackALearner
+// under ASan, whose slower disk threads made every tick come mid-write.
+TEST_F(PartitionReplication, ALeaderBusyAtEveryTickStillFindsAFollowerItsProbeMissed) {
+  for (int id = 0; id < 3; ++id) start(id);
+  ASSERT_TRUE(rounds_until(500, [&] { return leader() >= 0; }));
+  const int l = leader();
+  const int g = (l + 1) % 3;
+  const auto f = static_cast<std::size_t>((l + 2) % 3);
+  // g takes over while f is cut: its first append to f (the probe) is lost.
+  cut_.insert(f);
+  ASSERT_TRUE(nodes_[static_cast<std::size_t>(l)]->transfer_leadership(NodeId(g)));
+  ASSERT_TRUE(rounds_until(50, [&] { return leader() == g; }));
+  cut_.erase(f);
+  // A produce right before each round: g's write is in flight at its tick.
+  const Offset before = nodes_[f]->status().durable_end;
+  int rounds = 0;
+  for (; rounds < 100 && nodes_[f]->status().durable_end <= before; ++rounds) {
+    auto r = produce(g);
+    ASSERT_TRUE(r) << r.error();
+    round();
+  }
+  ASSERT_EQ(leader(), g);
+  EXPECT_GT(nodes_[f]->status().durable_end, before)
+      << "the follower heard nothing in " << rounds << " busy rounds after the cut healed";
+  ASSERT_TRUE(rounds_until(500, [&] {
+    return nodes_[f]->status().durable_end ==
+           nodes_[static_cast<std::size_t>(g)]->status().durable_end;
+  }));
+}
+
 // What consumers see never goes back: only the confirmed leader serves
 // reads, and its high watermark covers everything committed before it led.
 TEST_F(PartitionReplication, TheServedHighWatermarkNeverMovesBack) {
