@@ -2,8 +2,6 @@
 
 #include "spate/cluster/partition.h"
 
-#include <algorithm>
-
 #include "spate/common/log.h"
 #include "spate/storage/log_cleaner.h"
 
@@ -346,7 +344,9 @@ void Partition::tick() {
     process_ready();
   }
   if (pending_ && !raft_failed_) {
-    deferred_ticks_ = std::min(deferred_ticks_ + 1, kDeferredTicksMax);  // see complete_ready
+    // Given to the replica after the Ready, in order (complete_ready).
+    if (inbox_.size() >= kInboxMax) inbox_.pop_front();
+    inbox_.emplace_back();
   } else if (!raft_failed_) {
     replica_->tick();
     count_raft_events();

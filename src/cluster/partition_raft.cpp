@@ -349,19 +349,19 @@ void Partition::complete_ready() {
   note_commit();
   propose_queued();
   if (transfer_to_ != raft::kNoNode) start_transfer();
-  // Bounded by the inbox (what arrived while the Ready was in flight).
+  // Bounded by the inbox (what arrived while the Ready was in flight). The
+  // ticks too: skipped, they would leave a busy leader without heartbeats,
+  // and a follower whose append was lost (a restart, a dropped connection)
+  // is found again only by a heartbeat's reply.
   while (!inbox_.empty() && !raft_failed_) {
-    raft::Message m = std::move(inbox_.front());
+    std::optional<raft::Message> m = std::move(inbox_.front());
     inbox_.pop_front();
-    step_now(std::move(m));
-  }
-  // Then the ticks that passed meanwhile (bounded by kDeferredTicksMax):
-  // skipped, they would leave a busy leader without heartbeats, and a
-  // follower whose append was lost (a restart, a dropped connection) is
-  // found again only by a heartbeat's reply.
-  for (; deferred_ticks_ > 0 && !raft_failed_; --deferred_ticks_) {
-    replica_->tick();
-    count_raft_events();
+    if (m) {
+      step_now(std::move(*m));
+    } else {
+      replica_->tick();
+      count_raft_events();
+    }
   }
 }
 

@@ -423,14 +423,12 @@ class Partition : public std::enable_shared_from_this<Partition> {
   raft::HardState persisted_;  // what raft.state holds on disk
   std::optional<PendingReady> pending_;
   std::deque<Proposal> queued_;
-  std::deque<raft::Message> inbox_;  // stepped after the Ready in flight
+  // What came while a Ready was in flight, stepped after it in arrival
+  // order: messages, and ticks (empty), so that a leader whose disk is never
+  // idle at a tick still sends heartbeats and checks its quorum, and a
+  // follower's election timer counts from the leader's last message.
+  std::deque<std::optional<raft::Message>> inbox_;
   static constexpr std::size_t kInboxMax = 10'000;
-  // Ticks that came while a Ready was in flight, given to the replica after
-  // it (as the inbox is): a leader whose disk is never idle at a tick still
-  // sends heartbeats and checks its quorum. Past the bound (several
-  // election timeouts) more would change nothing.
-  int deferred_ticks_ = 0;
-  static constexpr int kDeferredTicksMax = 64;
   std::function<void(raft::Message)> sender_;
   // client_high_watermark's last look at a term's first batch: (term, its
   // offset, whether it holds no record).
