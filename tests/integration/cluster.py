@@ -287,6 +287,28 @@ def fetch_v11(node, topic, partition, offset, max_wait_ms):
     return elapsed, error, bytes(answer[pos + 4:pos + 4 + max(size, 0)])
 
 
+def metadata_brokers(node):
+    """node id -> "host:port", from one Metadata v1 (no topic) asked of
+    `node` alone."""
+    s = kafka_wire.connect(node, timeout=10)
+    try:
+        s.sendall(kafka_wire.request(3, 1, struct.pack(">i", 0)))
+        answer = kafka_wire.read_frame(s)
+    finally:
+        s.close()
+    (n,) = struct.unpack_from(">i", answer, 4)  # after the correlation id
+    pos = 8
+    out = {}
+    for _ in range(n):
+        node_id, host_len = struct.unpack_from(">ih", answer, pos)
+        host = answer[pos + 6:pos + 6 + host_len].decode()
+        pos += 6 + host_len
+        port, rack_len = struct.unpack_from(">ih", answer, pos)
+        pos += 6 + max(rack_len, 0)
+        out[node_id] = f"{host}:{port}"
+    return out
+
+
 def kafka_python_past_a_trailing_noop(cluster, acked):
     """kafka-python 2.0.2 (Fetch v4) raised IndexError on a fetch answered
     with nothing but a new leader's no-op (an empty batch). Kills partition
@@ -324,7 +346,17 @@ def kafka_python_past_a_trailing_noop(cluster, acked):
     finally:
         c.close()
     cluster.nodes[victim].start()
+    # It lists itself at its new address at once: its registration from
+    # before the kill names the old one until the new one applies (a client
+    # told that address for the controller waited out its timeout).
+    listed = metadata_brokers(cluster.nodes[victim]).get(victim)
+    assert listed == cluster.nodes[victim].bootstrap, (listed, cluster.nodes[victim].bootstrap)
     wait_for("three registered brokers", lambda: all_registered(cluster.nodes, 3), timeout=30)
+    # The others list the old address until then (the kill was too short
+    # for the controller to fence it): a client must not be given it.
+    current = {i: n.bootstrap for i, n in enumerate(cluster.nodes)}
+    wait_for("every broker to list every broker at its address",
+             lambda: all(metadata_brokers(n) == current for n in cluster.nodes), timeout=30)
     wait_for("leaders with the broker back", lambda: all_led(cluster.bootstrap, TOPIC, PARTITIONS))
     print(f"kafka-python polled at partition 0's trailing no-op ({end}), then read offset {end + 1}")
 

@@ -4,7 +4,10 @@
 // whole cluster from the controller's state (cluster_admin.h), with each
 // partition's leader epoch (v7+), never older than one named before.
 
+#include <algorithm>
+#include <optional>
 #include <set>
+#include <string>
 
 #include "spate/cluster/controller.h"
 #include "spate/common/log.h"
@@ -109,17 +112,22 @@ awaitable<std::optional<protocol::MetadataResponse>> cluster_metadata(
   // leader); clients such as kafka-python cannot use -1 while it is elected.
   const NodeId leader = controller.leader();
   r.controller_id = leader == cluster::kNoLeader ? ctx.config.node_id : leader.value();
-  bool self_listed = false;
+  std::optional<std::string> self_rack;
   for (const auto& [id, b] : controller.state().brokers()) {
+    if (id.value() == ctx.config.node_id) {
+      self_rack = b.rack;  // listed below
+      continue;
+    }
     if (b.fenced) continue;
     r.brokers.push_back({id.value(), b.advertised.host, b.advertised.port, b.rack});
-    self_listed = self_listed || id.value() == ctx.config.node_id;
   }
-  if (!self_listed) {
-    // Not registered yet: clients may still talk to this broker.
-    r.brokers.push_back(
-        {ctx.config.node_id, ctx.config.advertised_host, ctx.config.advertised_port, std::nullopt});
-  }
+  // This broker, always, at the address it has now: its registration in the
+  // state may not be applied yet, or be one from before a restart on another
+  // address (until the new one applies). A client given that old address for
+  // the controller (this broker, while no leader is known) could not reach
+  // it, and confluent-kafka's AdminClient waited out its timeout there.
+  r.brokers.push_back(
+      {ctx.config.node_id, ctx.config.advertised_host, ctx.config.advertised_port, self_rack});
   forget_deleted_topics(ctx);
   const bool all = !request.topics || (ctx.version() == 0 && request.topics->empty());
   if (all) {
