@@ -5,6 +5,7 @@
 // entries.
 
 #include <algorithm>
+#include <array>
 
 #include "spate/cluster/partition.h"
 #include "spate/protocol/record_batch.h"
@@ -13,51 +14,62 @@ namespace spate::cluster {
 
 namespace {
 
-// Terms, from the last, whose committed part is a lone record-less batch
-// that client_high_watermark() looks past: a few failovers with no write
-// in between; more are shown.
-constexpr int kTrailingNoopsMax = 16;
+// Trailing batches without records for clients (no-ops, membership
+// entries) that client_high_watermark() looks past: a few failovers or
+// membership changes with no write in between; more are shown.
+constexpr int kTrailingEmptyMax = 16;
 
-// The batch at `start` holds no record (a leader's no-op).
+// The batch at `start` holds no record (a leader's no-op). Reads its header
+// only: a term's first batch may be large.
 bool record_less_batch_at(storage::PartitionLog& log, Offset start, Offset limit) {
   auto r = log.read(start, 1, limit);
-  if (!r || r->bytes.size == 0) return false;
-  auto bytes = r->bytes.read_all();
-  if (!bytes) return false;
-  auto header = protocol::decode_batch_header(*bytes, bytes->size());
+  if (!r || r->bytes.size < protocol::kBatchHeaderBytes) return false;
+  std::array<std::byte, protocol::kBatchHeaderBytes> header_bytes{};
+  auto got = r->bytes.file->read_at(r->bytes.position, header_bytes);
+  if (!got || *got != header_bytes.size()) return false;
+  auto header = protocol::decode_batch_header(header_bytes, r->bytes.size);
   return header && header->record_count == 0 && header->base() == start;
 }
 
 }  // namespace
 
+bool Partition::record_less_term_start(Term term, Offset start, Offset limit) const {
+  for (const auto& c : noop_checks_) {
+    if (c.term == term && c.start == start) return c.record_less;
+  }
+  NoopCheck& c = noop_checks_[noop_checks_next_];
+  noop_checks_next_ = (noop_checks_next_ + 1) % kNoopChecks;
+  c = NoopCheck{term, start, record_less_batch_at(*log_, start, limit)};
+  return c.record_less;
+}
+
 Offset Partition::client_high_watermark() const {
   const Offset hw = high_watermark();
-  if (closed_) return hw;
+  if (closed_ || !view_) return hw;
   const auto terms = log_->term_starts();
+  // Ascending; offset i - 1 holds the membership entry of index i.
+  const auto& memberships = view_->state().membership_indexes;
+  auto term = terms.rbegin();
+  auto membership = memberships.rbegin();
   Offset end = hw;
-  int hidden = 0;
-  // Bounded by the terms and kTrailingNoopsMax. A term whose committed part
-  // is one offset holds its leader's no-op there, unless this was a group
-  // of one (whose terms start with records, never hidden). The last term's
-  // answer is kept (tail_noop_), as every Fetch asks; earlier ones are read
-  // only while the last one is hidden (a batch that short is small).
-  for (auto it = terms.rbegin(); it != terms.rend() && hidden < kTrailingNoopsMax; ++it) {
-    if (it->start >= end) continue;  // nothing of this term committed
-    if (it->start + 1 != end) break;
-    bool empty = false;
-    if (it == terms.rbegin()) {
-      if (!tail_noop_ || std::get<0>(*tail_noop_) != it->term ||
-          std::get<1>(*tail_noop_) != it->start) {
-        tail_noop_ =
-            std::make_tuple(it->term, it->start, record_less_batch_at(*log_, it->start, hw));
-      }
-      empty = std::get<2>(*tail_noop_);
-    } else {
-      empty = record_less_batch_at(*log_, it->start, hw);
+  // Bounded by kTrailingEmptyMax; each pass looks at the batch ending at
+  // end - 1, which is whole (the high watermark is at a batch's end).
+  for (int hidden = 0; hidden < kTrailingEmptyMax && end > log_->start_offset(); ++hidden) {
+    const Offset last = end - 1;
+    while (membership != memberships.rend() && *membership > end.value()) ++membership;
+    if (membership != memberships.rend() && *membership == end.value()) {
+      end = last;  // a membership entry
+      continue;
     }
-    if (!empty) break;
-    end = it->start;
-    ++hidden;
+    // A term whose committed part is one offset holds its leader's no-op
+    // there, unless this was a group of one (whose terms start with
+    // records, never hidden).
+    while (term != terms.rend() && term->start > last) ++term;
+    if (term == terms.rend() || term->start != last ||
+        !record_less_term_start(term->term, last, hw)) {
+      break;
+    }
+    end = last;
   }
   return end;
 }
@@ -66,8 +78,9 @@ Result<ClientRead> Partition::read_for_client(Offset from, std::uint64_t bytes_m
   auto read = this->read(from, bytes_max);
   if (!read) return read.error();
   if (const Offset visible = client_high_watermark(); read->next_offset > visible) {
-    // The read ends with trailing no-ops (client_high_watermark): nothing,
-    // if they are all the read holds, else the rest.
+    // The read ends with trailing no-ops or membership entries
+    // (client_high_watermark): nothing, if they are all the read holds,
+    // else the rest.
     if (from >= visible) return ClientRead{{}, {}, from};
     read = log_->read(from, bytes_max, visible);
     if (!read) return read.error();

@@ -301,6 +301,54 @@ TEST_F(PartitionReplication, TheLeaderSendsAppendsBeforeItsOwnWriteIsDurable) {
   EXPECT_EQ(durable, 3U);
 }
 
+// Raft's membership entries are hidden like no-ops while they end the log
+// (read_for_client sends them as empty batches): after a reassignment with
+// no write since, kafka-python 2.0.2 showed a lag of one per entry.
+TEST_F(PartitionReplication, ClientsAreNotToldOfTrailingMembershipEntries) {
+  for (int id = 0; id < 3; ++id) start(id);
+  ASSERT_TRUE(rounds_until(500, [&] { return leader() >= 0; }));
+  int l = leader();
+  auto r = produce(l);
+  ASSERT_TRUE(r) << r.error();
+  auto ack = wait_acked(l, *r);
+  ASSERT_TRUE(rounds_until(500, [&] { return ack->has_value(); }));
+  const Offset first_hidden = r->last_offset + 1;
+  // Node 3 (never started: its messages are dropped) joins as a learner;
+  // a new leader's no-op follows; node 3 leaves. Nothing of it is shown.
+  const auto change = [&](raft::MembershipChange::Type type) {
+    auto& p = nodes_[static_cast<std::size_t>(leader())];
+    const Offset before = p->high_watermark();
+    ASSERT_TRUE(p->change_membership({type, NodeId(3)}));
+    ASSERT_TRUE(rounds_until(500, [&] { return p->membership_committed(); }));
+    ASSERT_TRUE(rounds_until(500, [&] { return p->high_watermark() == before + 1; }));
+    EXPECT_EQ(p->client_high_watermark(), first_hidden);
+  };
+  change(raft::MembershipChange::Type::add_learner);
+  ASSERT_TRUE(nodes_[static_cast<std::size_t>(l)]->transfer_leadership(raft::kNoNode));
+  ASSERT_TRUE(rounds_until(500, [&] { return leader() >= 0 && leader() != l; }));
+  l = leader();
+  auto& p = nodes_[static_cast<std::size_t>(l)];
+  ASSERT_TRUE(rounds_until(500, [&] { return p->high_watermark() == first_hidden + 2; }));
+  EXPECT_EQ(p->client_high_watermark(), first_hidden) << "a membership entry, then a no-op";
+  change(raft::MembershipChange::Type::remove);
+  EXPECT_EQ(p->high_watermark(), first_hidden + 3);
+  auto at_end = p->read_for_client(first_hidden, 1 << 20);
+  ASSERT_TRUE(at_end) << at_end.error();
+  EXPECT_EQ(at_end->bytes.size, 0U);
+  EXPECT_TRUE(at_end->substitute.empty());
+  EXPECT_EQ(at_end->next_offset, first_hidden);
+  // A batch after them: all shown, the membership entries as empty batches.
+  auto next = produce(l);
+  ASSERT_TRUE(next) << next.error();
+  auto ack2 = wait_acked(l, *next);
+  ASSERT_TRUE(rounds_until(500, [&] { return ack2->has_value(); }));
+  EXPECT_EQ(p->client_high_watermark(), p->high_watermark());
+  auto with = p->read_for_client(first_hidden, 1 << 20);
+  ASSERT_TRUE(with) << with.error();
+  EXPECT_EQ(with->next_offset, next->last_offset + 1);
+  EXPECT_FALSE(with->substitute.empty()) << "membership entries sent as they are";
+}
+
 // Under steady load every tick comes while the leader's last write is in
 // flight. Those ticks still reach its Raft replica (once the write is done):
 // otherwise it sends no heartbeat, and a follower whose probe was lost (here

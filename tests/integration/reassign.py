@@ -7,7 +7,9 @@ alter_partition_reassignments, so the CLI sends AlterPartitionReassignments),
 through the restart (SIGKILL) of its joining broker, which reopens its replica
 as a learner, and `spate cluster drain 1` moves every replica off broker 1. Then every acknowledged record reads back,
 the metadata names no replica on the drained broker, and neither the drained
-broker nor the one a partition left holds the partition folders.
+broker nor the one a partition left holds the partition folders. Last, a move
+with no write after it leaves a log ending in Raft membership entries: a
+kafka-python consumer reads to the end with no lag.
 Usage: reassign.py SPATED_BINARY SPATE_BINARY"""
 import glob
 import os
@@ -20,6 +22,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "compat"))
 from confluent_kafka import Producer  # noqa: E402
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
+from kafka import KafkaConsumer  # noqa: E402
+from kafka.structs import TopicPartition  # noqa: E402
 
 import cluster as rig  # noqa: E402  (tests/integration/cluster.py: its helpers)
 
@@ -86,6 +90,41 @@ def replicas(bootstrap):
 
 def folders(node):
     return sorted(os.path.basename(d) for d in glob.glob(os.path.join(node.data_dir, f"{TOPIC}-*")))
+
+
+def kafka_python_after_a_move(boot, partition, target):
+    """Moves `partition` to `target` with no write during or after it, so
+    that its log ends with membership entries (clients are sent empty
+    batches there). kafka-python 2.0.2 reads to the end and has no lag: the
+    high watermark clients see stops before those entries."""
+    code, out, err = spate(boot, "topic", "reassign", TOPIC, "--partition", str(partition),
+                           "--replicas", ",".join(map(str, target)))
+    assert code == 0, (out, err)
+    rig.wait_for(f"partition {partition} on {target}",
+                 lambda: (replicas(boot) or {}).get(partition) == sorted(target), timeout=30)
+    rig.wait_for("no reassignment pending",
+                 lambda: "no reassignment" in spate(boot, "topic", "reassignments")[1])
+    rig.wait_for("leaders after the move", lambda: rig.all_led(boot, TOPIC, PARTITIONS))
+    tp = TopicPartition(TOPIC, partition)
+    c = KafkaConsumer(bootstrap_servers=boot.split(","), enable_auto_commit=False,
+                      fetch_max_wait_ms=100)
+    try:
+        c.assign([tp])
+        c.seek_to_beginning(tp)
+        end = c.end_offsets([tp])[tp]
+        last = [-1]
+
+        def at_end():
+            for r in c.poll(200).get(tp, []):
+                last[0] = r.offset
+            return c.position(tp) >= end
+        rig.wait_for(f"kafka-python at the end ({end}) of partition {partition}", at_end,
+                     timeout=20)
+        assert c.position(tp) == end == last[0] + 1, (c.position(tp), end, last[0])
+    finally:
+        c.close()
+    print(f"kafka-python read partition {partition} to its end ({end}) after a move with no "
+          "write since: no lag")
 
 
 def main():
@@ -168,6 +207,12 @@ def main():
         acked = load.stop()
         print(f"{len(acked)} records acknowledged during the moves")
         rig.read_all(boot, acked)
+        # Partition 2 goes back onto broker 1, with no write.
+        back = now[2][1:] + [1]
+        kafka_python_after_a_move(boot, 2, back)
+        rig.wait_for(f"broker {now[2][0]} to drop its folder of partition 2",
+                     lambda: f"{TOPIC}-2" not in folders(cluster.nodes[now[2][0]]))
+        now[2] = sorted(back)
         for i, node in enumerate(cluster.nodes):
             holds = sorted(p for p, r in now.items() if i in r)
             assert folders(node) == [f"{TOPIC}-{p}" for p in holds], (i, folders(node), now)

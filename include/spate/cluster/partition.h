@@ -17,6 +17,7 @@
 
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <deque>
@@ -24,7 +25,6 @@
 #include <map>
 #include <memory>
 #include <optional>
-#include <tuple>
 
 #include "spate/cluster/disk_thread.h"
 #include "spate/cluster/leader_epochs.h"
@@ -170,12 +170,14 @@ class Partition : public std::enable_shared_from_this<Partition> {
   // Reads stop at client_high_watermark().
   [[nodiscard]] Result<ClientRead> read_for_client(Offset from, std::uint64_t bytes_max);
   // The high watermark Kafka clients are told (Fetch, ListOffsets LATEST):
-  // high_watermark(), less the trailing terms whose committed part is one
-  // record-less batch, a leader's no-op (up to 16). A consumer at the end
-  // then sits at the no-op with no lag and nothing to fetch, instead of
-  // fetching a batch with no record: KafkaJS 2.2.4 fetched it again and
-  // again, kafka-python 2.0.2 failed with an IndexError. Once records follow
-  // it, the no-op is read with them and every client steps over it.
+  // high_watermark(), less the trailing batches that hold nothing for them
+  // (up to 16): a leader's no-op (a term whose committed part is one
+  // record-less batch) and Raft's membership entries (read_for_client sends
+  // them as empty batches). A consumer at the end then sits before them
+  // with no lag and nothing to fetch, instead of fetching a batch with no
+  // record: KafkaJS 2.2.4 fetched it again and again, kafka-python 2.0.2
+  // failed with an IndexError or showed a lag it never consumed. Once
+  // records follow, they are read with them and every client steps over.
   [[nodiscard]] Offset client_high_watermark() const;
   // OffsetForLeaderEpoch: `epoch_end_offset` (leader_epochs.h) over this
   // log, on the confirmed leader only. Errors: shutting_down; not_leader.
@@ -430,9 +432,17 @@ class Partition : public std::enable_shared_from_this<Partition> {
   std::deque<std::optional<raft::Message>> inbox_;
   static constexpr std::size_t kInboxMax = 10'000;
   std::function<void(raft::Message)> sender_;
-  // client_high_watermark's last look at a term's first batch: (term, its
-  // offset, whether it holds no record).
-  mutable std::optional<std::tuple<Term, Offset, bool>> tail_noop_;
+  // client_high_watermark's looks at terms' first batches, so that a Fetch
+  // reads none of them again: the last kNoopChecks, replaced in turn.
+  struct NoopCheck {
+    Term term{-1};
+    Offset start{-1};
+    bool record_less = false;
+  };
+  static constexpr std::size_t kNoopChecks = 16;
+  mutable std::array<NoopCheck, kNoopChecks> noop_checks_{};
+  mutable std::size_t noop_checks_next_ = 0;
+  [[nodiscard]] bool record_less_term_start(Term term, Offset start, Offset limit) const;
   std::int32_t queued_span_ = 0;
   NodeId transfer_to_ = raft::kNoNode;  // asked for, not yet handed to the replica
   Offset hw_;
