@@ -233,6 +233,16 @@ TEST_F(PartitionReplication, NoAckWhileOnlyTheLeaderHasItOnDisk) {
 // A new leader's no-op as the last committed batch is not shown to clients:
 // their high watermark stops at it and a read there finds nothing; once a
 // batch follows, both move past it and the no-op is read with the batch.
+// A read for clients from `at` (where only what they are not told of
+// follows) is empty and stays at `at`.
+void expect_nothing_for_clients_at(Partition& p, Offset at) {
+  auto r = p.read_for_client(at, 1 << 20);
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_EQ(r->bytes.size, 0U);
+  EXPECT_TRUE(r->substitute.empty());
+  EXPECT_EQ(r->next_offset, at);
+}
+
 TEST_F(PartitionReplication, ClientsAreNotToldOfATrailingNoop) {
   for (int id = 0; id < 3; ++id) start(id);
   ASSERT_TRUE(rounds_until(500, [&] { return leader() >= 0; }));
@@ -252,19 +262,13 @@ TEST_F(PartitionReplication, ClientsAreNotToldOfATrailingNoop) {
   const Offset noop = r->last_offset + 1;
   EXPECT_EQ(p->high_watermark(), noop + 1);
   EXPECT_EQ(p->client_high_watermark(), noop);
-  auto at_noop = p->read_for_client(noop, 1 << 20);
-  ASSERT_TRUE(at_noop) << at_noop.error();
-  EXPECT_EQ(at_noop->bytes.size, 0U);
-  EXPECT_TRUE(at_noop->substitute.empty());
-  EXPECT_EQ(at_noop->next_offset, noop);
+  expect_nothing_for_clients_at(*p, noop);
   auto upto = p->read_for_client(r->base_offset, 1 << 20);  // stops before the no-op
   ASSERT_TRUE(upto) << upto.error();
   EXPECT_EQ(upto->next_offset, noop);
   // A batch after it: shown, and read together with the no-op.
-  auto next = produce(l);
-  ASSERT_TRUE(next) << next.error();
-  auto ack2 = wait_acked(l, *next);
-  ASSERT_TRUE(rounds_until(500, [&] { return ack2->has_value(); }));
+  const auto next = produce_acked(l);
+  ASSERT_TRUE(next);
   EXPECT_EQ(p->client_high_watermark(), p->high_watermark());
   auto with = p->read_for_client(noop, 1 << 20);
   ASSERT_TRUE(with) << with.error();
@@ -332,16 +336,10 @@ TEST_F(PartitionReplication, ClientsAreNotToldOfTrailingMembershipEntries) {
   EXPECT_EQ(p->client_high_watermark(), first_hidden) << "a membership entry, then a no-op";
   change(raft::MembershipChange::Type::remove);
   EXPECT_EQ(p->high_watermark(), first_hidden + 3);
-  auto at_end = p->read_for_client(first_hidden, 1 << 20);
-  ASSERT_TRUE(at_end) << at_end.error();
-  EXPECT_EQ(at_end->bytes.size, 0U);
-  EXPECT_TRUE(at_end->substitute.empty());
-  EXPECT_EQ(at_end->next_offset, first_hidden);
+  expect_nothing_for_clients_at(*p, first_hidden);
   // A batch after them: all shown, the membership entries as empty batches.
-  auto next = produce(l);
-  ASSERT_TRUE(next) << next.error();
-  auto ack2 = wait_acked(l, *next);
-  ASSERT_TRUE(rounds_until(500, [&] { return ack2->has_value(); }));
+  const auto next = produce_acked(l);
+  ASSERT_TRUE(next);
   EXPECT_EQ(p->client_high_watermark(), p->high_watermark());
   auto with = p->read_for_client(first_hidden, 1 << 20);
   ASSERT_TRUE(with) << with.error();

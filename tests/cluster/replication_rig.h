@@ -150,6 +150,18 @@ class PartitionReplication : public ::testing::Test {
     return nodes_[static_cast<std::size_t>(id)]->append(batch);
   }
 
+  // A batch produced at `id` and acknowledged (acks=all); nothing if either
+  // fails (the test's ASSERT says so).
+  std::optional<storage::AppendResult> produce_acked(int id) {
+    auto r = produce(id);
+    EXPECT_TRUE(r) << r.error();
+    if (!r) return std::nullopt;
+    auto ack = wait_acked(id, *r);
+    EXPECT_TRUE(rounds_until(500, [&] { return ack->has_value(); }));
+    if (!ack->has_value() || !**ack) return std::nullopt;
+    return *r;
+  }
+
   // Starts acks=all's wait; `done` is set when it ends.
   std::shared_ptr<std::optional<Status>> wait_acked(int id, const storage::AppendResult& r,
                                                     std::size_t* durable_at_ack = nullptr) {
