@@ -247,10 +247,8 @@ TEST_F(PartitionReplication, ClientsAreNotToldOfATrailingNoop) {
   for (int id = 0; id < 3; ++id) start(id);
   ASSERT_TRUE(rounds_until(500, [&] { return leader() >= 0; }));
   int l = leader();
-  auto r = produce(l);
-  ASSERT_TRUE(r) << r.error();
-  auto ack = wait_acked(l, *r);
-  ASSERT_TRUE(rounds_until(500, [&] { return ack->has_value(); }));
+  const auto r = produce_acked(l);
+  ASSERT_TRUE(r);
   auto& before = nodes_[static_cast<std::size_t>(l)];
   ASSERT_EQ(before->client_high_watermark(), before->high_watermark()) << "a batch of records";
   // A new leader: its no-op is the last batch.
@@ -312,10 +310,8 @@ TEST_F(PartitionReplication, ClientsAreNotToldOfTrailingMembershipEntries) {
   for (int id = 0; id < 3; ++id) start(id);
   ASSERT_TRUE(rounds_until(500, [&] { return leader() >= 0; }));
   int l = leader();
-  auto r = produce(l);
-  ASSERT_TRUE(r) << r.error();
-  auto ack = wait_acked(l, *r);
-  ASSERT_TRUE(rounds_until(500, [&] { return ack->has_value(); }));
+  const auto r = produce_acked(l);
+  ASSERT_TRUE(r);
   const Offset first_hidden = r->last_offset + 1;
   // Node 3 (never started: its messages are dropped) joins as a learner;
   // a new leader's no-op follows; node 3 leaves. Nothing of it is shown.
