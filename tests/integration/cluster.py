@@ -56,6 +56,13 @@ def print_failure(nodes, tail=4000, label="node"):
         print(f"---- {label} {i} log (tail) ----\n{node.log()[-tail:]}")
 
 
+def stop_all(nodes):
+    """SIGTERM to each node in turn; each must exit 0."""
+    for i, node in enumerate(nodes):
+        code = node.stop()
+        assert code == 0, f"node {i} exited {code}:\n{node.log()[-3000:]}"
+
+
 class Cluster:
     """`n` brokers, the first `voters` (default: all) of them the --seeds; the
     others join the cluster as the controller's learners."""
@@ -498,9 +505,7 @@ def main():
         admin.delete_topics([TOPIC])[TOPIC].result(30)
         wait_for("the topic's folders to go", lambda: not any(
             glob.glob(os.path.join(n.data_dir, f"{TOPIC}-*")) for n in cluster.nodes))
-        for i, node in enumerate(cluster.nodes):
-            code = node.stop()
-            assert code == 0, f"node {i} exited {code}:\n{node.log()[-3000:]}"
+        stop_all(cluster.nodes)
         print("cluster: OK")
     except BaseException:
         print_failure(cluster.nodes)

@@ -30,7 +30,7 @@ from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 from spated import Spated  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cluster import free_ports, metrics, print_failure, quiet, wait_for  # noqa: E402  (integration/cluster.py)
+from cluster import free_ports, metrics, print_failure, quiet, stop_all, wait_for  # noqa: E402  (integration/cluster.py)
 
 TOPIC = "balanced"
 PARTITIONS = 6
@@ -141,7 +141,7 @@ def isr_follows_progress(cluster):
     try:
         ask = cluster.bootstrap(skip=(2,))
         # Every partition (those broker 2 led get a new leader first) drops it.
-        got = wait_for("broker 2 out of every ISR", lambda: (lambda g: g if g and all(
+        wait_for("broker 2 out of every ISR", lambda: (lambda g: g if g and all(
             2 not in v[2] and v[0] in (0, 1) for v in g.values()) else None)(partitions(ask)),
             timeout=15)
         took = time.monotonic() - paused
@@ -164,7 +164,7 @@ def isr_follows_progress(cluster):
               f"{LAG_MS / 1000:.0f} s), still registered alive; its lag {lags}")
     finally:
         stopped.proc.send_signal(signal.SIGCONT)
-    got = wait_for("broker 2 back in every ISR", lambda: (lambda g: g if g and all(
+    wait_for("broker 2 back in every ISR", lambda: (lambda g: g if g and all(
         v[2] == [0, 1, 2] for v in g.values()) else None)(partitions(cluster.bootstrap())),
         timeout=20)
 
@@ -212,9 +212,7 @@ def main():
         balancing(cluster)
         isr_follows_progress(cluster)
         cluster_info(cluster, spate)
-        for i, node in enumerate(cluster.nodes):
-            code = node.stop()
-            assert code == 0, f"node {i} exited {code}:\n{node.log()[-3000:]}"
+        stop_all(cluster.nodes)
         print(f"cluster_balance: OK ({time.monotonic() - started:.0f} s)")
     except BaseException:
         print_failure(cluster.nodes)

@@ -21,7 +21,8 @@ from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 from kafka import KafkaConsumer  # noqa: E402
 from kafka.structs import TopicPartition as KTopicPartition  # noqa: E402
 
-from cluster import Cluster, all_registered, leaders, print_failure, quiet, wait_for  # noqa: E402
+from cluster import (Cluster, all_registered, leaders, print_failure, quiet, stop_all,  # noqa: E402
+                     wait_for)
 
 TOPIC = "orders"
 PARTITIONS = 4
@@ -262,9 +263,7 @@ def main():
         wait_for("the committed offsets from a fresh consumer",
                  lambda: fresh.committed() == ends, timeout=20, step=0.2)
         fresh.close()
-        for i, node in enumerate(cluster.nodes):
-            code = node.stop()
-            assert code == 0, f"node {i} exited {code}:\n{node.log()[-3000:]}"
+        stop_all(cluster.nodes)
         print(f"cluster groups: OK in {time.monotonic() - started:.1f} s")
     except BaseException:
         print_failure(cluster.nodes)

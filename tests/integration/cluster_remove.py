@@ -123,9 +123,7 @@ def main():
                      timeout=30)
         rig.wait_for("Metadata to list broker 3 again",
                      lambda: broker_ids(seeds[0].bootstrap) == [0, 1, 2, 3])
-        for i, node in enumerate(cluster.nodes):
-            code = node.stop()
-            assert code == 0, f"node {i} exited {code}:\n{node.log()[-3000:]}"
+        rig.stop_all(cluster.nodes)
         print(f"cluster_remove: OK ({time.monotonic() - started:.1f} s)")
     except BaseException:
         rig.print_failure(cluster.nodes)

@@ -216,9 +216,7 @@ def main():
         for i, node in enumerate(cluster.nodes):
             holds = sorted(p for p, r in now.items() if i in r)
             assert folders(node) == [f"{TOPIC}-{p}" for p in holds], (i, folders(node), now)
-        for i, node in enumerate(cluster.nodes):
-            code = node.stop()
-            assert code == 0, f"node {i} exited {code}:\n{node.log()[-3000:]}"
+        rig.stop_all(cluster.nodes)
         print(f"reassign: OK ({time.monotonic() - started:.1f} s)")
     except BaseException:
         rig.print_failure(cluster.nodes)
