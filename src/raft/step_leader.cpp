@@ -214,7 +214,10 @@ Result<Index> Replica::propose(std::vector<std::byte> data, std::int32_t span) {
   if (auto s = check_accepting(); !s) return s.error();
   if (span < 1) return Error::invalid(fmt::format("an entry spanning {} indexes", span));
   const Index index = last_index() + span;
-  append_local({Entry{index, term_, std::move(data), EntryKind::normal, span}});
+  // Moved in: an initializer list would copy the batch.
+  std::vector<Entry> entries;
+  entries.push_back(Entry{index, term_, std::move(data), EntryKind::normal, span});
+  append_local(std::move(entries));
   broadcast_append();
   return index;
 }
