@@ -16,6 +16,8 @@ void BackgroundTask::spawn(const asio::any_io_executor& executor, awaitable<void
         std::rethrow_exception(e);
       } catch (const std::exception& ex) {
         log::get(module_)->error("{}: {}", name_, ex.what());
+      } catch (...) {
+        log::get(module_)->error("{}: ended by an exception of no standard type", name_);
       }
     }
     running_ = false;

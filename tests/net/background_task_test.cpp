@@ -75,6 +75,14 @@ TEST(BackgroundTask, AnExceptionEndsTheTaskWithoutEscaping) {
   }());
   EXPECT_NO_THROW(poll(io));
   EXPECT_FALSE(task.running());
+  // Nor one of no standard type (it was rethrown from the completion
+  // handler: the process ended).
+  task.spawn(io.get_executor(), []() -> awaitable<void> {
+    throw 42;
+    co_return;
+  }());
+  EXPECT_NO_THROW(poll(io));
+  EXPECT_FALSE(task.running());
 }
 
 }  // namespace
