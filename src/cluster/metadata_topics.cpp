@@ -3,6 +3,7 @@
 // MetadataState: the topic and partition commands.
 
 #include <algorithm>
+#include <limits>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -61,6 +62,12 @@ ApplyOutcome MetadataState::create_topic(const CreateTopic& c) {
         Errc::invalid_argument,
         fmt::format("topic id {} is below the next id {} (ids are never reused)", c.id,
                     next_topic_id_));
+  }
+  // The next id would wrap to 0 (kControllerTopicId), which no snapshot
+  // holds: found by metadata_fuzz.
+  if (c.id == std::numeric_limits<TopicId>::max() ||
+      (c.id == 0 && next_topic_id_ == std::numeric_limits<TopicId>::max())) {
+    return ApplyOutcome::refused(Errc::limit_exceeded, "every topic id is used");
   }
   if (topics_.size() >= limits_.topics_max) {
     return ApplyOutcome::refused(

@@ -5,6 +5,8 @@
 
 #include "spate/cluster/metadata.h"
 
+#include <limits>
+
 #include <gtest/gtest.h>
 
 #include "cluster/metadata_samples.h"
@@ -165,6 +167,9 @@ TEST_F(MetadataTest, CreateTopicRefused) {
   refused(CreateTopic{"", 0, {ids({1})}, {}}, Errc::invalid_argument);
   refused(CreateTopic{std::string(250, 'x'), 0, {ids({1})}, {}}, Errc::invalid_argument);
   refused(CreateTopic{"t", 1, {ids({1})}, {}}, Errc::invalid_argument);  // id used before
+  // The next id would wrap to 0, which no snapshot holds (metadata_fuzz).
+  refused(CreateTopic{"t", std::numeric_limits<TopicId>::max(), {ids({1})}, {}},
+          Errc::limit_exceeded);
   refused(CreateTopic{"t", 0, {}, {}}, Errc::invalid_partitions);
   refused(CreateTopic{"t", 0, ReplicaAssignment(5, ids({1})), {}}, Errc::invalid_partitions);
   refused(CreateTopic{"t", 0, {ids({1, 7})}, {}}, Errc::invalid_replica_assignment);
