@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <array>
+#include <optional>
 
 #include "spate/cluster/partition.h"
 #include "spate/protocol/record_batch.h"
@@ -19,14 +20,17 @@ namespace {
 // membership changes with no write in between; more are shown.
 constexpr int kTrailingEmptyMax = 16;
 
-// The batch at `start` holds no record (a leader's no-op). Reads its header
-// only: a term's first batch may be large.
-bool record_less_batch_at(storage::PartitionLog& log, Offset start, Offset limit) {
+// Whether the batch at `start` holds no record (a leader's no-op); nothing
+// when it could not be read (an I/O error, or the batch was deleted by
+// retention meanwhile): then the batch is shown, and looked at again next
+// time. Reads its header only: a term's first batch may be large.
+std::optional<bool> record_less_batch_at(storage::PartitionLog& log, Offset start, Offset limit) {
   auto r = log.read(start, 1, limit);
-  if (!r || r->bytes.size < protocol::kBatchHeaderBytes) return false;
+  if (!r || r->bytes.empty()) return std::nullopt;
+  if (r->bytes.size < protocol::kBatchHeaderBytes) return false;
   std::array<std::byte, protocol::kBatchHeaderBytes> header_bytes{};
   auto got = r->bytes.file->read_at(r->bytes.position, header_bytes);
-  if (!got || *got != header_bytes.size()) return false;
+  if (!got || *got != header_bytes.size()) return std::nullopt;
   auto header = protocol::decode_batch_header(header_bytes, r->bytes.size);
   return header && header->record_count == 0 && header->base() == start;
 }
@@ -37,9 +41,11 @@ bool Partition::record_less_term_start(Term term, Offset start, Offset limit) co
   for (const auto& c : noop_checks_) {
     if (c.term == term && c.start == start) return c.record_less;
   }
+  const auto record_less = record_less_batch_at(*log_, start, limit);
+  if (!record_less) return false;
   NoopCheck& c = noop_checks_[noop_checks_next_];
   noop_checks_next_ = (noop_checks_next_ + 1) % kNoopChecks;
-  c = NoopCheck{term, start, record_less_batch_at(*log_, start, limit)};
+  c = NoopCheck{term, start, *record_less};
   return c.record_less;
 }
 

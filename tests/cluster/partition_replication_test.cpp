@@ -273,6 +273,27 @@ TEST_F(PartitionReplication, ClientsAreNotToldOfATrailingNoop) {
   EXPECT_EQ(with->next_offset, next->last_offset + 1);
 }
 
+// The no-op's header cannot be read (EIO): it is shown, the error is not
+// remembered as "holds records", and the next look hides it.
+TEST_F(PartitionReplication, ATrailingNoopUnreadableOnceIsHiddenOnTheNextLook) {
+  for (int id = 0; id < 3; ++id) start(id);
+  ASSERT_TRUE(rounds_until(500, [&] { return leader() >= 0; }));
+  int l = leader();
+  const auto r = produce_acked(l);
+  ASSERT_TRUE(r);
+  ASSERT_TRUE(nodes_[static_cast<std::size_t>(l)]->transfer_leadership(raft::kNoNode));
+  ASSERT_TRUE(rounds_until(500, [&] { return leader() >= 0 && leader() != l; }));
+  l = leader();
+  auto& p = nodes_[static_cast<std::size_t>(l)];
+  const Offset noop = r->last_offset + 1;
+  ASSERT_TRUE(rounds_until(500, [&] { return p->high_watermark() == noop + 1; }));
+  faulty_.inject({.countdown = 1, .ops = static_cast<std::uint32_t>(storage::FaultOp::read)});
+  EXPECT_EQ(p->client_high_watermark(), noop + 1) << "unreadable: shown";
+  EXPECT_EQ(faulty_.faults_fired(), 1U);
+  faulty_.clear();
+  EXPECT_EQ(p->client_high_watermark(), noop) << "read this time: hidden";
+}
+
 TEST_F(PartitionReplication, TheLeaderSendsAppendsBeforeItsOwnWriteIsDurable) {
   for (int id = 0; id < 3; ++id) start(id);
   ASSERT_TRUE(rounds_until(500, [&] { return leader() >= 0; }));

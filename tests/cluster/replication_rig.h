@@ -21,6 +21,7 @@
 #include "spate/common/log.h"
 #include "spate/common/rng.h"
 #include "spate/raft/wire.h"
+#include "spate/storage/faulty_fs.h"
 #include "spate/storage/mem_fs.h"
 
 #include "support/batches.h"
@@ -44,7 +45,7 @@ class PartitionReplication : public ::testing::Test {
   }
 
   void start(int id) {
-    auto log = storage::PartitionLog::open(mem_, fmt::format("/n{}/t-0", id), config_, clock_);
+    auto log = storage::PartitionLog::open(faulty_, fmt::format("/n{}/t-0", id), config_, clock_);
     ASSERT_TRUE(log) << log.error();
     PartitionRaftConfig raft;
     raft.self = NodeId(id);
@@ -209,6 +210,8 @@ class PartitionReplication : public ::testing::Test {
   }
 
   storage::MemFs mem_;
+  // The replicas' files, through which a test may fail a read or a write.
+  storage::FaultyFs faulty_{mem_};
   ManualClock clock_;
   std::chrono::milliseconds lag_max_{30'000};  // PartitionRaftConfig::replica_lag_max
   std::chrono::milliseconds read_lease_{0};    // PartitionRaftConfig::read_lease
