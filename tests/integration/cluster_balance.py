@@ -35,6 +35,9 @@ from cluster import free_ports, metrics, print_failure, quiet, stop_all, wait_fo
 TOPIC = "balanced"
 PARTITIONS = 6
 LAG_MS = 2000
+# Long enough that a broker paused past the lag time is surely not fenced yet
+# on a loaded machine (the default is 9 s).
+SESSION_MS = 30000
 
 
 class Cluster:
@@ -44,7 +47,8 @@ class Cluster:
         self.nodes = [Spated(binary, ["--node-id", str(i), "--seeds", seeds,
                                       "--cluster-listen", f"127.0.0.1:{ports[i]}",
                                       "--leader-rebalance-interval-ms", "1000",
-                                      "--replica-lag-time-max-ms", str(LAG_MS)])
+                                      "--replica-lag-time-max-ms", str(LAG_MS),
+                                      "--broker-session-timeout-ms", str(SESSION_MS)])
                       for i in range(n)]
 
     def running(self):
@@ -145,7 +149,8 @@ def isr_follows_progress(cluster):
             2 not in v[2] and v[0] in (0, 1) for v in g.values()) else None)(partitions(ask)),
             timeout=15)
         took = time.monotonic() - paused
-        # Still alive for the controller (fenced only after 9 s without a heartbeat).
+        # Still alive for the controller (fenced only after SESSION_MS without a
+        # heartbeat).
         ms = [metrics(n) for n in others]
         assert all(m["spate_cluster_brokers_alive"] == 3 for m in ms), (took, ms)
         wait_for("every partition under-replicated in /metrics", lambda: all(

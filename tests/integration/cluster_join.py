@@ -10,11 +10,13 @@ brokers, and producing and consuming with only it as the bootstrap works;
 `spate topic reassign` moves a partition onto it and `spate cluster drain 3`
 moves everything off it again. Killed, it takes no controller quorum with it:
 the three voters keep one controller leader and still create topics, and fence
-it. Every acknowledged record reads back.
+it after --broker-session-timeout-ms (3 s here, not the 9 s default). Every
+acknowledged record reads back.
 Usage: cluster_join.py SPATED_BINARY SPATE_BINARY"""
 import glob
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -29,6 +31,7 @@ import cluster as rig  # noqa: E402  (tests/integration/cluster.py: its helpers)
 
 EARLY = "early"  # created before broker 3 joins
 LATE = "late"    # created after: placed over four brokers
+SESSION_MS = 3000  # --broker-session-timeout-ms
 LATE_PARTITIONS = 8
 SPATE = None
 
@@ -78,7 +81,8 @@ def read_back(bootstrap, acked):
 def main():
     global SPATE
     binary, SPATE = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
-    cluster = rig.Cluster(binary, n=4, voters=3)
+    cluster = rig.Cluster(binary, n=4, voters=3,
+                          extra=["--broker-session-timeout-ms", str(SESSION_MS)])
     seeds, joiner = cluster.nodes[:3], cluster.nodes[3]
     started = time.monotonic()
     try:
@@ -163,7 +167,13 @@ def main():
         rig.wait_for("leaders of after", lambda: rig.all_led(boot, "after", 1))
         print(f"a topic created without broker 3 {time.monotonic() - started:.1f} s in")
         rig.wait_for("broker 3 fenced", lambda: rig.all_registered(seeds, 3), timeout=30)
-        assert sum(rig.metrics(n)["spate_controller_leader"] for n in seeds) == 1
+        # After --broker-session-timeout-ms without a heartbeat (not the 9 s default).
+        silent = [int(m.group(1)) for n in seeds for m in re.finditer(
+            r"fencing node 3: no heartbeat for (\d+) ms", n.log())]
+        assert silent and SESSION_MS <= silent[-1] < 9000, silent
+        # Read one broker at a time: an election in between would count 0 or 2.
+        rig.wait_for("one controller leader", lambda: sum(
+            rig.metrics(n)["spate_controller_leader"] for n in seeds) == 1, timeout=10)
         rig.stop_all(seeds)
         print(f"cluster_join: OK ({time.monotonic() - started:.1f} s)")
     except BaseException:

@@ -126,6 +126,15 @@ TEST_F(Spated, BadSettingsStopStartUpNamingTheSetting) {
   EXPECT_EQ(bad_key.exit_code, 2);
   EXPECT_NE(bad_key.output.find("bogus-key"), std::string::npos) << bad_key.output;
 
+  for (const char* ms : {"1999", "3600001", "-5"}) {
+    auto bad_session =
+        run_spated({"--data-dir", data_.string(), "--broker-session-timeout-ms", ms}, {}, out_);
+    EXPECT_EQ(bad_session.exit_code, 2) << ms;
+    EXPECT_NE(bad_session.output.find("--broker-session-timeout-ms"), std::string::npos)
+        << bad_session.output;
+    EXPECT_FALSE(std::filesystem::exists(data_));
+  }
+
   auto unknown_flag = run_spated({"--no-such-flag"}, {}, out_);
   EXPECT_EQ(unknown_flag.exit_code, 2);
 }

@@ -88,6 +88,7 @@ Status Node::open_controller() {
     if (!listen) return listen.error();
     cc.registration.cluster = cluster::HostPort{listen->host, listen->port};
   }
+  cc.broker_session = std::chrono::milliseconds(config_.broker_session_timeout_ms);
   cc.counters = &raft_counters_;
   auto opened = shard_.call([&] {
     return cluster::Controller::open(*fs_, dir_->path(), clock_, shard_.executor(), shard_.disk(),

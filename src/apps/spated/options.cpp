@@ -75,6 +75,10 @@ Parsed parse_options(int argc, char** argv) {
   add(app, c.leader_rebalance_interval_ms, "leader-rebalance-interval-ms",
       "how often each leader hands partitions back to their preferred (first) replica when it "
       "is alive and in sync; 0 = never (auto.leader.rebalance.enable)");
+  add(app, c.broker_session_timeout_ms, "broker-session-timeout-ms",
+      "the controller leader fences a broker whose heartbeats stopped for this long: its "
+      "replicas leave every in-sync set and it gets no new replica until they resume "
+      "(broker.session.timeout.ms)");
   add(app, c.log_level, "log-level", "trace, debug, info, warn, error or critical");
   add(app, c.ready_file, "ready-file", "file written once the broker serves (for tests)");
   add(app, c.auto_create_topics, "auto-create-topics",
@@ -347,6 +351,13 @@ Status validate(const DaemonConfig& c) {
   if (c.leader_rebalance_interval_ms < 0) {
     return Error::invalid(fmt::format("--leader-rebalance-interval-ms {} must be >= 0",
                                       c.leader_rebalance_interval_ms));
+  }
+  // A heartbeat goes every second (ControllerConfig::broker_heartbeat).
+  if (c.broker_session_timeout_ms < 2000 || c.broker_session_timeout_ms > 3'600'000) {
+    return Error::invalid(fmt::format(
+        "--broker-session-timeout-ms {} must be between 2000 and 3600000 (heartbeats go every "
+        "second)",
+        c.broker_session_timeout_ms));
   }
   if (c.shutdown_grace_ms < 0) {
     return Error::invalid(fmt::format("--shutdown-grace-ms {} must be >= 0", c.shutdown_grace_ms));

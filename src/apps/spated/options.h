@@ -48,6 +48,7 @@ struct DaemonConfig {
   // Replication (docs/cluster.md).
   std::int64_t replica_lag_time_max_ms = 30000;       // replica.lag.time.max.ms
   std::int64_t leader_rebalance_interval_ms = 30000;  // 0: no preferred-leader balancing
+  std::int64_t broker_session_timeout_ms = 9000;      // broker.session.timeout.ms
   std::string log_level = "info";
   std::string ready_file;  // written once serving (tests)
   // Broker behaviour.
