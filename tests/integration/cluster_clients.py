@@ -30,7 +30,7 @@ sys.path.insert(0, HERE)
 from confluent_kafka import Consumer, KafkaError, Producer  # noqa: E402
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
-from cluster import all_led, all_registered, free_ports, leaders, print_failure, quiet, wait_for  # noqa: E402
+from cluster import all_led, all_registered, free_ports, print_failure, quiet, wait_for  # noqa: E402
 from spated import Spated  # noqa: E402
 
 TOPIC = "failover"
@@ -233,7 +233,7 @@ def main(binary, modules):
         print(f"under way: {counts}")
 
         # 1. SIGKILL of partition 0's leader, later restarted.
-        victim = leaders(bootstrap, TOPIC)[0][0]
+        victim = wait_for("leaders", lambda: all_led(bootstrap, TOPIC, PARTITIONS))[0][0]
         nodes[victim].kill()
         killed = time.monotonic()
         survivors = ",".join(n.bootstrap for i, n in enumerate(nodes) if i != victim)

@@ -35,6 +35,13 @@ def cluster(*args, expect=0):
     return run(["/usr/bin/python3", SCRIPT, *args], expect=expect)
 
 
+# The test sends `spate produce` and `spate consume` to each partition's
+# leader as `spate cluster info` named it: no preferred-leader hand-over
+# (spated's --leader-rebalance-interval-ms, from the environment the brokers
+# inherit) moves one meanwhile.
+os.environ["SPATE_LEADER_REBALANCE_INTERVAL_MS"] = "0"
+
+
 def spate(bootstrap, *args, expect=0, stdin=None):
     r = subprocess.run([SPATE, "-b", bootstrap, *args], capture_output=True, text=True,
                        timeout=60, input=stdin)

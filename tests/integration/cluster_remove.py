@@ -83,7 +83,7 @@ def main():
         assert code == 0, (out, err)
         rig.wait_for(f"{TOPIC} off broker 3",
                      lambda: (lambda r: r and len(r) == PARTITIONS and
-                              all(3 not in v for v in r.values()))(replicas(boot)), timeout=10)
+                              all(3 not in v for v in r.values()))(replicas(boot)), timeout=30)
         code, out, err = spate(boot, "cluster", "remove", "3")
         assert code == 0, (out, err)
         assert "broker 3 removed" in out, out

@@ -203,7 +203,7 @@ def main():
         def drained():
             r = replicas(boot)
             return r if r and all(1 not in v and len(v) == 3 for v in r.values()) else None
-        now = rig.wait_for("the brokers to list no replica on broker 1", drained, timeout=10)
+        now = rig.wait_for("the brokers to list no replica on broker 1", drained, timeout=30)
         rig.wait_for("broker 1 to drop its folders", lambda: not folders(cluster.nodes[1]))
         rig.wait_for("leaders after the drain",
                      lambda: rig.all_led(boot, TOPIC, PARTITIONS, exclude=(1,)))
@@ -217,9 +217,12 @@ def main():
         rig.wait_for(f"broker {now[2][0]} to drop its folder of partition 2",
                      lambda: f"{TOPIC}-2" not in folders(cluster.nodes[now[2][0]]))
         now[2] = sorted(back)
-        for i, node in enumerate(cluster.nodes):
-            holds = sorted(p for p, r in now.items() if i in r)
-            assert folders(node) == [f"{TOPIC}-{p}" for p in holds], (i, folders(node), now)
+
+        def folders_as_assigned():  # a replica's folder goes once its removal applies there
+            return all(folders(node) == [f"{TOPIC}-{p}" for p in sorted(
+                p for p, r in now.items() if i in r)] for i, node in enumerate(cluster.nodes))
+        rig.wait_for(f"each broker to hold the folders of its replicas {now}",
+                     folders_as_assigned, timeout=30)
         rig.stop_all(cluster.nodes)
         print(f"reassign: OK ({time.monotonic() - started:.1f} s)")
     except BaseException:

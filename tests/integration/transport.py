@@ -142,13 +142,15 @@ def peer_gone_during_sendfile(broker):
 def idle_timeout(binary):
     with Spated(binary, ["--idle-timeout-ms", "300"]) as broker:
         s = connect(broker)
+        # Taken before the request: the broker's idle clock starts later
+        # (when it answered), so `waited` is never under the idle timeout.
+        start = time.monotonic()
         s.sendall(api_versions(1))
         assert read_frame(s) is not None
-        start = time.monotonic()
-        s.settimeout(3)
+        s.settimeout(5)
         assert s.recv(1) == b"", "idle connection not closed"
         waited = time.monotonic() - start
-        assert 0.25 < waited < 2.0, waited
+        assert 0.3 <= waited < 4.0, waited
         print(f"  idle connection closed after {waited * 1000:.0f} ms (--idle-timeout-ms 300)")
 
 
@@ -167,11 +169,21 @@ def max_connections(binary):
             pass
         extra.close()
         held.pop().close()
-        time.sleep(0.2)
-        again = connect(broker)
-        again.sendall(api_versions(10))
-        assert read_frame(again) is not None, "no room after a connection closed"
-        again.close()
+
+        def served_again():  # once the broker has seen the close
+            again = connect(broker)
+            try:
+                again.settimeout(2)
+                again.sendall(api_versions(10))
+                return read_frame(again) is not None
+            except (ConnectionResetError, BrokenPipeError, OSError):
+                return False
+            finally:
+                again.close()
+        deadline = time.monotonic() + 10
+        while not served_again():  # bounded by time
+            assert time.monotonic() < deadline, "no room after a connection closed"
+            time.sleep(0.1)
         for s in held:
             s.close()
         print("  the 4th connection beyond --max-connections 3 was refused; room again after one closed")
