@@ -8,6 +8,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <thread>
 
 #include "spate/client/client.h"
 #include "spate/client/tools.h"
@@ -88,11 +89,12 @@ int topic_list(const CommonOptions& c, Io io) {
 int topic_describe(const CommonOptions& c, const std::string& name, Io io) {
   auto client = connect_or_report(c, io);
   if (!client) return 1;
-  auto topic = topic_metadata(**client, name, false);
-  if (!topic) return fail(io, topic.error().detail());
-  const auto n = static_cast<std::int32_t>(topic->partitions.size());
-  auto starts = list_offsets(**client, name, n, protocol::kListOffsetsEarliest);
-  auto ends = list_offsets(**client, name, n, protocol::kListOffsetsLatest);
+  auto leaders = Leaders::open(**client, name, false);
+  if (!leaders) return fail(io, leaders.error().detail());
+  auto starts = list_offsets(**leaders, protocol::kListOffsetsEarliest);
+  auto ends = list_offsets(**leaders, protocol::kListOffsetsLatest);
+  const auto* topic = &(*leaders)->topic_info();
+  const auto n = (*leaders)->partitions();
   if (!starts) return fail(io, starts.error().detail());
   if (!ends) return fail(io, ends.error().detail());
   protocol::DescribeConfigsRequest dc;
@@ -289,14 +291,14 @@ int produce(const CommonOptions& c, const ProduceOptions& p, Io io) {
   }
   auto client = connect_or_report(c, io);
   if (!client) return 1;
-  auto topic = topic_metadata(**client, p.topic, true);
-  if (!topic) return fail(io, topic.error().detail());
-  const auto partitions = static_cast<std::int32_t>(topic->partitions.size());
+  auto leaders = Leaders::open(**client, p.topic, true);
+  if (!leaders) return fail(io, leaders.error().detail());
+  const auto partitions = (*leaders)->partitions();
   if (p.partition && (*p.partition < 0 || *p.partition >= partitions)) {
     return fail(io, fmt::format("topic '{}' has no partition {} (it has {})", p.topic, *p.partition,
                                 partitions));
   }
-  Producer producer(**client, p.topic, *acks, *codec, c.timeout);
+  Producer producer(**leaders, *acks, *codec, c.timeout);
   std::map<std::int32_t, protocol::BatchBuilder> open;
   std::map<std::int32_t, std::size_t> open_bytes;
   std::int32_t round_robin = 0;
@@ -370,15 +372,14 @@ Result<std::vector<std::int32_t>> wanted_partitions(const ConsumeOptions& o, std
 }
 
 // Sets where each wanted partition starts (--from), and the ends.
-Status start_positions(Client& client, const StartPosition& from, std::int32_t n, Consumer& c) {
-  // Only the partitions wanted: in a cluster the others may be led elsewhere.
-  auto starts = list_offsets(client, c.o.topic, n, protocol::kListOffsetsEarliest, &c.wanted);
-  auto ends = list_offsets(client, c.o.topic, n, protocol::kListOffsetsLatest, &c.wanted);
+Status start_positions(Leaders& leaders, const StartPosition& from, Consumer& c) {
+  auto starts = list_offsets(leaders, protocol::kListOffsetsEarliest, &c.wanted);
+  auto ends = list_offsets(leaders, protocol::kListOffsetsLatest, &c.wanted);
   if (!starts) return starts.error();
   if (!ends) return ends.error();
   std::optional<std::vector<std::int64_t>> at_time;
   if (from.kind == StartPosition::Kind::timestamp) {
-    auto t = list_offsets(client, c.o.topic, n, from.value, &c.wanted);
+    auto t = list_offsets(leaders, from.value, &c.wanted);
     if (!t) return t.error();
     at_time = std::move(*t);
   }
@@ -407,22 +408,31 @@ Status start_positions(Client& client, const StartPosition& from, std::int32_t n
   return {};
 }
 
-// One Fetch of every wanted partition from its position; prints what comes
-// back (up to the limit) and advances the positions.
-Status fetch_and_print(Client& client, Consumer& c, std::ostream& out) {
+// One Fetch to `client` of `partitions` from their positions; prints what
+// comes back (up to the limit) and advances the positions. `moved`: the
+// partitions whose leader moved. Errors: the call's; another partition error
+// or undecodable records (invalid).
+Status fetch_and_print(Client& client, const std::vector<std::int32_t>& partitions,
+                       std::int32_t max_wait_ms, Consumer& c, std::ostream& out,
+                       std::vector<std::int32_t>& moved) {
   protocol::FetchRequest f;
-  f.max_wait_ms = 500;
+  f.max_wait_ms = max_wait_ms;
   f.min_bytes = 1;
   f.max_bytes = 16 << 20;
   f.isolation_level = 0;
   protocol::FetchTopic ft{c.o.topic, {}};
-  for (auto p : c.wanted) ft.partitions.push_back({p, -1, c.position[p], -1, 1 << 20});
+  for (auto p : partitions) ft.partitions.push_back({p, -1, c.position[p], -1, 1 << 20});
   f.topics.push_back(std::move(ft));
   auto r = client.call<protocol::FetchResponse>(ApiKey::fetch, f);
   if (!r) return r.error();
   for (const auto& tr : r->responses) {
     for (const auto& pr : tr.partitions) {
+      if (!c.position.contains(pr.partition_index)) continue;  // not asked for
       auto& position = c.position[pr.partition_index];
+      if (leader_moved(pr.error_code)) {
+        moved.push_back(pr.partition_index);
+        continue;
+      }
       if (pr.error_code != 0) {
         return Error::invalid(fmt::format("fetch {}/{} at offset {}: {}", c.o.topic,
                                           pr.partition_index, position, error_name(pr.error_code)));
@@ -446,6 +456,44 @@ Status fetch_and_print(Client& client, Consumer& c, std::ostream& out) {
   return {};
 }
 
+// One Fetch to each leader of the wanted partitions (waiting up to 500 ms
+// in all). A leader that moved or a broker that went away is looked up
+// again; true when every leader answered.
+Result<bool> fetch_from_leaders(Leaders& leaders, Consumer& c, std::ostream& out,
+                                std::string& why) {
+  std::map<std::int32_t, std::vector<std::int32_t>> by_leader;
+  bool answered = true;
+  for (auto p : c.wanted) {
+    const auto leader = leaders.leader(p);
+    if (leader >= 0) {
+      by_leader[leader].push_back(p);
+    } else {
+      answered = false;
+      why = fmt::format("{}/{}: no leader", c.o.topic, p);
+    }
+  }
+  const auto wait = static_cast<std::int32_t>(500 / std::max<std::size_t>(1, by_leader.size()));
+  for (const auto& [node, partitions] : by_leader) {
+    std::vector<std::int32_t> moved;
+    auto client = leaders.broker(node);
+    Status s = client ? fetch_and_print(**client, partitions, wait, c, out, moved)
+                      : Status(client.error());
+    if (!s && s.error().code() == Errc::invalid_argument) return s.error();
+    if (!s) {
+      leaders.drop(node);
+      answered = false;
+      why = s.error().detail();
+    } else if (!moved.empty()) {
+      answered = false;
+      why = fmt::format("{}/{}: its leader moved", c.o.topic, moved.front());
+    }
+  }
+  if (!answered) {
+    if (auto s = leaders.refresh(); !s) return s.error();
+  }
+  return answered;
+}
+
 }  // namespace
 
 int consume(const CommonOptions& c, const ConsumeOptions& o, Io io) {
@@ -456,27 +504,41 @@ int consume(const CommonOptions& c, const ConsumeOptions& o, Io io) {
   }
   auto client = connect_or_report(c, io);
   if (!client) return 1;
-  auto topic = topic_metadata(**client, o.topic, false);
-  if (!topic) return fail(io, topic.error().detail());
-  const auto n = static_cast<std::int32_t>(topic->partitions.size());
-  auto wanted = wanted_partitions(o, n);
+  auto leaders = Leaders::open(**client, o.topic, false);
+  if (!leaders) return fail(io, leaders.error().detail());
+  auto wanted = wanted_partitions(o, (*leaders)->partitions());
   if (!wanted) return fail(io, wanted.error().detail());
   Consumer consumer{
       o, std::move(*wanted), {}, {}, 0, o.count.value_or(std::numeric_limits<std::int64_t>::max())};
-  if (auto s = start_positions(**client, *from, n, consumer); !s) {
+  if (auto s = start_positions(**leaders, *from, consumer); !s) {
     return fail(io, s.error().detail());
   }
-  // Bounded: each pass advances a position, or (following) waits up to 500 ms.
+  // Bounded: each pass advances a position, or (following) waits up to 500
+  // ms, or finds a leader moved, at most for the timeout in a row.
+  // Since when no pass had an answer from every leader (attempt > 0).
+  auto unanswered_since = std::chrono::steady_clock::now();
+  int attempt = 0;
   while (consumer.printed < consumer.limit) {
     bool caught_up = true;
     for (auto p : consumer.wanted) {
       caught_up = caught_up && consumer.position[p] >= consumer.ends[static_cast<std::size_t>(p)];
     }
     if (caught_up && !o.follow) break;
-    if (auto s = fetch_and_print(**client, consumer, io.out); !s) {
-      return fail(io, s.error().detail());
-    }
+    std::string why;
+    auto answered = fetch_from_leaders(**leaders, consumer, io.out, why);
+    if (!answered) return fail(io, answered.error().detail());
     io.out.flush();
+    if (*answered) {
+      attempt = 0;
+      continue;
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (attempt == 0) unanswered_since = now;
+    if (now - unanswered_since >= c.timeout) {
+      return fail(io, fmt::format("consume {}: no leader answered within {} ms ({})", o.topic,
+                                  c.timeout.count(), why));
+    }
+    std::this_thread::sleep_for(retry_backoff(attempt++));
   }
   return 0;
 }

@@ -2,7 +2,9 @@
 
 #include "common.h"
 
+#include <algorithm>
 #include <ostream>
+#include <thread>
 
 #include "spate/client/tools.h"
 #include "spate/protocol/compression.h"
@@ -150,31 +152,218 @@ Result<protocol::MetadataResponseTopic> topic_metadata(Client& client, const std
   return Error::not_found(fmt::format("unknown topic '{}'", topic));
 }
 
-Result<std::vector<std::int64_t>> list_offsets(Client& client, const std::string& topic,
-                                               std::int32_t partitions, std::int64_t timestamp,
-                                               const std::vector<std::int32_t>* only) {
+bool leader_moved(std::int16_t error_code) {
+  using protocol::ErrorCode;
+  switch (static_cast<ErrorCode>(error_code)) {
+    case ErrorCode::not_leader_or_follower:
+    case ErrorCode::leader_not_available:
+    case ErrorCode::fenced_leader_epoch:
+    case ErrorCode::unknown_leader_epoch:
+      return true;
+    default:
+      return false;
+  }
+}
+
+std::chrono::milliseconds retry_backoff(int attempt) {
+  return std::chrono::milliseconds(std::min(1000, 50 << std::clamp(attempt, 0, 5)));
+}
+
+Result<std::unique_ptr<Leaders>> Leaders::open(Client& bootstrap, const std::string& topic,
+                                               bool auto_create) {
+  std::unique_ptr<Leaders> out(new Leaders(bootstrap));
+  out->topic_.name = topic;
+  auto md = metadata(bootstrap, std::vector<std::string>{topic}, auto_create);
+  if (!md) return md.error();
+  if (auto s = out->take(std::move(*md)); !s) return s.error();
+  return out;
+}
+
+Status Leaders::take(protocol::MetadataResponse md) {
+  const auto known = topic_.partitions.size();
+  for (auto& t : md.topics) {
+    if (t.name != topic_.name) continue;
+    if (t.error_code ==
+        static_cast<std::int16_t>(protocol::ErrorCode::unknown_topic_or_partition)) {
+      return Error::not_found(fmt::format("unknown topic '{}'", topic_.name));
+    }
+    if (t.error_code != 0) {
+      return Error::invalid(fmt::format("topic '{}': {}", topic_.name, error_name(t.error_code)));
+    }
+    if (t.partitions.empty()) {
+      return Error::not_found(fmt::format("topic '{}' has no partitions", topic_.name));
+    }
+    std::sort(t.partitions.begin(), t.partitions.end(),
+              [](const auto& a, const auto& b) { return a.partition_index < b.partition_index; });
+    for (std::size_t i = 0; i < t.partitions.size(); ++i) {
+      if (t.partitions[i].partition_index != static_cast<std::int32_t>(i)) {
+        return Error::malformed(fmt::format("topic '{}': Metadata lists partition {} at place {}",
+                                            topic_.name, t.partitions[i].partition_index, i));
+      }
+    }
+    if (known != 0 && t.partitions.size() != known) {
+      return Error::invalid(fmt::format("topic '{}' now has {} partitions, not {}", topic_.name,
+                                        t.partitions.size(), known));
+    }
+    topic_ = std::move(t);
+    brokers_.clear();
+    unusable_.clear();
+    for (const auto& b : md.brokers) {
+      if (b.port <= 0 || b.port > 65535 || b.host.empty()) {
+        unusable_[b.node_id] = fmt::format("broker {} is listed at '{}' port {}, no address",
+                                           b.node_id, b.host, b.port);
+        continue;
+      }
+      brokers_[b.node_id] = Endpoint{b.host, static_cast<std::uint16_t>(b.port)};
+    }
+    single_ = md.brokers.size() == 1;
+    // A broker no longer listed (removed, or its address changed) is
+    // connected to again, if at all.
+    for (auto it = clients_.begin(); it != clients_.end();) {
+      auto b = brokers_.find(it->first);
+      it = (b == brokers_.end() || b->second.text() != it->second->endpoint().text())
+               ? clients_.erase(it)
+               : std::next(it);
+    }
+    return {};
+  }
+  return Error::not_found(fmt::format("unknown topic '{}'", topic_.name));
+}
+
+std::int32_t Leaders::leader(std::int32_t partition) const {
+  if (partition < 0 || static_cast<std::size_t>(partition) >= topic_.partitions.size()) return -1;
+  const auto& p = topic_.partitions[static_cast<std::size_t>(partition)];
+  return p.error_code == 0 ? p.leader_id : -1;
+}
+
+Result<Client*> Leaders::broker(std::int32_t node) {
+  if (single_ && brokers_.contains(node)) return &bootstrap_;
+  if (auto it = clients_.find(node); it != clients_.end()) return it->second.get();
+  auto b = brokers_.find(node);
+  if (b == brokers_.end()) {
+    auto bad = unusable_.find(node);
+    return Error::not_found(bad != unusable_.end()
+                                ? bad->second
+                                : fmt::format("broker {} is not listed in Metadata", node));
+  }
+  auto c = Client::connect(b->second.text(), bootstrap_.options());
+  if (!c) return c.error();
+  return clients_.emplace(node, std::move(*c)).first->second.get();
+}
+
+Status Leaders::refresh() {
+  const std::vector<std::string> topics{topic_.name};
+  auto md = metadata(bootstrap_, topics, false);
+  if (md) return take(std::move(*md));
+  // The bootstrap broker is gone (killed, say): any other listed broker.
+  std::vector<std::int32_t> others;
+  for (const auto& [node, endpoint] : brokers_) others.push_back(node);
+  for (const auto node : others) {
+    if (single_) break;
+    auto client = broker(node);
+    if (!client) continue;
+    auto again = metadata(**client, topics, false);
+    if (again) return take(std::move(*again));
+    drop(node);
+  }
+  return md.error();
+}
+
+namespace {
+
+// One ListOffsets of `partitions` to the broker `client`; fills `out`, and
+// `moved` with the partitions whose leader moved. Errors: the call's, or a
+// partition's other error (invalid).
+Status list_offsets_at(Client& client, const std::string& topic,
+                       const std::vector<std::int32_t>& partitions, std::int64_t timestamp,
+                       std::vector<std::int64_t>& out, std::vector<std::int32_t>& moved,
+                       std::string& why) {
   protocol::ListOffsetsRequest request;
   protocol::ListOffsetsTopic t{topic, {}};
-  if (only != nullptr) {
-    for (const std::int32_t p : *only) t.partitions.push_back({p, timestamp});
-  } else {
-    for (std::int32_t p = 0; p < partitions; ++p) t.partitions.push_back({p, timestamp});
-  }
+  for (const std::int32_t p : partitions) t.partitions.push_back({p, timestamp});
   request.topics.push_back(std::move(t));
   auto r = client.call<protocol::ListOffsetsResponse>(ApiKey::list_offsets, request);
   if (!r) return r.error();
-  std::vector<std::int64_t> out(static_cast<std::size_t>(partitions), -1);
   for (const auto& tr : r->topics) {
     for (const auto& pr : tr.partitions) {
+      if (pr.partition_index < 0 || static_cast<std::size_t>(pr.partition_index) >= out.size()) {
+        continue;
+      }
+      if (leader_moved(pr.error_code)) {
+        moved.push_back(pr.partition_index);
+        why = fmt::format("{}/{}: {}", topic, pr.partition_index, error_name(pr.error_code));
+        continue;
+      }
       if (pr.error_code != 0) {
         return Error::invalid(fmt::format("offsets of {}/{}: {}", topic, pr.partition_index,
                                           error_name(pr.error_code)));
       }
-      if (pr.partition_index >= 0 && pr.partition_index < partitions) {
-        out[static_cast<std::size_t>(pr.partition_index)] = pr.offset;
-      }
+      out[static_cast<std::size_t>(pr.partition_index)] = pr.offset;
     }
   }
+  return {};
+}
+
+}  // namespace
+
+Result<std::vector<std::int64_t>> list_offsets(Leaders& leaders, std::int64_t timestamp,
+                                               const std::vector<std::int32_t>* only) {
+  const std::int32_t n = leaders.partitions();
+  std::vector<std::int32_t> pending;
+  if (only != nullptr) {
+    pending = *only;
+  } else {
+    for (std::int32_t p = 0; p < n; ++p) pending.push_back(p);
+  }
+  std::vector<std::int64_t> out(static_cast<std::size_t>(n), -1);
+  const auto deadline = std::chrono::steady_clock::now() + leaders.timeout();
+  std::string why;
+  // Bounded by the deadline (and 64 tries): each try asks every leader once.
+  for (int attempt = 0; attempt < 64; ++attempt) {
+    std::map<std::int32_t, std::vector<std::int32_t>> by_leader;
+    std::vector<std::int32_t> again;
+    for (const std::int32_t p : pending) {
+      const auto leader = leaders.leader(p);
+      if (leader < 0) {
+        again.push_back(p);
+        why = fmt::format("{}/{}: no leader", leaders.topic(), p);
+      } else {
+        by_leader[leader].push_back(p);
+      }
+    }
+    for (const auto& [node, partitions] : by_leader) {
+      auto client = leaders.broker(node);
+      Status s = client ? list_offsets_at(**client, leaders.topic(), partitions, timestamp, out,
+                                          again, why)
+                        : Status(client.error());
+      if (!s && s.error().code() == Errc::invalid_argument) return s.error();
+      if (!s) {
+        leaders.drop(node);
+        why = s.error().detail();
+        again.insert(again.end(), partitions.begin(), partitions.end());
+      }
+    }
+    if (again.empty()) return out;
+    if (std::chrono::steady_clock::now() + retry_backoff(attempt) >= deadline) break;
+    std::this_thread::sleep_for(retry_backoff(attempt));
+    if (auto s = leaders.refresh(); !s) return s.error();
+    pending = std::move(again);
+  }
+  return Error(Errc::timeout, fmt::format("offsets of {}: no leader answered within {} ms ({})",
+                                          leaders.topic(), leaders.timeout().count(), why));
+}
+
+Result<std::vector<std::int64_t>> list_offsets(Client& client, const std::string& topic,
+                                               std::int32_t partitions, std::int64_t timestamp) {
+  std::vector<std::int32_t> all;
+  for (std::int32_t p = 0; p < partitions; ++p) all.push_back(p);
+  std::vector<std::int64_t> out(static_cast<std::size_t>(partitions), -1);
+  std::vector<std::int32_t> moved;
+  std::string why;
+  if (auto s = list_offsets_at(client, topic, all, timestamp, out, moved, why); !s) {
+    return s.error();
+  }
+  if (!moved.empty()) return Error::invalid(fmt::format("offsets of {}", why));
   return out;
 }
 
@@ -202,18 +391,9 @@ std::int64_t wall_ms() {
       .count();
 }
 
-Producer::Producer(Client& client, std::string topic, std::int16_t acks,
-                   protocol::Compression codec, std::chrono::milliseconds timeout,
-                   std::size_t window)
-    : client_(client),
-      topic_(std::move(topic)),
-      acks_(acks),
-      codec_(codec),
-      timeout_(timeout),
-      window_(window) {
-  auto v = client_.version(ApiKey::produce);
-  version_ = v ? *v : 3;
-}
+Producer::Producer(Leaders& leaders, std::int16_t acks, protocol::Compression codec,
+                   std::chrono::milliseconds timeout, std::size_t window)
+    : leaders_(leaders), acks_(acks), codec_(codec), timeout_(timeout), window_(window) {}
 
 Status Producer::send(std::int32_t partition, std::vector<std::byte> batch) {
   if (codec_ != protocol::Compression::none) {
@@ -221,40 +401,115 @@ Status Producer::send(std::int32_t partition, std::vector<std::byte> batch) {
     if (!compressed) return compressed.error();
     batch = std::move(*compressed);
   }
-  while (in_flight_.size() >= window_) {
-    if (auto s = receive_one(); !s) return s;
+  // After a leader moved, what failed goes again first, in its order.
+  if (!retry_.empty()) {
+    if (auto s = finish(); !s) return s;
+  }
+  return submit(partition, std::move(batch));
+}
+
+// Sends the batch to its partition's leader, or queues it to be sent again
+// (no leader known, no connection).
+Status Producer::submit(std::int32_t partition, std::vector<std::byte> batch) {
+  const auto node = leaders_.leader(partition);
+  if (node < 0) {
+    retry_.push_back({partition, std::move(batch),
+                      fmt::format("{}/{}: no leader", leaders_.topic(), partition)});
+    return {};
+  }
+  auto& queue = in_flight_[node];
+  // Bounded: each pass takes one answer off the queue.
+  while (queue.size() >= window_) {
+    if (auto s = receive_one(node); !s) return s;
+  }
+  auto client = leaders_.broker(node);
+  if (!client) {
+    fail_connection(node, client.error().detail());
+    retry_.push_back({partition, std::move(batch), client.error().detail()});
+    return {};
   }
   protocol::ProduceRequest request;
   request.acks = acks_;
   request.timeout_ms = static_cast<std::int32_t>(timeout_.count());
-  request.topic_data.push_back({topic_, {{partition, std::move(batch)}}});
-  auto id = client_.connection().send(ApiKey::produce, version_, request);
-  if (!id) return id.error();
-  if (acks_ != 0) in_flight_.emplace_back(*id, partition);
+  request.topic_data.push_back({leaders_.topic(), {{partition, batch}}});
+  auto v = (*client)->version(ApiKey::produce);
+  if (!v) return v.error();
+  auto id = (*client)->connection().send(ApiKey::produce, *v, request);
+  if (!id) {
+    fail_connection(node, id.error().detail());
+    retry_.push_back({partition, std::move(batch), id.error().detail()});
+    return {};
+  }
+  if (acks_ != 0) queue.push_back({*id, partition, std::move(batch)});
   return {};
 }
 
-Status Producer::receive_one() {
-  const auto [id, partition] = in_flight_.front();
-  in_flight_.pop_front();
-  auto r = client_.connection().receive<protocol::ProduceResponse>(id, ApiKey::produce, version_);
-  if (!r) return r.error();
+// The connection to `node` failed: every batch in flight on it is sent again.
+void Producer::fail_connection(std::int32_t node, const std::string& why) {
+  leaders_.drop(node);
+  auto& queue = in_flight_[node];
+  for (auto& sent : queue) retry_.push_back({sent.partition, std::move(sent.batch), why});
+  queue.clear();
+}
+
+Status Producer::receive_one(std::int32_t node) {
+  auto& queue = in_flight_[node];
+  Sent sent = std::move(queue.front());
+  queue.pop_front();
+  auto client = leaders_.broker(node);
+  Result<std::int16_t> v = client ? (*client)->version(ApiKey::produce) : client.error();
+  auto r = v ? (*client)->connection().receive<protocol::ProduceResponse>(sent.correlation_id,
+                                                                          ApiKey::produce, *v)
+             : Result<protocol::ProduceResponse>(v.error());
+  if (!r) {
+    retry_.push_back({sent.partition, std::move(sent.batch), r.error().detail()});
+    fail_connection(node, r.error().detail());
+    return {};
+  }
   for (const auto& t : r->responses) {
     for (const auto& p : t.partition_responses) {
-      if (p.error_code != 0) {
-        return Error::invalid(
-            fmt::format("produce to {}/{} failed: {}", topic_, p.index, error_name(p.error_code)));
+      if (p.error_code == 0) continue;
+      if (leader_moved(p.error_code)) {
+        retry_.push_back(
+            {sent.partition, std::move(sent.batch),
+             fmt::format("{}/{}: {}", leaders_.topic(), p.index, error_name(p.error_code))});
+        return {};
       }
+      return Error::invalid(fmt::format("produce to {}/{} failed: {}", leaders_.topic(), p.index,
+                                        error_name(p.error_code)));
     }
   }
   return {};
 }
 
 Status Producer::finish() {
-  while (!in_flight_.empty()) {
-    if (auto s = receive_one(); !s) return s;
+  const auto deadline = std::chrono::steady_clock::now() + timeout_;
+  // Bounded by the deadline (and 64 rounds): each round takes every answer,
+  // then sends again what must be.
+  for (int round = 0; round < 64; ++round) {
+    for (auto& [node, queue] : in_flight_) {
+      // Bounded by the queue: receive_one takes one off (or clears it).
+      while (!queue.empty()) {
+        if (auto s = receive_one(node); !s) return s;
+      }
+    }
+    if (retry_.empty()) return {};
+    const std::string why = retry_.back().why;
+    if (std::chrono::steady_clock::now() + retry_backoff(round) >= deadline) {
+      return Error(Errc::timeout, fmt::format("produce to {}: no leader took the batch within "
+                                              "{} ms ({})",
+                                              leaders_.topic(), timeout_.count(), why));
+    }
+    std::this_thread::sleep_for(retry_backoff(round));
+    if (auto s = leaders_.refresh(); !s) return s;
+    auto again = std::move(retry_);
+    retry_.clear();
+    for (auto& r : again) {
+      if (auto s = submit(r.partition, std::move(r.batch)); !s) return s;
+    }
   }
-  return {};
+  return Error(Errc::timeout,
+               fmt::format("produce to {}: still retrying after 64 rounds", leaders_.topic()));
 }
 
 Status for_each_record(std::span<const std::byte> records,

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <ostream>
@@ -38,35 +39,100 @@ Result<protocol::MetadataResponse> metadata(Client& client,
 // One topic's metadata. Errors: not_found naming the topic, or its error.
 Result<protocol::MetadataResponseTopic> topic_metadata(Client& client, const std::string& topic,
                                                        bool auto_create);
-// ListOffsets at `timestamp` (-1 latest, -2 earliest) for partitions 0..n-1.
-// `only`: ask for these partitions alone (the others stay -1).
-Result<std::vector<std::int64_t>> list_offsets(Client& client, const std::string& topic,
-                                               std::int32_t partitions, std::int64_t timestamp,
+
+// Whether a partition error means its leader moved or is being elected
+// (NOT_LEADER_OR_FOLLOWER, LEADER_NOT_AVAILABLE, FENCED_/UNKNOWN_LEADER_EPOCH):
+// ask Metadata again and retry there.
+bool leader_moved(std::int16_t error_code);
+
+// The brokers that lead one topic's partitions, as Metadata names them, and
+// a connection to each, opened when first needed (a cluster of one broker:
+// the bootstrap connection itself). Requests for a partition go to its
+// leader; after a leader moved, refresh() asks Metadata again.
+class Leaders {
+ public:
+  // Errors: as topic_metadata.
+  static Result<std::unique_ptr<Leaders>> open(Client& bootstrap, const std::string& topic,
+                                               bool auto_create);
+  [[nodiscard]] const std::string& topic() const { return topic_.name; }
+  [[nodiscard]] const protocol::MetadataResponseTopic& topic_info() const { return topic_; }
+  [[nodiscard]] std::int32_t partitions() const {
+    return static_cast<std::int32_t>(topic_.partitions.size());
+  }
+  // The node id of the partition's leader; -1 while none is known.
+  [[nodiscard]] std::int32_t leader(std::int32_t partition) const;
+  // A connection to broker `node`. Errors: not_found (not a listed broker),
+  // io_error, timeout.
+  Result<Client*> broker(std::int32_t node);
+  // Closes the connection to `node` (a call on it failed); the next
+  // broker(node) connects again.
+  void drop(std::int32_t node) { clients_.erase(node); }
+  // Asks the bootstrap broker's Metadata again. A topic that lost or
+  // gained partitions meanwhile is an error (invalid).
+  Status refresh();
+  [[nodiscard]] std::chrono::milliseconds timeout() const { return bootstrap_.options().timeout; }
+
+ private:
+  explicit Leaders(Client& bootstrap) : bootstrap_(bootstrap) {}
+  Status take(protocol::MetadataResponse md);
+
+  Client& bootstrap_;
+  protocol::MetadataResponseTopic topic_;
+  std::map<std::int32_t, Endpoint> brokers_;
+  std::map<std::int32_t, std::string> unusable_;  // listed without a usable address: why
+  std::map<std::int32_t, std::unique_ptr<Client>> clients_;
+  bool single_ = false;  // one broker listed: the bootstrap one
+};
+
+// Between two tries after a leader moved: 50, 100, ... up to 1,000 ms.
+std::chrono::milliseconds retry_backoff(int attempt);
+
+// ListOffsets at `timestamp` (-1 latest, -2 earliest) for every partition,
+// each asked of its leader (after a leader moved: of the new one, within the
+// timeout). `only`: these partitions alone (the others stay -1).
+Result<std::vector<std::int64_t>> list_offsets(Leaders& leaders, std::int64_t timestamp,
                                                const std::vector<std::int32_t>* only = nullptr);
+// The same, of the one broker `client` (which must lead them all).
+Result<std::vector<std::int64_t>> list_offsets(Client& client, const std::string& topic,
+                                               std::int32_t partitions, std::int64_t timestamp);
 
 Result<std::int16_t> parse_acks(const std::string& text);
 Result<protocol::Compression> parse_compression(const std::string& text);
 std::int64_t wall_ms();
 
-// Sends batches to one topic with up to `window` Produce requests in flight
-// on one connection (answers come back in order), checking every answer.
+// Sends batches to one topic, each to its partition's leader, with up to
+// `window` Produce requests in flight per leader (answers come back in
+// order), checking every answer. A batch whose leader moved (or whose
+// connection failed) is sent again to the new leader, within `timeout`:
+// at least once, as a Kafka producer without idempotence.
 class Producer {
  public:
-  Producer(Client& client, std::string topic, std::int16_t acks, protocol::Compression codec,
+  Producer(Leaders& leaders, std::int16_t acks, protocol::Compression codec,
            std::chrono::milliseconds timeout, std::size_t window = 8);
   Status send(std::int32_t partition, std::vector<std::byte> batch);
-  Status finish();  // waits for every answer
+  Status finish();  // waits for every answer, sending again what must be
 
  private:
-  Status receive_one();
-  Client& client_;
-  std::string topic_;
+  struct Sent {
+    std::int32_t correlation_id = 0;
+    std::int32_t partition = 0;
+    std::vector<std::byte> batch;  // kept to be sent again
+  };
+  struct Retry {
+    std::int32_t partition = 0;
+    std::vector<std::byte> batch;
+    std::string why;
+  };
+  Status submit(std::int32_t partition, std::vector<std::byte> batch);
+  Status receive_one(std::int32_t node);
+  void fail_connection(std::int32_t node, const std::string& why);
+  Leaders& leaders_;
   std::int16_t acks_;
   protocol::Compression codec_;
   std::chrono::milliseconds timeout_;
   std::size_t window_;
-  std::int16_t version_ = 0;
-  std::deque<std::pair<std::int32_t, std::int32_t>> in_flight_;  // correlation id, partition
+  std::map<std::int32_t, std::deque<Sent>> in_flight_;  // by leader node id
+  std::deque<Retry> retry_;
 };
 
 // Calls on_record for every record of the batches in `records` (decompressing

@@ -103,10 +103,10 @@ std::map<TopicPartition, std::int64_t> end_offsets(Client& client,
                                                    const std::set<std::string>& topics) {
   std::map<TopicPartition, std::int64_t> out;
   for (const auto& topic : topics) {
-    auto md = topic_metadata(client, topic, false);
-    if (!md) continue;
-    const auto n = static_cast<std::int32_t>(md->partitions.size());
-    auto ends = list_offsets(client, topic, n, protocol::kListOffsetsLatest);
+    auto leaders = Leaders::open(client, topic, false);
+    if (!leaders) continue;
+    const auto n = (*leaders)->partitions();
+    auto ends = list_offsets(**leaders, protocol::kListOffsetsLatest);
     if (!ends) continue;
     for (std::int32_t p = 0; p < n; ++p) out[{topic, p}] = (*ends)[static_cast<std::size_t>(p)];
   }
@@ -298,19 +298,19 @@ namespace {
 Result<std::vector<std::pair<std::int32_t, std::int64_t>>> reset_targets(
     Client& client, const ResetOptions& o,
     const std::map<TopicPartition, std::int64_t>& committed) {
-  auto md = topic_metadata(client, o.topic, false);
-  if (!md) return md.error();
-  const auto n = static_cast<std::int32_t>(md->partitions.size());
+  auto leaders = Leaders::open(client, o.topic, false);
+  if (!leaders) return leaders.error();
+  const auto n = (*leaders)->partitions();
   if (o.partition && (*o.partition < 0 || *o.partition >= n)) {
     return Error::invalid(fmt::format("--partition {}: topic '{}' has partitions 0 to {}",
                                       *o.partition, o.topic, n - 1));
   }
-  auto starts = list_offsets(client, o.topic, n, protocol::kListOffsetsEarliest);
+  auto starts = list_offsets(**leaders, protocol::kListOffsetsEarliest);
   if (!starts) return starts.error();
-  auto ends = list_offsets(client, o.topic, n, protocol::kListOffsetsLatest);
+  auto ends = list_offsets(**leaders, protocol::kListOffsetsLatest);
   if (!ends) return ends.error();
   Result<std::vector<std::int64_t>> at_time = std::vector<std::int64_t>{};
-  if (o.to == ResetOptions::To::time) at_time = list_offsets(client, o.topic, n, o.offset);
+  if (o.to == ResetOptions::To::time) at_time = list_offsets(**leaders, o.offset);
   if (!at_time) return at_time.error();
   std::vector<std::pair<std::int32_t, std::int64_t>> out;
   for (std::int32_t p = 0; p < n; ++p) {
