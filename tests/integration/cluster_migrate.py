@@ -10,8 +10,9 @@ acknowledged it at, `spate topic describe` shows the override, producing works, 
 a new idempotent producer's id is above every id the single node handed out
 (read from the segment files' batch headers against producer.ids). The whole
 cluster restarts once more: the migration does not run again, and everything
-still reads back. Last, a damaged topics.meta stops broker 2's start (exit 3,
-the log naming the file).
+still reads back. Broker 2's directory started without --seeds, as the
+single node it was, is refused (exit 3: it belongs to a cluster). Last, a
+damaged topics.meta stops broker 2's start (exit 3, the log naming the file).
 Usage: cluster_migrate.py SPATED_BINARY SPATE_BINARY"""
 import glob
 import json
@@ -177,6 +178,19 @@ def main():
         for i, node in enumerate(nodes):
             code = node.stop()
             assert code == 0, f"broker {i} exited {code}:\n{node.log()[-3000:]}"
+        # Started again without --seeds, as the single node it was: refused
+        # (exit 3), the log saying why; nothing in it changes.
+        logged = len(single.log())
+        try:
+            single.start()
+            raise AssertionError("a cluster member's directory started without --seeds")
+        except RuntimeError:
+            pass
+        said = single.log()[logged:]
+        assert single.proc.returncode == 3 and "belongs to a cluster" in said and \
+            "--seeds" in said, (single.proc.returncode, said[-2000:])
+        print("without --seeds: " +
+              next(line for line in said.splitlines() if "belongs to a cluster" in line)[-160:])
         # A damaged topics.meta stops the start with an error naming it.
         path = os.path.join(single.data_dir, "topics.meta")
         data = bytearray(open(path, "rb").read())

@@ -129,6 +129,20 @@ Status Node::open_storage() {
     return dir.error();
   }
   dir_ = std::move(*dir);
+  // A cluster member's directory started without --seeds would serve its
+  // partitions with none of the controller's metadata, as a single node
+  // whose Raft partitions can never elect a leader.
+  if (seeds_.empty()) {
+    auto controller = fs_->entry_type(dir_->path() / storage::kClusterDir);
+    if (controller && *controller != storage::EntryType::none) {
+      auto e = Error::invalid(fmt::format(
+          "data directory {} belongs to a cluster (it holds the controller's log in {}/): start "
+          "spated with the --seeds it ran with, or use another data directory",
+          config_.data_dir, storage::kClusterDir));
+      logger_->critical("cannot use data directory {}: {}", config_.data_dir, e.detail());
+      return e;
+    }
+  }
   // Sealed segments share a budget of descriptors; the rest of the limit is
   // left to connections and active segments (docs/limits.md).
   const rlim_t open_files = raise_open_files_limit();
