@@ -127,6 +127,7 @@ struct ProduceRun {
   const CommonOptions& c;
   const BenchOptions& b;
   Client& client;
+  std::vector<Endpoint> leaders;  // by partition
   std::int16_t acks;
   std::int32_t partitions;
   std::size_t per_batch;  // records per request
@@ -146,7 +147,10 @@ class ProduceWorker {
         rate_(run.paced ? run.b.rate / run.b.connections : 0) {}
 
   void operator()() {
-    auto conn = run_.client.open_another();
+    // To the partition's leader (a version the bootstrap broker speaks: the
+    // cluster runs one version of spated).
+    auto conn =
+        Connection::open(run_.leaders[static_cast<std::size_t>(partition_)], run_.client.options());
     if (!conn) return run_.totals.fail(conn.error().detail());
     auto version = run_.client.version(ApiKey::produce);
     if (!version) return run_.totals.fail(version.error().detail());
@@ -262,15 +266,18 @@ int bench_produce(const CommonOptions& c, const BenchOptions& b, Io io) {
   if (!client) return 1;
   const std::int32_t partitions = b.partitions > 0 ? b.partitions : b.connections;
   if (auto s = ensure_topic(**client, b, partitions); !s) return fail(io, s.error().detail());
-  auto topic = topic_metadata(**client, b.topic, false);
+  auto topic = Leaders::open(**client, b.topic, false);
   if (!topic) return fail(io, topic.error().detail());
+  auto leaders = leader_endpoints(**topic);
+  if (!leaders) return fail(io, leaders.error().detail());
   const bool paced = b.rate > 0;
   const auto start = SteadyClock::now();
   ProduceRun run{c,
                  b,
                  **client,
+                 std::move(*leaders),
                  *acks,
-                 static_cast<std::int32_t>(topic->partitions.size()),
+                 (*topic)->partitions(),
                  paced ? 1 : std::max<std::size_t>(1, b.batch_bytes / (b.record_size + 16)),
                  paced,
                  start,
@@ -302,6 +309,7 @@ struct ConsumeRun {
   Client& client;
   const BenchOptions& b;
   std::int32_t n = 0;
+  std::vector<Endpoint> leaders;  // by partition
   std::vector<std::int64_t> starts;
   std::vector<std::int64_t> ends;
   Totals totals;
@@ -350,21 +358,38 @@ Result<bool> fetch_round(Connection& conn, std::int16_t version, ConsumeRun& run
   return true;
 }
 
-// Worker `index` of the plain benchmark: partitions index, index + connections, ...
+// Worker `index` of the plain benchmark: partitions index, index +
+// connections, ..., each fetched from its leader (a connection to each).
 void plain_worker(ConsumeRun& run, int index) {
-  auto conn = run.client.open_another();
-  if (!conn) return run.totals.fail(conn.error().detail());
   auto version = run.client.version(ApiKey::fetch);
   if (!version) return run.totals.fail(version.error().detail());
-  std::map<std::int32_t, std::int64_t> position;
+  struct Leader {
+    std::unique_ptr<Connection> conn;
+    std::map<std::int32_t, std::int64_t> position;
+    bool more = true;
+  };
+  std::map<std::string, Leader> by_leader;
   for (std::int32_t p = index; p < run.n; p += run.connections) {
-    position[p] = run.starts[static_cast<std::size_t>(p)];
+    const auto& endpoint = run.leaders[static_cast<std::size_t>(p)];
+    auto& leader = by_leader[endpoint.text()];
+    if (!leader.conn) {
+      auto conn = Connection::open(endpoint, run.client.options());
+      if (!conn) return run.totals.fail(conn.error().detail());
+      leader.conn = std::move(*conn);
+    }
+    leader.position[p] = run.starts[static_cast<std::size_t>(p)];
   }
-  // Bounded: each fetch advances at least one partition toward its end.
-  while (!run.totals.stop) {
-    auto more = fetch_round(**conn, *version, run, position);
-    if (!more) return run.totals.fail(more.error().detail());
-    if (!*more) break;
+  // Bounded: each round's fetches advance at least one partition toward
+  // its end, or find every partition of a leader at its end.
+  for (bool more = true; more && !run.totals.stop;) {
+    more = false;
+    for (auto& [_, leader] : by_leader) {
+      if (!leader.more) continue;
+      auto r = fetch_round(*leader.conn, *version, run, leader.position);
+      if (!r) return run.totals.fail(r.error().detail());
+      leader.more = *r;
+      more = more || *r;
+    }
   }
 }
 
@@ -443,12 +468,15 @@ void group_worker(ConsumeRun& run) {
 int bench_consume(const CommonOptions& c, const BenchOptions& b, Io io) {
   auto client = connect_or_report(c, io);
   if (!client) return 1;
-  auto topic = topic_metadata(**client, b.topic, false);
+  auto topic = Leaders::open(**client, b.topic, false);
   if (!topic) return fail(io, topic.error().detail());
+  auto leaders = leader_endpoints(**topic);
+  if (!leaders) return fail(io, leaders.error().detail());
   ConsumeRun run{**client, b};
-  run.n = static_cast<std::int32_t>(topic->partitions.size());
-  auto starts = list_offsets(**client, b.topic, run.n, protocol::kListOffsetsEarliest);
-  auto ends = list_offsets(**client, b.topic, run.n, protocol::kListOffsetsLatest);
+  run.n = (*topic)->partitions();
+  run.leaders = std::move(*leaders);
+  auto starts = list_offsets(**topic, protocol::kListOffsetsEarliest);
+  auto ends = list_offsets(**topic, protocol::kListOffsetsLatest);
   if (!starts || !ends) return fail(io, (!starts ? starts : ends).error().detail());
   run.starts = std::move(*starts);
   run.ends = std::move(*ends);

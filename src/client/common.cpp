@@ -236,17 +236,48 @@ std::int32_t Leaders::leader(std::int32_t partition) const {
   return p.error_code == 0 ? p.leader_id : -1;
 }
 
+Result<Endpoint> Leaders::endpoint(std::int32_t node) const {
+  if (single_ && brokers_.contains(node)) return bootstrap_.endpoint();
+  if (auto b = brokers_.find(node); b != brokers_.end()) return b->second;
+  auto bad = unusable_.find(node);
+  return Error::not_found(bad != unusable_.end()
+                              ? bad->second
+                              : fmt::format("broker {} is not listed in Metadata", node));
+}
+
+Result<std::vector<Endpoint>> leader_endpoints(Leaders& leaders) {
+  const auto deadline = std::chrono::steady_clock::now() + leaders.timeout();
+  std::string why;
+  // Bounded by the deadline (and 64 tries).
+  for (int attempt = 0; attempt < 64; ++attempt) {
+    std::vector<Endpoint> out;
+    for (std::int32_t p = 0; p < leaders.partitions(); ++p) {
+      const auto leader = leaders.leader(p);
+      auto e = leader >= 0 ? leaders.endpoint(leader)
+                           : Result<Endpoint>(Error::not_found(
+                                 fmt::format("{}/{}: no leader", leaders.topic(), p)));
+      if (!e) {
+        why = e.error().detail();
+        break;
+      }
+      out.push_back(std::move(*e));
+    }
+    if (out.size() == static_cast<std::size_t>(leaders.partitions())) return out;
+    if (std::chrono::steady_clock::now() + retry_backoff(attempt) >= deadline) break;
+    std::this_thread::sleep_for(retry_backoff(attempt));
+    if (auto s = leaders.refresh(); !s) return s.error();
+  }
+  return Error(Errc::timeout, fmt::format("topic {}: no leader of every partition within {} ms "
+                                          "({})",
+                                          leaders.topic(), leaders.timeout().count(), why));
+}
+
 Result<Client*> Leaders::broker(std::int32_t node) {
   if (single_ && brokers_.contains(node)) return &bootstrap_;
   if (auto it = clients_.find(node); it != clients_.end()) return it->second.get();
-  auto b = brokers_.find(node);
-  if (b == brokers_.end()) {
-    auto bad = unusable_.find(node);
-    return Error::not_found(bad != unusable_.end()
-                                ? bad->second
-                                : fmt::format("broker {} is not listed in Metadata", node));
-  }
-  auto c = Client::connect(b->second.text(), bootstrap_.options());
+  auto e = endpoint(node);
+  if (!e) return e.error();
+  auto c = Client::connect(e->text(), bootstrap_.options());
   if (!c) return c.error();
   return clients_.emplace(node, std::move(*c)).first->second.get();
 }
@@ -351,20 +382,6 @@ Result<std::vector<std::int64_t>> list_offsets(Leaders& leaders, std::int64_t ti
   }
   return Error(Errc::timeout, fmt::format("offsets of {}: no leader answered within {} ms ({})",
                                           leaders.topic(), leaders.timeout().count(), why));
-}
-
-Result<std::vector<std::int64_t>> list_offsets(Client& client, const std::string& topic,
-                                               std::int32_t partitions, std::int64_t timestamp) {
-  std::vector<std::int32_t> all;
-  for (std::int32_t p = 0; p < partitions; ++p) all.push_back(p);
-  std::vector<std::int64_t> out(static_cast<std::size_t>(partitions), -1);
-  std::vector<std::int32_t> moved;
-  std::string why;
-  if (auto s = list_offsets_at(client, topic, all, timestamp, out, moved, why); !s) {
-    return s.error();
-  }
-  if (!moved.empty()) return Error::invalid(fmt::format("offsets of {}", why));
-  return out;
 }
 
 Result<std::int16_t> parse_acks(const std::string& text) {

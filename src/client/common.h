@@ -64,6 +64,9 @@ class Leaders {
   // A connection to broker `node`. Errors: not_found (not a listed broker),
   // io_error, timeout.
   Result<Client*> broker(std::int32_t node);
+  // Where broker `node` listens (the bootstrap's address in a cluster of
+  // one). Errors: not_found, as broker().
+  Result<Endpoint> endpoint(std::int32_t node) const;
   // Closes the connection to `node` (a call on it failed); the next
   // broker(node) connects again.
   void drop(std::int32_t node) { clients_.erase(node); }
@@ -84,6 +87,11 @@ class Leaders {
   bool single_ = false;  // one broker listed: the bootstrap one
 };
 
+// Where each partition's leader listens, once every partition has one
+// (a topic just created is electing them), asking Metadata again within the
+// timeout. Errors: timeout naming a leaderless partition, Metadata's.
+Result<std::vector<Endpoint>> leader_endpoints(Leaders& leaders);
+
 // Between two tries after a leader moved: 50, 100, ... up to 1,000 ms.
 std::chrono::milliseconds retry_backoff(int attempt);
 
@@ -92,9 +100,6 @@ std::chrono::milliseconds retry_backoff(int attempt);
 // timeout). `only`: these partitions alone (the others stay -1).
 Result<std::vector<std::int64_t>> list_offsets(Leaders& leaders, std::int64_t timestamp,
                                                const std::vector<std::int32_t>* only = nullptr);
-// The same, of the one broker `client` (which must lead them all).
-Result<std::vector<std::int64_t>> list_offsets(Client& client, const std::string& topic,
-                                               std::int32_t partitions, std::int64_t timestamp);
 
 Result<std::int16_t> parse_acks(const std::string& text);
 Result<protocol::Compression> parse_compression(const std::string& text);

@@ -6,7 +6,7 @@ factor 3 and records in it, `cluster info --json` (3 brokers, a leader and 3
 replicas per partition, end offsets from the leaders), SIGKILL of the leader
 of partition 0 (info says it is down, then gone, and every partition has a
 new leader with its records intact), `down`, and no broker left behind.
-`spate produce`, `consume` and `topic describe` are pointed at a broker that
+`spate produce`, `consume`, `topic describe` and `bench` are pointed at a broker that
 does not lead the partition (they find its leader, as Kafka clients do), and
 `spate produce` run right after the kill follows partition 0 to its new leader.
 Usage: cluster_ops.py SPATED_BINARY SPATE_BINARY"""
@@ -182,6 +182,14 @@ def fill(bootstrap):
     rows = [line.split() for line in spate(address[0], "topic", "describe", "orders")
             .stdout.splitlines()[2:5]]
     assert [int(r[4]) for r in rows] == ends, (rows, ends)
+    # spate bench through one broker: each partition's connection goes to
+    # its leader (the topic is new: the bench waits for its leaders).
+    spate(address[0], "topic", "create", "benchy", "-p", "3", "-r", "3")
+    made = json.loads(spate(address[0], "--format", "json", "bench", "produce", "-t", "benchy",
+                            "-c", "3", "-n", "3000", "-s", "100", "--acks", "all").stdout)
+    read = json.loads(spate(address[0], "--format", "json", "bench", "consume", "-t", "benchy",
+                            "-c", "2").stdout)
+    assert made["records"] >= 3000 and read["records"] == made["records"], (made, read)
     text = spate(bootstrap, "cluster", "info").stdout
     assert "TOPIC" in text and "orders" in text and text.count("answered") == 3, text
     print(f"  topic orders (3 partitions x 3 replicas) with {3 * RECORDS_PER_PARTITION} records;"
