@@ -12,6 +12,7 @@
 #include <limits>
 #include <map>
 #include <set>
+#include <thread>
 
 #include "spate/client/client.h"
 #include "spate/client/commands.h"
@@ -34,17 +35,49 @@ namespace {
 
 using TopicPartition = std::pair<std::string, std::int32_t>;
 
-// The broker coordinating `group` must be the one we talk to (single node).
-Status check_coordinator(Client& client, const std::string& group) {
-  protocol::FindCoordinatorRequest request{group, 0};
-  auto r = client.call<protocol::FindCoordinatorResponse>(ApiKey::find_coordinator, request);
-  if (!r) return r.error();
-  if (r->error_code != 0) {
-    return Error::invalid(fmt::format("no coordinator for group '{}': {}{}", group,
-                                      error_name(r->error_code),
-                                      r->error_message ? ": " + *r->error_message : ""));
+// Whether a group error means its coordinator moved or is starting
+// (retry, asking FindCoordinator again).
+bool coordinator_moved(std::int16_t code) {
+  using protocol::ErrorCode;
+  const auto e = static_cast<ErrorCode>(code);
+  return e == ErrorCode::not_coordinator || e == ErrorCode::coordinator_not_available ||
+         e == ErrorCode::coordinator_load_in_progress;
+}
+
+// A connection to the broker coordinating `group` (in a cluster, the leader
+// of its __consumer_offsets partition; `client` itself when that is where
+// it points), asking again within the timeout while it is being elected.
+Result<std::unique_ptr<Client>> connect_coordinator(Client& client, const std::string& group) {
+  const auto deadline = std::chrono::steady_clock::now() + client.options().timeout;
+  std::string why;
+  // Bounded by the deadline (and 64 tries).
+  for (int attempt = 0; attempt < 64; ++attempt) {
+    protocol::FindCoordinatorRequest request{group, 0};
+    auto r = client.call<protocol::FindCoordinatorResponse>(ApiKey::find_coordinator, request);
+    if (!r) return r.error();
+    if (r->error_code == 0 && (r->port <= 0 || r->port > 65535 || r->host.empty())) {
+      return Error::malformed(
+          fmt::format("the coordinator of group '{}' is node {} at '{}' port "
+                      "{}: no address",
+                      group, r->node_id, r->host, r->port));
+    }
+    if (r->error_code == 0) {
+      const Endpoint at{r->host, static_cast<std::uint16_t>(r->port)};
+      auto c = Client::connect(at.text(), client.options());
+      if (c) return c;
+      why = c.error().detail();
+    } else if (coordinator_moved(r->error_code)) {
+      why = error_name(r->error_code);
+    } else {
+      return Error::invalid(fmt::format("no coordinator for group '{}': {}{}", group,
+                                        error_name(r->error_code),
+                                        r->error_message ? ": " + *r->error_message : ""));
+    }
+    if (std::chrono::steady_clock::now() + retry_backoff(attempt) >= deadline) break;
+    std::this_thread::sleep_for(retry_backoff(attempt));
   }
-  return {};
+  return Error(Errc::timeout, fmt::format("no coordinator for group '{}' within {} ms ({})", group,
+                                          client.options().timeout.count(), why));
 }
 
 Result<protocol::DescribeGroupsGroup> describe_one(Client& client, const std::string& group) {
@@ -221,16 +254,17 @@ std::vector<PartitionRow> partition_rows(Client& client,
   return out;
 }
 
-// Connects and checks the coordinator; reports and returns nullopt on failure.
+// Connects to the group's coordinator; reports and returns nullopt on failure.
 std::optional<std::unique_ptr<Client>> connect_for(const CommonOptions& c, const std::string& group,
                                                    Io io) {
   auto client = connect_or_report(c, io);
   if (!client) return std::nullopt;
-  if (auto s = check_coordinator(**client, group); !s) {
-    fail(io, s.error().detail());
+  auto coordinator = connect_coordinator(**client, group);
+  if (!coordinator) {
+    fail(io, coordinator.error().detail());
     return std::nullopt;
   }
-  return client;
+  return std::move(*coordinator);
 }
 
 }  // namespace
@@ -238,31 +272,60 @@ std::optional<std::unique_ptr<Client>> connect_for(const CommonOptions& c, const
 int group_list(const CommonOptions& c, Io io) {
   auto client = connect_or_report(c, io);
   if (!client) return 1;
-  auto r = (*client)->call<protocol::ListGroupsResponse>(ApiKey::list_groups,
-                                                         protocol::ListGroupsRequest{});
-  if (!r) return fail(io, r.error().detail());
-  if (r->error_code != 0) {
-    return fail(io, fmt::format("cannot list groups: {}", error_name(r->error_code)));
-  }
-  std::sort(r->groups.begin(), r->groups.end(),
-            [](const auto& a, const auto& b) { return a.group_id < b.group_id; });
-  if (c.format == Format::json) {
-    Json groups = Json::array();
-    for (const auto& g : r->groups) {
-      groups.push_back({{"group", json_bytes(g.group_id)},
-                        {"state", g.group_state},
-                        {"protocol_type", json_bytes(g.protocol_type)}});
+  // Each broker lists the groups it coordinates: every broker is asked.
+  auto md = metadata(**client, std::vector<std::string>{});
+  if (!md) return fail(io, md.error().detail());
+  std::map<std::string, protocol::ListGroupsGroup> found;
+  int code = 0;
+  for (const auto& b : md->brokers) {
+    std::unique_ptr<Client> other;
+    Client* at = client->get();
+    if (md->brokers.size() > 1) {
+      auto connected =
+          b.port > 0 && b.port <= 65535
+              ? Client::connect(Endpoint{b.host, static_cast<std::uint16_t>(b.port)}.text(),
+                                (*client)->options())
+              : Result<std::unique_ptr<Client>>(Error::malformed("no address"));
+      if (!connected) {
+        code = 1;
+        fail(io, fmt::format("cannot list the groups of broker {}: {}", b.node_id,
+                             connected.error().detail()));
+        continue;
+      }
+      other = std::move(*connected);
+      at = other.get();
     }
-    print_json(io.out, groups);
-    return 0;
+    auto r =
+        at->call<protocol::ListGroupsResponse>(ApiKey::list_groups, protocol::ListGroupsRequest{});
+    const std::string error = !r                   ? r.error().detail()
+                              : r->error_code != 0 ? error_name(r->error_code)
+                                                   : std::string();
+    if (!error.empty()) {
+      code = 1;
+      fail(io, fmt::format("cannot list the groups of broker {}: {}", b.node_id, error));
+      continue;
+    }
+    for (auto& g : r->groups) found.try_emplace(g.group_id, std::move(g));
+  }
+  std::vector<protocol::ListGroupsGroup> groups;
+  for (auto& [_, g] : found) groups.push_back(std::move(g));
+  if (c.format == Format::json) {
+    Json out = Json::array();
+    for (const auto& g : groups) {
+      out.push_back({{"group", json_bytes(g.group_id)},
+                     {"state", g.group_state},
+                     {"protocol_type", json_bytes(g.protocol_type)}});
+    }
+    print_json(io.out, out);
+    return code;
   }
   std::vector<std::vector<std::string>> rows;
-  for (const auto& g : r->groups) {
+  for (const auto& g : groups) {
     rows.push_back({g.group_id, g.group_state.empty() ? "-" : g.group_state,
                     g.protocol_type.empty() ? "-" : g.protocol_type});
   }
   io.out << format_table({"GROUP", "STATE", "PROTOCOL TYPE"}, rows);
-  return 0;
+  return code;
 }
 
 int group_describe(const CommonOptions& c, const std::string& group, Io io) {
@@ -421,12 +484,19 @@ int group_reset_offsets(const CommonOptions& c, const std::string& group, const 
 int group_delete(const CommonOptions& c, const std::vector<std::string>& groups, Io io) {
   auto client = connect_or_report(c, io);
   if (!client) return 1;
-  protocol::DeleteGroupsRequest request{groups};
-  auto r = (*client)->call<protocol::DeleteGroupsResponse>(ApiKey::delete_groups, request);
-  if (!r) return fail(io, r.error().detail());
+  // Each group to its coordinator.
+  std::vector<protocol::DeleteGroupsResult> answers;
+  for (const auto& group : groups) {
+    auto coordinator = connect_coordinator(**client, group);
+    if (!coordinator) return fail(io, coordinator.error().detail());
+    protocol::DeleteGroupsRequest request{{group}};
+    auto r = (*coordinator)->call<protocol::DeleteGroupsResponse>(ApiKey::delete_groups, request);
+    if (!r) return fail(io, r.error().detail());
+    for (auto& result : r->results) answers.push_back(std::move(result));
+  }
   int code = 0;
   Json results = Json::array();
-  for (const auto& result : r->results) {
+  for (const auto& result : answers) {
     const auto e = static_cast<protocol::ErrorCode>(result.error_code);
     if (e != protocol::ErrorCode::none) {
       code = 1;

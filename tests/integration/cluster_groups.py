@@ -6,11 +6,15 @@ same partition of __consumer_offsets, so they share a coordinator) consume
 and commit; the coordinator broker is SIGKILLed; both consumers find the new
 coordinator, their committed offsets are still there (committed()), and
 consumption goes on with every record seen; the killed broker restarts and
-its replica of __consumer_offsets catches up with the leader's.
-Usage: cluster_groups.py SPATED_BINARY"""
+its replica of __consumer_offsets catches up with the leader's. `spate group
+describe` through a broker that does not coordinate the group shows the
+committed offsets, and `spate group list` through any broker lists both groups.
+Usage: cluster_groups.py SPATED_BINARY SPATE_BINARY"""
 import glob
+import json
 import os
 import signal
+import subprocess
 import sys
 import time
 
@@ -28,6 +32,15 @@ TOPIC = "orders"
 PARTITIONS = 4
 OFFSETS_PARTITIONS = 4
 OFFSETS_TOPIC = "__consumer_offsets"
+SPATE = None
+
+
+def spate(node, *args):
+    """The spate CLI with `node` as its only bootstrap broker; its stdout."""
+    r = subprocess.run([SPATE, "-b", node.bootstrap, *args], capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0, (args, r.returncode, r.stdout, r.stderr)
+    return r.stdout
 
 
 def offsets_partition(group):
@@ -190,7 +203,8 @@ def committed_all(members, ends, timeout=30, recommit=False):
 
 
 def main():
-    binary = sys.argv[1]
+    global SPATE
+    binary, SPATE = sys.argv[1], os.path.abspath(sys.argv[2])
     started = time.monotonic()
     cluster = Cluster(binary)
     for node in cluster.nodes:
@@ -242,6 +256,13 @@ def main():
         dups = [len(m.seen) - len(set(m.seen)) for m in members]
         print(f"{len(produced)} records consumed by each group after the failover "
               f"(records delivered twice: {dups}), {time.monotonic() - killed_at:.1f} s after the kill")
+        # `spate group describe` through the survivor that does not coordinate
+        # the group: it asks FindCoordinator and goes there.
+        other = cluster.nodes[next(i for i in range(3) if i not in (victim, coordinator))]
+        described = json.loads(spate(other, "--format", "json", "group", "describe", g_confluent))
+        got = {p["partition"]: p["committed_offset"] for p in described["partitions"]
+               if p["topic"] == TOPIC}
+        assert got == ends, (got, ends, described)
 
         # The killed broker comes back and catches up with the offsets partition.
         cluster.nodes[victim].start()
@@ -264,6 +285,9 @@ def main():
         wait_for("the committed offsets from a fresh consumer",
                  lambda: fresh.committed() == ends, timeout=20, step=0.2)
         fresh.close()
+        # `spate group list` asks every broker; through any one, both groups.
+        listed = json.loads(spate(cluster.nodes[victim], "--format", "json", "group", "list"))
+        assert {g_confluent, g_kpy} <= {g["group"] for g in listed}, listed
         stop_all(cluster.nodes)
         print(f"cluster groups: OK in {time.monotonic() - started:.1f} s")
     except BaseException:
