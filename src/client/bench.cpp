@@ -310,6 +310,7 @@ struct ConsumeRun {
   const BenchOptions& b;
   std::int32_t n = 0;
   std::vector<Endpoint> leaders;  // by partition
+  Endpoint coordinator;           // --group's
   std::vector<std::int64_t> starts;
   std::vector<std::int64_t> ends;
   Totals totals;
@@ -358,38 +359,56 @@ Result<bool> fetch_round(Connection& conn, std::int16_t version, ConsumeRun& run
   return true;
 }
 
+// Fetches each partition of a position map from its leader, with a
+// connection to each leader (opened when first needed).
+class LeaderFetches {
+ public:
+  explicit LeaderFetches(ConsumeRun& run) : run_(run) {}
+
+  // One fetch_round per leader of the partitions in `position`. false:
+  // nothing left to read.
+  Result<bool> round(std::int16_t version, std::map<std::int32_t, std::int64_t>& position) {
+    std::map<std::string, std::map<std::int32_t, std::int64_t>> by_leader;
+    for (const auto& [p, at] : position) {
+      by_leader[run_.leaders[static_cast<std::size_t>(p)].text()][p] = at;
+    }
+    bool more = false;
+    for (auto& [leader, part] : by_leader) {
+      auto& conn = conns_[leader];
+      if (!conn) {
+        auto opened = Connection::open(run_.leaders[static_cast<std::size_t>(part.begin()->first)],
+                                       run_.client.options());
+        if (!opened) return opened.error();
+        conn = std::move(*opened);
+      }
+      auto r = fetch_round(*conn, version, run_, part);
+      if (!r) return r.error();
+      more = more || *r;
+      for (const auto& [p, at] : part) position[p] = at;
+    }
+    return more;
+  }
+
+ private:
+  ConsumeRun& run_;
+  std::map<std::string, std::unique_ptr<Connection>> conns_;  // by leader address
+};
+
 // Worker `index` of the plain benchmark: partitions index, index +
-// connections, ..., each fetched from its leader (a connection to each).
+// connections, ..., each fetched from its leader.
 void plain_worker(ConsumeRun& run, int index) {
   auto version = run.client.version(ApiKey::fetch);
   if (!version) return run.totals.fail(version.error().detail());
-  struct Leader {
-    std::unique_ptr<Connection> conn;
-    std::map<std::int32_t, std::int64_t> position;
-    bool more = true;
-  };
-  std::map<std::string, Leader> by_leader;
+  std::map<std::int32_t, std::int64_t> position;
   for (std::int32_t p = index; p < run.n; p += run.connections) {
-    const auto& endpoint = run.leaders[static_cast<std::size_t>(p)];
-    auto& leader = by_leader[endpoint.text()];
-    if (!leader.conn) {
-      auto conn = Connection::open(endpoint, run.client.options());
-      if (!conn) return run.totals.fail(conn.error().detail());
-      leader.conn = std::move(*conn);
-    }
-    leader.position[p] = run.starts[static_cast<std::size_t>(p)];
+    position[p] = run.starts[static_cast<std::size_t>(p)];
   }
-  // Bounded: each round's fetches advance at least one partition toward
-  // its end, or find every partition of a leader at its end.
-  for (bool more = true; more && !run.totals.stop;) {
-    more = false;
-    for (auto& [_, leader] : by_leader) {
-      if (!leader.more) continue;
-      auto r = fetch_round(*leader.conn, *version, run, leader.position);
-      if (!r) return run.totals.fail(r.error().detail());
-      leader.more = *r;
-      more = more || *r;
-    }
+  LeaderFetches fetches(run);
+  // Bounded: each round advances at least one partition toward its end.
+  while (!run.totals.stop) {
+    auto more = fetches.round(*version, position);
+    if (!more) return run.totals.fail(more.error().detail());
+    if (!*more) break;
   }
 }
 
@@ -415,11 +434,13 @@ Status group_join(ConsumeRun& run, GroupMember& member,
 // the end, heartbeats every 500 ms, rejoins on a rebalance, and leaves once
 // every member is at the end.
 void group_worker(ConsumeRun& run) {
-  auto conn = run.client.open_another();
+  // The group's calls to its coordinator, fetches to the leaders.
+  auto conn = Connection::open(run.coordinator, run.client.options());
   if (!conn) return run.totals.fail(conn.error().detail());
   auto version = run.client.version(ApiKey::fetch);
   if (!version) return run.totals.fail(version.error().detail());
   GroupMember member(run.client, **conn, run.b.group, run.b.topic, run.n);
+  LeaderFetches fetches(run);
   std::map<std::int32_t, std::int64_t> position;
   bool rejoin = true;
   bool finished = false;
@@ -436,7 +457,7 @@ void group_worker(ConsumeRun& run) {
     const auto now = SteadyClock::now();
     bool more = false;
     if (!finished) {
-      auto r = fetch_round(**conn, *version, run, position);
+      auto r = fetches.round(*version, position);
       if (!r) return run.totals.fail(r.error().detail());
       more = *r;
     }
@@ -481,6 +502,11 @@ int bench_consume(const CommonOptions& c, const BenchOptions& b, Io io) {
   run.starts = std::move(*starts);
   run.ends = std::move(*ends);
   const bool group = !b.group.empty();
+  if (group) {
+    auto coordinator = find_coordinator(**client, b.group);
+    if (!coordinator) return fail(io, coordinator.error().detail());
+    run.coordinator = std::move(*coordinator);
+  }
   // A group may have more members than partitions (the others idle).
   run.connections =
       group ? std::max(1, b.connections) : std::max(1, std::min<int>(b.connections, run.n));

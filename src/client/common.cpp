@@ -9,6 +9,7 @@
 #include "spate/client/tools.h"
 #include "spate/protocol/compression.h"
 #include "spate/protocol/error_code.h"
+#include "spate/protocol/messages/groups.h"
 #include "spate/protocol/messages/list_offsets.h"
 
 #include "json.h"
@@ -270,6 +271,38 @@ Result<std::vector<Endpoint>> leader_endpoints(Leaders& leaders) {
   return Error(Errc::timeout, fmt::format("topic {}: no leader of every partition within {} ms "
                                           "({})",
                                           leaders.topic(), leaders.timeout().count(), why));
+}
+
+Result<Endpoint> find_coordinator(Client& client, const std::string& group) {
+  using protocol::ErrorCode;
+  const auto deadline = std::chrono::steady_clock::now() + client.options().timeout;
+  std::string why;
+  // Bounded by the deadline (and 64 tries).
+  for (int attempt = 0; attempt < 64; ++attempt) {
+    protocol::FindCoordinatorRequest request{group, 0};
+    auto r = client.call<protocol::FindCoordinatorResponse>(ApiKey::find_coordinator, request);
+    if (!r) return r.error();
+    const auto e = static_cast<ErrorCode>(r->error_code);
+    if (e == ErrorCode::none) {
+      if (r->port <= 0 || r->port > 65535 || r->host.empty()) {
+        return Error::malformed(
+            fmt::format("the coordinator of group '{}' is node {} at '{}' port {}: no address",
+                        group, r->node_id, r->host, r->port));
+      }
+      return Endpoint{r->host, static_cast<std::uint16_t>(r->port)};
+    }
+    if (e != ErrorCode::coordinator_not_available && e != ErrorCode::not_coordinator &&
+        e != ErrorCode::coordinator_load_in_progress) {
+      return Error::invalid(fmt::format("no coordinator for group '{}': {}{}", group,
+                                        error_name(r->error_code),
+                                        r->error_message ? ": " + *r->error_message : ""));
+    }
+    why = error_name(r->error_code);
+    if (std::chrono::steady_clock::now() + retry_backoff(attempt) >= deadline) break;
+    std::this_thread::sleep_for(retry_backoff(attempt));
+  }
+  return Error(Errc::timeout, fmt::format("no coordinator for group '{}' within {} ms ({})", group,
+                                          client.options().timeout.count(), why));
 }
 
 Result<Client*> Leaders::broker(std::int32_t node) {

@@ -92,6 +92,12 @@ class Leaders {
 // timeout. Errors: timeout naming a leaderless partition, Metadata's.
 Result<std::vector<Endpoint>> leader_endpoints(Leaders& leaders);
 
+// Where the broker coordinating `group` listens (in a cluster, the leader of
+// its __consumer_offsets partition), asking again within the timeout while
+// one is being elected. Errors: invalid (the broker's error), malformed (no
+// address), timeout, the call's.
+Result<Endpoint> find_coordinator(Client& client, const std::string& group);
+
 // Between two tries after a leader moved: 50, 100, ... up to 1,000 ms.
 std::chrono::milliseconds retry_backoff(int attempt);
 

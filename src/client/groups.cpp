@@ -35,49 +35,21 @@ namespace {
 
 using TopicPartition = std::pair<std::string, std::int32_t>;
 
-// Whether a group error means its coordinator moved or is starting
-// (retry, asking FindCoordinator again).
-bool coordinator_moved(std::int16_t code) {
-  using protocol::ErrorCode;
-  const auto e = static_cast<ErrorCode>(code);
-  return e == ErrorCode::not_coordinator || e == ErrorCode::coordinator_not_available ||
-         e == ErrorCode::coordinator_load_in_progress;
-}
-
-// A connection to the broker coordinating `group` (in a cluster, the leader
-// of its __consumer_offsets partition; `client` itself when that is where
-// it points), asking again within the timeout while it is being elected.
+// A connection to the broker coordinating `group` (find_coordinator).
 Result<std::unique_ptr<Client>> connect_coordinator(Client& client, const std::string& group) {
   const auto deadline = std::chrono::steady_clock::now() + client.options().timeout;
-  std::string why;
-  // Bounded by the deadline (and 64 tries).
-  for (int attempt = 0; attempt < 64; ++attempt) {
-    protocol::FindCoordinatorRequest request{group, 0};
-    auto r = client.call<protocol::FindCoordinatorResponse>(ApiKey::find_coordinator, request);
-    if (!r) return r.error();
-    if (r->error_code == 0 && (r->port <= 0 || r->port > 65535 || r->host.empty())) {
-      return Error::malformed(
-          fmt::format("the coordinator of group '{}' is node {} at '{}' port "
-                      "{}: no address",
-                      group, r->node_id, r->host, r->port));
+  // Bounded by the deadline (and 64 tries): the coordinator found may be
+  // gone by the time we connect.
+  for (int attempt = 0;; ++attempt) {
+    auto at = find_coordinator(client, group);
+    if (!at) return at.error();
+    auto c = Client::connect(at->text(), client.options());
+    if (c || attempt >= 63 ||
+        std::chrono::steady_clock::now() + retry_backoff(attempt) >= deadline) {
+      return c;
     }
-    if (r->error_code == 0) {
-      const Endpoint at{r->host, static_cast<std::uint16_t>(r->port)};
-      auto c = Client::connect(at.text(), client.options());
-      if (c) return c;
-      why = c.error().detail();
-    } else if (coordinator_moved(r->error_code)) {
-      why = error_name(r->error_code);
-    } else {
-      return Error::invalid(fmt::format("no coordinator for group '{}': {}{}", group,
-                                        error_name(r->error_code),
-                                        r->error_message ? ": " + *r->error_message : ""));
-    }
-    if (std::chrono::steady_clock::now() + retry_backoff(attempt) >= deadline) break;
     std::this_thread::sleep_for(retry_backoff(attempt));
   }
-  return Error(Errc::timeout, fmt::format("no coordinator for group '{}' within {} ms ({})", group,
-                                          client.options().timeout.count(), why));
 }
 
 Result<protocol::DescribeGroupsGroup> describe_one(Client& client, const std::string& group) {

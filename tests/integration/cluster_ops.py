@@ -190,6 +190,10 @@ def fill(bootstrap):
     read = json.loads(spate(address[0], "--format", "json", "bench", "consume", "-t", "benchy",
                             "-c", "2").stdout)
     assert made["records"] >= 3000 and read["records"] == made["records"], (made, read)
+    # A group of 2: the group's calls go to its coordinator, fetches to leaders.
+    grouped = json.loads(spate(address[0], "--format", "json", "bench", "consume", "-t", "benchy",
+                               "-c", "2", "--group", "benchers").stdout)
+    assert grouped["records"] == made["records"], (made, grouped)
     text = spate(bootstrap, "cluster", "info").stdout
     assert "TOPIC" in text and "orders" in text and text.count("answered") == 3, text
     print(f"  topic orders (3 partitions x 3 replicas) with {3 * RECORDS_PER_PARTITION} records;"
