@@ -519,7 +519,10 @@ Status Producer::receive_one(std::int32_t node) {
   for (const auto& t : r->responses) {
     for (const auto& p : t.partition_responses) {
       if (p.error_code == 0) continue;
-      if (leader_moved(p.error_code)) {
+      // REQUEST_TIMED_OUT: not committed in time (a quorum lost, say); it
+      // may still commit, so a retry may store it twice, as in Kafka.
+      if (leader_moved(p.error_code) ||
+          p.error_code == static_cast<std::int16_t>(protocol::ErrorCode::request_timed_out)) {
         retry_.push_back(
             {sent.partition, std::move(sent.batch),
              fmt::format("{}/{}: {}", leaders_.topic(), p.index, error_name(p.error_code))});

@@ -113,9 +113,9 @@ std::int64_t wall_ms();
 
 // Sends batches to one topic, each to its partition's leader, with up to
 // `window` Produce requests in flight per leader (answers come back in
-// order), checking every answer. A batch whose leader moved (or whose
-// connection failed) is sent again to the new leader, within `timeout`:
-// at least once, as a Kafka producer without idempotence.
+// order), checking every answer. A batch whose leader moved, whose
+// connection failed or that timed out is sent again (to the new leader),
+// within `timeout`: at least once, as a Kafka producer without idempotence.
 class Producer {
  public:
   Producer(Leaders& leaders, std::int16_t acks, protocol::Compression codec,
