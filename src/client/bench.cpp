@@ -228,7 +228,11 @@ class ProduceWorker {
       run_.totals.fail(r.error().detail());
       return false;
     }
-    const auto code = r->responses.at(0).partition_responses.at(0).error_code;
+    if (r->responses.size() != 1 || r->responses[0].partition_responses.size() != 1) {
+      run_.totals.fail("produce: an answer without the one partition asked for");
+      return false;
+    }
+    const auto code = r->responses[0].partition_responses[0].error_code;
     if (code != 0) {
       run_.totals.fail(fmt::format("produce failed: {}", error_name(code)));
       return false;
@@ -342,7 +346,11 @@ Result<bool> fetch_round(Connection& conn, std::int16_t version, ConsumeRun& run
   f.topics.push_back(std::move(ft));
   auto r = conn.call<protocol::FetchResponse>(ApiKey::fetch, version, f);
   if (!r) return r.error();
-  for (const auto& pr : r->responses.at(0).partitions) {
+  if (r->responses.size() != 1) {
+    return Error::malformed(fmt::format("fetch: {} topics answered, not 1", r->responses.size()));
+  }
+  for (const auto& pr : r->responses[0].partitions) {
+    if (!position.contains(pr.partition_index)) continue;  // not asked for
     if (pr.error_code != 0)
       return Error::invalid(fmt::format("fetch: {}", error_name(pr.error_code)));
     if (!pr.records) continue;
@@ -425,6 +433,7 @@ Status group_join(ConsumeRun& run, GroupMember& member,
   if (!committed) return committed.error();
   position.clear();
   for (const auto& [p, offset] : *committed) {
+    if (p < 0 || p >= run.n) continue;  // not a partition of the topic
     position[p] = offset >= 0 ? offset : run.starts[static_cast<std::size_t>(p)];
   }
   return {};

@@ -514,20 +514,29 @@ int consume(const CommonOptions& c, const ConsumeOptions& o, Io io) {
     return fail(io, s.error().detail());
   }
   // Bounded: each pass advances a position, or (following) waits up to 500
-  // ms, or finds a leader moved, at most for the timeout in a row.
+  // ms, or finds a leader moved, at most for the timeout in a row; reading
+  // to the end, a timeout with no position moving ends it too.
   // Since when no pass had an answer from every leader (attempt > 0).
   auto unanswered_since = std::chrono::steady_clock::now();
+  auto moved_at = unanswered_since;
   int attempt = 0;
   while (consumer.printed < consumer.limit) {
     bool caught_up = true;
+    const auto before = consumer.position;
     for (auto p : consumer.wanted) {
       caught_up = caught_up && consumer.position[p] >= consumer.ends[static_cast<std::size_t>(p)];
     }
     if (caught_up && !o.follow) break;
+    if (!o.follow && std::chrono::steady_clock::now() - moved_at >= c.timeout) {
+      return fail(io, fmt::format("consume {}: no record came for {} ms before the end offsets "
+                                  "read at the start",
+                                  o.topic, c.timeout.count()));
+    }
     std::string why;
     auto answered = fetch_from_leaders(**leaders, consumer, io.out, why);
     if (!answered) return fail(io, answered.error().detail());
     io.out.flush();
+    if (consumer.position != before) moved_at = std::chrono::steady_clock::now();
     if (*answered) {
       attempt = 0;
       continue;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <ostream>
+#include <set>
 #include <thread>
 
 #include "spate/client/tools.h"
@@ -174,19 +175,33 @@ Result<std::unique_ptr<Leaders>> Leaders::open(Client& bootstrap, const std::str
                                                bool auto_create) {
   std::unique_ptr<Leaders> out(new Leaders(bootstrap));
   out->topic_.name = topic;
-  auto md = metadata(bootstrap, std::vector<std::string>{topic}, auto_create);
-  if (!md) return md.error();
-  if (auto s = out->take(std::move(*md)); !s) return s.error();
-  return out;
+  const auto deadline = std::chrono::steady_clock::now() + bootstrap.options().timeout;
+  // Bounded by the deadline (and 64 tries): a topic just created, or a
+  // broker catching up with the metadata, answers LEADER_NOT_AVAILABLE.
+  for (int attempt = 0;; ++attempt) {
+    auto md = metadata(bootstrap, std::vector<std::string>{topic}, auto_create);
+    if (!md) return md.error();
+    auto s = out->take(std::move(*md), true);
+    if (s) return out;
+    if (s.error().code() != Errc::unavailable || attempt >= 63 ||
+        std::chrono::steady_clock::now() + retry_backoff(attempt) >= deadline) {
+      return s.error();
+    }
+    std::this_thread::sleep_for(retry_backoff(attempt));
+  }
 }
 
-Status Leaders::take(protocol::MetadataResponse md) {
+Status Leaders::take(protocol::MetadataResponse md, bool from_bootstrap) {
   const auto known = topic_.partitions.size();
   for (auto& t : md.topics) {
     if (t.name != topic_.name) continue;
     if (t.error_code ==
         static_cast<std::int16_t>(protocol::ErrorCode::unknown_topic_or_partition)) {
       return Error::not_found(fmt::format("unknown topic '{}'", topic_.name));
+    }
+    if (leader_moved(t.error_code)) {  // the broker is catching up: ask again
+      return Error(Errc::unavailable,
+                   fmt::format("topic '{}': {}", topic_.name, error_name(t.error_code)));
     }
     if (t.error_code != 0) {
       return Error::invalid(fmt::format("topic '{}': {}", topic_.name, error_name(t.error_code)));
@@ -217,7 +232,9 @@ Status Leaders::take(protocol::MetadataResponse md) {
       }
       brokers_[b.node_id] = Endpoint{b.host, static_cast<std::uint16_t>(b.port)};
     }
-    single_ = md.brokers.size() == 1;
+    // One broker listed, by the broker we were given: that one (whatever
+    // address it advertises: a port mapping may stand between).
+    single_ = from_bootstrap && md.brokers.size() == 1;
     // A broker no longer listed (removed, or its address changed) is
     // connected to again, if at all.
     for (auto it = clients_.begin(); it != clients_.end();) {
@@ -289,6 +306,10 @@ Result<Endpoint> find_coordinator(Client& client, const std::string& group) {
             fmt::format("the coordinator of group '{}' is node {} at '{}' port {}: no address",
                         group, r->node_id, r->host, r->port));
       }
+      // A cluster of one: the broker we were given (whatever address it
+      // advertises: a port mapping may stand between).
+      auto md = metadata(client, std::vector<std::string>{});
+      if (md && md->brokers.size() == 1) return client.endpoint();
       return Endpoint{r->host, static_cast<std::uint16_t>(r->port)};
     }
     if (e != ErrorCode::coordinator_not_available && e != ErrorCode::not_coordinator &&
@@ -315,11 +336,23 @@ Result<Client*> Leaders::broker(std::int32_t node) {
   return clients_.emplace(node, std::move(*c)).first->second.get();
 }
 
+namespace {
+
+// An error after which the topic's Metadata is worth asking again (a
+// broker gone or catching up), not the end of the command.
+bool metadata_retriable(const Error& e) {
+  return e.code() == Errc::unavailable || e.code() == Errc::io_error || e.code() == Errc::timeout;
+}
+
+}  // namespace
+
 Status Leaders::refresh() {
   const std::vector<std::string> topics{topic_.name};
   auto md = metadata(bootstrap_, topics, false);
-  if (md) return take(std::move(*md));
-  // The bootstrap broker is gone (killed, say): any other listed broker.
+  Status first = md ? take(std::move(*md), true) : Status(md.error());
+  if (first || !metadata_retriable(first.error())) return first;
+  // The bootstrap broker is gone (killed, say) or behind: any other listed
+  // broker. None answering keeps what we had; the caller retries.
   std::vector<std::int32_t> others;
   for (const auto& [node, endpoint] : brokers_) others.push_back(node);
   for (const auto node : others) {
@@ -327,10 +360,14 @@ Status Leaders::refresh() {
     auto client = broker(node);
     if (!client) continue;
     auto again = metadata(**client, topics, false);
-    if (again) return take(std::move(*again));
-    drop(node);
+    if (!again) {
+      drop(node);
+      continue;
+    }
+    auto s = take(std::move(*again), false);
+    if (s || !metadata_retriable(s.error())) return s;
   }
-  return md.error();
+  return {};
 }
 
 namespace {
@@ -348,11 +385,10 @@ Status list_offsets_at(Client& client, const std::string& topic,
   request.topics.push_back(std::move(t));
   auto r = client.call<protocol::ListOffsetsResponse>(ApiKey::list_offsets, request);
   if (!r) return r.error();
+  std::set<std::int32_t> unanswered(partitions.begin(), partitions.end());
   for (const auto& tr : r->topics) {
     for (const auto& pr : tr.partitions) {
-      if (pr.partition_index < 0 || static_cast<std::size_t>(pr.partition_index) >= out.size()) {
-        continue;
-      }
+      if (tr.name != topic || unanswered.erase(pr.partition_index) == 0) continue;  // not asked
       if (leader_moved(pr.error_code)) {
         moved.push_back(pr.partition_index);
         why = fmt::format("{}/{}: {}", topic, pr.partition_index, error_name(pr.error_code));
@@ -364,6 +400,10 @@ Status list_offsets_at(Client& client, const std::string& topic,
       }
       out[static_cast<std::size_t>(pr.partition_index)] = pr.offset;
     }
+  }
+  if (!unanswered.empty()) {
+    return Error::malformed(
+        fmt::format("offsets of {}/{}: not in the answer", topic, *unanswered.begin()));
   }
   return {};
 }
@@ -472,6 +512,11 @@ Status Producer::submit(std::int32_t partition, std::vector<std::byte> batch) {
   while (queue.size() >= window_) {
     if (auto s = receive_one(node); !s) return s;
   }
+  // Something failed meanwhile: it goes first, this after it.
+  if (!retry_.empty()) {
+    retry_.push_back({partition, std::move(batch), retry_.back().why});
+    return {};
+  }
   auto client = leaders_.broker(node);
   if (!client) {
     fail_connection(node, client.error().detail());
@@ -480,7 +525,9 @@ Status Producer::submit(std::int32_t partition, std::vector<std::byte> batch) {
   }
   protocol::ProduceRequest request;
   request.acks = acks_;
-  request.timeout_ms = static_cast<std::int32_t>(timeout_.count());
+  // Half the call's: the broker answers REQUEST_TIMED_OUT (retried) before
+  // the connection gives up on the answer.
+  request.timeout_ms = static_cast<std::int32_t>(std::max<std::int64_t>(1, timeout_.count() / 2));
   request.topic_data.push_back({leaders_.topic(), {{partition, batch}}});
   auto v = (*client)->version(ApiKey::produce);
   if (!v) return v.error();
@@ -516,8 +563,14 @@ Status Producer::receive_one(std::int32_t node) {
     fail_connection(node, r.error().detail());
     return {};
   }
+  bool answered = false;
   for (const auto& t : r->responses) {
     for (const auto& p : t.partition_responses) {
+      if (t.name != leaders_.topic() || p.index != sent.partition) {
+        return Error::malformed(fmt::format("produce to {}/{}: the answer names {}/{}",
+                                            leaders_.topic(), sent.partition, t.name, p.index));
+      }
+      answered = true;
       if (p.error_code == 0) continue;
       // REQUEST_TIMED_OUT: not committed in time (a quorum lost, say); it
       // may still commit, so a retry may store it twice, as in Kafka.
@@ -531,6 +584,10 @@ Status Producer::receive_one(std::int32_t node) {
       return Error::invalid(fmt::format("produce to {}/{} failed: {}", leaders_.topic(), p.index,
                                         error_name(p.error_code)));
     }
+  }
+  if (!answered) {
+    return Error::malformed(fmt::format("produce to {}/{}: the answer names no partition",
+                                        leaders_.topic(), sent.partition));
   }
   return {};
 }

@@ -77,7 +77,9 @@ class Leaders {
 
  private:
   explicit Leaders(Client& bootstrap) : bootstrap_(bootstrap) {}
-  Status take(protocol::MetadataResponse md);
+  // Errors: unavailable (the topic's leader is not available: ask again),
+  // not_found, invalid, malformed.
+  Status take(protocol::MetadataResponse md, bool from_bootstrap);
 
   Client& bootstrap_;
   protocol::MetadataResponseTopic topic_;
@@ -93,8 +95,9 @@ class Leaders {
 Result<std::vector<Endpoint>> leader_endpoints(Leaders& leaders);
 
 // Where the broker coordinating `group` listens (in a cluster, the leader of
-// its __consumer_offsets partition), asking again within the timeout while
-// one is being elected. Errors: invalid (the broker's error), malformed (no
+// its __consumer_offsets partition; `client`'s own endpoint when the cluster
+// has one broker), asking again within the timeout while one is being
+// elected. Errors: invalid (the broker's error), malformed (no
 // address), timeout, the call's.
 Result<Endpoint> find_coordinator(Client& client, const std::string& group);
 

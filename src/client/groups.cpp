@@ -35,7 +35,8 @@ namespace {
 
 using TopicPartition = std::pair<std::string, std::int32_t>;
 
-// A connection to the broker coordinating `group` (find_coordinator).
+// A connection to the broker coordinating `group` (find_coordinator):
+// nullptr when that is `client` itself.
 Result<std::unique_ptr<Client>> connect_coordinator(Client& client, const std::string& group) {
   const auto deadline = std::chrono::steady_clock::now() + client.options().timeout;
   // Bounded by the deadline (and 64 tries): the coordinator found may be
@@ -43,6 +44,7 @@ Result<std::unique_ptr<Client>> connect_coordinator(Client& client, const std::s
   for (int attempt = 0;; ++attempt) {
     auto at = find_coordinator(client, group);
     if (!at) return at.error();
+    if (at->text() == client.endpoint().text()) return std::unique_ptr<Client>();
     auto c = Client::connect(at->text(), client.options());
     if (c || attempt >= 63 ||
         std::chrono::steady_clock::now() + retry_backoff(attempt) >= deadline) {
@@ -236,7 +238,7 @@ std::optional<std::unique_ptr<Client>> connect_for(const CommonOptions& c, const
     fail(io, coordinator.error().detail());
     return std::nullopt;
   }
-  return std::move(*coordinator);
+  return *coordinator ? std::move(*coordinator) : std::move(*client);
 }
 
 }  // namespace
@@ -461,8 +463,9 @@ int group_delete(const CommonOptions& c, const std::vector<std::string>& groups,
   for (const auto& group : groups) {
     auto coordinator = connect_coordinator(**client, group);
     if (!coordinator) return fail(io, coordinator.error().detail());
+    Client& at = *coordinator ? **coordinator : **client;
     protocol::DeleteGroupsRequest request{{group}};
-    auto r = (*coordinator)->call<protocol::DeleteGroupsResponse>(ApiKey::delete_groups, request);
+    auto r = at.call<protocol::DeleteGroupsResponse>(ApiKey::delete_groups, request);
     if (!r) return fail(io, r.error().detail());
     for (auto& result : r->results) answers.push_back(std::move(result));
   }

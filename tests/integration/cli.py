@@ -158,6 +158,29 @@ def json_escaping(broker):
     print(f"  {len(got)} records with quotes, control characters and bad UTF-8: valid JSON")
 
 
+def behind_a_port_mapping(binary):
+    """A single node that advertises an address nobody listens on (as behind
+    a port mapping): the CLI, given the address that works, uses it for every
+    partition and for the group coordinator, as it did before it learned to
+    route requests to leaders and coordinators."""
+    with Spated(binary, ["--advertise", "127.0.0.1:9"]) as broker:
+        spate(broker, "topic", "create", "mapped", "-p", "2")
+        spate(broker, "produce", "mapped", "-K:", "--acks", "all",
+              stdin="".join(f"k{i}:v{i}\n" for i in range(40)))
+        assert len(consume_json(broker, "mapped")) == 40
+        assert spate(broker, "topic", "describe", "mapped").returncode == 0
+        run = json.loads(spate(broker, "--format", "json", "bench", "consume", "-t", "mapped",
+                               "--group", "mapped-g").stdout)
+        assert run["records"] == 40, run
+        described = json.loads(spate(broker, "--format", "json", "group", "describe",
+                                     "mapped-g").stdout)
+        assert sorted(p["committed_offset"] for p in described["partitions"]) == sorted(
+            p["log_end_offset"] for p in described["partitions"]), described
+        spate(broker, "group", "delete", "mapped-g")
+    print("  advertised at a dead address: produce, consume, describe, bench --group and group "
+          "commands through the real one")
+
+
 def main(binary, spate_binary):
     global SPATE
     SPATE = spate_binary
@@ -168,6 +191,7 @@ def main(binary, spate_binary):
         errors(broker)
         bench(broker)
         json_escaping(broker)
+        behind_a_port_mapping(binary)
         before = consume_json(broker, "orders")
         assert broker.stop() == 0, broker.log()
         broker.start()

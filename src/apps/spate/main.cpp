@@ -321,6 +321,11 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     // --help exits 0; a usage error prints CLI11's message and exits 2.
     return app.exit(e) == 0 ? 0 : 2;
+  } catch (const std::exception& e) {
+    // An answer missing what the request asked for (an empty array where
+    // one element was due, say): a broker's fault, not a crash of ours.
+    std::cerr << "spate: unexpected answer from the broker: " << e.what() << "\n";
+    return 1;
   }
   return f.code;
 }
