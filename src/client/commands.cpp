@@ -225,12 +225,39 @@ int topic_delete_records(const CommonOptions& c, const std::string& name, std::i
                          std::int64_t before, Io io) {
   auto client = connect_or_report(c, io);
   if (!client) return 1;
+  auto leaders = Leaders::open(**client, name, false);
+  if (!leaders) return fail(io, leaders.error().detail());
+  if (partition < 0 || partition >= (*leaders)->partitions()) {
+    return fail(io, fmt::format("topic '{}' has no partition {} (it has {})", name, partition,
+                                (*leaders)->partitions()));
+  }
   protocol::DeleteRecordsRequest request;
   request.topics.push_back({name, {{partition, before}}});
   request.timeout_ms = static_cast<std::int32_t>(c.timeout.count());
-  auto r = (*client)->call<protocol::DeleteRecordsResponse>(ApiKey::delete_records, request);
+  // To the partition's leader; asked again after it moved.
+  auto r = retry_unavailable(c.timeout, [&]() -> Result<protocol::DeleteRecordsResponse> {
+    const auto node = (*leaders)->leader(partition);
+    auto at = node >= 0 ? (*leaders)->broker(node)
+                        : Result<Client*>(Error(Errc::unavailable, "no leader"));
+    auto answer = at ? (*at)->call<protocol::DeleteRecordsResponse>(ApiKey::delete_records, request)
+                     : Result<protocol::DeleteRecordsResponse>(at.error());
+    const bool moved = answer && answer->topics.size() == 1 &&
+                       answer->topics[0].partitions.size() == 1 &&
+                       leader_moved(answer->topics[0].partitions[0].error_code);
+    if (answer && !moved) return answer;
+    if (!answer && node >= 0) (*leaders)->drop(node);
+    (void)(*leaders)->refresh();
+    return Error(Errc::unavailable,
+                 fmt::format("{}/{}: {}", name, partition,
+                             answer ? error_name(answer->topics[0].partitions[0].error_code)
+                                    : answer.error().detail()));
+  });
   if (!r) return fail(io, r.error().detail());
-  const auto& result = r->topics.at(0).partitions.at(0);
+  if (r->topics.size() != 1 || r->topics[0].partitions.size() != 1) {
+    return fail(io, fmt::format("cannot delete records of {}/{}: the answer names no partition",
+                                name, partition));
+  }
+  const auto& result = r->topics[0].partitions[0];
   if (result.error_code != 0) {
     return fail(io, fmt::format("cannot delete records of {}/{}: {}", name, partition,
                                 error_name(result.error_code)));

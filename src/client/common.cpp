@@ -175,20 +175,15 @@ Result<std::unique_ptr<Leaders>> Leaders::open(Client& bootstrap, const std::str
                                                bool auto_create) {
   std::unique_ptr<Leaders> out(new Leaders(bootstrap));
   out->topic_.name = topic;
-  const auto deadline = std::chrono::steady_clock::now() + bootstrap.options().timeout;
-  // Bounded by the deadline (and 64 tries): a topic just created, or a
-  // broker catching up with the metadata, answers LEADER_NOT_AVAILABLE.
-  for (int attempt = 0;; ++attempt) {
+  // A topic just created, or a broker catching up with the metadata,
+  // answers LEADER_NOT_AVAILABLE (unavailable): asked again.
+  auto s = retry_unavailable(bootstrap.options().timeout, [&]() -> Status {
     auto md = metadata(bootstrap, std::vector<std::string>{topic}, auto_create);
     if (!md) return md.error();
-    auto s = out->take(std::move(*md), true);
-    if (s) return out;
-    if (s.error().code() != Errc::unavailable || attempt >= 63 ||
-        std::chrono::steady_clock::now() + retry_backoff(attempt) >= deadline) {
-      return s.error();
-    }
-    std::this_thread::sleep_for(retry_backoff(attempt));
-  }
+    return out->take(std::move(*md), true);
+  });
+  if (!s) return s.error();
+  return out;
 }
 
 Status Leaders::take(protocol::MetadataResponse md, bool from_bootstrap) {

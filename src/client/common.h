@@ -12,6 +12,7 @@
 #include <optional>
 #include <ostream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "spate/client/client.h"
@@ -103,6 +104,23 @@ Result<Endpoint> find_coordinator(Client& client, const std::string& group);
 
 // Between two tries after a leader moved: 50, 100, ... up to 1,000 ms.
 std::chrono::milliseconds retry_backoff(int attempt);
+
+// Calls `attempt()` until it returns a value or an error other than
+// `unavailable` (retry later), for up to `timeout` and 64 tries, sleeping
+// retry_backoff between tries. Then the last result.
+template <typename F>
+auto retry_unavailable(std::chrono::milliseconds timeout, F&& attempt) -> decltype(attempt()) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  // Bounded by the deadline and 64 tries.
+  for (int n = 0;; ++n) {
+    auto r = attempt();
+    if (r || r.error().code() != Errc::unavailable || n >= 63 ||
+        std::chrono::steady_clock::now() + retry_backoff(n) >= deadline) {
+      return r;
+    }
+    std::this_thread::sleep_for(retry_backoff(n));
+  }
+}
 
 // ListOffsets at `timestamp` (-1 latest, -2 earliest) for every partition,
 // each asked of its leader (after a leader moved: of the new one, within the

@@ -38,20 +38,15 @@ using TopicPartition = std::pair<std::string, std::int32_t>;
 // A connection to the broker coordinating `group` (find_coordinator):
 // nullptr when that is `client` itself.
 Result<std::unique_ptr<Client>> connect_coordinator(Client& client, const std::string& group) {
-  const auto deadline = std::chrono::steady_clock::now() + client.options().timeout;
-  // Bounded by the deadline (and 64 tries): the coordinator found may be
-  // gone by the time we connect.
-  for (int attempt = 0;; ++attempt) {
+  // The coordinator found may be gone by the time we connect: asked again.
+  return retry_unavailable(client.options().timeout, [&]() -> Result<std::unique_ptr<Client>> {
     auto at = find_coordinator(client, group);
     if (!at) return at.error();
     if (at->text() == client.endpoint().text()) return std::unique_ptr<Client>();
     auto c = Client::connect(at->text(), client.options());
-    if (c || attempt >= 63 ||
-        std::chrono::steady_clock::now() + retry_backoff(attempt) >= deadline) {
-      return c;
-    }
-    std::this_thread::sleep_for(retry_backoff(attempt));
-  }
+    if (!c) return Error(Errc::unavailable, c.error().detail());
+    return c;
+  });
 }
 
 Result<protocol::DescribeGroupsGroup> describe_one(Client& client, const std::string& group) {

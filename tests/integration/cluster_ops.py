@@ -6,9 +6,10 @@ factor 3 and records in it, `cluster info --json` (3 brokers, a leader and 3
 replicas per partition, end offsets from the leaders), SIGKILL of the leader
 of partition 0 (info says it is down, then gone, and every partition has a
 new leader with its records intact), `down`, and no broker left behind.
-`spate produce`, `consume`, `topic describe` and `bench` are pointed at a broker that
-does not lead the partition (they find its leader, as Kafka clients do), and
-`spate produce` run right after the kill follows partition 0 to its new leader.
+`spate produce`, `consume`, `topic describe`, `topic delete-records` and `bench` are
+pointed at a broker that does not lead the partition (they find its leader, as
+Kafka clients do), and `spate produce` run right after the kill follows
+partition 0 to its new leader.
 Usage: cluster_ops.py SPATED_BINARY SPATE_BINARY"""
 import json
 import os
@@ -194,6 +195,11 @@ def fill(bootstrap):
     grouped = json.loads(spate(address[0], "--format", "json", "bench", "consume", "-t", "benchy",
                                "-c", "2", "--group", "benchers").stdout)
     assert grouped["records"] == made["records"], (made, grouped)
+    # DeleteRecords goes to each partition's leader too.
+    for part in range(3):
+        out = spate(address[0], "topic", "delete-records", "benchy", "-p", str(part),
+                    "--before", "5").stdout
+        assert f"benchy/{part} now starts at offset 5" in out, out
     text = spate(bootstrap, "cluster", "info").stdout
     assert "TOPIC" in text and "orders" in text and text.count("answered") == 3, text
     print(f"  topic orders (3 partitions x 3 replicas) with {3 * RECORDS_PER_PARTITION} records;"
