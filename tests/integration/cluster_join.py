@@ -10,7 +10,7 @@ brokers, and producing and consuming with only it as the bootstrap works;
 `spate topic reassign` moves a partition onto it and `spate cluster drain 3`
 moves everything off it again. Killed, it takes no controller quorum with it:
 the three voters keep one controller leader and still create topics, and fence
-it after --broker-session-timeout-ms (3 s here, not the 9 s default). Every
+it after --broker-session-timeout-ms (4 s here, not the 9 s default). Every
 acknowledged record reads back.
 Usage: cluster_join.py SPATED_BINARY SPATE_BINARY"""
 import glob
@@ -31,7 +31,7 @@ import cluster as rig  # noqa: E402  (tests/integration/cluster.py: its helpers)
 
 EARLY = "early"  # created before broker 3 joins
 LATE = "late"    # created after: placed over four brokers
-SESSION_MS = 3000  # --broker-session-timeout-ms
+SESSION_MS = 4000  # --broker-session-timeout-ms (below the 9 s default)
 LATE_PARTITIONS = 8
 SPATE = None
 
