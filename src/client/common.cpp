@@ -230,11 +230,14 @@ Status Leaders::take(protocol::MetadataResponse md, bool from_bootstrap) {
     // One broker listed, by the broker we were given: that one (whatever
     // address it advertises: a port mapping may stand between).
     single_ = from_bootstrap && md.brokers.size() == 1;
+    single_id_ = single_ ? md.brokers[0].node_id : -1;
     // A broker no longer listed (removed, or its address changed) is
     // connected to again, if at all.
     for (auto it = clients_.begin(); it != clients_.end();) {
       auto b = brokers_.find(it->first);
-      it = (b == brokers_.end() || b->second.text() != it->second->endpoint().text())
+      const bool at_bootstrap = single_ && it->first == single_id_;
+      it = !at_bootstrap &&
+                   (b == brokers_.end() || b->second.text() != it->second->endpoint().text())
                ? clients_.erase(it)
                : std::next(it);
     }
@@ -250,7 +253,7 @@ std::int32_t Leaders::leader(std::int32_t partition) const {
 }
 
 Result<Endpoint> Leaders::endpoint(std::int32_t node) const {
-  if (single_ && brokers_.contains(node)) return bootstrap_.endpoint();
+  if (single_ && node == single_id_) return bootstrap_.endpoint();
   if (auto b = brokers_.find(node); b != brokers_.end()) return b->second;
   auto bad = unusable_.find(node);
   return Error::not_found(bad != unusable_.end()
@@ -321,8 +324,13 @@ Result<Endpoint> find_coordinator(Client& client, const std::string& group) {
                                           client.options().timeout.count(), why));
 }
 
+void Leaders::drop(std::int32_t node) {
+  clients_.erase(node);
+  if (single_ && node == single_id_) bootstrap_dropped_ = true;
+}
+
 Result<Client*> Leaders::broker(std::int32_t node) {
-  if (single_ && brokers_.contains(node)) return &bootstrap_;
+  if (single_ && node == single_id_ && !bootstrap_dropped_) return &bootstrap_;
   if (auto it = clients_.find(node); it != clients_.end()) return it->second.get();
   auto e = endpoint(node);
   if (!e) return e.error();
@@ -343,15 +351,20 @@ bool metadata_retriable(const Error& e) {
 
 Status Leaders::refresh() {
   const std::vector<std::string> topics{topic_.name};
-  auto md = metadata(bootstrap_, topics, false);
-  Status first = md ? take(std::move(*md), true) : Status(md.error());
-  if (first || !metadata_retriable(first.error())) return first;
-  // The bootstrap broker is gone (killed, say) or behind: any other listed
-  // broker. None answering keeps what we had; the caller retries.
+  if (!bootstrap_dropped_) {
+    auto md = metadata(bootstrap_, topics, false);
+    Status first = md ? take(std::move(*md), true) : Status(md.error());
+    if (first || !metadata_retriable(first.error())) return first;
+  }
+  // The bootstrap connection failed (its broker killed, say) or its broker
+  // is behind: any listed broker (in a cluster of one, the bootstrap
+  // address again). None answering keeps what we had; the caller retries.
   std::vector<std::int32_t> others;
-  for (const auto& [node, endpoint] : brokers_) others.push_back(node);
+  if (single_) others.push_back(single_id_);
+  for (const auto& [node, endpoint] : brokers_) {
+    if (!single_) others.push_back(node);
+  }
   for (const auto node : others) {
-    if (single_) break;
     auto client = broker(node);
     if (!client) continue;
     auto again = metadata(**client, topics, false);
@@ -359,7 +372,8 @@ Status Leaders::refresh() {
       drop(node);
       continue;
     }
-    auto s = take(std::move(*again), false);
+    // The bootstrap address again (a cluster of one) is the bootstrap broker.
+    auto s = take(std::move(*again), single_ && node == single_id_);
     if (s || !metadata_retriable(s.error())) return s;
   }
   return {};

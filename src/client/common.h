@@ -69,8 +69,9 @@ class Leaders {
   // one). Errors: not_found, as broker().
   Result<Endpoint> endpoint(std::int32_t node) const;
   // Closes the connection to `node` (a call on it failed); the next
-  // broker(node) connects again.
-  void drop(std::int32_t node) { clients_.erase(node); }
+  // broker(node) connects again (in a cluster of one, to the bootstrap
+  // address, whose own connection is no longer used).
+  void drop(std::int32_t node);
   // Asks the bootstrap broker's Metadata again. A topic that lost or
   // gained partitions meanwhile is an error (invalid).
   Status refresh();
@@ -87,7 +88,9 @@ class Leaders {
   std::map<std::int32_t, Endpoint> brokers_;
   std::map<std::int32_t, std::string> unusable_;  // listed without a usable address: why
   std::map<std::int32_t, std::unique_ptr<Client>> clients_;
-  bool single_ = false;  // one broker listed: the bootstrap one
+  bool single_ = false;          // one broker listed: the bootstrap one
+  std::int32_t single_id_ = -1;  // its id
+  bool bootstrap_dropped_ = false;
 };
 
 // Where each partition's leader listens, once every partition has one

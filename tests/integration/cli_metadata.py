@@ -6,7 +6,9 @@ leader, so they trust Metadata's broker list and leader ids. A leader that
 is not a listed broker, a broker listed with a port out of range, a leader
 whose address refuses connections, and partition indexes with gaps or below
 zero each end the command with exit code 1 and a message saying what was
-wrong, within its --timeout-ms (plus start-up), never a crash or a hang.
+wrong, within its --timeout-ms (plus start-up), never a crash or a hang. And
+a leader that stops answering with Produce requests in flight: every batch
+not answered is sent again, in its order, and each is stored once.
 Usage: cli_metadata.py SPATED_BINARY SPATE_BINARY (spated is not started)"""
 import os
 import socket
@@ -51,16 +53,54 @@ def metadata_v1(brokers, partitions):
     return body
 
 
-class FakeBroker:
-    """Answers every connection's ApiVersions and Metadata; closes on
-    anything else (the test never gets that far)."""
+def produce_v3_batches(frame):
+    """The record batches of a Produce v3 request frame (after its v1 header):
+    [(topic, partition, batch bytes)]."""
+    at = 8
+    (client_id_len,) = struct.unpack(">h", frame[at:at + 2])
+    at += 2 + max(client_id_len, 0)
+    (txn_len,) = struct.unpack(">h", frame[at:at + 2])
+    at += 2 + max(txn_len, 0) + 2 + 4  # transactional id, acks, timeout
+    out = []
+    (topics,) = struct.unpack(">i", frame[at:at + 4])
+    at += 4
+    for _ in range(topics):
+        (name_len,) = struct.unpack(">h", frame[at:at + 2])
+        name = frame[at + 2:at + 2 + name_len]
+        at += 2 + name_len
+        (parts,) = struct.unpack(">i", frame[at:at + 4])
+        at += 4
+        for _ in range(parts):
+            index, size = struct.unpack(">ii", frame[at:at + 8])
+            at += 8
+            out.append((name, index, bytes(frame[at:at + size])))
+            at += size
+    return out
 
-    def __init__(self):
+
+def produce_v3_answer(batches):
+    body = struct.pack(">i", len(batches))
+    for name, index, _ in batches:
+        body += string(name) + struct.pack(">i", 1) + struct.pack(">ihqq", index, 0, 0, -1)
+    return body + struct.pack(">i", 0)
+
+
+class FakeBroker:
+    """Answers every connection's ApiVersions and Metadata, and Produce v3:
+    each batch answered is `stored`; every batch received, answered or not,
+    is in `received`. With `stall_at` N, the first connection to reach its
+    Nth Produce request gets no answer to it or to any after it (a broker
+    that hangs), until the client closes it."""
+
+    def __init__(self, stall_at=None):
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(16)
         self.port = self.sock.getsockname()[1]
         self.brokers, self.partitions = [], []
+        self.stall_at, self.stalled = stall_at, False
+        self.received, self.stored = [], []
+        self.lock = threading.Lock()
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self):
@@ -74,6 +114,7 @@ class FakeBroker:
     def _serve(self, conn):
         with conn:
             conn.settimeout(30)
+            produces, stalled = 0, False
             # Bounded by the client: it closes its connection when done.
             while True:
                 head = recv_exact(conn, 4)
@@ -87,6 +128,17 @@ class FakeBroker:
                     body = api_versions_v3()
                 elif key == 3:
                     body = metadata_v1(self.brokers, self.partitions)
+                elif key == 0:
+                    batches = produce_v3_batches(frame)
+                    produces += 1
+                    with self.lock:
+                        self.received += [b for _, _, b in batches]
+                        if self.stall_at and not self.stalled and produces == self.stall_at:
+                            self.stalled = stalled = True
+                        if stalled:
+                            continue  # read, never answered, until the client gives up
+                        self.stored += [b for _, _, b in batches]
+                    body = produce_v3_answer(batches)
                 else:
                     return
                 payload = struct.pack(">i", correlation) + body
@@ -110,6 +162,29 @@ def spate(binary, port, *args):
                         *args], capture_output=True, text=True, timeout=60,
                        input="k:v\n")
     return r, time.monotonic() - started
+
+
+def produce_through_a_stalled_connection(binary):
+    """The leader stops answering at the 3rd Produce request (8 in flight):
+    the producer gives up on that connection after its timeout, connects
+    again, and sends every batch not answered, in its order, before any
+    later one; each batch is stored once, in the order first sent."""
+    fake = FakeBroker(stall_at=3)
+    fake.brokers, fake.partitions = [(0, b"127.0.0.1", fake.port)], [(0, 0)]
+    try:
+        lines = "".join(f"key-{i:03}:value-{i:03}\n" for i in range(200))
+        r = subprocess.run([binary, "-b", f"127.0.0.1:{fake.port}", "--timeout-ms", "2000",
+                            "produce", "t", "-K:", "-p", "0", "--batch-bytes", "200"],
+                           input=lines, capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0 and "produced 200 records" in r.stderr, (r.returncode, r.stderr)
+        first_sent = list(dict.fromkeys(fake.received))
+        assert fake.stalled and len(first_sent) > 16, (fake.stalled, len(first_sent))
+        assert fake.stored == first_sent, (
+            f"{len(fake.stored)} stored, {len(first_sent)} sent: order or count differs")
+        print(f"  a leader silent from the 3rd of {len(first_sent)} Produce requests: "
+              f"{len(fake.received) - len(first_sent)} sent again, all stored once, in order")
+    finally:
+        fake.close()
 
 
 def main():
@@ -143,6 +218,7 @@ def main():
             print(f"  {what}: exit 1, \"{r.stderr.strip()[:110]}\"")
     finally:
         fake.close()
+    produce_through_a_stalled_connection(binary)
     print("cli_metadata: ok")
 
 
