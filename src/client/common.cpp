@@ -262,66 +262,65 @@ Result<Endpoint> Leaders::endpoint(std::int32_t node) const {
 }
 
 Result<std::vector<Endpoint>> leader_endpoints(Leaders& leaders) {
-  const auto deadline = std::chrono::steady_clock::now() + leaders.timeout();
-  std::string why;
-  // Bounded by the deadline (and 64 tries).
-  for (int attempt = 0; attempt < 64; ++attempt) {
+  bool first = true;
+  auto r = retry_unavailable(leaders.timeout(), [&]() -> Result<std::vector<Endpoint>> {
+    if (!first) {
+      if (auto s = leaders.refresh(); !s) return s.error();
+    }
+    first = false;
     std::vector<Endpoint> out;
     for (std::int32_t p = 0; p < leaders.partitions(); ++p) {
       const auto leader = leaders.leader(p);
-      auto e = leader >= 0 ? leaders.endpoint(leader)
-                           : Result<Endpoint>(Error::not_found(
-                                 fmt::format("{}/{}: no leader", leaders.topic(), p)));
-      if (!e) {
-        why = e.error().detail();
-        break;
+      if (leader < 0) {
+        return Error(Errc::unavailable, fmt::format("{}/{}: no leader", leaders.topic(), p));
       }
+      auto e = leaders.endpoint(leader);
+      if (!e) return Error(Errc::unavailable, e.error().detail());
       out.push_back(std::move(*e));
     }
-    if (out.size() == static_cast<std::size_t>(leaders.partitions())) return out;
-    if (std::chrono::steady_clock::now() + retry_backoff(attempt) >= deadline) break;
-    std::this_thread::sleep_for(retry_backoff(attempt));
-    if (auto s = leaders.refresh(); !s) return s.error();
+    return out;
+  });
+  if (!r && r.error().code() == Errc::unavailable) {
+    return Error(Errc::timeout,
+                 fmt::format("topic {}: no leader of every partition within {} ms ({})",
+                             leaders.topic(), leaders.timeout().count(), r.error().detail()));
   }
-  return Error(Errc::timeout, fmt::format("topic {}: no leader of every partition within {} ms "
-                                          "({})",
-                                          leaders.topic(), leaders.timeout().count(), why));
+  return r;
 }
 
 Result<Endpoint> find_coordinator(Client& client, const std::string& group) {
   using protocol::ErrorCode;
-  const auto deadline = std::chrono::steady_clock::now() + client.options().timeout;
-  std::string why;
-  // Bounded by the deadline (and 64 tries).
-  for (int attempt = 0; attempt < 64; ++attempt) {
+  auto r = retry_unavailable(client.options().timeout, [&]() -> Result<Endpoint> {
     protocol::FindCoordinatorRequest request{group, 0};
-    auto r = client.call<protocol::FindCoordinatorResponse>(ApiKey::find_coordinator, request);
-    if (!r) return r.error();
-    const auto e = static_cast<ErrorCode>(r->error_code);
-    if (e == ErrorCode::none) {
-      if (r->port <= 0 || r->port > 65535 || r->host.empty()) {
-        return Error::malformed(
-            fmt::format("the coordinator of group '{}' is node {} at '{}' port {}: no address",
-                        group, r->node_id, r->host, r->port));
-      }
-      // A cluster of one: the broker we were given (whatever address it
-      // advertises: a port mapping may stand between).
-      auto md = metadata(client, std::vector<std::string>{});
-      if (md && md->brokers.size() == 1) return client.endpoint();
-      return Endpoint{r->host, static_cast<std::uint16_t>(r->port)};
+    auto found = client.call<protocol::FindCoordinatorResponse>(ApiKey::find_coordinator, request);
+    if (!found) return found.error();
+    const auto e = static_cast<ErrorCode>(found->error_code);
+    if (e == ErrorCode::coordinator_not_available || e == ErrorCode::not_coordinator ||
+        e == ErrorCode::coordinator_load_in_progress) {
+      return Error(Errc::unavailable, error_name(found->error_code));
     }
-    if (e != ErrorCode::coordinator_not_available && e != ErrorCode::not_coordinator &&
-        e != ErrorCode::coordinator_load_in_progress) {
+    if (e != ErrorCode::none) {
       return Error::invalid(fmt::format("no coordinator for group '{}': {}{}", group,
-                                        error_name(r->error_code),
-                                        r->error_message ? ": " + *r->error_message : ""));
+                                        error_name(found->error_code),
+                                        found->error_message ? ": " + *found->error_message : ""));
     }
-    why = error_name(r->error_code);
-    if (std::chrono::steady_clock::now() + retry_backoff(attempt) >= deadline) break;
-    std::this_thread::sleep_for(retry_backoff(attempt));
+    if (found->port <= 0 || found->port > 65535 || found->host.empty()) {
+      return Error::malformed(
+          fmt::format("the coordinator of group '{}' is node {} at '{}' port {}: no address", group,
+                      found->node_id, found->host, found->port));
+    }
+    // A cluster of one: the broker we were given (whatever address it
+    // advertises: a port mapping may stand between).
+    auto md = metadata(client, std::vector<std::string>{});
+    if (md && md->brokers.size() == 1) return client.endpoint();
+    return Endpoint{found->host, static_cast<std::uint16_t>(found->port)};
+  });
+  if (!r && r.error().code() == Errc::unavailable) {
+    return Error(Errc::timeout,
+                 fmt::format("no coordinator for group '{}' within {} ms ({})", group,
+                             client.options().timeout.count(), r.error().detail()));
   }
-  return Error(Errc::timeout, fmt::format("no coordinator for group '{}' within {} ms ({})", group,
-                                          client.options().timeout.count(), why));
+  return r;
 }
 
 void Leaders::drop(std::int32_t node) {

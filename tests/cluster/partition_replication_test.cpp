@@ -244,17 +244,11 @@ void expect_nothing_for_clients_at(Partition& p, Offset at) {
 }
 
 TEST_F(PartitionReplication, ClientsAreNotToldOfATrailingNoop) {
-  for (int id = 0; id < 3; ++id) start(id);
-  ASSERT_TRUE(rounds_until(500, [&] { return leader() >= 0; }));
-  int l = leader();
-  const auto r = produce_acked(l);
-  ASSERT_TRUE(r);
-  auto& before = nodes_[static_cast<std::size_t>(l)];
-  ASSERT_EQ(before->client_high_watermark(), before->high_watermark()) << "a batch of records";
   // A new leader: its no-op is the last batch.
-  ASSERT_TRUE(before->transfer_leadership(raft::kNoNode));
-  ASSERT_TRUE(rounds_until(500, [&] { return leader() >= 0 && leader() != l; }));
-  l = leader();
+  const auto moved = batch_then_new_leader();
+  ASSERT_TRUE(moved);
+  const auto& [l, batch] = *moved;
+  const auto* r = &batch;
   auto& p = nodes_[static_cast<std::size_t>(l)];
   ASSERT_TRUE(rounds_until(500, [&] { return p->high_watermark() > r->last_offset + 1; }));
   const Offset noop = r->last_offset + 1;
@@ -276,16 +270,11 @@ TEST_F(PartitionReplication, ClientsAreNotToldOfATrailingNoop) {
 // The no-op's header cannot be read (EIO): it is shown, the error is not
 // remembered as "holds records", and the next look hides it.
 TEST_F(PartitionReplication, ATrailingNoopUnreadableOnceIsHiddenOnTheNextLook) {
-  for (int id = 0; id < 3; ++id) start(id);
-  ASSERT_TRUE(rounds_until(500, [&] { return leader() >= 0; }));
-  int l = leader();
-  const auto r = produce_acked(l);
-  ASSERT_TRUE(r);
-  ASSERT_TRUE(nodes_[static_cast<std::size_t>(l)]->transfer_leadership(raft::kNoNode));
-  ASSERT_TRUE(rounds_until(500, [&] { return leader() >= 0 && leader() != l; }));
-  l = leader();
+  const auto moved = batch_then_new_leader();
+  ASSERT_TRUE(moved);
+  const auto& [l, batch] = *moved;
   auto& p = nodes_[static_cast<std::size_t>(l)];
-  const Offset noop = r->last_offset + 1;
+  const Offset noop = batch.last_offset + 1;
   ASSERT_TRUE(rounds_until(500, [&] { return p->high_watermark() == noop + 1; }));
   faulty_.inject({.countdown = 1, .ops = static_cast<std::uint32_t>(storage::FaultOp::read)});
   EXPECT_EQ(p->client_high_watermark(), noop + 1) << "unreadable: shown";

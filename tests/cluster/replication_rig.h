@@ -163,6 +163,24 @@ class PartitionReplication : public ::testing::Test {
     return *r;
   }
 
+  // Three replicas started; one batch acknowledged (shown to clients whole),
+  // then the leadership handed on: the new leader, whose no-op follows the
+  // batch, and the batch. Nothing if a step fails (the test's ASSERT says so).
+  std::optional<std::pair<int, storage::AppendResult>> batch_then_new_leader() {
+    for (int id = 0; id < 3; ++id) start(id);
+    if (!rounds_until(500, [&] { return leader() >= 0; })) return std::nullopt;
+    const int l = leader();
+    const auto r = produce_acked(l);
+    if (!r) return std::nullopt;
+    auto& before = nodes_[static_cast<std::size_t>(l)];
+    EXPECT_EQ(before->client_high_watermark(), before->high_watermark()) << "a batch of records";
+    if (!before->transfer_leadership(raft::kNoNode) ||
+        !rounds_until(500, [&] { return leader() >= 0 && leader() != l; })) {
+      return std::nullopt;
+    }
+    return std::pair{leader(), *r};
+  }
+
   // Starts acks=all's wait; `done` is set when it ends.
   std::shared_ptr<std::optional<Status>> wait_acked(int id, const storage::AppendResult& r,
                                                     std::size_t* durable_at_ack = nullptr) {
