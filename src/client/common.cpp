@@ -132,28 +132,6 @@ Result<protocol::MetadataResponse> metadata(Client& client,
   return client.call<protocol::MetadataResponse>(ApiKey::metadata, request);
 }
 
-Result<protocol::MetadataResponseTopic> topic_metadata(Client& client, const std::string& topic,
-                                                       bool auto_create) {
-  auto md = metadata(client, std::vector<std::string>{topic}, auto_create);
-  if (!md) return md.error();
-  for (auto& t : md->topics) {
-    if (t.name != topic) continue;
-    if (t.error_code ==
-        static_cast<std::int16_t>(protocol::ErrorCode::unknown_topic_or_partition)) {
-      return Error::not_found(fmt::format("unknown topic '{}'", topic));
-    }
-    if (t.error_code != 0) {
-      return Error::invalid(fmt::format("topic '{}': {}", topic, error_name(t.error_code)));
-    }
-    if (t.partitions.empty())
-      return Error::not_found(fmt::format("topic '{}' has no partitions", topic));
-    std::sort(t.partitions.begin(), t.partitions.end(),
-              [](const auto& a, const auto& b) { return a.partition_index < b.partition_index; });
-    return std::move(t);
-  }
-  return Error::not_found(fmt::format("unknown topic '{}'", topic));
-}
-
 bool leader_moved(std::int16_t error_code) {
   using protocol::ErrorCode;
   switch (static_cast<ErrorCode>(error_code)) {

@@ -37,9 +37,6 @@ std::string error_name(std::int16_t code);
 Result<protocol::MetadataResponse> metadata(Client& client,
                                             std::optional<std::vector<std::string>> topics,
                                             bool auto_create = false);
-// One topic's metadata. Errors: not_found naming the topic, or its error.
-Result<protocol::MetadataResponseTopic> topic_metadata(Client& client, const std::string& topic,
-                                                       bool auto_create);
 
 // Whether a partition error means its leader moved or is being elected
 // (NOT_LEADER_OR_FOLLOWER, LEADER_NOT_AVAILABLE, FENCED_/UNKNOWN_LEADER_EPOCH):
@@ -52,7 +49,7 @@ bool leader_moved(std::int16_t error_code);
 // leader; after a leader moved, refresh() asks Metadata again.
 class Leaders {
  public:
-  // Errors: as topic_metadata.
+  // Errors: not_found naming the topic, invalid (its error), malformed.
   static Result<std::unique_ptr<Leaders>> open(Client& bootstrap, const std::string& topic,
                                                bool auto_create);
   [[nodiscard]] const std::string& topic() const { return topic_.name; }
