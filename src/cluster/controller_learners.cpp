@@ -38,13 +38,18 @@ bool Controller::is_voter(NodeId id) const {
 
 std::optional<ApplyOutcome> Controller::refusal(const Command& command) const {
   const auto* c = std::get_if<UnregisterBroker>(&command);
-  if (c == nullptr || !is_voter(c->id)) return std::nullopt;
-  // The state does not hold the --seeds, every broker's config does.
+  if (c == nullptr) return std::nullopt;
+  // The state does not hold the voters; this broker's --seeds and the
+  // controller group's membership (its log's, replicated) do. Both are
+  // asked: a broker restarted with other --seeds still refuses a voter of
+  // the group in force.
+  if (!is_voter(c->id) && !partition_->membership().is_voter(c->id)) return std::nullopt;
   return ApplyOutcome::refused(
       Errc::invalid_argument,
-      fmt::format("broker {} is a controller voter (one of --seeds {}): only a broker that joined "
-                  "outside --seeds can be removed",
-                  c->id, fmt::join(config_.voters, ",")));
+      fmt::format("broker {} is a controller voter (--seeds {}; the group's voters {}): only a "
+                  "broker that joined outside --seeds can be removed",
+                  c->id, fmt::join(config_.voters, ","),
+                  fmt::join(partition_->membership().voters, ",")));
 }
 
 void Controller::add_learners() {

@@ -298,5 +298,30 @@ TEST_F(ControllerLearner, ARemovedBrokerLeavesTheGroupFindsOutAndMayJoinAgain) {
   EXPECT_FALSE(learner_ever_led_);
 }
 
+TEST_F(ControllerLearner, AVoterStaysUnremovableAfterARestartWithOtherSeeds) {
+  // A learner's addition puts the membership (voters 0-2) in the log; then
+  // every voter restarts naming only 0 and 1 in its --seeds. The group in
+  // force is the log's: broker 2 is still a voter, and no broker removes it.
+  start_voters();
+  start(3);
+  connect_and_start({3});
+  ASSERT_TRUE(run_watching([&] { return joined(); }, 10'000ms));
+  for (int id = 0; id < 3; ++id) {
+    stop(id);
+    seeds_[id] = {NodeId(0), NodeId(1)};
+  }
+  for (int id = 0; id < 3; ++id) start(id);
+  connect_and_start({0, 1, 2});
+  ASSERT_TRUE(run_until([&] { return leader() >= 0 && all_registered({0, 1, 2}, 4); }, 10'000ms));
+  expect_membership({0, 1, 2, 3});
+  for (int via : {3, 0, leader()}) {
+    const auto refused = propose_ok(via, UnregisterBroker{NodeId(2)});
+    EXPECT_EQ(refused.outcome.error, Errc::invalid_argument) << "via " << via;
+    EXPECT_NE(refused.outcome.message.find("the group's voters 0,1,2"), std::string::npos)
+        << refused.outcome.message;
+  }
+  for (int id = 0; id < 4; ++id) EXPECT_NE(controller(id).state().broker(NodeId(2)), nullptr);
+}
+
 }  // namespace
 }  // namespace spate::cluster

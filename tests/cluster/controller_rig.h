@@ -52,6 +52,7 @@ class ControllerGroup : public ::testing::Test {
     c.snapshot_every = snapshot_every_;
     c.self = NodeId(id);
     c.voters = {NodeId(0), NodeId(1), NodeId(2)};
+    if (auto it = seeds_.find(id); it != seeds_.end()) c.voters = it->second;
     c.registration.advertised = HostPort{"127.0.0.1", 9092 + id * 10};
     c.registration.cluster = HostPort{"127.0.0.1", ports_[static_cast<std::size_t>(id)]};
     c.broker_heartbeat = 50ms;
@@ -227,6 +228,8 @@ class ControllerGroup : public ::testing::Test {
   }
 
   std::int64_t snapshot_every_ = 10'000;
+  // A node's --seeds when not the usual 0, 1, 2 (its config's voters).
+  std::map<int, std::vector<NodeId>> seeds_;
   asio::io_context io_;
   SystemClock clock_;
   storage::MemFs fs_;

@@ -200,8 +200,9 @@ class Controller {
   // broker outside the group's membership as a learner, or else the removal
   // of the next learner no longer registered, one change at a time.
   void add_learners();
-  // What every broker refuses before proposing, knowing its config:
-  // unregistering a voter. nullopt: nothing to refuse here.
+  // What every broker refuses before proposing: unregistering a voter (of
+  // its --seeds or of the controller group's membership). nullopt: nothing
+  // to refuse here.
   [[nodiscard]] std::optional<ApplyOutcome> refusal(const Command& command) const;
   // This run was registered and its registration is gone: logs it once.
   [[nodiscard]] bool check_removed();

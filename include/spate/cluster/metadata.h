@@ -181,8 +181,8 @@ struct CancelReassignment {
 };
 // Removes a broker's registration (`spate cluster remove`). Refused while any
 // partition names it as a replica or in a pending target. Whether it is a
-// controller voter is the proposer's check (the state does not hold the
-// --seeds): Controller::unregister_broker.
+// controller voter is the controller's check, before it proposes (the state
+// does not hold the voters): Controller::refusal.
 struct UnregisterBroker {
   NodeId id;
   bool operator==(const UnregisterBroker&) const = default;
