@@ -111,7 +111,7 @@ TEST(LeaderEpochs, CurrentEpochFencesOlderAndRefusesNewer) {
   EXPECT_EQ(check_current_epoch(Term(5), kI32Max), EpochFence::unknown);
 }
 
-const std::filesystem::path kDir = "/data/t-0";
+const std::filesystem::path kEpochsDir = "/data/t-0";
 
 class PartitionEpochsTest : public ::testing::Test {
  protected:
@@ -122,7 +122,7 @@ class PartitionEpochsTest : public ::testing::Test {
   }
 
   std::shared_ptr<Partition> open() {
-    auto log = storage::PartitionLog::open(mem_, kDir, config_, clock_);
+    auto log = storage::PartitionLog::open(mem_, kEpochsDir, config_, clock_);
     EXPECT_TRUE(log) << log.error();
     if (!log) return nullptr;
     return std::make_shared<Partition>(storage::TopicPartition{"t", 0}, std::move(*log),
@@ -195,7 +195,7 @@ TEST_F(PartitionEpochsTest, EachRestartsTermEndsWhereTheNextBegins) {
 TEST_F(PartitionEpochsTest, ATruncatedTermIsForgotten) {
   // Terms 1, 2, 3 in the log; a new leader's log replaced term 3's batches.
   {
-    auto log = storage::PartitionLog::open(mem_, kDir, config_, clock_);
+    auto log = storage::PartitionLog::open(mem_, kEpochsDir, config_, clock_);
     ASSERT_TRUE(log);
     for (int t : {1, 1, 2, 3, 3}) {
       auto batch = spate::testing::make_varied_batch(rng_, 2, 100, ts_);
@@ -207,7 +207,7 @@ TEST_F(PartitionEpochsTest, ATruncatedTermIsForgotten) {
   // The replica learned of term 5 (whose leader truncated it) before it stopped.
   RaftState state;
   state.hard.term = Term(5);
-  ASSERT_TRUE(write_raft_state(mem_, kDir, state));
+  ASSERT_TRUE(write_raft_state(mem_, kEpochsDir, state));
   auto p = open();
   ASSERT_NE(p, nullptr);
   const Term now = p->term();
@@ -224,7 +224,7 @@ TEST_F(PartitionEpochsTest, ClientsNeverGetAMembershipEntryOnlyAnEmptyBatchInIts
   // The log a replica of a group that changed its membership holds:
   // data [0, 2], the membership entry at 3 (index 4), data [4, 5].
   {
-    auto log = storage::PartitionLog::open(mem_, kDir, config_, clock_);
+    auto log = storage::PartitionLog::open(mem_, kEpochsDir, config_, clock_);
     ASSERT_TRUE(log);
     PartitionRaftLog view(**log, {});
     ASSERT_TRUE(view.open());
@@ -244,7 +244,7 @@ TEST_F(PartitionEpochsTest, ClientsNeverGetAMembershipEntryOnlyAnEmptyBatchInIts
     RaftState state = view.state();
     state.hard.term = Term(1);
     state.hard.commit = 6;
-    ASSERT_TRUE(write_raft_state(mem_, kDir, state));
+    ASSERT_TRUE(write_raft_state(mem_, kEpochsDir, state));
     // What Fetch would send verbatim is a control batch (attributes bit 5):
     // librdkafka, KafkaJS and the Java client skip it, kafka-python 2.0.2
     // does not (it yields every record of every batch).

@@ -28,7 +28,7 @@ using spate::testing::compare_with_model;
 using spate::testing::LogModel;
 using spate::testing::make_varied_batch;
 
-const std::filesystem::path kDir = "/data/t-0";
+const std::filesystem::path kFaultsDir = "/data/t-0";
 
 class PartitionFaults : public ::testing::Test {
  protected:
@@ -40,7 +40,7 @@ class PartitionFaults : public ::testing::Test {
   }
 
   std::shared_ptr<Partition> open(storage::Filesystem& fs) {
-    auto log = storage::PartitionLog::open(fs, kDir, config_, clock_);
+    auto log = storage::PartitionLog::open(fs, kFaultsDir, config_, clock_);
     EXPECT_TRUE(log) << log.error();
     if (!log) return nullptr;
     return std::make_shared<Partition>(storage::TopicPartition{"t", 0}, std::move(*log),
@@ -165,14 +165,14 @@ TEST_F(PartitionFaults, FullDiskThenNoDescriptorsThenRecoveryLosesNothing) {
   // A clean restart, then a power loss: every acknowledged record once.
   ASSERT_TRUE(run(p->close()));
   p.reset();
-  auto log = storage::PartitionLog::open(mem_, kDir, config_, clock_);
+  auto log = storage::PartitionLog::open(mem_, kFaultsDir, config_, clock_);
   ASSERT_TRUE(log) << log.error();
   EXPECT_TRUE((*log)->recovery().clean);
   EXPECT_EQ((*log)->end_offset(), acked_);
   EXPECT_EQ(compare_with_model(**log, model_), "");
   log->reset();
   mem_.crash();
-  auto again = storage::PartitionLog::open(mem_, kDir, config_, clock_);
+  auto again = storage::PartitionLog::open(mem_, kFaultsDir, config_, clock_);
   ASSERT_TRUE(again) << again.error();
   EXPECT_EQ((*again)->end_offset(), acked_);
   EXPECT_EQ(compare_with_model(**again, model_), "");

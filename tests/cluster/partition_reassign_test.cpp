@@ -23,16 +23,14 @@
 
 #include "support/batches.h"
 
+#include "metadata_samples.h"
+
 namespace spate::cluster {
 namespace {
 
 using Type = raft::MembershipChange::Type;
 
-std::vector<NodeId> ids(std::initializer_list<int> list) {
-  std::vector<NodeId> out;
-  for (int i : list) out.emplace_back(i);
-  return out;
-}
+using testing::ids;
 
 MoveStep change(Type type, int node) {
   MoveStep s;

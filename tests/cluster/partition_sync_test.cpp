@@ -15,6 +15,7 @@
 #include "support/producer_batches.h"
 
 #include "cluster/replication_rig.h"
+#include "metadata_samples.h"
 
 namespace spate::cluster {
 namespace {
@@ -59,11 +60,7 @@ class PartitionSync : public PartitionReplication {
   }
 };
 
-std::vector<NodeId> ids(std::initializer_list<int> v) {
-  std::vector<NodeId> out;
-  for (int i : v) out.emplace_back(i);
-  return out;
-}
+using testing::ids;
 
 TEST_F(PartitionSync, FollowerLeavesTheIsrAfterTheLagTimeAndComesBack) {
   start_all();

@@ -21,21 +21,19 @@
 #include "support/batches.h"
 #include "support/log_rig.h"
 
+#include "metadata_samples.h"
+
 namespace spate::cluster {
 namespace {
 
-std::vector<NodeId> ids(std::initializer_list<int> list) {
-  std::vector<NodeId> out;
-  for (int i : list) out.emplace_back(i);
-  return out;
-}
+using testing::ids;
 
-class RaftLogMembership : public ::testing::Test, public testing::LogRig {
+class RaftLogMembership : public ::testing::Test, public spate::testing::LogRig {
  protected:
   RaftLogMembership() { log_ = open_log(); }
 
   void add_data(PartitionRaftLog& view, int records) {
-    auto batch = testing::make_varied_batch(rng_, records, 100, 1'700'000'000'000);
+    auto batch = spate::testing::make_varied_batch(rng_, records, 100, 1'700'000'000'000);
     protocol::set_base_offset(batch, log_->end_offset());
     protocol::set_partition_leader_epoch(batch, 1);
     auto h = protocol::decode_batch_header(batch, batch.size());
@@ -101,8 +99,8 @@ TEST_F(RaftLogMembership, ADeletedPrefixKeepsTheMembershipAtTheStart) {
   EXPECT_EQ(recorded.deleted_memberships[0], std::make_pair(i1, m1));
   EXPECT_EQ(recorded.deleted_memberships[1], std::make_pair(i2, m2));
   // It survives the file's round trip.
-  ASSERT_TRUE(write_raft_state(mem_, testing::kLogDir, recorded));
-  EXPECT_EQ(read_raft_state(mem_, testing::kLogDir).value(), recorded);
+  ASSERT_TRUE(write_raft_state(mem_, spate::testing::kLogDir, recorded));
+  EXPECT_EQ(read_raft_state(mem_, spate::testing::kLogDir).value(), recorded);
 
   // A crash after only part of the deletion: the start is past M1, not M2.
   ASSERT_TRUE(log_->advance_start(Offset(i1)));

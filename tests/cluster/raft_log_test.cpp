@@ -22,12 +22,12 @@
 namespace spate::cluster {
 namespace {
 
-using testing::kLogDir;
+using spate::testing::kLogDir;
 
 // A stamped batch of `records` records at `base` with epoch `term`, as a
 // leader's driver proposes it.
 std::vector<std::byte> stamped(Rng& rng, int records, Offset base, Term term) {
-  auto batch = testing::make_varied_batch(rng, records, 100, 1'700'000'000'000);
+  auto batch = spate::testing::make_varied_batch(rng, records, 100, 1'700'000'000'000);
   protocol::set_base_offset(batch, base);
   protocol::set_partition_leader_epoch(batch, static_cast<std::int32_t>(term.value()));
   return batch;
@@ -40,7 +40,7 @@ raft::Entry entry_of(std::vector<std::byte> batch) {
                      std::move(batch), raft::EntryKind::normal, h->last_offset_delta + 1};
 }
 
-class RaftLogTest : public ::testing::Test, public testing::LogRig {
+class RaftLogTest : public ::testing::Test, public spate::testing::LogRig {
  protected:
   RaftLogTest() { log_ = open_log(); }
 
@@ -333,7 +333,7 @@ TEST_F(RaftLogTest, StartAfterDeletedSegmentsTakesItsTermFromRaftState) {
 class RaftOverPartitionLogs : public ::testing::Test {
  protected:
   struct Node {
-    std::unique_ptr<testing::LogRig> rig;
+    std::unique_ptr<spate::testing::LogRig> rig;
     std::unique_ptr<storage::PartitionLog> log;
     std::unique_ptr<PartitionRaftLog> view;
     std::unique_ptr<Rng> rng;
@@ -342,7 +342,7 @@ class RaftOverPartitionLogs : public ::testing::Test {
 
   void start(int id) {
     Node& n = nodes_[id];
-    if (!n.rig) n.rig = std::make_unique<testing::LogRig>(100 + id);
+    if (!n.rig) n.rig = std::make_unique<spate::testing::LogRig>(100 + id);
     auto log = n.rig->try_open();
     ASSERT_TRUE(log) << log.error();
     n.log = std::move(*log);

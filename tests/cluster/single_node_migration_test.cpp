@@ -19,7 +19,7 @@
 namespace spate::cluster {
 namespace {
 
-const NodeId kSelf{3};
+const NodeId kMigrating{3};
 
 RaftState single_node_state() {
   RaftState s;
@@ -30,15 +30,15 @@ RaftState single_node_state() {
 TEST(SingleNodeRaftState, TheVoteAndStartMembershipNameThisBroker) {
   auto s = single_node_state();
   s.start_membership = raft::Membership{{NodeId(0)}, {}};
-  auto out = single_node_raft_state_for(s, kSelf);
+  auto out = single_node_raft_state_for(s, kMigrating);
   ASSERT_TRUE(out) << out.error();
   ASSERT_TRUE(out->has_value());
-  EXPECT_EQ((*out)->hard.vote, kSelf);
+  EXPECT_EQ((*out)->hard.vote, kMigrating);
   EXPECT_EQ((*out)->hard.term, Term(4));
   EXPECT_EQ((*out)->hard.commit, 17);
-  EXPECT_EQ((*out)->start_membership, (raft::Membership{{kSelf}, {}}));
+  EXPECT_EQ((*out)->start_membership, (raft::Membership{{kMigrating}, {}}));
   // Rewritten once: nothing more to change.
-  auto again = single_node_raft_state_for(**out, kSelf);
+  auto again = single_node_raft_state_for(**out, kMigrating);
   ASSERT_TRUE(again) << again.error();
   EXPECT_FALSE(again->has_value());
 }
@@ -46,8 +46,9 @@ TEST(SingleNodeRaftState, TheVoteAndStartMembershipNameThisBroker) {
 TEST(SingleNodeRaftState, NothingNamingTheSingleNodeIsUnchanged) {
   auto no_vote = single_node_state();
   no_vote.hard.vote = raft::kNoNode;
-  for (const auto& [state, self] : {std::pair{no_vote, kSelf}, std::pair{RaftState{}, kSelf},
-                                    std::pair{single_node_state(), NodeId(0)}}) {
+  for (const auto& [state, self] :
+       {std::pair{no_vote, kMigrating}, std::pair{RaftState{}, kMigrating},
+        std::pair{single_node_state(), NodeId(0)}}) {
     auto out = single_node_raft_state_for(state, self);
     ASSERT_TRUE(out) << out.error();
     EXPECT_FALSE(out->has_value());
@@ -66,7 +67,7 @@ TEST(SingleNodeRaftState, AnotherMembershipIsRefused) {
   for (const auto& [name, state] :
        {std::pair{"a vote for node 1", other_vote}, std::pair{"two voters", two_voters},
         std::pair{"a learner", learner}, std::pair{"a membership change", changes}}) {
-    auto out = single_node_raft_state_for(state, kSelf);
+    auto out = single_node_raft_state_for(state, kMigrating);
     ASSERT_FALSE(out) << name;
     EXPECT_EQ(out.error().code(), Errc::invalid_argument) << name;
   }
@@ -87,28 +88,28 @@ class SingleNodeFiles : public ::testing::Test {
 TEST_F(SingleNodeFiles, RewritesAtomicallyOnlyWhenAskedAndOnlyOnce) {
   ASSERT_TRUE(write_raft_state(fs_, dir_, single_node_state()));
   const auto before = bytes();
-  auto checked = adopt_single_node_raft_state(fs_, dir_, kSelf, false);
+  auto checked = adopt_single_node_raft_state(fs_, dir_, kMigrating, false);
   ASSERT_TRUE(checked) << checked.error();
   EXPECT_EQ(*checked, RaftStateAdoption::rewritten);
   EXPECT_EQ(bytes(), before);  // only checked
-  auto written = adopt_single_node_raft_state(fs_, dir_, kSelf, true);
+  auto written = adopt_single_node_raft_state(fs_, dir_, kMigrating, true);
   ASSERT_TRUE(written) << written.error();
   EXPECT_EQ(*written, RaftStateAdoption::rewritten);
   auto now = read_raft_state(fs_, dir_);
   ASSERT_TRUE(now) << now.error();
-  EXPECT_EQ(now->hard.vote, kSelf);
+  EXPECT_EQ(now->hard.vote, kMigrating);
   EXPECT_EQ(now->hard.term, Term(4));
   EXPECT_FALSE(fs_.contents(dir_ / "raft.state.tmp"));  // replaced, no leftover
   // Already migrated (a crash after this file, before topics.meta): unchanged.
   const auto migrated = bytes();
-  auto again = adopt_single_node_raft_state(fs_, dir_, kSelf, true);
+  auto again = adopt_single_node_raft_state(fs_, dir_, kMigrating, true);
   ASSERT_TRUE(again) << again.error();
   EXPECT_EQ(*again, RaftStateAdoption::unchanged);
   EXPECT_EQ(bytes(), migrated);
 }
 
 TEST_F(SingleNodeFiles, AMissingFileIsAFreshState) {
-  auto r = adopt_single_node_raft_state(fs_, dir_, kSelf, true);
+  auto r = adopt_single_node_raft_state(fs_, dir_, kMigrating, true);
   ASSERT_TRUE(r) << r.error();
   EXPECT_EQ(*r, RaftStateAdoption::unchanged);
   EXPECT_FALSE(fs_.contents(dir_ / kRaftStateFile));
@@ -119,7 +120,7 @@ TEST_F(SingleNodeFiles, AForeignMembershipIsRefusedAndLeftAsItWas) {
   s.hard.vote = NodeId(2);
   ASSERT_TRUE(write_raft_state(fs_, dir_, s));
   const auto before = bytes();
-  auto r = adopt_single_node_raft_state(fs_, dir_, kSelf, true);
+  auto r = adopt_single_node_raft_state(fs_, dir_, kMigrating, true);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code(), Errc::invalid_argument);
   EXPECT_NE(r.error().detail().find("raft.state"), std::string::npos) << r.error();
@@ -138,7 +139,7 @@ TEST_F(SingleNodeFiles, ADamagedFileIsRefusedAndLeftAsItWas) {
                                            std::byte{0x40}};
     ASSERT_TRUE(fs.corrupt(dir_ / kRaftStateFile, at, flipped));
     const auto damaged = *fs.contents(dir_ / kRaftStateFile);
-    auto r = adopt_single_node_raft_state(fs, dir_, kSelf, true);
+    auto r = adopt_single_node_raft_state(fs, dir_, kMigrating, true);
     ASSERT_FALSE(r) << "damage at byte " << at;
     EXPECT_EQ(*fs.contents(dir_ / kRaftStateFile), damaged);
   }
@@ -146,7 +147,7 @@ TEST_F(SingleNodeFiles, ADamagedFileIsRefusedAndLeftAsItWas) {
   auto cut = bytes();
   cut.resize(cut.size() / 2);
   ASSERT_TRUE(storage::write_file_atomic(fs_, dir_ / kRaftStateFile, cut));
-  auto r = adopt_single_node_raft_state(fs_, dir_, kSelf, true);
+  auto r = adopt_single_node_raft_state(fs_, dir_, kMigrating, true);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code(), Errc::corrupt_log) << r.error();
   EXPECT_EQ(bytes(), cut);
@@ -191,15 +192,15 @@ TEST(MigratedShape, AllPartitionsOnThisBrokerAlone) {
   t.name = "events";
   t.id = 5;
   t.partitions.resize(2);
-  for (auto& p : t.partitions) p.replicas = {kSelf};
-  EXPECT_TRUE(migrated_shape(t, 2, kSelf));
-  EXPECT_FALSE(migrated_shape(t, 3, kSelf));
+  for (auto& p : t.partitions) p.replicas = {kMigrating};
+  EXPECT_TRUE(migrated_shape(t, 2, kMigrating));
+  EXPECT_FALSE(migrated_shape(t, 3, kMigrating));
   EXPECT_FALSE(migrated_shape(t, 2, NodeId(4)));
-  t.partitions[1].replicas = {kSelf, NodeId(4)};
-  EXPECT_FALSE(migrated_shape(t, 2, kSelf));
-  t.partitions[1].replicas = {kSelf};
+  t.partitions[1].replicas = {kMigrating, NodeId(4)};
+  EXPECT_FALSE(migrated_shape(t, 2, kMigrating));
+  t.partitions[1].replicas = {kMigrating};
   t.partitions[1].target = {NodeId(4)};
-  EXPECT_FALSE(migrated_shape(t, 2, kSelf));
+  EXPECT_FALSE(migrated_shape(t, 2, kMigrating));
 }
 
 }  // namespace

@@ -21,9 +21,9 @@ namespace {
 
 constexpr std::int64_t kI32Min = std::numeric_limits<std::int32_t>::min();
 constexpr std::int64_t kI32Max = std::numeric_limits<std::int32_t>::max();
-constexpr std::int64_t kI64Min = std::numeric_limits<std::int64_t>::min();
-constexpr std::int64_t kI64Max = std::numeric_limits<std::int64_t>::max();
-constexpr std::uint64_t kU64Max = std::numeric_limits<std::uint64_t>::max();
+constexpr std::int64_t kInt64Min = std::numeric_limits<std::int64_t>::min();
+constexpr std::int64_t kInt64Max = std::numeric_limits<std::int64_t>::max();
+constexpr std::uint64_t kUint64Max = std::numeric_limits<std::uint64_t>::max();
 
 std::vector<std::byte> from_hex(const std::string& hex) {
   std::vector<std::byte> out;
@@ -47,7 +47,7 @@ std::string varint_hex(std::int64_t v) {
 
 TEST(Varint, UnsignedRoundTripsAtEverySevenBitBoundary) {
   std::vector<std::uint64_t> values = {
-      0, 1, 127, 128, 255, 300, 16383, 16384, 0xFFFFFFFFULL, 0x100000000ULL, kU64Max};
+      0, 1, 127, 128, 255, 300, 16383, 16384, 0xFFFFFFFFULL, 0x100000000ULL, kUint64Max};
   for (unsigned k = 1; k < 10; ++k) {
     const std::uint64_t edge = std::uint64_t{1} << (7U * k);
     values.push_back(edge - 1);  // the largest k-byte value
@@ -77,7 +77,7 @@ TEST(Varint, SizeGrowsByOneByteEverySevenBits) {
   EXPECT_EQ(varint::uvarint_size(127), 1U);
   EXPECT_EQ(varint::uvarint_size(128), 2U);
   EXPECT_EQ(varint::uvarint_size(0xFFFFFFFFULL), 5U);
-  EXPECT_EQ(varint::uvarint_size(kU64Max), 10U);
+  EXPECT_EQ(varint::uvarint_size(kUint64Max), 10U);
   for (unsigned k = 1; k < 10; ++k) {
     const std::uint64_t edge = std::uint64_t{1} << (7U * k);
     EXPECT_EQ(varint::uvarint_size(edge - 1), k);
@@ -88,8 +88,8 @@ TEST(Varint, SizeGrowsByOneByteEverySevenBits) {
 TEST(Varint, SignedRoundTripsOverEdgeValues) {
   for (std::int64_t v :
        {std::int64_t{0}, std::int64_t{1}, std::int64_t{-1}, std::int64_t{127}, std::int64_t{128},
-        std::int64_t{-128}, std::int64_t{-129}, kI32Min, kI32Max, kI32Min - 1, kI32Max + 1, kI64Min,
-        kI64Max, kI64Min + 1, kI64Max - 1}) {
+        std::int64_t{-128}, std::int64_t{-129}, kI32Min, kI32Max, kI32Min - 1, kI32Max + 1,
+        kInt64Min, kInt64Max, kInt64Min + 1, kInt64Max - 1}) {
     EXPECT_EQ(varint::zigzag_decode(varint::zigzag_encode(v)), v);
     ByteWriter w;
     w.write_varint(v);
@@ -116,10 +116,10 @@ TEST(Varint, ZigzagMapsSmallMagnitudesToSmallCodes) {
   EXPECT_EQ(varint::zigzag_encode(2), 4U);
   EXPECT_EQ(varint::zigzag_encode(kI32Max), 0xFFFFFFFEULL);
   EXPECT_EQ(varint::zigzag_encode(kI32Min), 0xFFFFFFFFULL);
-  EXPECT_EQ(varint::zigzag_encode(kI64Max), kU64Max - 1);
-  EXPECT_EQ(varint::zigzag_encode(kI64Min), kU64Max);
-  EXPECT_EQ(varint::zigzag_decode(kU64Max), kI64Min);
-  EXPECT_EQ(varint::zigzag_decode(kU64Max - 1), kI64Max);
+  EXPECT_EQ(varint::zigzag_encode(kInt64Max), kUint64Max - 1);
+  EXPECT_EQ(varint::zigzag_encode(kInt64Min), kUint64Max);
+  EXPECT_EQ(varint::zigzag_decode(kUint64Max), kInt64Min);
+  EXPECT_EQ(varint::zigzag_decode(kUint64Max - 1), kInt64Max);
 }
 
 TEST(Varint, SignedEncodingMatchesKafkasTable) {
@@ -150,8 +150,8 @@ TEST(Varint, SignedEncodingMatchesKafkasTable) {
       {-134217729, "8180808001"},
       {kI32Max, "feffffff0f"},
       {kI32Min, "ffffffff0f"},
-      {kI64Max, "feffffffffffffffff01"},
-      {kI64Min, "ffffffffffffffffff01"},
+      {kInt64Max, "feffffffffffffffff01"},
+      {kInt64Min, "ffffffffffffffffff01"},
   };
   for (const auto& c : cases) {
     EXPECT_EQ(varint_hex(c.value), c.hex) << c.value;
@@ -264,7 +264,7 @@ TEST(Varint, FiveByteValueOver32BitsOverflows) {
 
 TEST(Varint, TenByteValueOver64BitsOverflows) {
   // The tenth byte may carry only bit 63 and no continuation.
-  EXPECT_EQ(*ByteReader(from_hex("ffffffffffffffffff01")).read_uvarint64(), kU64Max);
+  EXPECT_EQ(*ByteReader(from_hex("ffffffffffffffffff01")).read_uvarint64(), kUint64Max);
   EXPECT_EQ(*ByteReader(from_hex("80808080808080808001")).read_uvarint64(),
             std::uint64_t{1} << 63U);
   for (const char* hex : {"ffffffffffffffffff02", "ffffffffffffffffff7f", "80808080808080808081",

@@ -16,7 +16,7 @@ using namespace std::chrono_literals;
 Deadline in(std::chrono::milliseconds d) { return std::chrono::steady_clock::now() + d; }
 
 // Runs what is ready now, without waiting for timers.
-void poll(asio::io_context& io) {
+void poll_io(asio::io_context& io) {
   io.restart();
   io.poll();
 }
@@ -37,11 +37,11 @@ TEST(Signal, NotifyAllWakesEveryWaiter) {
   Signal signal;
   std::array<std::optional<WaitResult>, 3> got;
   for (auto& g : got) spawn_wait(io, signal, in(10s), g);
-  poll(io);
+  poll_io(io);
   EXPECT_EQ(signal.waiting(), 3U);
   for (const auto& g : got) EXPECT_FALSE(g.has_value());
   signal.notify_all();
-  poll(io);
+  poll_io(io);
   for (const auto& g : got) EXPECT_EQ(g, WaitResult::notified);
   EXPECT_EQ(signal.waiting(), 0U);
 }
@@ -64,16 +64,16 @@ TEST(Signal, NotifyOneWakesTheOldestOnly) {
   std::optional<WaitResult> first, second;
   EXPECT_FALSE(signal.notify_one());  // nobody waits: nothing happens, nothing is kept
   spawn_wait(io, signal, in(10s), first);
-  poll(io);
+  poll_io(io);
   spawn_wait(io, signal, in(10s), second);
-  poll(io);
+  poll_io(io);
   EXPECT_TRUE(signal.notify_one());
-  poll(io);
+  poll_io(io);
   EXPECT_EQ(first, WaitResult::notified);
   EXPECT_FALSE(second.has_value());
   EXPECT_EQ(signal.waiting(), 1U);
   EXPECT_TRUE(signal.notify_one());
-  poll(io);
+  poll_io(io);
   EXPECT_EQ(second, WaitResult::notified);
   EXPECT_FALSE(signal.notify_one());
 }
@@ -103,7 +103,7 @@ TEST(Signal, WaitWithoutDeadlineEndsOnlyWhenNotified) {
   io.run_for(30ms);
   EXPECT_FALSE(woke);
   signal.notify_all();
-  poll(io);
+  poll_io(io);
   EXPECT_TRUE(woke);
 }
 
@@ -114,10 +114,10 @@ TEST(Signal, WaitAnyWakesOnEitherSignalAndLeavesBoth) {
   std::vector<Signal*> signals{&a, &b, &c};
   asio::co_spawn(
       io, [&]() -> awaitable<void> { got = co_await wait_any(signals, in(10s)); }, asio::detached);
-  poll(io);
+  poll_io(io);
   EXPECT_EQ(a.waiting() + b.waiting() + c.waiting(), 3U);
   b.notify_all();
-  poll(io);
+  poll_io(io);
   EXPECT_EQ(got, WaitResult::notified);
   EXPECT_EQ(a.waiting() + b.waiting() + c.waiting(), 0U);
   // Timed out: it leaves every signal too.
@@ -174,7 +174,7 @@ TEST(Signal, AWaiterDestroyedWithItsIoContextLeavesNothingBehind) {
     asio::io_context io;
     std::optional<WaitResult> got;
     spawn_wait(io, signal, in(10s), got);
-    poll(io);
+    poll_io(io);
     EXPECT_EQ(signal.waiting(), 1U);
   }  // the suspended coroutine (and its timer) is destroyed here
   EXPECT_EQ(signal.waiting(), 0U);
@@ -187,9 +187,9 @@ TEST(Signal, AWaiterDestroyedWithItsIoContextLeavesNothingBehind) {
     {
       Signal short_lived;
       spawn_wait(io, short_lived, in(10s), got);
-      poll(io);
+      poll_io(io);
     }
-    poll(io);
+    poll_io(io);
     EXPECT_FALSE(got.has_value());
   }
 }

@@ -33,13 +33,7 @@ std::vector<std::byte> hex(std::string_view s) {
   return out;
 }
 
-template <typename Msg>
-std::vector<std::byte> encode(const Msg& m, std::int16_t version) {
-  ByteWriter w;
-  encode_message(w, m, version);
-  return w.release();
-}
-
+using testing::encode;
 using testing::expect_round_trip;
 
 TEST(Codec, CompactStringsMatchTheReference) {

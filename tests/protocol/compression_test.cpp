@@ -13,8 +13,8 @@
 namespace spate::protocol {
 namespace {
 
-constexpr Compression kCodecs[] = {Compression::gzip, Compression::snappy, Compression::lz4,
-                                   Compression::zstd};
+constexpr Compression kCompressions[] = {Compression::gzip, Compression::snappy, Compression::lz4,
+                                         Compression::zstd};
 
 std::vector<std::byte> sample(std::size_t n) {
   Rng rng(1);
@@ -26,7 +26,7 @@ std::vector<std::byte> sample(std::size_t n) {
 }
 
 TEST(Compression, EveryCodecRoundTrips) {
-  for (auto codec : kCodecs) {
+  for (auto codec : kCompressions) {
     for (std::size_t n : {0UL, 1UL, 1000UL, 300000UL}) {
       auto input = sample(n);
       auto packed = compress(codec, input);
@@ -41,7 +41,7 @@ TEST(Compression, EveryCodecRoundTrips) {
 TEST(Compression, OutputPastTheLimitStopsEarly) {
   // 64 MiB of zeros compresses to a few KiB; a 1 MiB limit must refuse it.
   std::vector<std::byte> zeros(64U << 20U);
-  for (auto codec : kCodecs) {
+  for (auto codec : kCompressions) {
     auto packed = compress(codec, zeros);
     ASSERT_TRUE(packed);
     EXPECT_LT(packed->size(), 4U << 20U);
@@ -65,7 +65,7 @@ TEST(Compression, SnappyHeaderClaimingAGibibyteIsRefusedBeforeAllocating) {
 
 TEST(Compression, CorruptAndTruncatedInputIsAnError) {
   auto input = sample(5000);
-  for (auto codec : kCodecs) {
+  for (auto codec : kCompressions) {
     auto packed = compress(codec, input);
     ASSERT_TRUE(packed);
     auto truncated = std::span<const std::byte>(*packed).first(packed->size() / 2);
@@ -110,7 +110,7 @@ TEST(Compression, CompressedBatchesValidateAndDecodeTheirRecords) {
     builder.add_value(value);
   }
   auto plain = builder.build();
-  for (auto codec : kCodecs) {
+  for (auto codec : kCompressions) {
     auto packed = compress_batch(plain, codec);
     ASSERT_TRUE(packed) << packed.error();
     auto header = validate_batch(*packed, 1U << 20U);
