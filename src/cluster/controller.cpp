@@ -12,12 +12,11 @@
 #include "spate/protocol/compression.h"
 #include "spate/protocol/record_batch.h"
 
+#include "module_shared.h"
 #include "transport_link.h"
 
 namespace spate::cluster {
 namespace {
-
-const std::shared_ptr<spdlog::logger>& logger() { return log::get(log::Module::cluster); }
 
 constexpr std::uint64_t kControllerReadBytes = 1U << 20U;
 

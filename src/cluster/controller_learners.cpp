@@ -13,13 +13,9 @@
 #include "spate/cluster/controller.h"
 #include "spate/common/log.h"
 
+#include "module_shared.h"
+
 namespace spate::cluster {
-namespace {
-
-const std::shared_ptr<spdlog::logger>& logger() { return log::get(log::Module::cluster); }
-
-}  // namespace
-
 bool Controller::voter() const { return is_voter(config_.self); }
 
 NodeId Controller::call_target() {

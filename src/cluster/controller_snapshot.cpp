@@ -24,10 +24,10 @@
 #include "spate/common/log.h"
 #include "spate/storage/envelope.h"
 
+#include "module_shared.h"
+
 namespace spate::cluster {
 namespace {
-
-const std::shared_ptr<spdlog::logger>& logger() { return log::get(log::Module::cluster); }
 
 constexpr std::uint32_t kSnapshotMagic = 0x53504353;  // "SPCS"
 constexpr std::uint16_t kSnapshotVersion = 1;

@@ -8,10 +8,10 @@
 #include "spate/common/log.h"
 #include "spate/net/log_limiter.h"
 
+#include "module_shared.h"
+
 namespace spate::cluster {
 namespace {
-
-const std::shared_ptr<spdlog::logger>& logger() { return log::get(log::Module::cluster); }
 
 constexpr auto kOperationTimeout = std::chrono::seconds(30);
 

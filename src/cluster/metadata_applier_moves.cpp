@@ -11,10 +11,10 @@
 #include "spate/cluster/reassignment.h"
 #include "spate/common/log.h"
 
+#include "module_shared.h"
+
 namespace spate::cluster {
 namespace {
-
-const std::shared_ptr<spdlog::logger>& logger() { return log::get(log::Module::cluster); }
 
 const char* change_name(raft::MembershipChange::Type type) {
   switch (type) {

@@ -11,6 +11,7 @@
 #include "spate/storage/data_dir.h"
 
 #include "metadata_wire.h"
+#include "module_shared.h"
 
 namespace spate::cluster {
 
@@ -75,10 +76,6 @@ TopicMeta read_topic(wire::Reader& r) {
     t.partitions.push_back(std::move(p));
   }
   return t;
-}
-
-bool contains(const std::vector<NodeId>& ids, NodeId id) {
-  return std::find(ids.begin(), ids.end(), id) != ids.end();
 }
 
 // A partition's own consistency (the brokers are checked by the caller).

@@ -11,13 +11,11 @@
 #include "spate/cluster/metadata.h"
 #include "spate/storage/data_dir.h"
 
+#include "module_shared.h"
+
 namespace spate::cluster {
 
 namespace {
-
-bool contains(const std::vector<NodeId>& ids, NodeId id) {
-  return std::find(ids.begin(), ids.end(), id) != ids.end();
-}
 
 PartitionMeta new_partition(const std::vector<NodeId>& replicas) {
   PartitionMeta p;

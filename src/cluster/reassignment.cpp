@@ -7,12 +7,10 @@
 #include <algorithm>
 #include <tuple>
 
+#include "module_shared.h"
+
 namespace spate::cluster {
 namespace {
-
-bool contains(const std::vector<NodeId>& ids, NodeId id) {
-  return std::find(ids.begin(), ids.end(), id) != ids.end();
-}
 
 MoveStep change(raft::MembershipChange::Type type, NodeId node) {
   MoveStep s;

@@ -9,10 +9,10 @@
 #include "spate/common/log.h"
 #include "spate/storage/data_dir.h"
 
+#include "module_shared.h"
+
 namespace spate::cluster {
 namespace {
-
-const std::shared_ptr<spdlog::logger>& logger() { return log::get(log::Module::cluster); }
 
 // One attempt at a proposal; a timeout is tried again (a create_topic that
 // did commit meanwhile answers already_exists, a block is allocated twice).

@@ -11,12 +11,11 @@
 #include "spate/common/log.h"
 #include "spate/net/listener.h"
 
+#include "module_shared.h"
 #include "transport_link.h"
 
 namespace spate::cluster {
 namespace {
-
-const std::shared_ptr<spdlog::logger>& logger() { return log::get(log::Module::cluster); }
 
 Rng make_rng(std::uint64_t seed) { return seed == 0 ? Rng::from_os() : Rng(seed); }
 

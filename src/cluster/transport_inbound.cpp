@@ -5,14 +5,13 @@
 
 #include "spate/common/log.h"
 
+#include "module_shared.h"
 #include "transport_link.h"
 
 namespace spate::cluster {
 namespace {
 
 using namespace std::chrono_literals;
-
-const std::shared_ptr<spdlog::logger>& logger() { return log::get(log::Module::cluster); }
 
 // Whether a hello that failed deserves ours in answer: a peer of another
 // cluster or version learns why it is refused; garbage learns nothing.

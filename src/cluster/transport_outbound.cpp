@@ -8,12 +8,11 @@
 
 #include "spate/common/log.h"
 
+#include "module_shared.h"
 #include "transport_link.h"
 
 namespace spate::cluster {
 namespace {
-
-const std::shared_ptr<spdlog::logger>& logger() { return log::get(log::Module::cluster); }
 
 // Connects the link's socket to host:port (each address it resolves to, in
 // turn). Errors: io_error; the sweeper closes a link past its connect timeout.

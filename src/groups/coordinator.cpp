@@ -9,6 +9,8 @@
 
 #include "spate/common/log.h"
 
+#include "module_shared.h"
+
 namespace spate::groups {
 namespace {
 
@@ -26,8 +28,6 @@ SyncResult sync_error(GroupError e) {
 
 // The longest client id kept in a member id.
 constexpr std::size_t kClientIdInMemberId = 64;
-
-auto logger() { return log::get(log::Module::groups); }
 
 }  // namespace
 

@@ -15,13 +15,13 @@
 #include "spate/protocol/compression.h"
 #include "spate/protocol/record_batch.h"
 
+#include "module_shared.h"
+
 namespace spate::groups {
 namespace {
 
 // What one read of a replay asks for at most.
 constexpr std::uint64_t kReplayReadBytes = 1U << 20U;
-
-auto logger() { return log::get(log::Module::groups); }
 
 }  // namespace
 

@@ -10,13 +10,14 @@
 #include "spate/groups/coordinator.h"
 #include "spate/protocol/record_batch.h"
 
+#include "module_shared.h"
+
 namespace spate::groups {
 namespace {
 
 // Commits are written in batches of at most about this many bytes, well
 // under the offsets topic's max.message.bytes.
 constexpr std::size_t kChunkBytes = 512U << 10U;
-auto logger() { return log::get(log::Module::groups); }
 
 std::size_t record_bytes(const StoredRecord& r) {
   if (const auto* o = std::get_if<OffsetRecord>(&r)) {

@@ -11,7 +11,7 @@
 namespace spate::storage {
 namespace {
 
-constexpr std::uint16_t kVersion = 1;
+constexpr std::uint16_t kLogFilesVersion = 1;
 constexpr std::size_t kOffsetFileBytes = 20;
 constexpr std::size_t kMarkerTermsMax = 1U << 20U;
 
@@ -28,12 +28,12 @@ Status write_offset_file(Filesystem& fs, const std::filesystem::path& path, std:
   ByteWriter body(kOffsetFileBytes - kEnvelopeOverheadBytes);
   body.write<std::uint16_t>(0);  // reserved
   body.write<std::int64_t>(offset.value());
-  return write_envelope(fs, path, magic, kVersion, body.view(), replaced);
+  return write_envelope(fs, path, magic, kLogFilesVersion, body.view(), replaced);
 }
 
 Result<Offset> read_offset_file(Filesystem& fs, const std::filesystem::path& path,
                                 std::uint32_t magic) {
-  auto file = read_envelope(fs, path, magic, kVersion, 64);
+  auto file = read_envelope(fs, path, magic, kLogFilesVersion, 64);
   if (!file) {
     // read_file's errors (not_found, io_error, limit_exceeded) pass as they are.
     if (file.error().code() != Errc::unsupported_version) return file.error();
@@ -67,7 +67,7 @@ std::vector<std::byte> encode_clean_marker(const CleanMarker& marker) {
     w.write<std::int64_t>(t.term);
     w.write<std::int64_t>(t.start);
   }
-  return encode_envelope(kCleanShutdownMagic, kVersion, w.view());
+  return encode_envelope(kCleanShutdownMagic, kLogFilesVersion, w.view());
 }
 
 Result<CleanMarker> decode_clean_marker(std::span<const std::byte> bytes) {
@@ -75,7 +75,7 @@ Result<CleanMarker> decode_clean_marker(std::span<const std::byte> bytes) {
   auto bad = [&](std::string_view why) {
     return Error::corrupt(fmt::format("{}: {}", kWhat, why));
   };
-  auto file = open_envelope(bytes, kCleanShutdownMagic, kVersion);
+  auto file = open_envelope(bytes, kCleanShutdownMagic, kLogFilesVersion);
   if (!file) return as_corrupt(file.error(), kWhat);
   ByteReader in(file->body);
   auto reserved = in.read<std::uint16_t>();
