@@ -337,9 +337,10 @@ Status Leaders::refresh() {
   // is behind: any listed broker (in a cluster of one, the bootstrap
   // address again). None answering keeps what we had; the caller retries.
   std::vector<std::int32_t> others;
-  if (single_) others.push_back(single_id_);
-  for (const auto& [node, endpoint] : brokers_) {
-    if (!single_) others.push_back(node);
+  if (single_) {
+    others.push_back(single_id_);
+  } else {
+    for (const auto& [node, endpoint] : brokers_) others.push_back(node);
   }
   for (const auto node : others) {
     auto client = broker(node);
